@@ -1,0 +1,84 @@
+"""fastText-style hashed features: word unigrams, word bigrams and character n-grams.
+
+Hashing keeps the model a fixed size without a vocabulary file, and character n-grams
+inside word boundaries ("<pag", "agu", "uei>") let misspellings such as "paguey" or
+"pagei" share most of their features with "paguei". crc32 is used instead of Python's
+``hash`` because the latter is salted per process and would break saved models.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .normalize import normalize
+
+__all__ = ["HashingFeaturizer"]
+
+_TOKEN_RE = re.compile(r"[a-z0-9$_]+|\?")
+_DIGITS_RE = re.compile(r"\d+")
+
+
+def _shape(word: str) -> str:
+    """Collapse numbers into a shape token so "dia 15" and "dia 28" look alike to the model."""
+    return _DIGITS_RE.sub("0", word) if any(ch.isdigit() for ch in word) else word
+
+
+@dataclass(frozen=True)
+class HashingFeaturizer:
+    """Turns a raw message into a list of bucket ids for ``nn.EmbeddingBag``.
+
+    The configuration is stored with the weights so training and inference agree.
+    """
+
+    num_buckets: int = 2**18
+    min_n: int = 2
+    max_n: int = 5
+    word_ngrams: int = 2
+
+    def config(self) -> dict[str, int]:
+        return {
+            "num_buckets": self.num_buckets,
+            "min_n": self.min_n,
+            "max_n": self.max_n,
+            "word_ngrams": self.word_ngrams,
+        }
+
+    def _bucket(self, feature: str) -> int:
+        return zlib.crc32(feature.encode("utf-8")) % self.num_buckets
+
+    def tokens(self, text: str) -> list[str]:
+        """Normalised, shape-collapsed word tokens of ``text``."""
+        return [_shape(tok) for tok in _TOKEN_RE.findall(normalize(text))]
+
+    def word_features(self, word: str) -> tuple[int, ...]:
+        """Bucket ids of one word: the word itself plus its character n-grams (cached per word)."""
+        return _word_features(self, word)
+
+    def featurize(self, text: str) -> list[int]:
+        """All bucket ids for ``text``; an empty message yields the id of an explicit empty marker."""
+        words = self.tokens(text)
+        if not words:
+            return [self._bucket("<empty>")]
+        ids: list[int] = []
+        for word in words:
+            ids.extend(_word_features(self, word))
+        if self.word_ngrams >= 2:
+            padded = ["<s>", *words, "</s>"]
+            for left, right in zip(padded, padded[1:], strict=False):
+                ids.append(self._bucket(f"b:{left} {right}"))
+        return ids
+
+
+@lru_cache(maxsize=65536)
+def _word_features(featurizer: HashingFeaturizer, word: str) -> tuple[int, ...]:
+    ids = [featurizer._bucket(f"w:{word}")]
+    # Tokens made of digits, punctuation or emoji markers gain nothing from sub-word pieces.
+    if word.isalpha() and len(word) > 1:
+        wrapped = f"<{word}>"
+        for n in range(featurizer.min_n, featurizer.max_n + 1):
+            for start in range(len(wrapped) - n + 1):
+                ids.append(featurizer._bucket(f"c:{wrapped[start:start + n]}"))
+    return tuple(ids)

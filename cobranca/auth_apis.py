@@ -1,0 +1,111 @@
+"""JWT authentication endpoints: /auth/login, /auth/refresh, /auth/logout."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django_ratelimit.core import is_ratelimited
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from loguru import logger
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from cobranca.ratelimit import too_many_requests
+
+
+def _login_key_username(group, request) -> str:
+    username = ""
+    if isinstance(getattr(request, "data", None), dict):
+        username = str(request.data.get("username", ""))
+    return username.strip().lower() or "-"
+
+
+_TOKENS = inline_serializer("Tokens", {"access": serializers.CharField(), "refresh": serializers.CharField()})
+_ERROR = inline_serializer("Error", {"message": serializers.CharField(), "extra": serializers.DictField()})
+
+
+class LoginApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField(max_length=150)
+        password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: _TOKENS, 400: _ERROR, 401: _ERROR, 429: _ERROR},
+        examples=[OpenApiExample("login", value={"username": "operador", "password": "s3nh4-forte"})],
+        summary="Obter tokens JWT",
+    )
+    def post(self, request):
+        rate = settings.LOGIN_RATE_LIMIT
+        for key in ("ip", _login_key_username):
+            if is_ratelimited(request, group="auth.login", key=key, rate=rate, method="POST", increment=True):
+                return too_many_requests(request, rate, group="auth.login")
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(
+            request, username=serializer.validated_data["username"], password=serializer.validated_data["password"]
+        )
+        if user is None or not user.is_active:
+            logger.bind(security=True).warning(
+                "security.login_failed ip={} user_hash={}",
+                request.META.get("REMOTE_ADDR", ""),
+                abs(hash(serializer.validated_data["username"])) % 10**8,
+            )
+            return Response(
+                {"message": "Usuário ou senha inválidos.", "extra": {"code": "invalid_credentials"}},
+                status=status.HTTP_401_UNAUTHORIZED,
+            )
+        refresh = RefreshToken.for_user(user)
+        logger.info("auth.login user_id={} ip={}", user.pk, request.META.get("REMOTE_ADDR", ""))
+        return Response({"access": str(refresh.access_token), "refresh": str(refresh)})
+
+
+class RefreshApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        refresh = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={200: _TOKENS, 401: _ERROR}, summary="Renovar tokens")
+    def post(self, request):
+        serializer = TokenRefreshSerializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except TokenError:
+            return Response(
+                {"message": "Token inválido ou expirado.", "extra": {"code": "token_not_valid"}},
+                status=status.HTTP_401_UNAUTHORIZED,
+            )
+        return Response(serializer.validated_data)
+
+
+class LogoutApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        refresh = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={205: None, 400: _ERROR}, summary="Encerrar sessão (blacklist)")
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            token = RefreshToken(serializer.validated_data["refresh"])
+            if str(token.get("user_id")) != str(request.user.pk):
+                raise TokenError("token of another user")
+            token.blacklist()
+        except TokenError:
+            return Response(
+                {"message": "Token inválido ou expirado.", "extra": {"code": "token_not_valid"}},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(status=status.HTTP_205_RESET_CONTENT)

@@ -1,0 +1,70 @@
+"""Roles: staff/superusers use the admin; Operadores use the dashboard and the API; Integradores the API only."""
+
+from __future__ import annotations
+
+OPERATORS = "Operadores"
+INTEGRATORS = "Integradores"
+
+# Model permissions per group, as "app_label.codename". Created by `manage.py create_groups`.
+GROUP_PERMISSIONS: dict[str, list[str]] = {
+    OPERATORS: [
+        "billing.view_client",
+        "billing.change_client",
+        "billing.add_client",
+        "billing.view_charge",
+        "billing.change_charge",
+        "billing.add_charge",
+        "billing.view_messagetemplate",
+        "billing.add_messagetemplate",
+        "billing.change_messagetemplate",
+        "billing.view_campaign",
+        "billing.add_campaign",
+        "billing.change_campaign",
+        "billing.view_dispatch",
+        "billing.view_importbatch",
+        "billing.add_importbatch",
+        "billing.view_promisetopay",
+        "billing.view_agreement",
+        "conversations.view_conversation",
+        "conversations.change_conversation",
+        "conversations.view_message",
+        "conversations.change_message",
+        "whatsapp.view_wahasession",
+        "whatsapp.change_wahasession",
+        "chatbot.view_modelversion",
+    ],
+    INTEGRATORS: [
+        "billing.view_client",
+        "billing.add_client",
+        "billing.change_client",
+        "billing.view_charge",
+        "billing.add_charge",
+        "billing.change_charge",
+        "billing.view_messagetemplate",
+        "billing.view_campaign",
+        "billing.add_campaign",
+        "billing.change_campaign",
+        "billing.view_dispatch",
+        "billing.add_importbatch",
+        "billing.view_importbatch",
+        "conversations.view_conversation",
+        "conversations.view_message",
+        "whatsapp.view_wahasession",
+    ],
+}
+
+
+def user_in_group(user, *names: str) -> bool:
+    if not user or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser or user.is_staff:
+        return True
+    return user.groups.filter(name__in=names).exists()
+
+
+def is_operator(user) -> bool:
+    return user_in_group(user, OPERATORS)
+
+
+def is_api_user(user) -> bool:
+    return user_in_group(user, OPERATORS, INTEGRATORS)

@@ -1,0 +1,309 @@
+"""Settings for Cobrança Inteligente.
+
+Every value comes from the environment (see .env.example) with an embedded default that works with nothing but
+Python: SQLite, the django-q2 ORM broker and a database cache. DATABASE_URL and REDIS_URL switch to PostgreSQL and
+Redis without code changes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from cobranca.env import (
+    database_from_url,
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+    sqlite_database,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Read a local .env when present so `make run` picks up a developer's overrides; real environment wins.
+_dotenv = BASE_DIR / ".env"
+if _dotenv.exists() and not os.environ.get("COBRANCA_IGNORE_DOTENV"):
+    for _line in _dotenv.read_text(encoding="utf-8").splitlines():
+        _line = _line.strip()
+        if not _line or _line.startswith("#") or "=" not in _line:
+            continue
+        _key, _, _value = _line.partition("=")
+        os.environ.setdefault(_key.strip(), _value.strip().strip('"').strip("'"))
+
+TESTING = "pytest" in sys.modules or env_bool("TESTING", False)
+
+# --- Core --------------------------------------------------------------------------------------------------------
+
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = env_str("SECRET_KEY", DEFAULT_SECRET_KEY)
+if not DEBUG and (not SECRET_KEY or SECRET_KEY == DEFAULT_SECRET_KEY or len(SECRET_KEY) < 32):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a random value of at least 32 characters when DEBUG=False "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+    )
+
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" + (",testserver" if TESTING else ""))
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
+    "drf_spectacular",
+    "django_q",
+    "cobranca",
+    "billing",
+    "conversations",
+    "chatbot",
+    "whatsapp",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "cobranca.urls"
+WSGI_APPLICATION = "cobranca.wsgi.application"
+ASGI_APPLICATION = "cobranca.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ----------------------------------------------------------------------------------------------------
+
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
+DATABASE_URL = env_str("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": database_from_url("DATABASE_URL", DATABASE_URL, base_dir=BASE_DIR)}
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {"default": sqlite_database(str(DATA_DIR / "db.sqlite3"))}
+DB_IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache and task queue ----------------------------------------------------------------------------------------
+
+REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "cobranca"),
+        }
+    }
+else:
+    # A database cache is shared by every process (web workers, qcluster), which rate limits and qinfo need.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "cobranca_cache",
+        }
+    }
+
+Q_WORKERS = env_int("Q_WORKERS", 2, minimum=1, maximum=64)
+Q_CLUSTER = {
+    "name": env_str("Q_CLUSTER_NAME", "cobranca"),
+    "workers": Q_WORKERS,
+    # Tasks must finish well before the broker hands them out again (at-least-once delivery).
+    "timeout": env_int("Q_TIMEOUT", 120, minimum=5),
+    "retry": env_int("Q_RETRY", 300, minimum=10),
+    "max_attempts": env_int("Q_MAX_ATTEMPTS", 3, minimum=1),
+    "ack_failures": True,
+    "save_limit": env_int("Q_SAVE_LIMIT", 1000, minimum=0),
+    "queue_limit": 50,
+    "recycle": 500,
+    "catch_up": False,
+    "label": "Tarefas (django-q2)",
+    "orm_poll_interval": env_float("Q_POLL", 0.2, minimum=0.01) if not REDIS_URL else None,
+    "poll": env_float("Q_POLL", 0.2, minimum=0.01),
+    "sync": env_bool("Q_SYNC", False),
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+Q_CLUSTER = {k: v for k, v in Q_CLUSTER.items() if v is not None}
+if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
+    raise ImproperlyConfigured("Q_TIMEOUT must be lower than Q_RETRY (django-q2 would run a task twice)")
+
+# --- Auth --------------------------------------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/painel/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# --- i18n --------------------------------------------------------------------------------------------------------
+
+LANGUAGE_CODE = "pt-br"
+LANGUAGES = [("pt-br", "Português (Brasil)")]
+TIME_ZONE = "America/Sao_Paulo"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files ------------------------------------------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG or TESTING
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+MEDIA_ROOT = DATA_DIR / "media"
+UPLOADS_DIR = Path(env_str("UPLOADS_DIR", str(DATA_DIR / "uploads")))
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_UPLOAD_MB", 50, minimum=1) * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Security ----------------------------------------------------------------------------------------------------
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+HTTPS = env_bool("HTTPS", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if env_bool("BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- REST API and JWT ----------------------------------------------------------------------------------------------
+
+RATE_LIMIT_REQUESTS = env_int("RATE_LIMIT_REQUESTS", 100, minimum=1)
+RATE_LIMIT_PERIOD = env_int("RATE_LIMIT_PERIOD", 3600, minimum=1)
+LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "5/m")
+RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+RATELIMIT_USE_CACHE = "default"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["cobranca.permissions.IsApiUser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "cobranca.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["cobranca.ratelimit.ApiUserRateThrottle"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+JWT_SECRET_KEY = env_str("JWT_SECRET_KEY", "") or SECRET_KEY
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, minimum=1)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "SIGNING_KEY": JWT_SECRET_KEY,
+    "ALGORITHM": "HS256",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Cobrança Inteligente API",
+    "DESCRIPTION": "Importação de devedores, campanhas de cobrança via WhatsApp (WAHA) e assistente de respostas.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- WAHA (WhatsApp HTTP API) ------------------------------------------------------------------------------------
+
+WAHA_BASE_URL = env_url("WAHA_BASE_URL", "http://127.0.0.1:3000")
+WAHA_API_KEY = env_str("WAHA_API_KEY", "cobranca-dev-waha-key")
+WAHA_SESSION_NAME = env_str("WAHA_SESSION_NAME", "default")
+WAHA_WEBHOOK_URL = env_url("WAHA_WEBHOOK_URL", f"http://127.0.0.1:{PORT}/webhook/waha")
+WAHA_WEBHOOK_HMAC_KEY = env_str("WAHA_WEBHOOK_HMAC_KEY", "" if not DEBUG else "cobranca-dev-hmac-key")
+WAHA_WEBHOOK_MAX_BYTES = env_int("WAHA_WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024)
+WAHA_WEBHOOK_MAX_AGE_SECONDS = env_int("WAHA_WEBHOOK_MAX_AGE_SECONDS", 900, minimum=0)
+WAHA_CONNECT_TIMEOUT = env_float("WAHA_CONNECT_TIMEOUT", 5.0, minimum=0.1)
+WAHA_READ_TIMEOUT = env_float("WAHA_READ_TIMEOUT", 30.0, minimum=0.1)
+WAHA_SIMULATOR = env_bool("WAHA_SIMULATOR", True)
+
+# --- Billing -----------------------------------------------------------------------------------------------------
+
+CREDITOR_NAME = env_str("CREDITOR_NAME", "Cobrança Inteligente Demo Ltda")
+CREDITOR_DOCUMENT = env_str("CREDITOR_DOCUMENT", "00.000.000/0001-91")
+CREDITOR_ADDRESS = env_str("CREDITOR_ADDRESS", "Av. Paulista, 1000 - São Paulo/SP")
+CREDITOR_CITY = env_str("CREDITOR_CITY", "SAO PAULO")
+PIX_KEY = env_str("PIX_KEY", "pix@cobranca.example")
+DISPATCH_DELAY_SECONDS = env_float("DISPATCH_DELAY_SECONDS", 30.0, minimum=0)
+DISPATCH_JITTER_SECONDS = env_float("DISPATCH_JITTER_SECONDS", 10.0, minimum=0)
+DISPATCH_DAILY_CAP = env_int("DISPATCH_DAILY_CAP", 1000, minimum=1)
+DISPATCH_PER_DEBTOR_DAILY_CAP = env_int("DISPATCH_PER_DEBTOR_DAILY_CAP", 1, minimum=1)
+DISPATCH_MAX_RETRIES = env_int("DISPATCH_MAX_RETRIES", 5, minimum=0)
+SEND_WINDOW = env_str("SEND_WINDOW", "mon-fri 08:00-20:00; sat 08:00-14:00")
+SEND_WINDOW_SKIP_HOLIDAYS = env_bool("SEND_WINDOW_SKIP_HOLIDAYS", True)
+
+# --- Chatbot -----------------------------------------------------------------------------------------------------
+
+CHATBOT_BACKEND = env_choice("CHATBOT_BACKEND", "torch", ("torch", "transformers"))
+CHATBOT_MODEL_PATH = env_str("CHATBOT_MODEL_PATH", "")
+CHATBOT_CONFIDENCE_THRESHOLD = env_float("CHATBOT_CONFIDENCE_THRESHOLD", 0.5, minimum=0, maximum=1)
+CHATBOT_MARGIN = env_float("CHATBOT_MARGIN", 0.1, minimum=0, maximum=1)
+CHATBOT_ENABLED = env_bool("CHATBOT_ENABLED", True)
+MODEL_DEVICE = env_choice("MODEL_DEVICE", "cpu", ("cpu", "cuda"))
+MODEL_MAX_LENGTH = env_int("MODEL_MAX_LENGTH", 128, minimum=8, maximum=4096)
+
+# --- Logging -----------------------------------------------------------------------------------------------------
+
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"))
+LOG_FILE = env_str("LOG_FILE", str(BASE_DIR / "logs" / "app.log"))
+# Logging is configured by cobranca.logging (loguru) from CobrancaConfig.ready(); Django's dictConfig stays off.
+LOGGING_CONFIG = None

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from cobranca import auth_apis, views
+
+admin.site.site_header = "Cobrança Inteligente"
+admin.site.site_title = "Cobrança Inteligente"
+admin.site.index_title = "Retaguarda"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("health", views.health, name="health"),
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("auth/login", auth_apis.LoginApi.as_view(), name="auth-login"),
+    path("auth/refresh", auth_apis.RefreshApi.as_view(), name="auth-refresh"),
+    path("auth/logout", auth_apis.LogoutApi.as_view(), name="auth-logout"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/billing/", include("billing.urls")),
+    path("api/chat/", include("chatbot.urls")),
+    path("api/conversations/", include("conversations.urls")),
+    path("", include("whatsapp.urls")),
+]

@@ -1,0 +1,108 @@
+"""Conversations: one per WhatsApp chat, with every message in and out."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Conversation(models.Model):
+    """One WhatsApp chat. In `bot` state the assistant answers; in `human` state it stays silent."""
+
+    class State(models.TextChoices):
+        BOT = "bot", "assistente"
+        HUMAN = "human", "atendente"
+        CLOSED = "closed", "encerrada"
+
+    client = models.ForeignKey(
+        "billing.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    chat_id = models.CharField("chat id", max_length=64, unique=True)
+    session_name = models.CharField("sessão WAHA", max_length=100, default="default")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.BOT, db_index=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    needs_attention = models.BooleanField("requer atendimento", default=False, db_index=True)
+    attention_reason = models.CharField("motivo", max_length=200, blank=True)
+    context = models.JSONField("contexto", default=dict, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "conversa"
+        verbose_name_plural = "conversas"
+        ordering = ["-last_message_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=["bot", "human", "closed"]), name="conversation_state_valid")
+        ]
+
+    def __str__(self) -> str:
+        from cobranca.masking import mask_chat_id
+
+        return f"{mask_chat_id(self.chat_id)} ({self.get_state_display()})"
+
+
+class Message(models.Model):
+    """A message in or out. `waha_id` is unique so a webhook delivered twice records the message once."""
+
+    class Direction(models.TextChoices):
+        IN = "in", "recebida"
+        OUT = "out", "enviada"
+
+    class Author(models.TextChoices):
+        DEBTOR = "debtor", "devedor"
+        BOT = "bot", "assistente"
+        OPERATOR = "operator", "atendente"
+        CAMPAIGN = "campaign", "campanha"
+
+    class Ack(models.TextChoices):
+        ERROR = "error", "erro"
+        PENDING = "pending", "pendente"
+        SENT = "sent", "enviada"
+        DELIVERED = "delivered", "entregue"
+        READ = "read", "lida"
+
+    ACK_ORDER = {"error": -1, "pending": 0, "sent": 1, "delivered": 2, "read": 3}
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    author = models.CharField(max_length=10, choices=Author.choices)
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    body = models.TextField("texto", blank=True)
+    waha_id = models.CharField("id WAHA", max_length=200, null=True, blank=True, unique=True)
+    ack = models.CharField(max_length=10, choices=Ack.choices, default=Ack.PENDING)
+    intent = models.CharField("intenção", max_length=40, blank=True, db_index=True)
+    confidence = models.FloatField("confiança", null=True, blank=True)
+    entities = models.JSONField("entidades", default=dict, blank=True)
+    corrected_intent = models.CharField("intenção corrigida", max_length=40, blank=True)
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dispatch = models.ForeignKey(
+        "billing.Dispatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    sent_at = models.DateTimeField("data", db_index=True)
+    replied_at = models.DateTimeField("respondida em", null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "mensagem"
+        verbose_name_plural = "mensagens"
+        ordering = ["sent_at", "pk"]
+        indexes = [models.Index(fields=["conversation", "sent_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(direction__in=["in", "out"]), name="message_direction_valid"),
+            models.CheckConstraint(
+                condition=(Q(direction="in", author="debtor") | (Q(direction="out") & ~Q(author="debtor"))),
+                name="message_author_matches_direction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.sent_at:%d/%m/%Y %H:%M}"
+
+    @property
+    def effective_intent(self) -> str:
+        return self.corrected_intent or self.intent
