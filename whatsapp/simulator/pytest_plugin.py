@@ -1,0 +1,1 @@
+"""pytest fixtures for the WAHA simulator (filled in by the simulator's author)."""
