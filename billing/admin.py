@@ -1,3 +1,223 @@
-from django.contrib import admin
+"""Back office for billing: clients, charges, templates, imports, campaigns and dispatches."""
 
-# Register your models here.
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from billing.models import (
+    Agreement,
+    Campaign,
+    Charge,
+    Client,
+    Dispatch,
+    ImportBatch,
+    MessageTemplate,
+    NegotiationPolicy,
+    PacingState,
+    PromiseToPay,
+)
+from cobranca.admin_utils import export_csv_response, pretty_json
+from cobranca.masking import mask_document
+
+
+class ChargeInline(admin.TabularInline):
+    model = Charge
+    extra = 0
+    fields = ("external_id", "amount", "due_date", "status", "description")
+    readonly_fields = ("status",)
+    show_change_link = True
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):
+    list_display = ("name", "masked_phone", "masked_document", "chat_id", "open_charges", "opted_out_at",
+                    "wrong_number", "not_on_whatsapp")
+    list_filter = ("wrong_number", "not_on_whatsapp", ("opted_out_at", admin.EmptyFieldListFilter))
+    search_fields = ("name", "phone", "document", "external_id", "chat_id")
+    readonly_fields = ("chat_id", "lid", "whatsapp_checked_at", "opted_out_at", "forgotten_at", "created_at",
+                       "updated_at")
+    inlines = [ChargeInline]
+    actions = ["opt_out", "clear_wrong_number", "export_csv"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            _open=Count("charges", filter=Q(charges__status__in=Charge.OPEN_STATUSES))
+        )
+
+    @admin.display(description="telefone", ordering="phone")
+    def masked_phone(self, obj: Client) -> str:
+        return obj.masked_phone
+
+    @admin.display(description="CPF/CNPJ")
+    def masked_document(self, obj: Client) -> str:
+        return mask_document(obj.document)
+
+    @admin.display(description="cobranças abertas", ordering="_open")
+    def open_charges(self, obj: Client) -> int:
+        return obj._open
+
+    @admin.action(description="Descadastrar (não enviar mais mensagens)")
+    def opt_out(self, request, queryset):
+        updated = queryset.filter(opted_out_at__isnull=True).update(opted_out_at=timezone.now())
+        self.message_user(request, f"{updated} cliente(s) descadastrado(s).", messages.SUCCESS)
+
+    @admin.action(description="Desmarcar número errado")
+    def clear_wrong_number(self, request, queryset):
+        updated = queryset.update(wrong_number=False)
+        self.message_user(request, f"{updated} cliente(s) atualizados.", messages.SUCCESS)
+
+    @admin.action(description="Exportar CSV")
+    def export_csv(self, request, queryset):
+        rows = (
+            (c.pk, c.name, c.masked_phone, mask_document(c.document), c.external_id or "",
+             "sim" if c.opted_out_at else "não", "sim" if c.wrong_number else "não")
+            for c in queryset.iterator()
+        )
+        return export_csv_response(
+            "clientes.csv", ["id", "nome", "telefone", "documento", "id externo", "descadastrado", "número errado"],
+            rows,
+        )
+
+
+@admin.register(Charge)
+class ChargeAdmin(admin.ModelAdmin):
+    list_display = ("external_id", "client", "amount", "due_date", "status", "import_batch")
+    list_filter = ("status", "due_date", "import_batch")
+    search_fields = ("external_id", "client__name", "client__phone", "description")
+    list_select_related = ("client", "import_batch")
+    raw_id_fields = ("client",)
+    readonly_fields = ("status_changed_at", "paid_at", "created_at", "updated_at")
+    date_hierarchy = "due_date"
+    actions = ["mark_paid", "mark_cancelled", "export_csv"]
+
+    def _set_status(self, request, queryset, status: str, label: str) -> None:
+        now = timezone.now()
+        changes = {"status": status, "status_changed_at": now}
+        if status == Charge.Status.PAID:
+            changes["paid_at"] = now
+        updated = queryset.exclude(status=status).update(**changes)
+        self.message_user(request, f"{updated} cobrança(s) marcada(s) como {label}.", messages.SUCCESS)
+
+    @admin.action(description="Marcar como paga")
+    def mark_paid(self, request, queryset):
+        self._set_status(request, queryset, Charge.Status.PAID, "paga")
+
+    @admin.action(description="Cancelar cobrança")
+    def mark_cancelled(self, request, queryset):
+        self._set_status(request, queryset, Charge.Status.CANCELLED, "cancelada")
+
+    @admin.action(description="Exportar CSV")
+    def export_csv(self, request, queryset):
+        rows = (
+            (c.external_id or c.pk, c.client.name, c.client.masked_phone, f"{c.amount:.2f}".replace(".", ","),
+             c.due_date.strftime("%d/%m/%Y"), c.get_status_display(), c.description)
+            for c in queryset.select_related("client").iterator()
+        )
+        return export_csv_response(
+            "cobrancas.csv", ["id", "cliente", "telefone", "valor", "vencimento", "situação", "descrição"], rows
+        )
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    list_display = ("name", "title", "is_active", "updated_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "title", "body")
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(admin.ModelAdmin):
+    list_display = ("pk", "filename", "file_format", "total_rows", "imported_rows", "rejected_rows", "created_by",
+                    "created_at")
+    list_filter = ("file_format", "created_at")
+    search_fields = ("filename",)
+    readonly_fields = [f.name for f in ImportBatch._meta.fields if f.name != "report"] + ["report_pretty"]
+    exclude = ("report",)
+
+    @admin.display(description="relatório")
+    def report_pretty(self, obj: ImportBatch) -> str:
+        return pretty_json(obj.report)
+
+
+class DispatchInline(admin.TabularInline):
+    model = Dispatch
+    extra = 0
+    can_delete = False
+    fields = ("client", "charge", "status", "reason", "attempts", "sent_at")
+    readonly_fields = fields
+    show_change_link = True
+    max_num = 0
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ("name", "template", "status", "session_name", "total", "sent_count", "created_at")
+    list_filter = ("status", "session_name", "created_at")
+    search_fields = ("name", "template__name")
+    list_select_related = ("template",)
+    readonly_fields = ("total", "started_at", "finished_at", "created_at", "created_by", "pause_reason")
+    actions = ["export_dispatches_csv"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            _sent=Count("dispatches", filter=Q(dispatches__status__in=["sent", "delivered", "read"]))
+        )
+
+    @admin.display(description="enviadas", ordering="_sent")
+    def sent_count(self, obj: Campaign) -> int:
+        return obj._sent
+
+    @admin.action(description="Exportar envios (CSV)")
+    def export_dispatches_csv(self, request, queryset):
+        dispatches = Dispatch.objects.filter(campaign__in=queryset).select_related("client", "charge", "campaign")
+        rows = (
+            (d.campaign.name, d.client.name, d.client.masked_phone, d.charge.external_id or d.charge_id,
+             d.get_status_display(), d.reason, d.attempts, d.sent_at.isoformat() if d.sent_at else "")
+            for d in dispatches.iterator()
+        )
+        return export_csv_response(
+            "envios.csv", ["campanha", "cliente", "telefone", "cobrança", "situação", "motivo", "tentativas",
+                           "enviada em"], rows,
+        )
+
+
+@admin.register(Dispatch)
+class DispatchAdmin(admin.ModelAdmin):
+    list_display = ("pk", "campaign", "client", "status", "reason", "attempts", "sent_at")
+    list_filter = ("status", "campaign")
+    search_fields = ("client__name", "client__phone", "waha_message_id", "charge__external_id")
+    list_select_related = ("campaign", "client")
+    raw_id_fields = ("campaign", "charge", "client")
+    readonly_fields = ("waha_message_id", "claimed_at", "sent_at", "delivered_at", "read_at", "created_at",
+                       "updated_at", "body")
+
+
+@admin.register(PromiseToPay)
+class PromiseToPayAdmin(admin.ModelAdmin):
+    list_display = ("charge", "promised_date", "amount", "status", "follow_up_at", "created_at")
+    list_filter = ("status", "promised_date")
+    search_fields = ("charge__external_id", "charge__client__name")
+    raw_id_fields = ("charge",)
+
+
+@admin.register(Agreement)
+class AgreementAdmin(admin.ModelAdmin):
+    list_display = ("charge", "installments", "installment_amount", "total_amount", "discount_percent", "status",
+                    "first_due_date")
+    list_filter = ("status",)
+    search_fields = ("charge__external_id", "charge__client__name")
+    raw_id_fields = ("charge",)
+
+
+@admin.register(NegotiationPolicy)
+class NegotiationPolicyAdmin(admin.ModelAdmin):
+    list_display = ("max_installments", "min_installment_amount", "max_discount_percent", "updated_at")
+
+
+@admin.register(PacingState)
+class PacingStateAdmin(admin.ModelAdmin):
+    list_display = ("session_name", "next_send_at", "day", "sent_today", "last_sent_at")
+    readonly_fields = ("session_name", "next_send_at", "day", "sent_today", "last_sent_at")
+

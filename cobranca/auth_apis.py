@@ -33,12 +33,12 @@ class LoginApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    class InputSerializer(serializers.Serializer):
+    class LoginInputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=256, trim_whitespace=False)
 
     @extend_schema(
-        request=InputSerializer,
+        request=LoginInputSerializer,
         responses={200: _TOKENS, 400: _ERROR, 401: _ERROR, 429: _ERROR},
         examples=[OpenApiExample("login", value={"username": "operador", "password": "s3nh4-forte"})],
         summary="Obter tokens JWT",
@@ -48,7 +48,7 @@ class LoginApi(APIView):
         for key in ("ip", _login_key_username):
             if is_ratelimited(request, group="auth.login", key=key, rate=rate, method="POST", increment=True):
                 return too_many_requests(request, rate, group="auth.login")
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.LoginInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = authenticate(
             request, username=serializer.validated_data["username"], password=serializer.validated_data["password"]
@@ -72,10 +72,10 @@ class RefreshApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    class InputSerializer(serializers.Serializer):
+    class RefreshInputSerializer(serializers.Serializer):
         refresh = serializers.CharField()
 
-    @extend_schema(request=InputSerializer, responses={200: _TOKENS, 401: _ERROR}, summary="Renovar tokens")
+    @extend_schema(request=RefreshInputSerializer, responses={200: _TOKENS, 401: _ERROR}, summary="Renovar tokens")
     def post(self, request):
         serializer = TokenRefreshSerializer(data=request.data)
         try:
@@ -91,12 +91,12 @@ class RefreshApi(APIView):
 class LogoutApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
+    class LogoutInputSerializer(serializers.Serializer):
         refresh = serializers.CharField()
 
-    @extend_schema(request=InputSerializer, responses={205: None, 400: _ERROR}, summary="Encerrar sessão (blacklist)")
+    @extend_schema(request=LogoutInputSerializer, responses={205: None, 400: _ERROR}, summary="Encerrar sessão (blacklist)")
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.LogoutInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
             token = RefreshToken(serializer.validated_data["refresh"])

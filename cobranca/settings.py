@@ -42,7 +42,7 @@ TESTING = "pytest" in sys.modules or env_bool("TESTING", False)
 
 # --- Core --------------------------------------------------------------------------------------------------------
 
-DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+DEFAULT_SECRET_KEY = "dev-insecure-change-me-0123456789abcdefghij"
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env_str("SECRET_KEY", DEFAULT_SECRET_KEY)
 if not DEBUG and (not SECRET_KEY or SECRET_KEY == DEFAULT_SECRET_KEY or len(SECRET_KEY) < 32):
@@ -218,6 +218,8 @@ CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# HSTS preload is a one-way commitment for the whole domain (README, "Production"): opt in explicitly.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 if env_bool("BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -238,7 +240,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "cobranca.schema.AutoSchema",
     "EXCEPTION_HANDLER": "cobranca.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["cobranca.ratelimit.ApiUserRateThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -260,6 +262,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Importação de devedores, campanhas de cobrança via WhatsApp (WAHA) e assistente de respostas.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["cobranca.permissions.IsApiUser"],
     "COMPONENT_SPLIT_REQUEST": True,
 }
 

@@ -1,3 +1,91 @@
-from django.contrib import admin
+"""Back office for conversations: the inbox for staff and the intent-correction feedback loop."""
 
-# Register your models here.
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import render
+
+from cobranca.masking import mask_chat_id
+from conversations.models import Conversation, Message
+
+INTENT_CHOICES = [
+    (label, label)
+    for label in (
+        "saudacao", "confirmacao_pagamento", "promessa_pagamento", "negociacao", "informacoes_pagamento",
+        "contestacao", "dificuldade_financeira", "falar_humano", "opt_out", "pessoa_errada", "agradecimento",
+        "desconhecido",
+    )
+]
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    can_delete = False
+    max_num = 0
+    fields = ("sent_at", "direction", "author", "body", "intent", "confidence", "corrected_intent", "ack")
+    readonly_fields = ("sent_at", "direction", "author", "body", "intent", "confidence", "ack")
+    ordering = ("sent_at",)
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ("masked_chat", "client", "state", "needs_attention", "assigned_to", "last_message_at")
+    list_filter = ("state", "needs_attention", "session_name")
+    search_fields = ("chat_id", "client__name", "client__phone")
+    list_select_related = ("client", "assigned_to")
+    readonly_fields = ("chat_id", "context", "created_at", "last_message_at")
+    raw_id_fields = ("client",)
+    inlines = [MessageInline]
+    actions = ["take_over", "give_back"]
+
+    @admin.display(description="chat", ordering="chat_id")
+    def masked_chat(self, obj: Conversation) -> str:
+        return mask_chat_id(obj.chat_id)
+
+    @admin.action(description="Assumir atendimento (silenciar o assistente)")
+    def take_over(self, request, queryset):
+        updated = queryset.update(state=Conversation.State.HUMAN, assigned_to=request.user)
+        self.message_user(request, f"{updated} conversa(s) com atendente.", messages.SUCCESS)
+
+    @admin.action(description="Devolver ao assistente")
+    def give_back(self, request, queryset):
+        updated = queryset.update(state=Conversation.State.BOT, needs_attention=False)
+        self.message_user(request, f"{updated} conversa(s) devolvida(s) ao assistente.", messages.SUCCESS)
+
+
+class CorrectIntentForm(forms.Form):
+    intent = forms.ChoiceField(label="Intenção correta", choices=INTENT_CHOICES)
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("sent_at", "conversation", "direction", "author", "intent", "confidence", "corrected_intent",
+                    "ack")
+    list_filter = ("direction", "author", "intent", "corrected_intent", "ack")
+    search_fields = ("body", "waha_id", "conversation__client__name")
+    list_select_related = ("conversation",)
+    readonly_fields = ("waha_id", "entities", "dispatch", "sent_at", "created_at", "replied_at")
+    raw_id_fields = ("conversation", "operator", "corrected_by", "dispatch")
+    actions = ["correct_intent"]
+
+    @admin.action(description="Corrigir intenção (treinamento)")
+    def correct_intent(self, request, queryset):
+        inbound = queryset.filter(direction=Message.Direction.IN)
+        if "apply" in request.POST:
+            form = CorrectIntentForm(request.POST)
+            if form.is_valid():
+                updated = inbound.update(corrected_intent=form.cleaned_data["intent"], corrected_by=request.user)
+                self.message_user(
+                    request, f"{updated} mensagem(ns) corrigida(s); entram no próximo treino.", messages.SUCCESS
+                )
+                return None
+        else:
+            form = CorrectIntentForm()
+        return render(
+            request,
+            "admin/conversations/correct_intent.html",
+            {"form": form, "messages_qs": inbound, "action": "correct_intent",
+             "opts": self.model._meta, "title": "Corrigir intenção"},
+        )

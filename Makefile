@@ -1,0 +1,62 @@
+# Cobrança Inteligente — `make run` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+PYTEST_ARGS ?=
+COV_MIN ?= 80
+
+.PHONY: help install setup run test test-fast lint format migrate clean browser
+
+help:
+	@echo "make run   - instala, migra, carrega dados de demonstração e inicia web + worker + simulador WAHA"
+	@echo "make test  - instala e roda toda a suíte com cobertura (mínimo $(COV_MIN)%)"
+	@echo "make lint  - ruff (lint + formatação)"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable
+	$(PY) manage.py create_groups
+	$(PY) manage.py setup_schedules
+
+setup: migrate
+
+run: setup
+	$(PY) manage.py load_demo
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py devserver
+
+# Debian's Chromium for the dashboard's browser tests (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq chromium >/dev/null); \
+	  else echo "Chromium ausente: sudo apt-get install chromium (testes de navegador serão pulados)"; fi; }
+
+test: install browser
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COV_MIN) $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest -m "not e2e" -x $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) var staticfiles .coverage htmlcov

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import User
+
+from billing.models import Charge
+from billing.tests.factories import CampaignFactory, ChargeFactory, DispatchFactory
+from conversations.tests.factories import MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    user = User.objects.create_superuser("chefe", "chefe@example.com", "s3nha-forte-123")
+    client.force_login(user)
+    return client
+
+
+def test_every_model_has_a_working_changelist_and_change_page(staff_client):
+    charge = ChargeFactory()
+    DispatchFactory(charge=charge, client=charge.client)
+    CampaignFactory()
+    MessageFactory()
+    for model, model_admin in admin.site._registry.items():
+        opts = model._meta
+        url = f"/admin/{opts.app_label}/{opts.model_name}/"
+        response = staff_client.get(url)
+        assert response.status_code == 200, url
+        obj = model._default_manager.first()
+        if obj is not None:
+            response = staff_client.get(f"{url}{obj.pk}/change/")
+            assert response.status_code == 200, url
+
+
+def test_admin_shows_the_product_header(staff_client):
+    assert "Cobrança Inteligente" in staff_client.get("/admin/").content.decode()
+
+
+def test_mark_paid_action(staff_client):
+    charge = ChargeFactory()
+    response = staff_client.post(
+        "/admin/billing/charge/", {"action": "mark_paid", "_selected_action": [charge.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    charge.refresh_from_db()
+    assert charge.status == Charge.Status.PAID and charge.paid_at is not None
+
+
+def test_csv_export_neutralises_formulas(staff_client):
+    charge = ChargeFactory(description="=HYPERLINK(\"http://x\")")
+    response = staff_client.post("/admin/billing/charge/", {"action": "export_csv", "_selected_action": [charge.pk]})
+    body = response.content.decode("utf-8-sig")
+    assert response["Content-Type"].startswith("text/csv")
+    assert "'=HYPERLINK" in body
+    assert charge.client.phone not in body
+
+
+def test_correct_intent_action_feeds_training(staff_client):
+    message = MessageFactory(intent="saudacao")
+    staff_client.post(
+        "/admin/conversations/message/",
+        {"action": "correct_intent", "_selected_action": [message.pk], "apply": "1", "intent": "negociacao"},
+    )
+    message.refresh_from_db()
+    assert message.corrected_intent == "negociacao"
+
+
+def test_anonymous_visitors_are_sent_to_the_admin_login(client):
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def operator():
+    call_command("create_groups", stdout=open("/dev/null", "w"))
+    user = User.objects.create_user("operador", password="s3nha-forte-123")
+    user.groups.add(Group.objects.get(name="Operadores"))
+    return user
+
+
+def _login(api, username="operador", password="s3nha-forte-123", ip="10.0.0.1"):
+    return api.post("/auth/login", {"username": username, "password": password}, format="json", REMOTE_ADDR=ip)
+
+
+def test_login_returns_access_and_refresh(api, operator):
+    response = _login(api)
+    assert response.status_code == 200
+    assert set(response.json()) == {"access", "refresh"}
+
+
+def test_a_wrong_password_gets_401_and_no_token(api, operator):
+    response = _login(api, password="errada")
+    assert response.status_code == 401
+    body = response.json()
+    assert "access" not in body and "refresh" not in body
+    assert body["message"]
+
+
+def test_login_validation_error_has_the_error_shape(api):
+    response = api.post("/auth/login", {"username": "x"}, format="json")
+    assert response.status_code == 400
+    assert "password" in response.json()["extra"]["fields"]
+
+
+def test_api_requires_a_token(api, operator):
+    assert api.get("/api/schema/").status_code in (401, 403)
+
+
+def test_a_tampered_token_gets_401(api, operator):
+    access = _login(api).json()["access"]
+    head, payload, signature = access.split(".")
+    tampered = ".".join([head, payload, ("A" if signature[0] != "A" else "B") + signature[1:]])
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tampered}")
+    assert api.get("/api/schema/").status_code == 401
+
+
+def test_an_expired_token_gets_401(api, operator):
+    token = AccessToken.for_user(operator)
+    token.set_exp(lifetime=-dt.timedelta(minutes=1))
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.get("/api/schema/").status_code == 401
+
+
+def test_a_valid_token_opens_the_api(api, operator):
+    access = _login(api).json()["access"]
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    assert api.get("/api/schema/").status_code == 200
+
+
+def test_refresh_rotates_and_logout_blacklists(api, operator):
+    tokens = _login(api).json()
+    refreshed = api.post("/auth/refresh", {"refresh": tokens["refresh"]}, format="json")
+    assert refreshed.status_code == 200
+    new = refreshed.json()
+    assert new["refresh"] != tokens["refresh"]
+    # The rotated-out refresh token is blacklisted.
+    assert api.post("/auth/refresh", {"refresh": tokens["refresh"]}, format="json").status_code == 401
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {new['access']}")
+    assert api.post("/auth/logout", {"refresh": new["refresh"]}, format="json").status_code == 205
+    assert api.post("/auth/refresh", {"refresh": new["refresh"]}, format="json").status_code == 401
+
+
+def test_refresh_with_garbage_gets_401(api):
+    assert api.post("/auth/refresh", {"refresh": "not-a-token"}, format="json").status_code == 401
+
+
+def test_login_is_rate_limited_per_ip_with_retry_after(api, operator):
+    statuses = [_login(api, password="errada", ip="10.9.9.9").status_code for _ in range(6)]
+    assert statuses[:5] == [401] * 5
+    assert statuses[5] == 429
+    response = _login(api, ip="10.9.9.9")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+
+
+def test_login_is_rate_limited_per_username_across_ips(api, operator):
+    statuses = [_login(api, password="errada", ip=f"10.1.1.{i}").status_code for i in range(6)]
+    assert statuses[-1] == 429
+
+
+def test_a_user_without_a_role_cannot_use_the_api(api):
+    User.objects.create_user("semgrupo", password="s3nha-forte-123")
+    access = _login(api, username="semgrupo").json()["access"]
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    response = api.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 403
+    assert "permissão" in response.content.decode()
