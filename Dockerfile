@@ -13,8 +13,9 @@ WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends libpq5 && rm -rf /var/lib/apt/lists/*
 
 COPY requirements.txt .
-# torch==2.13.0 from PyPI is the CPU build on the official index only with this extra index.
-RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
+# PIP_EXTRA_INDEX_URL may point at a CPU-only torch wheel index to keep the image small (see README).
+ARG PIP_EXTRA_INDEX_URL=""
+RUN pip install -r requirements.txt
 
 COPY . .
 

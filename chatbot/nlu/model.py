@@ -149,7 +149,7 @@ def train_intent_model(
                 loss.backward()
                 sparse_opt.step()
                 dense_opt.step()
-                epoch_loss += float(loss) * len(picked)
+                epoch_loss += float(loss.detach()) * len(picked)
                 step += 1
             losses.append(epoch_loss / max(1, len(rows)))
         model.eval()
