@@ -40,7 +40,7 @@ run: setup
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq chromium >/dev/null); \
-	  else echo "Chromium ausente: sudo apt-get install chromium (testes de navegador serão pulados)"; fi; }
+	  else echo "Chromium ausente: sudo apt-get install chromium (testes de navegador serão pulados)"; fi; } || true
 
 test: install browser
 	$(PY) manage.py check

@@ -7,6 +7,7 @@ failing somewhere later with a confusing traceback.
 from __future__ import annotations
 
 import os
+import tempfile
 from urllib.parse import parse_qs, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -137,5 +138,7 @@ def sqlite_database(path: str) -> dict:
                 "PRAGMA foreign_keys=ON;"
             ),
         },
-        "TEST": {"NAME": path + ".test" if path != ":memory:" else None},
+        # A file (not :memory:) so end-to-end tests can hand the test database to real subprocesses (qcluster,
+        # gunicorn); one per test process so parallel runs never drop each other's database.
+        "TEST": {"NAME": f"{tempfile.gettempdir()}/cobranca-test-{os.getpid()}.sqlite3"},
     }

@@ -44,19 +44,24 @@ class TrainConfig:
     min_n: int = 2
     max_n: int = 5
     word_ngrams: int = 2
+    word_weight: float = 0.5
 
     def featurizer(self) -> HashingFeaturizer:
         return HashingFeaturizer(
-            num_buckets=self.num_buckets, min_n=self.min_n, max_n=self.max_n, word_ngrams=self.word_ngrams
+            num_buckets=self.num_buckets,
+            min_n=self.min_n,
+            max_n=self.max_n,
+            word_ngrams=self.word_ngrams,
+            word_weight=self.word_weight,
         )
 
 
 class IntentNet(nn.Module):
-    """Mean of hashed n-gram embeddings -> (optional ReLU hidden layer) -> intent logits."""
+    """Weighted sum of hashed n-gram embeddings -> (optional ReLU hidden layer) -> intent logits."""
 
     def __init__(self, num_buckets: int, dim: int, num_classes: int, hidden: int = 0) -> None:
         super().__init__()
-        self.embedding = nn.EmbeddingBag(num_buckets, dim, mode="mean", sparse=True)
+        self.embedding = nn.EmbeddingBag(num_buckets, dim, mode="sum", sparse=True)
         nn.init.zeros_(self.embedding.weight)
         layers: list[nn.Module] = []
         if hidden:
@@ -65,8 +70,8 @@ class IntentNet(nn.Module):
         layers.append(nn.Linear(dim, num_classes))
         self.head = nn.Sequential(*layers)
 
-    def forward(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        return self.head(self.embedding(ids, offsets))
+    def forward(self, ids: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embedding(ids, offsets, per_sample_weights=weights))
 
 
 @dataclass
@@ -80,21 +85,37 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
 
 
-def _batch(rows: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+Row = tuple[list[int], list[float]]
+
+
+def batch_tensors(rows: Sequence[Row]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Flatten featurised messages into EmbeddingBag inputs (ids, offsets, per-id weights)."""
     offsets = [0]
-    for row in rows[:-1]:
-        offsets.append(offsets[-1] + len(row))
-    flat = [i for row in rows for i in row]
-    return torch.tensor(flat, dtype=torch.long), torch.tensor(offsets, dtype=torch.long)
+    for ids, _weights in rows[:-1]:
+        offsets.append(offsets[-1] + len(ids))
+    flat = [i for ids, _weights in rows for i in ids]
+    weights = [w for _ids, row_weights in rows for w in row_weights]
+    return (
+        torch.tensor(flat, dtype=torch.long),
+        torch.tensor(offsets, dtype=torch.long),
+        torch.tensor(weights, dtype=torch.float32),
+    )
 
 
-def _drop_features(row: list[int], rate: float, generator: torch.Generator) -> list[int]:
-    """Randomly hide n-grams so the model cannot lean on a single cue (fastText-like regularisation)."""
-    if rate <= 0 or len(row) < 3:
+def _drop_features(row: Row, rate: float, generator: torch.Generator) -> Row:
+    """Randomly hide n-grams so the model cannot lean on a single cue (fastText-like regularisation).
+
+    Kept weights are rescaled so the message keeps its total weight.
+    """
+    ids, weights = row
+    if rate <= 0 or len(ids) < 3:
         return row
-    keep = torch.rand(len(row), generator=generator) >= rate
-    kept = [value for value, flag in zip(row, keep.tolist(), strict=True) if flag]
-    return kept or row
+    keep = (torch.rand(len(ids), generator=generator) >= rate).tolist()
+    kept = [(i, w) for i, w, flag in zip(ids, weights, keep, strict=True) if flag]
+    if not kept:
+        return row
+    scale = sum(weights) / sum(w for _i, w in kept)
+    return [i for i, _w in kept], [w * scale for _i, w in kept]
 
 
 def train_intent_model(
@@ -111,7 +132,7 @@ def train_intent_model(
     labels = list(labels)
     index = {label: i for i, label in enumerate(labels)}
     featurizer = config.featurizer()
-    rows = [featurizer.featurize(example.text) for example in examples]
+    rows = [featurizer.featurize_weighted(example.text) for example in examples]
     targets = torch.tensor([index[example.intent] for example in examples], dtype=torch.long)
 
     previous_threads = torch.get_num_threads()
@@ -137,7 +158,7 @@ def train_intent_model(
             for start in range(0, len(order), config.batch_size):
                 picked = order[start:start + config.batch_size]
                 batch_rows = [_drop_features(rows[i], config.feature_dropout, generator) for i in picked]
-                ids, offsets = _batch(batch_rows)
+                ids, offsets, weights = batch_tensors(batch_rows)
                 # Linear decay of the learning rate, as fastText does, settles the sparse rows gently.
                 scale = 1.0 - step / total_steps
                 for opt in (sparse_opt, dense_opt):
@@ -145,7 +166,7 @@ def train_intent_model(
                         group["lr"] = config.lr * max(scale, 0.05)
                 sparse_opt.zero_grad()
                 dense_opt.zero_grad()
-                loss = loss_fn(model(ids, offsets), targets[picked])
+                loss = loss_fn(model(ids, offsets, weights), targets[picked])
                 loss.backward()
                 sparse_opt.step()
                 dense_opt.step()
