@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .labels import INTENTS
 
-__all__ = ["DATA_DIR", "Example", "TEST_PATH", "TRAIN_PATH", "read_jsonl", "write_jsonl"]
+__all__ = ["DATA_DIR", "TEST_PATH", "TRAIN_PATH", "Example", "read_jsonl", "write_jsonl"]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 TRAIN_PATH = DATA_DIR / "train.jsonl"

@@ -12,6 +12,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 from .normalize import normalize
 
@@ -78,7 +79,7 @@ class HashingFeaturizer:
             char_ids.extend(pieces)
         if self.word_ngrams >= 2:
             padded = ["<s>", *words, "</s>"]
-            for left, right in zip(padded, padded[1:], strict=False):
+            for left, right in pairwise(padded):
                 word_ids.append(self._bucket(f"b:{left} {right}"))
         if not char_ids:
             return word_ids, [1.0 / len(word_ids)] * len(word_ids)
@@ -97,5 +98,5 @@ def _word_features(featurizer: HashingFeaturizer, word: str) -> tuple[int, tuple
         wrapped = f"<{word}>"
         for n in range(featurizer.min_n, featurizer.max_n + 1):
             for start in range(len(wrapped) - n + 1):
-                pieces.append(featurizer._bucket(f"c:{wrapped[start:start + n]}"))
+                pieces.append(featurizer._bucket(f"c:{wrapped[start : start + n]}"))
     return own, tuple(pieces)

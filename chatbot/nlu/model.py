@@ -22,8 +22,15 @@ from torch import nn
 from .data import Example
 from .features import HashingFeaturizer
 
-__all__ = ["FORMAT_VERSION", "IntentNet", "TrainConfig", "TrainResult", "load_model_file", "save_model_file",
-           "train_intent_model"]
+__all__ = [
+    "FORMAT_VERSION",
+    "IntentNet",
+    "TrainConfig",
+    "TrainResult",
+    "load_model_file",
+    "save_model_file",
+    "train_intent_model",
+]
 
 FORMAT_VERSION = 1
 
@@ -34,17 +41,17 @@ class TrainConfig:
 
     seed: int = 13
     epochs: int = 12
-    dim: int = 64
+    dim: int = 128
     hidden: int = 0
-    lr: float = 0.02
+    lr: float = 0.005
     batch_size: int = 16
-    feature_dropout: float = 0.2
-    label_smoothing: float = 0.05
+    feature_dropout: float = 0.3
+    label_smoothing: float = 0.0
     num_buckets: int = 2**18
     min_n: int = 2
     max_n: int = 5
     word_ngrams: int = 2
-    word_weight: float = 0.5
+    word_weight: float = 0.3
 
     def featurizer(self) -> HashingFeaturizer:
         return HashingFeaturizer(
@@ -156,7 +163,7 @@ def train_intent_model(
             order = torch.randperm(len(rows), generator=generator).tolist()
             epoch_loss = 0.0
             for start in range(0, len(order), config.batch_size):
-                picked = order[start:start + config.batch_size]
+                picked = order[start : start + config.batch_size]
                 batch_rows = [_drop_features(rows[i], config.feature_dropout, generator) for i in picked]
                 ids, offsets, weights = batch_tensors(batch_rows)
                 # Linear decay of the learning rate, as fastText does, settles the sparse rows gently.

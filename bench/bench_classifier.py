@@ -1,0 +1,163 @@
+"""Benchmark of the intent classifier against two baselines, on the held-out split.
+
+Run: .venv/bin/python bench/bench_classifier.py [--runs 3] [--skip-cv] [--write-weights]
+
+Reports macro-F1 of the shipped fastText-style torch model, a TF-IDF (word 1-2 + char_wb 2-5) +
+logistic regression baseline and a keyword-table baseline like the original bot; latency p50/p99
+per message on one thread; model load time; file size; training time (medians of --runs runs), and
+a group 5-fold cross-validation on the training split where every decorated copy of one hand-written
+core stays in the same fold (so the score is on unseen cores, not on unseen decorations).
+No Django needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from chatbot.nlu.classifier import DEFAULT_MODEL_PATH, TorchIntentClassifier  # noqa: E402
+from chatbot.nlu.data import TEST_PATH, TRAIN_PATH, Example, read_jsonl  # noqa: E402
+from chatbot.nlu.labels import INTENTS  # noqa: E402
+from chatbot.nlu.metrics import classification_report, percentile_ms  # noqa: E402
+from chatbot.nlu.model import TrainConfig, save_model_file, train_intent_model  # noqa: E402
+from chatbot.nlu.normalize import normalize  # noqa: E402
+
+# The kind of table the original bot used: first keyword found wins.
+KEYWORDS: list[tuple[str, tuple[str, ...]]] = [
+    ("opt_out", ("parar", "pare", "sair", "descadastr", "bloque", "nao quero mais", "para de")),
+    ("pessoa_errada", ("numero errado", "engano", "nao sou", "nao conheco", "pessoa errada")),
+    ("falar_humano", ("atendente", "humano", "pessoa", "gerente", "robo", "ligar", "me liga")),
+    ("contestacao", ("nao devo", "nao reconheco", "golpe", "indevid", "errado", "fraude", "procon")),
+    ("confirmacao_pagamento", ("ja paguei", "paguei", "ja pago", "comprovante", "pix feito", "quitei")),
+    ("negociacao", ("parcel", "desconto", "acordo", "negoci", "juros", "vezes", "prazo")),
+    ("informacoes_pagamento", ("boleto", "pix", "chave", "segunda via", "valor", "quanto", "codigo")),
+    ("promessa_pagamento", ("vou pagar", "pago", "amanha", "sexta", "segunda", "semana que vem", "dia")),
+    ("dificuldade_financeira", ("desempregad", "sem dinheiro", "nao tenho", "dificil", "nao consigo")),
+    ("agradecimento", ("obrigad", "valeu", "ok", "beleza", "tchau", "emo_ok")),
+    ("saudacao", ("oi", "ola", "bom dia", "boa tarde", "boa noite", "quem e")),
+]
+
+
+def keyword_intent(text: str) -> str:
+    padded = f" {normalize(text)} "
+    for intent, words in KEYWORDS:
+        if any(word in padded for word in words):
+            return intent
+    return "desconhecido"
+
+
+def macro_f1(gold: list[str], guessed: list[str]) -> float:
+    return classification_report(gold, guessed, INTENTS)["macro_f1"]
+
+
+def tfidf_baseline(train: list[Example], test: list[Example]) -> float:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    features = make_union(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, preprocessor=normalize),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, preprocessor=normalize),
+    )
+    model = make_pipeline(features, LogisticRegression(C=10, max_iter=2000))
+    model.fit([e.text for e in train], [e.intent for e in train])
+    return macro_f1([e.intent for e in test], list(model.predict([e.text for e in test])))
+
+
+def group_cv(config: TrainConfig, folds: int = 5) -> list[float]:
+    from sklearn.model_selection import GroupKFold
+
+    from chatbot.data.build_corpus import TRAIN_CORES, build_split
+
+    groups: list[str] = []
+    examples = build_split(TRAIN_CORES, "train", variants=3, seed=2024, groups=groups)
+    scores = []
+    for train_idx, test_idx in GroupKFold(n_splits=folds).split(examples, groups=groups):
+        result = train_intent_model([examples[i] for i in train_idx], config, labels=INTENTS)
+        path = ROOT / "bench" / "out" / "cv.pt"
+        save_model_file(result, path)
+        classifier = TorchIntentClassifier(path)
+        held = [examples[i] for i in test_idx]
+        scores.append(
+            macro_f1([e.intent for e in held], [classifier.predict(e.text).raw_intent for e in held])
+        )
+    return scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--skip-cv", action="store_true")
+    parser.add_argument("--write-weights", action="store_true", help=f"(re)write {DEFAULT_MODEL_PATH}")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    train, test = read_jsonl(TRAIN_PATH), read_jsonl(TEST_PATH)
+    gold = [e.intent for e in test]
+    config = TrainConfig(seed=args.seed)
+    out = ROOT / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+
+    train_times, load_times, p50s, p99s, f1_raw, f1_rule = [], [], [], [], [], []
+    for _ in range(args.runs):
+        result = train_intent_model(train, config, labels=INTENTS)
+        train_times.append(result.training_seconds)
+        path = save_model_file(result, out / "intent_model.pt")
+        started = time.perf_counter()
+        classifier = TorchIntentClassifier(path)
+        load_times.append(time.perf_counter() - started)
+        for example in test[:50]:  # warm-up
+            classifier.predict(example.text)
+        latencies, predictions = [], []
+        for example in test * 3:
+            started = time.perf_counter()
+            predictions.append(classifier.predict(example.text))
+            latencies.append(time.perf_counter() - started)
+        p50s.append(percentile_ms(latencies, 50))
+        p99s.append(percentile_ms(latencies, 99))
+        f1_raw.append(macro_f1(gold, [p.raw_intent for p in predictions[: len(test)]]))
+        f1_rule.append(macro_f1(gold, [p.intent for p in predictions[: len(test)]]))
+    if args.write_weights:
+        result = train_intent_model(train, config, labels=INTENTS)
+        save_model_file(result, DEFAULT_MODEL_PATH, metrics={"macro_f1_held_out": round(f1_raw[-1], 4)})
+
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s), "
+        f"torch {torch.__version__}, python {platform.python_version()}"
+    )
+    print(f"train {len(train)} examples, held-out test {len(test)} examples, {len(INTENTS)} intents")
+    print(f"torch model macro-F1 (top intent):                 {statistics.median(f1_raw):.4f}")
+    print(f"torch model macro-F1 (with desconhecido fallback): {statistics.median(f1_rule):.4f}")
+    print(f"TF-IDF + logistic regression macro-F1:             {tfidf_baseline(train, test):.4f}")
+    print(
+        f"keyword table macro-F1:                            "
+        f"{macro_f1(gold, [keyword_intent(e.text) for e in test]):.4f}"
+    )
+    print(
+        f"latency per message p50 {statistics.median(p50s):.3f} ms, p99 {statistics.median(p99s):.3f} ms "
+        f"(median of {args.runs} runs x {3 * len(test)} messages)"
+    )
+    print(
+        f"load time {statistics.median(load_times) * 1000:.0f} ms, file size "
+        f"{(out / 'intent_model.pt').stat().st_size / 1e6:.2f} MB, training time "
+        f"{statistics.median(train_times):.1f} s (median of {args.runs})"
+    )
+    if not args.skip_cv:
+        scores = group_cv(config)
+        print(
+            f"group 5-fold CV on training cores macro-F1: mean {statistics.mean(scores):.4f} "
+            f"(folds {', '.join(f'{s:.3f}' for s in scores)})"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,312 @@
+"""Amounts, installment counts and promised dates in debtors' messages.
+
+Rules first, because the phrases debtors use ("dia 15", "semana que vem", "fim do mes",
+"sexta feira") are exactly the ones dateparser does not understand, and because running
+``search_dates`` over whole messages produces false hits ("agora", "ter", "18h"). dateparser is
+only called on a span already isolated by a rule ("15 de marco de 2027"). Every relative date is
+resolved against ``now`` in America/Sao_Paulo and is never in the past: "dia 15" said on the 20th
+means the 15th of next month.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from unidecode import unidecode
+
+__all__ = ["LOCAL_TZ", "extract_amount", "extract_date", "extract_entities", "extract_installments"]
+
+LOCAL_TZ = ZoneInfo("America/Sao_Paulo")
+
+NUMBER_WORDS: dict[str, int] = {
+    "um": 1,
+    "uma": 1,
+    "dois": 2,
+    "duas": 2,
+    "tres": 3,
+    "quatro": 4,
+    "cinco": 5,
+    "seis": 6,
+    "sete": 7,
+    "oito": 8,
+    "nove": 9,
+    "dez": 10,
+    "onze": 11,
+    "doze": 12,
+    "treze": 13,
+    "quatorze": 14,
+    "catorze": 14,
+    "quinze": 15,
+    "dezesseis": 16,
+    "dezessete": 17,
+    "dezoito": 18,
+    "dezenove": 19,
+    "vinte": 20,
+    "vinte e quatro": 24,
+    "trinta": 30,
+    "trinta e seis": 36,
+    "quarenta e oito": 48,
+}
+_NUM = r"(\d{1,2}|" + "|".join(sorted((re.escape(w) for w in NUMBER_WORDS), key=len, reverse=True)) + r")"
+
+WEEKDAYS: dict[str, int] = {
+    "segunda": 0,
+    "terca": 1,
+    "quarta": 2,
+    "quinta": 3,
+    "sexta": 4,
+    "sabado": 5,
+    "domingo": 6,
+}
+MONTHS: dict[str, int] = {
+    name: i
+    for i, name in enumerate(
+        [
+            "janeiro",
+            "fevereiro",
+            "marco",
+            "abril",
+            "maio",
+            "junho",
+            "julho",
+            "agosto",
+            "setembro",
+            "outubro",
+            "novembro",
+            "dezembro",
+        ],
+        start=1,
+    )
+}
+
+# --- amounts -----------------------------------------------------------------------------------------
+_INT_PART = r"\d{1,3}(?:\.\d{3})+|\d+"
+_CURRENCY_RE = re.compile(rf"r\$\s*({_INT_PART})(?:([,.])(\d{{1,2}}))?(?!\d)(\s*mil\b)?")
+_REAIS_RE = re.compile(
+    rf"(?<![\d/,.])({_INT_PART})(?:,(\d{{1,2}}))?(\s*mil)?\s*(?:reais|real|conto|contos|pila)\b"
+)
+_DECIMAL_COMMA_RE = re.compile(r"(?<![\d/,.$])(\d{1,3}(?:\.\d{3})+|\d+),(\d{2})(?![\d/])")
+
+# --- installments ------------------------------------------------------------------------------------
+_TIMES_X_RE = re.compile(r"(?<![\d/,.$])(\d{1,2})\s*x(?![a-z0-9])")
+_PARCELAS_RE = re.compile(rf"\b{_NUM}\s+(?:parcelas|prestacoes|parcelinhas|vezes)\b")
+_EM_N_RE = re.compile(
+    rf"\b(?:parcel\w*|divid\w*|fazer|faz|fatiar)\s+(?:em|por)\s+{_NUM}\b(?!\s*(?:de\s+)?(?:reais|/))"
+)
+
+# --- dates -------------------------------------------------------------------------------------------
+_ORDINAL_FOLLOWERS = (
+    r"(?:via|parcela|prestacao|vez|opcao|chance|copia|mensagem|conta|fatura|pessoa|divida|e\b)"
+)
+_WEEKDAY_RE = re.compile(
+    r"\b(?:(proxima|nessa|essa|esta)\s+)?(segunda|terca|quarta|quinta|sexta|sabado|domingo)"
+    r"(?:\s*-?\s*feira|(?![a-z]))(?!\s*-?\s*" + _ORDINAL_FOLLOWERS + r")"
+    r"(\s+(?:que\s+vem|da\s+semana\s+que\s+vem|da\s+proxima\s+semana))?"
+)
+_NUMERIC_DATE_RE = re.compile(r"(?<![\d$,.])(\d{1,2})[/-](\d{1,2})(?:[/-](\d{4}|\d{2}))?(?![\d/])")
+_MONTH_NAME_RE = re.compile(r"\b(\d{1,2})\s+de\s+(" + "|".join(MONTHS) + r")(?:\s+de\s+(\d{4}))?\b")
+_DAY_RE = re.compile(
+    r"\bdia\s+(\d{1,2})(?!\s*(?:x|h|hs|horas|/|-\d|%))\b"
+    r"(\s+(?:do|deste|desse)\s+(?:mes\s+que\s+vem|proximo\s+mes|outro\s+mes|mes\s+seguinte))?"
+)
+_RELATIVE_DAYS_RE = re.compile(rf"\b(?:daqui\s+(?:a\s+)?|em\s+){_NUM}\s+(dias?|semanas?)\b")
+_FIXED_RE = re.compile(
+    r"\b(depois\s+de\s+amanha|amanha|hoje|"
+    r"(?:fim|final)\s+(?:do|deste|desse)\s+mes(?:\s+que\s+vem)?|"
+    r"(?:comeco|inicio)\s+do\s+mes(?:\s+que\s+vem)?|"
+    r"semana\s+que\s+vem|proxima\s+semana|mes\s+que\s+vem|proximo\s+mes|fim\s+de\s+semana|final\s+de\s+semana|"
+    r"daqui\s+(?:a\s+)?uma\s+semana)\b"
+)
+
+
+def _prepare(text: str) -> str:
+    """Lowercase ASCII with single spaces; digits and money punctuation are kept."""
+    return re.sub(r"\s+", " ", unidecode(text).lower()).strip()
+
+
+def _to_int(token: str) -> int:
+    return int(token) if token.isdigit() else NUMBER_WORDS[token]
+
+
+def _decimal(int_part: str, cents: str | None, thousands: str | None = None) -> Decimal | None:
+    try:
+        value = Decimal(int_part.replace(".", "") + ("." + cents.ljust(2, "0") if cents else ""))
+    except InvalidOperation:
+        return None
+    if thousands and thousands.strip():
+        value *= 1000
+    return value
+
+
+def extract_amount(text: str) -> Decimal | None:
+    """First money amount: "R$ 150,50", "R$1.234,56", "150 reais", "1.234,56" (bare comma decimals)."""
+    prepared = _prepare(text)
+    for match in _CURRENCY_RE.finditer(prepared):
+        int_part, separator, cents, thousands = match.groups()
+        if separator == "." and cents and len(cents) == 2 and "." not in int_part:
+            return _decimal(int_part, cents, thousands)  # "R$ 150.50": a dot used as decimal point
+        if separator == ",":
+            return _decimal(int_part, cents, thousands)
+        return _decimal(int_part, None, thousands)
+    match = _REAIS_RE.search(prepared)
+    if match:
+        return _decimal(match.group(1), match.group(2), match.group(3))
+    match = _DECIMAL_COMMA_RE.search(prepared)
+    if match:
+        return _decimal(match.group(1), match.group(2))
+    return None
+
+
+def extract_installments(text: str) -> int | None:
+    """Number of installments: "3x", "em 3 vezes", "tres parcelas", "parcelar em dez"."""
+    prepared = _prepare(text)
+    candidates: list[tuple[int, int]] = []
+    for regex in (_TIMES_X_RE, _PARCELAS_RE, _EM_N_RE):
+        for match in regex.finditer(prepared):
+            value = _to_int(match.group(1))
+            if 1 <= value <= 72:
+                candidates.append((match.start(), value))
+    return min(candidates)[1] if candidates else None
+
+
+def _local_today(now: datetime) -> date:
+    if now.tzinfo is not None:
+        now = now.astimezone(LOCAL_TZ)
+    return now.date()
+
+
+def _add_months(day: date, months: int, day_of_month: int | None = None) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    return date(year, month, min(day_of_month or day.day, last))
+
+
+def _end_of_month(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def _next_monday(today: date) -> date:
+    return today + timedelta(days=7 - today.weekday())
+
+
+def _resolve_weekday(today: date, weekday: int, next_week: bool) -> date:
+    """Plain weekday: its next occurrence after today. "que vem"/"proxima": that day in next calendar week."""
+    if next_week:
+        return _next_monday(today) + timedelta(days=weekday)
+    ahead = (weekday - today.weekday()) % 7
+    return today + timedelta(days=ahead or 7)
+
+
+def _resolve_day_of_month(today: date, day: int, next_month: bool) -> date | None:
+    if not 1 <= day <= 31:
+        return None
+    if next_month or day < today.day:
+        return _add_months(today.replace(day=1), 1, day)
+    return _add_months(today.replace(day=1), 0, day)
+
+
+def _resolve_fixed(today: date, phrase: str) -> date:
+    phrase = re.sub(r"\s+", " ", phrase)
+    if phrase == "hoje":
+        return today
+    if phrase == "amanha":
+        return today + timedelta(days=1)
+    if phrase.startswith("depois de"):
+        return today + timedelta(days=2)
+    if phrase.startswith(("fim do", "final do", "fim deste", "final deste", "fim desse", "final desse")):
+        base = _add_months(today.replace(day=1), 1) if phrase.endswith("que vem") else today
+        return _end_of_month(base)
+    if phrase.startswith(("comeco", "inicio")):
+        return _add_months(today.replace(day=1), 2 if phrase.endswith("que vem") else 1)
+    if phrase in ("semana que vem", "proxima semana"):
+        return _next_monday(today)
+    if phrase.startswith(("fim de semana", "final de semana")):
+        return today + timedelta(days=(5 - today.weekday()) % 7)
+    if phrase.startswith("daqui"):
+        return today + timedelta(days=7)
+    return _add_months(today.replace(day=1), 1)  # "mes que vem" / "proximo mes": its first day
+
+
+def _resolve_numeric(today: date, day: int, month: int, year_text: str | None) -> date | None:
+    if not (1 <= day <= 31 and 1 <= month <= 12):
+        return None
+    if year_text:
+        year = int(year_text) + (2000 if len(year_text) == 2 else 0)
+        try:
+            return date(year, month, day)
+        except ValueError:
+            return None
+    for year in (today.year, today.year + 1):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            continue
+        if candidate >= today:
+            return candidate
+    return None
+
+
+def _parse_span_with_dateparser(span: str, now: datetime) -> date | None:
+    """Month-name spans ("15 de marco de 2027"): dateparser knows every Portuguese month spelling."""
+    import dateparser
+
+    base = now.astimezone(LOCAL_TZ).replace(tzinfo=None) if now.tzinfo else now
+    parsed = dateparser.parse(
+        span,
+        languages=["pt"],
+        settings={"DATE_ORDER": "DMY", "PREFER_DATES_FROM": "future", "RELATIVE_BASE": base},
+    )
+    return parsed.date() if parsed else None
+
+
+def extract_date(text: str, now: datetime) -> date | None:
+    """The first date mentioned, resolved to a concrete calendar day on or after today."""
+    prepared = _prepare(text)
+    today = _local_today(now)
+    found: list[tuple[int, date]] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(match: re.Match[str], value: date | None) -> None:
+        start, end = match.span()
+        if value is None or any(start < t_end and t_start < end for t_start, t_end in taken):
+            return
+        taken.append((start, end))
+        found.append((start, value))
+
+    for match in _MONTH_NAME_RE.finditer(prepared):
+        add(match, _parse_span_with_dateparser(match.group(0), now))
+    for match in _NUMERIC_DATE_RE.finditer(prepared):
+        add(match, _resolve_numeric(today, int(match.group(1)), int(match.group(2)), match.group(3)))
+    for match in _DAY_RE.finditer(prepared):
+        add(match, _resolve_day_of_month(today, int(match.group(1)), bool(match.group(2))))
+    for match in _RELATIVE_DAYS_RE.finditer(prepared):
+        amount = _to_int(match.group(1))
+        days = amount * (7 if match.group(2).startswith("semana") else 1)
+        add(match, today + timedelta(days=days) if days <= 365 else None)
+    for match in _WEEKDAY_RE.finditer(prepared):
+        next_week = bool(match.group(3)) or match.group(1) == "proxima"
+        add(match, _resolve_weekday(today, WEEKDAYS[match.group(2)], next_week))
+    for match in _FIXED_RE.finditer(prepared):
+        add(match, _resolve_fixed(today, match.group(1)))
+    return min(found)[1] if found else None
+
+
+def extract_entities(text: str, now: datetime) -> dict[str, Any]:
+    """``{"amount": Decimal, "installments": int, "date": date}``, each key only when found."""
+    entities: dict[str, Any] = {}
+    amount = extract_amount(text)
+    if amount is not None:
+        entities["amount"] = amount
+    installments = extract_installments(text)
+    if installments is not None:
+        entities["installments"] = installments
+    when = extract_date(text, now)
+    if when is not None:
+        entities["date"] = when
+    return entities

@@ -1,0 +1,140 @@
+"""Entity extraction with a fixed clock: Friday 2026-11-20, 10:00 in São Paulo."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from chatbot.nlu.entities import (
+    LOCAL_TZ,
+    extract_amount,
+    extract_date,
+    extract_entities,
+    extract_installments,
+)
+
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=LOCAL_TZ)  # a Friday
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("R$ 150,50", Decimal("150.50")),
+        ("paguei R$150", Decimal("150")),
+        ("150 reais", Decimal("150")),
+        ("R$1.234,56", Decimal("1234.56")),
+        ("o valor é 1.234,56", Decimal("1234.56")),
+        ("fiz um pix de 80,00", Decimal("80.00")),
+        ("R$ 99.90", Decimal("99.90")),
+        ("2 mil reais", Decimal("2000")),
+        ("posso dar 300 conto", Decimal("300")),
+    ],
+)
+def test_it_extracts_amounts(text: str, amount: Decimal) -> None:
+    assert extract_amount(text) == amount
+
+
+@pytest.mark.parametrize("text", ["dia 15", "em 3x", "15/02", "as 18h", "paguei ontem", "tenho 2 filhos"])
+def test_it_does_not_see_money_where_there_is_none(text: str) -> None:
+    assert extract_amount(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("da pra parcelar em 3x??", 3),
+        ("10X no cartao", 10),
+        ("em 3 vezes", 3),
+        ("tres parcelas de 100", 3),
+        ("parcelar em dez", 10),
+        ("divide em duas vezes", 2),
+        ("faz em 12 prestacoes", 12),
+    ],
+)
+def test_it_extracts_installments(text: str, count: int) -> None:
+    assert extract_installments(text) == count
+
+
+@pytest.mark.parametrize(
+    "text", ["pago dia 15", "R$ 15", "as 18h", "paguei a parcela de outubro", "me manda 2 boletos"]
+)
+def test_it_does_not_see_installments_where_there_are_none(text: str) -> None:
+    assert extract_installments(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("pago hoje", date(2026, 11, 20)),
+        ("amanhã eu pago", date(2026, 11, 21)),
+        ("depois de amanha", date(2026, 11, 22)),
+        ("dia 25", date(2026, 11, 25)),
+        ("dia 15", date(2026, 12, 15)),  # the 15th has passed: next month
+        ("dia 20", date(2026, 11, 20)),
+        ("15/02", date(2027, 2, 15)),
+        ("25/11", date(2026, 11, 25)),
+        ("15/02/2027", date(2027, 2, 15)),
+        ("vou pagar sexta", date(2026, 11, 27)),  # today is Friday: the next one
+        ("sexta feira", date(2026, 11, 27)),
+        ("pago segunda-feira", date(2026, 11, 23)),
+        ("pago terca", date(2026, 11, 24)),
+        ("segunda que vem", date(2026, 11, 23)),
+        ("semana que vem", date(2026, 11, 23)),
+        ("proxima semana", date(2026, 11, 23)),
+        ("fim do mes", date(2026, 11, 30)),
+        ("final do mês", date(2026, 11, 30)),
+        ("dia 5 do mes que vem", date(2026, 12, 5)),
+        ("mes que vem", date(2026, 12, 1)),
+        ("daqui 3 dias", date(2026, 11, 23)),
+        ("daqui a duas semanas", date(2026, 12, 4)),
+        ("15 de março", date(2027, 3, 15)),
+        ("pago metade amanha e o resto dia 30", date(2026, 11, 21)),
+    ],
+)
+def test_it_resolves_dates_to_a_concrete_future_day(text: str, expected: date) -> None:
+    assert extract_date(text, NOW) == expected
+
+
+def test_thursday_next_week_means_the_thursday_of_next_calendar_week() -> None:
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=LOCAL_TZ)
+    assert extract_date("quinta", monday) == date(2026, 11, 26)
+    assert extract_date("quinta que vem", monday) == date(2026, 12, 3)
+
+
+def test_the_day_after_the_month_end_rolls_over_the_year() -> None:
+    assert extract_date("dia 5", datetime(2026, 12, 28, 12, 0, tzinfo=LOCAL_TZ)) == date(2027, 1, 5)
+    assert extract_date("dia 31", datetime(2027, 2, 10, 12, 0, tzinfo=LOCAL_TZ)) == date(2027, 2, 28)
+
+
+def test_it_uses_sao_paulo_time_for_an_aware_utc_now() -> None:
+    # 01:30 UTC on the 21st is still 22:30 on the 20th in São Paulo.
+    late_utc = datetime(2026, 11, 21, 1, 30, tzinfo=UTC)
+    assert extract_date("amanha", late_utc) == date(2026, 11, 21)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "me manda a segunda via",
+        "ja paguei a quarta parcela",
+        "em 3x",
+        "R$ 15",
+        "pode me ligar as 18h",
+        "agora nao da",
+        "vou ter dinheiro",
+        "o cachorro ta no quintal",
+    ],
+)
+def test_it_does_not_invent_dates(text: str) -> None:
+    assert extract_date(text, NOW) is None
+
+
+def test_extract_entities_returns_only_the_keys_it_found() -> None:
+    assert extract_entities("oi, tudo bem?", NOW) == {}
+    assert extract_entities("pago R$ 150,50 em 3x a partir do dia 15", NOW) == {
+        "amount": Decimal("150.50"),
+        "installments": 3,
+        "date": date(2026, 12, 15),
+    }

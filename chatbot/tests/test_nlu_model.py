@@ -1,0 +1,167 @@
+"""The torch intent model: deterministic training, the shipped weights and the confidence rule."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from chatbot.nlu.classifier import (
+    DEFAULT_MODEL_PATH,
+    TorchIntentClassifier,
+    apply_confidence_rule,
+    clear_classifier_cache,
+    load_classifier,
+)
+from chatbot.nlu.data import TEST_PATH, TRAIN_PATH, Example, read_jsonl
+from chatbot.nlu.labels import INTENTS
+from chatbot.nlu.metrics import classification_report
+from chatbot.nlu.model import TrainConfig, save_model_file, train_intent_model
+
+TINY = [
+    Example("ja paguei", "confirmacao_pagamento"),
+    Example("paguei ontem", "confirmacao_pagamento"),
+    Example("vou pagar sexta", "promessa_pagamento"),
+    Example("pago amanha", "promessa_pagamento"),
+    Example("me manda o pix", "informacoes_pagamento"),
+    Example("qual a chave pix", "informacoes_pagamento"),
+]
+
+
+def _tiny_config(seed: int = 7) -> TrainConfig:
+    return TrainConfig(seed=seed, epochs=3, dim=8, num_buckets=2**12)
+
+
+def test_it_trains_bit_identical_weights_with_the_same_seed() -> None:
+    first = train_intent_model(TINY, _tiny_config())
+    second = train_intent_model(TINY, _tiny_config())
+    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    third = train_intent_model(TINY, _tiny_config(seed=8))
+    assert not torch.equal(first.model.head[0].weight, third.model.head[0].weight)
+
+
+def test_it_restores_global_torch_settings_after_training() -> None:
+    threads = torch.get_num_threads()
+    train_intent_model(TINY, _tiny_config())
+    assert torch.get_num_threads() == threads
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_it_round_trips_a_saved_model(tmp_path) -> None:
+    result = train_intent_model(TINY * 5, TrainConfig(seed=1, epochs=20, dim=8, num_buckets=2**12, lr=0.05))
+    path = save_model_file(result, tmp_path / "m.pt", metrics={"macro_f1": 1.0})
+    classifier = TorchIntentClassifier(path, threshold=0.0, margin=0.0)
+    assert classifier.labels == sorted({e.intent for e in TINY})
+    assert classifier.metadata["metrics"] == {"macro_f1": 1.0}
+    assert classifier.predict("ja paguei hoje").intent == "confirmacao_pagamento"
+    assert classifier.predict("manda o pix").intent == "informacoes_pagamento"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> TorchIntentClassifier:
+    return TorchIntentClassifier(DEFAULT_MODEL_PATH)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("ja paguei ontem", "confirmacao_pagamento"),
+        ("vou pagar sexta", "promessa_pagamento"),
+        ("me manda o pix", "informacoes_pagamento"),
+        ("da pra parcelar em 3x??", "negociacao"),
+        ("pare de me mandar msg", "opt_out"),
+        ("nao sou o joao", "pessoa_errada"),
+        ("bom dia, ja paguei ontem", "confirmacao_pagamento"),
+        ("tem desconto a vista?", "negociacao"),
+        ("manda o boleto atualizado", "informacoes_pagamento"),
+        ("pago amanha", "promessa_pagamento"),
+        ("quero falar com um atendente", "falar_humano"),
+        ("nao reconheco essa divida", "contestacao"),
+        ("to desempregado, nao tenho como pagar", "dificuldade_financeira"),
+        ("obrigadaaa 🙏", "agradecimento"),
+        ("oi, boa tarde", "saudacao"),
+        ("quem ganhou o jogo do flamengo?", "desconhecido"),
+    ],
+)
+def test_the_shipped_model_understands_typical_messages(
+    shipped: TorchIntentClassifier, text: str, intent: str
+) -> None:
+    prediction = shipped.predict(text)
+    assert prediction.intent == intent, prediction
+    assert set(prediction.scores) == set(INTENTS)
+    assert sum(prediction.scores.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_the_shipped_model_beats_the_release_bar_on_the_held_out_split(
+    shipped: TorchIntentClassifier,
+) -> None:
+    test = read_jsonl(TEST_PATH)
+    guessed = [shipped.predict(example.text).raw_intent for example in test]
+    report = classification_report([e.intent for e in test], guessed, INTENTS)
+    assert report["macro_f1"] >= 0.93
+
+
+def test_the_held_out_split_shares_no_message_with_training() -> None:
+    from chatbot.nlu.normalize import normalize
+
+    train = {normalize(e.text) for e in read_jsonl(TRAIN_PATH)}
+    test = read_jsonl(TEST_PATH)
+    assert len(test) >= 40 * len(INTENTS) - 20
+    assert not [e.text for e in test if normalize(e.text) in train]
+
+
+def test_the_shipped_file_is_small_and_loads_fast() -> None:
+    assert DEFAULT_MODEL_PATH.stat().st_size < 20 * 1024 * 1024
+    started = time.perf_counter()
+    TorchIntentClassifier(DEFAULT_MODEL_PATH)
+    assert time.perf_counter() - started < 2.0  # 1 s budget, with headroom for a busy CI machine
+
+
+def test_load_classifier_caches_one_instance_per_process() -> None:
+    clear_classifier_cache()
+    first = load_classifier()
+    assert load_classifier() is first
+    assert torch.get_num_threads() == 1
+    clear_classifier_cache()
+
+
+def test_load_classifier_rejects_an_unknown_backend() -> None:
+    with pytest.raises(ValueError, match="CHATBOT_BACKEND"):
+        load_classifier(backend="onnx")
+
+
+def test_a_low_top_score_falls_back_to_desconhecido_but_keeps_the_raw_guess() -> None:
+    scores = {"negociacao": 0.45, "informacoes_pagamento": 0.30, "desconhecido": 0.25}
+    prediction = apply_confidence_rule(scores, threshold=0.5, margin=0.1)
+    assert prediction.intent == "desconhecido"
+    assert prediction.raw_intent == "negociacao"
+    assert prediction.confidence == 0.45
+    assert prediction.is_fallback
+
+
+def test_a_narrow_margin_between_two_intents_falls_back_to_desconhecido() -> None:
+    scores = {"confirmacao_pagamento": 0.52, "promessa_pagamento": 0.46, "desconhecido": 0.02}
+    assert apply_confidence_rule(scores, threshold=0.5, margin=0.1).intent == "desconhecido"
+    assert apply_confidence_rule(scores, threshold=0.5, margin=0.05).intent == "confirmacao_pagamento"
+
+
+def test_thresholds_come_from_django_settings(settings) -> None:
+    settings.CHATBOT_CONFIDENCE_THRESHOLD = 0.9
+    settings.CHATBOT_MARGIN = 0.0
+    prediction = apply_confidence_rule({"opt_out": 0.85, "desconhecido": 0.15})
+    assert prediction.intent == "desconhecido"
+    settings.CHATBOT_CONFIDENCE_THRESHOLD = 0.8
+    assert apply_confidence_rule({"opt_out": 0.85, "desconhecido": 0.15}).intent == "opt_out"
+
+
+def test_our_metrics_agree_with_scikit_learn() -> None:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    gold = ["a", "a", "b", "b", "c", "c", "c"]
+    guess = ["a", "b", "b", "b", "c", "a", "c"]
+    report = classification_report(gold, guess, ["a", "b", "c"])
+    assert report["accuracy"] == pytest.approx(accuracy_score(gold, guess))
+    assert report["macro_f1"] == pytest.approx(f1_score(gold, guess, average="macro"))
+    assert report["confusion"] == [[1, 1, 0], [0, 2, 0], [1, 0, 2]]
