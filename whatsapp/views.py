@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cobranca.exceptions import ApplicationError
 from cobranca.roles import is_operator
-from whatsapp import selectors, services
+from whatsapp import services
 from whatsapp.webhooks import WebhookRejected, webhook_receive
 
 
@@ -46,7 +46,7 @@ def waha_webhook(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": result.status})
 
 
-# --- operators' page ---------------------------------------------------------------------------------------------
+# --- operators' page ----------------------------------------------------------------------------------------
 
 
 def _operator_required(view):
@@ -121,14 +121,3 @@ def session_stop_view(request: HttpRequest) -> HttpResponse:
     except ApplicationError as exc:
         messages.error(request, exc.message)
     return redirect("whatsapp-sessions")
-
-
-__all__ = [
-    "selectors",
-    "session_qr_png",
-    "session_start_view",
-    "session_stop_view",
-    "sessions_page",
-    "sessions_status_json",
-    "waha_webhook",
-]

@@ -1,0 +1,155 @@
+"""Conversations API (mounted at /api/conversations/): the inbox, a thread, handoff, replies and feedback.
+
+Reads need an API user (default IsApiUser); actions that talk to a debtor or change the bot's behaviour need
+an operator (Integradores only have view permissions on conversations, see cobranca/roles.py)."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cobranca.permissions import IsOperator
+from conversations import selectors, services
+from conversations.models import Conversation, Message
+
+
+class MessageOutput(serializers.ModelSerializer):
+    effective_intent = serializers.CharField(read_only=True)
+    operator = serializers.CharField(source="operator.get_username", default=None, read_only=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "direction",
+            "author",
+            "operator",
+            "body",
+            "waha_id",
+            "ack",
+            "intent",
+            "confidence",
+            "corrected_intent",
+            "effective_intent",
+            "sent_at",
+            "created_at",
+        ]
+
+
+class ConversationOutput(serializers.ModelSerializer):
+    client_id = serializers.IntegerField(allow_null=True, read_only=True)
+    client_name = serializers.CharField(source="client.name", default=None, read_only=True)
+    client_phone = serializers.CharField(source="client.phone", default=None, read_only=True)
+    assigned_to = serializers.CharField(source="assigned_to.get_username", default=None, read_only=True)
+    message_count = serializers.IntegerField(read_only=True, default=None)
+    last_message_body = serializers.CharField(read_only=True, default=None)
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "chat_id",
+            "session_name",
+            "state",
+            "client_id",
+            "client_name",
+            "client_phone",
+            "assigned_to",
+            "needs_attention",
+            "attention_reason",
+            "last_message_at",
+            "created_at",
+            "message_count",
+            "last_message_body",
+        ]
+
+
+class ConversationListApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        state = serializers.ChoiceField(choices=Conversation.State.choices, required=False)
+        intent = serializers.ChoiceField(choices=services.INTENT_LABELS, required=False)
+        search = serializers.CharField(required=False, max_length=100, allow_blank=True)
+        needs_attention = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        qs = selectors.inbox(filters.validated_data)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(ConversationOutput(page, many=True).data)
+
+
+class ConversationDetailApi(APIView):
+    class Output(ConversationOutput):
+        messages = serializers.SerializerMethodField()
+
+        class Meta(ConversationOutput.Meta):
+            fields = [*ConversationOutput.Meta.fields, "messages"]
+
+        def get_messages(self, obj):
+            return MessageOutput(selectors.conversation_history(conversation=obj), many=True).data
+
+    def get(self, request, pk: int):
+        conversation = get_object_or_404(selectors.inbox(), pk=pk)
+        return Response(self.Output(conversation).data)
+
+
+class ConversationStatsApi(APIView):
+    def get(self, request):
+        return Response(selectors.conversation_stats())
+
+
+class ConversationTakeOverApi(APIView):
+    permission_classes = [IsOperator]
+
+    def post(self, request, pk: int):
+        conversation = get_object_or_404(Conversation, pk=pk)
+        conversation = services.conversation_take_over(conversation=conversation, by=request.user)
+        return Response(ConversationOutput(conversation).data)
+
+
+class ConversationGiveBackApi(APIView):
+    permission_classes = [IsOperator]
+
+    def post(self, request, pk: int):
+        conversation = get_object_or_404(Conversation, pk=pk)
+        conversation = services.conversation_give_back(conversation=conversation, by=request.user)
+        return Response(ConversationOutput(conversation).data)
+
+
+class ConversationReplyApi(APIView):
+    permission_classes = [IsOperator]
+
+    class InputSerializer(serializers.Serializer):
+        text = serializers.CharField(max_length=services.MAX_TEXT_LENGTH, trim_whitespace=True)
+
+    def post(self, request, pk: int):
+        conversation = get_object_or_404(Conversation, pk=pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = services.operator_reply(
+            conversation=conversation, text=data.validated_data["text"], by=request.user
+        )
+        return Response(MessageOutput(message).data, status=status.HTTP_201_CREATED)
+
+
+class MessageCorrectIntentApi(APIView):
+    permission_classes = [IsOperator]
+
+    class InputSerializer(serializers.Serializer):
+        # Validated by the service too (the single source of the label set); a plain CharField here lets the
+        # service answer with the list of allowed labels.
+        intent = serializers.CharField(max_length=40)
+
+    def post(self, request, pk: int):
+        message = get_object_or_404(Message, pk=pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = services.message_correct_intent(
+            message=message, intent=data.validated_data["intent"], by=request.user
+        )
+        return Response(MessageOutput(message).data)

@@ -1,0 +1,198 @@
+"""Read-side of conversations: client lookup by chat id, history, the inbox and its numbers."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
+from django.utils import timezone
+
+from billing.models import Client
+from conversations.models import Conversation, Message
+
+
+def br_phone_variants(digits: str) -> list[str]:
+    """Both forms of a Brazilian mobile: 13 digits 55 DD 9XXXXXXXX ↔ 12 digits 55 DD XXXXXXXX.
+
+    WhatsApp accounts registered before the 9th digit still have the 12-digit id (waha.md §3, #238), so a
+    debtor imported as +5511987654321 may write from 551187654321@c.us. Landlines (first local digit 2–5)
+    never got the 9, so only mobiles (6–9) are expanded.
+    """
+    digits = re.sub(r"\D", "", digits or "")
+    variants = [digits] if digits else []
+    if digits.startswith("55"):
+        if len(digits) == 13 and digits[4] == "9" and digits[5] in "6789":
+            variants.append(digits[:4] + digits[5:])
+        elif len(digits) == 12 and digits[4] in "6789":
+            variants.append(digits[:4] + "9" + digits[4:])
+    return variants
+
+
+def _chat_digits(chat_id: str) -> str:
+    return chat_id.split("@", 1)[0] if chat_id.endswith("@c.us") else ""
+
+
+def client_for_chat(*, chat_id: str, lid: str = "", phone_chat_id: str = "") -> Client | None:
+    """The debtor behind a WhatsApp chat: by stored chat id, then lid, then phone (8/9-digit variants).
+
+    One query; the priority is applied in Python because an exact chat id beats a phone guess.
+    """
+    chats = {c for c in (chat_id, phone_chat_id) if c and c.endswith("@c.us")}
+    lids = set()
+    if lid:
+        lids = {lid, lid.split("@", 1)[0]}  # stored as "…@lid" by us; tolerate the bare form from others
+    phones = set()
+    for chat in chats:
+        phones.update("+" + v for v in br_phone_variants(_chat_digits(chat)))
+    cond = Q(pk__in=[])
+    if chats:
+        cond |= Q(chat_id__in=chats)
+    if lids:
+        cond |= Q(lid__in=lids)
+    if phones:
+        cond |= Q(phone__in=phones)
+    if not (chats or lids or phones):
+        return None
+    candidates = list(Client.objects.filter(cond).order_by("pk")[:10])
+    for matches in (
+        lambda c: c.chat_id in chats,
+        lambda c: c.lid in lids,
+        lambda c: c.phone in phones,
+    ):
+        for client in candidates:
+            if matches(client):
+                return client
+    return None
+
+
+def conversation_for_chat(*, chat_ids: list[str], client: Client | None) -> Conversation | None:
+    """An existing conversation for any of these chat ids, else the client's latest one (a debtor who writes
+    from an @lid id continues the conversation the campaign opened with the @c.us id)."""
+    ids = [c for c in chat_ids if c]
+    by_chat = {c.chat_id: c for c in Conversation.objects.filter(chat_id__in=ids)}
+    for chat in ids:
+        if chat in by_chat:
+            return by_chat[chat]
+    if client is not None:
+        return client.conversations.order_by("-last_message_at", "-pk").first()
+    return None
+
+
+def conversation_history(
+    *, phone: str | None = None, conversation: Conversation | None = None
+) -> QuerySet[Message]:
+    """Every message of a conversation, or of all conversations of a phone number (E.164 or digits)."""
+    qs = Message.objects.select_related("conversation", "operator").order_by("sent_at", "pk")
+    if conversation is not None:
+        return qs.filter(conversation=conversation)
+    if phone:
+        variants = br_phone_variants(phone)
+        return qs.filter(
+            Q(conversation__client__phone__in=["+" + v for v in variants])
+            | Q(conversation__chat_id__in=[f"{v}@c.us" for v in variants])
+        )
+    return qs.none()
+
+
+def inbox(filters: dict[str, Any] | None = None) -> QuerySet[Conversation]:
+    """Conversations for the operators' inbox. Filters: state, intent (effective intent of an inbound
+    message), search (client name, phone or chat id digits), needs_attention, assigned_to (user id)."""
+    filters = filters or {}
+    last_body = Subquery(
+        Message.objects.filter(conversation=OuterRef("pk")).order_by("-sent_at", "-pk").values("body")[:1]
+    )
+    qs = (
+        Conversation.objects.select_related("client", "assigned_to")
+        .annotate(message_count=Count("messages", distinct=True), last_message_body=last_body)
+        .order_by("-needs_attention", "-last_message_at", "-pk")
+    )
+    if filters.get("state"):
+        qs = qs.filter(state=filters["state"])
+    if filters.get("needs_attention") is not None:
+        qs = qs.filter(needs_attention=bool(filters["needs_attention"]))
+    if filters.get("assigned_to"):
+        qs = qs.filter(assigned_to_id=filters["assigned_to"])
+    if filters.get("intent"):
+        intent = filters["intent"]
+        matching = Message.objects.filter(direction=Message.Direction.IN).filter(
+            Q(corrected_intent=intent) | (Q(corrected_intent="") & Q(intent=intent))
+        )
+        qs = qs.filter(pk__in=matching.values("conversation_id"))
+    search = (filters.get("search") or "").strip()
+    if search:
+        cond = Q(client__name__icontains=search)
+        digits = re.sub(r"\D", "", search)
+        if len(digits) >= 4:
+            cond |= Q(client__phone__contains=digits) | Q(chat_id__contains=digits)
+        qs = qs.filter(cond)
+    return qs
+
+
+def _percentile(values: list[float], pct: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def conversation_stats(*, days: int = 30) -> dict[str, Any]:
+    """Numbers for the dashboard: conversations by state, inbound intents, handoff rate, bot answer time.
+
+    Handoff rate = conversations that reached a person (human state now, an assigned operator, or an operator
+    message) over all conversations. Bot answer time = from an inbound message's `sent_at` to the `created_at`
+    of the next bot message in that conversation, over the last `days` days.
+    """
+    by_state = dict(Conversation.objects.values("state").annotate(n=Count("pk")).values_list("state", "n"))
+    total = sum(by_state.values())
+    # The operator's correction wins over the model's label (Message.effective_intent, in SQL).
+    label = Coalesce(NullIf("corrected_intent", Value("")), NullIf("intent", Value("")))
+    intents = dict(
+        Message.objects.filter(direction=Message.Direction.IN)
+        .annotate(label=label)
+        .exclude(label=None)
+        .values("label")
+        .annotate(n=Count("pk"))
+        .values_list("label", "n")
+    )
+    handed = (
+        Conversation.objects.filter(
+            Q(state=Conversation.State.HUMAN)
+            | Q(assigned_to__isnull=False)
+            | Q(messages__author=Message.Author.OPERATOR)
+        )
+        .distinct()
+        .count()
+    )
+    since = timezone.now() - timedelta(days=days)
+    next_bot = Subquery(
+        Message.objects.filter(
+            conversation=OuterRef("conversation"),
+            author=Message.Author.BOT,
+            created_at__gte=OuterRef("sent_at"),
+        )
+        .order_by("created_at")
+        .values("created_at")[:1]
+    )
+    pairs = (
+        Message.objects.filter(direction=Message.Direction.IN, sent_at__gte=since)
+        .annotate(next_bot_at=next_bot)
+        .exclude(next_bot_at=None)
+        .values_list("sent_at", "next_bot_at")[:20000]
+    )
+    seconds = [max((bot_at - sent_at).total_seconds(), 0.0) for sent_at, bot_at in pairs]
+    return {
+        "conversations": total,
+        "by_state": {state: by_state.get(state, 0) for state in Conversation.State.values},
+        "intents": intents,
+        "handoff_rate": round(handed / total, 4) if total else None,
+        "bot_answer_seconds": {
+            "count": len(seconds),
+            "median": round(statistics.median(seconds), 3) if seconds else None,
+            "p95": round(_percentile(seconds, 95), 3) if seconds else None,
+        },
+    }

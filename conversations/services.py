@@ -1,0 +1,316 @@
+"""Write-side of conversations: inbound messages, outbound records, acks, operator handoff and feedback.
+
+Callers: whatsapp.services (webhooks), the chatbot and the campaign engine (`message_record_outbound`), and
+the conversations API (operators)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from loguru import logger
+
+from billing.models import Client
+from cobranca.exceptions import ApplicationError
+from conversations.models import Conversation, Message
+from conversations.selectors import client_for_chat, conversation_for_chat
+
+# The classifier's label set (chatbot/nlu/labels.py INTENTS; a test keeps the two equal). Kept here so that
+# validating an operator's correction does not import the chatbot package.
+INTENT_LABELS: tuple[str, ...] = (
+    "saudacao",
+    "confirmacao_pagamento",
+    "promessa_pagamento",
+    "negociacao",
+    "informacoes_pagamento",
+    "contestacao",
+    "dificuldade_financeira",
+    "falar_humano",
+    "opt_out",
+    "pessoa_errada",
+    "agradecimento",
+    "desconhecido",
+)
+
+# WAHA ack numbers (waha.md §4): -1 ERROR, 0 PENDING, 1 SERVER, 2 DEVICE, 3 READ, 4 PLAYED.
+ACK_FROM_WAHA: dict[int, str] = {
+    -1: Message.Ack.ERROR,
+    0: Message.Ack.PENDING,
+    1: Message.Ack.SENT,
+    2: Message.Ack.DELIVERED,
+    3: Message.Ack.READ,
+    4: Message.Ack.READ,
+}
+
+# Which current values each new ack may overwrite (forward-only on Message.ACK_ORDER, ERROR handled apart).
+_ACK_REPLACES: dict[str, list[str]] = {
+    Message.Ack.ERROR: [Message.Ack.PENDING, Message.Ack.SENT],
+    Message.Ack.SENT: [Message.Ack.PENDING],
+    Message.Ack.DELIVERED: [Message.Ack.PENDING, Message.Ack.SENT, Message.Ack.ERROR],
+    Message.Ack.READ: [Message.Ack.PENDING, Message.Ack.SENT, Message.Ack.DELIVERED, Message.Ack.ERROR],
+}
+
+MAX_TEXT_LENGTH = 4096
+
+
+def waha_client():
+    """The WAHA client seam (tests monkeypatch this)."""
+    from whatsapp.client import get_client
+
+    return get_client()
+
+
+def _touch(conversation_id: int, at: dt.datetime) -> None:
+    # Conditional so an older message (a late webhook) never moves last_message_at back.
+    Conversation.objects.filter(pk=conversation_id).filter(
+        Q(last_message_at__isnull=True) | Q(last_message_at__lt=at)
+    ).update(last_message_at=at)
+
+
+def _get_or_create_conversation(
+    *, chat_ids: list[str], client: Client | None, session_name: str
+) -> Conversation:
+    conversation = conversation_for_chat(chat_ids=chat_ids, client=client)
+    if conversation is not None:
+        if conversation.client_id is None and client is not None:
+            Conversation.objects.filter(pk=conversation.pk, client__isnull=True).update(client=client)
+            conversation.client = client
+        return conversation
+    chat_id = chat_ids[0]
+    try:
+        with transaction.atomic():
+            return Conversation.objects.create(chat_id=chat_id, client=client, session_name=session_name)
+    except IntegrityError:  # created by a concurrent webhook for the same chat
+        return Conversation.objects.get(chat_id=chat_id)
+
+
+def _create_message(**fields) -> tuple[Message, bool]:
+    """Insert, or return the existing row with the same waha_id (the unique constraint decides)."""
+    waha_id = fields.get("waha_id")
+    try:
+        with transaction.atomic():
+            return Message.objects.create(**fields), True
+    except IntegrityError:
+        if not waha_id:
+            raise
+        return Message.objects.select_related("conversation").get(waha_id=waha_id), False
+
+
+def message_receive(
+    *,
+    chat_id: str,
+    body: str,
+    waha_id: str,
+    sent_at: dt.datetime,
+    session_name: str,
+    lid: str = "",
+    phone_chat_id: str = "",
+) -> tuple[Message, bool]:
+    """Record a debtor's message in the conversation of its chat; returns (message, created).
+
+    `chat_id` is WAHA's `from` (…@c.us or …@lid); for an @lid sender the caller passes the resolved phone chat
+    id (`phone_chat_id`, from WAHA's lids API, looked up outside any transaction). The client is linked by
+    chat id, lid or phone; a newly learnt lid / chat id is stored on the client. A second call with the same
+    `waha_id` returns the first message and `created=False` (webhooks arrive more than once)."""
+    client = client_for_chat(chat_id=chat_id, lid=lid, phone_chat_id=phone_chat_id)
+    # A conversation is keyed by the phone chat id when we know it, so campaign messages (sent to @c.us) and
+    # replies from the hidden @lid id end up in the same thread.
+    chat_ids = [c for c in (phone_chat_id, chat_id) if c] if chat_id.endswith("@lid") else [chat_id]
+    with transaction.atomic():
+        conversation = _get_or_create_conversation(
+            chat_ids=chat_ids, client=client, session_name=session_name
+        )
+        message, created = _create_message(
+            conversation=conversation,
+            direction=Message.Direction.IN,
+            author=Message.Author.DEBTOR,
+            body=body or "",
+            waha_id=waha_id,
+            sent_at=sent_at,
+        )
+        if not created:
+            return message, False
+        _touch(conversation.pk, sent_at)
+        if client is not None:
+            if lid:
+                Client.objects.filter(pk=client.pk, lid="").update(lid=lid)
+            known_chat = phone_chat_id or (chat_id if chat_id.endswith("@c.us") else "")
+            if known_chat:
+                # Only fill a blank: the campaign engine's check-exists result stays authoritative.
+                Client.objects.filter(pk=client.pk, chat_id="").update(chat_id=known_chat)
+    message.conversation = conversation
+    return message, True
+
+
+def message_record_outbound(
+    *,
+    conversation: Conversation,
+    body: str,
+    author: str,
+    waha_id: str | None,
+    dispatch=None,
+    operator=None,
+    sent_at: dt.datetime | None = None,
+) -> Message:
+    """Record a message we sent (bot, campaign, operator). Idempotent on `waha_id`.
+
+    Call it right after sendText returned, outside the send's error handling. Acks WAHA delivered before this
+    row existed are caught up from the stored webhook events.
+    """
+    if author == Message.Author.DEBTOR:
+        raise ApplicationError("Mensagem enviada não pode ter o devedor como autor.", {"author": author})
+    sent_at = sent_at or timezone.now()
+    message, created = _create_message(
+        conversation=conversation,
+        direction=Message.Direction.OUT,
+        author=author,
+        operator=operator,
+        body=body,
+        waha_id=waha_id or None,
+        sent_at=sent_at,
+        dispatch=dispatch,
+        ack=Message.Ack.SENT if waha_id else Message.Ack.PENDING,
+    )
+    if created:
+        _touch(conversation.pk, sent_at)
+        if waha_id:
+            _catch_up_ack(waha_id=waha_id, dispatch=dispatch)
+            message.refresh_from_db(fields=["ack"])
+    return message
+
+
+def _catch_up_ack(*, waha_id: str, dispatch) -> None:
+    from whatsapp.selectors import webhook_ack_latest
+
+    ack = webhook_ack_latest(waha_message_id=waha_id)
+    if ack is None:
+        return
+    message_ack_record(waha_id=waha_id, ack=ack)
+    if dispatch is not None:
+        from billing.dispatch.services import dispatch_record_ack
+
+        dispatch_record_ack(waha_message_id=waha_id, ack=ack)
+
+
+def message_ack_record(*, waha_id: str, ack: int) -> bool:
+    """Move a message's ack forward (sent → delivered → read), never backward, whatever order acks arrive in.
+
+    A single conditional UPDATE (the current value must be one this ack may replace) so two concurrent acks
+    cannot regress it. ERROR replaces only PENDING/SENT (a message the phone received did not fail), and a
+    late SERVER ack does not hide an ERROR; DEVICE/READ prove delivery and win over an ERROR. Returns True
+    when the row changed."""
+    new = ACK_FROM_WAHA.get(ack)
+    if new is None or new == Message.Ack.PENDING:
+        return False
+    lower = _ACK_REPLACES[new]
+    return Message.objects.filter(waha_id=waha_id, ack__in=lower).update(ack=new) > 0
+
+
+def operator_message_from_phone(
+    *, chat_id: str, body: str, waha_id: str, sent_at: dt.datetime, session_name: str
+) -> tuple[Message, bool]:
+    """Someone answered from the phone itself (WAHA `message.any`, fromMe, source "app"): record it as an
+    operator message and switch the conversation to human mode so the bot stops talking over the person."""
+    client = client_for_chat(chat_id=chat_id, lid=chat_id if chat_id.endswith("@lid") else "")
+    with transaction.atomic():
+        conversation = _get_or_create_conversation(
+            chat_ids=[chat_id], client=client, session_name=session_name
+        )
+        message, created = _create_message(
+            conversation=conversation,
+            direction=Message.Direction.OUT,
+            author=Message.Author.OPERATOR,
+            body=body,
+            waha_id=waha_id,
+            sent_at=sent_at,
+            ack=Message.Ack.SENT,
+        )
+        if created:
+            _touch(conversation.pk, sent_at)
+            Conversation.objects.filter(pk=conversation.pk).exclude(state=Conversation.State.HUMAN).update(
+                state=Conversation.State.HUMAN
+            )
+    if created:
+        logger.bind(conversation_id=conversation.pk).info("conversation.human_from_phone")
+    return message, created
+
+
+@transaction.atomic
+def conversation_take_over(*, conversation: Conversation, by) -> Conversation:
+    """An operator takes the conversation: the bot stays silent until it is given back."""
+    conversation.state = Conversation.State.HUMAN
+    conversation.assigned_to = by
+    conversation.needs_attention = False
+    conversation.save(update_fields=["state", "assigned_to", "needs_attention"])
+    logger.bind(conversation_id=conversation.pk, user_id=getattr(by, "pk", None)).info(
+        "conversation.take_over"
+    )
+    return conversation
+
+
+@transaction.atomic
+def conversation_give_back(*, conversation: Conversation, by) -> Conversation:
+    """Hand the conversation back to the assistant."""
+    conversation.state = Conversation.State.BOT
+    conversation.assigned_to = None
+    conversation.needs_attention = False
+    conversation.attention_reason = ""
+    conversation.save(update_fields=["state", "assigned_to", "needs_attention", "attention_reason"])
+    logger.bind(conversation_id=conversation.pk, user_id=getattr(by, "pk", None)).info(
+        "conversation.give_back"
+    )
+    return conversation
+
+
+def operator_reply(*, conversation: Conversation, text: str, by) -> Message:
+    """Send an operator's text to the debtor through WAHA and record it; the conversation goes to human mode.
+
+    Not atomic on purpose: the WAHA call must not hold a transaction open (conventions). If WAHA refuses,
+    nothing is recorded and the operator sees the error."""
+    from whatsapp.client import WahaError
+
+    text = (text or "").strip()
+    if not text:
+        raise ApplicationError("Escreva a mensagem antes de enviar.", {"field": "text"})
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ApplicationError(
+            f"A mensagem passa de {MAX_TEXT_LENGTH} caracteres.", {"field": "text", "max": MAX_TEXT_LENGTH}
+        )
+    try:
+        waha_id = waha_client().send_text(conversation.chat_id, text, session=conversation.session_name)
+    except WahaError as exc:
+        logger.bind(conversation_id=conversation.pk).warning(
+            "conversation.operator_reply_failed reason={}", exc.reason
+        )
+        raise ApplicationError(
+            "Não foi possível enviar a mensagem pelo WhatsApp.",
+            {"reason": exc.reason, "retry": not exc.permanent},
+            status_code=502,
+        ) from exc
+    with transaction.atomic():
+        message = message_record_outbound(
+            conversation=conversation, body=text, author=Message.Author.OPERATOR, waha_id=waha_id, operator=by
+        )
+        updates = {"state": Conversation.State.HUMAN}
+        if conversation.assigned_to_id is None:
+            updates["assigned_to"] = by
+        Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    conversation.refresh_from_db(fields=["state", "assigned_to", "last_message_at"])
+    return message
+
+
+def message_correct_intent(*, message: Message, intent: str, by) -> Message:
+    """An operator fixes the intent the classifier gave an inbound message (training feedback)."""
+    if intent not in INTENT_LABELS:
+        raise ApplicationError("Intenção inválida.", {"intent": intent, "allowed": list(INTENT_LABELS)})
+    if message.direction != Message.Direction.IN:
+        raise ApplicationError("Só mensagens recebidas do devedor têm intenção.", {"message_id": message.pk})
+    message.corrected_intent = intent
+    message.corrected_by = by
+    message.save(update_fields=["corrected_intent", "corrected_by"])
+    logger.bind(message_id=message.pk, user_id=getattr(by, "pk", None)).info(
+        "conversation.intent_corrected from={} to={}", message.intent, intent
+    )
+    return message

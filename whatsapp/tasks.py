@@ -1,0 +1,19 @@
+"""django-q2 tasks of the WhatsApp app: thin, take ids, safe to run twice (delivery is at-least-once)."""
+
+from __future__ import annotations
+
+
+def process_webhook_event(event_pk: int) -> str:
+    """Process one stored webhook event (enqueued on commit by the webhook view). Idempotent: see
+    `whatsapp.services.webhook_event_process`."""
+    from whatsapp.services import webhook_event_process
+
+    return webhook_event_process(event_id=event_pk)
+
+
+def chatbot_handle_inbound(message_id: int) -> None:
+    """Let the chatbot classify and answer one inbound message. The chatbot owns its idempotency (it must not
+    answer the same message twice when django-q redelivers this task)."""
+    from chatbot.services import bot_handle_inbound
+
+    bot_handle_inbound(message_id=message_id)
