@@ -1,0 +1,344 @@
+"""Streaming readers: turn a JSON, CSV or XLSX file into (row number, {canonical field: raw value}, problem).
+
+Each reader yields one tuple per data row and never holds the whole file: ijson for JSON, the csv module over
+a
+decoding text stream for CSV, openpyxl read-only for XLSX. A problem with the file as a whole (not JSON,
+truncated,
+unknown encoding, required columns missing…) raises ApplicationError with a pt-BR message; a problem with one
+row
+(an item that is not an object, more cells than headers) is yielded as that row's `problem` so it can be
+reported
+like any other row error.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+from cobranca.exceptions import ApplicationError
+
+from .fields import FIELD_LABELS, REQUIRED_FIELDS, field_for_header
+
+RowTuple = tuple[int, "dict[str, object] | None", "str | None"]
+
+FORMATS = ("json", "csv", "xlsx")
+MAX_HEADER_LINE = 1024 * 1024
+MAX_COLUMNS = 200
+_EXTENSIONS = {".json": "json", ".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx"}
+
+
+def _fatal(message: str, **extra: object) -> ApplicationError:
+    return ApplicationError(message, {"code": "invalid_file", **extra})
+
+
+def detect_format(path: Path, filename: str, fmt: str | None) -> str:
+    """The file's format: by its content's magic bytes first (a renamed XLSX is still a ZIP), then the
+    extension,
+    then its first character."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not head:
+        raise _fatal("O arquivo está vazio.")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise _fatal("Arquivos .xls (Excel 97-2003) não são aceitos: salve a planilha como .xlsx ou CSV.")
+    by_content = "xlsx" if head.startswith(b"PK\x03\x04") else None
+    if fmt:
+        fmt = fmt.lower()
+        if fmt not in FORMATS:
+            raise _fatal(f"Formato desconhecido: {fmt}. Use json, csv ou xlsx.", field="format")
+        if by_content == "xlsx" and fmt != "xlsx":
+            raise _fatal(f"O arquivo é uma planilha XLSX (ZIP), não {fmt.upper()}.")
+        if fmt == "xlsx" and by_content != "xlsx":
+            raise _fatal("O arquivo não é uma planilha XLSX válida.")
+        return fmt
+    if by_content:
+        return by_content
+    ext = _EXTENSIONS.get(Path(filename or "").suffix.lower())
+    if ext == "json":
+        return ext
+    # A CSV header never starts with '[' or '{': such a .txt/.csv (or extension-less) file is JSON.
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return "json" if stripped[:1] in (b"[", b"{") else "csv"
+
+
+def open_rows(path: Path, file_format: str, warnings: list[str]) -> Iterator[RowTuple]:
+    if file_format == "json":
+        return iter_json(path, warnings)
+    if file_format == "csv":
+        return iter_csv(path, warnings)
+    if file_format == "xlsx":
+        return iter_xlsx(path, warnings)
+    raise _fatal(f"Formato desconhecido: {file_format}.")
+
+
+def _map_header(headers: list[object], warnings: list[str]) -> dict[int, str]:
+    mapping: dict[int, str] = {}
+    ignored = []
+    for index, header in enumerate(headers):
+        field = field_for_header(header)
+        if field and field not in mapping.values():
+            mapping[index] = field
+        elif header not in (None, ""):
+            ignored.append(str(header))
+    missing = [FIELD_LABELS[f] for f in REQUIRED_FIELDS if f not in mapping.values()]
+    if missing:
+        found = ", ".join(str(h) for h in headers if h not in (None, "")) or "nenhuma"
+        raise _fatal(
+            f"Colunas obrigatórias ausentes: {', '.join(missing)}. Colunas encontradas: {found[:300]}. "
+            "Use cabeçalhos como nome, telefone, valor e vencimento.",
+            missing_columns=missing,
+        )
+    if ignored:
+        warnings.append(f"Colunas ignoradas: {', '.join(ignored[:20])}.")
+    return mapping
+
+
+# --- JSON
+# --------------------------------------------------------------------------------------------------------
+
+
+def iter_json(path: Path, warnings: list[str]) -> Iterator[RowTuple]:
+    import ijson
+
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+        offset = 3 if head.startswith(codecs.BOM_UTF8) else 0
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise _fatal("O JSON deve estar codificado em UTF-8.")
+        first = head[offset:].lstrip(b" \t\r\n")[:1]
+        if not first:
+            raise _fatal("O arquivo está vazio.")
+        if first == b"{":
+            raise _fatal('O JSON deve ser uma lista de cobranças: [{"id": …, "name": …, "phone": …}, …].')
+        if first != b"[":
+            raise _fatal("O arquivo não é um JSON válido: ele deve começar com '['.")
+        fh.seek(offset)
+        # Items of one file nearly always share their keys: map each distinct key tuple to fields once.
+        layouts: dict[tuple, list[tuple[str, str]]] = {}
+        ignored: set[str] = set()
+        row = 0
+        try:
+            for item in ijson.items(fh, "item"):
+                row += 1
+                if not isinstance(item, dict):
+                    yield (
+                        row,
+                        None,
+                        "cada item da lista deve ser um objeto com nome, telefone, valor e vencimento",
+                    )
+                    continue
+                keys = tuple(item)
+                pairs = layouts.get(keys)
+                if pairs is None:
+                    pairs = _layout(keys, ignored)
+                    if len(layouts) < 1000:
+                        layouts[keys] = pairs
+                values: dict[str, object] = {}
+                for key, field in pairs:
+                    value = item[key]
+                    if field not in values or values[field] in (None, ""):
+                        values[field] = value
+                yield row, values, None
+        except ijson.IncompleteJSONError as exc:
+            raise _json_error(exc, row) from None
+        except ijson.JSONError as exc:
+            raise _json_error(exc, row) from None
+        except UnicodeDecodeError:
+            raise _fatal("O JSON deve estar codificado em UTF-8.") from None
+    if ignored:
+        warnings.append(f"Campos ignorados: {', '.join(sorted(ignored))}.")
+
+
+def _layout(keys: tuple, ignored: set[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for key in keys:
+        field = field_for_header(key)
+        if field is None:
+            if len(ignored) < 20:
+                ignored.add(str(key)[:40])
+        else:
+            pairs.append((key, field))
+    return pairs
+
+
+def _json_error(exc: Exception, row: int) -> ApplicationError:
+    text = str(exc)
+    if "utf" in text.lower() or "byte" in text.lower():
+        return _fatal("O JSON deve estar codificado em UTF-8.", after_row=row)
+    if "incomplete" in text.lower() or "premature" in text.lower():
+        return _fatal(f"JSON incompleto (truncado) depois do item {row}. Nada foi importado.", after_row=row)
+    return _fatal(
+        f"JSON inválido depois do item {row}. Nada foi importado.", after_row=row, detail=text[:200]
+    )
+
+
+# --- CSV
+# ---------------------------------------------------------------------------------------------------------
+
+
+def detect_encoding(path: Path) -> str:
+    """utf-8-sig (Excel "CSV UTF-8"), UTF-16 with BOM (Excel "Texto Unicode"), UTF-8, else cp1252 (Excel "CSV"
+    on Windows), else latin-1. The whole file is checked for UTF-8 validity, in blocks, so a cp1252 'ç' on
+    line
+    900,000 is not a crash halfway through the import."""
+    with open(path, "rb") as fh:
+        first = fh.read(1 << 16)
+        if first.startswith(codecs.BOM_UTF8):
+            encoding = "utf-8-sig"
+        elif first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16"
+        else:
+            encoding = "utf-8"
+        if b"\x00" in first:
+            from charset_normalizer import from_bytes
+
+            best = from_bytes(first).best()
+            if best and best.encoding.startswith("utf_16"):
+                sample = str(best)[:2000]
+                printable = sum(1 for c in sample if c.isprintable() or c in "\r\n\t")
+                if sample and printable / len(sample) > 0.95:
+                    return best.encoding
+            raise _fatal(
+                "O arquivo não parece ser um CSV de texto (contém bytes nulos). Envie CSV, JSON ou XLSX."
+            )
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        block = first[3:] if encoding == "utf-8-sig" else first
+        try:
+            while block:
+                decoder.decode(block)
+                block = fh.read(1 << 20)
+            decoder.decode(b"", final=True)
+            return encoding
+        except UnicodeDecodeError:
+            pass
+        fh.seek(0)
+        decoder = codecs.getincrementaldecoder("cp1252")()
+        try:
+            while block := fh.read(1 << 20):
+                decoder.decode(block)
+            return "cp1252"
+        except UnicodeDecodeError:
+            return "latin-1"
+
+
+def _sniff_delimiter(line: str) -> str:
+    counts = {d: 0 for d in (";", "\t", ",")}
+    quoted = False
+    for char in line:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(counts.values())
+    if best == 0:
+        return ";"
+    # Ties go to ';' then tab: a ',' is more often a decimal mark in pt-BR data than a separator.
+    return next(d for d in (";", "\t", ",") if counts[d] == best)
+
+
+def iter_csv(path: Path, warnings: list[str]) -> Iterator[RowTuple]:
+    encoding = detect_encoding(path)
+    with open(path, encoding=encoding, newline="") as fh:
+        line = fh.readline(MAX_HEADER_LINE)
+        if line.startswith("\ufeff"):
+            line = line[1:]
+        delimiter = None
+        if line.lower().startswith("sep=") and len(line.strip()) == 5:
+            # Excel's "sep=;" hint line: not data, and Excel does not show it as a row.
+            delimiter = line.strip()[4]
+            line = fh.readline(MAX_HEADER_LINE)
+        if not line.strip():
+            raise _fatal("O arquivo está vazio ou a primeira linha (cabeçalho) está em branco.")
+        if len(line) >= MAX_HEADER_LINE and not line.endswith(("\n", "\r")):
+            raise _fatal("A primeira linha do CSV é longa demais para ser um cabeçalho (mais de 1 MB).")
+        delimiter = delimiter or _sniff_delimiter(line)
+        headers = next(csv.reader([line], delimiter=delimiter), [])
+        if len(headers) > MAX_COLUMNS:
+            raise _fatal(f"O cabeçalho tem colunas demais ({len(headers)}; máximo {MAX_COLUMNS}).")
+        mapping = _map_header([h.strip() for h in headers], warnings)
+        width = len(headers)
+        reader = csv.reader(fh, delimiter=delimiter)
+        row = 1
+        try:
+            for cells in reader:
+                row += 1
+                if not cells or not any(c.strip() for c in cells):
+                    continue
+                problem = None
+                if len(cells) > width and any(c.strip() for c in cells[width:]):
+                    problem = (
+                        f"a linha tem {len(cells)} colunas e o cabeçalho {width}: um valor com "
+                        f"'{delimiter}' sem aspas?"
+                    )
+                values = {field: cells[i] if i < len(cells) else None for i, field in mapping.items()}
+                yield row, values, problem
+        except csv.Error as exc:
+            text = str(exc)
+            if "field larger" in text:
+                raise _fatal(
+                    f"Linha {row + 1}: campo grande demais (mais de 128 KB); o arquivo não parece um CSV "
+                    "de cobranças.",
+                    row=row + 1,
+                ) from None
+            raise _fatal(f"CSV inválido na linha {row + 1}: {text}.", row=row + 1) from None
+        except UnicodeDecodeError:
+            raise _fatal(
+                "Não foi possível ler o arquivo: codificação desconhecida. Salve como CSV UTF-8."
+            ) from None
+
+
+# --- XLSX
+# --------------------------------------------------------------------------------------------------------
+
+
+def iter_xlsx(path: Path, warnings: list[str]) -> Iterator[RowTuple]:
+    import zipfile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.datetime import from_excel
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+        raise _fatal("Planilha XLSX inválida ou corrompida.", detail=str(exc)[:200]) from None
+    try:
+        sheets = [ws for ws in workbook.worksheets if hasattr(ws, "iter_rows")]
+        if not sheets:
+            raise _fatal("A planilha não tem nenhuma aba com dados.")
+        sheet = sheets[0]
+        # Files written by some tools declare a wrong dimension (A1:A1); read everything that is there.
+        sheet.reset_dimensions()
+        rows = sheet.iter_rows(values_only=True)
+        header_row = 0
+        headers: list[object] = []
+        for header_row, cells in enumerate(rows, start=1):
+            if any(c not in (None, "") for c in cells):
+                headers = [c.strip() if isinstance(c, str) else c for c in cells]
+                break
+            if header_row >= 20:
+                break
+        if not headers:
+            raise _fatal("A planilha está vazia: nenhum cabeçalho nas primeiras 20 linhas.")
+        mapping = _map_header(headers, warnings)
+        due_index = next(i for i, f in mapping.items() if f == "due_date")
+        try:
+            for row, cells in enumerate(rows, start=header_row + 1):
+                if not any(c not in (None, "") and not (isinstance(c, str) and not c.strip()) for c in cells):
+                    continue
+                values = {field: cells[i] if i < len(cells) else None for i, field in mapping.items()}
+                due = values.get("due_date")
+                if isinstance(due, (int, float)) and not isinstance(due, bool) and due_index < len(cells):
+                    # A date typed into a cell without date format arrives as the Excel serial number.
+                    values["due_date"] = from_excel(due) if 1 <= due <= 2958465 else due
+                    if isinstance(values["due_date"], dt.datetime):
+                        values["due_date"] = values["due_date"].date()
+                yield row, values, None
+        except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+            raise _fatal("Planilha XLSX inválida ou corrompida.", detail=str(exc)[:200]) from None
+    finally:
+        workbook.close()

@@ -1,0 +1,245 @@
+"""The write pass: upsert a chunk of validated rows into clients and charges with a handful of statements.
+
+Why not `bulk_create`/`bulk_update`: measured here, `bulk_create` of 100k clients + 100k charges took ~12 s
+on SQLite
+(model instantiation and per-field preparation), against ~1.7 s for `executemany` with the same rows. The
+statements
+are still built from the models' metadata: every column we do not set gets the field's default (or "now" for
+auto_now fields), prepared by the field itself, so a field added later with a default needs no change here.
+
+Per chunk: one SELECT for the clients of the chunk's phones, one INSERT (executemany) for new clients plus a
+SELECT
+for their ids, one UPDATE (executemany) for clients whose name/e-mail/document changed, one SELECT for the
+charges of
+the chunk's external ids, then one INSERT and one UPDATE (executemany) for charges. Suppression flags
+(opted_out_at, wrong_number, not_on_whatsapp) are never written, and paid/cancelled charges are left
+untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Model
+from django.utils import timezone
+
+from billing.models import Charge, Client
+from cobranca.masking import mask_document
+
+from .fields import FieldError
+
+CLOSED_STATUSES = (Charge.Status.PAID.value, Charge.Status.CANCELLED.value)
+
+
+@dataclass
+class WriteStats:
+    imported: int = 0
+    created_clients: int = 0
+    created_charges: int = 0
+    updated_charges: int = 0
+    unchanged_closed: int = 0
+    rejected: list[tuple[tuple, list[FieldError]]] = field(default_factory=list)
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _column(model: type[Model], name: str) -> str:
+    return _q(model._meta.get_field(name).column)
+
+
+def _insert_statement(model: type[Model], set_fields: list[str], now: dt.datetime) -> tuple[str, tuple]:
+    """INSERT for `set_fields` (given per row, in that order) plus every other concrete column filled with its
+    prepared default. Returns (sql, constant values to append to each row)."""
+    columns = [model._meta.get_field(name).column for name in set_fields]
+    constants: list[object] = []
+    for f in model._meta.concrete_fields:
+        if f.primary_key or f.name in set_fields or f.attname in set_fields:
+            continue
+        value = (
+            now if (getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)) else f.get_default()
+        )
+        constants.append(f.get_db_prep_save(value, connection))
+        columns.append(f.column)
+    placeholders = ", ".join(["%s"] * len(columns))
+    # Identifiers come from model metadata (quoted); values are parameters.
+    table, names = _q(model._meta.db_table), ", ".join(_q(c) for c in columns)
+    sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608
+    return sql, tuple(constants)
+
+
+def _cols(model: type[Model], *names: str) -> str:
+    return ", ".join(_column(model, name) for name in names)
+
+
+def _assignments(model: type[Model], *names: str) -> str:
+    return ", ".join(f"{_column(model, name)} = %s" for name in names)
+
+
+def _in_clause(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+@dataclass
+class _ClientState:
+    id: int | None
+    name: str
+    document: str
+    email: str
+    dirty: bool = False
+
+
+class ChunkWriter:
+    """Writes chunks of clean rows (see fields.clean_row) for one import batch; one instance per import."""
+
+    def __init__(self, *, batch_id: int | None, now: dt.datetime | None = None) -> None:
+        self.batch_id = batch_id
+        self.now = now or timezone.now()
+        self.stats = WriteStats()
+        self._now_db = Charge._meta.get_field("updated_at").get_db_prep_save(self.now, connection)
+        self._strings_ok = connection.vendor == "sqlite"
+        client_table, charge_table = _q(Client._meta.db_table), _q(Charge._meta.db_table)
+        self._client_insert, self._client_constants = _insert_statement(
+            Client, ["name", "phone", "document", "email"], self.now
+        )
+        self._charge_insert, self._charge_constants = _insert_statement(
+            Charge, ["client", "external_id", "amount", "due_date", "description", "import_batch"], self.now
+        )
+        # Identifiers come from model metadata (quoted); every value is a query parameter.
+        self._client_select = (
+            f"SELECT {_cols(Client, 'id', 'phone', 'name', 'document', 'email')} FROM {client_table} "  # noqa: S608
+            f"WHERE {_column(Client, 'phone')} IN "
+        )
+        self._client_ids = (
+            f"SELECT {_cols(Client, 'id', 'phone')} FROM {client_table} "  # noqa: S608
+            f"WHERE {_column(Client, 'phone')} IN "
+        )
+        client_set = _assignments(Client, "name", "document", "email", "updated_at")
+        self._client_update = f"UPDATE {client_table} SET {client_set} WHERE {_column(Client, 'id')} = %s"  # noqa: S608
+        self._charge_select = (
+            f"SELECT {_cols(Charge, 'id', 'external_id', 'status')} FROM {charge_table} "  # noqa: S608
+            f"WHERE {_column(Charge, 'external_id')} IN "
+        )
+        charge_set = _assignments(
+            Charge, "amount", "due_date", "description", "client", "import_batch", "updated_at"
+        )
+        self._charge_update = f"UPDATE {charge_table} SET {charge_set} WHERE {_column(Charge, 'id')} = %s"  # noqa: S608
+
+    def _amount(self, text: str) -> object:
+        return text if self._strings_ok else Decimal(text)
+
+    def _date(self, text: str) -> object:
+        return text if self._strings_ok else dt.date.fromisoformat(text)
+
+    def write(self, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        stats = self.stats
+        with connection.cursor() as cursor:
+            phones = list(dict.fromkeys(r[4] for r in rows))
+            cursor.execute(self._client_select + f"({_in_clause(len(phones))})", phones)
+            clients = {
+                phone: _ClientState(id=pk, name=name, document=document or "", email=email or "")
+                for pk, phone, name, document, email in cursor.fetchall()
+            }
+
+            accepted = []
+            new_clients: dict[str, _ClientState] = {}
+            for row in rows:
+                _n, _ext, _given, name, phone, document, email, _amount, _due, _desc = row
+                state = clients.get(phone)
+                if state is None:
+                    state = clients[phone] = new_clients[phone] = _ClientState(None, name, document, email)
+                else:
+                    if document and state.document and state.document != document:
+                        stats.rejected.append(
+                            (
+                                row,
+                                [
+                                    FieldError(
+                                        row[0],
+                                        "documento",
+                                        document,
+                                        "este telefone já pertence a outro devedor "
+                                        f"(CPF/CNPJ {mask_document(state.document)})",
+                                    )
+                                ],
+                            )
+                        )
+                        continue
+                    if document and not state.document:
+                        state.document, state.dirty = document, True
+                    if name != state.name:
+                        state.name, state.dirty = name, True
+                    if email and email != state.email:
+                        state.email, state.dirty = email, True
+                accepted.append(row)
+
+            if new_clients:
+                cursor.executemany(
+                    self._client_insert,
+                    [
+                        (s.name, phone, s.document, s.email, *self._client_constants)
+                        for phone, s in new_clients.items()
+                    ],
+                )
+                new_phones = list(new_clients)
+                cursor.execute(self._client_ids + f"({_in_clause(len(new_phones))})", new_phones)
+                for pk, phone in cursor.fetchall():
+                    new_clients[phone].id = pk
+                stats.created_clients += len(new_clients)
+            dirty = [
+                (s.name, s.document, s.email, self._now_db, s.id)
+                for phone, s in clients.items()
+                if s.dirty and phone not in new_clients
+            ]
+            if dirty:
+                cursor.executemany(self._client_update, dirty)
+
+            external_ids = [r[1] for r in accepted]
+            existing: dict[str, tuple[int, str]] = {}
+            if external_ids:
+                cursor.execute(self._charge_select + f"({_in_clause(len(external_ids))})", external_ids)
+                existing = {ext: (pk, status) for pk, ext, status in cursor.fetchall()}
+            inserts, updates = [], []
+            for row in accepted:
+                _n, ext, _given, _name, phone, _doc, _email, amount, due, description = row
+                client_id = clients[phone].id
+                found = existing.get(ext)
+                if found is None:
+                    inserts.append(
+                        (
+                            client_id,
+                            ext,
+                            self._amount(amount),
+                            self._date(due),
+                            description,
+                            self.batch_id,
+                            *self._charge_constants,
+                        )
+                    )
+                elif found[1] in CLOSED_STATUSES:
+                    stats.unchanged_closed += 1
+                else:
+                    updates.append(
+                        (
+                            self._amount(amount),
+                            self._date(due),
+                            description,
+                            client_id,
+                            self.batch_id,
+                            self._now_db,
+                            found[0],
+                        )
+                    )
+            if inserts:
+                cursor.executemany(self._charge_insert, inserts)
+            if updates:
+                cursor.executemany(self._charge_update, updates)
+            stats.created_charges += len(inserts)
+            stats.updated_charges += len(updates)
+            stats.imported += len(accepted)

@@ -1,0 +1,170 @@
+"""Campaign audiences ("filtros avançados" of the original system): a segment dict → the charges it selects.
+
+    {"min_amount": "100", "max_amount": "1.000,00", "due_from": "2026-01-01", "due_to": "31/01/2026",
+     "min_days_overdue": 1, "max_days_overdue": 90, "statuses": ["open", "promised"], "import_batch": 12}
+
+Every key is optional; an empty segment selects every charge. Nothing else is excluded here (suppressed
+clients,
+closed charges…): the dispatch engine applies its skip rules and records why each one was skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from billing.importing.fields import parse_due_date
+from billing.models import Charge, ChargeStatus, ImportBatch
+from billing.money import parse_brl_amount
+from cobranca.exceptions import ApplicationError
+
+SEGMENT_FIELDS = (
+    "min_amount",
+    "max_amount",
+    "due_from",
+    "due_to",
+    "min_days_overdue",
+    "max_days_overdue",
+    "statuses",
+    "import_batch",
+)
+_LABELS = {
+    "min_amount": "valor mínimo",
+    "max_amount": "valor máximo",
+    "due_from": "vencimento a partir de",
+    "due_to": "vencimento até",
+    "min_days_overdue": "mínimo de dias em atraso",
+    "max_days_overdue": "máximo de dias em atraso",
+    "statuses": "situações",
+    "import_batch": "importação",
+}
+
+
+def _error(field: str, message: str) -> ApplicationError:
+    return ApplicationError(f"Segmento inválido: {_LABELS.get(field, field)}: {message}", {"field": field})
+
+
+def _empty(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def segment_validate(segment: dict | None) -> dict:
+    """Check and convert a segment (values may come as JSON/form strings). Returns a clean dict with Decimal,
+    date,
+    int and list values, only for the keys that were given. Raises ApplicationError naming the field."""
+    if segment is None:
+        return {}
+    if not isinstance(segment, dict):
+        raise ApplicationError("Segmento inválido: deve ser um objeto JSON.", {"field": "segment"})
+    unknown = [key for key in segment if key not in SEGMENT_FIELDS]
+    if unknown:
+        raise ApplicationError(
+            f"Segmento inválido: campo desconhecido {unknown[0]!r}. "
+            f"Campos aceitos: {', '.join(SEGMENT_FIELDS)}.",
+            {"field": unknown[0]},
+        )
+    clean: dict = {}
+    for field in ("min_amount", "max_amount"):
+        value = segment.get(field)
+        if _empty(value):
+            continue
+        if isinstance(value, float):
+            value = str(value)
+        try:
+            clean[field] = parse_brl_amount(value)
+        except ValueError as exc:
+            raise _error(field, str(exc)) from None
+    for field in ("due_from", "due_to"):
+        value = segment.get(field)
+        if _empty(value):
+            continue
+        try:
+            clean[field] = parse_due_date(value)
+        except ValueError as exc:
+            raise _error(field, str(exc)) from None
+    for field in ("min_days_overdue", "max_days_overdue"):
+        value = segment.get(field)
+        if _empty(value):
+            continue
+        if isinstance(value, bool):
+            raise _error(field, "deve ser um número inteiro")
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise _error(field, "deve ser um número inteiro") from None
+        if not 0 <= number <= 36500:
+            raise _error(field, "deve estar entre 0 e 36500")
+        clean[field] = number
+    statuses = segment.get("statuses")
+    if not _empty(statuses):
+        if isinstance(statuses, str):
+            statuses = [s.strip() for s in statuses.split(",") if s.strip()]
+        if not isinstance(statuses, (list, tuple)) or not all(isinstance(s, str) for s in statuses):
+            raise _error("statuses", "deve ser uma lista de situações")
+        valid = set(ChargeStatus.values)
+        wrong = [s for s in statuses if s not in valid]
+        if wrong:
+            raise _error(
+                "statuses", f"situação desconhecida {wrong[0]!r}; use {', '.join(ChargeStatus.values)}"
+            )
+        if statuses:
+            clean["statuses"] = list(dict.fromkeys(statuses))
+    batch = segment.get("import_batch")
+    if not _empty(batch):
+        try:
+            batch_id = int(str(batch).strip())
+        except ValueError:
+            raise _error("import_batch", "deve ser o número da importação") from None
+        if isinstance(batch, bool) or not ImportBatch.objects.filter(pk=batch_id).exists():
+            raise _error("import_batch", f"importação {batch} não encontrada")
+        clean["import_batch"] = batch_id
+    _check_range(clean, "min_amount", "max_amount", "o valor mínimo é maior que o máximo")
+    _check_range(clean, "due_from", "due_to", "a data inicial é posterior à final")
+    _check_range(clean, "min_days_overdue", "max_days_overdue", "o mínimo de dias é maior que o máximo")
+    return clean
+
+
+def _check_range(clean: dict, low: str, high: str, message: str) -> None:
+    if low in clean and high in clean and clean[low] > clean[high]:
+        raise _error(low, message)
+
+
+def charges_for_segment(segment: dict | None, *, today: dt.date | None = None) -> QuerySet[Charge]:
+    """The charges a segment selects, with their clients (select_related), ordered by due date."""
+    clean = segment_validate(segment)
+    today = today or timezone.localdate()
+    queryset = Charge.objects.select_related("client")
+    if "min_amount" in clean:
+        queryset = queryset.filter(amount__gte=clean["min_amount"])
+    if "max_amount" in clean:
+        queryset = queryset.filter(amount__lte=clean["max_amount"])
+    if "due_from" in clean:
+        queryset = queryset.filter(due_date__gte=clean["due_from"])
+    if "due_to" in clean:
+        queryset = queryset.filter(due_date__lte=clean["due_to"])
+    if clean.get("min_days_overdue"):
+        # N days overdue means due on or before today - N (0 selects everything: days overdue is never
+        # negative).
+        queryset = queryset.filter(due_date__lte=today - dt.timedelta(days=clean["min_days_overdue"]))
+    if "max_days_overdue" in clean:
+        queryset = queryset.filter(due_date__gte=today - dt.timedelta(days=clean["max_days_overdue"]))
+    if "statuses" in clean:
+        queryset = queryset.filter(status__in=clean["statuses"])
+    if "import_batch" in clean:
+        queryset = queryset.filter(import_batch_id=clean["import_batch"])
+    return queryset.order_by("due_date", "pk")
+
+
+def segment_as_json(segment: dict | None) -> dict:
+    """The clean segment with JSON-friendly values (for Campaign.segment)."""
+    out = {}
+    for key, value in segment_validate(segment).items():
+        if isinstance(value, Decimal):
+            value = str(value)
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        out[key] = value
+    return out

@@ -1,0 +1,266 @@
+"""Safe message templates: `{name}`-style variables, nothing else.
+
+Templates are written by operators and rendered for thousands of debtors, so `str.format` is never called on
+them:
+`{name.__class__}`, `{name[0]}`, `{amount!r}` or `{amount:>99999}` would reach Python objects or blow up
+memory.
+The body is parsed with `string.Formatter().parse` and only the whitelisted names below are accepted, without
+attribute/index access, conversions or format specs. Values are plain strings built here.
+
+Portuguese aliases from the original system ({nome}, {valor}, {data}, …) render like their English names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import string
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import Charge, Client, MessageTemplate
+from billing.money import format_brl
+from billing.phones import format_phone
+from cobranca.exceptions import ApplicationError
+
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+
+VARIABLES: dict[str, str] = {
+    "name": "Nome do cliente",
+    "first_name": "Primeiro nome do cliente",
+    "amount": "Valor (R$ 150,50)",
+    "phone": "Telefone (+55 11 98765-4321)",
+    "due_date": "Vencimento (15/01/2026)",
+    "description": "Descrição da cobrança",
+    "current_date": "Data atual (dd/mm/aaaa)",
+    "current_time": "Hora atual (HH:MM, horário de Brasília)",
+    "days_overdue": "Dias em atraso (0 se não venceu)",
+    "creditor_name": "Nome do credor",
+    "creditor_document": "CNPJ/CPF do credor",
+    "creditor_address": "Endereço do credor",
+}
+ALIASES: dict[str, str] = {
+    "nome": "name",
+    "primeiro_nome": "first_name",
+    "valor": "amount",
+    "telefone": "phone",
+    "vencimento": "due_date",
+    "data": "due_date",
+    "descricao": "description",
+    "data_atual": "current_date",
+    "hora_atual": "current_time",
+    "dias_atraso": "days_overdue",
+    "credor": "creditor_name",
+    "cnpj_credor": "creditor_document",
+}
+MAX_BODY = 4096
+
+
+def _suggest(name: str) -> str:
+    close = difflib.get_close_matches(name, [*VARIABLES, *ALIASES], n=1, cutoff=0.6)
+    return f" Você quis dizer {{{close[0]}}}?" if close else ""
+
+
+def _parse(body: str) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """(literal, canonical variable or None) pieces and the errors found."""
+    errors: list[str] = []
+    pieces: list[tuple[str, str | None]] = []
+    try:
+        parsed = list(string.Formatter().parse(body))
+    except ValueError as exc:
+        text = str(exc)
+        if "Single '}'" in text:
+            errors.append(
+                "Há um '}' sem o '{' correspondente. Para escrever chaves literais use '{{' e '}}'."
+            )
+        elif "Single '{'" in text or "expected '}'" in text:
+            errors.append(
+                "Há um '{' sem o '}' correspondente. Para escrever chaves literais use '{{' e '}}'."
+            )
+        else:
+            errors.append("Chaves '{ }' mal formadas no texto.")
+        return [], errors
+    for literal, field_name, format_spec, conversion in parsed:
+        if field_name is None:
+            pieces.append((literal, None))
+            continue
+        shown = (
+            "{"
+            + field_name
+            + (f"!{conversion}" if conversion else "")
+            + (f":{format_spec}" if format_spec else "")
+            + "}"
+        )
+        if field_name == "" or field_name.isdigit():
+            errors.append(f"Variável vazia ou numérica {shown}: use um nome, por exemplo {{name}}.")
+        elif any(c in field_name for c in ".[]"):
+            errors.append(
+                f"{shown}: acesso a atributos ou índices não é permitido; use só o nome da variável."
+            )
+        elif conversion or format_spec:
+            errors.append(f"{shown}: formatação (':' ou '!') não é permitida; use apenas {{{field_name}}}.")
+        elif field_name not in VARIABLES and field_name not in ALIASES:
+            errors.append(
+                f"Variável desconhecida {shown}.{_suggest(field_name)} "
+                f"Disponíveis: {', '.join('{' + v + '}' for v in VARIABLES)}."
+            )
+        else:
+            pieces.append((literal, ALIASES.get(field_name, field_name)))
+            continue
+        pieces.append((literal, None))
+    return pieces, errors
+
+
+def template_validate(body: str) -> list[str]:
+    """Errors (pt-BR) that make a template body unusable; empty when it is fine."""
+    if not isinstance(body, str) or not body.strip():
+        return ["O texto do modelo não pode ficar vazio."]
+    if len(body) > MAX_BODY:
+        return [f"O texto do modelo é longo demais ({len(body)} caracteres; máximo {MAX_BODY})."]
+    return _parse(body)[1]
+
+
+def template_variables(body: str) -> list[str]:
+    """Canonical names of the variables a valid body uses, in order of first appearance."""
+    pieces, _errors = _parse(body)
+    return list(dict.fromkeys(name for _literal, name in pieces if name))
+
+
+def _creditor_context() -> dict[str, str]:
+    return {
+        "creditor_name": settings.CREDITOR_NAME,
+        "creditor_document": settings.CREDITOR_DOCUMENT,
+        "creditor_address": getattr(settings, "CREDITOR_ADDRESS", ""),
+    }
+
+
+def _clock_context(now: dt.datetime | None) -> dict[str, str]:
+    local = (now or timezone.now()).astimezone(SAO_PAULO)
+    return {"current_date": local.strftime("%d/%m/%Y"), "current_time": local.strftime("%H:%M")}
+
+
+def template_context(
+    *, charge: Charge | None = None, client: Client | None = None, now: dt.datetime | None = None
+) -> dict[str, str]:
+    """Every variable as display text for one charge (and its client) or a client alone. Variables that need a
+    charge are empty when there is none."""
+    now = now or timezone.now()
+    client = client or (charge.client if charge is not None else None)
+    context = {name: "" for name in VARIABLES}
+    context.update(_creditor_context())
+    context.update(_clock_context(now))
+    if client is not None:
+        context["name"] = client.name
+        context["first_name"] = client.first_name
+        context["phone"] = format_phone(client.phone)
+    if charge is not None:
+        today = now.astimezone(SAO_PAULO).date()
+        context["amount"] = format_brl(charge.amount)
+        context["due_date"] = charge.due_date.strftime("%d/%m/%Y")
+        context["description"] = charge.description or ""
+        context["days_overdue"] = str(charge.days_overdue(today))
+    return context
+
+
+def sample_context(now: dt.datetime | None = None) -> dict[str, str]:
+    """Sample values for previews in the template editor."""
+    context = {
+        "name": "Maria da Silva",
+        "first_name": "Maria",
+        "amount": format_brl(Decimal("150.50")),
+        "phone": format_phone("+5511987654321"),
+        "due_date": "15/01/2026",
+        "description": "Mensalidade de janeiro",
+        "days_overdue": "5",
+    }
+    context.update(_creditor_context())
+    context.update(_clock_context(now))
+    return context
+
+
+def template_render(
+    *,
+    body: str,
+    charge: Charge | None = None,
+    client: Client | None = None,
+    context: dict[str, str] | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    """Render a body. Values come from `template_context(charge, client)`; `context` overrides them
+    (canonical names).
+    Raises ApplicationError when the body is invalid (it should have been rejected when saved)."""
+    errors = template_validate(body)
+    if errors:
+        raise ApplicationError("Modelo de mensagem inválido.", {"errors": errors})
+    values = template_context(charge=charge, client=client, now=now)
+    if context:
+        values.update({ALIASES.get(k, k): "" if v is None else str(v) for k, v in context.items()})
+    pieces, _ = _parse(body)
+    return "".join(literal + (values.get(name, "") if name else "") for literal, name in pieces)
+
+
+# --- services
+# ----------------------------------------------------------------------------------------------------
+
+RESERVED_NAMES = frozenset({"preview"})
+
+
+def _check_template(*, name: str, body: str, instance: MessageTemplate | None = None) -> None:
+    fields: dict[str, list[str]] = {}
+    if name in RESERVED_NAMES:
+        fields["name"] = [f"O nome {name!r} é reservado."]
+    elif MessageTemplate.objects.filter(name=name).exclude(pk=instance.pk if instance else None).exists():
+        fields["name"] = [f"Já existe um modelo chamado {name!r}."]
+    body_errors = template_validate(body)
+    if body_errors:
+        fields["body"] = body_errors
+    if fields:
+        raise ApplicationError("Modelo de mensagem inválido.", {"fields": fields})
+
+
+@transaction.atomic
+def template_create(*, name: str, body: str, title: str = "", is_active: bool = True) -> MessageTemplate:
+    """Create a template after checking its body (see template_validate). Compliance warnings do not block."""
+    _check_template(name=name, body=body)
+    template = MessageTemplate(name=name, title=title, body=body, is_active=is_active)
+    template.full_clean()
+    template.save()
+    return template
+
+
+@transaction.atomic
+def template_update(
+    *,
+    template: MessageTemplate,
+    name: str | None = None,
+    body: str | None = None,
+    title: str | None = None,
+    is_active: bool | None = None,
+) -> MessageTemplate:
+    new_name = template.name if name is None else name
+    new_body = template.body if body is None else body
+    _check_template(name=new_name, body=new_body, instance=template)
+    template.name, template.body = new_name, new_body
+    if title is not None:
+        template.title = title
+    if is_active is not None:
+        template.is_active = is_active
+    template.full_clean()
+    template.save()
+    return template
+
+
+@transaction.atomic
+def template_delete(*, template: MessageTemplate) -> None:
+    """Delete a template no campaign uses; one in use can only be deactivated (campaigns keep history)."""
+    if template.campaigns.exists():
+        raise ApplicationError(
+            "Este modelo é usado por campanhas e não pode ser excluído; desative-o.",
+            {"campaigns": template.campaigns.count()},
+            status_code=409,
+        )
+    template.delete()
