@@ -1,0 +1,249 @@
+"""LGPD data-subject rights: erasure (`forget_client`, art. 18 VI) and access/portability (`export_client`, art. 18
+II and V).
+
+Forgetting anonymises in place instead of deleting: charges, dispatch statuses and agreements are the creditor's
+financial records (and aggregate numbers) and must survive; what identifies the person does not. Callers: the API
+(`POST /api/clients/<id>/forget`), the admin action `forget_clients_action`, `manage.py forget_client`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from loguru import logger
+
+from billing.models import Charge, Client, Dispatch
+from cobranca.audit import audit_record
+from cobranca.exceptions import ApplicationError
+from conversations.models import Conversation, Message
+from whatsapp.models import WebhookEvent
+
+REMOVED_BODY = "[removido]"
+
+
+def anonymous_name(client_id: int) -> str:
+    return f"Titular anonimizado #{client_id}"
+
+
+def anonymous_phone(client_id: int) -> str:
+    # "+000…" is no country's prefix: unique (phone is unique), never routable, and obviously not a real number.
+    return f"+000{client_id}"
+
+
+@transaction.atomic
+def forget_client(*, client: Client, by=None, reason: str = "", ip: str | None = None) -> Client:
+    """Anonymise a client and every message to or from them. Idempotent: forgetting twice changes nothing more.
+
+    Kept: charges (amounts, dates, statuses), dispatch statuses, promises and agreements, conversation states,
+    message directions/intents/timestamps (the numbers the dashboard aggregates). Cleared: name, phone,
+    document, email, WhatsApp ids, message texts, dispatch texts, bot context, the raw webhook payloads of the
+    client's messages. `opted_out_at` is set so no campaign can ever send to the record again.
+    """
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if client.forgotten_at:
+        return client
+    now = timezone.now()
+    conversations = Conversation.objects.filter(Q(client=client) | Q(chat_id__in=_chat_ids(client)))
+    conversation_ids = list(conversations.values_list("pk", flat=True))
+    messages_qs = Message.objects.filter(conversation_id__in=conversation_ids)
+    waha_ids = [w for w in messages_qs.exclude(waha_id=None).values_list("waha_id", flat=True) if w]
+    dispatch_waha_ids = [
+        w
+        for w in Dispatch.objects.filter(client=client)
+        .exclude(waha_message_id=None)
+        .values_list("waha_message_id", flat=True)
+        if w
+    ]
+
+    n_messages = messages_qs.update(body=REMOVED_BODY, entities={})
+    for pk in conversation_ids:
+        # chat_id is unique and holds the phone number: replace it with a unique placeholder.
+        Conversation.objects.filter(pk=pk).update(
+            chat_id=f"anon-{pk}@forgotten", context={}, attention_reason="", client=client
+        )
+    n_dispatches = Dispatch.objects.filter(client=client).update(body="", updated_at=now)
+    n_webhooks = 0
+    ids = waha_ids + dispatch_waha_ids
+    for start in range(0, len(ids), 500):
+        n_webhooks += WebhookEvent.objects.filter(payload_id__in=ids[start : start + 500]).update(
+            payload={"removed": True}
+        )
+
+    client.name = anonymous_name(client.pk)
+    client.phone = anonymous_phone(client.pk)
+    client.document = ""
+    client.email = ""
+    client.chat_id = ""
+    client.lid = ""
+    client.forgotten_at = now
+    client.opted_out_at = client.opted_out_at or now
+    client.save(
+        update_fields=[
+            "name",
+            "phone",
+            "document",
+            "email",
+            "chat_id",
+            "lid",
+            "forgotten_at",
+            "opted_out_at",
+            "updated_at",
+        ]
+    )
+    audit_record(
+        action="client.forget",
+        actor=by,
+        target=client,
+        details={
+            "reason": reason[:200],
+            "messages": n_messages,
+            "conversations": len(conversation_ids),
+            "dispatches": n_dispatches,
+            "webhook_events": n_webhooks,
+            "charges_kept": Charge.objects.filter(client=client).count(),
+        },
+        ip=ip,
+    )
+    logger.info("privacy.forget client={} messages={} by={}", client.pk, n_messages, getattr(by, "pk", None))
+    return client
+
+
+def _chat_ids(client: Client) -> list[str]:
+    ids = [c for c in (client.chat_id, client.lid) if c]
+    digits = client.phone.lstrip("+")
+    if digits:
+        ids.append(f"{digits}@c.us")
+    return ids
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export_client(*, client: Client) -> dict[str, Any]:
+    """Everything held about one client, as JSON-ready data (strings for money and dates)."""
+    charges = (
+        Charge.objects.filter(client=client)
+        .prefetch_related("promises", "agreements")
+        .order_by("due_date", "pk")
+    )
+    conversations = (
+        Conversation.objects.filter(client=client).prefetch_related("messages").order_by("created_at", "pk")
+    )
+    return {
+        "generated_at": timezone.now().isoformat(),
+        "client": {
+            "id": client.pk,
+            "name": client.name,
+            "phone": client.phone,
+            "document": client.document,
+            "email": client.email,
+            "external_id": client.external_id,
+            "whatsapp_chat_id": client.chat_id,
+            "whatsapp_lid": client.lid,
+            "opted_out_at": _iso(client.opted_out_at),
+            "wrong_number": client.wrong_number,
+            "not_on_whatsapp": client.not_on_whatsapp,
+            "forgotten_at": _iso(client.forgotten_at),
+            "created_at": _iso(client.created_at),
+        },
+        "charges": [
+            {
+                "id": charge.pk,
+                "external_id": charge.external_id,
+                "amount": str(charge.amount),
+                "due_date": _iso(charge.due_date),
+                "description": charge.description,
+                "status": charge.status,
+                "paid_at": _iso(charge.paid_at),
+                "promises": [
+                    {
+                        "promised_date": _iso(p.promised_date),
+                        "amount": str(p.amount) if p.amount is not None else None,
+                        "status": p.status,
+                        "created_at": _iso(p.created_at),
+                    }
+                    for p in charge.promises.all()
+                ],
+                "agreements": [
+                    {
+                        "installments": a.installments,
+                        "installment_amount": str(a.installment_amount),
+                        "total_amount": str(a.total_amount),
+                        "discount_percent": str(a.discount_percent),
+                        "first_due_date": _iso(a.first_due_date),
+                        "status": a.status,
+                        "created_at": _iso(a.created_at),
+                    }
+                    for a in charge.agreements.all()
+                ],
+            }
+            for charge in charges
+        ],
+        "dispatches": [
+            {
+                "campaign": d.campaign_id,
+                "charge": d.charge_id,
+                "status": d.status,
+                "body": d.body,
+                "sent_at": _iso(d.sent_at),
+            }
+            for d in Dispatch.objects.filter(client=client).order_by("pk")
+        ],
+        "conversations": [
+            {
+                "id": conv.pk,
+                "chat_id": conv.chat_id,
+                "state": conv.state,
+                "created_at": _iso(conv.created_at),
+                "messages": [
+                    {
+                        "direction": m.direction,
+                        "author": m.author,
+                        "body": m.body,
+                        "intent": m.effective_intent,
+                        "sent_at": _iso(m.sent_at),
+                    }
+                    for m in conv.messages.all()
+                ],
+            }
+            for conv in conversations
+        ],
+    }
+
+
+def export_client_audited(*, client: Client, by=None, ip: str | None = None) -> dict[str, Any]:
+    data = export_client(client=client)
+    audit_record(action="client.export", actor=by, target=client, ip=ip)
+    return data
+
+
+def find_client(*, ref: str) -> Client:
+    """A client by id or by phone (any Brazilian format), for the management commands."""
+    from billing.phones import PhoneError, normalize_phone
+
+    ref = ref.strip()
+    if ref.isdigit() and len(ref) <= 9:
+        client = Client.objects.filter(pk=int(ref)).first()
+    else:
+        try:
+            client = Client.objects.filter(phone=normalize_phone(ref)).first()
+        except PhoneError:
+            client = None
+    if client is None:
+        raise ApplicationError("Cliente não encontrado.", {"ref": "id ou telefone"}, status_code=404)
+    return client
+
+
+@admin.action(description="Anonimizar (LGPD: esquecer titular)", permissions=["delete"])
+def forget_clients_action(modeladmin, request, queryset) -> None:
+    """Attach to ClientAdmin.actions. Needs the delete permission: it is as irreversible as a delete."""
+    count = 0
+    for client in queryset.filter(forgotten_at__isnull=True):
+        forget_client(client=client, by=request.user, reason="admin", ip=request.META.get("REMOTE_ADDR"))
+        count += 1
+    modeladmin.message_user(request, f"{count} cliente(s) anonimizado(s).", messages.SUCCESS)

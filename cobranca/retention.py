@@ -1,0 +1,72 @@
+"""Retention (LGPD art. 15/16: keep personal data only as long as needed).
+
+Message texts older than RETENTION_DAYS_MESSAGES and webhook payloads older than RETENTION_DAYS_WEBHOOKS are
+emptied; the rows stay (ids, timestamps, statuses, intents feed the statistics and the dedupe of WAHA ids).
+Run by the django-q2 schedule `cobranca.retention.prune_old_data` (daily) and `manage.py prune_data`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.utils import timezone
+from loguru import logger
+
+from cobranca.privacy import REMOVED_BODY
+
+BATCH = 500  # rows per UPDATE: short write transactions (SQLite has one writer)
+PRUNED_PAYLOAD = {"pruned": True}
+
+
+def _in_batches(queryset, **values) -> int:
+    total = 0
+    while True:
+        ids = list(queryset.values_list("pk", flat=True)[:BATCH])
+        if not ids:
+            return total
+        total += queryset.model.objects.filter(pk__in=ids).update(**values)
+
+
+def prune_old_data(*, now: dt.datetime | None = None, dry_run: bool = False) -> dict[str, int]:
+    """Idempotent: pruned rows no longer match the filters. Returns the counts per kind."""
+    from billing.models import Dispatch
+    from conversations.models import Message
+    from whatsapp.models import WebhookEvent
+
+    now = now or timezone.now()
+    message_days = int(getattr(settings, "RETENTION_DAYS_MESSAGES", 365))
+    webhook_days = int(getattr(settings, "RETENTION_DAYS_WEBHOOKS", 30))
+    message_limit = now - dt.timedelta(days=message_days)
+    webhook_limit = now - dt.timedelta(days=webhook_days)
+
+    messages = Message.objects.filter(sent_at__lt=message_limit).exclude(body__in=["", REMOVED_BODY])
+    dispatches = Dispatch.objects.filter(created_at__lt=message_limit).exclude(body="")
+    # Pending events are still to be processed: never prune what has not been read.
+    webhooks = (
+        WebhookEvent.objects.filter(received_at__lt=webhook_limit)
+        .exclude(state=WebhookEvent.State.PENDING)
+        .exclude(payload=PRUNED_PAYLOAD)
+    )
+    if dry_run:
+        counts = {
+            "messages": messages.count(),
+            "dispatches": dispatches.count(),
+            "webhook_events": webhooks.count(),
+        }
+    else:
+        counts = {
+            "messages": _in_batches(messages, body=REMOVED_BODY, entities={}),
+            "dispatches": _in_batches(dispatches, body=""),
+            "webhook_events": _in_batches(webhooks, payload=PRUNED_PAYLOAD),
+        }
+    logger.info(
+        "retention.prune dry_run={} messages={} dispatches={} webhook_events={} message_days={} webhook_days={}",
+        dry_run,
+        counts["messages"],
+        counts["dispatches"],
+        counts["webhook_events"],
+        message_days,
+        webhook_days,
+    )
+    return counts

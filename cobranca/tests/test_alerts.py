@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from audit.models import AuditLog
+from billing.tests.factories import CampaignFactory, DispatchFactory
+from cobranca import alerts, middleware
+from cobranca.tests.security_helpers import needs_wiring
+from whatsapp.models import WahaSession
+
+pytestmark = [pytest.mark.django_db, needs_wiring]
+
+
+@pytest.fixture
+def receiver():
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+
+
+def test_a_failed_session_alerts_once_by_webhook_and_email(receiver, settings):
+    url, received = receiver
+    settings.ALERT_WEBHOOK_URL = url
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    WahaSession.objects.create(name="default", status="FAILED")
+    assert alerts.alerts_run() == 1
+    assert alerts.alerts_run() == 0  # deduped within ALERT_RESEND_MINUTES
+    assert [r["alert"]["key"] for r in received] == ["waha_session_failed:default"]
+    assert len(mail.outbox) == 1 and "falhou" in mail.outbox[0].subject
+    assert alerts.alerts_active()[0]["kind"] == "waha_session_failed"
+    assert AuditLog.objects.filter(action="alert.sent").count() == 1
+
+
+def test_a_running_campaign_with_pending_dispatches_and_no_recent_send_is_stalled(settings):
+    settings.ALERT_CAMPAIGN_STALL_MINUTES = 15
+    campaign = CampaignFactory(status="running", started_at=timezone.now() - dt.timedelta(hours=1))
+    DispatchFactory(campaign=campaign, status="sent", sent_at=timezone.now() - dt.timedelta(minutes=30))
+    DispatchFactory(campaign=campaign, status="pending")
+    healthy = CampaignFactory(status="running", started_at=timezone.now() - dt.timedelta(hours=1))
+    DispatchFactory(campaign=healthy, status="sent", sent_at=timezone.now() - dt.timedelta(minutes=1))
+    DispatchFactory(campaign=healthy, status="pending")
+    keys = [a.key for a in alerts.alerts_evaluate()]
+    assert f"campaign_stalled:{campaign.pk}" in keys and f"campaign_stalled:{healthy.pk}" not in keys
+
+
+def test_an_error_rate_above_the_threshold_alerts(settings):
+    settings.ALERT_ERROR_RATE_PERCENT = 5
+    for i in range(40):
+        middleware.WINDOW.add(is_error=i < 4)
+    assert "error_rate" in [a.key for a in alerts.alerts_evaluate()]
+
+
+def test_a_growing_backlog_above_the_threshold_alerts(settings, monkeypatch):
+    settings.ALERT_QUEUE_BACKLOG = 10
+    depths = iter([20, 30, 40])
+    monkeypatch.setattr("cobranca.metrics.queue_depth", lambda: next(depths))
+    results = [[a.key for a in alerts.alerts_evaluate()] for _ in range(3)]
+    assert "queue_backlog" not in results[1] and "queue_backlog" in results[2]
+
+
+def test_a_webhook_that_fails_is_retried_on_the_next_run(settings):
+    settings.ALERT_WEBHOOK_URL = "http://127.0.0.1:9/closed"
+    settings.ADMINS = []
+    WahaSession.objects.create(name="default", status="FAILED")
+    assert alerts.alerts_run() == 0
+    assert AuditLog.objects.filter(action="alert.sent").count() == 0
