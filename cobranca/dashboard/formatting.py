@@ -1,0 +1,137 @@
+"""Presentation helpers shared by the template filters, the views and the CSV export (pt-BR formats)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from babel.numbers import format_decimal
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+
+INTENT_LABELS: dict[str, str] = {
+    "saudacao": "Saudação",
+    "confirmacao_pagamento": "Confirmação de pagamento",
+    "promessa_pagamento": "Promessa de pagamento",
+    "negociacao": "Negociação",
+    "informacoes_pagamento": "Informações de pagamento",
+    "contestacao": "Contestação",
+    "dificuldade_financeira": "Dificuldade financeira",
+    "falar_humano": "Falar com atendente",
+    "opt_out": "Descadastro",
+    "pessoa_errada": "Pessoa errada",
+    "agradecimento": "Agradecimento",
+    "desconhecido": "Desconhecida",
+}
+
+
+def intent_label(code: str | None) -> str:
+    if not code:
+        return "—"
+    return INTENT_LABELS.get(code, code)
+
+
+def brl(value) -> str:
+    """R$ 1.234,56 (a plain space after R$, so the text is easy to search and copy)."""
+    if value is None or value == "":
+        return "R$ 0,00"
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    text = format_decimal(abs(number), format="#,##0.00", locale="pt_BR")
+    return f"-R$ {text}" if number < 0 else f"R$ {text}"
+
+
+def percent(value, digits: int = 1) -> str:
+    """0.8734 → 87,3 % (None → —)."""
+    if value is None:
+        return "—"
+    return (
+        format_decimal(
+            float(value) * 100, format="#,##0." + "0" * digits if digits else "#,##0", locale="pt_BR"
+        )
+        + " %"
+    )
+
+
+def local(value: dt.datetime) -> dt.datetime:
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return value.astimezone(SAO_PAULO)
+
+
+def date_br(value) -> str:
+    if not value:
+        return "—"
+    if isinstance(value, dt.datetime):
+        value = local(value)
+    return value.strftime("%d/%m/%Y")
+
+
+def datetime_br(value) -> str:
+    if not value:
+        return "—"
+    if not isinstance(value, dt.datetime):
+        return date_br(value)
+    return local(value).strftime("%d/%m/%Y %H:%M")
+
+
+def time_br(value) -> str:
+    if not value:
+        return "—"
+    return local(value).strftime("%H:%M")
+
+
+def duration_br(seconds) -> str:
+    """A rough human duration: 45 s, 12 min, 3 h 20 min, 2 d 4 h."""
+    if seconds is None:
+        return "—"
+    seconds = int(max(float(seconds), 0))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+# WhatsApp's markup: a marker must touch a non-space character on its inner side and must not sit inside a
+# word on its outer side (WhatsApp ignores 2*3*4). The text is HTML-escaped BEFORE these run, and escaping
+# never produces *, _, ~ or `, so a debtor cannot smuggle tags through the markup.
+_MONO = re.compile(r"```(.+?)```", re.DOTALL)
+_MARKUP = [
+    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]*?\S)\*(?![\w*])"), "strong"),
+    (re.compile(r"(?<![\w_])_(?=\S)([^_\n]*?\S)_(?![\w_])"), "em"),
+    (re.compile(r"(?<![\w~])~(?=\S)([^~\n]*?\S)~(?![\w~])"), "del"),
+]
+
+
+def whatsapp_html(text: str | None) -> SafeString:
+    """Render a message the way WhatsApp shows it: *negrito*, _itálico_, ~tachado~, ```mono```, line breaks.
+
+    Safe for untrusted input: escape first, then add only our own tags (emojis pass through untouched).
+    """
+    html = escape(text or "")
+    html = _MONO.sub(r"<code>\1</code>", html)
+    for pattern, tag in _MARKUP:
+        html = pattern.sub(rf"<{tag}>\1</{tag}>", html)
+    html = html.replace("\r\n", "\n").replace("\n", "<br>")
+    return mark_safe(html)  # noqa: S308 - built from escaped text plus our fixed tags only
+
+
+def csv_safe(value) -> str:
+    """Neutralise formula injection: a cell starting with = + - @ (tab, CR) gets a leading quote."""
+    text = "" if value is None else str(value)
+    if text and text[0] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text

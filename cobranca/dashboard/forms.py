@@ -1,0 +1,256 @@
+"""Dashboard forms: input parsing and validation only; the writes happen in the apps' services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
+
+from billing.models import Charge, ImportBatch, MessageTemplate
+from cobranca.dashboard.formatting import INTENT_LABELS, SAO_PAULO
+from conversations.models import Conversation
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class BootstrapMixin:
+    """Give every widget its Bootstrap class so templates render `{{ field }}` without style attributes."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxSelectMultiple):
+                css = "form-check-input"
+            elif isinstance(widget, forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(widget, forms.Select):
+                css = "form-select"
+            else:
+                css = "form-control"
+            widget.attrs["class"] = (widget.attrs.get("class", "") + " " + css).strip()
+
+
+class PeriodForm(BootstrapMixin, forms.Form):
+    inicio = forms.DateField(label="De", required=False, widget=DATE_INPUT)
+    fim = forms.DateField(label="Até", required=False, widget=DATE_INPUT)
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("inicio"), data.get("fim")
+        if start and end and start > end:
+            raise forms.ValidationError("A data inicial deve ser anterior à final.")
+        if start and end and (end - start).days > 366:
+            raise forms.ValidationError("Escolha um período de até um ano.")
+        return data
+
+
+class UploadForm(BootstrapMixin, forms.Form):
+    MAX_MB = 50
+
+    arquivo = forms.FileField(
+        label="Arquivo de devedores (CSV, XLSX ou JSON)",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,.json,text/csv,application/json"}),
+    )
+
+    def clean_arquivo(self):
+        upload = self.cleaned_data["arquivo"]
+        name = upload.name.lower()
+        if not name.endswith((".csv", ".xlsx", ".json", ".txt")):
+            raise forms.ValidationError("Envie um arquivo .csv, .xlsx ou .json.")
+        if upload.size > self.MAX_MB * 1024 * 1024:
+            raise forms.ValidationError(f"O arquivo passa de {self.MAX_MB} MB.")
+        return upload
+
+
+class ImportConfirmForm(forms.Form):
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    ignorar_invalidas = forms.BooleanField(
+        label="Importar só as linhas válidas (as rejeitadas ficam num CSV para correção)", required=False
+    )
+
+
+class SegmentForm(BootstrapMixin, forms.Form):
+    """Audience filters; `segment()` turns them into the JSON billing.segments understands."""
+
+    importacao = forms.ModelChoiceField(
+        label="Importação",
+        queryset=ImportBatch.objects.order_by("-created_at"),
+        required=False,
+        empty_label="Todas as importações",
+    )
+    situacoes = forms.MultipleChoiceField(
+        label="Situação da cobrança",
+        choices=[(s.value, s.label) for s in Charge.Status if s not in Charge.NO_REMINDER_STATUSES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    atraso_min = forms.IntegerField(label="Atraso mínimo (dias)", required=False, min_value=0)
+    atraso_max = forms.IntegerField(label="Atraso máximo (dias)", required=False, min_value=0)
+    valor_min = forms.DecimalField(
+        label="Valor mínimo (R$)", required=False, min_value=Decimal("0"), decimal_places=2
+    )
+    valor_max = forms.DecimalField(
+        label="Valor máximo (R$)", required=False, min_value=Decimal("0"), decimal_places=2
+    )
+
+    def segment(self) -> dict:
+        data = self.cleaned_data
+        segment: dict = {}
+        if data.get("situacoes"):
+            segment["statuses"] = list(data["situacoes"])
+        if data.get("atraso_min") is not None:
+            segment["min_days_overdue"] = data["atraso_min"]
+        if data.get("atraso_max") is not None:
+            segment["max_days_overdue"] = data["atraso_max"]
+        if data.get("valor_min") is not None:
+            segment["min_amount"] = str(data["valor_min"])
+        if data.get("valor_max") is not None:
+            segment["max_amount"] = str(data["valor_max"])
+        return segment
+
+
+class CampaignForm(SegmentForm):
+    nome = forms.CharField(label="Nome da campanha", max_length=200, required=False)
+    modelo = forms.ModelChoiceField(
+        label="Modelo de mensagem", queryset=MessageTemplate.objects.filter(is_active=True).order_by("name")
+    )
+    sessao = forms.CharField(label="Sessão do WhatsApp", max_length=100, required=False)
+    intervalo = forms.DecimalField(
+        label="Intervalo entre envios (s)",
+        min_value=Decimal("0"),
+        max_digits=8,
+        decimal_places=2,
+        required=False,
+    )
+    variacao = forms.DecimalField(
+        label="Variação aleatória (s)", min_value=Decimal("0"), max_digits=8, decimal_places=2, required=False
+    )
+    janela = forms.CharField(
+        label="Janela de envio",
+        max_length=200,
+        required=False,
+        help_text="Ex.: mon-fri 08:00-20:00; sat 08:00-14:00 (vazio = padrão do sistema)",
+    )
+    limite_diario = forms.IntegerField(label="Limite diário", min_value=1, required=False)
+    inicio = forms.DateTimeField(
+        label="Início (vazio = assim que iniciada)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M"],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sessao"].initial = settings.WAHA_SESSION_NAME
+        self.fields["intervalo"].initial = Decimal(str(settings.DISPATCH_DELAY_SECONDS))
+        self.fields["variacao"].initial = Decimal(str(settings.DISPATCH_JITTER_SECONDS))
+
+    def clean_inicio(self):
+        value = self.cleaned_data.get("inicio")
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=SAO_PAULO)
+        return value
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("importacao") and not self.segment():
+            raise forms.ValidationError("Escolha a audiência: uma importação ou pelo menos um filtro.")
+        return data
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "template": data["modelo"],
+            "name": data.get("nome") or "",
+            "segment": self.segment() or None,
+            "import_batch": data.get("importacao"),
+            "delay_seconds": data.get("intervalo"),
+            "jitter_seconds": data.get("variacao"),
+            "session_name": data.get("sessao") or None,
+            "starts_at": data.get("inicio"),
+            "send_window": data.get("janela") or "",
+            "daily_cap": data.get("limite_diario"),
+        }
+
+
+class CampaignStartForm(BootstrapMixin, forms.Form):
+    confirmar_conformidade = forms.BooleanField(
+        label="Li os avisos de conformidade e quero iniciar mesmo assim", required=False
+    )
+
+
+class TemplateForm(BootstrapMixin, forms.Form):
+    """Input of the template editor; billing.templating.template_create/update validate and save it."""
+
+    name = forms.SlugField(label="Identificador (template_name)", max_length=100)
+    title = forms.CharField(label="Título", max_length=200, required=False)
+    body = forms.CharField(label="Texto", widget=forms.Textarea(attrs={"rows": 10}), max_length=4096)
+    is_active = forms.BooleanField(label="Ativo", required=False, initial=True)
+
+    @classmethod
+    def for_template(cls, template: MessageTemplate | None, data=None) -> TemplateForm:
+        initial = (
+            {
+                "name": template.name,
+                "title": template.title,
+                "body": template.body,
+                "is_active": template.is_active,
+            }
+            if template
+            else None
+        )
+        return cls(data, initial=initial)
+
+    def add_service_errors(self, fields: dict[str, list[str]]) -> None:
+        for name, errors in fields.items():
+            for error in errors:
+                self.add_error(name if name in self.fields else None, error)
+
+
+class InboxFilterForm(BootstrapMixin, forms.Form):
+    q = forms.CharField(label="Nome ou telefone", required=False, max_length=100)
+    estado = forms.ChoiceField(
+        label="Estado", required=False, choices=[("", "Todos"), *Conversation.State.choices]
+    )
+    intencao = forms.ChoiceField(
+        label="Intenção", required=False, choices=[("", "Todas"), *INTENT_LABELS.items()]
+    )
+    de = forms.DateField(label="De", required=False, widget=DATE_INPUT)
+    ate = forms.DateField(label="Até", required=False, widget=DATE_INPUT)
+    campanha = forms.TypedChoiceField(label="Campanha", required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, campaigns: list[tuple[int, str]] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["campanha"].choices = [("", "Todas"), *campaigns]
+
+    def filters(self) -> dict:
+        if not self.is_valid():
+            return {}
+        d = self.cleaned_data
+        return {
+            "search": d.get("q") or "",
+            "state": d.get("estado") or "",
+            "intent": d.get("intencao") or "",
+            "date_from": d.get("de"),
+            "date_to": d.get("ate"),
+            "campaign": d.get("campanha"),
+        }
+
+
+class ReplyForm(BootstrapMixin, forms.Form):
+    texto = forms.CharField(
+        label="Sua resposta",
+        max_length=4096,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Escreva a resposta ao cliente…"}),
+    )
+
+
+class IntentCorrectionForm(BootstrapMixin, forms.Form):
+    intencao = forms.ChoiceField(label="Intenção correta", choices=list(INTENT_LABELS.items()))
+
+
+def default_period_dates(today: dt.date) -> tuple[dt.date, dt.date]:
+    return today - dt.timedelta(days=29), today

@@ -1,0 +1,370 @@
+"""Numbers for the dashboard pages, from a fixed number of aggregate queries whatever the data size.
+
+Per-campaign progress (rate, ETA) belongs to billing.dispatch.selectors and the inbox to
+conversations.selectors; this module only adds the cross-app figures the pages need.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, NullIf, TruncDay, TruncHour
+from django.utils import timezone
+
+from billing.models import Campaign, Charge, Client, Dispatch, ImportBatch, PromiseToPay
+from cobranca.dashboard.formatting import SAO_PAULO, intent_label
+from conversations.models import Conversation, Message
+
+DS = Dispatch.Status
+DELIVERED_STATUSES = (DS.DELIVERED, DS.READ)
+SENT_STATUSES = (DS.SENT, DS.DELIVERED, DS.READ)
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Inclusive local (São Paulo) dates; `start_at`/`end_at` are the aware instants bounding them."""
+
+    start: dt.date
+    end: dt.date
+
+    @classmethod
+    def last_days(cls, days: int = 30, *, today: dt.date | None = None) -> DateRange:
+        today = today or timezone.localdate(timezone=SAO_PAULO)
+        return cls(start=today - dt.timedelta(days=days - 1), end=today)
+
+    @property
+    def start_at(self) -> dt.datetime:
+        return dt.datetime.combine(self.start, dt.time.min, tzinfo=SAO_PAULO)
+
+    @property
+    def end_at(self) -> dt.datetime:
+        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time.min, tzinfo=SAO_PAULO)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _replied_after_dispatch():
+    """An inbound message from the dispatch's client after the dispatch went out."""
+    return Exists(
+        Message.objects.filter(
+            conversation__client_id=OuterRef("client_id"),
+            direction=Message.Direction.IN,
+            sent_at__gte=OuterRef("sent_at"),
+        )
+    )
+
+
+def overview(period: DateRange) -> dict[str, Any]:
+    """The Painel cards and funnel. Six queries."""
+    now = timezone.now()
+    today = DateRange(
+        start=timezone.localdate(now, timezone=SAO_PAULO), end=timezone.localdate(now, timezone=SAO_PAULO)
+    )
+
+    clients = Client.objects.aggregate(
+        total=Count("pk"), suppressed=Count("pk", filter=Q(opted_out_at__isnull=False) | Q(wrong_number=True))
+    )
+    charges = Charge.objects.aggregate(
+        open_amount=Coalesce(Sum("amount", filter=Q(status__in=Charge.OPEN_STATUSES)), Value(Decimal("0"))),
+        open_count=Count("pk", filter=Q(status__in=Charge.OPEN_STATUSES)),
+        recovered=Coalesce(
+            Sum(
+                "amount",
+                filter=Q(status=Charge.Status.PAID, paid_at__gte=period.start_at, paid_at__lt=period.end_at),
+            ),
+            Value(Decimal("0")),
+        ),
+        recovered_count=Count(
+            "pk", filter=Q(status=Charge.Status.PAID, paid_at__gte=period.start_at, paid_at__lt=period.end_at)
+        ),
+    )
+    paid_after = Exists(
+        Charge.objects.filter(
+            pk=OuterRef("charge_id"), status=Charge.Status.PAID, paid_at__gte=OuterRef("sent_at")
+        )
+    )
+    funnel = Dispatch.objects.filter(sent_at__gte=period.start_at, sent_at__lt=period.end_at).aggregate(
+        sent=Count("pk"),
+        delivered=Count("pk", filter=Q(status__in=DELIVERED_STATUSES) | Q(delivered_at__isnull=False)),
+        read=Count("pk", filter=Q(status=DS.READ) | Q(read_at__isnull=False)),
+        replied=Count("pk", filter=_replied_after_dispatch()),
+        paid=Count("pk", filter=paid_after),
+    )
+    sent_today = Dispatch.objects.filter(sent_at__gte=today.start_at, sent_at__lt=today.end_at).count()
+    # Campaign sends are counted from their Dispatch rows; bot and operator answers from Message rows.
+    sent_today += (
+        Message.objects.filter(
+            direction=Message.Direction.OUT, sent_at__gte=today.start_at, sent_at__lt=today.end_at
+        )
+        .exclude(author=Message.Author.CAMPAIGN)
+        .count()
+    )
+    promises = PromiseToPay.objects.filter(
+        created_at__gte=period.start_at, created_at__lt=period.end_at
+    ).aggregate(count=Count("pk"), amount=Coalesce(Sum("amount"), Value(Decimal("0"))))
+    return {
+        "clients": clients["total"],
+        "clients_suppressed": clients["suppressed"],
+        "open_amount": charges["open_amount"],
+        "open_count": charges["open_count"],
+        "recovered_amount": charges["recovered"],
+        "recovered_count": charges["recovered_count"],
+        "sent_today": sent_today,
+        "delivery_rate": _ratio(funnel["delivered"], funnel["sent"]),
+        "reply_rate": _ratio(funnel["replied"], funnel["sent"]),
+        "promises": promises["count"],
+        "promises_amount": promises["amount"],
+        "funnel": funnel,
+    }
+
+
+def sends_over_time(period: DateRange) -> dict[str, list]:
+    """Sends per hour for a range of up to two days, per day otherwise (São Paulo time). One query."""
+    hourly = period.days <= 2
+    trunc = TruncHour("sent_at", tzinfo=SAO_PAULO) if hourly else TruncDay("sent_at", tzinfo=SAO_PAULO)
+    rows = (
+        Dispatch.objects.filter(sent_at__gte=period.start_at, sent_at__lt=period.end_at)
+        .annotate(bucket=trunc)
+        .values("bucket")
+        .annotate(n=Count("pk"))
+        .order_by("bucket")
+    )
+    counts = {row["bucket"].astimezone(SAO_PAULO).replace(tzinfo=None): row["n"] for row in rows}
+    labels, values = [], []
+    if hourly:
+        cursor = dt.datetime.combine(period.start, dt.time.min)
+        while cursor < dt.datetime.combine(period.end + dt.timedelta(days=1), dt.time.min):
+            labels.append(cursor.strftime("%d/%m %Hh"))
+            values.append(counts.get(cursor, 0))
+            cursor += dt.timedelta(hours=1)
+    else:
+        for offset in range(period.days):
+            day = dt.datetime.combine(period.start + dt.timedelta(days=offset), dt.time.min)
+            labels.append(day.strftime("%d/%m"))
+            values.append(counts.get(day, 0))
+    return {"labels": labels, "values": values, "unit": "hora" if hourly else "dia"}
+
+
+def reply_intents(period: DateRange) -> dict[str, list]:
+    """Inbound messages per effective intent (the operator's correction wins). One query."""
+    label = Coalesce(NullIf("corrected_intent", Value("")), NullIf("intent", Value("")))
+    rows = (
+        Message.objects.filter(
+            direction=Message.Direction.IN, sent_at__gte=period.start_at, sent_at__lt=period.end_at
+        )
+        .annotate(label=label)
+        .exclude(label=None)
+        .values("label")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "label")
+    )
+    return {"labels": [intent_label(r["label"]) for r in rows], "values": [r["n"] for r in rows]}
+
+
+def recovery_by_campaign(period: DateRange, limit: int = 10) -> dict[str, list]:
+    """Amount paid after a campaign's message, per campaign started in the range. One query."""
+    rows = (
+        Campaign.objects.filter(created_at__lt=period.end_at)
+        .filter(
+            Q(started_at__gte=period.start_at) | Q(started_at__isnull=True, created_at__gte=period.start_at)
+        )
+        .annotate(
+            recovered=Coalesce(
+                Sum(
+                    "dispatches__charge__amount",
+                    filter=Q(
+                        dispatches__charge__status=Charge.Status.PAID,
+                        dispatches__charge__paid_at__gte=F("dispatches__sent_at"),
+                    ),
+                ),
+                Value(Decimal("0")),
+            )
+        )
+        .order_by("-recovered", "-created_at")
+        .values("name", "recovered")[:limit]
+    )
+    return {"labels": [r["name"] for r in rows], "values": [float(r["recovered"]) for r in rows]}
+
+
+def painel_charts(period: DateRange, funnel: dict[str, int]) -> dict[str, Any]:
+    """Everything the Painel's Chart.js code draws, as plain JSON-able data."""
+    return {
+        "sends": sends_over_time(period),
+        "funnel": {
+            "labels": ["Enviadas", "Entregues", "Lidas", "Respondidas", "Pagas"],
+            "values": [
+                funnel["sent"],
+                funnel["delivered"],
+                funnel["read"],
+                funnel["replied"],
+                funnel["paid"],
+            ],
+        },
+        "intents": reply_intents(period),
+        "recovery": recovery_by_campaign(period),
+    }
+
+
+# --- Cobrança
+
+
+def campaigns_with_counts(qs: QuerySet[Campaign] | None = None) -> QuerySet[Campaign]:
+    """Campaigns with their dispatch counts per outcome, in one query for the whole list."""
+    qs = Campaign.objects.all() if qs is None else qs
+    return qs.select_related("template").annotate(
+        n_total=Count("dispatches"),
+        n_pending=Count("dispatches", filter=Q(dispatches__status__in=[DS.PENDING, DS.SENDING])),
+        n_sent=Count("dispatches", filter=Q(dispatches__status__in=SENT_STATUSES)),
+        n_failed=Count("dispatches", filter=Q(dispatches__status__in=[DS.FAILED, DS.UNKNOWN])),
+        n_skipped=Count("dispatches", filter=Q(dispatches__status=DS.SKIPPED)),
+    )
+
+
+def active_campaigns() -> QuerySet[Campaign]:
+    return campaigns_with_counts(
+        Campaign.objects.filter(
+            status__in=[Campaign.Status.DRAFT, *Campaign.ACTIVE_STATUSES, Campaign.Status.PAUSED]
+        )
+    ).order_by("-created_at")
+
+
+def finished_campaigns(limit: int = 50) -> QuerySet[Campaign]:
+    return campaigns_with_counts(
+        Campaign.objects.filter(status__in=[Campaign.Status.COMPLETED, Campaign.Status.CANCELLED])
+    ).order_by("-finished_at", "-created_at")[:limit]
+
+
+def campaign_problem_dispatches(campaign: Campaign, limit: int = 200) -> QuerySet[Dispatch]:
+    """Failed, unknown and skipped rows with their reasons (the operator's to-do list)."""
+    return (
+        Dispatch.objects.filter(campaign=campaign, status__in=[DS.FAILED, DS.UNKNOWN, DS.SKIPPED])
+        .select_related("client", "charge")
+        .order_by("status", "pk")[:limit]
+    )
+
+
+def campaign_export_rows(campaign: Campaign):
+    """Every dispatch of a campaign for the CSV export, streamed in chunks (one query per 2,000 rows)."""
+    return (
+        Dispatch.objects.filter(campaign=campaign)
+        .select_related("client", "charge")
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "client__name",
+            "client__phone",
+            "charge__external_id",
+            "charge__amount",
+            "charge__due_date",
+            "status",
+            "reason",
+            "attempts",
+            "sent_at",
+            "delivered_at",
+            "read_at",
+        )
+        .iterator(chunk_size=2000)
+    )
+
+
+def recent_imports(limit: int = 10) -> QuerySet[ImportBatch]:
+    return ImportBatch.objects.select_related("created_by").order_by("-created_at")[:limit]
+
+
+# --- Conversas
+
+
+def inbox_page(filters: dict[str, Any], *, limit: int = 100) -> list[Conversation]:
+    """The inbox through conversations.selectors.inbox, plus the dashboard's date and campaign filters."""
+    from conversations.selectors import inbox
+
+    qs = inbox({k: filters.get(k) for k in ("state", "intent", "search") if filters.get(k)})
+    if filters.get("date_from"):
+        qs = qs.filter(
+            last_message_at__gte=dt.datetime.combine(filters["date_from"], dt.time.min, tzinfo=SAO_PAULO)
+        )
+    if filters.get("date_to"):
+        end = dt.datetime.combine(filters["date_to"] + dt.timedelta(days=1), dt.time.min, tzinfo=SAO_PAULO)
+        qs = qs.filter(last_message_at__lt=end)
+    if filters.get("campaign"):
+        qs = qs.filter(
+            client_id__in=Dispatch.objects.filter(campaign=filters["campaign"]).values("client_id")
+        )
+    last_in = Message.objects.filter(conversation=OuterRef("pk"), direction=Message.Direction.IN).order_by(
+        "-sent_at", "-pk"
+    )
+    qs = qs.annotate(
+        last_intent=Subquery(last_in.values("intent")[:1]),
+        last_corrected=Subquery(last_in.values("corrected_intent")[:1]),
+        last_confidence=Subquery(last_in.values("confidence")[:1]),
+    )
+    return list(qs[:limit])
+
+
+def client_panel(client: Client | None) -> dict[str, Any]:
+    """The debtor's charges, promises and agreements beside the chat. Three queries."""
+    if client is None:
+        return {"charges": [], "promises": [], "agreements": [], "open_amount": Decimal("0")}
+    from billing.models import Agreement
+
+    charges = list(client.charges.order_by("due_date", "pk"))
+    return {
+        "charges": charges,
+        "open_amount": sum((c.amount for c in charges if c.is_open), Decimal("0")),
+        "promises": list(PromiseToPay.objects.filter(charge__client=client).select_related("charge")[:20]),
+        "agreements": list(Agreement.objects.filter(charge__client=client).select_related("charge")[:20]),
+    }
+
+
+def campaign_choices() -> list[tuple[int, str]]:
+    return list(Campaign.objects.order_by("-created_at").values_list("pk", "name")[:100])
+
+
+# --- Sistema
+
+
+def queue_numbers() -> dict[str, Any]:
+    """django-q2 queue and webhook backlog. Three queries."""
+    from django_q.models import Failure, OrmQ
+
+    from whatsapp.models import WebhookEvent
+
+    since = timezone.now() - dt.timedelta(hours=24)
+    webhooks = WebhookEvent.objects.aggregate(
+        pending=Count("pk", filter=Q(state=WebhookEvent.State.PENDING)),
+        failed=Count("pk", filter=Q(state=WebhookEvent.State.FAILED)),
+    )
+    return {
+        "queued": OrmQ.objects.count(),
+        "failures_24h": Failure.objects.filter(stopped__gte=since).count(),
+        "webhooks_pending": webhooks["pending"],
+        "webhooks_failed": webhooks["failed"],
+    }
+
+
+def sends_today() -> list[dict[str, Any]]:
+    """Per WAHA session: messages sent today (the pacing counter) and the daily cap. One query + one per
+    session for the pacing backend (a deployment has a handful of sessions)."""
+    from django.conf import settings
+
+    from billing.dispatch.pacing import pacing_sent_today
+    from whatsapp.models import WahaSession
+
+    caps = dict(WahaSession.objects.values_list("name", "daily_cap"))
+    names = sorted(set(caps) | {settings.WAHA_SESSION_NAME})
+    result = []
+    for name in names:
+        cap = caps.get(name) or settings.DISPATCH_DAILY_CAP
+        sent = int(pacing_sent_today(session_name=name) or 0)
+        result.append({"name": name, "sent": sent, "cap": cap})
+    return result

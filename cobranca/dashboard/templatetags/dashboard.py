@@ -1,0 +1,71 @@
+"""Template filters for the dashboard: `{% load dashboard %}` then `|brl`, `|data_br`, `|whatsapp`..."""
+
+from __future__ import annotations
+
+from django import template
+
+from cobranca.dashboard import formatting
+
+register = template.Library()
+
+register.filter("brl", formatting.brl)
+register.filter("pct", formatting.percent)
+register.filter("data_br", formatting.date_br)
+register.filter("datahora_br", formatting.datetime_br)
+register.filter("hora_br", formatting.time_br)
+register.filter("duracao", formatting.duration_br)
+register.filter("intencao", formatting.intent_label)
+register.filter("whatsapp", formatting.whatsapp_html, is_safe=True)
+
+
+@register.filter
+def confianca(value) -> str:
+    """Classifier confidence 0.873 → 87 %."""
+    if value is None:
+        return "—"
+    return f"{round(float(value) * 100)} %"
+
+
+@register.filter
+def nivel_confianca(value) -> str:
+    """Bootstrap colour for a confidence badge."""
+    if value is None:
+        return "secondary"
+    value = float(value)
+    return "success" if value >= 0.8 else "warning" if value >= 0.5 else "danger"
+
+
+_STATUS_COLOURS = {
+    # campaigns
+    "draft": "secondary",
+    "scheduled": "info",
+    "running": "primary",
+    "paused": "warning",
+    "completed": "success",
+    "cancelled": "dark",
+    # dispatches
+    "pending": "secondary",
+    "sending": "info",
+    "sent": "primary",
+    "delivered": "primary",
+    "read": "success",
+    "failed": "danger",
+    "skipped": "warning",
+    "unknown": "danger",
+    # conversations
+    "bot": "info",
+    "human": "warning",
+    "closed": "secondary",
+    # charges
+    "open": "danger",
+    "promised": "info",
+    "negotiating": "info",
+    "payment_claimed": "primary",
+    "disputed": "warning",
+    "paid": "success",
+}
+
+
+@register.filter
+def cor_status(value) -> str:
+    return _STATUS_COLOURS.get(str(value), "secondary")
