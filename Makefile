@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 PYTEST_ARGS ?=
 COV_MIN ?= 80
 
-.PHONY: help install setup run test test-fast lint format migrate clean browser
+.PHONY: help install setup run test test-fast lint format migrate clean browser vendor
 
 help:
 	@echo "make run   - instala, migra, carrega dados de demonstração e inicia web + worker + simulador WAHA"
@@ -21,7 +21,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
-install: $(STAMP)
+# Front-end libraries from npm (package-lock.json), copied into static/vendor/ and served by whitenoise.
+# Without npm the committed static/vendor/ is used as is.
+VENDOR_STAMP := static/vendor/.npm-$(shell sha1sum package-lock.json | cut -c1-12)
+$(VENDOR_STAMP): package.json package-lock.json scripts/vendor_assets.sh
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --loglevel=error && bash scripts/vendor_assets.sh && touch $(VENDOR_STAMP); \
+	else echo "npm ausente: usando static/vendor/ já versionado"; fi
+
+vendor: $(VENDOR_STAMP)
+
+install: $(STAMP) vendor
 
 migrate: install
 	$(PY) manage.py migrate --noinput

@@ -20,6 +20,7 @@ from billing.models import (
 )
 from cobranca.admin_utils import export_csv_response, pretty_json
 from cobranca.masking import mask_document
+from cobranca.privacy import forget_clients_action
 
 
 class ChargeInline(admin.TabularInline):
@@ -39,7 +40,7 @@ class ClientAdmin(admin.ModelAdmin):
     readonly_fields = ("chat_id", "lid", "whatsapp_checked_at", "opted_out_at", "forgotten_at", "created_at",
                        "updated_at")
     inlines = [ChargeInline]
-    actions = ["opt_out", "clear_wrong_number", "export_csv"]
+    actions = ["opt_out", "clear_wrong_number", "export_csv", forget_clients_action]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(

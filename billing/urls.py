@@ -1,3 +1,10 @@
+"""Billing API, mounted at /api/billing/: imports and templates, campaigns and dispatch."""
+
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("billing.urls_import")),
+    path("", include("billing.urls_dispatch")),
+]

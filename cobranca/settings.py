@@ -12,6 +12,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from cobranca.env import (
@@ -68,8 +69,12 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "django_q",
     "cobranca",
+    "cobranca.dashboard",
+    "audit",
     "billing",
     "conversations",
     "chatbot",
@@ -77,7 +82,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it times (and counts the 5xx of) everything below it.
+    "cobranca.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -223,6 +231,24 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 if env_bool("BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# The dashboard needs no inline script or style; the one inline <style> of drf-spectacular's Swagger page is
+# allowed by its hash (cobranca/tests/test_security.py recomputes it, so an upgrade that changes it fails loudly).
+SWAGGER_UI_STYLE_HASH = "'sha256-MMpT0iDxyjALd9PdfepImGX3DBfJPXZ4IlDWdPAgtn0='"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, SWAGGER_UI_STYLE_HASH],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+
 # --- REST API and JWT ----------------------------------------------------------------------------------------------
 
 RATE_LIMIT_REQUESTS = env_int("RATE_LIMIT_REQUESTS", 100, minimum=1)
@@ -264,6 +290,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["cobranca.permissions.IsApiUser"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and ReDoc assets from the drf-spectacular-sidecar package: nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- WAHA (WhatsApp HTTP API) ------------------------------------------------------------------------------------
@@ -303,6 +333,19 @@ CHATBOT_MARGIN = env_float("CHATBOT_MARGIN", 0.1, minimum=0, maximum=1)
 CHATBOT_ENABLED = env_bool("CHATBOT_ENABLED", True)
 MODEL_DEVICE = env_choice("MODEL_DEVICE", "cpu", ("cpu", "cuda"))
 MODEL_MAX_LENGTH = env_int("MODEL_MAX_LENGTH", 128, minimum=8, maximum=4096)
+
+# --- Operations: metrics, alerts, retention ---------------------------------------------------------------------
+
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+RETENTION_DAYS_MESSAGES = env_int("RETENTION_DAYS_MESSAGES", 365, minimum=1)
+RETENTION_DAYS_WEBHOOKS = env_int("RETENTION_DAYS_WEBHOOKS", 30, minimum=1)
+ALERT_WEBHOOK_URL = env_url("ALERT_WEBHOOK_URL", "")
+ALERT_RESEND_MINUTES = env_int("ALERT_RESEND_MINUTES", 60, minimum=1)
+ALERT_CAMPAIGN_STALL_MINUTES = env_int("ALERT_CAMPAIGN_STALL_MINUTES", 15, minimum=1)
+ALERT_ERROR_RATE_PERCENT = env_int("ALERT_ERROR_RATE_PERCENT", 5, minimum=1, maximum=100)
+ALERT_QUEUE_BACKLOG = env_int("ALERT_QUEUE_BACKLOG", 500, minimum=1)
+ADMINS = [("Administrador", addr) for addr in env_list("ADMIN_EMAILS", "")]
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
 # --- Logging -----------------------------------------------------------------------------------------------------
 

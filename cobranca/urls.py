@@ -3,9 +3,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from cobranca import auth_apis, views
+from cobranca import auth_apis, metrics, views
 
 admin.site.site_header = "Cobrança Inteligente"
 admin.site.site_title = "Cobrança Inteligente"
@@ -21,9 +21,13 @@ urlpatterns = [
     path("auth/refresh", auth_apis.RefreshApi.as_view(), name="auth-refresh"),
     path("auth/logout", auth_apis.LogoutApi.as_view(), name="auth-logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI without an inline script (CSP default-src 'self').
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+    path("painel/", include("cobranca.dashboard.urls")),
     path("api/billing/", include("billing.urls")),
     path("api/chat/", include("chatbot.urls")),
     path("api/conversations/", include("conversations.urls")),
+    path("api/", include("cobranca.resources.urls")),
     path("", include("whatsapp.urls")),
 ]

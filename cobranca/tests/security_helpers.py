@@ -10,13 +10,8 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 ROLES = ("anonymous", "integrator", "operator", "staff")
-URLCONF = "cobranca.tests.wiring_urls"
+URLCONF = "cobranca.urls"
 
-needs_wiring = pytest.mark.skipif(
-    "audit" not in settings.INSTALLED_APPS,
-    reason="audit app not in INSTALLED_APPS yet: run with --ds=cobranca.tests.wiring_settings until the lead "
-    "adds the lines of docs/security.md (Wiring)",
-)
 
 
 def make_user(role: str) -> User | None:

@@ -12,10 +12,9 @@ from django.utils import timezone
 from audit.models import AuditLog
 from billing.tests.factories import CampaignFactory, DispatchFactory
 from cobranca import alerts, middleware
-from cobranca.tests.security_helpers import needs_wiring
 from whatsapp.models import WahaSession
 
-pytestmark = [pytest.mark.django_db, needs_wiring]
+pytestmark = [pytest.mark.django_db]
 
 
 @pytest.fixture

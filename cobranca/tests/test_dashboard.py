@@ -20,7 +20,6 @@ from billing.tests.factories import (
     DispatchFactory,
     MessageTemplateFactory,
 )
-from cobranca.dashboard.testing import mount_dashboard
 from cobranca.roles import OPERATORS
 from conversations.models import Conversation, Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
@@ -39,7 +38,6 @@ XSS = "<script>alert(1)</script>"
 
 @pytest.fixture(autouse=True)
 def _dashboard(settings):
-    mount_dashboard(settings)
     # The Sistema page pings WAHA: point it at a closed port so the test never waits on the network.
     settings.WAHA_BASE_URL = "http://127.0.0.1:9"
     settings.WAHA_CONNECT_TIMEOUT = 0.2

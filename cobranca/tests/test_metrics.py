@@ -5,10 +5,10 @@ from django.test import Client as DjangoClient
 
 from billing.tests.factories import DispatchFactory
 from cobranca import metrics
-from cobranca.tests.security_helpers import URLCONF, make_user, needs_wiring
+from cobranca.tests.security_helpers import URLCONF, make_user
 from whatsapp.models import WahaSession
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLCONF), needs_wiring]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLCONF)]
 
 
 def test_metrics_need_a_staff_session_or_the_bearer_token(client, settings):

@@ -16,12 +16,12 @@ from audit.models import AuditLog
 from billing.models import Charge, Client, Dispatch
 from billing.tests.factories import ChargeFactory, ClientFactory, DispatchFactory
 from cobranca.privacy import export_client, forget_client, forget_clients_action
-from cobranca.tests.security_helpers import URLCONF, api_for, make_user, needs_wiring
+from cobranca.tests.security_helpers import URLCONF, api_for, make_user
 from conversations.models import Conversation, Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
 from whatsapp.models import WebhookEvent
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLCONF), needs_wiring]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLCONF)]
 
 PHONE = "+5511987654321"
 

@@ -8,9 +8,9 @@ import pytest
 from audit.models import AuditLog
 from billing.models import Charge, Client
 from billing.tests.factories import ChargeFactory, ClientFactory, DispatchFactory
-from cobranca.tests.security_helpers import URLCONF, api_for, make_user, needs_wiring
+from cobranca.tests.security_helpers import URLCONF, api_for, make_user
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLCONF), needs_wiring]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLCONF)]
 
 
 @pytest.fixture

@@ -10,12 +10,11 @@ from django.utils import timezone
 from billing.models import Dispatch
 from billing.tests.factories import DispatchFactory
 from cobranca.retention import prune_old_data
-from cobranca.tests.security_helpers import needs_wiring
 from conversations.models import Message
 from conversations.tests.factories import MessageFactory
 from whatsapp.models import WebhookEvent
 
-pytestmark = [pytest.mark.django_db, needs_wiring]
+pytestmark = [pytest.mark.django_db]
 
 
 def test_old_bodies_and_payloads_are_emptied_and_recent_ones_kept(settings):

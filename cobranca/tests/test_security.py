@@ -18,10 +18,10 @@ from django.test import Client as DjangoClient
 from django.urls import Resolver404, resolve
 
 from billing.tests.factories import ClientFactory
-from cobranca.tests.security_helpers import URLCONF, api_for, make_user, needs_wiring
+from cobranca.tests.security_helpers import URLCONF, api_for, make_user
 from conversations.tests.factories import MessageFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLCONF), needs_wiring]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLCONF)]
 ROOT = Path(__file__).resolve().parents[2]
 
 

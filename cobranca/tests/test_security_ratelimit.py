@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from cobranca.testing import subprocess_database_url
 from rest_framework_simplejwt.tokens import AccessToken
 
-from cobranca.tests.security_helpers import make_user, needs_wiring
+from cobranca.tests.security_helpers import make_user
 
-pytestmark = [pytest.mark.e2e, needs_wiring]
+pytestmark = [pytest.mark.e2e]
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 10
 
@@ -39,14 +39,13 @@ def _get(port: int, path: str, token: str) -> http.client.HTTPResponse:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_per_user_limit_holds_across_two_gunicorn_workers(tmp_path):
-    db_path = connection.settings_dict["NAME"]
     token = str(AccessToken.for_user(make_user("integrator")))
     other = str(AccessToken.for_user(make_user("operator")))
     port = _free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{db_path}",
-        "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "cobranca.tests.wiring_settings"),
+        "DATABASE_URL": subprocess_database_url(),
+        "DJANGO_SETTINGS_MODULE": "cobranca.settings",
         "RATE_LIMIT_REQUESTS": str(LIMIT),
         "RATE_LIMIT_PERIOD": "3600",
         "COBRANCA_IGNORE_DOTENV": "1",
@@ -54,11 +53,6 @@ def test_the_per_user_limit_holds_across_two_gunicorn_workers(tmp_path):
         "LOG_LEVEL": "WARNING",
         "TESTING": "1",
     }
-    env["DJANGO_SETTINGS_MODULE"] = (
-        "cobranca.tests.wiring_settings"
-        if "audit" not in env.get("DJANGO_SETTINGS_MODULE", "")
-        else env["DJANGO_SETTINGS_MODULE"]
-    )
     proc = subprocess.Popen(
         [
             sys.executable,

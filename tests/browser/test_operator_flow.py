@@ -16,7 +16,6 @@ import pytest
 from django.contrib.auth.models import Group, User
 from playwright.sync_api import expect
 
-from cobranca.dashboard.testing import mount_dashboard
 from cobranca.roles import OPERATORS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -33,10 +32,9 @@ TIMEOUT = 15_000
 
 @pytest.fixture
 def wired(live_server, waha_settings, waha_simulator, monkeypatch, settings):
-    """Dashboard mounted, WAHA at the simulator, signed webhooks into the live server, tasks in sync."""
+    """WAHA at the simulator, signed webhooks into the live server, tasks in sync."""
     from django_q.conf import Conf
 
-    mount_dashboard(settings)
     settings.WAHA_WEBHOOK_HMAC_KEY = HMAC_KEY
     settings.SEND_WINDOW = "always"
     settings.SEND_WINDOW_SKIP_HOLIDAYS = False

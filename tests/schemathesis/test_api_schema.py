@@ -18,7 +18,7 @@ from hypothesis import settings as hypothesis_settings
 from rest_framework_simplejwt.tokens import AccessToken
 from schemathesis.checks import not_a_server_error
 
-from cobranca.tests.security_helpers import URLCONF, make_user, needs_wiring
+from cobranca.tests.security_helpers import URLCONF, make_user
 
 MAX_EXAMPLES = 10
 # Not fuzzed, and why:
@@ -36,7 +36,7 @@ _raw["paths"] = {
 schema = schemathesis.openapi.from_dict(_raw)
 schema.app = WSGIHandler()
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLCONF), needs_wiring]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLCONF)]
 
 
 @pytest.fixture
