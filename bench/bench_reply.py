@@ -1,0 +1,256 @@
+"""Benchmark: webhook-to-reply time of the bot, through the real processes.
+
+Starts, against a throwaway database: the WAHA simulator (`manage.py waha_simulator`), the app under gunicorn
+and
+a real `qcluster` (ORM broker by default, Redis with --redis). For each of N debtor messages it posts
+`POST /simulator/inbound` (the simulator signs and delivers the webhook to /webhook/waha) and measures until
+the
+bot's reply appears in the simulator's outbox (its `timestamp`, taken when WAHA received sendText). The path
+measured: webhook intake → WebhookEvent → task → Message → task → classify → decide → act → sendText.
+
+    .venv/bin/python bench/bench_reply.py                 # ORM broker (SQLite), poll interval included
+    .venv/bin/python bench/bench_reply.py --redis         # starts a private redis-server, REDIS_URL broker
+    .venv/bin/python bench/bench_reply.py --typing 3      # with the real typing pause (default: 0, see below)
+
+The typing indicator pause (up to CHATBOT_TYPING_MAX_SECONDS, 3 s in production) is a deliberate delay, not
+processing time; it is set to 0 by default so the figures measure the system. Messages are sent one at a time
+(latency, not throughput), round-robin over several debtors, with texts the shipped model classifies
+confidently (greetings, thanks, payment info) so no conversation is handed over to a person mid-run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HMAC_KEY = "bench-hmac-key"
+API_KEY = "bench-waha-key"
+TEXTS = ["oi", "como faço para pagar?", "obrigado", "bom dia", "me manda o pix", "muito obrigada pela ajuda"]
+SETTINGS = """
+import os
+from cobranca.settings import *  # noqa: F403
+CHATBOT_TYPING_MAX_SECONDS = float(os.environ["BENCH_TYPING_MAX_SECONDS"])
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_json(method: str, url: str, body: object | None = None, timeout: float = 10) -> object:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", "X-Api-Key": API_KEY}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else None
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except OSError:
+            value = None
+        if value:
+            return value
+        time.sleep(0.05)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def stage_breakdown(env: dict[str, str], last: int) -> dict[str, list[float]]:
+    """Where the time goes, from the database: webhook stored → inbound Message → claimed by the bot → reply
+    recorded (the last `last` inbound messages)."""
+    os.environ.update(env)
+    sys.path[:0] = env["PYTHONPATH"].split(os.pathsep)
+    import django
+
+    django.setup()
+    from conversations.models import Message
+    from whatsapp.models import WebhookEvent
+
+    stages: dict[str, list[float]] = {"webhook→message": [], "message→claim": [], "claim→reply": []}
+    inbound = Message.objects.filter(direction="in").order_by("-pk")[:last]
+    for message in inbound:
+        event = WebhookEvent.objects.filter(payload_id=message.waha_id).order_by("received_at").first()
+        reply = (
+            Message.objects.filter(conversation=message.conversation, author="bot", pk__gt=message.pk)
+            .order_by("pk")
+            .first()
+        )
+        if not (event and reply and message.replied_at):
+            continue
+        stages["webhook→message"].append((message.created_at - event.received_at).total_seconds() * 1000)
+        stages["message→claim"].append((message.replied_at - message.created_at).total_seconds() * 1000)
+        stages["claim→reply"].append((reply.created_at - message.replied_at).total_seconds() * 1000)
+
+    def p(values: list[float], q: float) -> float:
+        values = sorted(values)
+        return round(values[min(len(values) - 1, int(q * len(values)))], 1) if values else float("nan")
+
+    return {name: [p(values, 0.5), p(values, 0.95)] for name, values in stages.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--messages", type=int, default=120)
+    parser.add_argument("--debtors", type=int, default=12)
+    parser.add_argument("--warmup", type=int, default=6)
+    parser.add_argument("--redis", action="store_true", help="start redis-server and use REDIS_URL")
+    parser.add_argument("--typing", type=float, default=0.0, help="CHATBOT_TYPING_MAX_SECONDS for the run")
+    parser.add_argument(
+        "--gap", type=float, default=0.05, help="seconds between a reply and the next message"
+    )
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-reply-"))
+    (tmp / "bench_settings.py").write_text(SETTINGS)
+    app_port, sim_port = free_port(), free_port()
+    sim_url = f"http://127.0.0.1:{sim_port}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp), str(ROOT)]),
+        "DJANGO_SETTINGS_MODULE": "bench_settings",
+        "BENCH_TYPING_MAX_SECONDS": str(args.typing),
+        "DEBUG": "False",
+        "HTTPS": "False",
+        "SECURE_SSL_REDIRECT": "False",
+        "SECRET_KEY": "bench-" + "x" * 40,
+        "JWT_SECRET_KEY": "bench-jwt-" + "y" * 40,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "COBRANCA_IGNORE_DOTENV": "1",
+        "DATA_DIR": str(tmp),
+        "LOG_LEVEL": "WARNING",
+        "LOG_FILE": "",
+        "WAHA_BASE_URL": sim_url,
+        "WAHA_API_KEY": API_KEY,
+        "WAHA_WEBHOOK_HMAC_KEY": HMAC_KEY,
+        "WAHA_WEBHOOK_URL": f"http://127.0.0.1:{app_port}/webhook/waha",
+        "WAHA_SIMULATOR": "True",
+        "CHATBOT_ENABLED": "True",
+        "Q_WORKERS": "2",
+    }
+    for key in ("DATABASE_URL", "REDIS_URL", "TESTING", "Q_SYNC"):
+        env.pop(key, None)
+    processes: list[subprocess.Popen] = []
+    python = sys.executable
+    manage = [python, str(ROOT / "manage.py")]
+    try:
+        if args.redis:
+            redis_port = free_port()
+            redis = ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"]
+            processes.append(subprocess.Popen(redis, stdout=subprocess.DEVNULL, cwd=tmp))
+            env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+            time.sleep(0.3)
+        subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+        subprocess.run([*manage, "createcachetable"], cwd=ROOT, env=env, check=True)
+        seed = (
+            "from decimal import Decimal; import datetime as dt\n"
+            "from billing.models import Client, Charge\n"
+            f"for i in range({args.debtors}):\n"
+            "    c = Client.objects.create(name=f'Devedor {i}', phone=f'+55119{i:08d}')\n"
+            "    Charge.objects.create(client=c, amount=Decimal('150.50'), due_date=dt.date(2026, 1, 10))\n"
+        )
+        subprocess.run([*manage, "shell", "-c", seed], cwd=ROOT, env=env, check=True)
+
+        processes.append(
+            subprocess.Popen(
+                [*manage, "waha_simulator", "--port", str(sim_port), "--api-key", API_KEY,
+                 "--webhook-url", env["WAHA_WEBHOOK_URL"], "--hmac-key", HMAC_KEY,
+                 "--auto-scan-seconds", "0", "--ack-delay-seconds", "0.2"],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+            )
+        )  # fmt: skip
+        processes.append(
+            subprocess.Popen(
+                [python, "-m", "gunicorn", "cobranca.wsgi:application", "--bind", f"127.0.0.1:{app_port}",
+                 "--workers", "2", "--worker-class", "gthread", "--threads", "4", "--log-level", "warning"],
+                cwd=ROOT, env=env,
+            )
+        )  # fmt: skip
+        processes.append(subprocess.Popen([*manage, "qcluster"], cwd=ROOT, env=env))
+
+        def session_working():
+            sessions = http_json("GET", f"{sim_url}/api/sessions?all=true")
+            return any(s.get("status") == "WORKING" for s in sessions or [])
+
+        wait_for(session_working, 30, "the simulator session")
+        wait_for(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{app_port}/health", timeout=2), 30, "gunicorn"
+        )
+
+        outbox_seen = 0
+
+        def send_and_wait(phone: str, text: str) -> float:
+            nonlocal outbox_seen
+            started_ms = time.time() * 1000
+            http_json("POST", f"{sim_url}/simulator/inbound", {"from": phone, "text": text})
+            chat = phone.lstrip("+") + "@c.us"
+
+            def reply():
+                items = http_json("GET", f"{sim_url}/simulator/outbox")
+                new = [item for item in items[outbox_seen:] if item["chatId"] == chat]
+                return (len(items), new[0]) if new else None
+
+            count, item = wait_for(reply, 30, f"the reply to {text!r}")
+            outbox_seen = count
+            return item["timestamp"] - started_ms
+
+        phones = [f"+55119{i:08d}" for i in range(args.debtors)]
+        for i in range(args.warmup):  # imports, model load, first queries in both workers
+            send_and_wait(phones[i % len(phones)], TEXTS[0])
+        latencies = []
+        for i in range(args.messages):
+            latencies.append(send_and_wait(phones[i % len(phones)], TEXTS[i % len(TEXTS)]))
+            time.sleep(args.gap)
+        breakdown = stage_breakdown(env, args.messages)
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))], 1)
+
+    report = {
+        "broker": "Redis" if args.redis else "ORM (SQLite), Q_POLL=0.2 s",
+        "messages": len(latencies),
+        "typing_max_seconds": args.typing,
+        "reply_ms": {
+            "p50": pct(50),
+            "p95": pct(95),
+            "max": round(latencies[-1], 1),
+            "mean": round(statistics.fmean(latencies), 1),
+        },
+        "stages_ms_p50_p95": breakdown,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+    }
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,300 @@
+"""Billing writes: charge status changes, promises to pay, agreements and suppressions.
+
+Callers: the chatbot policy (through chatbot.services), operators (admin/dashboard) and the API.
+Every function is keyword-only, raises ApplicationError for a request the rules refuse, and never talks to
+the network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from loguru import logger
+
+from billing.models import Agreement, Charge, Client, NegotiationPolicy, PromiseToPay
+from cobranca.exceptions import ApplicationError
+
+Status = Charge.Status
+CENT = Decimal("0.01")
+
+# Which status a charge may move to from each status. Paid/cancelled are final for the bot; an operator
+# (`by`) may
+# reopen them to fix a mistake (a reversed payment, a charge cancelled by accident).
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.OPEN: frozenset(
+        {
+            Status.PROMISED,
+            Status.NEGOTIATING,
+            Status.PAYMENT_CLAIMED,
+            Status.DISPUTED,
+            Status.PAID,
+            Status.CANCELLED,
+        }
+    ),
+    Status.PROMISED: frozenset(
+        {
+            Status.OPEN,
+            Status.NEGOTIATING,
+            Status.PAYMENT_CLAIMED,
+            Status.DISPUTED,
+            Status.PAID,
+            Status.CANCELLED,
+        }
+    ),
+    Status.NEGOTIATING: frozenset(
+        {Status.OPEN, Status.PROMISED, Status.PAYMENT_CLAIMED, Status.DISPUTED, Status.PAID, Status.CANCELLED}
+    ),
+    Status.PAYMENT_CLAIMED: frozenset({Status.OPEN, Status.DISPUTED, Status.PAID, Status.CANCELLED}),
+    Status.DISPUTED: frozenset({Status.OPEN, Status.PAYMENT_CLAIMED, Status.PAID, Status.CANCELLED}),
+    Status.PAID: frozenset(),
+    Status.CANCELLED: frozenset(),
+}
+OPERATOR_REOPEN = frozenset({Status.OPEN})
+
+# States in which the debtor can still promise, negotiate or claim a payment.
+ACTIONABLE_STATUSES = (Status.OPEN, Status.PROMISED, Status.NEGOTIATING)
+
+# Follow-ups go out the morning after the promised date, a decent hour in the debtor's day.
+FOLLOW_UP_HOUR = 10
+
+
+# --- charges ------------------------------------------------------------------------------------------------
+
+
+def charge_set_status(*, charge: Charge, status: str, by=None, reason: str = "") -> Charge:
+    """Move a charge to `status` if the transition is allowed. Same status: nothing changes (idempotent)."""
+    status = Status(status)
+    if charge.status == status:
+        return charge
+    allowed = ALLOWED_TRANSITIONS[Status(charge.status)]
+    if status not in allowed and not (by is not None and status in OPERATOR_REOPEN):
+        raise ApplicationError(
+            "Mudança de situação não permitida.",
+            {"charge": charge.pk, "from": charge.status, "to": str(status)},
+        )
+    previous = charge.status
+    now = timezone.now()
+    charge.status = status
+    charge.status_changed_at = now
+    fields = ["status", "status_changed_at", "updated_at"]
+    if status == Status.PAID:
+        charge.paid_at = charge.paid_at or now
+        fields.append("paid_at")
+    elif previous == Status.PAID:
+        charge.paid_at = None
+        fields.append("paid_at")
+    charge.save(update_fields=fields)
+    logger.info(
+        "charge.status charge={} from={} to={} by={} reason={}",
+        charge.pk,
+        previous,
+        status,
+        getattr(by, "pk", None),
+        reason,
+    )
+    return charge
+
+
+@transaction.atomic
+def charge_mark_paid(*, charge: Charge, by=None, paid_at: dt.datetime | None = None) -> Charge:
+    """Paid: pending promises are kept and active agreements fulfilled, so nothing follows up on them."""
+    charge_set_status(charge=charge, status=Status.PAID, by=by, reason="pagamento confirmado")
+    if paid_at:
+        charge.paid_at = paid_at
+        charge.save(update_fields=["paid_at", "updated_at"])
+    charge.promises.filter(status=PromiseToPay.Status.PENDING).update(status=PromiseToPay.Status.KEPT)
+    charge.agreements.filter(status=Agreement.Status.ACTIVE).update(status=Agreement.Status.KEPT)
+    return charge
+
+
+def charge_claim_payment(*, charge: Charge, source_message=None) -> Charge:
+    """The debtor says it is paid: reminders stop (the dispatch engine skips payment_claimed) until
+    reconciled.
+
+    Claiming again is a no-op. A paid/cancelled charge raises (nothing to claim).
+    """
+    if charge.status == Status.PAYMENT_CLAIMED:
+        return charge
+    return charge_set_status(
+        charge=charge,
+        status=Status.PAYMENT_CLAIMED,
+        reason=f"pagamento informado (mensagem {getattr(source_message, 'pk', source_message)})",
+    )
+
+
+def charge_dispute(*, charge: Charge, by=None, reason: str = "") -> Charge:
+    """The debtor contests the charge: reminders stop until an operator resolves it
+    (CDC art. 42 par. único)."""
+    return charge_set_status(charge=charge, status=Status.DISPUTED, by=by, reason=reason or "contestação")
+
+
+# --- promises -----------------------------------------------------------------------------------------------
+
+
+def promise_follow_up_at(promised_date: dt.date) -> dt.datetime:
+    """The day after the promised date at 10:00 local time; Sundays move to Monday (no collection contact)."""
+    day = promised_date + dt.timedelta(days=1)
+    if day.weekday() == 6:
+        day += dt.timedelta(days=1)
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(FOLLOW_UP_HOUR)))
+
+
+@transaction.atomic
+def promise_create(
+    *, charge: Charge, promised_date: dt.date, amount: Decimal | None = None, source_message=None
+) -> PromiseToPay:
+    """Record a promise to pay and schedule its follow-up (`follow_up_at`, sent by
+    chatbot.tasks.send_due_follow_ups).
+
+    A newer promise supersedes the pending ones of the same charge (their follow-ups are cancelled with them).
+    The charge becomes `promised` unless it is under an agreement (then the agreement stays the plan).
+    """
+    today = timezone.localdate()
+    if charge.status not in ACTIONABLE_STATUSES:
+        raise ApplicationError("Esta cobrança não aceita promessa de pagamento.", {"status": charge.status})
+    if promised_date < today:
+        raise ApplicationError("A data prometida já passou.", {"promised_date": promised_date.isoformat()})
+    if amount is not None:
+        amount = Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
+        if amount <= 0 or amount > charge.amount:
+            raise ApplicationError(
+                "Valor prometido inválido.", {"amount": str(amount), "charge": str(charge.amount)}
+            )
+    charge.promises.filter(status=PromiseToPay.Status.PENDING).update(status=PromiseToPay.Status.CANCELLED)
+    promise = PromiseToPay.objects.create(
+        charge=charge,
+        promised_date=promised_date,
+        amount=amount,
+        follow_up_at=promise_follow_up_at(promised_date),
+        source_message_id=getattr(source_message, "pk", source_message),
+    )
+    if charge.status == Status.OPEN:
+        charge_set_status(charge=charge, status=Status.PROMISED, reason=f"promessa {promise.pk}")
+    return promise
+
+
+# --- agreements ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgreementTerms:
+    installments: int
+    discount_percent: Decimal
+    total: Decimal
+    installment_amount: Decimal
+    # The last installment absorbs the rounding cents, so the sum is exactly the total.
+    last_installment_amount: Decimal
+
+
+def agreement_terms(
+    *, amount: Decimal, installments: int, discount_percent: Decimal = Decimal("0")
+) -> AgreementTerms:
+    """Pure arithmetic shared by the bot's offer and `agreement_create`, so what is offered is what is
+    recorded."""
+    if installments < 1:
+        raise ApplicationError("Número de parcelas inválido.", {"installments": installments})
+    discount_percent = Decimal(discount_percent)
+    total = (Decimal(amount) * (Decimal("100") - discount_percent) / Decimal("100")).quantize(
+        CENT, rounding=ROUND_HALF_UP
+    )
+    installment = (total / installments).quantize(CENT, rounding=ROUND_HALF_UP)
+    last = total - installment * (installments - 1)
+    return AgreementTerms(installments, discount_percent, total, installment, last)
+
+
+def negotiation_policy_current() -> NegotiationPolicy:
+    """The newest policy row; without any, an unsaved row with the model defaults (6x, R$ 50, 10%)."""
+    return NegotiationPolicy.objects.order_by("-updated_at", "-pk").first() or NegotiationPolicy()
+
+
+def negotiation_max_installments(*, amount: Decimal, policy: NegotiationPolicy) -> int:
+    """How many installments this amount allows: the policy cap, and no installment below the minimum."""
+    by_minimum = (
+        int(Decimal(amount) // policy.min_installment_amount) if policy.min_installment_amount > 0 else 99
+    )
+    return max(1, min(policy.max_installments, by_minimum))
+
+
+@transaction.atomic
+def agreement_create(
+    *,
+    charge: Charge,
+    installments: int,
+    discount_percent: Decimal = Decimal("0"),
+    first_due_date: dt.date,
+    policy: NegotiationPolicy | None = None,
+) -> Agreement:
+    """Record an installment plan (or a discounted single payment) within the policy in force.
+
+    The amounts are computed here from the charge, never taken from the caller. A discount is only for a
+    single
+    payment. Earlier active agreements and pending promises of the charge are superseded; the charge →
+    negotiating.
+    """
+    policy = policy or negotiation_policy_current()
+    discount_percent = Decimal(discount_percent)
+    if charge.status not in ACTIONABLE_STATUSES:
+        raise ApplicationError("Esta cobrança não aceita acordo.", {"status": charge.status})
+    allowed = negotiation_max_installments(amount=charge.amount, policy=policy)
+    if installments > allowed:
+        raise ApplicationError(
+            "Parcelamento acima do permitido.", {"installments": installments, "max_installments": allowed}
+        )
+    if discount_percent < 0 or discount_percent > policy.max_discount_percent:
+        raise ApplicationError(
+            "Desconto acima do permitido.",
+            {
+                "discount_percent": str(discount_percent),
+                "max_discount_percent": str(policy.max_discount_percent),
+            },
+        )
+    if discount_percent and installments != 1:
+        raise ApplicationError("Desconto só para pagamento à vista.", {"installments": installments})
+    if first_due_date < timezone.localdate():
+        raise ApplicationError(
+            "O primeiro vencimento já passou.", {"first_due_date": first_due_date.isoformat()}
+        )
+    terms = agreement_terms(
+        amount=charge.amount, installments=installments, discount_percent=discount_percent
+    )
+    charge.agreements.filter(status=Agreement.Status.ACTIVE).update(status=Agreement.Status.CANCELLED)
+    charge.promises.filter(status=PromiseToPay.Status.PENDING).update(status=PromiseToPay.Status.CANCELLED)
+    agreement = Agreement.objects.create(
+        charge=charge,
+        installments=installments,
+        installment_amount=terms.installment_amount,
+        total_amount=terms.total,
+        discount_percent=discount_percent,
+        first_due_date=first_due_date,
+    )
+    charge_set_status(charge=charge, status=Status.NEGOTIATING, reason=f"acordo {agreement.pk}")
+    return agreement
+
+
+# --- suppressions -------------------------------------------------------------------------------------------
+
+
+def client_opt_out(*, client: Client) -> Client:
+    """Suppress the client from every future campaign. Idempotent: the first opt-out time is kept."""
+    updated = Client.objects.filter(pk=client.pk, opted_out_at__isnull=True).update(
+        opted_out_at=timezone.now(), updated_at=timezone.now()
+    )
+    client.refresh_from_db(fields=["opted_out_at"])
+    if updated:
+        logger.info("client.opt_out client={}", client.pk)
+    return client
+
+
+def client_mark_wrong_number(*, client: Client) -> Client:
+    """The number does not belong to the client: campaigns skip it and the bot discloses nothing to it."""
+    updated = Client.objects.filter(pk=client.pk, wrong_number=False).update(
+        wrong_number=True, updated_at=timezone.now()
+    )
+    client.refresh_from_db(fields=["wrong_number"])
+    if updated:
+        logger.info("client.wrong_number client={}", client.pk)
+    return client

@@ -1,0 +1,584 @@
+"""The dialogue policy: (intent, entities, text, context, client snapshot) → what to say and what to do.
+
+Pure: no database, no network, no clock other than `now`. The service (chatbot.services) loads the snapshot,
+calls
+`decide`, applies the actions through billing services in one transaction and sends the reply after commit.
+
+Rules that shape every reply (CDC art. 42/42-A/71): respectful, no threats or shaming, the creditor
+identified in the
+first reply of a conversation and in payment instructions; nothing about debts or the creditor to a number
+that is not
+the client's (unknown numbers and numbers marked wrong get generic answers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.numbers import format_currency
+from django.conf import settings
+
+from billing.services import agreement_terms
+from chatbot.pix import PixError, pix_payload, pix_txid
+
+from .parsing import as_date, as_decimal, fold, is_date_only, parse_plan_choice
+from .types import (
+    DISPUTED,
+    PAYMENT_CLAIMED,
+    Action,
+    ActionKind,
+    ChargeSnapshot,
+    ClientSnapshot,
+    Decision,
+)
+
+__all__ = ["decide"]
+
+# A pending question ("para qual dia?", "qual opção?") is forgotten after a day: an answer that late is a new
+# topic.
+PENDING_TTL = dt.timedelta(hours=24)
+PENDING_PROMISE_DATE = "promise_date"
+PENDING_PLAN_CHOICE = "plan_choice"
+PENDING_RECEIPT = "receipt"
+# Promises further out than this are better served by an installment plan.
+PROMISE_MAX_DAYS = 60
+# Days the debtor has to make the first payment of an agreement (stated in the reply, stored in the
+# agreement).
+AGREEMENT_FIRST_DUE_DAYS = 3
+UNKNOWN_STREAK_HANDOFF = 2
+LAST_INTENTS_KEPT = 5
+
+# Intents that start their own flow even while a question is pending: "já paguei" answers no "para qual dia?".
+_OVERRIDING = frozenset(
+    {
+        "confirmacao_pagamento",
+        "contestacao",
+        "falar_humano",
+        "opt_out",
+        "pessoa_errada",
+        "negociacao",
+        "dificuldade_financeira",
+        "informacoes_pagamento",
+    }
+)
+# From an unknown number these deserve an operator's look (maybe the client's new phone).
+_DEBT_TOPICS = frozenset(
+    {"confirmacao_pagamento", "promessa_pagamento", "negociacao", "informacoes_pagamento", "contestacao",
+     "dificuldade_financeira"}
+)  # fmt: skip
+
+GENERIC_REPLY = (
+    "Olá! Este é o atendimento automático de cobranças. Por segurança, não passamos informações de cobrança "
+    'para este número. Se você é o titular do cadastro, escreva "atendente" para falar com uma pessoa.'
+)
+MENU = "enviar o PIX para pagamento, registrar a data em que você vai pagar ou negociar um parcelamento"
+
+
+def money(value: Decimal) -> str:
+    # Babel puts a no-break space after "R$" (CLDR); a plain space reads the same in WhatsApp and greps
+    # easily.
+    return format_currency(value, "BRL", locale="pt_BR").replace("\xa0", " ")
+
+
+def day(value: dt.date) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
+def decide(
+    *,
+    intent: str,
+    confidence: float,
+    entities: dict[str, Any],
+    text: str,
+    context: dict[str, Any],
+    client_snapshot: ClientSnapshot,
+    now: dt.datetime,
+) -> Decision:
+    """Decide the bot's turn. `confidence` is informative: the classifier already turned unsure guesses into
+    `desconhecido` (threshold + margin), so the policy acts on the intent it is given."""
+    return _Turn(
+        intent=intent,
+        entities=entities or {},
+        text=text or "",
+        context=context or {},
+        snap=client_snapshot,
+        now=now,
+    ).run()
+
+
+class _Turn:
+    def __init__(
+        self,
+        *,
+        intent: str,
+        entities: dict[str, Any],
+        text: str,
+        context: dict[str, Any],
+        snap: ClientSnapshot,
+        now: dt.datetime,
+    ) -> None:
+        self.intent = intent
+        self.entities = entities
+        self.text = text
+        self.context = context
+        self.snap = snap
+        self.now = now
+        self.today = _local_date(now)
+        self.actions: list[Action] = []
+        self.updates: dict[str, Any] = {}
+        self.handoff = False
+
+    # --- plumbing -------------------------------------------------------------------------------------------
+
+    def run(self) -> Decision:
+        if self.context.get("opted_out") or self.snap.opted_out:
+            # Opted out: confirmed once when it happened, silence from then on.
+            return Decision(reply="")
+        body = self._known() if self.snap.is_known else self._unknown()
+        self.updates.setdefault("unknown_streak", 0)
+        last = [*self.context.get("last_intents", []), self.intent][-LAST_INTENTS_KEPT:]
+        self.updates["last_intents"] = last
+        if body and self.snap.is_known and self.intent != "pessoa_errada":
+            body = self._introduce(body)
+        return Decision(reply=body, actions=self.actions, context_updates=self.updates, handoff=self.handoff)
+
+    def _introduce(self, body: str) -> str:
+        name = self.snap.creditor.name
+        if self.context.get("introduced") or name in body:
+            self.updates["introduced"] = True
+            return body
+        self.updates["introduced"] = True
+        greeting = f"Olá, {self.snap.first_name}!" if self.snap.first_name else "Olá!"
+        return f"{greeting} Aqui é o assistente virtual da {name}.\n{body}"
+
+    def _pending(self) -> str | None:
+        pending = self.context.get("pending")
+        since = self.context.get("pending_at")
+        if not pending:
+            return None
+        try:
+            if since and self.now - dt.datetime.fromisoformat(since) > PENDING_TTL:
+                return None
+        except (TypeError, ValueError):
+            return None
+        return pending
+
+    def _set_pending(self, pending: str | None, **data: Any) -> None:
+        self.updates["pending"] = pending
+        self.updates["pending_at"] = self.now.isoformat() if pending else None
+        self.updates["pending_data"] = data if pending else {}
+
+    def _pending_data(self) -> dict[str, Any]:
+        return self.context.get("pending_data") or {}
+
+    def _do(self, kind: str, **params: Any) -> None:
+        self.actions.append(Action(kind, params))
+
+    def _hand_over(self, reason: str) -> None:
+        self._do(ActionKind.HANDOFF, reason=reason)
+        self.handoff = True
+        self._set_pending(None)
+
+    # --- charges --------------------------------------------------------------------------------------------
+
+    def _charge_by_id(self, charge_id: Any) -> ChargeSnapshot | None:
+        return next((c for c in self.snap.actionable_charges if c.id == charge_id), None)
+
+    def _select_charge(self) -> ChargeSnapshot | None:
+        """The oldest actionable charge, unless the amount or the description in the text narrows it down."""
+        charges = self.snap.actionable_charges
+        if not charges:
+            return None
+        amount = as_decimal(self.entities.get("amount"))
+        if amount is not None:
+            for charge in charges:
+                if amount in (charge.amount, charge.agreement_installment_amount):
+                    return charge
+        folded = fold(self.text)
+        matches = [c for c in charges if len(c.description) >= 4 and fold(c.description) in folded]
+        if len({fold(c.description) for c in matches}) == 1:
+            return matches[0]
+        return charges[0]
+
+    def _all_charges_meant(self) -> bool:
+        """The amount the debtor mentions is the total of several charges: he means all of them."""
+        charges = self.snap.actionable_charges
+        amount = as_decimal(self.entities.get("amount"))
+        return len(charges) > 1 and amount is not None and amount == sum(c.amount for c in charges)
+
+    def _total_line(self) -> str:
+        charges = self.snap.actionable_charges
+        if len(charges) < 2:
+            return ""
+        total = sum((c.amount for c in charges), Decimal("0"))
+        return f"Você tem {len(charges)} cobranças em aberto, somando {money(total)}."
+
+    def _label(self, charge: ChargeSnapshot) -> str:
+        what = charge.description or "cobrança"
+        return f"{what} de {money(charge.amount)} (vencimento {day(charge.due_date)})"
+
+    def _creditor_footer(self) -> str:
+        creditor = self.snap.creditor
+        digits = "".join(ch for ch in creditor.document if ch.isalnum())
+        kind = "CPF" if len(digits) == 11 else "CNPJ"
+        parts = [creditor.name, f"{kind} {creditor.document}" if creditor.document else "", creditor.address]
+        return "Credor: " + " · ".join(part for part in parts if part)
+
+    def _pix(self, amount: Decimal, reference: str) -> str | None:
+        creditor = self.snap.creditor
+        try:
+            return pix_payload(
+                key=creditor.pix_key,
+                name=creditor.name,
+                city=creditor.city,
+                amount=amount,
+                txid=pix_txid(reference),
+            )
+        except PixError:
+            return None
+
+    def _pix_block(self, amount: Decimal, reference: str) -> str:
+        code = self._pix(amount, reference)
+        if code is None:
+            # No PIX key configured: say so instead of sending a broken code; an operator follows up.
+            self._do(ActionKind.FLAG, reason="PIX não configurado: enviar dados de pagamento")
+            return "Um atendente vai enviar os dados para pagamento por aqui em instantes."
+        return (
+            f"PIX copia e cola ({money(amount)}):\n{code}\n"
+            "Copie o código, abra o app do seu banco, escolha Pix > Pix Copia e Cola e cole."
+        )
+
+    def _no_charge_reply(self) -> str:
+        statuses = {c.status for c in self.snap.charges}
+        if PAYMENT_CLAIMED in statuses:
+            return (
+                "Seu pagamento já foi informado e está em conferência; os lembretes estão suspensos. "
+                "Se ainda não enviou o comprovante, pode mandar por aqui."
+            )
+        if DISPUTED in statuses:
+            return "Sua contestação está em análise por um atendente, que vai responder por aqui."
+        return (
+            'Não encontrei cobranças em aberto no seu cadastro. Se tiver alguma dúvida, escreva "atendente".'
+        )
+
+    # --- known client ---------------------------------------------------------------------------------------
+
+    def _known(self) -> str:
+        pending = self._pending()
+        if not self.text.strip():
+            return self._attachment(pending)
+        if pending == PENDING_PROMISE_DATE and (reply := self._answer_promise_date()) is not None:
+            return reply
+        if pending == PENDING_PLAN_CHOICE and (reply := self._answer_plan_choice()) is not None:
+            return reply
+        handler = {
+            "saudacao": self._greeting,
+            "agradecimento": self._thanks,
+            "confirmacao_pagamento": self._payment_claimed,
+            "promessa_pagamento": self._promise,
+            "negociacao": self._negotiation,
+            "dificuldade_financeira": self._negotiation,
+            "informacoes_pagamento": self._payment_info,
+            "contestacao": self._dispute,
+            "falar_humano": self._human,
+            "opt_out": self._opt_out,
+            "pessoa_errada": self._wrong_person,
+        }.get(self.intent, self._not_understood)
+        return handler()
+
+    def _attachment(self, pending: str | None) -> str:
+        # Media without text (a receipt photo, a PDF): the bot cannot read it; an operator will.
+        self._do(ActionKind.FLAG, reason="Arquivo recebido: conferir")
+        if pending == PENDING_RECEIPT:
+            self._set_pending(None)
+            return "Recebemos o seu comprovante, obrigado! Um atendente vai conferir e dar baixa na cobrança."
+        return "Recebi o seu arquivo. Um atendente vai verificar e responder por aqui, se for preciso."
+
+    def _greeting(self) -> str:
+        name = self.snap.first_name
+        return (
+            f"Olá{', ' + name if name else ''}! Aqui é o assistente virtual da {self.snap.creditor.name}. "
+            f"Posso {MENU}. Como posso ajudar?"
+        )
+
+    def _thanks(self) -> str:
+        return "Nós que agradecemos! Se precisar de algo sobre a sua cobrança, é só escrever por aqui."
+
+    def _not_understood(self) -> str:
+        streak = int(self.context.get("unknown_streak") or 0) + 1
+        if streak >= UNKNOWN_STREAK_HANDOFF:
+            self._hand_over("O assistente não entendeu duas mensagens seguidas")
+            self.updates["unknown_streak"] = 0
+            return (
+                "Desculpe, não consegui entender. Vou chamar um atendente, que continua a conversa por aqui."
+            )
+        self.updates["unknown_streak"] = streak
+        return f"Desculpe, não entendi. Pode escrever de outro jeito? Posso {MENU}."
+
+    def _payment_claimed(self) -> str:
+        charges = self.snap.actionable_charges
+        if not charges:
+            return self._no_charge_reply()
+        targets = charges if self._all_charges_meant() else [self._select_charge()]
+        for charge in targets:
+            self._do(ActionKind.CLAIM_PAYMENT, charge_id=charge.id)
+        self._do(ActionKind.FLAG, reason="Pagamento informado: conferir comprovante")
+        self._set_pending(PENDING_RECEIPT)
+        what = "das cobranças em aberto" if len(targets) > 1 else f"da cobrança {self._label(targets[0])}"
+        other = ""
+        if len(charges) > len(targets):
+            other = " Se o pagamento foi de outra cobrança, me diga o valor."
+        return (
+            f"Obrigado por avisar! Registrei o pagamento {what} e suspendi os lembretes. "
+            f"Por favor, envie o comprovante por aqui (foto ou PDF) para conferirmos.{other}"
+        )
+
+    # promise ------------------------------------------------------------------------------------------------
+
+    def _promise(self) -> str:
+        charge = self._select_charge()
+        if charge is None:
+            return self._no_charge_reply()
+        promised = as_date(self.entities.get("date"))
+        if promised is None:
+            self._set_pending(PENDING_PROMISE_DATE, charge_id=charge.id)
+            return (
+                "Combinado! Para qual dia você consegue fazer o pagamento? (por exemplo: dia 20, sexta-feira)"
+            )
+        return self._record_promise(charge, promised)
+
+    def _answer_promise_date(self) -> str | None:
+        promised = as_date(self.entities.get("date"))
+        if promised and (is_date_only(self.text) or self.intent not in _OVERRIDING):
+            charge = self._charge_by_id(self._pending_data().get("charge_id")) or self._select_charge()
+            if charge is None:
+                self._set_pending(None)
+                return self._no_charge_reply()
+            return self._record_promise(charge, promised)
+        if self.intent == "desconhecido":
+            streak = int(self.context.get("unknown_streak") or 0) + 1
+            if streak >= UNKNOWN_STREAK_HANDOFF:
+                return self._not_understood()
+            self.updates["unknown_streak"] = streak
+            return 'Não consegui entender a data. Pode me dizer o dia? Por exemplo: "dia 20" ou "sexta".'
+        return None
+
+    def _record_promise(self, charge: ChargeSnapshot, promised: dt.date) -> str:
+        if promised < self.today:
+            self._set_pending(PENDING_PROMISE_DATE, charge_id=charge.id)
+            return "Essa data já passou. Para qual dia você consegue fazer o pagamento?"
+        if promised > self.today + dt.timedelta(days=PROMISE_MAX_DAYS):
+            self._set_pending(PENDING_PROMISE_DATE, charge_id=charge.id)
+            return (
+                f"Consigo registrar datas de até {PROMISE_MAX_DAYS} dias. "
+                "Pode escolher uma data mais próxima? "
+                'Se precisar de mais prazo, posso oferecer um parcelamento: é só escrever "parcelar".'
+            )
+        amount = as_decimal(self.entities.get("amount"))
+        if amount is not None and amount >= charge.amount:
+            amount = None  # the whole charge (or more, e.g. the total of several): a plain promise
+        self._do(ActionKind.CREATE_PROMISE, charge_id=charge.id, promised_date=promised, amount=amount)
+        self._set_pending(None)
+        value = money(amount) if amount is not None else money(charge.amount_due_now)
+        parts = [
+            f"Combinado! Registrei a promessa de pagamento de {value} até {day(promised)} "
+            f"({charge.description or 'cobrança'} com vencimento em {day(charge.due_date)}).",
+            "Se até lá você já tiver pago, é só me avisar por aqui; se precisar do PIX, é só pedir.",
+        ]
+        if total := self._total_line():
+            parts.append(total)
+        return " ".join(parts)
+
+    # negotiation --------------------------------------------------------------------------------------------
+
+    def _max_installments(self, charge: ChargeSnapshot) -> int:
+        limits = self.snap.limits
+        by_minimum = (
+            int(charge.amount // limits.min_installment_amount) if limits.min_installment_amount > 0 else 99
+        )
+        return max(1, min(limits.max_installments, by_minimum))
+
+    def _offer_lines(self, charge: ChargeSnapshot) -> list[str]:
+        discount = self.snap.limits.max_discount_percent
+        lump = agreement_terms(amount=charge.amount, installments=1, discount_percent=discount)
+        if discount > 0:
+            lines = [f"1) à vista com {_percent(discount)} de desconto: {money(lump.total)}"]
+        else:
+            lines = [f"1) à vista: {money(lump.total)}"]
+        for n in range(2, self._max_installments(charge) + 1):
+            terms = agreement_terms(amount=charge.amount, installments=n)
+            line = f"{n}) {n}x de {money(terms.installment_amount)}"
+            if terms.last_installment_amount != terms.installment_amount:
+                line += f" (a última de {money(terms.last_installment_amount)})"
+            lines.append(line)
+        return lines
+
+    def _offer(self, charge: ChargeSnapshot, lead: str) -> str:
+        lines = self._offer_lines(charge)
+        self._set_pending(PENDING_PLAN_CHOICE, charge_id=charge.id)
+        ask = (
+            f"Responda com o número da opção (1 a {len(lines)})."
+            if len(lines) > 1
+            else 'Para este valor só consigo oferecer o pagamento à vista. Responda "1" para aceitar.'
+        )
+        return f"{lead}\nPara a {self._label(charge)}, posso oferecer:\n" + "\n".join(lines) + f"\n{ask}"
+
+    def _negotiation(self) -> str:
+        charge = self._select_charge()
+        if charge is None:
+            return self._no_charge_reply()
+        lead = (
+            "Entendo, imprevistos acontecem. Vamos encontrar uma forma que caiba no seu bolso."
+            if self.intent == "dificuldade_financeira"
+            else "Claro, podemos negociar."
+        )
+        choice = parse_plan_choice(self.text, self.entities, bare_numbers=False)
+        if choice is not None:
+            return self._pick(charge, choice)
+        return self._offer(charge, lead)
+
+    def _answer_plan_choice(self) -> str | None:
+        if self.intent in _OVERRIDING - {"negociacao", "dificuldade_financeira"}:
+            return None
+        choice = parse_plan_choice(self.text, self.entities, bare_numbers=True)
+        charge = self._charge_by_id(self._pending_data().get("charge_id"))
+        if choice is not None and charge is not None:
+            return self._pick(charge, choice)
+        if choice is None and self.intent == "desconhecido" and charge is not None:
+            streak = int(self.context.get("unknown_streak") or 0) + 1
+            if streak >= UNKNOWN_STREAK_HANDOFF:
+                return self._not_understood()
+            self.updates["unknown_streak"] = streak
+            count = len(self._offer_lines(charge))
+            return f'Não entendi a opção. Responda só com o número, de 1 a {count} (por exemplo: "2").'
+        return None
+
+    def _pick(self, charge: ChargeSnapshot, installments: int) -> str:
+        limits = self.snap.limits
+        allowed = self._max_installments(charge)
+        if installments < 1:
+            return self._offer(charge, "Não entendi a opção.")
+        if installments > limits.max_installments:
+            return self._offer(charge, f"O parcelamento máximo é em {limits.max_installments}x.")
+        if installments > allowed:
+            return self._offer(
+                charge,
+                f"A parcela mínima é de {money(limits.min_installment_amount)}, então para este valor "
+                f"o máximo é {allowed}x.",
+            )
+        discount = limits.max_discount_percent if installments == 1 else Decimal("0")
+        terms = agreement_terms(amount=charge.amount, installments=installments, discount_percent=discount)
+        first_due = self.today + dt.timedelta(days=AGREEMENT_FIRST_DUE_DAYS)
+        self._do(
+            ActionKind.CREATE_AGREEMENT,
+            charge_id=charge.id,
+            installments=installments,
+            discount_percent=discount,
+            first_due_date=first_due,
+        )
+        self._set_pending(None)
+        if installments == 1:
+            plan = f"pagamento à vista de {money(terms.total)}" + (
+                f" (com {_percent(discount)} de desconto)" if discount else ""
+            )
+            first = terms.total
+        else:
+            plan = f"{installments}x de {money(terms.installment_amount)}"
+            if terms.last_installment_amount != terms.installment_amount:
+                plan += f" (a última de {money(terms.last_installment_amount)})"
+            first = terms.installment_amount
+        return (
+            f"Acordo registrado: {plan}. O primeiro pagamento vence em {day(first_due)}.\n"
+            f"{self._pix_block(first, charge.reference)}\n"
+            f"Depois de pagar, é só me avisar por aqui.\n{self._creditor_footer()}"
+        )
+
+    # payment info, dispute, handoff, opt-out, wrong person --------------------------------------------------
+
+    def _payment_info(self) -> str:
+        charges = self.snap.actionable_charges
+        if not charges:
+            return self._no_charge_reply()
+        if self._all_charges_meant():
+            total = sum((c.amount for c in charges), Decimal("0"))
+            head = f"Para pagar as {len(charges)} cobranças em aberto ({money(total)}) de uma vez:"
+            block = self._pix_block(total, "")
+        else:
+            charge = self._select_charge()
+            assert charge is not None
+            head = f"Para pagar a {self._label(charge)}:"
+            if charge.agreement_installment_amount:
+                head = f"Para pagar a parcela do seu acordo ({self._label(charge)}):"
+            block = self._pix_block(charge.amount_due_now, charge.reference)
+            if total := self._total_line():
+                block += f"\n{total} Este código é da mais antiga; para outra, me diga o valor."
+        return f"{head}\n{block}\n{self._creditor_footer()}"
+
+    def _dispute(self) -> str:
+        charge = self._select_charge()
+        if charge is None:
+            self._hand_over("Contestação (sem cobrança em aberto)")
+            return (
+                "Entendi. Vou passar a sua mensagem para um atendente, que vai analisar e responder por aqui."
+            )
+        self._do(ActionKind.DISPUTE, charge_id=charge.id)
+        self._hand_over("Contestação da cobrança")
+        return (
+            f"Entendi. Registrei a sua contestação da {self._label(charge)} e suspendi os lembretes dela. "
+            f"Um atendente da {self.snap.creditor.name} vai analisar e responder por aqui."
+        )
+
+    def _human(self) -> str:
+        self._hand_over("Cliente pediu um atendente")
+        return (
+            f"Certo! Vou chamar um atendente da {self.snap.creditor.name}, que continua a conversa por aqui."
+        )
+
+    def _opt_out(self) -> str:
+        self._do(ActionKind.OPT_OUT, client_id=self.snap.client_id)
+        self.updates["opted_out"] = True
+        self._set_pending(None)
+        return (
+            "Tudo bem. Você não vai mais receber mensagens automáticas de cobrança da "
+            f"{self.snap.creditor.name} por este número. "
+            "Se quiser falar sobre a sua cobrança, é só nos procurar."
+        )
+
+    def _wrong_person(self) -> str:
+        self._do(ActionKind.MARK_WRONG_NUMBER, client_id=self.snap.client_id)
+        self._set_pending(None)
+        # No creditor, name or amount: the person on this number is not the debtor.
+        return "Desculpe o incômodo! Vamos tirar este número do cadastro e não mandaremos mais mensagens."
+
+    # --- unknown number -------------------------------------------------------------------------------------
+
+    def _unknown(self) -> str:
+        if self.intent == "falar_humano":
+            self._hand_over("Número sem cadastro pediu um atendente")
+            return "Certo! Vou chamar um atendente, que continua a conversa por aqui."
+        if self.intent == "opt_out":
+            if self.snap.client_id is not None:
+                self._do(ActionKind.OPT_OUT, client_id=self.snap.client_id)
+            self.updates["opted_out"] = True
+            return "Tudo bem. Não enviaremos mais mensagens automáticas para este número."
+        if self.intent == "pessoa_errada":
+            return "Desculpe o incômodo! Não enviaremos mais mensagens de cobrança para este número."
+        if self.intent in ("agradecimento",):
+            return "Obrigado pelo contato!"
+        if self.snap.client_id is None and self.intent in _DEBT_TOPICS:
+            self._do(ActionKind.FLAG, reason="Número sem cadastro falou de cobrança: identificar o cliente")
+        return GENERIC_REPLY
+
+
+def _percent(value: Decimal) -> str:
+    return f"{value.normalize():f}".replace(".", ",") + "%"
+
+
+def _local_date(now: dt.datetime) -> dt.date:
+    if now.tzinfo is None:
+        return now.date()
+    # Dates the debtor speaks of are local dates; a UTC "now" after 21:00 in São Paulo is already tomorrow.
+    return now.astimezone(ZoneInfo(settings.TIME_ZONE)).date()

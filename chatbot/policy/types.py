@@ -1,0 +1,117 @@
+"""Plain data the dialogue policy reads and returns: no ORM objects, so `decide` is testable without a
+database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+# Charge statuses, repeated as plain strings so this module does not import the ORM.
+OPEN, PROMISED, NEGOTIATING = "open", "promised", "negotiating"
+PAYMENT_CLAIMED, DISPUTED = "payment_claimed", "disputed"
+ACTIONABLE = (OPEN, PROMISED, NEGOTIATING)
+
+
+class ActionKind:
+    CLAIM_PAYMENT = "claim_payment"
+    CREATE_PROMISE = "create_promise"
+    CREATE_AGREEMENT = "create_agreement"
+    DISPUTE = "dispute"
+    OPT_OUT = "opt_out"
+    MARK_WRONG_NUMBER = "mark_wrong_number"
+    FLAG = "flag"  # needs_attention for an operator, the bot keeps answering
+    HANDOFF = "handoff"  # conversation → human, the bot goes silent
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe form (API responses, logs): dates ISO, money as strings."""
+        return {"type": self.kind, **{key: _jsonable(value) for key, value in self.params.items()}}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to say (empty: stay silent), what to do, what to remember, and whether a person takes over."""
+
+    reply: str
+    actions: list[Action] = field(default_factory=list)
+    context_updates: dict[str, Any] = field(default_factory=dict)
+    handoff: bool = False
+
+    def action_kinds(self) -> list[str]:
+        return [action.kind for action in self.actions]
+
+
+@dataclass(frozen=True)
+class ChargeSnapshot:
+    id: int
+    amount: Decimal
+    due_date: dt.date
+    description: str = ""
+    status: str = OPEN
+    reference: str = ""  # the charge's external id: the PIX txid
+    agreement_installments: int | None = None
+    agreement_installment_amount: Decimal | None = None
+
+    @property
+    def is_actionable(self) -> bool:
+        return self.status in ACTIONABLE
+
+    @property
+    def amount_due_now(self) -> Decimal:
+        """What a PIX for this charge should ask: the installment under an active agreement, else the
+        amount."""
+        return self.agreement_installment_amount or self.amount
+
+
+@dataclass(frozen=True)
+class NegotiationLimits:
+    max_installments: int = 6
+    min_installment_amount: Decimal = Decimal("50.00")
+    max_discount_percent: Decimal = Decimal("10.00")
+
+
+@dataclass(frozen=True)
+class Creditor:
+    name: str
+    document: str = ""
+    address: str = ""
+    city: str = ""
+    pix_key: str = ""
+
+
+@dataclass(frozen=True)
+class ClientSnapshot:
+    """The debtor as the policy sees him. `client_id` None: the number is not linked to any client."""
+
+    client_id: int | None
+    creditor: Creditor
+    first_name: str = ""
+    wrong_number: bool = False
+    opted_out: bool = False
+    charges: tuple[ChargeSnapshot, ...] = ()
+    limits: NegotiationLimits = field(default_factory=NegotiationLimits)
+
+    @property
+    def is_known(self) -> bool:
+        """Only the client's own number may hear amounts and creditor details."""
+        return self.client_id is not None and not self.wrong_number
+
+    @property
+    def actionable_charges(self) -> list[ChargeSnapshot]:
+        """Oldest first: the policy acts on the oldest open charge unless the debtor narrows it down."""
+        return sorted((c for c in self.charges if c.is_actionable), key=lambda c: (c.due_date, c.id))

@@ -1,0 +1,155 @@
+"""Read-side of the chatbot: the snapshot the dialogue policy decides on, due follow-ups, API numbers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from billing.models import Agreement, Charge, Client, PromiseToPay
+from billing.phones import PhoneError, normalize_phone
+from billing.services import negotiation_policy_current
+from chatbot.models import ModelVersion
+from chatbot.policy import ChargeSnapshot, ClientSnapshot, Creditor, NegotiationLimits
+from cobranca.exceptions import ApplicationError
+from conversations.models import Conversation, Message
+from conversations.selectors import br_phone_variants, conversation_history, conversation_stats
+
+
+def creditor_from_settings() -> Creditor:
+    return Creditor(
+        name=settings.CREDITOR_NAME,
+        document=settings.CREDITOR_DOCUMENT,
+        address=settings.CREDITOR_ADDRESS,
+        city=settings.CREDITOR_CITY,
+        pix_key=settings.PIX_KEY,
+    )
+
+
+def negotiation_limits_current() -> NegotiationLimits:
+    policy = negotiation_policy_current()
+    return NegotiationLimits(
+        max_installments=policy.max_installments,
+        min_installment_amount=policy.min_installment_amount,
+        max_discount_percent=policy.max_discount_percent,
+    )
+
+
+def bot_client_snapshot(*, client: Client | None, with_limits: bool = True) -> ClientSnapshot:
+    """The debtor as the policy sees him: open charges (with the active agreement's installment), limits.
+
+    One query for the charges, one more only when a charge is under negotiation (its agreement), one for the
+    policy row unless `with_limits` is False (the turn needs no offer: the defaults stand in, unused).
+    No client: an empty snapshot that makes the policy answer generically.
+    """
+    creditor = creditor_from_settings()
+    if client is None:
+        return ClientSnapshot(client_id=None, creditor=creditor)
+    charges = list(
+        Charge.objects.filter(client=client, status__in=Charge.OPEN_STATUSES).order_by("due_date", "pk")
+    )
+    agreements: dict[int, Agreement] = {}
+    negotiating = [c.pk for c in charges if c.status == Charge.Status.NEGOTIATING]
+    if negotiating:
+        # Oldest first, so the newest active agreement of a charge wins in the dict.
+        for agreement in Agreement.objects.filter(
+            charge_id__in=negotiating, status=Agreement.Status.ACTIVE
+        ).order_by("created_at", "pk"):
+            agreements[agreement.charge_id] = agreement
+    snapshots = []
+    for charge in charges:
+        agreement = agreements.get(charge.pk)
+        snapshots.append(
+            ChargeSnapshot(
+                id=charge.pk,
+                amount=charge.amount,
+                due_date=charge.due_date,
+                description=charge.description,
+                status=charge.status,
+                reference=charge.external_id or f"COB{charge.pk}",
+                agreement_installments=agreement.installments if agreement else None,
+                agreement_installment_amount=agreement.installment_amount if agreement else None,
+            )
+        )
+    return ClientSnapshot(
+        client_id=client.pk,
+        creditor=creditor,
+        first_name=client.first_name,
+        wrong_number=client.wrong_number,
+        opted_out=client.opted_out_at is not None,
+        charges=tuple(snapshots),
+        limits=negotiation_limits_current() if with_limits else NegotiationLimits(),
+    )
+
+
+def promises_due_follow_up(*, now: dt.datetime, limit: int = 200) -> list[int]:
+    """Ids of pending promises whose follow-up time has come and that were not followed up yet."""
+    return list(
+        PromiseToPay.objects.filter(
+            status=PromiseToPay.Status.PENDING, follow_up_at__lte=now, follow_up_sent_at__isnull=True
+        )
+        .order_by("follow_up_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def active_model_version() -> ModelVersion | None:
+    return ModelVersion.objects.filter(is_active=True).first()
+
+
+def phone_to_e164(phone: str) -> str:
+    """Any common Brazilian format → E.164; ApplicationError (400) when it is not a phone number."""
+    try:
+        return normalize_phone(phone)
+    except PhoneError as exc:
+        raise ApplicationError("Telefone inválido.", {"phone": str(exc)}) from None
+
+
+def client_by_phone(*, phone: str) -> Client | None:
+    """The client of an E.164 number, accepting the pre-9th-digit variant stored by older imports."""
+    variants = ["+" + v for v in br_phone_variants(phone)]
+    return Client.objects.filter(phone__in=variants).order_by("pk").first()
+
+
+def chat_history(*, phone: str) -> dict[str, Any]:
+    """The API's conversation history of a phone: client, conversations (state, context) and every message."""
+    e164 = phone_to_e164(phone)
+    client = client_by_phone(phone=e164)
+    messages: QuerySet[Message] = conversation_history(phone=e164)
+    conversations = Conversation.objects.filter(pk__in=messages.values("conversation_id")).order_by("pk")
+    return {
+        "phone": e164,
+        "client": {"id": client.pk, "name": client.name} if client else None,
+        "conversations": [
+            {
+                "id": c.pk,
+                "state": c.state,
+                "needs_attention": c.needs_attention,
+                "attention_reason": c.attention_reason,
+                "context": c.context,
+            }
+            for c in conversations
+        ],
+        "messages": [
+            {
+                "id": m.pk,
+                "conversation_id": m.conversation_id,
+                "direction": m.direction,
+                "author": m.author,
+                "body": m.body,
+                "intent": m.effective_intent,
+                "confidence": m.confidence,
+                "entities": m.entities,
+                "sent_at": m.sent_at.isoformat(),
+                "ack": m.ack,
+            }
+            for m in messages
+        ],
+    }
+
+
+def chat_stats(*, days: int = 30) -> dict[str, Any]:
+    """The API's numbers: the conversations app computes them (one definition for dashboard and API)."""
+    return conversation_stats(days=days)

@@ -1,0 +1,496 @@
+"""The chatbot's write side: answer an inbound message (classify → decide → act → reply), the API's dry run,
+promise follow-ups and model activation.
+
+Shape of one turn (conventions: no network call inside a transaction):
+1. classify the text and extract entities (CPU only, no transaction), store them on the Message;
+2. claim the message (`replied_at` set by a conditional UPDATE: a redelivered task finds it taken);
+3. in one transaction: lock the conversation, build the snapshot, `decide`, apply the actions through billing
+   services, save context/state/flags;
+4. after commit: seen → typing (proportional to the reply, capped) → sendText, then record the outbound
+   Message.
+A crash between 2 and 4 leaves the message unanswered rather than answered twice (at-most-once reply).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from loguru import logger
+
+from billing import services as billing
+from billing.models import Charge, PromiseToPay
+from chatbot.models import ModelVersion
+from chatbot.policy import Action, ActionKind, Decision, decide, money
+from chatbot.selectors import (
+    active_model_version,
+    bot_client_snapshot,
+    client_by_phone,
+    creditor_from_settings,
+    phone_to_e164,
+    promises_due_follow_up,
+)
+from cobranca.exceptions import ApplicationError
+from cobranca.masking import mask_chat_id
+from conversations.models import Conversation, Message
+from conversations.selectors import conversation_for_chat
+from conversations.services import message_record_outbound
+
+# What whatsapp.services stores as the body of a media message without caption.
+MEDIA_PLACEHOLDER = "[mídia]"
+MAX_TEXT_LENGTH = 4096
+
+# --- seams (tests replace these) ---------------------------------------------------------------------------
+
+
+def classify(text: str) -> tuple[str, float]:
+    """(intent, confidence) from the active model. The model loads lazily, once per worker process."""
+    from chatbot.nlu.classifier import load_classifier
+
+    version = active_model_version()
+    classifier = None
+    if version is not None and version.path:
+        try:
+            classifier = load_classifier(path=version.path, backend=version.backend)
+        except (OSError, ValueError, RuntimeError) as exc:
+            # A stale ModelVersion row must not silence the bot: fall back to the configured model.
+            logger.warning("chatbot.model_version_unusable version={} error={}", version.version, exc)
+    classifier = classifier or load_classifier()
+    prediction = classifier.predict(text)
+    return prediction.intent, float(prediction.confidence)
+
+
+def extract(text: str, now: dt.datetime) -> dict[str, Any]:
+    from chatbot.nlu.entities import extract_entities
+
+    return extract_entities(text, now)
+
+
+def waha_client():
+    from whatsapp.client import get_client
+
+    return get_client()
+
+
+def typing_sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+
+
+def typing_seconds(reply: str) -> float:
+    """A pause that looks like typing: proportional to the reply, capped (CHATBOT_TYPING_MAX_SECONDS)."""
+    per_char = float(getattr(settings, "CHATBOT_TYPING_SECONDS_PER_CHAR", 0.015))
+    cap = float(getattr(settings, "CHATBOT_TYPING_MAX_SECONDS", 3.0))
+    return max(0.0, min(len(reply) * per_char, cap))
+
+
+def entities_to_json(entities: dict[str, Any]) -> dict[str, Any]:
+    """Message.entities is JSON: amounts as strings (never floats), dates ISO."""
+    out: dict[str, Any] = {}
+    for key, value in (entities or {}).items():
+        if isinstance(value, Decimal):
+            out[key] = str(value)
+        elif isinstance(value, (dt.date, dt.datetime)):
+            out[key] = value.isoformat()
+        else:
+            out[key] = value
+    return out
+
+
+def _understand(text: str, now: dt.datetime) -> tuple[str, float, dict[str, Any]]:
+    """Classify and extract; a broken model or extractor degrades to `desconhecido` (the policy then asks to
+    rephrase and hands over at the second miss) instead of leaving the debtor without any answer."""
+    try:
+        intent, confidence = classify(text)
+    except (OSError, RuntimeError, ValueError, KeyError):
+        logger.exception("chatbot.classify_failed")
+        intent, confidence = "desconhecido", 0.0
+    try:
+        entities = extract(text, now)
+    except (ValueError, TypeError, OverflowError, KeyError):
+        logger.exception("chatbot.entities_failed")
+        entities = {}
+    return intent, confidence, entities
+
+
+def _needs_limits(intent: str, context: dict[str, Any]) -> bool:
+    """Only a negotiation (or the answer to an offer) reads the NegotiationPolicy: spare its query."""
+    return intent in ("negociacao", "dificuldade_financeira") or context.get("pending") == "plan_choice"
+
+
+def _skip_reason(conversation: Conversation) -> str:
+    if not settings.CHATBOT_ENABLED:
+        return "chatbot desligado"
+    if conversation.state != Conversation.State.BOT:
+        return f"conversa em modo {conversation.state}"
+    client = conversation.client
+    if (client is not None and client.opted_out_at) or (conversation.context or {}).get("opted_out"):
+        return "cliente descadastrado"
+    return ""
+
+
+@dataclass
+class TurnResult:
+    intent: str = ""
+    confidence: float | None = None
+    entities: dict[str, Any] = field(default_factory=dict)
+    response: str = ""
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    handoff: bool = False
+    sent: bool = False
+    skipped: str = ""
+    message_id: int | None = None
+    conversation_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "intent": self.intent,
+            "confidence": self.confidence,
+            "entities": self.entities,
+            "response": self.response,
+            "actions": self.actions,
+            "handoff": self.handoff,
+            "sent": self.sent,
+            "skipped": self.skipped,
+            "message_id": self.message_id,
+            "conversation_id": self.conversation_id,
+        }
+
+
+# --- the turn ----------------------------------------------------------------------------------------------
+
+
+def bot_handle_inbound(*, message_id: int) -> None:
+    """Answer one inbound message. Called by `whatsapp.tasks.chatbot_handle_inbound` after the webhook
+    recorded the message. Safe to run twice: the second run finds the message claimed and does nothing."""
+    message = (
+        Message.objects.select_related("conversation", "conversation__client")
+        .filter(pk=message_id, direction=Message.Direction.IN)
+        .first()
+    )
+    if message is None:
+        logger.warning("chatbot.inbound_missing message_id={}", message_id)
+        return
+    _run_turn(message, now=timezone.now(), send=True)
+
+
+def bot_process_text(*, phone: str, text: str, now: dt.datetime | None = None, send: bool = False) -> dict:
+    """Run the bot for `phone` as if `text` had arrived by WhatsApp (the API's /api/chat/process).
+
+    The inbound and the bot's answer are recorded in the phone's conversation, and the policy's actions
+    (promises, agreements, suppressions...) really happen. `send=False` (default) does not call WAHA: the
+    answer is returned and recorded without a WAHA id. `send=True` delivers it like a webhook-triggered turn.
+    """
+    text = (text or "").strip()
+    if not text:
+        raise ApplicationError("Mensagem vazia.", {"field": "message"})
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ApplicationError("Mensagem longa demais.", {"field": "message", "max": MAX_TEXT_LENGTH})
+    e164 = phone_to_e164(phone)
+    now = now or timezone.now()
+    client = client_by_phone(phone=e164)
+    chat_id = (client.chat_id if client and client.chat_id else "") or f"{e164.lstrip('+')}@c.us"
+    with transaction.atomic():
+        conversation = conversation_for_chat(chat_ids=[chat_id], client=client)
+        if conversation is None:
+            conversation, _ = Conversation.objects.get_or_create(
+                chat_id=chat_id, defaults={"client": client, "session_name": settings.WAHA_SESSION_NAME}
+            )
+        message = Message.objects.create(
+            conversation=conversation,
+            direction=Message.Direction.IN,
+            author=Message.Author.DEBTOR,
+            body=text,
+            sent_at=now,
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
+    message.conversation = conversation
+    return _run_turn(message, now=now, send=send).as_dict()
+
+
+def _run_turn(message: Message, *, now: dt.datetime, send: bool) -> TurnResult:
+    conversation = message.conversation
+    result = TurnResult(message_id=message.pk, conversation_id=conversation.pk)
+    text = message.body or ""
+    is_media = text.strip() in ("", MEDIA_PLACEHOLDER)
+    if is_media:
+        text = ""
+    # Classified even when the bot will not answer: the inbox shows intents in human mode too.
+    stored = bool(message.intent)
+    if stored:
+        intent, confidence, entities = message.intent, message.confidence or 0.0, dict(message.entities or {})
+    else:
+        intent, confidence, entities = _understand(text, now) if not is_media else ("desconhecido", 0.0, {})
+    result.intent, result.confidence, result.entities = intent, confidence, entities_to_json(entities)
+    classification = (
+        {} if stored else {"intent": intent, "confidence": confidence, "entities": result.entities}
+    )
+
+    if reason := _skip_reason(conversation):
+        result.skipped = reason
+        if classification:
+            Message.objects.filter(pk=message.pk, intent="").update(**classification)
+        if reason == "cliente descadastrado":
+            # Silence towards the debtor, but a person should see that he wrote.
+            Conversation.objects.filter(pk=conversation.pk).update(
+                needs_attention=True, attention_reason="Cliente descadastrado escreveu"
+            )
+        return result
+    # The claim: one UPDATE decides which of two concurrent deliveries answers (and stores the intent: one
+    # write instead of two on the hot path).
+    if not Message.objects.filter(pk=message.pk, replied_at__isnull=True).update(
+        replied_at=now, **classification
+    ):
+        result.skipped = "mensagem já respondida"
+        return result
+
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update().select_related("client").get(pk=conversation.pk)
+        )
+        if reason := _skip_reason(conversation):  # an operator took over meanwhile
+            Message.objects.filter(pk=message.pk).update(replied_at=None)
+            result.skipped = reason
+            return result
+        context = dict(conversation.context or {})
+        decision = decide(
+            intent=intent,
+            confidence=confidence,
+            entities=entities,
+            text=text,
+            context=context,
+            client_snapshot=bot_client_snapshot(
+                client=conversation.client, with_limits=_needs_limits(intent, context)
+            ),
+            now=now,
+        )
+        try:
+            with transaction.atomic():
+                _apply(decision.actions, conversation=conversation, message=message)
+        except ApplicationError as exc:
+            # The charge changed under us (paid meanwhile, operator edit): say something safe; a person looks.
+            logger.warning("chatbot.action_refused conversation={} error={}", conversation.pk, exc.message)
+            decision = Decision(
+                reply="Não consegui registrar isso agora. Um atendente vai verificar e responder por aqui.",
+                actions=[Action(ActionKind.FLAG, {"reason": f"Assistente não conseguiu: {exc.message}"})],
+            )
+        _save_conversation(conversation, context=context, decision=decision, now=now)
+
+    result.response = decision.reply
+    result.actions = [action.as_dict() for action in decision.actions]
+    result.handoff = decision.handoff
+    logger.bind(conversation_id=conversation.pk, message_id=message.pk).info(
+        "chatbot.turn intent={} confidence={:.2f} actions={} handoff={}",
+        intent,
+        confidence,
+        decision.action_kinds(),
+        decision.handoff,
+    )
+    if not decision.reply:
+        return result
+    waha_id = _deliver(conversation, decision.reply, reply_to=message.waha_id) if send else None
+    result.sent = bool(waha_id)
+    outbound = message_record_outbound(
+        conversation=conversation, body=decision.reply, author=Message.Author.BOT, waha_id=waha_id
+    )
+    if send and not waha_id:
+        Message.objects.filter(pk=outbound.pk).update(ack=Message.Ack.ERROR)
+        Conversation.objects.filter(pk=conversation.pk).update(
+            needs_attention=True, attention_reason="Falha ao enviar a resposta do assistente"
+        )
+    return result
+
+
+def _apply(actions: list[Action], *, conversation: Conversation, message: Message) -> None:
+    client = conversation.client
+    for action in actions:
+        params = action.params
+        if action.kind in (ActionKind.FLAG, ActionKind.HANDOFF):
+            continue  # conversation fields, saved by _save_conversation
+        if action.kind == ActionKind.OPT_OUT:
+            if client is not None:
+                billing.client_opt_out(client=client)
+            continue
+        if action.kind == ActionKind.MARK_WRONG_NUMBER:
+            if client is not None:
+                billing.client_mark_wrong_number(client=client)
+            continue
+        # Every charge action names a charge of this conversation's client, never another one.
+        charge = Charge.objects.select_for_update().filter(pk=params.get("charge_id"), client=client).first()
+        if charge is None:
+            raise ApplicationError("Cobrança não encontrada.", {"charge_id": params.get("charge_id")})
+        if action.kind == ActionKind.CLAIM_PAYMENT:
+            billing.charge_claim_payment(charge=charge, source_message=message)
+        elif action.kind == ActionKind.DISPUTE:
+            billing.charge_dispute(charge=charge, reason=f"contestação pelo WhatsApp (mensagem {message.pk})")
+        elif action.kind == ActionKind.CREATE_PROMISE:
+            billing.promise_create(
+                charge=charge,
+                promised_date=params["promised_date"],
+                amount=params.get("amount"),
+                source_message=message,
+            )
+        elif action.kind == ActionKind.CREATE_AGREEMENT:
+            billing.agreement_create(
+                charge=charge,
+                installments=params["installments"],
+                discount_percent=params.get("discount_percent") or Decimal("0"),
+                first_due_date=params["first_due_date"],
+            )
+        else:  # pragma: no cover - a new ActionKind without its applier is a programming error
+            raise ValueError(f"unknown action {action.kind}")
+
+
+def _save_conversation(
+    conversation: Conversation, *, context: dict[str, Any], decision: Decision, now: dt.datetime
+) -> None:
+    context.update(decision.context_updates)
+    fields = ["context"]
+    reasons = [
+        a.params.get("reason", "")
+        for a in decision.actions
+        if a.kind in (ActionKind.FLAG, ActionKind.HANDOFF)
+    ]
+    if reasons:
+        conversation.needs_attention = True
+        conversation.attention_reason = reasons[-1][:200]
+        fields += ["needs_attention", "attention_reason"]
+    if decision.handoff:
+        conversation.state = Conversation.State.HUMAN
+        context["handoff_at"] = now.isoformat()
+        fields.append("state")
+    conversation.context = context
+    conversation.save(update_fields=fields)
+
+
+def _deliver(conversation: Conversation, text: str, *, reply_to: str | None) -> str | None:
+    """seen → typing → text. Only sendText matters: seen/typing failures are logged and ignored."""
+    from whatsapp.client import WahaError
+
+    client = waha_client()
+    chat_id, session = conversation.chat_id, conversation.session_name
+    try:
+        client.send_seen(chat_id, message_ids=[reply_to] if reply_to else None, session=session)
+        pause = typing_seconds(text)
+        if pause > 0:
+            client.start_typing(chat_id, session=session)
+            typing_sleep(pause)
+            client.stop_typing(chat_id, session=session)
+    except WahaError as exc:
+        logger.info("chatbot.typing_failed chat={} reason={}", mask_chat_id(chat_id), exc.reason)
+    try:
+        return client.send_text(chat_id, text, session=session)
+    except WahaError as exc:
+        logger.warning(
+            "chatbot.send_failed chat={} reason={} permanent={}",
+            mask_chat_id(chat_id),
+            exc.reason,
+            exc.permanent,
+        )
+        return None
+
+
+# --- promise follow-ups ------------------------------------------------------------------------------------
+
+
+def follow_up_text(*, promise: PromiseToPay, first_name: str) -> str:
+    creditor = creditor_from_settings()
+    amount = promise.amount or promise.charge.amount
+    greeting = f"Olá, {first_name}!" if first_name else "Olá!"
+    return (
+        f"{greeting} Aqui é o assistente virtual da {creditor.name}. "
+        f"O pagamento de {money(amount)} ficou combinado para {promise.promised_date:%d/%m/%Y}. "
+        "Se já pagou, é só me avisar por aqui e enviar o comprovante. "
+        'Se precisar, posso mandar o PIX (escreva "pix") ou ver outra forma de pagamento.'
+    )
+
+
+def promise_follow_up_send(*, promise_id: int, now: dt.datetime | None = None) -> str:
+    """Send one promise's follow-up. Returns what happened ("sent", "skipped: …", "already").
+
+    Claimed with a conditional UPDATE on `follow_up_sent_at`, so two workers never both send it. The claim
+    stays even when the send fails: a reminder is not worth a duplicate (an operator sees the flag).
+    """
+    now = now or timezone.now()
+    if not PromiseToPay.objects.filter(
+        pk=promise_id, status=PromiseToPay.Status.PENDING, follow_up_sent_at__isnull=True
+    ).update(follow_up_sent_at=now):
+        return "already"
+    promise = PromiseToPay.objects.select_related("charge", "charge__client").get(pk=promise_id)
+    charge, client = promise.charge, promise.charge.client
+    if charge.status != Charge.Status.PROMISED:
+        return f"skipped: cobrança {charge.status}"
+    if client.is_suppressed:
+        return "skipped: cliente suprimido"
+    conversation = client.conversations.order_by("-last_message_at", "-pk").first()
+    if conversation is None:
+        chat_id = client.chat_id or f"{client.phone.lstrip('+')}@c.us"
+        conversation, _ = Conversation.objects.get_or_create(
+            chat_id=chat_id, defaults={"client": client, "session_name": settings.WAHA_SESSION_NAME}
+        )
+    if conversation.state != Conversation.State.BOT:
+        Conversation.objects.filter(pk=conversation.pk).update(
+            needs_attention=True, attention_reason="Promessa de pagamento vencida sem confirmação"
+        )
+        return "skipped: conversa com atendente"
+    text = follow_up_text(promise=promise, first_name=client.first_name)
+    from whatsapp.client import WahaError
+
+    try:
+        waha_id = waha_client().send_text(conversation.chat_id, text, session=conversation.session_name)
+    except WahaError as exc:
+        logger.warning("chatbot.follow_up_failed promise={} reason={}", promise.pk, exc.reason)
+        Conversation.objects.filter(pk=conversation.pk).update(
+            needs_attention=True, attention_reason="Falha ao enviar lembrete de promessa"
+        )
+        return f"skipped: {exc.reason}"
+    message_record_outbound(conversation=conversation, body=text, author=Message.Author.BOT, waha_id=waha_id)
+    logger.bind(conversation_id=conversation.pk).info("chatbot.follow_up_sent promise={}", promise.pk)
+    return "sent"
+
+
+def follow_ups_send_due(*, now: dt.datetime | None = None) -> int:
+    """Send every due follow-up, inside the send window only (the next run picks up the rest)."""
+    from billing.dispatch.window import parse_window
+
+    now = now or timezone.now()
+    if not parse_window(settings.SEND_WINDOW).is_open(now):
+        return 0
+    sent = 0
+    for promise_id in promises_due_follow_up(now=now):
+        sent += promise_follow_up_send(promise_id=promise_id, now=now) == "sent"
+    return sent
+
+
+# --- model versions ----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def model_version_activate(*, model_version: ModelVersion, by=None) -> ModelVersion:
+    """Make this version the one the bot uses (exactly one active: a partial unique constraint guards it).
+
+    Workers pick it up on their next message (the classifier cache is keyed by path)."""
+    ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=model_version.pk).update(
+        is_active=False
+    )
+    ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True)
+    model_version.is_active = True
+    logger.info("chatbot.model_activated version={} by={}", model_version.version, getattr(by, "pk", None))
+    return model_version
+
+
+__all__ = [
+    "bot_handle_inbound",
+    "bot_process_text",
+    "follow_ups_send_due",
+    "model_version_activate",
+    "promise_follow_up_send",
+]
