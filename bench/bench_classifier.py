@@ -73,24 +73,56 @@ def tfidf_baseline(train: list[Example], test: list[Example]) -> float:
     return macro_f1([e.intent for e in test], list(model.predict([e.text for e in test])))
 
 
-def group_cv(config: TrainConfig, folds: int = 5) -> list[float]:
-    from sklearn.model_selection import GroupKFold
-
+def _grouped_examples() -> tuple[list[Example], list[str]]:
     from chatbot.data.build_corpus import TRAIN_CORES, build_split
 
     groups: list[str] = []
     examples = build_split(TRAIN_CORES, "train", variants=3, seed=2024, groups=groups)
-    scores = []
+    return examples, groups
+
+
+def group_cv(config: TrainConfig, folds: int = 5) -> tuple[list[float], list[str], list[dict[str, float]]]:
+    """Per-fold macro-F1 (top intent), plus every held-out gold label and score dict for calibration."""
+    from sklearn.model_selection import GroupKFold
+
+    examples, groups = _grouped_examples()
+    scores: list[float] = []
+    gold: list[str] = []
+    probs: list[dict[str, float]] = []
     for train_idx, test_idx in GroupKFold(n_splits=folds).split(examples, groups=groups):
         result = train_intent_model([examples[i] for i in train_idx], config, labels=INTENTS)
         path = ROOT / "bench" / "out" / "cv.pt"
         save_model_file(result, path)
         classifier = TorchIntentClassifier(path)
         held = [examples[i] for i in test_idx]
-        scores.append(
-            macro_f1([e.intent for e in held], [classifier.predict(e.text).raw_intent for e in held])
-        )
+        predictions = [classifier.predict(e.text) for e in held]
+        scores.append(macro_f1([e.intent for e in held], [p.raw_intent for p in predictions]))
+        gold.extend(e.intent for e in held)
+        probs.extend(p.scores for p in predictions)
+    return scores, gold, probs
+
+
+def tfidf_group_cv(folds: int = 5) -> list[float]:
+    from sklearn.model_selection import GroupKFold
+
+    examples, groups = _grouped_examples()
+    scores = []
+    for train_idx, test_idx in GroupKFold(n_splits=folds).split(examples, groups=groups):
+        held = [examples[i] for i in test_idx]
+        scores.append(tfidf_baseline([examples[i] for i in train_idx], held))
     return scores
+
+
+def calibrate(gold: list[str], probs: list[dict[str, float]]) -> list[tuple[float, float, float]]:
+    """Macro-F1 (desconhecido included) of the fallback rule for a grid of threshold/margin values."""
+    from chatbot.nlu.classifier import apply_confidence_rule
+
+    rows = []
+    for threshold in (0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
+        for margin in (0.0, 0.05, 0.1, 0.15, 0.2):
+            guessed = [apply_confidence_rule(p, threshold, margin).intent for p in probs]
+            rows.append((macro_f1(gold, guessed), threshold, margin))
+    return sorted(rows, reverse=True)
 
 
 def main() -> None:
@@ -152,11 +184,23 @@ def main() -> None:
         f"{statistics.median(train_times):.1f} s (median of {args.runs})"
     )
     if not args.skip_cv:
-        scores = group_cv(config)
+        scores, cv_gold, cv_probs = group_cv(config)
+        per_intent = classification_report(cv_gold, [max(p, key=p.get) for p in cv_probs], INTENTS)[
+            "per_intent"
+        ]
         print(
             f"group 5-fold CV on training cores macro-F1: mean {statistics.mean(scores):.4f} "
             f"(folds {', '.join(f'{s:.3f}' for s in scores)})"
         )
+        print("  per intent F1: " + ", ".join(f"{k} {v['f1']:.3f}" for k, v in per_intent.items()))
+        tfidf_scores = tfidf_group_cv()
+        print(f"group 5-fold CV, TF-IDF + logistic regression: mean {statistics.mean(tfidf_scores):.4f}")
+        ranked = calibrate(cv_gold, cv_probs)
+        print("fallback rule on the CV predictions (macro-F1 incl. desconhecido, threshold, margin):")
+        for f1, threshold, margin in ranked[:5]:
+            print(f"  {f1:.4f}  threshold {threshold:.2f}  margin {margin:.2f}")
+        current = next(r for r in ranked if r[1] == 0.5 and r[2] == 0.1)
+        print(f"  {current[0]:.4f}  threshold 0.50  margin 0.10 (previous defaults)")
 
 
 if __name__ == "__main__":

@@ -331,6 +331,9 @@ CHATBOT_MODEL_PATH = env_str("CHATBOT_MODEL_PATH", "")
 CHATBOT_CONFIDENCE_THRESHOLD = env_float("CHATBOT_CONFIDENCE_THRESHOLD", 0.5, minimum=0, maximum=1)
 CHATBOT_MARGIN = env_float("CHATBOT_MARGIN", 0.1, minimum=0, maximum=1)
 CHATBOT_ENABLED = env_bool("CHATBOT_ENABLED", True)
+# WAHA's advice: show "typing..." for a moment proportional to the reply before sending it.
+CHATBOT_TYPING_SECONDS_PER_CHAR = env_float("CHATBOT_TYPING_SECONDS_PER_CHAR", 0.015, minimum=0)
+CHATBOT_TYPING_MAX_SECONDS = env_float("CHATBOT_TYPING_MAX_SECONDS", 3.0, minimum=0)
 MODEL_DEVICE = env_choice("MODEL_DEVICE", "cpu", ("cpu", "cuda"))
 MODEL_MAX_LENGTH = env_int("MODEL_MAX_LENGTH", 128, minimum=8, maximum=4096)
 

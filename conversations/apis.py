@@ -6,11 +6,20 @@ an operator (Integradores only have view permissions on conversations, see cobra
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses, paginated
 from cobranca.permissions import IsOperator
 from conversations import selectors, services
 from conversations.models import Conversation, Message
@@ -18,7 +27,9 @@ from conversations.models import Conversation, Message
 
 class MessageOutput(serializers.ModelSerializer):
     effective_intent = serializers.CharField(read_only=True)
-    operator = serializers.CharField(source="operator.get_username", default=None, read_only=True)
+    operator = serializers.CharField(
+        source="operator.get_username", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Message
@@ -41,11 +52,13 @@ class MessageOutput(serializers.ModelSerializer):
 
 class ConversationOutput(serializers.ModelSerializer):
     client_id = serializers.IntegerField(allow_null=True, read_only=True)
-    client_name = serializers.CharField(source="client.name", default=None, read_only=True)
-    client_phone = serializers.CharField(source="client.phone", default=None, read_only=True)
-    assigned_to = serializers.CharField(source="assigned_to.get_username", default=None, read_only=True)
-    message_count = serializers.IntegerField(read_only=True, default=None)
-    last_message_body = serializers.CharField(read_only=True, default=None)
+    client_name = serializers.CharField(source="client.name", default=None, read_only=True, allow_null=True)
+    client_phone = serializers.CharField(source="client.phone", default=None, read_only=True, allow_null=True)
+    assigned_to = serializers.CharField(
+        source="assigned_to.get_username", default=None, read_only=True, allow_null=True
+    )
+    message_count = serializers.IntegerField(read_only=True, default=None, allow_null=True)
+    last_message_body = serializers.CharField(read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Conversation
@@ -74,6 +87,22 @@ class ConversationListApi(APIView):
         search = serializers.CharField(required=False, max_length=100, allow_blank=True)
         needs_attention = serializers.BooleanField(required=False, allow_null=True, default=None)
 
+    @extend_schema(
+        operation_id="api_conversations_list",
+        summary="Listar conversas (caixa de entrada)",
+        description="Conversas filtradas por estado, intenção, busca e atenção, paginadas (`page`).",
+        parameters=[
+            FilterSerializer,
+            OpenApiParameter(
+                "page", OpenApiTypes.INT, OpenApiParameter.QUERY, description="Número da página."
+            ),
+        ],
+        responses={
+            200: paginated("ConversationListApiPage", ConversationOutput(many=True)),
+            **error_responses(400, 404),
+        },
+        examples=[VALIDATION_ERROR_EXAMPLE],
+    )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -90,15 +119,59 @@ class ConversationDetailApi(APIView):
         class Meta(ConversationOutput.Meta):
             fields = [*ConversationOutput.Meta.fields, "messages"]
 
+        @extend_schema_field(MessageOutput(many=True))
         def get_messages(self, obj):
             return MessageOutput(selectors.conversation_history(conversation=obj), many=True).data
 
+    @extend_schema(
+        operation_id="api_conversations_retrieve",
+        summary="Detalhar conversa com todas as mensagens",
+        responses={200: Output, **error_responses(404)},
+    )
     def get(self, request, pk: int):
         conversation = get_object_or_404(selectors.inbox(), pk=pk)
         return Response(self.Output(conversation).data)
 
 
+_STATS = inline_serializer(
+    "ConversationStats",
+    {
+        "conversations": serializers.IntegerField(),
+        "by_state": serializers.DictField(child=serializers.IntegerField()),
+        "intents": serializers.DictField(child=serializers.IntegerField()),
+        "handoff_rate": serializers.FloatField(allow_null=True),
+        "bot_answer_seconds": inline_serializer(
+            "ConversationStatsBotAnswerSeconds",
+            {
+                "count": serializers.IntegerField(),
+                "median": serializers.FloatField(allow_null=True),
+                "p95": serializers.FloatField(allow_null=True),
+            },
+        ),
+    },
+)
+
+
 class ConversationStatsApi(APIView):
+    @extend_schema(
+        summary="Estatísticas das conversas",
+        description="Conversas por estado, intenções recebidas, taxa de transbordo e tempo de resposta do "
+        "assistente (últimos 30 dias).",
+        responses={200: _STATS, **error_responses()},
+        examples=[
+            OpenApiExample(
+                "Estatísticas",
+                value={
+                    "conversations": 12,
+                    "by_state": {"bot": 9, "human": 2, "closed": 1},
+                    "intents": {"promessa_pagamento": 4, "informacoes_pagamento": 3},
+                    "handoff_rate": 0.25,
+                    "bot_answer_seconds": {"count": 20, "median": 1.2, "p95": 3.4},
+                },
+                response_only=True,
+            )
+        ],
+    )
     def get(self, request):
         return Response(selectors.conversation_stats())
 
@@ -106,6 +179,11 @@ class ConversationStatsApi(APIView):
 class ConversationTakeOverApi(APIView):
     permission_classes = [IsOperator]
 
+    @extend_schema(
+        summary="Assumir a conversa (o assistente fica em silêncio)",
+        request=None,
+        responses={200: ConversationOutput, **error_responses(404)},
+    )
     def post(self, request, pk: int):
         conversation = get_object_or_404(Conversation, pk=pk)
         conversation = services.conversation_take_over(conversation=conversation, by=request.user)
@@ -115,6 +193,11 @@ class ConversationTakeOverApi(APIView):
 class ConversationGiveBackApi(APIView):
     permission_classes = [IsOperator]
 
+    @extend_schema(
+        summary="Devolver a conversa ao assistente",
+        request=None,
+        responses={200: ConversationOutput, **error_responses(404)},
+    )
     def post(self, request, pk: int):
         conversation = get_object_or_404(Conversation, pk=pk)
         conversation = services.conversation_give_back(conversation=conversation, by=request.user)
@@ -127,6 +210,16 @@ class ConversationReplyApi(APIView):
     class InputSerializer(serializers.Serializer):
         text = serializers.CharField(max_length=services.MAX_TEXT_LENGTH, trim_whitespace=True)
 
+    @extend_schema(
+        summary="Responder ao devedor pelo WhatsApp (atendente)",
+        request=InputSerializer,
+        responses={201: MessageOutput, **error_responses(400, 404, 502)},
+        examples=[
+            OpenApiExample(
+                "Resposta", value={"text": "Olá! Posso te ajudar com a segunda via."}, request_only=True
+            )
+        ],
+    )
     def post(self, request, pk: int):
         conversation = get_object_or_404(Conversation, pk=pk)
         data = self.InputSerializer(data=request.data)
@@ -145,6 +238,11 @@ class MessageCorrectIntentApi(APIView):
         # service answer with the list of allowed labels.
         intent = serializers.CharField(max_length=40)
 
+    @extend_schema(
+        summary="Corrigir a intenção de uma mensagem recebida",
+        request=InputSerializer,
+        responses={200: MessageOutput, **error_responses(400, 404)},
+    )
     def post(self, request, pk: int):
         message = get_object_or_404(Message, pk=pk)
         data = self.InputSerializer(data=request.data)

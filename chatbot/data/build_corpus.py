@@ -24,13 +24,15 @@ from unidecode import unidecode
 from chatbot.data.cores_test import TEST_CORES
 from chatbot.data.cores_train import TRAIN_CORES as _BASE_TRAIN_CORES
 from chatbot.data.cores_train_extra import EXTRA_TRAIN_CORES
+from chatbot.data.cores_train_more import MORE_TRAIN_CORES
 from chatbot.nlu.data import Example, write_jsonl
 from chatbot.nlu.labels import INTENTS
 from chatbot.nlu.normalize import normalize
 
 DATA_DIR = Path(__file__).resolve().parent
 TRAIN_CORES: dict[str, list[str]] = {
-    intent: _BASE_TRAIN_CORES[intent] + EXTRA_TRAIN_CORES.get(intent, []) for intent in _BASE_TRAIN_CORES
+    intent: _BASE_TRAIN_CORES[intent] + EXTRA_TRAIN_CORES.get(intent, []) + MORE_TRAIN_CORES.get(intent, [])
+    for intent in _BASE_TRAIN_CORES
 }
 
 # Intents whose cores already are a greeting or a closing: wrapping them in more of the same, or

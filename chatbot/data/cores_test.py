@@ -367,7 +367,7 @@ TEST_CORES: dict[str, list[str]] = {
         "vc assistiu o bbb?",
         "vendo moto ano 2015",
         "qual a senha do wifi?",
-        "👀",
+        "🙃 ué",
         "bom dia grupo da família",
         "alguém viu minha chave?",
         "sorteio de uma moto, participe",
