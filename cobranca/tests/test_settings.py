@@ -13,12 +13,22 @@ from cobranca import env
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _clean_env(*drop: str) -> dict[str, str]:
+    """The environment of this process minus what would change the settings under test.
+
+    DJANGO_ALLOW_ASYNC_UNSAFE is set by tests/browser/conftest.py (Playwright's sync API runs an event loop) and is
+    itself a deploy-check error.
+    """
+    excluded = {"DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", *drop}
+    return {k: v for k, v in os.environ.items() if k not in excluded}
+
+
 def _settings_in_subprocess(extra_env: dict[str, str], expr: str = "settings.DATABASES['default']['ENGINE']"):
     code = (
         "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'cobranca.settings');"
         "from django.conf import settings; django.setup(); print(" + expr + ")"
     )
-    run_env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY"}}
+    run_env = _clean_env("DEBUG", "SECRET_KEY")
     run_env.update({"COBRANCA_IGNORE_DOTENV": "1", **extra_env})
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=run_env, capture_output=True, text=True)
 
@@ -97,7 +107,7 @@ def test_a_bad_value_in_the_environment_stops_start_up_naming_it():
 
 def test_production_settings_pass_the_deploy_check():
     code = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
-    run_env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    run_env = _clean_env()
     run_env.update({
         "COBRANCA_IGNORE_DOTENV": "1", "DEBUG": "false", "SECRET_KEY": "x" * 20 + "-prod-secret-key-0123456789abcdef",
         "JWT_SECRET_KEY": "jwt-" + "y" * 40, "WAHA_WEBHOOK_HMAC_KEY": "hmac-" + "z" * 30, "HTTPS": "true",
@@ -109,7 +119,7 @@ def test_production_settings_pass_the_deploy_check():
 
 def test_deploy_without_hmac_key_is_a_system_check_error():
     code = [sys.executable, "manage.py", "check", "--deploy"]
-    run_env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    run_env = _clean_env()
     run_env.update({
         "COBRANCA_IGNORE_DOTENV": "1", "DEBUG": "false", "SECRET_KEY": "s" * 50, "WAHA_WEBHOOK_HMAC_KEY": "",
         "ALLOWED_HOSTS": "cobranca.example.com",
