@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -13,6 +15,7 @@ from rest_framework.views import APIView
 from billing.importing import import_file, rejected_path
 from billing.models import ImportBatch
 from cobranca.exceptions import ApplicationError
+from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses
 
 
 def rejected_csv_url(batch_id: int | None) -> str | None:
@@ -22,6 +25,68 @@ def rejected_csv_url(batch_id: int | None) -> str | None:
         return reverse("billing-import-rejected", kwargs={"batch_id": batch_id})
     except NoReverseMatch:  # included under a namespace
         return f"/api/billing/import/{batch_id}/rejected.csv"
+
+
+# --- schema only: these serializers mirror ImportReport.as_dict() and are never used to build a response.
+
+
+class ImportRowErrorSerializer(serializers.Serializer):
+    """One rejected field (billing.importing.fields.FieldError.as_dict())."""
+
+    row = serializers.IntegerField()
+    field = serializers.CharField()
+    value = serializers.CharField(allow_blank=True)
+    message = serializers.CharField()
+
+
+class ImportReportSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    dry_run = serializers.BooleanField()
+    skip_invalid = serializers.BooleanField()
+    batch_id = serializers.IntegerField(allow_null=True)
+    filename = serializers.CharField()
+    format = serializers.ChoiceField(choices=["json", "csv", "xlsx"])
+    total = serializers.IntegerField()
+    imported = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    created_clients = serializers.IntegerField()
+    created_charges = serializers.IntegerField()
+    updated_charges = serializers.IntegerField()
+    unchanged_closed_charges = serializers.IntegerField()
+    errors = ImportRowErrorSerializer(many=True, help_text="As primeiras 1000 linhas/campos rejeitados.")
+    errors_count = serializers.IntegerField()
+    errors_truncated = serializers.BooleanField()
+    warnings = serializers.ListField(child=serializers.CharField())
+    rejected_csv_url = serializers.CharField(allow_null=True)
+
+
+class ImportBatchReportSerializer(ImportReportSerializer):
+    created_at = serializers.DateTimeField()
+
+
+_REPORT_EXAMPLE = {
+    "success": True,
+    "message": "3 de 4 linha(s) importadas: 2 cliente(s) novo(s), 3 cobrança(s) nova(s), 0 atualizada(s). "
+    "1 linha(s) rejeitada(s).",
+    "dry_run": False,
+    "skip_invalid": True,
+    "batch_id": 12,
+    "filename": "devedores.csv",
+    "format": "csv",
+    "total": 4,
+    "imported": 3,
+    "rejected": 1,
+    "created_clients": 2,
+    "created_charges": 3,
+    "updated_charges": 0,
+    "unchanged_closed_charges": 0,
+    "errors": [{"row": 4, "field": "telefone", "value": "1234", "message": "telefone inválido"}],
+    "errors_count": 1,
+    "errors_truncated": False,
+    "warnings": [],
+    "rejected_csv_url": "/api/billing/import/12/rejected.csv",
+}
 
 
 class ImportApi(APIView):
@@ -39,6 +104,18 @@ class ImportApi(APIView):
         dry_run = serializers.BooleanField(required=False, default=False)
         format = serializers.ChoiceField(choices=["json", "csv", "xlsx"], required=False)
 
+    @extend_schema(
+        summary="Importar devedores e cobranças (JSON, CSV ou XLSX)",
+        description="Atômica por padrão: uma linha inválida e nada é gravado (`success: false`, 200). "
+        "Com `skip_invalid` as linhas válidas entram e as rejeitadas ficam num CSV (`rejected_csv_url`). "
+        "`dry_run` valida e conta sem gravar. 400 quando o arquivo em si não pode ser lido.",
+        request={"multipart/form-data": InputSerializer},
+        responses={200: ImportReportSerializer, **error_responses(400)},
+        examples=[
+            OpenApiExample("Relatório da importação", value=_REPORT_EXAMPLE, response_only=True),
+            VALIDATION_ERROR_EXAMPLE,
+        ],
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -60,6 +137,17 @@ class ImportApi(APIView):
 class ImportBatchApi(APIView):
     """GET /api/billing/import/<batch_id> → the stored report of a batch."""
 
+    @extend_schema(
+        summary="Relatório de uma importação",
+        responses={200: ImportBatchReportSerializer, **error_responses(404)},
+        examples=[
+            OpenApiExample(
+                "Relatório salvo",
+                value={**_REPORT_EXAMPLE, "created_at": "2026-01-15T10:30:00-03:00"},
+                response_only=True,
+            )
+        ],
+    )
     def get(self, request, batch_id: int):
         batch = get_object_or_404(ImportBatch, pk=batch_id)
         return Response(
@@ -77,6 +165,16 @@ class ImportBatchApi(APIView):
 class ImportRejectedCsvApi(APIView):
     """GET /api/billing/import/<batch_id>/rejected.csv → the rejected rows and reasons (CSV, ';', UTF-8)."""
 
+    @extend_schema(
+        summary="Baixar as linhas rejeitadas de uma importação (CSV)",
+        description="CSV separado por ';', UTF-8, com as colunas do arquivo e o motivo da rejeição. "
+        "404 quando a importação não existe ou não tem linhas rejeitadas.",
+        operation_id="api_billing_import_rejected_csv_retrieve",
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="Linhas rejeitadas (anexo)."),
+            **error_responses(404),
+        },
+    )
     def get(self, request, batch_id: int):
         batch = get_object_or_404(ImportBatch, pk=batch_id)
         path = rejected_path(batch.pk)

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -22,6 +30,7 @@ from billing.templating import (
     template_variables,
 )
 from cobranca.exceptions import ApplicationError
+from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses, paginated
 
 
 class TemplateOutputSerializer(serializers.ModelSerializer):
@@ -62,12 +71,55 @@ class TemplateInputSerializer(serializers.Serializer):
         return value
 
 
+# --- schema only
+_TEMPLATE_EXAMPLE = OpenApiExample(
+    "Modelo",
+    value={
+        "id": 1,
+        "name": "lembrete-vencimento",
+        "title": "Lembrete de vencimento",
+        "body": "Olá, {first_name}! Sua parcela de {amount} vence em {due_date}. {creditor_name}",
+        "is_active": True,
+        "variables": ["first_name", "amount", "due_date", "creditor_name"],
+        "warnings": [],
+        "created_at": "2026-01-10T09:00:00-03:00",
+        "updated_at": "2026-01-10T09:00:00-03:00",
+    },
+    response_only=True,
+)
+_TEMPLATE_INPUT_EXAMPLE = OpenApiExample(
+    "Novo modelo",
+    value={
+        "name": "lembrete-vencimento",
+        "title": "Lembrete de vencimento",
+        "body": "Olá, {first_name}! Sua parcela de {amount} vence em {due_date}. {creditor_name}",
+        "is_active": True,
+    },
+    request_only=True,
+)
+_NAME = OpenApiParameter(
+    "name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Nome (slug) do modelo."
+)
+
+
 class TemplateListApi(APIView):
     """GET /api/billing/templates — list; POST — create."""
 
     class Pagination(PageNumberPagination):
         page_size = 50
 
+    @extend_schema(
+        summary="Listar modelos de mensagem",
+        operation_id="api_billing_templates_list",
+        parameters=[
+            OpenApiParameter("page", OpenApiTypes.INT, description="Página (50 modelos por página)."),
+            OpenApiParameter("active", OpenApiTypes.STR, description="`1` ou `true`: só os modelos ativos."),
+        ],
+        responses={
+            200: paginated("PaginatedTemplateList", TemplateOutputSerializer(many=True)),
+            **error_responses(404),
+        },
+    )
     def get(self, request):
         queryset = MessageTemplate.objects.all()
         if request.query_params.get("active") in ("1", "true"):
@@ -76,6 +128,14 @@ class TemplateListApi(APIView):
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(TemplateOutputSerializer(page, many=True).data)
 
+    @extend_schema(
+        summary="Criar modelo de mensagem",
+        description="O texto é validado (variáveis conhecidas, chaves balanceadas); os avisos de "
+        "conformidade vêm em `warnings` e não impedem a gravação.",
+        request=TemplateInputSerializer,
+        responses={201: TemplateOutputSerializer, **error_responses(400)},
+        examples=[_TEMPLATE_INPUT_EXAMPLE, _TEMPLATE_EXAMPLE, VALIDATION_ERROR_EXAMPLE],
+    )
     def post(self, request):
         data = TemplateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -86,13 +146,38 @@ class TemplateListApi(APIView):
 class TemplateDetailApi(APIView):
     """GET/PUT/PATCH/DELETE /api/billing/templates/<name>."""
 
+    @extend_schema(
+        summary="Detalhar modelo de mensagem",
+        operation_id="api_billing_templates_retrieve",
+        parameters=[_NAME],
+        responses={200: TemplateOutputSerializer, **error_responses(404)},
+        examples=[_TEMPLATE_EXAMPLE],
+    )
     def get(self, request, name: str):
         template = get_object_or_404(MessageTemplate, name=name)
         return Response(TemplateOutputSerializer(template).data)
 
+    @extend_schema(
+        summary="Substituir modelo de mensagem",
+        parameters=[_NAME],
+        request=TemplateInputSerializer,
+        responses={200: TemplateOutputSerializer, **error_responses(400, 404)},
+        examples=[_TEMPLATE_INPUT_EXAMPLE, _TEMPLATE_EXAMPLE, VALIDATION_ERROR_EXAMPLE],
+    )
     def put(self, request, name: str):
         return self._update(request, name, partial=False)
 
+    @extend_schema(
+        summary="Alterar parte de um modelo de mensagem",
+        parameters=[_NAME],
+        request=TemplateInputSerializer(partial=True),
+        responses={200: TemplateOutputSerializer, **error_responses(400, 404)},
+        examples=[
+            OpenApiExample("Desativar", value={"is_active": False}, request_only=True),
+            _TEMPLATE_EXAMPLE,
+            VALIDATION_ERROR_EXAMPLE,
+        ],
+    )
     def patch(self, request, name: str):
         return self._update(request, name, partial=True)
 
@@ -104,6 +189,13 @@ class TemplateDetailApi(APIView):
         template = template_update(template=template, **fields)
         return Response(TemplateOutputSerializer(template).data)
 
+    @extend_schema(
+        summary="Excluir modelo de mensagem",
+        description="409 quando alguma campanha usa o modelo: nesse caso desative-o.",
+        parameters=[_NAME],
+        request=None,
+        responses={204: OpenApiResponse(description="Excluído."), **error_responses(404, 409)},
+    )
     def delete(self, request, name: str):
         template = get_object_or_404(MessageTemplate, name=name)
         template_delete(template=template)
@@ -129,6 +221,48 @@ class TemplatePreviewApi(APIView):
                 raise serializers.ValidationError("Informe body ou template_name.")
             return attrs
 
+    @extend_schema(
+        summary="Pré-visualizar um modelo de mensagem",
+        description="Informe `body` ou `template_name`. Sem cliente usa dados de exemplo; com `client_id` "
+        "usa a próxima cobrança em aberto do cliente (ou `charge_id`). Erros de sintaxe vêm em `errors` "
+        "(200).",
+        request=InputSerializer,
+        responses={
+            200: inline_serializer(
+                "TemplatePreview",
+                {
+                    "text": serializers.CharField(allow_blank=True),
+                    "errors": serializers.ListField(child=serializers.CharField()),
+                    "warnings": serializers.ListField(child=serializers.CharField()),
+                    "variables": serializers.ListField(child=serializers.CharField()),
+                    "available_variables": serializers.DictField(child=serializers.CharField()),
+                },
+            ),
+            **error_responses(400, 404),
+        },
+        examples=[
+            OpenApiExample(
+                "Texto",
+                value={"body": "Olá, {first_name}! Sua parcela de {amount} vence em {due_date}."},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Pré-visualização",
+                value={
+                    "text": "Olá, Maria! Sua parcela de R$ 150,50 vence em 15/01/2026.",
+                    "errors": [],
+                    "warnings": [],
+                    "variables": ["first_name", "amount", "due_date"],
+                    "available_variables": {
+                        "name": "Nome do cliente",
+                        "first_name": "Primeiro nome do cliente",
+                    },
+                },
+                response_only=True,
+            ),
+            VALIDATION_ERROR_EXAMPLE,
+        ],
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
