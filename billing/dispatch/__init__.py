@@ -1,0 +1,1 @@
+"""Campaign dispatch: lifecycle services, the paced driver, send windows and progress selectors."""

@@ -1,0 +1,564 @@
+"""The campaign driver: claims pending dispatches one at a time, paced per WAHA session, and sends them.
+
+One driver task serves one WAHA session ("lane" 0; unpaced campaigns get more lanes). It loops while it has a
+budget (well below django-q2's timeout, so the broker never hands the task out again while it runs):
+
+    refresh the session's running campaigns (start due ones; defer those outside their window or over a cap)
+    reserve a pace slot (shared per session: database row or Redis)  →  sleep until the slot
+    claim one dispatch (conditional UPDATE pending → sending; skip rules and the per-debtor cap decided in the
+    same transaction)  →  resolve the chat id once per client  →  render  →  sendText  →  commit `sent` at
+    once
+
+A worker killed mid-send therefore leaves at most one row in `sending`, which recovery later marks `unknown`
+(never resent automatically). Several drivers (tasks re-delivered, two qcluster processes, the tick) may run
+at
+once: a lease in the cache keeps it to one per lane, and even without it the conditional claim and the shared
+pace keep every message single and paced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F, Min, Q
+from django.utils import timezone
+from loguru import logger
+
+from billing.dispatch import services as svc
+from billing.dispatch.pacing import JITTER_GUARD_SECONDS, pacing_refund, pacing_reserve
+from billing.dispatch.window import window_for_campaign
+from billing.models import Campaign, Client, Dispatch
+
+DS = Dispatch.Status
+CS = Campaign.Status
+
+LEASE_TTL_SECONDS = 10
+LEASE_RENEW_SECONDS = 2.0
+# How often the driver re-reads its campaigns (pause/cancel also take effect at once through the claim's
+# WHERE).
+CONTEXT_REFRESH_SECONDS = 1.0
+# Unpaced sends reserve slots in small batches: one round trip to the pace state per batch, not per message.
+UNPACED_BATCH = 20
+# After this many transient errors in a row the driver backs off as a whole instead of burning every
+# dispatch's retries against a WAHA that is down.
+TRANSIENT_STREAK = 3
+# A driver that runs out of budget while work is due within this many seconds re-enqueues itself; longer waits
+# (window closed, retries far ahead) are left to the `dispatch-tick` schedule.
+NAP_MAX_SECONDS = 60.0
+
+
+def waha_client():
+    """The WAHA client seam (tests monkeypatch this)."""
+    from whatsapp.client import get_client
+
+    return get_client()
+
+
+def driver_budget() -> float:
+    """Seconds one driver task may run: well under the django-q2 timeout (and so under `retry`)."""
+    configured = getattr(settings, "DISPATCH_DRIVER_BUDGET_SECONDS", None)
+    timeout = float(settings.Q_CLUSTER.get("timeout", 120))
+    return float(configured) if configured else min(50.0, timeout * 0.4)
+
+
+@dataclass
+class DriveStats:
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    retried: int = 0
+    unknown: int = 0
+    deferred: int = 0
+    stop: str = ""
+    more: bool = False
+    errors: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class _Lease:
+    """At most one driver per (session, lane), kept in the shared cache with a short, renewed TTL.
+
+    A killed driver's lease expires within LEASE_TTL_SECONDS, so the next tick (or a restart) takes over
+    quickly.
+    """
+
+    def __init__(self, session_name: str, lane: int) -> None:
+        self.key = lease_key(session_name, lane)
+        self.token = uuid.uuid4().hex
+        self.renewed = 0.0
+
+    def acquire(self) -> bool:
+        ok = cache.add(self.key, self.token, LEASE_TTL_SECONDS)
+        self.renewed = time.monotonic()
+        return bool(ok)
+
+    def renew(self, *, extra: float = 0.0) -> None:
+        if extra or time.monotonic() - self.renewed >= LEASE_RENEW_SECONDS:
+            cache.set(self.key, self.token, int(LEASE_TTL_SECONDS + extra) + 1)
+            self.renewed = time.monotonic()
+
+    def release(self) -> None:
+        if cache.get(self.key) == self.token:
+            cache.delete(self.key)
+
+
+def lease_key(session_name: str, lane: int) -> str:
+    return f"dispatch-driver:{session_name}:{lane}"
+
+
+def _sleep(seconds: float, lease: _Lease) -> None:
+    end = time.monotonic() + seconds
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        lease.renew()
+        time.sleep(min(left, LEASE_RENEW_SECONDS))
+
+
+# --- context: the session's campaigns right now -------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    campaigns: dict[int, Campaign]
+    open_ids: list[int]
+    delay: float
+    jitter: float
+    session_cap: int
+    sent_today: dict[int, int]
+    valid_until: float
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.valid_until
+
+
+def _session_cap(session_name: str) -> int:
+    from whatsapp.models import WahaSession
+
+    cap = WahaSession.objects.filter(name=session_name).values_list("daily_cap", flat=True).first()
+    return int(cap or settings.DISPATCH_DAILY_CAP)
+
+
+def _load_context(session_name: str) -> _Context:
+    now = timezone.now()
+    svc.campaigns_promote_scheduled(session_name=session_name)
+    campaigns = {
+        c.pk: c
+        for c in Campaign.objects.filter(session_name=session_name, status=CS.RUNNING).select_related(
+            "template"
+        )
+    }
+    open_ids: list[int] = []
+    sent_today: dict[int, int] = {}
+    refresh_at = time.monotonic() + CONTEXT_REFRESH_SECONDS
+    for campaign in campaigns.values():
+        window = window_for_campaign(campaign)
+        if not window.is_open(now):
+            svc.defer_pending(campaign_ids=[campaign.pk], until=window.next_opening(now))
+            continue
+        if campaign.daily_cap:
+            sent_today[campaign.pk] = Dispatch.objects.filter(
+                campaign_id=campaign.pk, status__in=svc.CONTACTED, claimed_at__gte=svc.local_day_start(now)
+            ).count()
+            if sent_today[campaign.pk] >= campaign.daily_cap:
+                tomorrow = svc.next_day_start(now)
+                svc.defer_pending(campaign_ids=[campaign.pk], until=window.next_opening(tomorrow))
+                continue
+        open_ids.append(campaign.pk)
+    # Several campaigns on one session share its pace: the most cautious one sets it.
+    pace_from = max((campaigns[pk] for pk in open_ids), key=lambda c: c.delay_seconds, default=None)
+    return _Context(
+        campaigns=campaigns,
+        open_ids=open_ids,
+        delay=float(pace_from.delay_seconds) if pace_from else 0.0,
+        jitter=float(pace_from.jitter_seconds) if pace_from else 0.0,
+        session_cap=_session_cap(session_name),
+        sent_today=sent_today,
+        valid_until=refresh_at,
+    )
+
+
+# --- claim --------------------------------------------------------------------------------------------------
+
+
+def _debtor_cap_reached(dispatch: Dispatch, now, *, client_locked: bool) -> bool:
+    """At most DISPATCH_PER_DEBTOR_DAILY_CAP campaign messages per debtor per day, across all campaigns.
+
+    Decided inside the claim transaction with the client row locked (by the claim's SELECT … FOR UPDATE OF on
+    PostgreSQL; SQLite's IMMEDIATE transaction locks everything), so two lanes claiming two charges of the
+    same
+    debtor decide one after the other and the second sees the first one's `sending`.
+    """
+    cap = settings.DISPATCH_PER_DEBTOR_DAILY_CAP
+    if not client_locked and connection.features.has_select_for_update:
+        list(Client.objects.select_for_update().filter(pk=dispatch.client_id).values_list("pk", flat=True))
+    contacted = (
+        Dispatch.objects.filter(
+            client_id=dispatch.client_id, status__in=svc.CONTACTED, claimed_at__gte=svc.local_day_start(now)
+        )
+        .exclude(pk=dispatch.pk)
+        .count()
+    )
+    return contacted >= cap
+
+
+def dispatch_claim_next(*, campaign_ids: list[int], stats: DriveStats | None = None) -> Dispatch | None:
+    """Claim the next sendable dispatch of these campaigns (pending → sending), or None when there is none.
+
+    Dispatches that must be skipped (opt-out, paid charge…) are skipped with their reason on the way, and ones
+    over the per-debtor cap wait for the next day; neither uses up the caller's pace slot.
+    """
+    stats = stats if stats is not None else DriveStats()
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    for _ in range(200):
+        now = timezone.now()
+        with transaction.atomic():
+            qs = (
+                Dispatch.objects.filter(
+                    campaign_id__in=campaign_ids, campaign__status=CS.RUNNING, status=DS.PENDING
+                )
+                .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+                .select_related("client", "charge")
+                .order_by("pk")
+            )
+            if skip_locked:
+                # Two lanes on PostgreSQL take different rows instead of queueing on the same one.
+                # Locking the client row too serialises the per-debtor cap decision without another query.
+                qs = qs.select_for_update(skip_locked=True, of=("self", "client"))
+            dispatch = qs.first()
+            if dispatch is None:
+                return None
+            reason = svc.skip_reason_for(client=dispatch.client, charge=dispatch.charge)
+            if reason:
+                svc.dispatch_skip(dispatch_id=dispatch.pk, reason=reason, from_status=DS.PENDING)
+                stats.skipped += 1
+                continue
+            if _debtor_cap_reached(dispatch, now, client_locked=skip_locked):
+                Dispatch.objects.filter(pk=dispatch.pk, status=DS.PENDING).update(
+                    next_attempt_at=svc.next_day_start(now), reason=svc.REASON_DEBTOR_CAP, updated_at=now
+                )
+                stats.deferred += 1
+                continue
+            claimed = Dispatch.objects.filter(pk=dispatch.pk, status=DS.PENDING).update(
+                status=DS.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
+            )
+            if not claimed:
+                continue
+        dispatch.status, dispatch.claimed_at, dispatch.attempts = DS.SENDING, now, dispatch.attempts + 1
+        return dispatch
+    return None
+
+
+# --- send one -----------------------------------------------------------------------------------------------
+
+SENT, SKIPPED, FAILED, RETRY, UNKNOWN, STOP, NOTHING = (
+    "sent",
+    "skipped",
+    "failed",
+    "retry",
+    "unknown",
+    "stop",
+    "none",
+)
+
+
+def _render(campaign: Campaign, dispatch: Dispatch) -> str:
+    from billing.templating import template_render
+
+    return template_render(body=campaign.template.body, charge=dispatch.charge, client=dispatch.client)
+
+
+def _record_in_conversation(
+    *, dispatch: Dispatch, chat_id: str, body: str, waha_id: str, session_name: str
+) -> None:
+    """Put the campaign message in the debtor's conversation. Its failure never undoes or repeats the send."""
+    try:
+        from conversations import services as conversations
+
+        conversation = conversations._get_or_create_conversation(
+            chat_ids=[chat_id], client=dispatch.client, session_name=session_name
+        )
+        conversations.message_record_outbound(
+            conversation=conversation, body=body, author="campaign", waha_id=waha_id, dispatch=dispatch
+        )
+    except Exception:  # noqa: BLE001 - the message is out and recorded on the dispatch; log and carry on
+        logger.bind(dispatch_id=dispatch.pk).exception("dispatch.conversation_record_failed")
+
+
+def _handle_error(
+    *, dispatch: Dispatch, exc, phase: str, session_name: str, body: str, stats: DriveStats
+) -> str:
+    reason = exc.reason
+    stats.errors[reason] = stats.errors.get(reason, 0) + 1
+    log = logger.bind(dispatch_id=dispatch.pk, campaign_id=dispatch.campaign_id, session=session_name)
+    if reason in ("session_not_working", "reachout_timelock", "unauthorized", "session_not_found"):
+        # The session cannot send to anyone: this message is not at fault, so it keeps its attempt, and the
+        # session's campaigns pause instead of failing their dispatches one by one.
+        svc.dispatch_release(dispatch_id=dispatch.pk, count_attempt=False)
+        if reason == "session_not_working":
+            svc.campaigns_pause_for_session(session_name=session_name, reason=svc.PAUSE_SESSION_DOWN)
+        elif reason == "reachout_timelock":
+            svc.campaigns_pause_for_session(session_name=session_name, timelock=True)
+        else:
+            svc.campaigns_pause_for_session(
+                session_name=session_name, reason=svc.PAUSE_SESSION_CONFIG.format(reason)
+            )
+        log.warning("dispatch.session_paused reason={}", reason)
+        return STOP
+    ambiguous = phase == "send" and (
+        reason == "bad_response"
+        or (reason == "timeout" and not getattr(settings, "DISPATCH_RETRY_TIMEOUTS", False))
+    )
+    if ambiguous:
+        # WAHA may have accepted the message before the answer was lost: resending could duplicate it.
+        svc.dispatch_mark_unknown(
+            dispatch_id=dispatch.pk, reason=svc.REASON_UNKNOWN_AMBIGUOUS.format(reason), body=body
+        )
+        stats.unknown += 1
+        log.warning("dispatch.unknown reason={}", reason)
+        return UNKNOWN
+    if exc.permanent:
+        svc.dispatch_mark_failed(
+            dispatch_id=dispatch.pk, reason=svc.REASON_PERMANENT.format(reason), body=body
+        )
+        stats.failed += 1
+        log.warning("dispatch.failed reason={}", reason)
+        return FAILED
+    outcome = svc.dispatch_retry_or_fail(
+        dispatch_id=dispatch.pk, attempts=dispatch.attempts, error_reason=reason
+    )
+    if outcome == DS.FAILED:
+        stats.failed += 1
+    else:
+        stats.retried += 1
+    log.info("dispatch.transient_error reason={} attempts={} outcome={}", reason, dispatch.attempts, outcome)
+    return RETRY
+
+
+def send_one(*, ctx: _Context, session_name: str, stats: DriveStats, gate=None) -> str:
+    """Claim and send one dispatch; dispatches skipped on the way do not end the call."""
+    from whatsapp.client import WahaError
+
+    waha = waha_client()
+    while True:
+        dispatch = dispatch_claim_next(campaign_ids=ctx.open_ids, stats=stats)
+        if dispatch is None:
+            return NOTHING
+        campaign = ctx.campaigns.get(dispatch.campaign_id) or Campaign.objects.select_related("template").get(
+            pk=dispatch.campaign_id
+        )
+        client = dispatch.client
+        chat_id = client.chat_id
+        if not chat_id:
+            try:
+                chat_id = waha.check_exists(client.phone, session=session_name)
+            except WahaError as exc:
+                return _handle_error(
+                    dispatch=dispatch, exc=exc, phase="check", session_name=session_name, body="", stats=stats
+                )
+            now = timezone.now()
+            if chat_id is None:
+                Client.objects.filter(pk=client.pk).update(
+                    not_on_whatsapp=True, whatsapp_checked_at=now, updated_at=now
+                )
+                svc.dispatch_skip(dispatch_id=dispatch.pk, reason=svc.REASON_NOT_ON_WHATSAPP)
+                stats.skipped += 1
+                continue
+            Client.objects.filter(pk=client.pk).update(
+                chat_id=chat_id, whatsapp_checked_at=now, updated_at=now
+            )
+            client.chat_id = chat_id
+        try:
+            body = _render(campaign, dispatch)
+        except Exception as exc:  # noqa: BLE001 - any template failure fails this one message, not the driver
+            svc.dispatch_mark_failed(dispatch_id=dispatch.pk, reason=svc.REASON_TEMPLATE.format(exc)[:255])
+            stats.failed += 1
+            return FAILED
+        try:
+            if gate is not None:
+                gate()
+            waha_id = waha.send_text(chat_id, body, session=session_name)
+        except WahaError as exc:
+            return _handle_error(
+                dispatch=dispatch, exc=exc, phase="send", session_name=session_name, body=body, stats=stats
+            )
+        if not svc.dispatch_mark_sent(dispatch_id=dispatch.pk, waha_message_id=waha_id, body=body):
+            # Recovery already called it unknown (a very slow send): record the id so acks still find it.
+            Dispatch.objects.filter(pk=dispatch.pk, status=DS.UNKNOWN, waha_message_id__isnull=True).update(
+                waha_message_id=waha_id, body=body
+            )
+        stats.sent += 1
+        if dispatch.campaign_id in ctx.sent_today:
+            ctx.sent_today[dispatch.campaign_id] += 1
+            if ctx.sent_today[dispatch.campaign_id] >= (campaign.daily_cap or 0):
+                ctx.valid_until = 0  # over the campaign's cap: the next refresh defers the rest to tomorrow
+        _record_in_conversation(
+            dispatch=dispatch, chat_id=chat_id, body=body, waha_id=waha_id, session_name=session_name
+        )
+        return SENT
+
+
+# --- the loop -----------------------------------------------------------------------------------------------
+
+
+def _other_lanes_alive(session_name: str, lane: int, lanes: int) -> bool:
+    keys = [lease_key(session_name, other) for other in range(max(lanes, 2)) if other != lane]
+    return any(value is not None for value in cache.get_many(keys).values())
+
+
+def _next_wake(session_name: str, lane: int):
+    """When this session may have work again: a retry/deferral coming due, a scheduled start, or a dead
+    worker's `sending` row becoming old enough to recover. None when nothing is waiting."""
+    now = timezone.now()
+    candidates = []
+    due = Dispatch.objects.filter(
+        campaign__session_name=session_name, campaign__status=CS.RUNNING, status=DS.PENDING
+    ).aggregate(at=Min("next_attempt_at"))["at"]
+    if (
+        due is None
+        and Dispatch.objects.filter(
+            campaign__session_name=session_name, campaign__status=CS.RUNNING, status=DS.PENDING
+        ).exists()
+    ):
+        due = now
+    if due is not None:
+        candidates.append(due)
+    start = Campaign.objects.filter(session_name=session_name, status=CS.SCHEDULED).aggregate(
+        at=Min("starts_at")
+    )
+    if start["at"] is not None:
+        candidates.append(start["at"])
+    oldest_sending = Dispatch.objects.filter(
+        campaign__session_name=session_name, campaign__status=CS.RUNNING, status=DS.SENDING
+    ).aggregate(at=Min("claimed_at"))["at"]
+    if oldest_sending is not None and not _other_lanes_alive(session_name, lane, svc.driver_lanes(0)):
+        # No live driver owns it: it will become `unknown` once stale, and then the campaign can complete.
+        candidates.append(oldest_sending + dt.timedelta(seconds=svc.stale_after_seconds() + 0.5))
+    return min(candidates) if candidates else None
+
+
+def dispatch_drive(*, session_name: str, lane: int = 0, budget: float | None = None) -> DriveStats:
+    """Run the driver for one session lane for up to `budget` seconds (see the module docstring).
+
+    Returns counters and `more=True` when work is due soon and the caller should enqueue the driver again.
+    Safe to run concurrently and twice: a second driver for the same lane returns at once (`stop="busy"`).
+    """
+    budget = driver_budget() if budget is None else budget
+    lease = _Lease(session_name, lane)
+    stats = DriveStats()
+    if not lease.acquire():
+        stats.stop = "busy"
+        return stats
+    try:
+        _drive(session_name=session_name, lane=lane, budget=budget, lease=lease, stats=stats)
+    finally:
+        lease.release()
+    if stats.sent or stats.failed or stats.unknown:
+        logger.bind(session=session_name, lane=lane).info("dispatch.drive {}", stats.as_dict())
+    return stats
+
+
+def _drive(*, session_name: str, lane: int, budget: float, lease: _Lease, stats: DriveStats) -> None:
+    deadline = time.monotonic() + budget
+    svc.dispatch_recover_stale(session_name=session_name)
+    ctx: _Context | None = None
+    streak = 0
+    last_send = {"at": None}
+
+    def gate() -> None:
+        """Keep the *actual* gap between this lane's sends at or above delay - jitter (+ guard).
+
+        Slots are spaced correctly, but a driver that wakes late for one slot (a loaded machine) would squeeze
+        the next gap; measuring from the real previous request closes that hole.
+        """
+        if ctx is None or ctx.delay <= 0:
+            return
+        jitter = min(ctx.jitter, ctx.delay)
+        min_gap = ctx.delay - jitter + min(JITTER_GUARD_SECONDS, jitter * 0.25)
+        if last_send["at"] is not None:
+            wait = last_send["at"] + min_gap - time.monotonic()
+            if wait > 0:
+                _sleep(wait, lease)
+        last_send["at"] = time.monotonic()
+
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            stats.stop = "budget"
+            stats.more = True
+            return
+        lease.renew()
+        if ctx is None or ctx.expired():
+            ctx = _load_context(session_name)
+        if streak >= TRANSIENT_STREAK:
+            nap = min(svc.backoff_seconds(streak - TRANSIENT_STREAK + 1), remaining)
+            _sleep(nap, lease)
+            ctx = None
+            streak = TRANSIENT_STREAK - 1  # one probe send after the nap; another error naps longer
+            continue
+        claimed_any = False
+        if ctx.open_ids:
+            unpaced = ctx.delay <= 0
+            reservation = pacing_reserve(
+                session_name=session_name,
+                delay=ctx.delay,
+                jitter=ctx.jitter,
+                daily_cap=ctx.session_cap,
+                count=UNPACED_BATCH if unpaced else 1,
+                horizon=max(0.0, remaining - 1.0),
+            )
+            reserved_at = time.monotonic()
+            if reservation.cap_reached:
+                tomorrow = svc.next_day_start()
+                stats.deferred += svc.defer_pending(campaign_ids=ctx.open_ids, until=tomorrow)
+                stats.stop = "session_daily_cap"
+                return
+            if not reservation.slots:
+                stats.stop = "pace"
+                stats.more = True
+                return
+            used = 0
+            outcome = NOTHING
+            for slot in reservation.slots:
+                wait = (slot - reservation.now).total_seconds() - (time.monotonic() - reserved_at)
+                if wait > 0:
+                    _sleep(wait, lease)
+                outcome = send_one(ctx=ctx, session_name=session_name, stats=stats, gate=gate)
+                if outcome == NOTHING:
+                    break
+                used += 1
+                claimed_any = True
+                streak = streak + 1 if outcome == RETRY else 0
+                if outcome == STOP or streak >= TRANSIENT_STREAK or ctx.expired():
+                    break
+                lease.renew()
+            pacing_refund(session_name=session_name, count=len(reservation.slots) - used)
+            if outcome == STOP:
+                stats.stop = "session_paused"
+                return
+        if claimed_any:
+            continue
+        # Nothing claimable now: finish what is finished, then wait for the next thing that comes due.
+        svc.dispatch_recover_stale(session_name=session_name)
+        svc.campaigns_complete_finished(session_name=session_name)
+        wake = _next_wake(session_name, lane)
+        if wake is None:
+            stats.stop = "idle"
+            return
+        wait = (wake - timezone.now()).total_seconds()
+        remaining = deadline - time.monotonic()
+        if wait > remaining:
+            stats.stop = "waiting"
+            stats.more = wait <= NAP_MAX_SECONDS
+            return
+        _sleep(max(wait, 0.05), lease)
+        ctx = None

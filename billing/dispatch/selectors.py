@@ -1,0 +1,98 @@
+"""Campaign reads: progress (counts per status, rate, ETA) for the API, the dashboard and the admin."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from billing.models import Campaign, Dispatch
+
+DS = Dispatch.Status
+CS = Campaign.Status
+
+DELIVERED_OR_BETTER = (DS.SENT, DS.DELIVERED, DS.READ)
+# The rate is measured over the last few minutes so a campaign that waited for its window does not look slow.
+RATE_WINDOW_MINUTES = 5
+
+
+def campaign_list(*, status: str | None = None) -> QuerySet[Campaign]:
+    qs = Campaign.objects.select_related("template").annotate(
+        sent_count=Count("dispatches", filter=Q(dispatches__status__in=DELIVERED_OR_BETTER)),
+        pending_count=Count("dispatches", filter=Q(dispatches__status__in=[DS.PENDING, DS.SENDING])),
+    )
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-created_at", "-pk")
+
+
+def campaign_status_counts(*, campaign_id: int) -> dict[str, int]:
+    counts = {status.value: 0 for status in DS}
+    rows = Dispatch.objects.filter(campaign_id=campaign_id).values_list("status").annotate(n=Count("pk"))
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+def campaign_progress(*, campaign: Campaign, now: dt.datetime | None = None) -> dict:
+    """Counts per dispatch status, processed share, send rate (messages/minute) and an ETA for the rest."""
+    now = now or timezone.now()
+    counts = campaign_status_counts(campaign_id=campaign.pk)
+    remaining = counts[DS.PENDING] + counts[DS.SENDING]
+    total = campaign.total or sum(counts.values())
+    processed = total - remaining
+    sent = sum(counts[s] for s in DELIVERED_OR_BETTER)
+    since = now - dt.timedelta(minutes=RATE_WINDOW_MINUTES)
+    start = max(since, campaign.started_at) if campaign.started_at else since
+    recent = Dispatch.objects.filter(campaign_id=campaign.pk, sent_at__gte=start).count()
+    minutes = max((now - start).total_seconds() / 60, 1 / 60)
+    rate = recent / minutes if recent else 0.0
+    eta_seconds = None
+    if remaining and campaign.status in (CS.RUNNING, CS.SCHEDULED):
+        if rate > 0:
+            eta_seconds = remaining / rate * 60
+        else:
+            eta_seconds = remaining * float(campaign.delay_seconds)
+        if campaign.status == CS.SCHEDULED and campaign.starts_at and campaign.starts_at > now:
+            eta_seconds += (campaign.starts_at - now).total_seconds()
+    elif not remaining:
+        eta_seconds = 0
+    return {
+        "campaign_id": campaign.pk,
+        "name": campaign.name,
+        "status": campaign.status,
+        "status_display": campaign.get_status_display(),
+        "pause_reason": campaign.pause_reason,
+        "session": campaign.session_name,
+        "template_name": campaign.template.name,
+        "total": total,
+        "counts": counts,
+        "processed": processed,
+        "sent": sent,
+        "remaining": remaining,
+        "progress_percent": round(100 * processed / total, 1) if total else 100.0,
+        "rate_per_minute": round(rate, 2),
+        "eta_seconds": round(eta_seconds) if eta_seconds is not None else None,
+        "eta_at": (now + dt.timedelta(seconds=eta_seconds)).isoformat() if eta_seconds is not None else None,
+        "delay_seconds": float(campaign.delay_seconds),
+        "jitter_seconds": float(campaign.jitter_seconds),
+        "starts_at": campaign.starts_at.isoformat() if campaign.starts_at else None,
+        "started_at": campaign.started_at.isoformat() if campaign.started_at else None,
+        "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
+    }
+
+
+def campaign_current() -> Campaign | None:
+    """The campaign `batch-status` reports without an id: the newest active one, else the newest started
+    one."""
+    active = Campaign.objects.filter(status__in=[CS.RUNNING, CS.SCHEDULED, CS.PAUSED]).order_by(
+        "-started_at", "-pk"
+    )
+    return active.first() or Campaign.objects.exclude(status=CS.DRAFT).order_by("-started_at", "-pk").first()
+
+
+def dispatches_unknown(*, campaign_id: int | None = None) -> QuerySet[Dispatch]:
+    qs = Dispatch.objects.filter(status=DS.UNKNOWN).select_related("client", "campaign")
+    if campaign_id:
+        qs = qs.filter(campaign_id=campaign_id)
+    return qs.order_by("pk")

@@ -1,0 +1,738 @@
+"""Campaign and dispatch writes: lifecycle, per-dispatch outcomes, acks, recovery, session pauses.
+
+Callers: the campaign API and dashboard (create/start/pause/resume/cancel/resend), the driver (`driver.py`,
+the
+outcome functions), the WAHA webhook (`dispatch_record_ack`, `campaigns_pause_for_session`,
+`campaigns_resume_for_session`) and the tick task (`dispatch_recover_stale`).
+
+State changes of a Dispatch are conditional UPDATEs on its current status, so two workers, a late webhook and
+an
+operator can race on the same row and the row still only moves along the allowed edges.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+from loguru import logger
+
+from billing.dispatch.window import parse_window
+from billing.models import Campaign, Charge, Client, Dispatch, ImportBatch, MessageTemplate
+from cobranca.exceptions import ApplicationError
+from cobranca.tasks import enqueue_on_commit
+
+DS = Dispatch.Status
+CS = Campaign.Status
+
+DRIVE_TASK = "billing.tasks.dispatch_drive_task"
+
+# --- reasons shown to operators (pt-BR) ---------------------------------------------------------------------
+
+REASON_OPTED_OUT = "cliente pediu para não receber mensagens"
+REASON_WRONG_NUMBER = "número errado"
+REASON_NOT_ON_WHATSAPP = "número sem WhatsApp"
+REASON_FORGOTTEN = "cliente anonimizado (LGPD)"
+REASON_CHARGE = {
+    Charge.Status.PAID: "cobrança paga",
+    Charge.Status.CANCELLED: "cobrança cancelada",
+    Charge.Status.DISPUTED: "cobrança contestada",
+    Charge.Status.PAYMENT_CLAIMED: "pagamento informado pelo devedor",
+}
+REASON_DEBTOR_CAP = "limite diário do devedor: aguardando o próximo dia"
+REASON_CAMPAIGN_CANCELLED = "campanha cancelada"
+REASON_UNKNOWN_STALE = "envio interrompido (processo parou durante o envio): confira antes de reenviar"
+REASON_UNKNOWN_AMBIGUOUS = "envio incerto ({}): o WhatsApp pode ter recebido; confira antes de reenviar"
+REASON_RETRY = "erro temporário ({}): nova tentativa agendada"
+REASON_RETRIES_EXHAUSTED = "falhou após {} tentativas ({})"
+REASON_PERMANENT = "o WhatsApp recusou a mensagem ({})"
+REASON_TEMPLATE = "erro ao montar a mensagem: {}"
+REASON_ACK_ERROR = "o WhatsApp informou erro na entrega"
+
+# Automatic pauses carry a recognisable prefix so a session coming back resumes only what it paused itself,
+# never a campaign an operator paused on purpose.
+AUTO_PAUSE_PREFIX = "Automática: "
+TIMELOCK_PAUSE_PREFIX = "Bloqueio 463: "
+PAUSE_SESSION_DOWN = "sessão do WhatsApp fora do ar"
+PAUSE_TIMELOCK = "o WhatsApp bloqueou novos contatos nesta sessão (erro 463); retome quando o bloqueio acabar"
+PAUSE_SESSION_CONFIG = "a sessão do WhatsApp recusou o envio ({}); verifique a configuração"
+
+# Dispatch statuses that count as "a campaign message went (or may have gone) to the debtor".
+CONTACTED = (DS.SENDING, DS.SENT, DS.DELIVERED, DS.READ, DS.UNKNOWN)
+IN_FLIGHT = (DS.PENDING, DS.SENDING)
+
+# WAHA ack → dispatch status; ack 0 (PENDING) says nothing new.
+ACK_STATUS = {1: DS.SENT, 2: DS.DELIVERED, 3: DS.READ, 4: DS.READ}
+ACK_TIME_FIELD = {DS.DELIVERED: "delivered_at", DS.READ: "read_at"}
+
+
+# --- settings with defaults (read at call time so tests can override them) ----------------------------------
+
+
+def max_retries() -> int:
+    return settings.DISPATCH_MAX_RETRIES
+
+
+def retry_base_seconds() -> float:
+    return float(getattr(settings, "DISPATCH_RETRY_BASE_SECONDS", 30.0))
+
+
+def retry_max_seconds() -> float:
+    return float(getattr(settings, "DISPATCH_RETRY_MAX_SECONDS", 1800.0))
+
+
+def stale_after_seconds() -> float:
+    """How old a `sending` row must be before recovery calls it unknown.
+
+    A live sender holds a row in `sending` for at most a check-exists call plus a sendText call, each bounded
+    by
+    the WAHA connect + read timeouts; twice that plus a margin can only be a dead process.
+    """
+    configured = getattr(settings, "DISPATCH_STALE_SECONDS", None)
+    if configured:
+        return float(configured)
+    return 2 * (settings.WAHA_CONNECT_TIMEOUT + settings.WAHA_READ_TIMEOUT) + 10
+
+
+def driver_lanes(delay: float) -> int:
+    """How many concurrent driver tasks serve one session.
+
+    Unpaced campaigns (delay 0) use several lanes to fill the workers; a paced campaign needs one: the pace,
+    not
+    the sender, is the bottleneck, and every extra lane would hold a worker asleep.
+    """
+    if delay > 0:
+        return 1
+    return int(getattr(settings, "DISPATCH_DRIVER_LANES", settings.Q_CLUSTER.get("workers", 2)))
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Exponential backoff after the `attempts`-th failed try: base, 2×base, 4×base… capped."""
+    return min(retry_base_seconds() * (2 ** max(0, attempts - 1)), retry_max_seconds())
+
+
+def local_day_start(at: dt.datetime | None = None) -> dt.datetime:
+    local = timezone.localtime(at or timezone.now())
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_day_start(at: dt.datetime | None = None) -> dt.datetime:
+    start = local_day_start(at)
+    return timezone.make_aware(
+        dt.datetime.combine(start.date() + dt.timedelta(days=1), dt.time(0, 0)), start.tzinfo
+    )
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _decimal(value, field: str) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ApplicationError("Valor numérico inválido.", {"field": field, "value": str(value)}) from None
+    if not number.is_finite() or number < 0:
+        raise ApplicationError("O valor não pode ser negativo.", {"field": field, "value": str(value)})
+    return number
+
+
+def _audience(campaign: Campaign) -> QuerySet[Charge]:
+    charges = Charge.objects.all()
+    if campaign.import_batch_id:
+        charges = charges.filter(import_batch_id=campaign.import_batch_id)
+    if campaign.segment:
+        from billing.segments import charges_for_segment
+
+        charges = charges.filter(pk__in=charges_for_segment(campaign.segment).values("pk"))
+    return charges
+
+
+def _template_problems(template: MessageTemplate) -> list[str]:
+    from billing.templating import template_validate
+
+    return list(template_validate(template.body))
+
+
+def _compliance_warnings(template: MessageTemplate) -> list[str]:
+    from billing.compliance import template_compliance_warnings
+
+    return list(template_compliance_warnings(template.body))
+
+
+def kick_drivers(*, session_name: str, delay: float) -> None:
+    """Enqueue the driver task(s) for a session after the current transaction commits.
+
+    Safe to call often: a driver that finds its lane taken by a running driver exits at once.
+    """
+    for lane in range(driver_lanes(delay)):
+        enqueue_on_commit(DRIVE_TASK, session_name, lane)
+
+
+# --- campaign lifecycle -------------------------------------------------------------------------------------
+
+
+def campaign_create(
+    *,
+    template: MessageTemplate,
+    name: str = "",
+    segment: dict | None = None,
+    import_batch: ImportBatch | None = None,
+    delay_seconds: Decimal | float | int | str | None = None,
+    jitter_seconds: Decimal | float | int | str | None = None,
+    session_name: str | None = None,
+    starts_at: dt.datetime | None = None,
+    send_window: str = "",
+    daily_cap: int | None = None,
+    by=None,
+) -> Campaign:
+    """A draft campaign: audience (segment and/or import batch) + template + pace. Nothing is sent until
+    start."""
+    if import_batch is None and not segment:
+        raise ApplicationError("Escolha a audiência: um segmento ou uma importação.", {"field": "segment"})
+    if segment is not None and not isinstance(segment, dict):
+        raise ApplicationError("O segmento deve ser um objeto com filtros.", {"field": "segment"})
+    if segment:
+        from billing.segments import segment_as_json
+
+        segment = segment_as_json(segment)  # validates; stores JSON-friendly values
+    if not template.is_active:
+        raise ApplicationError("O modelo de mensagem está inativo.", {"template_name": template.name})
+    delay = _decimal(
+        settings.DISPATCH_DELAY_SECONDS if delay_seconds is None else delay_seconds, "delay_seconds"
+    )
+    if jitter_seconds is None:
+        jitter = min(_decimal(settings.DISPATCH_JITTER_SECONDS, "jitter_seconds"), delay)
+    else:
+        jitter = _decimal(jitter_seconds, "jitter_seconds")
+    if jitter > delay:
+        raise ApplicationError(
+            "A variação não pode ser maior que o intervalo.",
+            {"delay_seconds": str(delay), "jitter_seconds": str(jitter)},
+        )
+    if send_window:
+        parse_window(send_window)  # raises with a readable message on bad syntax
+    if starts_at is not None and timezone.is_naive(starts_at):
+        starts_at = timezone.make_aware(starts_at)
+    if daily_cap is not None and daily_cap < 1:
+        raise ApplicationError("O limite diário deve ser pelo menos 1.", {"daily_cap": daily_cap})
+    campaign = Campaign.objects.create(
+        name=name or f"{template.name} {timezone.localtime():%d/%m/%Y %H:%M}",
+        template=template,
+        segment=segment or {},
+        import_batch=import_batch,
+        delay_seconds=delay,
+        jitter_seconds=jitter,
+        session_name=session_name or settings.WAHA_SESSION_NAME,
+        starts_at=starts_at,
+        send_window=send_window,
+        daily_cap=daily_cap,
+        created_by=by if getattr(by, "pk", None) else None,
+    )
+    logger.bind(campaign_id=campaign.pk).info("campaign.created template={}", template.name)
+    return campaign
+
+
+def campaign_start(*, campaign: Campaign, by=None, confirm_compliance: bool = False) -> Campaign:
+    """Build one Dispatch per audience charge, set `total`, and hand the campaign to the driver.
+
+    Refuses a template with errors, and one with compliance warnings unless `confirm_compliance` (the operator
+    read them). Starting twice is refused (the second call sees a non-draft campaign); the dispatches
+    themselves
+    are unique per (campaign, charge), so even a racing second build adds nothing.
+    """
+    problems = _template_problems(campaign.template)
+    if problems:
+        raise ApplicationError("O modelo de mensagem tem erros.", {"errors": problems})
+    warnings = _compliance_warnings(campaign.template)
+    if warnings and not (confirm_compliance or campaign.compliance_confirmed):
+        raise ApplicationError(
+            "O modelo tem avisos de conformidade: confirme que os leu para iniciar a campanha.",
+            {"warnings": warnings, "confirm_compliance": False},
+        )
+    window = campaign.send_window or settings.SEND_WINDOW
+    parse_window(window)
+    audience = list(_audience(campaign).values_list("pk", "client_id"))
+    if not audience:
+        raise ApplicationError("A audiência não tem nenhuma cobrança.", {"campaign_id": campaign.pk})
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if locked.status != CS.DRAFT:
+            raise ApplicationError(
+                "A campanha já foi iniciada.",
+                {"status": locked.status, "campaign_id": campaign.pk},
+                status_code=409,
+            )
+        Dispatch.objects.bulk_create(
+            [
+                Dispatch(campaign_id=campaign.pk, charge_id=charge_id, client_id=client_id)
+                for charge_id, client_id in audience
+            ],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        locked.total = Dispatch.objects.filter(campaign_id=campaign.pk).count()
+        locked.status = CS.SCHEDULED if locked.starts_at and locked.starts_at > now else CS.RUNNING
+        locked.started_at = now
+        locked.compliance_confirmed = locked.compliance_confirmed or bool(warnings and confirm_compliance)
+        locked.save(update_fields=["total", "status", "started_at", "compliance_confirmed"])
+        kick_drivers(session_name=locked.session_name, delay=float(locked.delay_seconds))
+    logger.bind(campaign_id=campaign.pk).info(
+        "campaign.started total={} status={}", locked.total, locked.status
+    )
+    return locked
+
+
+def _transition(campaign: Campaign, *, from_statuses: Iterable[str], action: str, **values) -> Campaign:
+    updated = Campaign.objects.filter(pk=campaign.pk, status__in=list(from_statuses)).update(**values)
+    if not updated:
+        current = Campaign.objects.filter(pk=campaign.pk).values_list("status", flat=True).first()
+        raise ApplicationError(
+            f"Não é possível {action} uma campanha {CS(current).label if current else 'inexistente'}.",
+            {"status": current, "campaign_id": campaign.pk},
+            status_code=409,
+        )
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_pause(*, campaign: Campaign, by=None, reason: str = "") -> Campaign:
+    """Stop claiming new dispatches. A message already being sent finishes; nothing is lost."""
+    label = reason or (f"pausada por {by.get_username()}" if getattr(by, "pk", None) else "pausada")
+    campaign = _transition(
+        campaign,
+        from_statuses=Campaign.ACTIVE_STATUSES,
+        action="pausar",
+        status=CS.PAUSED,
+        pause_reason=label[:200],
+    )
+    logger.bind(campaign_id=campaign.pk).info("campaign.paused reason={}", label)
+    return campaign
+
+
+def campaign_resume(*, campaign: Campaign, by=None) -> Campaign:
+    now = timezone.now()
+    with transaction.atomic():
+        status = CS.SCHEDULED if campaign.starts_at and campaign.starts_at > now else CS.RUNNING
+        campaign = _transition(
+            campaign, from_statuses=[CS.PAUSED], action="retomar", status=status, pause_reason=""
+        )
+        kick_drivers(session_name=campaign.session_name, delay=float(campaign.delay_seconds))
+    logger.bind(campaign_id=campaign.pk).info("campaign.resumed")
+    return campaign
+
+
+def campaign_cancel(*, campaign: Campaign, by=None) -> Campaign:
+    """Cancel: pending dispatches are skipped with a reason; one being sent right now still completes."""
+    now = timezone.now()
+    with transaction.atomic():
+        campaign = _transition(
+            campaign,
+            from_statuses=[CS.DRAFT, CS.SCHEDULED, CS.RUNNING, CS.PAUSED],
+            action="cancelar",
+            status=CS.CANCELLED,
+            finished_at=now,
+        )
+        skipped = Dispatch.objects.filter(campaign_id=campaign.pk, status=DS.PENDING).update(
+            status=DS.SKIPPED, reason=REASON_CAMPAIGN_CANCELLED, next_attempt_at=None, updated_at=now
+        )
+    logger.bind(campaign_id=campaign.pk).info("campaign.cancelled skipped={}", skipped)
+    return campaign
+
+
+def campaigns_complete_finished(*, session_name: str | None = None, campaign_id: int | None = None) -> int:
+    """Mark running campaigns with nothing pending or in flight as completed (one conditional UPDATE)."""
+    qs = Campaign.objects.filter(status=CS.RUNNING)
+    if session_name is not None:
+        qs = qs.filter(session_name=session_name)
+    if campaign_id is not None:
+        qs = qs.filter(pk=campaign_id)
+    busy = Dispatch.objects.filter(campaign_id=OuterRef("pk"), status__in=IN_FLIGHT)
+    count = qs.filter(~Exists(busy)).update(status=CS.COMPLETED, finished_at=timezone.now())
+    if count:
+        logger.info("campaign.completed count={} session={}", count, session_name)
+    return count
+
+
+def campaigns_promote_scheduled(*, session_name: str | None = None) -> list[tuple[str, float]]:
+    """Scheduled campaigns whose start time has come become running; returns their (session, delay)."""
+    qs = Campaign.objects.filter(status=CS.SCHEDULED, starts_at__lte=timezone.now())
+    if session_name is not None:
+        qs = qs.filter(session_name=session_name)
+    due = list(qs.values_list("pk", "session_name", "delay_seconds"))
+    if due:
+        Campaign.objects.filter(pk__in=[pk for pk, _, _ in due], status=CS.SCHEDULED).update(
+            status=CS.RUNNING
+        )
+    return [(name, float(delay)) for _, name, delay in due]
+
+
+# --- session-wide pauses (webhook, driver) ------------------------------------------------------------------
+
+
+def campaigns_pause_for_session(*, session_name: str, reason: str = "", timelock: bool = False) -> int:
+    """Pause every active campaign of a session that cannot send (session down, or WhatsApp's 463 time-lock).
+
+    Idempotent; returns how many campaigns changed. The reason is prefixed so that
+    `campaigns_resume_for_session` later resumes only what was paused automatically.
+    """
+    prefix = TIMELOCK_PAUSE_PREFIX if timelock else AUTO_PAUSE_PREFIX
+    text = prefix + (reason or (PAUSE_TIMELOCK if timelock else PAUSE_SESSION_DOWN))
+    count = Campaign.objects.filter(session_name=session_name, status__in=Campaign.ACTIVE_STATUSES).update(
+        status=CS.PAUSED, pause_reason=text[:200]
+    )
+    if count:
+        logger.bind(session=session_name).warning(
+            "campaign.paused_for_session count={} reason={}", count, text
+        )
+    return count
+
+
+def campaigns_resume_for_session(*, session_name: str) -> int:
+    """The session reports WORKING again: resume the campaigns it paused automatically. Idempotent.
+
+    Campaigns paused for the 463 time-lock resume only when the session records that the lock has expired
+    (`WahaSession.reachout_locked_until` in the past); without that knowledge an operator decides.
+    """
+    from whatsapp.models import WahaSession
+
+    now = timezone.now()
+    which = Q(pause_reason__startswith=AUTO_PAUSE_PREFIX)
+    locked_until = (
+        WahaSession.objects.filter(name=session_name).values_list("reachout_locked_until", flat=True).first()
+    )
+    if locked_until is not None and locked_until <= now:
+        which |= Q(pause_reason__startswith=TIMELOCK_PAUSE_PREFIX)
+    with transaction.atomic():
+        paused = Campaign.objects.filter(which, session_name=session_name, status=CS.PAUSED)
+        rows = list(paused.values_list("pk", "starts_at", "delay_seconds"))
+        for pk, starts_at, _ in rows:
+            status = CS.SCHEDULED if starts_at and starts_at > now else CS.RUNNING
+            Campaign.objects.filter(pk=pk, status=CS.PAUSED).update(status=status, pause_reason="")
+        if rows:
+            kick_drivers(session_name=session_name, delay=float(min(delay for _, _, delay in rows)))
+    if rows:
+        logger.bind(session=session_name).info("campaign.resumed_for_session count={}", len(rows))
+    return len(rows)
+
+
+# --- per-dispatch outcomes (called by the driver) -----------------------------------------------------------
+
+
+def skip_reason_for(*, client: Client, charge: Charge) -> str:
+    """Why this dispatch must not be sent, or "" when it may. Checked at send time: things change
+    mid-campaign."""
+    if client.forgotten_at:
+        return REASON_FORGOTTEN
+    if client.opted_out_at:
+        return REASON_OPTED_OUT
+    if client.wrong_number:
+        return REASON_WRONG_NUMBER
+    if client.not_on_whatsapp:
+        return REASON_NOT_ON_WHATSAPP
+    if not charge.accepts_reminders:
+        return REASON_CHARGE.get(charge.status, f"cobrança {charge.get_status_display()}")
+    return ""
+
+
+def dispatch_skip(*, dispatch_id: int, reason: str, from_status: str = DS.SENDING) -> bool:
+    return (
+        Dispatch.objects.filter(pk=dispatch_id, status=from_status).update(
+            status=DS.SKIPPED, reason=reason[:255], next_attempt_at=None, updated_at=timezone.now()
+        )
+        > 0
+    )
+
+
+def dispatch_mark_sent(*, dispatch_id: int, waha_message_id: str, body: str) -> bool:
+    """Commit the outcome right after sendText returned: this is what makes a crash leave at most one row
+    behind."""
+    now = timezone.now()
+    return (
+        Dispatch.objects.filter(pk=dispatch_id, status=DS.SENDING).update(
+            status=DS.SENT,
+            waha_message_id=waha_message_id,
+            body=body,
+            sent_at=now,
+            reason="",
+            next_attempt_at=None,
+            updated_at=now,
+        )
+        > 0
+    )
+
+
+def dispatch_mark_failed(*, dispatch_id: int, reason: str, body: str = "") -> bool:
+    values = {
+        "status": DS.FAILED,
+        "reason": reason[:255],
+        "next_attempt_at": None,
+        "updated_at": timezone.now(),
+    }
+    if body:
+        values["body"] = body
+    return Dispatch.objects.filter(pk=dispatch_id, status=DS.SENDING).update(**values) > 0
+
+
+def dispatch_mark_unknown(*, dispatch_id: int, reason: str, body: str = "") -> bool:
+    values = {"status": DS.UNKNOWN, "reason": reason[:255], "updated_at": timezone.now()}
+    if body:
+        values["body"] = body
+    return Dispatch.objects.filter(pk=dispatch_id, status=DS.SENDING).update(**values) > 0
+
+
+def dispatch_release(
+    *,
+    dispatch_id: int,
+    next_attempt_at: dt.datetime | None = None,
+    reason: str = "",
+    count_attempt: bool = False,
+) -> bool:
+    """Back to pending. `count_attempt=False` gives the attempt back: the session failed, not this message."""
+    values: dict = {
+        "status": DS.PENDING,
+        "next_attempt_at": next_attempt_at,
+        "reason": reason[:255],
+        "updated_at": timezone.now(),
+    }
+    if not count_attempt:
+        values["attempts"] = F("attempts") - 1
+    return Dispatch.objects.filter(pk=dispatch_id, status=DS.SENDING, attempts__gt=0).update(**values) > 0
+
+
+def dispatch_retry_or_fail(*, dispatch_id: int, attempts: int, error_reason: str) -> str:
+    """A transient error: retry later with exponential backoff, or fail once the retries are used up."""
+    if attempts > max_retries():
+        dispatch_mark_failed(
+            dispatch_id=dispatch_id, reason=REASON_RETRIES_EXHAUSTED.format(attempts, error_reason)
+        )
+        return DS.FAILED
+    at = timezone.now() + dt.timedelta(seconds=backoff_seconds(attempts))
+    dispatch_release(
+        dispatch_id=dispatch_id,
+        next_attempt_at=at,
+        reason=REASON_RETRY.format(error_reason),
+        count_attempt=True,
+    )
+    return DS.PENDING
+
+
+def defer_pending(*, campaign_ids: Iterable[int], until: dt.datetime) -> int:
+    """Outside the window / over a cap: pending dispatches wait until `until` (never dropped)."""
+    return (
+        Dispatch.objects.filter(campaign_id__in=list(campaign_ids), status=DS.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=until))
+        .update(next_attempt_at=until, updated_at=timezone.now())
+    )
+
+
+# --- operators and webhooks ---------------------------------------------------------------------------------
+
+
+def dispatch_resend_unknown(*, dispatch: Dispatch, by=None) -> Dispatch:
+    """An operator checked an `unknown` dispatch (the phone shows it was not received) and sends it again.
+
+    Never automatic: only a person can know whether the debtor got the first one. Reopens a completed
+    campaign.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Dispatch.objects.filter(pk=dispatch.pk, status=DS.UNKNOWN).update(
+            status=DS.PENDING, reason="", next_attempt_at=None, waha_message_id=None, updated_at=now
+        )
+        if not updated:
+            dispatch.refresh_from_db()
+            raise ApplicationError(
+                "Só é possível reenviar um envio em situação desconhecida.",
+                {"status": dispatch.status, "dispatch_id": dispatch.pk},
+                status_code=409,
+            )
+        campaign = Campaign.objects.select_for_update().get(pk=dispatch.campaign_id)
+        if campaign.status == CS.CANCELLED:
+            raise ApplicationError("A campanha foi cancelada.", {"campaign_id": campaign.pk}, status_code=409)
+        if campaign.status == CS.COMPLETED:
+            campaign.status, campaign.finished_at = CS.RUNNING, None
+            campaign.save(update_fields=["status", "finished_at"])
+        if campaign.status == CS.RUNNING:
+            kick_drivers(session_name=campaign.session_name, delay=float(campaign.delay_seconds))
+    logger.bind(dispatch_id=dispatch.pk, campaign_id=campaign.pk).info(
+        "dispatch.resend_unknown by={}", getattr(by, "pk", None)
+    )
+    dispatch.refresh_from_db()
+    return dispatch
+
+
+def dispatch_record_ack(*, waha_message_id: str, ack: int) -> bool:
+    """Apply a WAHA `message.ack` to the campaign dispatch with that id; True when the row changed.
+
+    Forward-only: sent < delivered < read, as one conditional UPDATE whose WHERE lists the statuses this ack
+    may
+    replace, so acks arriving twice, out of order or concurrently never move a dispatch back. -1 (ERROR)
+    fails a
+    dispatch only from sending/sent (a delivered message did not fail). An ack for an `unknown` dispatch
+    proves it
+    was sent.
+    """
+    if not waha_message_id:
+        return False
+    now = timezone.now()
+    qs = Dispatch.objects.filter(waha_message_id=waha_message_id)
+    if ack == -1:
+        return (
+            qs.filter(status__in=[DS.SENDING, DS.SENT]).update(
+                status=DS.FAILED, reason=REASON_ACK_ERROR, updated_at=now
+            )
+            > 0
+        )
+    target = ACK_STATUS.get(ack)
+    if target is None:
+        return False
+    order = Dispatch.PROGRESS
+    lower = [DS.SENDING, DS.UNKNOWN] + [status for status, rank in order.items() if rank < order[target]]
+    values: dict = {"status": target, "updated_at": now}
+    if target in ACK_TIME_FIELD:
+        values[ACK_TIME_FIELD[target]] = now
+    changed = qs.filter(status__in=lower).update(**values)
+    if changed and target == DS.READ:
+        # A read receipt implies delivery; keep delivered_at filled for the stats.
+        qs.filter(delivered_at__isnull=True).update(delivered_at=now)
+    if changed:
+        qs.filter(sent_at__isnull=True).update(sent_at=now)
+    return changed > 0
+
+
+def dispatch_recover_stale(*, older_than: float | None = None, session_name: str | None = None) -> int:
+    """`sending` rows older than the threshold belong to a dead worker: mark them unknown (never resent).
+
+    Safe to run any time, from any process: it only touches rows no live sender can still hold.
+    """
+    threshold = stale_after_seconds() if older_than is None else older_than
+    cutoff = timezone.now() - dt.timedelta(seconds=threshold)
+    qs = Dispatch.objects.filter(status=DS.SENDING, claimed_at__lt=cutoff)
+    if session_name is not None:
+        qs = qs.filter(campaign__session_name=session_name)
+    ids = list(qs.values_list("pk", flat=True)[:1000])
+    if not ids:
+        return 0
+    count = Dispatch.objects.filter(pk__in=ids, status=DS.SENDING, claimed_at__lt=cutoff).update(
+        status=DS.UNKNOWN, reason=REASON_UNKNOWN_STALE, updated_at=timezone.now()
+    )
+    if count:
+        logger.warning("dispatch.recovered_stale count={} session={}", count, session_name)
+        campaigns_complete_finished(session_name=session_name)
+    return count
+
+
+def dispatch_tick_run() -> dict:
+    """What the `dispatch-tick` schedule does: recovery, scheduled starts, completion, and a driver per
+    session."""
+    recovered = dispatch_recover_stale()
+    campaigns_promote_scheduled()
+    completed = campaigns_complete_finished()
+    sessions = {}
+    for name, delay in Campaign.objects.filter(status=CS.RUNNING).values_list(
+        "session_name", "delay_seconds"
+    ):
+        sessions[name] = min(float(delay), sessions.get(name, float(delay)))
+    for name, delay in sessions.items():
+        kick_drivers(session_name=name, delay=delay)
+    return {"recovered": recovered, "completed": completed, "sessions": sorted(sessions)}
+
+
+# --- one message now (send-single) --------------------------------------------------------------------------
+
+
+def message_send_single(
+    *,
+    client: Client | None = None,
+    phone: str = "",
+    template: MessageTemplate | None = None,
+    text: str = "",
+    session_name: str | None = None,
+    by=None,
+) -> dict:
+    """Send one message right now, outside any campaign pace or window, but never to a suppressed client.
+
+    The text is either `text` as given or `template` rendered for the client's oldest charge that still takes
+    reminders. Returns {"message_id", "chat_id"}; WAHA failures come back as ApplicationError (502/409/422).
+    """
+    from billing.phones import normalize_phone
+    from whatsapp.client import WahaError, get_client
+
+    if client is None:
+        try:
+            phone = normalize_phone(phone)
+        except Exception as exc:  # noqa: BLE001 - PhoneError or anything the normalizer raises on bad input
+            raise ApplicationError("Telefone inválido.", {"phone": str(exc)}) from None
+        client = Client.objects.filter(phone=phone).first()
+    if client is not None:
+        if client.forgotten_at or client.opted_out_at or client.wrong_number or client.not_on_whatsapp:
+            reason = skip_reason_for(client=client, charge=Charge(status=Charge.Status.OPEN))
+            raise ApplicationError(
+                "Este cliente não pode receber mensagens.",
+                {"reason": reason, "client_id": client.pk},
+                status_code=409,
+            )
+        phone = client.phone
+    if template is not None:
+        from billing.templating import template_render
+
+        charge = None
+        if client is not None:
+            charge = (
+                client.charges.exclude(status__in=Charge.NO_REMINDER_STATUSES)
+                .order_by("due_date", "pk")
+                .first()
+            )
+        body = template_render(body=template.body, charge=charge, client=client)
+    else:
+        body = (text or "").strip()
+    if not body:
+        raise ApplicationError("Informe o texto ou o modelo da mensagem.", {"field": "text"})
+    session = session_name or settings.WAHA_SESSION_NAME
+    waha = get_client()
+    try:
+        chat_id = (
+            client.chat_id
+            if client is not None and client.chat_id
+            else waha.check_exists(phone, session=session)
+        )
+        if chat_id is None:
+            if client is not None:
+                Client.objects.filter(pk=client.pk).update(
+                    not_on_whatsapp=True, whatsapp_checked_at=timezone.now(), updated_at=timezone.now()
+                )
+            raise ApplicationError("Este número não tem WhatsApp.", {"phone": phone}, status_code=422)
+        if client is not None and not client.chat_id:
+            Client.objects.filter(pk=client.pk).update(
+                chat_id=chat_id, whatsapp_checked_at=timezone.now(), updated_at=timezone.now()
+            )
+        waha_id = waha.send_text(chat_id, body, session=session)
+    except WahaError as exc:
+        raise ApplicationError(
+            "O WhatsApp não aceitou a mensagem.",
+            {"reason": exc.reason, "waha_status": exc.status_code},
+            status_code=409 if exc.reason in ("session_not_working", "reachout_timelock") else 502,
+        ) from None
+    try:
+        from conversations import services as conversations
+
+        conversation = conversations._get_or_create_conversation(
+            chat_ids=[chat_id], client=client, session_name=session
+        )
+        conversations.message_record_outbound(
+            conversation=conversation,
+            body=body,
+            author="operator",
+            waha_id=waha_id,
+            operator=by if getattr(by, "pk", None) else None,
+        )
+    except Exception:  # noqa: BLE001 - the message is out; a missing conversation row must not turn into a 500
+        logger.exception("send_single.conversation_record_failed")
+    logger.bind(client_id=getattr(client, "pk", None)).info("send_single.sent")
+    return {"message_id": waha_id, "chat_id": chat_id}

@@ -1,0 +1,40 @@
+"""Create or update the django-q2 schedules by name (idempotent; run after migrate).
+
+django-q2's `schedule()` raises when the name exists, so this upserts the rows itself.
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+from django_q.models import Schedule
+
+# name → (function, minutes between runs). The scheduler itself only looks every ~30 s, so a minute is the
+# useful floor; the drivers re-enqueue themselves for latency, the tick is only their safety net.
+SCHEDULES: dict[str, tuple[str, int]] = {
+    "dispatch-tick": ("billing.tasks.dispatch_tick", 1),
+    "dispatch-recover-stale": ("billing.tasks.dispatch_recover_stale_task", 5),
+}
+
+
+class Command(BaseCommand):
+    help = "Cria ou atualiza as tarefas agendadas (django-q2) pelo nome."
+
+    def handle(self, *args, **options) -> None:
+        with transaction.atomic():
+            for name, (func, minutes) in SCHEDULES.items():
+                row, created = Schedule.objects.update_or_create(
+                    name=name,
+                    defaults={
+                        "func": func,
+                        "schedule_type": Schedule.MINUTES,
+                        "minutes": minutes,
+                        "repeats": -1,
+                    },
+                )
+                if created or row.next_run is None:
+                    Schedule.objects.filter(pk=row.pk).update(next_run=timezone.now())
+                self.stdout.write(
+                    f"{'criada' if created else 'atualizada'}: {name} → {func} a cada {minutes} min"
+                )

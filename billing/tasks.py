@@ -1,0 +1,49 @@
+"""django-q2 tasks of the billing app: thin, take primitive ids, safe to run twice (delivery is
+at-least-once)."""
+
+from __future__ import annotations
+
+DRIVE_TASK = "billing.tasks.dispatch_drive_task"
+
+
+def _sync_mode() -> bool:
+    from django_q.conf import Conf
+
+    return bool(Conf.SYNC)
+
+
+def dispatch_drive_task(session_name: str, lane: int = 0) -> dict:
+    """Drive one WAHA session's campaigns for one budget (< Q_CLUSTER timeout), then hand over to a fresh
+    task.
+
+    Enqueued by campaign start/resume and by the `dispatch-tick` schedule. Running it twice is harmless: the
+    second copy finds the lane's lease taken and returns `stop="busy"`.
+    """
+    from billing.dispatch.driver import dispatch_drive
+    from cobranca.tasks import enqueue_on_commit
+
+    stats = dispatch_drive(session_name=session_name, lane=lane)
+    # Re-enqueue instead of looping forever: each task stays far below the broker's timeout/retry, and a new
+    # task picks up campaigns paused or cancelled in between. In sync mode that would recurse: the tick does
+    # it.
+    if stats.more and not _sync_mode():
+        enqueue_on_commit(DRIVE_TASK, session_name, lane)
+    return stats.as_dict()
+
+
+def dispatch_tick() -> dict:
+    """Every minute (schedule "dispatch-tick"): recover dead sends, start due campaigns, (re)start drivers.
+
+    The safety net under the self re-enqueueing drivers: after a crash, a restart or a window opening, running
+    campaigns get a driver again within a minute.
+    """
+    from billing.dispatch.services import dispatch_tick_run
+
+    return dispatch_tick_run()
+
+
+def dispatch_recover_stale_task() -> int:
+    """Schedule "dispatch-recover-stale": `sending` rows of dead workers become `unknown` (never resent)."""
+    from billing.dispatch.services import dispatch_recover_stale
+
+    return dispatch_recover_stale()

@@ -1,0 +1,275 @@
+"""End to end: a real `manage.py qcluster` subprocess sends a campaign to the WAHA simulator over HTTP.
+
+Covers what only real processes can show: start-to-first-send latency, exactly-once after `kill -9` of the
+whole
+cluster mid-campaign, and an outage (5xx, then the session FAILED → paused → WORKING → resumed → completed).
+Everything waits on conditions with generous timeouts; nothing sleeps a fixed time.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from billing.models import Campaign, Dispatch
+from billing.tests import test_dispatch_support as support
+from billing.tests.test_dispatch_support import make_charges, start_campaign
+
+sibling_modules = support.sibling_modules  # fixture
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+DS = Dispatch.Status
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def database_url_for_subprocess() -> str:
+    """The URL of the database this test process is using (pytest-django's test database)."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        name = str(db["NAME"])
+        if name == ":memory:" or "mode=memory" in name:
+            pytest.skip("the end-to-end tests need a file database that a subprocess can open")
+        return f"sqlite:///{Path(name).resolve()}"
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{user}{password}@{host}{port}/{db['NAME']}"
+
+
+def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class QCluster:
+    """A `manage.py qcluster` in its own process group, so a crash can kill master and workers together."""
+
+    def __init__(
+        self,
+        *,
+        waha_url: str,
+        waha_key: str,
+        workers: int = 2,
+        log_path: Path | None = None,
+        extra_env: dict | None = None,
+    ) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+        env.update(
+            {
+                "DATABASE_URL": database_url_for_subprocess(),
+                "DJANGO_SETTINGS_MODULE": "billing.tests.test_dispatch_e2e_settings",
+                "COBRANCA_IGNORE_DOTENV": "1",
+                "WAHA_BASE_URL": waha_url,
+                "WAHA_API_KEY": waha_key,
+                "WAHA_SESSION_NAME": "default",
+                "WAHA_CONNECT_TIMEOUT": "2",
+                "WAHA_READ_TIMEOUT": "5",
+                "Q_WORKERS": str(workers),
+                "Q_SYNC": "false",
+                "SEND_WINDOW": "always",
+                "LOG_LEVEL": "WARNING",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        if "sqlite" in env["DATABASE_URL"]:
+            env.pop("REDIS_URL", None)
+        env.update(extra_env or {})
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> QCluster:
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            [sys.executable, str(BASE_DIR / "manage.py"), "qcluster"],
+            cwd=BASE_DIR,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def kill(self) -> None:
+        """kill -9 of the whole process group: master, monitor, pusher and every worker, mid-whatever."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self.proc and self.proc.poll() is None:
+            self.kill()
+
+
+def wait_cluster_ready(timeout: float = 60.0) -> None:
+    """Enqueue a harmless task and wait until a worker has run it: the cluster is up and polling."""
+    from django_q.models import Task
+    from django_q.tasks import async_task
+
+    task_id = async_task("billing.tasks.dispatch_recover_stale_task")
+    wait_until(
+        lambda: Task.objects.filter(id=task_id).exists(), timeout=timeout, what="qcluster to run a task"
+    )
+
+
+@pytest.fixture
+def simulator():
+    from whatsapp.simulator.testing import running_simulator
+
+    with running_simulator(ack_delay_seconds=0.05) as handle:
+        yield handle
+
+
+@pytest.fixture
+def e2e_env(settings, sibling_modules, tmp_path):
+    settings.SEND_WINDOW = "always"
+    settings.DISPATCH_PER_DEBTOR_DAILY_CAP = 1
+    return tmp_path
+
+
+def outbox_per_chat(simulator) -> collections.Counter:
+    return collections.Counter(item["chatId"] for item in simulator.outbox())
+
+
+def status_counts(campaign) -> collections.Counter:
+    return collections.Counter(Dispatch.objects.filter(campaign=campaign).values_list("status", flat=True))
+
+
+def test_a_campaign_is_sent_by_the_real_cluster_quickly_and_once(simulator, e2e_env):
+    cluster = QCluster(
+        waha_url=simulator.base_url, waha_key=simulator.api_key, log_path=e2e_env / "q.log"
+    ).start()
+    try:
+        wait_cluster_ready()
+        started = time.time()
+        campaign = start_campaign(make_charges(20))
+        first = wait_until(lambda: simulator.outbox(), timeout=20, what="the first send")
+        latency = first[0]["timestamp"] / 1000 - started
+        wait_until(
+            lambda: Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.COMPLETED,
+            timeout=60,
+            what="the campaign to complete",
+        )
+    finally:
+        cluster.stop()
+    assert latency <= 2.0, f"start to first send took {latency:.2f}s"
+    counts = outbox_per_chat(simulator)
+    assert len(counts) == 20 and set(counts.values()) == {1}
+    assert (
+        status_counts(campaign)[DS.SENT]
+        + status_counts(campaign)[DS.DELIVERED]
+        + status_counts(campaign)[DS.READ]
+        == 20
+    )
+
+
+def test_kill_9_mid_campaign_loses_nothing_and_sends_nothing_twice(simulator, e2e_env):
+    from django_q.tasks import async_task
+
+    total = 60
+    log = e2e_env / "q.log"
+    campaign = None
+    cluster = QCluster(waha_url=simulator.base_url, waha_key=simulator.api_key, log_path=log).start()
+    try:
+        wait_cluster_ready()
+        campaign = start_campaign(make_charges(total), delay="0.1", jitter="0.02")
+        wait_until(lambda: len(simulator.outbox()) >= 10, timeout=60, what="10 sends before the crash")
+        cluster.kill()
+        sent_before_restart = len(simulator.outbox())
+        assert sent_before_restart < total, "the campaign finished before the crash; make it longer"
+
+        cluster = QCluster(waha_url=simulator.base_url, waha_key=simulator.api_key, log_path=log).start()
+        wait_cluster_ready()
+        ticks = {"last": 0.0}
+
+        def settled():
+            # What the every-minute "dispatch-tick" schedule does, at a faster cadence so the test needs no
+            # minute-long waits: the dead driver's lease expires after a few seconds and a tick takes over.
+            if time.monotonic() - ticks["last"] > 3:
+                async_task("billing.tasks.dispatch_tick")
+                ticks["last"] = time.monotonic()
+            counts = status_counts(campaign)
+            return counts[DS.PENDING] == 0 and counts[DS.SENDING] == 0
+
+        wait_until(settled, timeout=120, what="every dispatch to be sent or unknown", interval=0.2)
+    finally:
+        cluster.stop()
+
+    counts = outbox_per_chat(simulator)
+    assert max(counts.values()) == 1, "a debtor got the same reminder twice"
+    rows = list(Dispatch.objects.filter(campaign=campaign).select_related("client"))
+    statuses = collections.Counter(d.status for d in rows)
+    assert set(statuses) <= {DS.SENT, DS.DELIVERED, DS.READ, DS.UNKNOWN}, statuses
+    assert statuses[DS.UNKNOWN] <= 2  # at most the one in flight per killed worker (2 workers, 1 driver lane)
+    for dispatch in rows:
+        if dispatch.status != DS.UNKNOWN:
+            assert counts[dispatch.client.chat_id] == 1
+    assert sum(counts.values()) >= total - statuses[DS.UNKNOWN]
+    assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.COMPLETED
+
+
+def test_an_outage_pauses_the_campaign_and_it_resumes_and_completes(simulator, e2e_env):
+    from whatsapp.services import session_status_apply
+
+    total = 30
+    cluster = QCluster(
+        waha_url=simulator.base_url, waha_key=simulator.api_key, log_path=e2e_env / "q.log"
+    ).start()
+    try:
+        wait_cluster_ready()
+        simulator.set_faults(error_rate=1.0)
+        campaign = start_campaign(make_charges(total), delay="0.05", jitter="0")
+        wait_until(
+            lambda: Dispatch.objects.filter(campaign=campaign, attempts__gte=1, status=DS.PENDING).exists(),
+            timeout=30,
+            what="a 5xx retry",
+        )
+        simulator.set_faults(error_rate=0.0)
+        simulator.set_session_status("FAILED")
+        wait_until(
+            lambda: Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.PAUSED,
+            timeout=30,
+            what="the campaign to pause",
+        )
+        paused = Campaign.objects.get(pk=campaign.pk)
+        sent_while_failed = len(simulator.outbox())
+
+        simulator.set_session_status("WORKING")
+        # What the session.status webhook does when WAHA reports WORKING again.
+        session_status_apply(name="default", status="WORKING")
+        wait_until(
+            lambda: Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.COMPLETED,
+            timeout=90,
+            what="the campaign to complete",
+            interval=0.2,
+        )
+    finally:
+        cluster.stop()
+
+    assert paused.pause_reason
+    counts = outbox_per_chat(simulator)
+    assert len(counts) == total and set(counts.values()) == {1}
+    assert sent_while_failed < total
+    statuses = status_counts(campaign)
+    assert statuses[DS.FAILED] == 0 and statuses[DS.UNKNOWN] == 0, statuses
