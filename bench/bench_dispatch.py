@@ -122,15 +122,10 @@ def run(
     from django_q.models import Task
     from django_q.tasks import async_task
 
-    import whatsapp.simulator.server as simulator_server
     from billing.dispatch import services
     from billing.dispatch.pacing import pacing_reset
     from billing.models import Campaign, Charge, Dispatch, ImportBatch, MessageTemplate
     from whatsapp.simulator.testing import running_simulator
-
-    # The simulator's keep-alive handler writes headers and body separately; with Nagle on, each answer waits
-    # for the client's delayed ACK (~40 ms → ~21 requests/s). Reported to its owner; harmless once fixed.
-    simulator_server._RequestHandler.disable_nagle_algorithm = True
 
     pacing_reset(session_name="default")
     if settings.REDIS_URL:

@@ -321,6 +321,14 @@ DISPATCH_JITTER_SECONDS = env_float("DISPATCH_JITTER_SECONDS", 10.0, minimum=0)
 DISPATCH_DAILY_CAP = env_int("DISPATCH_DAILY_CAP", 1000, minimum=1)
 DISPATCH_PER_DEBTOR_DAILY_CAP = env_int("DISPATCH_PER_DEBTOR_DAILY_CAP", 1, minimum=1)
 DISPATCH_MAX_RETRIES = env_int("DISPATCH_MAX_RETRIES", 5, minimum=0)
+DISPATCH_RETRY_BASE_SECONDS = env_float("DISPATCH_RETRY_BASE_SECONDS", 30.0, minimum=0)
+DISPATCH_RETRY_MAX_SECONDS = env_float("DISPATCH_RETRY_MAX_SECONDS", 1800.0, minimum=0)
+# A dispatch left in "sending" longer than this (a worker died mid-send) becomes "unknown", never resent by itself.
+DISPATCH_STALE_SECONDS = env_float(
+    "DISPATCH_STALE_SECONDS", 2 * (WAHA_CONNECT_TIMEOUT + WAHA_READ_TIMEOUT) + 10, minimum=1
+)
+# Retry a sendText that timed out (WAHA may have sent it: off by default to never send twice).
+DISPATCH_RETRY_TIMEOUTS = env_bool("DISPATCH_RETRY_TIMEOUTS", False)
 SEND_WINDOW = env_str("SEND_WINDOW", "mon-fri 08:00-20:00; sat 08:00-14:00")
 SEND_WINDOW_SKIP_HOLIDAYS = env_bool("SEND_WINDOW_SKIP_HOLIDAYS", True)
 
