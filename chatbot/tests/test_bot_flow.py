@@ -344,16 +344,6 @@ def test_the_follow_up_task_is_thin(waha, charge, conversation, monkeypatch):
     assert send_due_follow_ups() == 3
 
 
-def test_schedules_are_upserted_by_name():
-    from django_q.models import Schedule
-
-    from chatbot.tasks import FOLLOW_UP_SCHEDULE_NAME, schedules_ensure
-
-    schedules_ensure()
-    schedules_ensure()
-    assert Schedule.objects.filter(name=FOLLOW_UP_SCHEDULE_NAME).count() == 1
-
-
 # --- model versions and the real model --------------------------------------------------------------------
 
 

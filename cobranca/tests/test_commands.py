@@ -57,3 +57,16 @@ def test_health_reports_the_database(client):
     response = client.get("/health")
     assert response.status_code == 200
     assert response.json()["database"] is True
+
+
+def test_setup_schedules_upserts_every_project_schedule_by_name():
+    from django_q.models import Schedule
+
+    from cobranca.management.commands.setup_schedules import SCHEDULES
+
+    call_command("setup_schedules", stdout=io.StringIO())
+    call_command("setup_schedules", stdout=io.StringIO())
+    assert set(Schedule.objects.values_list("name", flat=True)) == set(SCHEDULES)
+    for name, (func, _minutes) in SCHEDULES.items():
+        module, _, attr = func.rpartition(".")
+        assert callable(getattr(__import__(module, fromlist=[attr]), attr)), name

@@ -1,6 +1,7 @@
-"""Create or update the django-q2 schedules by name (idempotent; run after migrate).
+"""Create or update every django-q2 schedule of the project by name (idempotent; run after migrate).
 
-django-q2's `schedule()` raises when the name exists, so this upserts the rows itself.
+django-q2's `schedule()` raises when the name exists, so this upserts the rows itself. One table for the whole
+project so that a deployment has a single step for it (Makefile, Procfile release, compose "migrate").
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 # name → (function, minutes between runs). The scheduler itself only looks every ~30 s, so a minute is the
-# useful floor; the drivers re-enqueue themselves for latency, the tick is only their safety net.
+# useful floor; the dispatch drivers re-enqueue themselves for latency, their tick is only a safety net.
 SCHEDULES: dict[str, tuple[str, int]] = {
     "dispatch-tick": ("billing.tasks.dispatch_tick", 1),
     "dispatch-recover-stale": ("billing.tasks.dispatch_recover_stale_task", 5),
+    "chatbot-follow-ups": ("chatbot.tasks.send_due_follow_ups", 5),
+    "alerts": ("cobranca.alerts.alerts_run", 1),
+    "retention": ("cobranca.retention.prune_old_data", 24 * 60),
 }
 
 
