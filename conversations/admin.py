@@ -6,17 +6,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import render
 
+from chatbot.nlu.labels import INTENTS
 from cobranca.masking import mask_chat_id
 from conversations.models import Conversation, Message
 
-INTENT_CHOICES = [
-    (label, label)
-    for label in (
-        "saudacao", "confirmacao_pagamento", "promessa_pagamento", "negociacao", "informacoes_pagamento",
-        "contestacao", "dificuldade_financeira", "falar_humano", "opt_out", "pessoa_errada", "agradecimento",
-        "desconhecido",
-    )
-]
+INTENT_CHOICES = [(label, label) for label in INTENTS]
 
 
 class MessageInline(admin.TabularInline):

@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from billing.money import format_brl
+
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
 INTENT_LABELS: dict[str, str] = {
@@ -37,15 +39,13 @@ def intent_label(code: str | None) -> str:
 
 
 def brl(value) -> str:
-    """R$ 1.234,56 (a plain space after R$, so the text is easy to search and copy)."""
+    """R$ 1.234,56: billing's format (a plain space after R$), with "R$ 0,00" for nothing."""
     if value is None or value == "":
         return "R$ 0,00"
     try:
-        number = Decimal(str(value))
+        return format_brl(Decimal(str(value)))
     except (InvalidOperation, ValueError):
         return str(value)
-    text = format_decimal(abs(number), format="#,##0.00", locale="pt_BR")
-    return f"-R$ {text}" if number < 0 else f"R$ {text}"
 
 
 def percent(value, digits: int = 1) -> str:
