@@ -13,23 +13,25 @@ No Django needed.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import ROOT, describe_machine, median
+
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
+import torch
 
-from chatbot.nlu.classifier import DEFAULT_MODEL_PATH, TorchIntentClassifier  # noqa: E402
-from chatbot.nlu.data import TEST_PATH, TRAIN_PATH, Example, read_jsonl  # noqa: E402
-from chatbot.nlu.labels import INTENTS  # noqa: E402
-from chatbot.nlu.metrics import classification_report, percentile_ms  # noqa: E402
-from chatbot.nlu.model import TrainConfig, save_model_file, train_intent_model  # noqa: E402
-from chatbot.nlu.normalize import normalize  # noqa: E402
+from chatbot.nlu.classifier import DEFAULT_MODEL_PATH, TorchIntentClassifier
+from chatbot.nlu.data import TEST_PATH, TRAIN_PATH, Example, read_jsonl
+from chatbot.nlu.labels import INTENTS
+from chatbot.nlu.metrics import classification_report, percentile_ms
+from chatbot.nlu.model import TrainConfig, save_model_file, train_intent_model
+from chatbot.nlu.normalize import normalize
 
 # The kind of table the original bot used: first keyword found wins.
 KEYWORDS: list[tuple[str, tuple[str, ...]]] = [
@@ -159,29 +161,30 @@ def main() -> None:
         f1_raw.append(macro_f1(gold, [p.raw_intent for p in predictions[: len(test)]]))
         f1_rule.append(macro_f1(gold, [p.intent for p in predictions[: len(test)]]))
     if args.write_weights:
-        result = train_intent_model(train, config, labels=INTENTS)
+        # Training is bit-for-bit deterministic, so the last benchmarked model is the one to ship.
         save_model_file(result, DEFAULT_MODEL_PATH, metrics={"macro_f1_held_out": round(f1_raw[-1], 4)})
 
+    machine = describe_machine()
     print(
-        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s), "
-        f"torch {torch.__version__}, python {platform.python_version()}"
+        f"machine: {machine['machine']}, load average {machine['load_average']}, "
+        f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}"
     )
     print(f"train {len(train)} examples, held-out test {len(test)} examples, {len(INTENTS)} intents")
-    print(f"torch model macro-F1 (top intent):                 {statistics.median(f1_raw):.4f}")
-    print(f"torch model macro-F1 (with desconhecido fallback): {statistics.median(f1_rule):.4f}")
+    print(f"torch model macro-F1 (top intent):                 {median(f1_raw):.4f}")
+    print(f"torch model macro-F1 (with desconhecido fallback): {median(f1_rule):.4f}")
     print(f"TF-IDF + logistic regression macro-F1:             {tfidf_baseline(train, test):.4f}")
     print(
         f"keyword table macro-F1:                            "
         f"{macro_f1(gold, [keyword_intent(e.text) for e in test]):.4f}"
     )
     print(
-        f"latency per message p50 {statistics.median(p50s):.3f} ms, p99 {statistics.median(p99s):.3f} ms "
+        f"latency per message p50 {median(p50s):.3f} ms, p99 {median(p99s):.3f} ms "
         f"(median of {args.runs} runs x {3 * len(test)} messages)"
     )
     print(
-        f"load time {statistics.median(load_times) * 1000:.0f} ms, file size "
+        f"load time {median(load_times) * 1000:.0f} ms, file size "
         f"{(out / 'intent_model.pt').stat().st_size / 1e6:.2f} MB, training time "
-        f"{statistics.median(train_times):.1f} s (median of {args.runs})"
+        f"{median(train_times):.1f} s (median of {args.runs})"
     )
     if not args.skip_cv:
         scores, cv_gold, cv_probs = group_cv(config)

@@ -21,18 +21,27 @@ if __package__ in (None, ""):
 
 from unidecode import unidecode
 
-from chatbot.data.cores_test import TEST_CORES
+from chatbot.data.cores_test import TEST_CORES as _BASE_TEST_CORES
+from chatbot.data.cores_test import TEST_CORES_MORE
 from chatbot.data.cores_train import TRAIN_CORES as _BASE_TRAIN_CORES
 from chatbot.data.cores_train_extra import EXTRA_TRAIN_CORES
-from chatbot.data.cores_train_more import MORE_TRAIN_CORES
+from chatbot.data.cores_train_more import MORE_TRAIN_CORES, TARGETED_CORES
 from chatbot.nlu.data import Example, write_jsonl
 from chatbot.nlu.labels import INTENTS
 from chatbot.nlu.normalize import normalize
 
 DATA_DIR = Path(__file__).resolve().parent
 TRAIN_CORES: dict[str, list[str]] = {
-    intent: _BASE_TRAIN_CORES[intent] + EXTRA_TRAIN_CORES.get(intent, []) + MORE_TRAIN_CORES.get(intent, [])
+    intent: [
+        *_BASE_TRAIN_CORES[intent],
+        *EXTRA_TRAIN_CORES.get(intent, []),
+        *MORE_TRAIN_CORES.get(intent, []),
+        *TARGETED_CORES.get(intent, []),
+    ]
     for intent in _BASE_TRAIN_CORES
+}
+TEST_CORES: dict[str, list[str]] = {
+    intent: [*_BASE_TEST_CORES[intent], *TEST_CORES_MORE.get(intent, [])] for intent in _BASE_TEST_CORES
 }
 
 # Intents whose cores already are a greeting or a closing: wrapping them in more of the same, or
@@ -88,9 +97,26 @@ POOLS: dict[str, dict[str, list[str]]] = {
             "olha só",
             "oi, tudo bom?",
             "boa tarde, tudo certo?",
+            # Replies that acknowledge the reminder before answering ("oi, li sua mensagem. ...").
+            "oi, li sua mensagem",
+            "recebi seu recado",
+            "oi, vi o recado",
+            "boa tarde, recebi a cobrança",
+            "oi moça, sobre a mensagem",
+            "sobre a cobrança",
+            "oi, então",
+            "bom dia! olha",
+            "oi, respondendo",
+            "boa noite, desculpa a demora",
+            "oi, só agora vi",
+            "olá senhor",
         ],
         "suffix": [
             "obrigado",
+            "atenciosamente",
+            "fico no aguardo",
+            "desde já obrigado",
+            "até logo",
             "por favor",
             "ok?",
             "blz?",

@@ -83,6 +83,16 @@ def shipped() -> TorchIntentClassifier:
         ("obrigadaaa 🙏", "agradecimento"),
         ("oi, boa tarde", "saudacao"),
         ("quem ganhou o jogo do flamengo?", "desconhecido"),
+        # Other people's wording: slang, formal register, payment channels.
+        ("fiz o pix agora ha pouco", "confirmacao_pagamento"),
+        ("Informo que o pagamento foi efetuado ontem.", "confirmacao_pagamento"),
+        ("recebo dia 5 e ja te pago", "promessa_pagamento"),
+        ("assim que cair o salario eu acerto", "promessa_pagamento"),
+        ("consigo pagar metade agora e metade mes que vem?", "negociacao"),
+        ("manda a linha digitavel", "informacoes_pagamento"),
+        ("to liso esse mes", "dificuldade_financeira"),
+        ("troquei de numero, nao sou essa pessoa", "pessoa_errada"),
+        ("seu codigo de verificacao e 123456", "desconhecido"),
     ],
 )
 def test_the_shipped_model_understands_typical_messages(
@@ -110,6 +120,12 @@ def test_the_held_out_split_shares_no_message_with_training() -> None:
     test = read_jsonl(TEST_PATH)
     assert len(test) >= 40 * len(INTENTS) - 20
     assert not [e.text for e in test if normalize(e.text) in train]
+
+
+def test_no_held_out_core_is_also_a_training_core() -> None:
+    from chatbot.data.build_corpus import check_cores_disjoint
+
+    check_cores_disjoint()  # raises SystemExit on a leak
 
 
 def test_the_shipped_file_is_small_and_loads_fast() -> None:

@@ -20,6 +20,7 @@ from chatbot.nlu.normalize import normalize
         ("Quanto é???", "quanto e ?"),
         ("R$150,50", "r$ 150 50"),
         ("🙏🏽", "emo_prece"),
+        ("qro o pgto msm hj", "quero o pagamento mesmo hoje"),
     ],
 )
 def test_it_normalizes_whatsapp_spelling(raw: str, expected: str) -> None:
