@@ -13,8 +13,8 @@ __all__ = ["DEFAULTS", "get_setting"]
 DEFAULTS: dict[str, Any] = {
     "CHATBOT_BACKEND": "torch",
     "CHATBOT_MODEL_PATH": None,
-    "CHATBOT_CONFIDENCE_THRESHOLD": 0.5,
-    "CHATBOT_MARGIN": 0.1,
+    "CHATBOT_CONFIDENCE_THRESHOLD": 0.3,
+    "CHATBOT_MARGIN": 0.03,
     "MODEL_DEVICE": "cpu",
     "MODEL_MAX_LENGTH": 128,
 }
