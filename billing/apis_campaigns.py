@@ -12,14 +12,150 @@ from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.apis_import import ImportReportSerializer
 from billing.dispatch import selectors, services
 from billing.models import Campaign, Client, Dispatch, ImportBatch, MessageTemplate
 from cobranca.exceptions import ApplicationError
+from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses, paginated
+
+# --- OpenAPI only: the views answer plain dicts; these mirror them ---
+
+
+def _progress_fields(*, required: bool = True) -> dict[str, serializers.Field]:
+    """The keys of billing.dispatch.selectors.campaign_progress."""
+    r = {"required": required}
+    return {
+        "campaign_id": serializers.IntegerField(**r),
+        "name": serializers.CharField(allow_blank=True, **r),
+        "status": serializers.CharField(**r),
+        "status_display": serializers.CharField(**r),
+        "pause_reason": serializers.CharField(allow_blank=True, **r),
+        "session": serializers.CharField(**r),
+        "template_name": serializers.CharField(**r),
+        "total": serializers.IntegerField(**r),
+        "counts": serializers.DictField(child=serializers.IntegerField(), **r),
+        "processed": serializers.IntegerField(**r),
+        "sent": serializers.IntegerField(**r),
+        "remaining": serializers.IntegerField(**r),
+        "progress_percent": serializers.FloatField(**r),
+        "rate_per_minute": serializers.FloatField(**r),
+        "eta_seconds": serializers.IntegerField(allow_null=True, **r),
+        "eta_at": serializers.DateTimeField(allow_null=True, **r),
+        "delay_seconds": serializers.FloatField(**r),
+        "jitter_seconds": serializers.FloatField(**r),
+        "starts_at": serializers.DateTimeField(allow_null=True, **r),
+        "started_at": serializers.DateTimeField(allow_null=True, **r),
+        "finished_at": serializers.DateTimeField(allow_null=True, **r),
+    }
+
+
+_SUCCESS = {"success": serializers.BooleanField()}
+_PROGRESS_EXAMPLE = {
+    "campaign_id": 3,
+    "name": "Vencidas de janeiro",
+    "status": "running",
+    "status_display": "em execução",
+    "pause_reason": "",
+    "session": "default",
+    "template_name": "lembrete_vencimento",
+    "total": 120,
+    "counts": {
+        "pending": 70,
+        "sending": 1,
+        "sent": 10,
+        "delivered": 25,
+        "read": 10,
+        "failed": 2,
+        "skipped": 2,
+        "unknown": 0,
+    },
+    "processed": 49,
+    "sent": 45,
+    "remaining": 71,
+    "progress_percent": 40.8,
+    "rate_per_minute": 4.0,
+    "eta_seconds": 1065,
+    "eta_at": "2025-01-15T11:05:00-03:00",
+    "delay_seconds": 15.0,
+    "jitter_seconds": 5.0,
+    "starts_at": None,
+    "started_at": "2025-01-15T10:30:00-03:00",
+    "finished_at": None,
+}
+_SEND_BATCH_RESULT = inline_serializer(
+    "SendBatchResult",
+    {
+        **_SUCCESS,
+        "campaign_id": serializers.IntegerField(),
+        "total": serializers.IntegerField(),
+        "status": serializers.CharField(),
+        "starts_at": serializers.DateTimeField(allow_null=True),
+        "import": ImportReportSerializer(required=False),
+    },
+)
+_SEND_SINGLE_RESULT = inline_serializer(
+    "SendSingleResult",
+    {**_SUCCESS, "message_id": serializers.CharField(), "chat_id": serializers.CharField()},
+)
+# batch-status without any campaign answers only {"success", "campaign_id": null, "status": "idle"}.
+_BATCH_STATUS = inline_serializer(
+    "BatchStatus",
+    {
+        **_progress_fields(required=False),
+        **_SUCCESS,
+        "campaign_id": serializers.IntegerField(allow_null=True),
+        "status": serializers.CharField(),
+    },
+)
+_CAMPAIGN_ROW = inline_serializer(
+    "CampaignListItem",
+    {
+        "id": serializers.IntegerField(),
+        "name": serializers.CharField(allow_blank=True),
+        "status": serializers.CharField(),
+        "template_name": serializers.CharField(),
+        "session": serializers.CharField(),
+        "total": serializers.IntegerField(),
+        "sent": serializers.IntegerField(),
+        "remaining": serializers.IntegerField(),
+        "delay_seconds": serializers.FloatField(),
+        "jitter_seconds": serializers.FloatField(),
+        "pause_reason": serializers.CharField(allow_blank=True),
+        "created_at": serializers.DateTimeField(),
+        "started_at": serializers.DateTimeField(allow_null=True),
+        "finished_at": serializers.DateTimeField(allow_null=True),
+    },
+    many=True,
+)
+_CAMPAIGN_DETAIL = inline_serializer(
+    "CampaignDetail",
+    {
+        **_progress_fields(),
+        "unknown_dispatches": inline_serializer(
+            "CampaignUnknownDispatch",
+            {
+                "id": serializers.IntegerField(),
+                "client_id": serializers.IntegerField(),
+                "charge_id": serializers.IntegerField(),
+                "reason": serializers.CharField(allow_blank=True),
+                "claimed_at": serializers.DateTimeField(allow_null=True),
+            },
+            many=True,
+        ),
+    },
+)
+_CAMPAIGN_PROGRESS = inline_serializer("CampaignProgress", {**_SUCCESS, **_progress_fields()})
+_DISPATCH_RESENT = inline_serializer(
+    "DispatchResent",
+    {**_SUCCESS, "dispatch_id": serializers.IntegerField(), "status": serializers.CharField()},
+)
 
 
 def _template(name: str) -> MessageTemplate:
@@ -93,6 +229,62 @@ class SendBatchApi(APIView):
                 )
             return attrs
 
+    @extend_schema(
+        summary="Enviar cobranças em lote (cria e inicia uma campanha)",
+        description="Informe exatamente um de `clients_file` (arquivo na pasta de uploads), `clients` (lista "
+        "de devedores, como na importação) ou `segment`. A campanha é criada e iniciada; `import` traz o "
+        "relatório da importação quando houve uma.",
+        request=InputSerializer,
+        responses={201: _SEND_BATCH_RESULT, **error_responses(400, 404, 409)},
+        examples=[
+            OpenApiExample(
+                "Lista de devedores",
+                value={
+                    "template_name": "lembrete_vencimento",
+                    "clients": [
+                        {
+                            "id": "FAT-1001",
+                            "nome": "Maria Souza",
+                            "telefone": "(11) 99999-8888",
+                            "cpf": "123.456.789-09",
+                            "valor": "150,00",
+                            "vencimento": "10/01/2025",
+                        }
+                    ],
+                    "delay_seconds": "15.00",
+                    "confirm_compliance": True,
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Arquivo enviado",
+                value={"template_name": "lembrete_vencimento", "clients_file": "devedores_janeiro.xlsx"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Campanha iniciada",
+                value={
+                    "success": True,
+                    "campaign_id": 3,
+                    "total": 120,
+                    "status": "running",
+                    "starts_at": None,
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
+            OpenApiExample(
+                "Avisos de conformidade",
+                value={
+                    "message": "O modelo tem avisos de conformidade: confirme que os leu para iniciar a "
+                    "campanha.",
+                    "extra": {"warnings": ["..."], "confirm_compliance": False},
+                },
+                response_only=True,
+                status_codes=["400"],
+            ),
+        ],
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -154,6 +346,33 @@ class SendSingleApi(APIView):
                 raise serializers.ValidationError("Informe template_name ou text.")
             return attrs
 
+    @extend_schema(
+        summary="Enviar uma mensagem avulsa agora",
+        description="Uma mensagem fora do ritmo de campanha, nunca para cliente bloqueado (409). "
+        "Informe `phone` ou `client_id`, e `template_name` ou `text` — por exemplo "
+        '`{"phone": "(11) 99999-8888", "text": "Olá! Sua fatura vence amanhã."}` ou '
+        '`{"client_id": 7, "template_name": "lembrete_vencimento"}`. 422: o número não tem WhatsApp.',
+        # No request examples on purpose: schemathesis replays documented examples; a valid one calls WAHA.
+        request=InputSerializer,
+        responses={200: _SEND_SINGLE_RESULT, **error_responses(400, 404, 409, 422, 502)},
+        examples=[
+            OpenApiExample(
+                "Enviada",
+                value={
+                    "success": True,
+                    "message_id": "true_5511999998888@c.us_3EB0C767D82A1B",
+                    "chat_id": "5511999998888@c.us",
+                },
+                response_only=True,
+            ),
+            OpenApiExample(
+                "Sem WhatsApp",
+                value={"message": "Este número não tem WhatsApp.", "extra": {"phone": "+5511999998888"}},
+                response_only=True,
+                status_codes=["422"],
+            ),
+        ],
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -174,6 +393,30 @@ class SendSingleApi(APIView):
 class BatchStatusApi(APIView):
     """GET /api/billing/batch-status[?campaign_id=] — counts per status, rate (msgs/min), ETA, status."""
 
+    @extend_schema(
+        summary="Andamento do lote (campanha)",
+        description="Contagens por situação, taxa (msgs/min), previsão de término e status da campanha "
+        "`campaign_id` ou, sem ele, da campanha ativa mais recente. Sem nenhuma campanha: "
+        '`{"success": true, "campaign_id": null, "status": "idle"}`.',
+        parameters=[
+            OpenApiParameter(
+                "campaign_id",
+                OpenApiTypes.INT,
+                OpenApiParameter.QUERY,
+                required=False,
+                description="Id da campanha.",
+            )
+        ],
+        responses={200: _BATCH_STATUS, **error_responses(400, 404)},
+        examples=[
+            OpenApiExample("Em andamento", value={"success": True, **_PROGRESS_EXAMPLE}, response_only=True),
+            OpenApiExample(
+                "Nenhuma campanha",
+                value={"success": True, "campaign_id": None, "status": "idle"},
+                response_only=True,
+            ),
+        ],
+    )
     def get(self, request):
         campaign_id = request.query_params.get("campaign_id")
         if campaign_id:
@@ -193,6 +436,25 @@ class CampaignListApi(APIView):
     class Pagination(PageNumberPagination):
         page_size = 50
 
+    @extend_schema(
+        operation_id="api_billing_campaigns_list",
+        summary="Listar campanhas",
+        description="Mais recentes primeiro, paginadas (`page`); `status` filtra.",
+        parameters=[
+            OpenApiParameter(
+                "status",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                required=False,
+                enum=Campaign.Status.values,
+                description="Status da campanha.",
+            ),
+            OpenApiParameter(
+                "page", OpenApiTypes.INT, OpenApiParameter.QUERY, description="Número da página."
+            ),
+        ],
+        responses={200: paginated("CampaignListApiPage", _CAMPAIGN_ROW), **error_responses(404)},
+    )
     def get(self, request):
         qs = selectors.campaign_list(status=request.query_params.get("status") or None)
         paginator = self.Pagination()
@@ -222,6 +484,12 @@ class CampaignListApi(APIView):
 class CampaignDetailApi(APIView):
     """GET /api/billing/campaigns/<id> — progress plus the dispatches waiting for an operator (unknown)."""
 
+    @extend_schema(
+        operation_id="api_billing_campaigns_retrieve",
+        summary="Detalhar campanha",
+        description="Andamento da campanha e os envios em situação desconhecida, à espera de um atendente.",
+        responses={200: _CAMPAIGN_DETAIL, **error_responses(404)},
+    )
     def get(self, request, campaign_id: int):
         campaign = get_object_or_404(Campaign.objects.select_related("template"), pk=campaign_id)
         unknown = [
@@ -246,6 +514,14 @@ class CampaignActionApi(APIView):
         confirm_compliance = serializers.BooleanField(required=False, default=False)
         reason = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
 
+    @extend_schema(
+        summary="Iniciar, pausar, retomar ou cancelar campanha",
+        description="`confirm_compliance` vale para iniciar; `reason`, para pausar. "
+        "409 quando a campanha não está num status que permita a ação.",
+        request=InputSerializer,
+        responses={200: _CAMPAIGN_PROGRESS, **error_responses(400, 404, 409)},
+        examples=[VALIDATION_ERROR_EXAMPLE],
+    )
     def post(self, request, campaign_id: int):
         campaign = get_object_or_404(Campaign.objects.select_related("template"), pk=campaign_id)
         data = self.InputSerializer(data=request.data)
@@ -267,6 +543,11 @@ class CampaignActionApi(APIView):
 class DispatchResendApi(APIView):
     """POST /api/billing/dispatches/<id>/resend — an operator resends an `unknown` dispatch."""
 
+    @extend_schema(
+        summary="Reenviar um envio em situação desconhecida",
+        request=None,
+        responses={200: _DISPATCH_RESENT, **error_responses(404, 409)},
+    )
     def post(self, request, dispatch_id: int):
         dispatch = get_object_or_404(Dispatch, pk=dispatch_id)
         dispatch = services.dispatch_resend_unknown(dispatch=dispatch, by=request.user)

@@ -6,12 +6,54 @@ Errors: `{"message", "extra"}` via cobranca.api.exception_handler.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chatbot import selectors, services
+from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses
+from conversations.apis import CONVERSATION_STATS_SCHEMA
+
+# Mirrors chatbot.selectors.chat_history (OpenAPI only).
+_HISTORY = inline_serializer(
+    "ChatHistory",
+    {
+        "phone": serializers.CharField(),
+        "client": inline_serializer(
+            "ChatHistoryClient",
+            {"id": serializers.IntegerField(), "name": serializers.CharField()},
+            allow_null=True,
+        ),
+        "conversations": inline_serializer(
+            "ChatHistoryConversation",
+            {
+                "id": serializers.IntegerField(),
+                "state": serializers.CharField(),
+                "needs_attention": serializers.BooleanField(),
+                "attention_reason": serializers.CharField(allow_blank=True),
+                "context": serializers.DictField(),
+            },
+            many=True,
+        ),
+        "messages": inline_serializer(
+            "ChatHistoryMessage",
+            {
+                "id": serializers.IntegerField(),
+                "conversation_id": serializers.IntegerField(),
+                "direction": serializers.CharField(),
+                "author": serializers.CharField(),
+                "body": serializers.CharField(allow_blank=True),
+                "intent": serializers.CharField(allow_blank=True),
+                "confidence": serializers.FloatField(allow_null=True),
+                "entities": serializers.DictField(),
+                "sent_at": serializers.DateTimeField(),
+                "ack": serializers.CharField(),
+            },
+            many=True,
+        ),
+    },
+)
 
 
 class ChatProcessApi(APIView):
@@ -35,7 +77,44 @@ class ChatProcessApi(APIView):
         message_id = serializers.IntegerField()
         conversation_id = serializers.IntegerField()
 
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
+    @extend_schema(
+        summary="Processar uma mensagem com o assistente",
+        description="Executa o assistente como se a mensagem tivesse chegado pelo WhatsApp de `phone`. "
+        'As ações são reais (promessas, acordos...); o WAHA só é chamado com `"send": true`.',
+        request=InputSerializer,
+        responses={200: OutputSerializer, **error_responses(400)},
+        examples=[
+            OpenApiExample(
+                "Promessa de pagamento",
+                value={"phone": "(11) 99999-8888", "message": "Consigo pagar dia 20", "send": False},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Promessa registrada",
+                value={
+                    "intent": "promessa_pagamento",
+                    "confidence": 0.93,
+                    "entities": {"date": "2025-01-20"},
+                    "response": "Combinado! Registrei sua promessa de pagamento para 20/01/2025.",
+                    "actions": [
+                        {
+                            "type": "create_promise",
+                            "charge_id": 42,
+                            "promised_date": "2025-01-20",
+                            "amount": None,
+                        }
+                    ],
+                    "handoff": False,
+                    "sent": False,
+                    "skipped": "",
+                    "message_id": 1001,
+                    "conversation_id": 17,
+                },
+                response_only=True,
+            ),
+            VALIDATION_ERROR_EXAMPLE,
+        ],
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -50,7 +129,51 @@ class ChatProcessApi(APIView):
 class ChatConversationApi(APIView):
     """History of a phone (any common Brazilian format): client, conversations and every message."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        summary="Histórico de conversa de um telefone",
+        description="Cliente, conversas (estado, contexto) e todas as mensagens do telefone "
+        "(qualquer formato brasileiro comum). 400 quando `phone` não é um telefone.",
+        responses={200: _HISTORY, **error_responses(400)},
+        examples=[
+            OpenApiExample(
+                "Histórico",
+                value={
+                    "phone": "+5511999998888",
+                    "client": {"id": 7, "name": "Maria Souza"},
+                    "conversations": [
+                        {
+                            "id": 17,
+                            "state": "bot",
+                            "needs_attention": False,
+                            "attention_reason": "",
+                            "context": {},
+                        }
+                    ],
+                    "messages": [
+                        {
+                            "id": 1001,
+                            "conversation_id": 17,
+                            "direction": "in",
+                            "author": "debtor",
+                            "body": "Consigo pagar dia 20",
+                            "intent": "promessa_pagamento",
+                            "confidence": 0.93,
+                            "entities": {"date": "2025-01-20"},
+                            "sent_at": "2025-01-15T10:30:00-03:00",
+                            "ack": "pending",
+                        }
+                    ],
+                },
+                response_only=True,
+            ),
+            OpenApiExample(
+                "Telefone inválido",
+                value={"message": "Telefone inválido.", "extra": {"phone": "telefone inválido"}},
+                response_only=True,
+                status_codes=["400"],
+            ),
+        ],
+    )
     def get(self, request, phone: str):
         return Response(selectors.chat_history(phone=phone))
 
@@ -61,7 +184,26 @@ class ChatStatsApi(APIView):
     class FilterSerializer(serializers.Serializer):
         days = serializers.IntegerField(required=False, min_value=1, max_value=365, default=30)
 
-    @extend_schema(parameters=[FilterSerializer], responses={200: dict})
+    @extend_schema(
+        summary="Estatísticas das conversas (assistente)",
+        description="Conversas por estado, intenções, taxa de transbordo e tempo de resposta do "
+        "assistente nos últimos `days` dias (padrão 30).",
+        parameters=[FilterSerializer],
+        responses={200: CONVERSATION_STATS_SCHEMA, **error_responses(400)},
+        examples=[
+            OpenApiExample(
+                "Estatísticas",
+                value={
+                    "conversations": 12,
+                    "by_state": {"bot": 9, "human": 2, "closed": 1},
+                    "intents": {"promessa_pagamento": 4, "informacoes_pagamento": 3},
+                    "handoff_rate": 0.25,
+                    "bot_answer_seconds": {"count": 20, "median": 1.2, "p95": 3.4},
+                },
+                response_only=True,
+            ),
+        ],
+    )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)

@@ -133,7 +133,8 @@ class ConversationDetailApi(APIView):
         return Response(self.Output(conversation).data)
 
 
-_STATS = inline_serializer(
+# Mirrors conversations.selectors.conversation_stats (also answered by /api/chat/conversations/stats).
+CONVERSATION_STATS_SCHEMA = inline_serializer(
     "ConversationStats",
     {
         "conversations": serializers.IntegerField(),
@@ -157,7 +158,7 @@ class ConversationStatsApi(APIView):
         summary="Estatísticas das conversas",
         description="Conversas por estado, intenções recebidas, taxa de transbordo e tempo de resposta do "
         "assistente (últimos 30 dias).",
-        responses={200: _STATS, **error_responses()},
+        responses={200: CONVERSATION_STATS_SCHEMA, **error_responses()},
         examples=[
             OpenApiExample(
                 "Estatísticas",
