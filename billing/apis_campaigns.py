@@ -168,9 +168,8 @@ def _template(name: str) -> MessageTemplate:
 def resolve_upload(name: str) -> Path:
     """A file inside settings.UPLOADS_DIR named by a relative path; anything that could leave it is refused.
 
-    Refused: absolute paths, drive letters, backslashes, `..` parts, NUL bytes, and anything whose resolved
-    path
-    (symlinks followed) is not inside the resolved uploads directory.
+    Refused: absolute paths, drive letters, backslashes, `..` parts, NUL bytes, names the file system cannot hold
+    (too long), and anything whose resolved path (symlinks followed) is not inside the resolved uploads directory.
     """
     refuse = ApplicationError(
         "Arquivo inválido: informe só o nome de um arquivo enviado para a pasta de uploads.",
@@ -182,10 +181,14 @@ def resolve_upload(name: str) -> Path:
     if relative.is_absolute() or any(part in ("..", "") for part in relative.parts):
         raise refuse
     base = Path(settings.UPLOADS_DIR).resolve()
-    candidate = (base / relative).resolve()
+    try:
+        candidate = (base / relative).resolve()
+        exists = candidate.is_file()
+    except OSError:  # e.g. ENAMETOOLONG: not a name an upload could have
+        raise refuse from None
     if not candidate.is_relative_to(base) or candidate == base:
         raise refuse
-    if not candidate.is_file():
+    if not exists:
         raise ApplicationError(
             "Arquivo não encontrado na pasta de uploads.", {"clients_file": name}, status_code=404
         )
