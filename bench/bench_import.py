@@ -22,14 +22,17 @@ import random
 import resource
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common
+from _common import describe_machine
+
 DDDS = [11, 21, 31, 41, 47, 51, 61, 71, 81, 85, 91]
 
 
@@ -142,14 +145,11 @@ def schema_floor(json_path: Path, template: Path, workdir: Path) -> float:
 
 
 def setup_django(workdir: Path, db_name: str = "bench.db") -> None:
-    os.environ["DATABASE_URL"] = f"sqlite:///{workdir / db_name}"
-    os.environ["UPLOADS_DIR"] = str(workdir / "uploads")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cobranca.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    _common.setup_django(
+        {"DATABASE_URL": f"sqlite:///{workdir / db_name}", "UPLOADS_DIR": str(workdir / "uploads")}
+    )
 
 
 def fresh_db(template: Path, target: Path) -> None:
@@ -217,16 +217,17 @@ def main() -> None:
         json_path = workdir / "rows.json"
         write_json(json_path, args.rows)
         size_mb = json_path.stat().st_size / 1e6
+        machine = describe_machine("SQLite (WAL)")
         print(
-            f"rows: {args.rows:,}  file: {size_mb:.1f} MB  cpus: {os.cpu_count()}  "
-            f"python: {sys.version.split()[0]}"
+            f"rows: {args.rows:,}  file: {size_mb:.1f} MB  machine: {machine['machine']}  "
+            f"load average: {machine['load_average']}"
         )
 
         base_times = [baseline(json_path, workdir) for _ in range(args.repeat)]
-        base = statistics.median(base_times)
+        base = _common.median(base_times)
         print(f"baseline json.load + sqlite3 executemany: median {base:.2f} s  ({_fmt(base_times)})")
         floor_times = [schema_floor(json_path, template, workdir) for _ in range(args.repeat)]
-        floor = statistics.median(floor_times)
+        floor = _common.median(floor_times)
         print(
             f"schema floor (raw sqlite3 into the real client+charge tables, no validation): median "
             f"{floor:.2f} s  ({_fmt(floor_times)})  ratio {floor / base:.1f}x baseline"
@@ -246,12 +247,12 @@ def main() -> None:
             elapsed, report = run_import(json_path)
             assert report["success"] and report["updated_charges"] == args.rows, report["message"]
             update_times.append(elapsed)
-        median = statistics.median(import_times)
+        median = _common.median(import_times)
         print(
             f"import_file (new clients + charges): median {median:.2f} s  ({_fmt(import_times)})  "
             f"{args.rows / median:,.0f} rows/s  ratio {median / base:.1f}x baseline"
         )
-        updates = statistics.median(update_times)
+        updates = _common.median(update_times)
         print(
             f"re-import (upsert, all updates):     median {updates:.2f} s  ({_fmt(update_times)})  "
             f"ratio {updates / base:.1f}x baseline"

@@ -23,10 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +31,22 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    MANAGE,
+    ROOT,
+    describe_machine,
+    free_port,
+    latency_summary,
+    percentile,
+    prepare_database,
+    server_env,
+    setup_django,
+    start_gunicorn,
+    stop,
+)
+
 HMAC_KEY = "bench-hmac-key"
 API_KEY = "bench-waha-key"
 TEXTS = ["oi", "como faço para pagar?", "obrigado", "bom dia", "me manda o pix", "muito obrigada pela ajuda"]
@@ -43,12 +55,6 @@ import os
 from cobranca.settings import *  # noqa: F403
 CHATBOT_TYPING_MAX_SECONDS = float(os.environ["BENCH_TYPING_MAX_SECONDS"])
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http_json(method: str, url: str, body: object | None = None, timeout: float = 10) -> object:
@@ -77,11 +83,7 @@ def wait_for(predicate, timeout: float, what: str):
 def stage_breakdown(env: dict[str, str], last: int) -> dict[str, list[float]]:
     """Where the time goes, from the database: webhook stored → inbound Message → claimed by the bot → reply
     recorded (the last `last` inbound messages)."""
-    os.environ.update(env)
-    sys.path[:0] = env["PYTHONPATH"].split(os.pathsep)
-    import django
-
-    django.setup()
+    setup_django(env)
     from conversations.models import Message
     from whatsapp.models import WebhookEvent
 
@@ -101,10 +103,9 @@ def stage_breakdown(env: dict[str, str], last: int) -> dict[str, list[float]]:
         stages["claim→reply"].append((reply.created_at - message.replied_at).total_seconds() * 1000)
 
     def p(values: list[float], q: float) -> float:
-        values = sorted(values)
-        return round(values[min(len(values) - 1, int(q * len(values)))], 1) if values else float("nan")
+        return round(percentile(values, q), 1)
 
-    return {name: [p(values, 0.5), p(values, 0.95)] for name, values in stages.items()}
+    return {name: [p(values, 50), p(values, 95)] for name, values in stages.items()}
 
 
 def main() -> None:
@@ -123,34 +124,23 @@ def main() -> None:
     (tmp / "bench_settings.py").write_text(SETTINGS)
     app_port, sim_port = free_port(), free_port()
     sim_url = f"http://127.0.0.1:{sim_port}"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(tmp), str(ROOT)]),
-        "DJANGO_SETTINGS_MODULE": "bench_settings",
-        "BENCH_TYPING_MAX_SECONDS": str(args.typing),
-        "DEBUG": "False",
-        "HTTPS": "False",
-        "SECURE_SSL_REDIRECT": "False",
-        "SECRET_KEY": "bench-" + "x" * 40,
-        "JWT_SECRET_KEY": "bench-jwt-" + "y" * 40,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "COBRANCA_IGNORE_DOTENV": "1",
-        "DATA_DIR": str(tmp),
-        "LOG_LEVEL": "WARNING",
-        "LOG_FILE": "",
-        "WAHA_BASE_URL": sim_url,
-        "WAHA_API_KEY": API_KEY,
-        "WAHA_WEBHOOK_HMAC_KEY": HMAC_KEY,
-        "WAHA_WEBHOOK_URL": f"http://127.0.0.1:{app_port}/webhook/waha",
-        "WAHA_SIMULATOR": "True",
-        "CHATBOT_ENABLED": "True",
-        "Q_WORKERS": "2",
-    }
+    env = server_env(
+        tmp,
+        PYTHONPATH=os.pathsep.join([str(tmp), str(ROOT)]),
+        DJANGO_SETTINGS_MODULE="bench_settings",
+        BENCH_TYPING_MAX_SECONDS=str(args.typing),
+        WAHA_BASE_URL=sim_url,
+        WAHA_API_KEY=API_KEY,
+        WAHA_WEBHOOK_HMAC_KEY=HMAC_KEY,
+        WAHA_WEBHOOK_URL=f"http://127.0.0.1:{app_port}/webhook/waha",
+        WAHA_SIMULATOR="True",
+        CHATBOT_ENABLED="True",
+        Q_WORKERS="2",
+    )
     for key in ("DATABASE_URL", "REDIS_URL", "TESTING", "Q_SYNC"):
         env.pop(key, None)
     processes: list[subprocess.Popen] = []
-    python = sys.executable
-    manage = [python, str(ROOT / "manage.py")]
+    manage = MANAGE
     try:
         if args.redis:
             redis_port = free_port()
@@ -158,8 +148,7 @@ def main() -> None:
             processes.append(subprocess.Popen(redis, stdout=subprocess.DEVNULL, cwd=tmp))
             env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
             time.sleep(0.3)
-        subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-        subprocess.run([*manage, "createcachetable"], cwd=ROOT, env=env, check=True)
+        prepare_database(env, groups=False)
         seed = (
             "from decimal import Decimal; import datetime as dt\n"
             "from billing.models import Client, Charge\n"
@@ -177,13 +166,8 @@ def main() -> None:
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
             )
         )  # fmt: skip
-        processes.append(
-            subprocess.Popen(
-                [python, "-m", "gunicorn", "cobranca.wsgi:application", "--bind", f"127.0.0.1:{app_port}",
-                 "--workers", "2", "--worker-class", "gthread", "--threads", "4", "--log-level", "warning"],
-                cwd=ROOT, env=env,
-            )
-        )  # fmt: skip
+        # Not waited for here: the simulator session comes first, then /health (below).
+        processes.append(start_gunicorn(env, app_port, workers=2, threads=4, wait=False))
         processes.append(subprocess.Popen([*manage, "qcluster"], cwd=ROOT, env=env))
 
         def session_working():
@@ -224,30 +208,18 @@ def main() -> None:
         for process in reversed(processes):
             process.terminate()
         for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process, timeout=20)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return round(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))], 1)
+    summary = latency_summary(latencies, (50, 95), scale=1, digits=1)  # already in ms
 
     report = {
         "broker": "Redis" if args.redis else "ORM (SQLite), Q_POLL=0.2 s",
         "messages": len(latencies),
         "typing_max_seconds": args.typing,
-        "reply_ms": {
-            "p50": pct(50),
-            "p95": pct(95),
-            "max": round(latencies[-1], 1),
-            "mean": round(statistics.fmean(latencies), 1),
-        },
+        "reply_ms": summary,
         "stages_ms_p50_p95": breakdown,
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        **describe_machine(),
     }
     print(json.dumps(report, indent=2, ensure_ascii=False))
 

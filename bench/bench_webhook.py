@@ -19,39 +19,31 @@ import hmac
 import http.client
 import json
 import multiprocessing as mp
-import os
-import platform
 import shutil
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    db_label,
+    describe_machine,
+    free_port,
+    is_postgres,
+    latency_summary,
+    prepare_database,
+    recreate_postgres,
+    server_env,
+    setup_django,
+    start_gunicorn,
+    stop,
+)
+
 KEY = "bench-hmac-key"
 PATH = "/webhook/waha"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def recreate_postgres(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def envelope(run: str, n: int) -> bytes:
@@ -114,19 +106,6 @@ def client_worker(args: tuple) -> dict:
     return {"latencies": latencies, "statuses": statuses}
 
 
-def wait_ready(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not become ready")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--requests", type=int, default=6000)
@@ -139,45 +118,19 @@ def main() -> None:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
-    env = {
-        **os.environ,
-        "DEBUG": "False",
-        "HTTPS": "False",
-        "SECURE_SSL_REDIRECT": "False",
-        "SECRET_KEY": "bench-" + "x" * 40,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "WAHA_WEBHOOK_HMAC_KEY": KEY,
-        "WAHA_WEBHOOK_MAX_AGE_SECONDS": "900",
-        "LOG_LEVEL": "WARNING",
-        "LOG_FILE": "",
-        "COBRANCA_IGNORE_DOTENV": "1",
-        "DATA_DIR": str(tmp),
-        "DJANGO_SETTINGS_MODULE": "cobranca.settings",
-    }
-    env.pop("TESTING", None)
-    db_url = env.get("DATABASE_URL", "")
-    if db_url.startswith("postgres"):
-        recreate_postgres(db_url)
-        db_label = "PostgreSQL"
+    env = server_env(tmp, WAHA_WEBHOOK_HMAC_KEY=KEY, WAHA_WEBHOOK_MAX_AGE_SECONDS="900")
+    if is_postgres(env.get("DATABASE_URL")):
+        recreate_postgres(env["DATABASE_URL"])
     else:
         env.pop("DATABASE_URL", None)
-        db_label = "SQLite (WAL)"
-    python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    prepare_database(env)
+    database = db_label(env)
 
     port = free_port()
-    gunicorn = [
-        python, "-m", "gunicorn", "cobranca.wsgi:application",
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", str(args.workers),
-        "--worker-class", args.worker_class,
-        "--threads", str(args.threads),
-        "--keep-alive", "30",
-        "--log-level", "warning",
-    ]  # fmt: skip
-    server = subprocess.Popen(gunicorn, cwd=ROOT, env=env)
+    server = start_gunicorn(
+        env, port, workers=args.workers, threads=args.threads, worker_class=args.worker_class, keep_alive=30
+    )
     try:
-        wait_ready(port)
         run = uuid.uuid4().hex[:8]
         # Warm-up: imports, connections, first queries; not counted.
         client_worker((port, "w" + run, range(args.warmup), 0))
@@ -188,8 +141,7 @@ def main() -> None:
             results = pool.map(client_worker, [(port, run, share, args.dup_every) for share in shares])
             elapsed = time.perf_counter() - started
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
 
     latencies = sorted(lat for r in results for lat in r["latencies"])
     statuses: dict[str, int] = {}
@@ -198,11 +150,7 @@ def main() -> None:
             statuses[k] = statuses.get(k, 0) + v
 
     # Check nothing was lost, from the database itself.
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    setup_django(env)
     from django_q.models import OrmQ
 
     from whatsapp.models import WebhookEvent
@@ -214,31 +162,23 @@ def main() -> None:
     accepted = statuses.get("accepted", 0)
     duplicates = statuses.get("duplicate", 0)
 
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
+    summary = latency_summary(latencies, (50, 90, 99))
 
     report = {
-        "database": db_label,
+        "database": database,
         "gunicorn": f"{args.workers} workers × {args.threads} threads ({args.worker_class})",
         "clients": args.clients,
         "requests": len(latencies),
         "statuses": statuses,
         "requests_per_second": round(len(latencies) / elapsed, 1),
-        "latency_ms": {
-            "p50": round(pct(50), 2),
-            "p90": round(pct(90), 2),
-            "p99": round(pct(99), 2),
-            "max": round(latencies[-1] * 1000, 2),
-            "mean": round(statistics.fmean(latencies) * 1000, 2),
-        },
+        "latency_ms": summary,
         "stored_events": stored,
         "accepted": accepted,
         "duplicates_answered": duplicates,
         "nothing_lost": stored == accepted,
         "tasks_enqueued_vs_events": f"{enqueued}/{all_events}",
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         # The bench shares the machine; a load average above the core count means the figures are pessimistic.
-        "load_average_1m": round(os.getloadavg()[0], 2),
+        **describe_machine(),
     }
     print(json.dumps(report, indent=2, ensure_ascii=False))
     shutil.rmtree(tmp, ignore_errors=True)
