@@ -37,7 +37,7 @@ def _prepare_environment(database_url: str, redis_url: str) -> None:
         os.environ.pop("REDIS_URL", None)
     os.environ.setdefault("Q_CLUSTER_NAME", "bench")
     os.environ["COBRANCA_IGNORE_DOTENV"] = "1"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "billing.tests.test_dispatch_e2e_settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "billing.tests.dispatch_e2e_settings"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["SEND_WINDOW"] = "always"
     os.environ["DISPATCH_DAILY_CAP"] = "1000000"

@@ -255,7 +255,13 @@ class Dispatch(models.Model):
         verbose_name = "envio"
         verbose_name_plural = "envios"
         ordering = ["pk"]
-        indexes = [models.Index(fields=["campaign", "status"])]
+        indexes = [
+            models.Index(fields=["campaign", "status"]),
+            # The driver's claim: the first pending rows of a campaign by id, without walking the sent ones.
+            models.Index(
+                fields=["campaign", "id"], condition=Q(status="pending"), name="dispatch_pending_idx"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["campaign", "charge"], name="dispatch_unique_campaign_charge"),
             models.CheckConstraint(

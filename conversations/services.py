@@ -86,6 +86,122 @@ def _get_or_create_conversation(
         return Conversation.objects.get(chat_id=chat_id)
 
 
+def conversation_get_or_create(
+    *, chat_ids: list[str], client: Client | None, session_name: str
+) -> Conversation:
+    """The conversation of these chat ids (else the client's latest one), created when there is none.
+
+    Public entry point for other apps (the campaign engine, send-single); same rules as the webhooks use."""
+    return _get_or_create_conversation(chat_ids=chat_ids, client=client, session_name=session_name)
+
+
+def messages_record_outbound_bulk(*, items: list[dict], author: str, session_name: str) -> int:
+    """Record many messages we sent (the campaign driver, one batch) in a handful of statements.
+
+    Each item: ``chat_id``, ``client`` (or None), ``body``, ``waha_id``, ``dispatch_id`` (optional),
+    ``sent_at`` (optional). Same outcome as `message_record_outbound` per item: the conversation is found by
+    chat id, else the client's latest one, else created; idempotent on `waha_id`; `last_message_at` only moves
+    forward; acks WAHA reported before the rows existed are caught up. Returns how many messages were created.
+    """
+    from django.db.models import Case, DateTimeField, F, Value, When
+    from django.db.models.functions import Coalesce, Greatest
+
+    if author == Message.Author.DEBTOR:
+        raise ApplicationError("Mensagem enviada não pode ter o devedor como autor.", {"author": author})
+    items = [item for item in items if item.get("chat_id")]
+    if not items:
+        return 0
+    now = timezone.now()
+    chats = {item["chat_id"] for item in items}
+    by_chat = {c.chat_id: c for c in Conversation.objects.filter(chat_id__in=chats)}
+    missing = [item for item in items if item["chat_id"] not in by_chat]
+    client_ids = {item["client"].pk for item in missing if item.get("client") is not None}
+    by_client: dict[int, Conversation] = {}
+    if client_ids:
+        for conversation in Conversation.objects.filter(client_id__in=client_ids).order_by(
+            "client_id", "-last_message_at", "-pk"
+        ):
+            by_client.setdefault(conversation.client_id, conversation)
+    to_create: dict[str, Conversation] = {}
+    for item in missing:
+        client = item.get("client")
+        if client is not None and client.pk in by_client:
+            by_chat[item["chat_id"]] = by_client[client.pk]
+        elif item["chat_id"] not in to_create:
+            to_create[item["chat_id"]] = Conversation(
+                chat_id=item["chat_id"], client=client, session_name=session_name
+            )
+    if to_create:
+        # ignore_conflicts: a concurrent webhook may create the same chat's conversation first.
+        Conversation.objects.bulk_create(list(to_create.values()), ignore_conflicts=True)
+        by_chat.update({c.chat_id: c for c in Conversation.objects.filter(chat_id__in=list(to_create))})
+    for item in items:
+        conversation = by_chat.get(item["chat_id"])
+        client = item.get("client")
+        if conversation is not None and conversation.client_id is None and client is not None:
+            Conversation.objects.filter(pk=conversation.pk, client__isnull=True).update(client=client)
+            conversation.client_id = client.pk
+    rows = []
+    for item in items:
+        conversation = by_chat.get(item["chat_id"])
+        if conversation is None:
+            continue
+        waha_id = item.get("waha_id") or None
+        rows.append(
+            Message(
+                conversation_id=conversation.pk,
+                direction=Message.Direction.OUT,
+                author=author,
+                body=item.get("body", ""),
+                waha_id=waha_id,
+                sent_at=item.get("sent_at") or now,
+                dispatch_id=item.get("dispatch_id"),
+                ack=Message.Ack.SENT if waha_id else Message.Ack.PENDING,
+            )
+        )
+    if not rows:
+        return 0
+    waha_ids = [row.waha_id for row in rows if row.waha_id]
+    existing = set(Message.objects.filter(waha_id__in=waha_ids).values_list("waha_id", flat=True))
+    rows = [row for row in rows if row.waha_id is None or row.waha_id not in existing]
+    Message.objects.bulk_create(rows, ignore_conflicts=True)
+    latest: dict[int, dt.datetime] = {}
+    for row in rows:
+        latest[row.conversation_id] = max(row.sent_at, latest.get(row.conversation_id, row.sent_at))
+    if latest:
+        new = Case(*[When(pk=pk, then=Value(at)) for pk, at in latest.items()], output_field=DateTimeField())
+        Conversation.objects.filter(pk__in=list(latest)).update(
+            last_message_at=Greatest(Coalesce(F("last_message_at"), new), new)
+        )
+    created_ids = [row.waha_id for row in rows if row.waha_id]
+    if created_ids:
+        _catch_up_acks_bulk(
+            waha_ids=created_ids, dispatch_ids={row.waha_id: row.dispatch_id for row in rows if row.waha_id}
+        )
+    return len(rows)
+
+
+def _catch_up_acks_bulk(*, waha_ids: list[str], dispatch_ids: dict[str, int | None]) -> None:
+    """`_catch_up_ack` for many ids: one query for the stored `message.ack` events of all of them."""
+    from whatsapp.models import WebhookEvent
+
+    best: dict[str, int] = {}
+    rows = WebhookEvent.objects.filter(event="message.ack", payload_id__in=waha_ids).values_list(
+        "payload_id", "payload"
+    )
+    for waha_id, envelope in rows:
+        payload = envelope.get("payload") if isinstance(envelope, dict) else None
+        ack = payload.get("ack") if isinstance(payload, dict) else None
+        if isinstance(ack, int) and not isinstance(ack, bool):
+            best[waha_id] = max(ack, best.get(waha_id, ack))
+    for waha_id, ack in best.items():
+        message_ack_record(waha_id=waha_id, ack=ack)
+        if dispatch_ids.get(waha_id) is not None:
+            from billing.dispatch.services import dispatch_record_ack
+
+            dispatch_record_ack(waha_message_id=waha_id, ack=ack)
+
+
 def _create_message(**fields) -> tuple[Message, bool]:
     """Insert, or return the existing row with the same waha_id (the unique constraint decides)."""
     waha_id = fields.get("waha_id")

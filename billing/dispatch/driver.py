@@ -1,4 +1,5 @@
-"""The campaign driver: claims pending dispatches one at a time, paced per WAHA session, and sends them.
+"""The campaign driver: claims pending dispatches (one at a time when paced, in batches when not), paced per
+WAHA session, and sends them.
 
 One driver task serves one WAHA session ("lane" 0; unpaced campaigns get more lanes). It loops while it has a
 budget (well below django-q2's timeout, so the broker never hands the task out again while it runs):
@@ -9,11 +10,16 @@ budget (well below django-q2's timeout, so the broker never hands the task out a
     same transaction)  →  resolve the chat id once per client  →  render  →  sendText  →  commit `sent` at
     once
 
-A worker killed mid-send therefore leaves at most one row in `sending`, which recovery later marks `unknown`
-(never resent automatically). Several drivers (tasks re-delivered, two qcluster processes, the tick) may run
-at
-once: a lease in the cache keeps it to one per lane, and even without it the conditional claim and the shared
-pace keep every message single and paced.
+Unpaced campaigns (delay 0) go in batches instead (`send_batch`): reserve up to UNPACED_BATCH slots, claim
+that many dispatches in one transaction (SELECT … FOR UPDATE SKIP LOCKED … LIMIT n, skip rules and per-debtor
+cap for the batch, one conditional UPDATE → sending, committed), resolve the missing chat ids with
+check-exists outside any transaction (stored with one UPDATE), then send one by one, each committed `sent`
+right after its call, and record the batch's conversation messages in a few statements.
+
+A worker killed mid-send therefore leaves at most one row (paced) or one batch (unpaced) in `sending`, which
+recovery later marks `unknown` (never resent automatically). Several drivers (tasks re-delivered, two
+qcluster processes, the tick) may run at once: a lease in the cache keeps it to one per lane, and even
+without it the conditional claim and the shared pace keep every message single and paced.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F, Min, Q
+from django.db.models import Case, Count, F, Min, Q, Value, When
 from django.utils import timezone
 from loguru import logger
 
@@ -258,6 +264,101 @@ def dispatch_claim_next(*, campaign_ids: list[int], stats: DriveStats | None = N
     return None
 
 
+def _due_pending(campaign_ids: list[int], now):
+    return (
+        Dispatch.objects.filter(campaign_id__in=campaign_ids, campaign__status=CS.RUNNING, status=DS.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .select_related("client", "charge")
+        .order_by("pk")
+    )
+
+
+def dispatch_claim_batch(
+    *, campaign_ids: list[int], limit: int, stats: DriveStats | None = None
+) -> list[Dispatch]:
+    """Claim up to `limit` sendable dispatches at once (unpaced campaigns): pending → sending, committed.
+
+    One short transaction: SELECT … FOR UPDATE OF dispatch, client SKIP LOCKED … LIMIT n (PostgreSQL; SQLite's
+    IMMEDIATE transaction serialises instead), the skip rules and the per-debtor cap decided for the whole
+    batch (one COUNT … GROUP BY client, plus the batch's own claims), then one conditional UPDATE. The caller
+    sends them one by one and commits each as `sent` right after its call, so a crash leaves at most this
+    batch in `sending` (recovered as `unknown`, never resent).
+    """
+    stats = stats if stats is not None else DriveStats()
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    cap = settings.DISPATCH_PER_DEBTOR_DAILY_CAP
+    for _ in range(200):
+        now = timezone.now()
+        with transaction.atomic():
+            qs = _due_pending(campaign_ids, now)
+            if skip_locked:
+                qs = qs.select_for_update(skip_locked=True, of=("self", "client"))
+            rows = list(qs[: max(1, limit)])
+            if not rows:
+                return []
+            skips: dict[str, list[int]] = {}
+            candidates = []
+            for dispatch in rows:
+                reason = svc.skip_reason_for(client=dispatch.client, charge=dispatch.charge)
+                if reason:
+                    skips.setdefault(reason, []).append(dispatch.pk)
+                else:
+                    candidates.append(dispatch)
+            claim: list[Dispatch] = []
+            deferred: list[int] = []
+            if candidates:
+                client_ids = {d.client_id for d in candidates}
+                if not skip_locked and connection.features.has_select_for_update:
+                    list(
+                        Client.objects.select_for_update()
+                        .filter(pk__in=client_ids)
+                        .values_list("pk", flat=True)
+                    )
+                contacted = dict(
+                    Dispatch.objects.filter(
+                        client_id__in=client_ids,
+                        status__in=svc.CONTACTED,
+                        claimed_at__gte=svc.local_day_start(now),
+                    )
+                    .values_list("client_id")
+                    .annotate(n=Count("pk"))
+                )
+                for dispatch in candidates:
+                    n = contacted.get(dispatch.client_id, 0)
+                    if n >= cap:
+                        deferred.append(dispatch.pk)
+                        continue
+                    contacted[dispatch.client_id] = n + 1
+                    claim.append(dispatch)
+            for reason, ids in skips.items():
+                Dispatch.objects.filter(pk__in=ids, status=DS.PENDING).update(
+                    status=DS.SKIPPED, reason=reason[:255], next_attempt_at=None, updated_at=now
+                )
+                stats.skipped += len(ids)
+            if deferred:
+                Dispatch.objects.filter(pk__in=deferred, status=DS.PENDING).update(
+                    next_attempt_at=svc.next_day_start(now), reason=svc.REASON_DEBTOR_CAP, updated_at=now
+                )
+                stats.deferred += len(deferred)
+            if claim:
+                ids = [d.pk for d in claim]
+                updated = Dispatch.objects.filter(pk__in=ids, status=DS.PENDING).update(
+                    status=DS.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
+                )
+                if updated != len(claim):  # cannot happen with the rows locked; be exact anyway
+                    got = set(
+                        Dispatch.objects.filter(pk__in=ids, status=DS.SENDING, claimed_at=now).values_list(
+                            "pk", flat=True
+                        )
+                    )
+                    claim = [d for d in claim if d.pk in got]
+        for dispatch in claim:
+            dispatch.status, dispatch.claimed_at, dispatch.attempts = DS.SENDING, now, dispatch.attempts + 1
+        if claim:
+            return claim
+    return []
+
+
 # --- send one -----------------------------------------------------------------------------------------------
 
 SENT, SKIPPED, FAILED, RETRY, UNKNOWN, STOP, NOTHING = (
@@ -284,7 +385,7 @@ def _record_in_conversation(
     try:
         from conversations import services as conversations
 
-        conversation = conversations._get_or_create_conversation(
+        conversation = conversations.conversation_get_or_create(
             chat_ids=[chat_id], client=dispatch.client, session_name=session_name
         )
         conversations.message_record_outbound(
@@ -405,6 +506,203 @@ def send_one(*, ctx: _Context, session_name: str, stats: DriveStats, gate=None) 
             dispatch=dispatch, chat_id=chat_id, body=body, waha_id=waha_id, session_name=session_name
         )
         return SENT
+
+
+def _campaign_cap_room(ctx: _Context) -> int | None:
+    """How many more messages the open campaigns with their own daily cap may send (None: no such cap)."""
+    rooms = [
+        (ctx.campaigns[pk].daily_cap or 0) - ctx.sent_today[pk] for pk in ctx.open_ids if pk in ctx.sent_today
+    ]
+    return max(1, min(rooms)) if rooms else None
+
+
+def _resolve_chat_ids(*, batch: list[Dispatch], waha, session_name: str, stats: DriveStats):
+    """Check-exists for the batch's clients without a chat id, outside any transaction, stored in bulk.
+
+    Returns (dispatches still to send, {dispatch id: WahaError}). The first WAHA error stops the step: that
+    dispatch gets the usual error handling in the send loop; later unresolved ones resolve one by one there.
+    """
+    from whatsapp.client import WahaError
+
+    found: dict[int, str] = {}
+    absent: set[int] = set()
+    errors: dict[int, WahaError] = {}
+    for dispatch in batch:
+        client = dispatch.client
+        if client.chat_id or client.pk in found or client.pk in absent:
+            continue
+        try:
+            chat_id = waha.check_exists(client.phone, session=session_name)
+        except WahaError as exc:
+            errors[dispatch.pk] = exc
+            break
+        if chat_id is None:
+            absent.add(client.pk)
+        else:
+            found[client.pk] = chat_id
+    now = timezone.now()
+    if found:
+        Client.objects.filter(pk__in=list(found)).update(
+            chat_id=Case(*[When(pk=pk, then=Value(chat)) for pk, chat in found.items()]),
+            whatsapp_checked_at=now,
+            updated_at=now,
+        )
+    if absent:
+        Client.objects.filter(pk__in=list(absent)).update(
+            not_on_whatsapp=True, whatsapp_checked_at=now, updated_at=now
+        )
+        skipped = [d.pk for d in batch if d.client_id in absent]
+        Dispatch.objects.filter(pk__in=skipped, status=DS.SENDING).update(
+            status=DS.SKIPPED, reason=svc.REASON_NOT_ON_WHATSAPP, next_attempt_at=None, updated_at=now
+        )
+        stats.skipped += len(skipped)
+    rest = []
+    for dispatch in batch:
+        if dispatch.client_id in absent:
+            continue
+        if dispatch.client_id in found:
+            dispatch.client.chat_id = found[dispatch.client_id]
+        rest.append(dispatch)
+    return rest, errors
+
+
+def send_batch(
+    *, ctx: _Context, session_name: str, stats: DriveStats, limit: int, streak: int
+) -> tuple[int, int, str, int]:
+    """Unpaced campaigns: claim a batch, resolve its chat ids in bulk, send one by one (each committed `sent`
+    right after its call), then record the conversation messages in bulk.
+
+    Returns (dispatches claimed, sends attempted, last outcome, transient-error streak). A session-level
+    error, a run of transient errors or a batch running long hands the not-yet-attempted rest back to pending
+    untouched.
+    """
+    waha = waha_client()
+    room = _campaign_cap_room(ctx)
+    batch = dispatch_claim_batch(
+        campaign_ids=ctx.open_ids, limit=min(limit, room) if room else limit, stats=stats
+    )
+    if not batch:
+        return 0, 0, NOTHING, streak
+    started = time.monotonic()
+    # A live sender must never hold a row long enough for recovery to call it unknown.
+    time_guard = svc.stale_after_seconds() / 2
+    todo, check_errors = _resolve_chat_ids(batch=batch, waha=waha, session_name=session_name, stats=stats)
+    records: list[dict] = []
+    outcome = SKIPPED if not todo else NOTHING
+    attempted = 0
+    try:
+        for index, dispatch in enumerate(todo):
+            if index and (
+                streak >= TRANSIENT_STREAK or time.monotonic() - started > time_guard or ctx.valid_until == 0
+            ):
+                svc.dispatch_release_many(dispatch_ids=[d.pk for d in todo[index:]])
+                break
+            if dispatch.pk in check_errors:
+                outcome = _handle_error(
+                    dispatch=dispatch,
+                    exc=check_errors[dispatch.pk],
+                    phase="check",
+                    session_name=session_name,
+                    body="",
+                    stats=stats,
+                )
+            else:
+                outcome = _send_claimed(
+                    ctx=ctx,
+                    dispatch=dispatch,
+                    waha=waha,
+                    session_name=session_name,
+                    stats=stats,
+                    records=records,
+                )
+            streak = streak + 1 if outcome == RETRY else 0
+            attempted += outcome != SKIPPED
+            if outcome == STOP:
+                svc.dispatch_release_many(dispatch_ids=[d.pk for d in todo[index + 1 :]])
+                break
+    finally:
+        _record_batch_in_conversations(records=records, session_name=session_name)
+    return len(batch), attempted, outcome, streak
+
+
+def _send_claimed(
+    *, ctx: _Context, dispatch: Dispatch, waha, session_name: str, stats: DriveStats, records: list[dict]
+) -> str:
+    """Send one claimed dispatch of a batch (chat id resolved one by one when the bulk step did not)."""
+    from whatsapp.client import WahaError
+
+    campaign = ctx.campaigns.get(dispatch.campaign_id) or Campaign.objects.select_related("template").get(
+        pk=dispatch.campaign_id
+    )
+    client = dispatch.client
+    chat_id = client.chat_id
+    if not chat_id:
+        try:
+            chat_id = waha.check_exists(client.phone, session=session_name)
+        except WahaError as exc:
+            return _handle_error(
+                dispatch=dispatch, exc=exc, phase="check", session_name=session_name, body="", stats=stats
+            )
+        now = timezone.now()
+        if chat_id is None:
+            Client.objects.filter(pk=client.pk).update(
+                not_on_whatsapp=True, whatsapp_checked_at=now, updated_at=now
+            )
+            svc.dispatch_skip(dispatch_id=dispatch.pk, reason=svc.REASON_NOT_ON_WHATSAPP)
+            stats.skipped += 1
+            return SKIPPED
+        Client.objects.filter(pk=client.pk).update(chat_id=chat_id, whatsapp_checked_at=now, updated_at=now)
+        client.chat_id = chat_id
+    try:
+        body = _render(campaign, dispatch)
+    except Exception as exc:  # noqa: BLE001 - any template failure fails this one message, not the driver
+        svc.dispatch_mark_failed(dispatch_id=dispatch.pk, reason=svc.REASON_TEMPLATE.format(exc)[:255])
+        stats.failed += 1
+        return FAILED
+    try:
+        waha_id = waha.send_text(chat_id, body, session=session_name)
+    except WahaError as exc:
+        return _handle_error(
+            dispatch=dispatch, exc=exc, phase="send", session_name=session_name, body=body, stats=stats
+        )
+    sent_at = timezone.now()
+    if not svc.dispatch_mark_sent(dispatch_id=dispatch.pk, waha_message_id=waha_id, body=body):
+        Dispatch.objects.filter(pk=dispatch.pk, status=DS.UNKNOWN, waha_message_id__isnull=True).update(
+            waha_message_id=waha_id, body=body
+        )
+    stats.sent += 1
+    if dispatch.campaign_id in ctx.sent_today:
+        ctx.sent_today[dispatch.campaign_id] += 1
+        if ctx.sent_today[dispatch.campaign_id] >= (campaign.daily_cap or 0):
+            ctx.valid_until = 0  # over the campaign's cap: the next refresh defers the rest to tomorrow
+    records.append(
+        {
+            "chat_id": chat_id,
+            "client": client,
+            "body": body,
+            "waha_id": waha_id,
+            "dispatch_id": dispatch.pk,
+            "sent_at": sent_at,
+        }
+    )
+    return SENT
+
+
+def _record_batch_in_conversations(*, records: list[dict], session_name: str) -> None:
+    """The batch's campaign messages into the debtors' conversations, in a few statements. Best effort, like
+    `_record_in_conversation`: its failure never undoes or repeats a send."""
+    if not records:
+        return
+    try:
+        from conversations import services as conversations
+
+        conversations.messages_record_outbound_bulk(
+            items=records, author="campaign", session_name=session_name
+        )
+    except Exception:  # noqa: BLE001 - the messages are out and recorded on their dispatches
+        logger.bind(session=session_name).exception(
+            "dispatch.conversation_record_failed count={}", len(records)
+        )
 
 
 # --- the loop -----------------------------------------------------------------------------------------------
@@ -528,7 +826,17 @@ def _drive(*, session_name: str, lane: int, budget: float, lease: _Lease, stats:
                 return
             used = 0
             outcome = NOTHING
-            for slot in reservation.slots:
+            if unpaced:
+                claimed, used, outcome, streak = send_batch(
+                    ctx=ctx,
+                    session_name=session_name,
+                    stats=stats,
+                    limit=len(reservation.slots),
+                    streak=streak,
+                )
+                claimed_any = claimed > 0
+                lease.renew()
+            for slot in reservation.slots if not unpaced else ():
                 wait = (slot - reservation.now).total_seconds() - (time.monotonic() - reserved_at)
                 if wait > 0:
                     _sleep(wait, lease)
@@ -541,7 +849,7 @@ def _drive(*, session_name: str, lane: int, budget: float, lease: _Lease, stats:
                 if outcome == STOP or streak >= TRANSIENT_STREAK or ctx.expired():
                     break
                 lease.renew()
-            pacing_refund(session_name=session_name, count=len(reservation.slots) - used)
+            pacing_refund(session_name=session_name, count=max(0, len(reservation.slots) - used))
             if outcome == STOP:
                 stats.stop = "session_paused"
                 return

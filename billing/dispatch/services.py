@@ -505,6 +505,16 @@ def dispatch_release(
     return Dispatch.objects.filter(pk=dispatch_id, status=DS.SENDING, attempts__gt=0).update(**values) > 0
 
 
+def dispatch_release_many(*, dispatch_ids: list[int]) -> int:
+    """Claimed but never attempted (the rest of a batch after a session error, a backoff or the time guard):
+    back to pending with their attempt given back. Nothing was sent for them."""
+    if not dispatch_ids:
+        return 0
+    return Dispatch.objects.filter(pk__in=list(dispatch_ids), status=DS.SENDING, attempts__gt=0).update(
+        status=DS.PENDING, next_attempt_at=None, attempts=F("attempts") - 1, updated_at=timezone.now()
+    )
+
+
 def dispatch_retry_or_fail(*, dispatch_id: int, attempts: int, error_reason: str) -> str:
     """A transient error: retry later with exponential backoff, or fail once the retries are used up."""
     if attempts > max_retries():
@@ -722,7 +732,7 @@ def message_send_single(
     try:
         from conversations import services as conversations
 
-        conversation = conversations._get_or_create_conversation(
+        conversation = conversations.conversation_get_or_create(
             chat_ids=[chat_id], client=client, session_name=session
         )
         conversations.message_record_outbound(

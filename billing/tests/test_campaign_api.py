@@ -12,9 +12,9 @@ from django.urls import include, path
 from rest_framework.test import APIClient
 
 from billing.models import Campaign, Client, Dispatch
-from billing.tests import test_dispatch_support as support
+from billing.tests import dispatch_support as support
+from billing.tests.dispatch_support import drive, make_charges, plain_template, start_campaign
 from billing.tests.factories import ChargeFactory, ClientFactory
-from billing.tests.test_dispatch_support import drive, make_charges, plain_template, start_campaign
 
 # Self-contained routing: this module is its own URLconf, whatever billing/urls.py includes.
 fake_waha = support.fake_waha  # fixture
@@ -145,6 +145,7 @@ def test_send_batch_with_compliance_warnings_needs_confirmation(api, fake_waha):
         "C:\\x.json",
         "sub\\..\\x.json",
         "bad\x00.json",
+        "x" * 300 + ".json",  # longer than a file name may be: the OS error must not become a 500
     ],
 )
 def test_clients_file_cannot_leave_the_uploads_folder(api, uploads, fake_waha, name):

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from billing.dispatch import services
 from billing.models import Campaign, Dispatch, ImportBatch
-from billing.tests import test_dispatch_support as support
+from billing.tests import dispatch_support as support
+from billing.tests.dispatch_support import make_charges, plain_template, start_campaign
 from billing.tests.factories import ChargeFactory, DispatchFactory, MessageTemplateFactory
-from billing.tests.test_dispatch_support import make_charges, plain_template, start_campaign
 from cobranca.exceptions import ApplicationError
 
 fake_waha = support.fake_waha  # fixture
@@ -262,7 +262,7 @@ def test_the_default_stale_threshold_outlives_a_slow_send(settings):
 
 
 def test_an_operator_can_resend_an_unknown_dispatch_and_the_campaign_reopens(sibling_modules, fake_waha):
-    from billing.tests.test_dispatch_support import drive
+    from billing.tests.dispatch_support import drive
 
     campaign = start_campaign(make_charges(1))
     Dispatch.objects.filter(campaign=campaign).update(status=DS.UNKNOWN, reason="x")

@@ -11,9 +11,9 @@ from django.utils import timezone
 from billing.dispatch import services
 from billing.dispatch.driver import dispatch_drive
 from billing.models import Campaign, Charge, Client, Dispatch
-from billing.tests import test_dispatch_support as support
+from billing.tests import dispatch_support as support
+from billing.tests.dispatch_support import drive, make_charges, start_campaign, waha_error
 from billing.tests.factories import ChargeFactory, ClientFactory
-from billing.tests.test_dispatch_support import drive, make_charges, start_campaign, waha_error
 
 fake_waha = support.fake_waha  # fixture
 sibling_modules = support.sibling_modules  # fixture
@@ -379,3 +379,102 @@ def test_a_template_error_fails_that_message_only(fake_waha, monkeypatch):
     dispatch = Dispatch.objects.get(charge=charge)
     assert dispatch.status == DS.FAILED
     assert dispatch.reason.startswith("erro ao montar a mensagem")
+
+
+# --- unpaced batches (delay 0) ------------------------------------------------------------------------------
+
+
+def test_unpaced_batches_resolve_chat_ids_in_bulk_and_skip_numbers_without_whatsapp(fake_waha):
+    charges = make_charges(4)
+    fake_waha.unknown_phones.add(charges[1].client.phone)
+    start_campaign(charges)
+
+    stats = drive()
+
+    assert fake_waha.checks == [c.client.phone for c in charges]  # one check per client, none repeated
+    assert stats.sent == 3 and stats.skipped == 1
+    skipped = Dispatch.objects.get(charge=charges[1])
+    assert (skipped.status, skipped.reason) == (DS.SKIPPED, services.REASON_NOT_ON_WHATSAPP)
+    assert Client.objects.get(pk=charges[1].client_id).not_on_whatsapp is True
+    for charge in (charges[0], charges[2], charges[3]):
+        client = Client.objects.get(pk=charge.client_id)
+        assert client.chat_id == client.phone.lstrip("+") + "@c.us"
+        assert client.whatsapp_checked_at is not None
+
+
+def test_a_session_error_mid_batch_hands_the_rest_back_untouched(fake_waha, monkeypatch):
+    calls = {"n": 0}
+    real_send = fake_waha.send_text
+
+    def send_text(chat_id, text, *, session=None, message_id=None):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise waha_error("session_not_working", status=422)
+        return real_send(chat_id, text, session=session)
+
+    monkeypatch.setattr(fake_waha, "send_text", send_text)
+    campaign = start_campaign(make_charges(4))
+
+    stats = drive()
+
+    assert stats.stop == "session_paused"
+    assert len(fake_waha.sent) == 1
+    rows = list(Dispatch.objects.filter(campaign=campaign).order_by("pk"))
+    assert [d.status for d in rows] == [DS.SENT, DS.PENDING, DS.PENDING, DS.PENDING]
+    assert [d.attempts for d in rows] == [1, 0, 0, 0]
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.PAUSED
+
+
+def test_a_batch_records_every_message_in_its_conversation(fake_waha):
+    from conversations.models import Conversation, Message
+
+    campaign = start_campaign(make_charges(5))
+
+    drive()
+
+    rows = list(Dispatch.objects.filter(campaign=campaign).select_related("client"))
+    messages = {m.waha_id: m for m in Message.objects.select_related("conversation")}
+    assert len(messages) == 5
+    for dispatch in rows:
+        message = messages[dispatch.waha_message_id]
+        assert (message.author, message.direction, message.dispatch_id) == ("campaign", "out", dispatch.pk)
+        assert message.conversation.client_id == dispatch.client_id
+        assert message.conversation.chat_id == dispatch.client.chat_id
+        assert message.conversation.last_message_at == message.sent_at
+    assert Conversation.objects.count() == 5
+
+
+def test_bulk_recording_reuses_conversations_and_is_idempotent(fake_waha):
+    from conversations import services as conversations
+    from conversations.models import Conversation, Message
+
+    client = ClientFactory(chat_id="5511911112222@c.us")
+    existing = conversations.conversation_get_or_create(
+        chat_ids=["5511911112222@c.us"], client=client, session_name="default"
+    )
+    items = [{"chat_id": "5511911112222@c.us", "client": client, "body": "oi", "waha_id": "W1"}]
+
+    assert (
+        conversations.messages_record_outbound_bulk(items=items, author="campaign", session_name="default")
+        == 1
+    )
+    assert (
+        conversations.messages_record_outbound_bulk(items=items, author="campaign", session_name="default")
+        == 0
+    )
+
+    assert Conversation.objects.count() == 1
+    assert Message.objects.get(waha_id="W1").conversation_id == existing.pk
+
+
+def test_unpaced_sending_costs_few_statements_per_message(fake_waha, django_assert_max_num_queries):
+    start_campaign(make_charges(40))
+
+    # Per message one UPDATE … sent; per batch of 20 the claim, the chat id step and the conversation records;
+    # plus the pace state, the lease, the context and the final completion checks (about 35 in all). One
+    # message at a time cost about 12 statements per message.
+    with django_assert_max_num_queries(40 * 3):
+        stats = drive()
+
+    assert stats.sent == 40

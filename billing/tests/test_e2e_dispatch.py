@@ -20,8 +20,8 @@ import pytest
 from django.db import connection
 
 from billing.models import Campaign, Dispatch
-from billing.tests import test_dispatch_support as support
-from billing.tests.test_dispatch_support import make_charges, start_campaign
+from billing.tests import dispatch_support as support
+from billing.tests.dispatch_support import make_charges, start_campaign
 
 sibling_modules = support.sibling_modules  # fixture
 
@@ -72,7 +72,7 @@ class QCluster:
         env.update(
             {
                 "DATABASE_URL": database_url_for_subprocess(),
-                "DJANGO_SETTINGS_MODULE": "billing.tests.test_dispatch_e2e_settings",
+                "DJANGO_SETTINGS_MODULE": "billing.tests.dispatch_e2e_settings",
                 "COBRANCA_IGNORE_DOTENV": "1",
                 "WAHA_BASE_URL": waha_url,
                 "WAHA_API_KEY": waha_key,
@@ -210,9 +210,14 @@ def test_kill_9_mid_campaign_loses_nothing_and_sends_nothing_twice(simulator, e2
                 async_task("billing.tasks.dispatch_tick")
                 ticks["last"] = time.monotonic()
             counts = status_counts(campaign)
-            return counts[DS.PENDING] == 0 and counts[DS.SENDING] == 0
+            # The campaign is marked completed by the driver/tick after its last dispatch settles: wait for it
+            # too, or the cluster may be stopped between the two.
+            done = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.COMPLETED).exists()
+            return counts[DS.PENDING] == 0 and counts[DS.SENDING] == 0 and done
 
-        wait_until(settled, timeout=120, what="every dispatch to be sent or unknown", interval=0.2)
+        wait_until(
+            settled, timeout=120, what="every dispatch sent or unknown, campaign completed", interval=0.2
+        )
     finally:
         cluster.stop()
 
@@ -273,3 +278,52 @@ def test_an_outage_pauses_the_campaign_and_it_resumes_and_completes(simulator, e
     assert sent_while_failed < total
     statuses = status_counts(campaign)
     assert statuses[DS.FAILED] == 0 and statuses[DS.UNKNOWN] == 0, statuses
+
+
+def test_kill_9_mid_unpaced_campaign_leaves_at_most_the_claimed_batches_unknown(simulator, e2e_env):
+    from django_q.tasks import async_task
+
+    from billing.dispatch.driver import UNPACED_BATCH
+
+    total = 400
+    log = e2e_env / "q.log"
+    campaign = None
+    cluster = QCluster(waha_url=simulator.base_url, waha_key=simulator.api_key, log_path=log).start()
+    try:
+        wait_cluster_ready()
+        campaign = start_campaign(make_charges(total))  # delay 0: batches, two lanes
+        wait_until(lambda: len(simulator.outbox()) >= 40, timeout=60, what="40 sends before the crash")
+        cluster.kill()
+        assert len(simulator.outbox()) < total, "the campaign finished before the crash; make it longer"
+
+        cluster = QCluster(waha_url=simulator.base_url, waha_key=simulator.api_key, log_path=log).start()
+        wait_cluster_ready()
+        ticks = {"last": 0.0}
+
+        def settled():
+            if time.monotonic() - ticks["last"] > 3:
+                async_task("billing.tasks.dispatch_tick")
+                ticks["last"] = time.monotonic()
+            counts = status_counts(campaign)
+            # The campaign is marked completed by the driver/tick after its last dispatch settles: wait for it
+            # too, or the cluster may be stopped between the two.
+            done = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.COMPLETED).exists()
+            return counts[DS.PENDING] == 0 and counts[DS.SENDING] == 0 and done
+
+        wait_until(
+            settled, timeout=120, what="every dispatch sent or unknown, campaign completed", interval=0.2
+        )
+    finally:
+        cluster.stop()
+
+    counts = outbox_per_chat(simulator)
+    assert max(counts.values()) == 1, "a debtor got the same reminder twice"
+    rows = list(Dispatch.objects.filter(campaign=campaign).select_related("client"))
+    statuses = collections.Counter(d.status for d in rows)
+    assert set(statuses) <= {DS.SENT, DS.DELIVERED, DS.READ, DS.UNKNOWN}, statuses
+    assert statuses[DS.UNKNOWN] <= 2 * UNPACED_BATCH  # at most the claimed batch of each of the two lanes
+    for dispatch in rows:
+        if dispatch.status != DS.UNKNOWN:
+            assert counts[dispatch.client.chat_id] == 1
+    assert sum(counts.values()) >= total - statuses[DS.UNKNOWN]
+    assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.COMPLETED

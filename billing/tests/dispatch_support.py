@@ -1,6 +1,6 @@
 """Shared helpers for the dispatch tests: a fake WAHA client at the driver's seam, stubs for sibling modules.
 
-Named test_* so it lives with the tests it serves; it defines no tests itself.
+Not a test module (no test_ prefix): pytest does not collect it; the dispatch tests import it.
 """
 
 from __future__ import annotations
