@@ -53,6 +53,24 @@ REASONS = frozenset(
 )
 
 
+def _connection_never_made(exc: requests.ConnectionError) -> bool:
+    """True when the connection failed before any byte of the request could reach WAHA (refused, DNS, connect
+    timeout); False for a connection that broke afterwards (reset, closed without an answer)."""
+    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, NewConnectionError | ConnectTimeoutError | NameResolutionError):
+            return True
+        reason = getattr(cause, "reason", None)  # urllib3's MaxRetryError wraps the real error here
+        cause = reason if isinstance(reason, BaseException) else (cause.__cause__ or cause.__context__)
+        if cause is None and exc.args and isinstance(exc.args[0], BaseException) and exc.args[0] not in seen:
+            cause = exc.args[0]
+    return False
+
+
 def _setting(name: str) -> Any:
     """Read a WAHA_* Django setting, falling back to the documented default when Django is not configured.
 
@@ -82,6 +100,7 @@ class WahaError(Exception):
         permanent: bool,
         status_code: int | None = None,
         path: str = "",
+        maybe_delivered: bool | None = None,
     ) -> None:
         assert reason in REASONS, reason
         super().__init__(message)
@@ -90,6 +109,10 @@ class WahaError(Exception):
         self.permanent = permanent
         self.status_code = status_code
         self.path = path
+        # Whether WAHA may have acted on the request although we got no usable answer (the answer was lost or
+        # empty). A sender must not blindly retry such a call: the message may already be on its way. An HTTP
+        # error status or a refused connection means WAHA did not act.
+        self.maybe_delivered = reason in ("bad_response", "timeout") if maybe_delivered is None else maybe_delivered
 
     @property
     def transient(self) -> bool:
@@ -342,15 +365,30 @@ class WahaClient:
                 headers=headers,
                 timeout=(self.connect_timeout, self.read_timeout),
             )
+        except requests.ConnectTimeout:
+            # No connection was made: nothing was sent.
+            logger.warning("WAHA {} {} -> connect timeout", method, path)
+            raise WahaError(
+                "timeout", f"WAHA did not accept a connection in time ({path})", permanent=False, path=path,
+                maybe_delivered=False,
+            ) from None
         except requests.Timeout:
+            # The request went out and the answer did not come back in time.
             logger.warning("WAHA {} {} -> timeout", method, path)
             raise WahaError(
-                "timeout", f"WAHA did not answer in time ({path})", permanent=False, path=path
+                "timeout", f"WAHA did not answer in time ({path})", permanent=False, path=path,
+                maybe_delivered=True,
             ) from None
-        except requests.ConnectionError:
-            logger.warning("WAHA {} {} -> connection error", method, path)
+        except requests.ConnectionError as exc:
+            refused = _connection_never_made(exc)
+            logger.warning("WAHA {} {} -> {}", method, path, "unreachable" if refused else "connection lost")
+            message = (
+                f"WAHA is unreachable at {self.base_url} ({path})"
+                if refused
+                else f"the connection to WAHA was lost before its answer ({path})"
+            )
             raise WahaError(
-                "connection", f"WAHA is unreachable at {self.base_url} ({path})", permanent=False, path=path
+                "connection", message, permanent=False, path=path, maybe_delivered=not refused
             ) from None
         except requests.RequestException as exc:
             logger.warning("WAHA {} {} -> {}", method, path, type(exc).__name__)
@@ -359,6 +397,7 @@ class WahaClient:
                 f"WAHA request failed ({type(exc).__name__}, {path})",
                 permanent=False,
                 path=path,
+                maybe_delivered=True,
             ) from None
         if response.status_code >= 400:
             error = classify_response(response, path)

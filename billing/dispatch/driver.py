@@ -415,9 +415,23 @@ def _handle_error(
             )
         log.warning("dispatch.session_paused reason={}", reason)
         return STOP
-    ambiguous = phase == "send" and (
-        reason == "bad_response"
-        or (reason == "timeout" and not getattr(settings, "DISPATCH_RETRY_TIMEOUTS", False))
+    maybe_delivered = getattr(exc, "maybe_delivered", reason in ("bad_response", "timeout"))
+    if not maybe_delivered and reason in ("connection", "timeout"):
+        # WAHA was not reached at all: like a session outage, this says nothing about the message, so it keeps its
+        # attempt (an outage must not burn every dispatch's retries); the lane's streak backs off the probing.
+        svc.dispatch_release(
+            dispatch_id=dispatch.pk,
+            next_attempt_at=timezone.now() + dt.timedelta(seconds=svc.backoff_seconds(1)),
+            reason=svc.REASON_RETRY.format(reason),
+            count_attempt=False,
+        )
+        stats.retried += 1
+        log.warning("dispatch.waha_unreachable reason={}", reason)
+        return RETRY
+    ambiguous = (
+        phase == "send"
+        and maybe_delivered
+        and (reason != "timeout" or not getattr(settings, "DISPATCH_RETRY_TIMEOUTS", False))
     )
     if ambiguous:
         # WAHA may have accepted the message before the answer was lost: resending could duplicate it.
@@ -770,6 +784,7 @@ def _drive(*, session_name: str, lane: int, budget: float, lease: _Lease, stats:
     svc.dispatch_recover_stale(session_name=session_name)
     ctx: _Context | None = None
     streak = 0
+    naps = 0
     last_send = {"at": None}
 
     def gate() -> None:
@@ -797,8 +812,12 @@ def _drive(*, session_name: str, lane: int, budget: float, lease: _Lease, stats:
         lease.renew()
         if ctx is None or ctx.expired():
             ctx = _load_context(session_name)
+        if streak == 0:
+            naps = 0
         if streak >= TRANSIENT_STREAK:
-            nap = min(svc.backoff_seconds(streak - TRANSIENT_STREAK + 1), remaining)
+            # Each nap in a row doubles (backoff_seconds), until a send succeeds and resets the streak.
+            naps += 1
+            nap = min(svc.backoff_seconds(naps), remaining)
             _sleep(nap, lease)
             ctx = None
             streak = TRANSIENT_STREAK - 1  # one probe send after the nap; another error naps longer

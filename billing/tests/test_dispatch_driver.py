@@ -183,8 +183,39 @@ def test_a_retried_dispatch_is_sent_once_it_comes_due(fake_waha, settings):
     stats = drive(budget=3)
 
     dispatch = Dispatch.objects.get(charge=charge)
-    assert (dispatch.status, dispatch.attempts, dispatch.reason) == (DS.SENT, 2, "")
+    # WAHA was never reached, so that try does not count against the message's retries.
+    assert (dispatch.status, dispatch.attempts, dispatch.reason) == (DS.SENT, 1, "")
     assert stats.retried == 1
+    assert len(fake_waha.sent) == 1
+
+
+def test_a_connection_lost_after_the_request_went_out_is_unknown_and_not_resent(fake_waha, settings):
+    settings.DISPATCH_RETRY_BASE_SECONDS = 0.1
+    lost = waha_error("connection")
+    lost.maybe_delivered = True  # reset after sending: WAHA may have accepted the message
+    fake_waha.errors = [lost]
+    charge = ChargeFactory()
+    start_campaign([charge])
+
+    drive(budget=2)
+
+    dispatch = Dispatch.objects.get(charge=charge)
+    assert dispatch.status == DS.UNKNOWN
+    assert "connection" in dispatch.reason
+    assert fake_waha.sent == []
+
+
+def test_an_unreachable_waha_does_not_burn_the_retries(fake_waha, settings):
+    settings.DISPATCH_MAX_RETRIES = 1
+    settings.DISPATCH_RETRY_BASE_SECONDS = 0.01
+    fake_waha.errors = [waha_error("connection") for _ in range(4)]
+    charge = ChargeFactory()
+    start_campaign([charge])
+
+    drive(budget=5)
+
+    dispatch = Dispatch.objects.get(charge=charge)
+    assert (dispatch.status, dispatch.attempts) == (DS.SENT, 1)
     assert len(fake_waha.sent) == 1
 
 

@@ -304,6 +304,35 @@ def test_a_slow_waha_is_a_transient_timeout(waha_simulator):
         client.send_text("5511987654321@c.us", SECRET_TEXT)
 
     _assert_error(raised, "timeout", False, None)
+    assert raised.value.maybe_delivered is True  # the request went out: WAHA may have sent it
+
+
+def test_a_connection_dropped_after_the_request_may_have_been_delivered():
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def read_then_hang_up() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.close()
+
+    threading.Thread(target=read_then_hang_up, daemon=True).start()
+    client = WahaClient(
+        base_url=f"http://127.0.0.1:{server.getsockname()[1]}", api_key="k", connect_timeout=1, read_timeout=2
+    )
+    try:
+        with pytest.raises(WahaError) as raised:
+            client.send_text("5511987654321@c.us", SECRET_TEXT)
+    finally:
+        server.close()
+
+    assert raised.value.reason == "connection"
+    assert raised.value.maybe_delivered is True
+    assert SECRET_TEXT not in raised.value.message
 
 
 def test_a_closed_port_is_a_transient_connection_error(log_lines):
@@ -315,6 +344,7 @@ def test_a_closed_port_is_a_transient_connection_error(log_lines):
         client.send_text("5511987654321@c.us", SECRET_TEXT)
 
     _assert_error(raised, "connection", False, None)
+    assert raised.value.maybe_delivered is False  # nothing reached WAHA: safe to try again
     assert client.ping() is False
     assert not any(SECRET_TEXT in line for line in log_lines)
 
