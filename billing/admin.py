@@ -33,18 +33,35 @@ class ChargeInline(admin.TabularInline):
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ("name", "masked_phone", "masked_document", "chat_id", "open_charges", "opted_out_at",
-                    "wrong_number", "not_on_whatsapp")
+    list_display = (
+        "name",
+        "masked_phone",
+        "masked_document",
+        "chat_id",
+        "open_charges",
+        "opted_out_at",
+        "wrong_number",
+        "not_on_whatsapp",
+    )
     list_filter = ("wrong_number", "not_on_whatsapp", ("opted_out_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "phone", "document", "external_id", "chat_id")
-    readonly_fields = ("chat_id", "lid", "whatsapp_checked_at", "opted_out_at", "forgotten_at", "created_at",
-                       "updated_at")
+    readonly_fields = (
+        "chat_id",
+        "lid",
+        "whatsapp_checked_at",
+        "opted_out_at",
+        "forgotten_at",
+        "created_at",
+        "updated_at",
+    )
     inlines = [ChargeInline]
     actions = ["opt_out", "clear_wrong_number", "export_csv", forget_clients_action]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            _open=Count("charges", filter=Q(charges__status__in=Charge.OPEN_STATUSES))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_open=Count("charges", filter=Q(charges__status__in=Charge.OPEN_STATUSES)))
         )
 
     @admin.display(description="telefone", ordering="phone")
@@ -72,12 +89,20 @@ class ClientAdmin(admin.ModelAdmin):
     @admin.action(description="Exportar CSV")
     def export_csv(self, request, queryset):
         rows = (
-            (c.pk, c.name, c.masked_phone, mask_document(c.document), c.external_id or "",
-             "sim" if c.opted_out_at else "não", "sim" if c.wrong_number else "não")
+            (
+                c.pk,
+                c.name,
+                c.masked_phone,
+                mask_document(c.document),
+                c.external_id or "",
+                "sim" if c.opted_out_at else "não",
+                "sim" if c.wrong_number else "não",
+            )
             for c in queryset.iterator()
         )
         return export_csv_response(
-            "clientes.csv", ["id", "nome", "telefone", "documento", "id externo", "descadastrado", "número errado"],
+            "clientes.csv",
+            ["id", "nome", "telefone", "documento", "id externo", "descadastrado", "número errado"],
             rows,
         )
 
@@ -112,12 +137,21 @@ class ChargeAdmin(admin.ModelAdmin):
     @admin.action(description="Exportar CSV")
     def export_csv(self, request, queryset):
         rows = (
-            (c.external_id or c.pk, c.client.name, c.client.masked_phone, f"{c.amount:.2f}".replace(".", ","),
-             c.due_date.strftime("%d/%m/%Y"), c.get_status_display(), c.description)
+            (
+                c.external_id or c.pk,
+                c.client.name,
+                c.client.masked_phone,
+                f"{c.amount:.2f}".replace(".", ","),
+                c.due_date.strftime("%d/%m/%Y"),
+                c.get_status_display(),
+                c.description,
+            )
             for c in queryset.select_related("client").iterator()
         )
         return export_csv_response(
-            "cobrancas.csv", ["id", "cliente", "telefone", "valor", "vencimento", "situação", "descrição"], rows
+            "cobrancas.csv",
+            ["id", "cliente", "telefone", "valor", "vencimento", "situação", "descrição"],
+            rows,
         )
 
 
@@ -130,8 +164,16 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
 @admin.register(ImportBatch)
 class ImportBatchAdmin(admin.ModelAdmin):
-    list_display = ("pk", "filename", "file_format", "total_rows", "imported_rows", "rejected_rows", "created_by",
-                    "created_at")
+    list_display = (
+        "pk",
+        "filename",
+        "file_format",
+        "total_rows",
+        "imported_rows",
+        "rejected_rows",
+        "created_by",
+        "created_at",
+    )
     list_filter = ("file_format", "created_at")
     search_fields = ("filename",)
     readonly_fields = [f.name for f in ImportBatch._meta.fields if f.name != "report"] + ["report_pretty"]
@@ -162,8 +204,12 @@ class CampaignAdmin(admin.ModelAdmin):
     actions = ["export_dispatches_csv"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            _sent=Count("dispatches", filter=Q(dispatches__status__in=["sent", "delivered", "read"]))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _sent=Count("dispatches", filter=Q(dispatches__status__in=["sent", "delivered", "read"]))
+            )
         )
 
     @admin.display(description="enviadas", ordering="_sent")
@@ -172,15 +218,26 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.action(description="Exportar envios (CSV)")
     def export_dispatches_csv(self, request, queryset):
-        dispatches = Dispatch.objects.filter(campaign__in=queryset).select_related("client", "charge", "campaign")
+        dispatches = Dispatch.objects.filter(campaign__in=queryset).select_related(
+            "client", "charge", "campaign"
+        )
         rows = (
-            (d.campaign.name, d.client.name, d.client.masked_phone, d.charge.external_id or d.charge_id,
-             d.get_status_display(), d.reason, d.attempts, d.sent_at.isoformat() if d.sent_at else "")
+            (
+                d.campaign.name,
+                d.client.name,
+                d.client.masked_phone,
+                d.charge.external_id or d.charge_id,
+                d.get_status_display(),
+                d.reason,
+                d.attempts,
+                d.sent_at.isoformat() if d.sent_at else "",
+            )
             for d in dispatches.iterator()
         )
         return export_csv_response(
-            "envios.csv", ["campanha", "cliente", "telefone", "cobrança", "situação", "motivo", "tentativas",
-                           "enviada em"], rows,
+            "envios.csv",
+            ["campanha", "cliente", "telefone", "cobrança", "situação", "motivo", "tentativas", "enviada em"],
+            rows,
         )
 
 
@@ -191,8 +248,16 @@ class DispatchAdmin(admin.ModelAdmin):
     search_fields = ("client__name", "client__phone", "waha_message_id", "charge__external_id")
     list_select_related = ("campaign", "client")
     raw_id_fields = ("campaign", "charge", "client")
-    readonly_fields = ("waha_message_id", "claimed_at", "sent_at", "delivered_at", "read_at", "created_at",
-                       "updated_at", "body")
+    readonly_fields = (
+        "waha_message_id",
+        "claimed_at",
+        "sent_at",
+        "delivered_at",
+        "read_at",
+        "created_at",
+        "updated_at",
+        "body",
+    )
 
 
 @admin.register(PromiseToPay)
@@ -205,8 +270,15 @@ class PromiseToPayAdmin(admin.ModelAdmin):
 
 @admin.register(Agreement)
 class AgreementAdmin(admin.ModelAdmin):
-    list_display = ("charge", "installments", "installment_amount", "total_amount", "discount_percent", "status",
-                    "first_due_date")
+    list_display = (
+        "charge",
+        "installments",
+        "installment_amount",
+        "total_amount",
+        "discount_percent",
+        "status",
+        "first_due_date",
+    )
     list_filter = ("status",)
     search_fields = ("charge__external_id", "charge__client__name")
     raw_id_fields = ("charge",)
@@ -221,4 +293,3 @@ class NegotiationPolicyAdmin(admin.ModelAdmin):
 class PacingStateAdmin(admin.ModelAdmin):
     list_display = ("session_name", "next_send_at", "day", "sent_today", "last_sent_at")
     readonly_fields = ("session_name", "next_send_at", "day", "sent_today", "last_sent_at")
-

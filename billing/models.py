@@ -96,9 +96,17 @@ class Charge(models.Model):
     Status = ChargeStatus
     # Charges in these states must not receive reminders.
     NO_REMINDER_STATUSES = (Status.PAID, Status.CANCELLED, Status.DISPUTED, Status.PAYMENT_CLAIMED)
-    OPEN_STATUSES = (Status.OPEN, Status.PROMISED, Status.NEGOTIATING, Status.PAYMENT_CLAIMED, Status.DISPUTED)
+    OPEN_STATUSES = (
+        Status.OPEN,
+        Status.PROMISED,
+        Status.NEGOTIATING,
+        Status.PAYMENT_CLAIMED,
+        Status.DISPUTED,
+    )
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="charges", verbose_name="cliente")
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="charges", verbose_name="cliente"
+    )
     external_id = models.CharField("id externo", max_length=100, null=True, blank=True, unique=True)
     amount = models.DecimalField("valor", max_digits=12, decimal_places=2)
     due_date = models.DateField("vencimento")
@@ -182,8 +190,12 @@ class Campaign(models.Model):
     )
     segment = models.JSONField("segmento", default=dict, blank=True, help_text="Filtros da audiência")
     session_name = models.CharField("sessão WAHA", max_length=100, default="default")
-    delay_seconds = models.DecimalField("intervalo (s)", max_digits=8, decimal_places=2, default=Decimal("30"))
-    jitter_seconds = models.DecimalField("variação (s)", max_digits=8, decimal_places=2, default=Decimal("10"))
+    delay_seconds = models.DecimalField(
+        "intervalo (s)", max_digits=8, decimal_places=2, default=Decimal("30")
+    )
+    jitter_seconds = models.DecimalField(
+        "variação (s)", max_digits=8, decimal_places=2, default=Decimal("10")
+    )
     send_window = models.CharField("janela de envio", max_length=200, blank=True)
     daily_cap = models.PositiveIntegerField("limite diário", null=True, blank=True)
     starts_at = models.DateTimeField("início", null=True, blank=True)
@@ -233,7 +245,14 @@ class Dispatch(models.Model):
     Status = DispatchStatus
     # Order of the delivery states: acks only move a dispatch forward on this scale.
     PROGRESS = {Status.SENT: 1, Status.DELIVERED: 2, Status.READ: 3}
-    FINAL_STATUSES = (Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED, Status.SKIPPED, Status.UNKNOWN)
+    FINAL_STATUSES = (
+        Status.SENT,
+        Status.DELIVERED,
+        Status.READ,
+        Status.FAILED,
+        Status.SKIPPED,
+        Status.UNKNOWN,
+    )
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="dispatches")
     charge = models.ForeignKey(Charge, on_delete=models.CASCADE, related_name="dispatches")
@@ -324,7 +343,9 @@ class Agreement(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(installments__gte=1), name="agreement_installments_positive"),
-            models.CheckConstraint(condition=Q(installment_amount__gt=0), name="agreement_installment_positive"),
+            models.CheckConstraint(
+                condition=Q(installment_amount__gt=0), name="agreement_installment_positive"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -22,7 +22,9 @@ class ModelVersion(models.Model):
         verbose_name_plural = "versões do modelo"
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_model")
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="one_active_model"
+            )
         ]
 
     def __str__(self) -> str:

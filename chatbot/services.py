@@ -254,7 +254,9 @@ def _run_turn(message: Message, *, now: dt.datetime, send: bool) -> TurnResult:
 
     with transaction.atomic():
         conversation = (
-            Conversation.objects.select_for_update(of=("self",)).select_related("client").get(pk=conversation.pk)
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("client")
+            .get(pk=conversation.pk)
         )
         if reason := _skip_reason(conversation):  # an operator took over meanwhile
             Message.objects.filter(pk=message.pk).update(replied_at=None)

@@ -31,5 +31,7 @@ def export_csv_response(filename: str, header: list[str], rows) -> HttpResponse:
 
 
 def pretty_json(value) -> str:
-    return format_html("<pre style='white-space:pre-wrap;max-width:900px'>{}</pre>",
-                       json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    return format_html(
+        "<pre style='white-space:pre-wrap;max-width:900px'>{}</pre>",
+        json.dumps(value, indent=2, ensure_ascii=False, default=str),
+    )

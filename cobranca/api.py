@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied, ValidationError as DjangoValidationError
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from loguru import logger
 from rest_framework import exceptions, status
@@ -22,8 +23,14 @@ def exception_handler(exc, context):
         return Response({"message": exc.message, "extra": exc.extra}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         return Response(
-            {"message": "Dados inválidos.", "extra": {"fields": exc.message_dict if hasattr(exc, "error_dict") else {
-                "non_field_errors": exc.messages}}},
+            {
+                "message": "Dados inválidos.",
+                "extra": {
+                    "fields": exc.message_dict
+                    if hasattr(exc, "error_dict")
+                    else {"non_field_errors": exc.messages}
+                },
+            },
             status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, Http404):
@@ -34,7 +41,9 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(exc, (exceptions.PermissionDenied, exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+    if isinstance(
+        exc, (exceptions.PermissionDenied, exceptions.NotAuthenticated, exceptions.AuthenticationFailed)
+    ):
         logger.bind(security=True).warning(
             "security.permission_denied status={} path={} ip={}",
             response.status_code,
@@ -48,7 +57,9 @@ def exception_handler(exc, context):
         detail = data.get("detail") if isinstance(data, dict) else data
         extra = {k: v for k, v in data.items() if k != "detail"} if isinstance(data, dict) else {}
         if getattr(exc, "default_code", None):
-            extra.setdefault("code", getattr(exc.detail, "code", exc.default_code) if hasattr(exc, "detail") else
-                             exc.default_code)
+            extra.setdefault(
+                "code",
+                getattr(exc.detail, "code", exc.default_code) if hasattr(exc, "detail") else exc.default_code,
+            )
         response.data = {"message": str(detail), "extra": extra}
     return response

@@ -51,7 +51,9 @@ class LoginApi(APIView):
         serializer = self.LoginInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = authenticate(
-            request, username=serializer.validated_data["username"], password=serializer.validated_data["password"]
+            request,
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
         )
         if user is None or not user.is_active:
             logger.bind(security=True).warning(
@@ -75,7 +77,9 @@ class RefreshApi(APIView):
     class RefreshInputSerializer(serializers.Serializer):
         refresh = serializers.CharField()
 
-    @extend_schema(request=RefreshInputSerializer, responses={200: _TOKENS, 401: _ERROR}, summary="Renovar tokens")
+    @extend_schema(
+        request=RefreshInputSerializer, responses={200: _TOKENS, 401: _ERROR}, summary="Renovar tokens"
+    )
     def post(self, request):
         serializer = TokenRefreshSerializer(data=request.data)
         try:
@@ -94,7 +98,11 @@ class LogoutApi(APIView):
     class LogoutInputSerializer(serializers.Serializer):
         refresh = serializers.CharField()
 
-    @extend_schema(request=LogoutInputSerializer, responses={205: None, 400: _ERROR}, summary="Encerrar sessão (blacklist)")
+    @extend_schema(
+        request=LogoutInputSerializer,
+        responses={205: None, 400: _ERROR},
+        summary="Encerrar sessão (blacklist)",
+    )
     def post(self, request):
         serializer = self.LogoutInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -47,7 +47,9 @@ def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int
     return value
 
 
-def env_float(name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
+def env_float(
+    name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
+) -> float:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -80,7 +82,9 @@ def env_url(name: str, default: str = "", *, schemes: tuple[str, ...] = ("http",
         return ""
     parsed = urlparse(value)
     if parsed.scheme not in schemes or not parsed.netloc:
-        raise ImproperlyConfigured(f"{name} must be a URL starting with {' or '.join(schemes)}://, got {value!r}")
+        raise ImproperlyConfigured(
+            f"{name} must be a URL starting with {' or '.join(schemes)}://, got {value!r}"
+        )
     return value.rstrip("/")
 
 

@@ -72,8 +72,16 @@ def configure_logging(*, level: str | None = None, log_file: str | None = None, 
         )
 
     logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
-    for name in ("django", "django.request", "django.server", "django.db.backends", "django-q", "django_q",
-                 "urllib3", "requests"):
+    for name in (
+        "django",
+        "django.request",
+        "django.server",
+        "django.db.backends",
+        "django-q",
+        "django_q",
+        "urllib3",
+        "requests",
+    ):
         std = logging.getLogger(name)
         std.handlers = [InterceptHandler()]
         std.propagate = False

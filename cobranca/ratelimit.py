@@ -15,14 +15,17 @@ def _period_seconds(rate: str) -> int:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     period = period.strip() or "m"
     number = "".join(ch for ch in period if ch.isdigit())
-    unit = period[len(number):] or "s"
+    unit = period[len(number) :] or "s"
     return int(number or 1) * units.get(unit[0], 1)
 
 
 def too_many_requests(request, rate: str, *, group: str) -> JsonResponse:
     retry_after = _period_seconds(rate)
     logger.bind(security=True).warning(
-        "security.rate_limited group={} path={} ip={}", group, request.path, request.META.get("REMOTE_ADDR", "")
+        "security.rate_limited group={} path={} ip={}",
+        group,
+        request.path,
+        request.META.get("REMOTE_ADDR", ""),
     )
     response = JsonResponse(
         {"message": "Muitas requisições. Tente novamente mais tarde.", "extra": {"retry_after": retry_after}},
@@ -49,7 +52,9 @@ class ApiUserRateThrottle(BaseThrottle):
         limited = is_ratelimited(request, group="api", key=_user_or_ip, rate=rate, method=ALL, increment=True)
         if limited:
             logger.bind(security=True).warning(
-                "security.rate_limited group=api path={} ip={}", request.path, request.META.get("REMOTE_ADDR", "")
+                "security.rate_limited group=api path={} ip={}",
+                request.path,
+                request.META.get("REMOTE_ADDR", ""),
             )
         return not limited
 

@@ -360,7 +360,9 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.Emai
 
 # --- Logging -----------------------------------------------------------------------------------------------------
 
-LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"))
+LOG_LEVEL = env_choice(
+    "LOG_LEVEL", "INFO", ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+)
 LOG_FILE = env_str("LOG_FILE", str(BASE_DIR / "logs" / "app.log"))
 # Logging is configured by cobranca.logging (loguru) from CobrancaConfig.ready(); Django's dictConfig stays off.
 LOGGING_CONFIG = None

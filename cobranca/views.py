@@ -18,4 +18,6 @@ def health(request: HttpRequest) -> JsonResponse:
         db_ok = True
     except Exception:  # noqa: BLE001 - the probe reports any database failure as "down"
         db_ok = False
-    return JsonResponse({"status": "ok" if db_ok else "degraded", "database": db_ok}, status=200 if db_ok else 503)
+    return JsonResponse(
+        {"status": "ok" if db_ok else "degraded", "database": db_ok}, status=200 if db_ok else 503
+    )

@@ -55,8 +55,16 @@ class CorrectIntentForm(forms.Form):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ("sent_at", "conversation", "direction", "author", "intent", "confidence", "corrected_intent",
-                    "ack")
+    list_display = (
+        "sent_at",
+        "conversation",
+        "direction",
+        "author",
+        "intent",
+        "confidence",
+        "corrected_intent",
+        "ack",
+    )
     list_filter = ("direction", "author", "intent", "corrected_intent", "ack")
     search_fields = ("body", "waha_id", "conversation__client__name")
     list_select_related = ("conversation",)
@@ -70,9 +78,13 @@ class MessageAdmin(admin.ModelAdmin):
         if "apply" in request.POST:
             form = CorrectIntentForm(request.POST)
             if form.is_valid():
-                updated = inbound.update(corrected_intent=form.cleaned_data["intent"], corrected_by=request.user)
+                updated = inbound.update(
+                    corrected_intent=form.cleaned_data["intent"], corrected_by=request.user
+                )
                 self.message_user(
-                    request, f"{updated} mensagem(ns) corrigida(s); entram no próximo treino.", messages.SUCCESS
+                    request,
+                    f"{updated} mensagem(ns) corrigida(s); entram no próximo treino.",
+                    messages.SUCCESS,
                 )
                 return None
         else:
@@ -80,6 +92,11 @@ class MessageAdmin(admin.ModelAdmin):
         return render(
             request,
             "admin/conversations/correct_intent.html",
-            {"form": form, "messages_qs": inbound, "action": "correct_intent",
-             "opts": self.model._meta, "title": "Corrigir intenção"},
+            {
+                "form": form,
+                "messages_qs": inbound,
+                "action": "correct_intent",
+                "opts": self.model._meta,
+                "title": "Corrigir intenção",
+            },
         )

@@ -22,7 +22,11 @@ class Conversation(models.Model):
     session_name = models.CharField("sessão WAHA", max_length=100, default="default")
     state = models.CharField(max_length=10, choices=State.choices, default=State.BOT, db_index=True)
     assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
     )
     needs_attention = models.BooleanField("requer atendimento", default=False, db_index=True)
     attention_reason = models.CharField("motivo", max_length=200, blank=True)
@@ -35,7 +39,9 @@ class Conversation(models.Model):
         verbose_name_plural = "conversas"
         ordering = ["-last_message_at", "-pk"]
         constraints = [
-            models.CheckConstraint(condition=Q(state__in=["bot", "human", "closed"]), name="conversation_state_valid")
+            models.CheckConstraint(
+                condition=Q(state__in=["bot", "human", "closed"]), name="conversation_state_valid"
+            )
         ]
 
     def __str__(self) -> str:

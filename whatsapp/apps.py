@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class WhatsappConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'whatsapp'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "whatsapp"

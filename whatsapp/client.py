@@ -112,7 +112,9 @@ class WahaError(Exception):
         # Whether WAHA may have acted on the request although we got no usable answer (the answer was lost or
         # empty). A sender must not blindly retry such a call: the message may already be on its way. An HTTP
         # error status or a refused connection means WAHA did not act.
-        self.maybe_delivered = reason in ("bad_response", "timeout") if maybe_delivered is None else maybe_delivered
+        self.maybe_delivered = (
+            reason in ("bad_response", "timeout") if maybe_delivered is None else maybe_delivered
+        )
 
     @property
     def transient(self) -> bool:
@@ -369,14 +371,20 @@ class WahaClient:
             # No connection was made: nothing was sent.
             logger.warning("WAHA {} {} -> connect timeout", method, path)
             raise WahaError(
-                "timeout", f"WAHA did not accept a connection in time ({path})", permanent=False, path=path,
+                "timeout",
+                f"WAHA did not accept a connection in time ({path})",
+                permanent=False,
+                path=path,
                 maybe_delivered=False,
             ) from None
         except requests.Timeout:
             # The request went out and the answer did not come back in time.
             logger.warning("WAHA {} {} -> timeout", method, path)
             raise WahaError(
-                "timeout", f"WAHA did not answer in time ({path})", permanent=False, path=path,
+                "timeout",
+                f"WAHA did not answer in time ({path})",
+                permanent=False,
+                path=path,
                 maybe_delivered=True,
             ) from None
         except requests.ConnectionError as exc:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from rest_framework.test import APIClient
@@ -11,7 +9,6 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 ROLES = ("anonymous", "integrator", "operator", "staff")
 URLCONF = "cobranca.urls"
-
 
 
 def make_user(role: str) -> User | None:

@@ -49,8 +49,10 @@ def test_mark_paid_action(staff_client):
 
 
 def test_csv_export_neutralises_formulas(staff_client):
-    charge = ChargeFactory(description="=HYPERLINK(\"http://x\")")
-    response = staff_client.post("/admin/billing/charge/", {"action": "export_csv", "_selected_action": [charge.pk]})
+    charge = ChargeFactory(description='=HYPERLINK("http://x")')
+    response = staff_client.post(
+        "/admin/billing/charge/", {"action": "export_csv", "_selected_action": [charge.pk]}
+    )
     body = response.content.decode("utf-8-sig")
     assert response["Content-Type"].startswith("text/csv")
     assert "'=HYPERLINK" in body

@@ -25,7 +25,9 @@ def operator():
 
 
 def _login(api, username="operador", password="s3nha-forte-123", ip="10.0.0.1"):
-    return api.post("/auth/login", {"username": username, "password": password}, format="json", REMOTE_ADDR=ip)
+    return api.post(
+        "/auth/login", {"username": username, "password": password}, format="json", REMOTE_ADDR=ip
+    )
 
 
 def test_login_returns_access_and_refresh(api, operator):

@@ -22,7 +22,7 @@ def test_it_masks_documents():
 
 def test_free_text_loses_phones_documents_and_bodies():
     line = (
-        'sent to 5511987654321@c.us phone=+5521998765432 cpf 123.456.789-09 cnpj 12.345.678/0001-95 '
+        "sent to 5511987654321@c.us phone=+5521998765432 cpf 123.456.789-09 cnpj 12.345.678/0001-95 "
         'tel (11) 98765-4321 body="ja paguei ontem" {"text": "meu cpf 12345678909"}'
     )
     masked = mask_text(line)

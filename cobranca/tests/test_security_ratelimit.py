@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from cobranca.testing import subprocess_database_url
 from rest_framework_simplejwt.tokens import AccessToken
 
+from cobranca.testing import subprocess_database_url
 from cobranca.tests.security_helpers import make_user
 
 pytestmark = [pytest.mark.e2e]

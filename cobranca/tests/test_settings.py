@@ -65,37 +65,54 @@ def test_database_url_understands_sqlite_and_postgres(tmp_path):
     assert sqlite["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     absolute = env.database_from_url("DATABASE_URL", "sqlite:////tmp/abs.db", base_dir=tmp_path)
     assert absolute["NAME"] == "/tmp/abs.db"
-    pg = env.database_from_url("DATABASE_URL", "postgres://user:p%40ss@db.local:5433/cobranca", base_dir=tmp_path)
+    pg = env.database_from_url(
+        "DATABASE_URL", "postgres://user:p%40ss@db.local:5433/cobranca", base_dir=tmp_path
+    )
     assert (pg["ENGINE"], pg["NAME"], pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"]) == (
-        "django.db.backends.postgresql", "cobranca", "user", "p@ss", "db.local", "5433")
+        "django.db.backends.postgresql",
+        "cobranca",
+        "user",
+        "p@ss",
+        "db.local",
+        "5433",
+    )
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
         env.database_from_url("DATABASE_URL", "mysql://x/y", base_dir=tmp_path)
 
 
 def test_embedded_default_is_sqlite_with_orm_broker_and_database_cache():
     result = _settings_in_subprocess(
-        {}, "settings.DATABASES['default']['ENGINE'], settings.Q_CLUSTER.get('orm'), "
-        "settings.CACHES['default']['BACKEND'], settings.TIME_ZONE, settings.LANGUAGE_CODE"
+        {},
+        "settings.DATABASES['default']['ENGINE'], settings.Q_CLUSTER.get('orm'), "
+        "settings.CACHES['default']['BACKEND'], settings.TIME_ZONE, settings.LANGUAGE_CODE",
     )
     assert result.returncode == 0, result.stderr
     assert "sqlite3 default" in result.stdout
-    assert "DatabaseCache" in result.stdout and "America/Sao_Paulo" in result.stdout and "pt-br" in result.stdout
+    assert (
+        "DatabaseCache" in result.stdout and "America/Sao_Paulo" in result.stdout and "pt-br" in result.stdout
+    )
 
 
 def test_redis_url_switches_broker_and_cache():
     result = _settings_in_subprocess(
-        {"REDIS_URL": "redis://127.0.0.1:6379/3"}, "settings.Q_CLUSTER.get('redis'), 'orm' in settings.Q_CLUSTER, "
-        "settings.CACHES['default']['BACKEND']"
+        {"REDIS_URL": "redis://127.0.0.1:6379/3"},
+        "settings.Q_CLUSTER.get('redis'), 'orm' in settings.Q_CLUSTER, settings.CACHES['default']['BACKEND']",
     )
     assert result.returncode == 0, result.stderr
-    assert "redis://127.0.0.1:6379/3" in result.stdout and "False" in result.stdout and "RedisCache" in result.stdout
+    assert (
+        "redis://127.0.0.1:6379/3" in result.stdout
+        and "False" in result.stdout
+        and "RedisCache" in result.stdout
+    )
 
 
 def test_it_refuses_to_start_without_a_real_secret_key_when_debug_is_off():
     result = _settings_in_subprocess({"DEBUG": "false"})
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
-    result = _settings_in_subprocess({"DEBUG": "false", "SECRET_KEY": "dev-insecure-change-me-0123456789abcdefghij"})
+    result = _settings_in_subprocess(
+        {"DEBUG": "false", "SECRET_KEY": "dev-insecure-change-me-0123456789abcdefghij"}
+    )
     assert result.returncode != 0
 
 
@@ -108,11 +125,17 @@ def test_a_bad_value_in_the_environment_stops_start_up_naming_it():
 def test_production_settings_pass_the_deploy_check():
     code = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
     run_env = _clean_env()
-    run_env.update({
-        "COBRANCA_IGNORE_DOTENV": "1", "DEBUG": "false", "SECRET_KEY": "x" * 20 + "-prod-secret-key-0123456789abcdef",
-        "JWT_SECRET_KEY": "jwt-" + "y" * 40, "WAHA_WEBHOOK_HMAC_KEY": "hmac-" + "z" * 30, "HTTPS": "true",
-        "ALLOWED_HOSTS": "cobranca.example.com",
-    })
+    run_env.update(
+        {
+            "COBRANCA_IGNORE_DOTENV": "1",
+            "DEBUG": "false",
+            "SECRET_KEY": "x" * 20 + "-prod-secret-key-0123456789abcdef",
+            "JWT_SECRET_KEY": "jwt-" + "y" * 40,
+            "WAHA_WEBHOOK_HMAC_KEY": "hmac-" + "z" * 30,
+            "HTTPS": "true",
+            "ALLOWED_HOSTS": "cobranca.example.com",
+        }
+    )
     result = subprocess.run(code, cwd=ROOT, env=run_env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -120,10 +143,15 @@ def test_production_settings_pass_the_deploy_check():
 def test_deploy_without_hmac_key_is_a_system_check_error():
     code = [sys.executable, "manage.py", "check", "--deploy"]
     run_env = _clean_env()
-    run_env.update({
-        "COBRANCA_IGNORE_DOTENV": "1", "DEBUG": "false", "SECRET_KEY": "s" * 50, "WAHA_WEBHOOK_HMAC_KEY": "",
-        "ALLOWED_HOSTS": "cobranca.example.com",
-    })
+    run_env.update(
+        {
+            "COBRANCA_IGNORE_DOTENV": "1",
+            "DEBUG": "false",
+            "SECRET_KEY": "s" * 50,
+            "WAHA_WEBHOOK_HMAC_KEY": "",
+            "ALLOWED_HOSTS": "cobranca.example.com",
+        }
+    )
     result = subprocess.run(code, cwd=ROOT, env=run_env, capture_output=True, text=True)
     assert result.returncode != 0
     assert "whatsapp.E001" in result.stderr + result.stdout

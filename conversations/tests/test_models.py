@@ -14,7 +14,9 @@ def test_an_inbound_message_is_written_by_the_debtor():
     with pytest.raises(IntegrityError), transaction.atomic():
         MessageFactory(conversation=conversation, direction=Message.Direction.IN, author=Message.Author.BOT)
     with pytest.raises(IntegrityError), transaction.atomic():
-        MessageFactory(conversation=conversation, direction=Message.Direction.OUT, author=Message.Author.DEBTOR)
+        MessageFactory(
+            conversation=conversation, direction=Message.Direction.OUT, author=Message.Author.DEBTOR
+        )
 
 
 def test_a_waha_message_is_recorded_once():

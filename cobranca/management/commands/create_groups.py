@@ -18,7 +18,9 @@ class Command(BaseCommand):
             for dotted in perms:
                 app_label, codename = dotted.split(".", 1)
                 try:
-                    wanted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+                    wanted.append(
+                        Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                    )
                 except Permission.DoesNotExist:
                     raise CommandError(f"Permissão inexistente: {dotted} (rode migrate antes)") from None
             group.permissions.set(wanted)

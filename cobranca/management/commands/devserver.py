@@ -38,14 +38,23 @@ class Command(BaseCommand):
         procs: list[tuple[str, subprocess.Popen]] = []
         if simulator_wanted():
             waha_port = urlparse(settings.WAHA_BASE_URL).port or 3000
-            procs.append(("waha-simulator", subprocess.Popen(manage + ["waha_simulator", "--port", str(waha_port)])))
+            procs.append(
+                ("waha-simulator", subprocess.Popen(manage + ["waha_simulator", "--port", str(waha_port)]))
+            )
         procs.append(("worker", subprocess.Popen(manage + ["qcluster"])))
         procs.append(
-            ("web", subprocess.Popen(manage + ["runserver", "--noreload", f"{options['host']}:{options['port']}"]))
+            (
+                "web",
+                subprocess.Popen(
+                    manage + ["runserver", "--noreload", f"{options['host']}:{options['port']}"]
+                ),
+            )
         )
         url = f"http://localhost:{options['port']}"
         self.stdout.write(self.style.SUCCESS(f"\nCobrança Inteligente em {url}"))
-        self.stdout.write(f"  Retaguarda (admin): {url}/admin/   Painel: {url}/painel/   API: {url}/api/docs/")
+        self.stdout.write(
+            f"  Retaguarda (admin): {url}/admin/   Painel: {url}/painel/   API: {url}/api/docs/"
+        )
         self.stdout.write("  Ctrl-C encerra tudo.\n")
 
         stopping = False
@@ -60,7 +69,9 @@ class Command(BaseCommand):
             while not stopping:
                 for name, proc in procs:
                     if proc.poll() is not None:
-                        self.stderr.write(f"{name} terminou (código {proc.returncode}); encerrando os demais.")
+                        self.stderr.write(
+                            f"{name} terminou (código {proc.returncode}); encerrando os demais."
+                        )
                         stopping = True
                         break
                 time.sleep(0.5)

@@ -20,9 +20,13 @@ class Command(BaseCommand):
         User = get_user_model()
         username = options["username"]
         if User.objects.filter(username=username).exists():
-            self.stdout.write(f"Usuário administrador '{username}' já existe (senha exibida na primeira execução).")
+            self.stdout.write(
+                f"Usuário administrador '{username}' já existe (senha exibida na primeira execução)."
+            )
             return
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD") or secrets.token_urlsafe(12)
         User.objects.create_superuser(username=username, email=options["email"], password=password)
-        self.stdout.write(self.style.SUCCESS(f"Administrador criado: usuário '{username}', senha '{password}'"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Administrador criado: usuário '{username}', senha '{password}'")
+        )
         self.stdout.write("Guarde esta senha: ela não será exibida novamente.")
