@@ -168,8 +168,9 @@ def _template(name: str) -> MessageTemplate:
 def resolve_upload(name: str) -> Path:
     """A file inside settings.UPLOADS_DIR named by a relative path; anything that could leave it is refused.
 
-    Refused: absolute paths, drive letters, backslashes, `..` parts, NUL bytes, names the file system cannot hold
-    (too long), and anything whose resolved path (symlinks followed) is not inside the resolved uploads directory.
+    Refused: absolute paths, drive letters, backslashes, `..` parts, NUL bytes, names the file system cannot
+    hold (too long), and anything whose resolved path (symlinks followed) is not inside the resolved uploads
+    directory.
     """
     refuse = ApplicationError(
         "Arquivo inválido: informe só o nome de um arquivo enviado para a pasta de uploads.",

@@ -91,7 +91,8 @@ class ImportBatch(models.Model):
 
 
 class Charge(models.Model):
-    """What a client owes. Status moves open → promised/negotiating/payment_claimed/disputed → paid/cancelled."""
+    """What a client owes. Status moves open → promised/negotiating/payment_claimed/disputed →
+    paid/cancelled."""
 
     Status = ChargeStatus
     # Charges in these states must not receive reminders.
@@ -178,7 +179,8 @@ class CampaignStatus(models.TextChoices):
 
 
 class Campaign(models.Model):
-    """A batch of reminders: audience + template + pace. draft → scheduled → running ⇄ paused → completed/cancelled."""
+    """A batch of reminders: audience + template + pace. draft → scheduled → running ⇄ paused →
+    completed/cancelled."""
 
     Status = CampaignStatus
     ACTIVE_STATUSES = (Status.SCHEDULED, Status.RUNNING)
@@ -376,11 +378,15 @@ class NegotiationPolicy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"até {self.max_installments}x, mínimo {self.min_installment_amount}, {self.max_discount_percent}%"
+        return (
+            f"até {self.max_installments}x, mínimo {self.min_installment_amount}, "
+            f"{self.max_discount_percent}%"
+        )
 
 
 class PacingState(models.Model):
-    """Per WAHA session pacing state shared by all workers (the ORM variant; Redis mirrors it when configured)."""
+    """Per WAHA session pacing state shared by all workers (the ORM variant; Redis mirrors it when
+    configured)."""
 
     session_name = models.CharField(max_length=100, unique=True)
     next_send_at = models.DateTimeField(null=True, blank=True)

@@ -1,4 +1,5 @@
-"""Admin helpers shared by the apps: CSV export without formula injection, pretty JSON for read-only payloads."""
+"""Admin helpers shared by the apps: CSV export without formula injection, pretty JSON for read-only
+payloads."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_safe(value) -> str:
-    """Neutralise spreadsheet formulas (CSV injection): a cell starting with = + - @ is prefixed with a quote."""
+    """Neutralise spreadsheet formulas (CSV injection): a cell starting with = + - @ is prefixed with a
+    quote."""
     text = "" if value is None else str(value)
     if text.startswith(_FORMULA_PREFIXES):
         return "'" + text

@@ -1,12 +1,12 @@
 """Operational alerts: evaluated by a django-q2 schedule, sent to admins (email) and/or ALERT_WEBHOOK_URL.
 
 - `alerts_evaluate()` looks at the database and the shared metrics window and returns what is wrong now.
-- `alerts_run()` (the schedule's func) evaluates, stores the active list for the dashboard (`alerts_active()`), and
-  notifies each alert at most once per ALERT_RESEND_MINUTES (dedupe key in the shared cache, so two workers running
-  the schedule concurrently still send once: `cache.add` is atomic).
+- `alerts_run()` (the schedule's func) evaluates, stores the active list for the dashboard
+  (`alerts_active()`), and notifies each alert at most once per ALERT_RESEND_MINUTES (dedupe key in the shared
+  cache, so two workers running the schedule concurrently still send once: `cache.add` is atomic).
 
-No network call happens inside a transaction; the webhook POST has a short timeout and its failure is logged, not
-raised (the next run tries again because the dedupe key is only set after a successful send).
+No network call happens inside a transaction; the webhook POST has a short timeout and its failure is logged,
+not raised (the next run tries again because the dedupe key is only set after a successful send).
 """
 
 from __future__ import annotations
@@ -113,13 +113,14 @@ def _error_rate() -> list[Alert]:
 
 
 def _queue_backlog() -> list[Alert]:
-    """Backlog above the threshold AND growing over the last three evaluations (a burst that drains is fine)."""
+    """Backlog above the threshold AND growing over the last three evaluations (a burst that drains is
+    fine)."""
     from cobranca.metrics import queue_depth
 
     depth = queue_depth()
     if depth is None:
         return []
-    history = (cache.get(QUEUE_HISTORY_KEY) or [])[-2:] + [depth]
+    history = [*(cache.get(QUEUE_HISTORY_KEY) or [])[-2:], depth]
     cache.set(QUEUE_HISTORY_KEY, history, 3600)
     threshold = int(_setting("ALERT_QUEUE_BACKLOG", 500))
     growing = len(history) == 3 and history[0] < history[1] < history[2]
@@ -142,7 +143,8 @@ def alerts_evaluate(*, now: dt.datetime | None = None) -> list[Alert]:
 
 
 def alerts_active() -> list[dict]:
-    """The alerts of the last evaluation, for the dashboard (a list of dicts: key, kind, severity, title, detail)."""
+    """The alerts of the last evaluation, for the dashboard (a list of dicts: key, kind, severity, title,
+    detail)."""
     return cache.get(ACTIVE_CACHE_KEY) or []
 
 
@@ -189,7 +191,8 @@ def alerts_notify(alerts: list[Alert]) -> list[Alert]:
 
 
 def alerts_run() -> int:
-    """django-q2 schedule entry point (`cobranca.alerts.alerts_run`, every minute). Returns how many were sent."""
+    """django-q2 schedule entry point (`cobranca.alerts.alerts_run`, every minute). Returns how many were
+    sent."""
     alerts = alerts_evaluate()
     cache.set(ACTIVE_CACHE_KEY, [a.as_dict() for a in alerts], 3600)
     for alert in alerts:

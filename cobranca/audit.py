@@ -29,7 +29,8 @@ def audit_record(
     details: dict[str, Any] | None = None,
     ip: str | None = None,
 ):
-    """Append an AuditLog row. Refuses keys that would carry personal data (a programming error, not input)."""
+    """Append an AuditLog row. Refuses keys that would carry personal data (a programming error, not
+    input)."""
     from audit.models import AuditLog
 
     details = details or {}

@@ -133,8 +133,8 @@ def sqlite_database(path: str) -> dict:
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": path,
         "OPTIONS": {
-            # One writer at a time: IMMEDIATE takes the write lock at BEGIN so two workers never deadlock on an
-            # upgrade from a read lock, and the busy timeout makes the loser wait instead of failing.
+            # One writer at a time: IMMEDIATE takes the write lock at BEGIN so two workers never deadlock on
+            # an upgrade from a read lock, and the busy timeout makes the loser wait instead of failing.
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
             "init_command": (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-# Phone numbers as they appear in logs: E.164 (+5511987654321), bare digits, WhatsApp ids (5511987654321@c.us),
-# and formatted Brazilian numbers ((11) 98765-4321).
+# Phone numbers as they appear in logs: E.164 (+5511987654321), bare digits, WhatsApp ids
+# (5511987654321@c.us), and formatted Brazilian numbers ((11) 98765-4321).
 _PHONE_RE = re.compile(r"(?<![\w*])\+?(\d{10,15})(?=@|\b)")
 _FORMATTED_PHONE_RE = re.compile(r"\(?\b(\d{2})\)?[ \-]?9?\d{4}[ \-]\d{4}\b")
 _CPF_RE = re.compile(r"\b\d{3}\.\d{3}\.\d{3}-\d{2}\b")

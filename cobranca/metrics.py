@@ -2,12 +2,14 @@
 
 Two kinds, on a registry of our own (not the global one, so nothing a library registers leaks out):
 
-- Business numbers computed from the database at scrape time (dispatches per status per WAHA session, messages,
-  webhook events, queue depth, sessions, answer time). Every gunicorn worker and qcluster process shares the
-  database, so these are correct whichever worker answers the scrape: no multi-process counter plumbing needed.
-- Process-local timings (webhook latency, bot answer time, classification confidence, HTTP responses by class).
-  With several gunicorn workers, set PROMETHEUS_MULTIPROC_DIR (a tmpfs directory, emptied at start) and
-  prometheus_client aggregates them across workers; without it, each scrape sees the answering worker only.
+- Business numbers computed from the database at scrape time (dispatches per status per WAHA session,
+  messages, webhook events, queue depth, sessions, answer time). Every gunicorn worker and qcluster process
+  shares the database, so these are correct whichever worker answers the scrape: no multi-process counter
+  plumbing needed.
+- Process-local timings (webhook latency, bot answer time, classification confidence, HTTP responses by
+  class). With several gunicorn workers, set PROMETHEUS_MULTIPROC_DIR (a tmpfs directory, emptied at start)
+  and prometheus_client aggregates them across workers; without it, each scrape sees the answering worker
+  only.
 
 Feeding functions for other modules: `observe_webhook(seconds)`, `observe_bot_answer(seconds)`,
 `observe_classification(intent, confidence)`.
@@ -193,7 +195,8 @@ def _authorized(request: HttpRequest) -> bool:
 @never_cache
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """Staff session or `Authorization: Bearer <METRICS_TOKEN>`. 401 otherwise (never 302: scrapers don't log in)."""
+    """Staff session or `Authorization: Bearer <METRICS_TOKEN>`. 401 otherwise (never 302: scrapers don't log
+    in)."""
     if not _authorized(request):
         logger.bind(security=True).warning(
             "security.metrics_denied ip={}", request.META.get("REMOTE_ADDR", "")

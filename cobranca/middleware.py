@@ -1,8 +1,9 @@
-"""Request metrics: latency and status class of every response, webhook latency, and a shared error-rate window.
+"""Request metrics: latency and status class of every response, webhook latency, and a shared error-rate
+window.
 
-The error-rate window (used by cobranca.alerts) must be shared across gunicorn workers, so counts go to the cache
-(database or Redis). Writing the cache on every request would double the hot path's writes; instead each process
-accumulates and flushes at most every FLUSH_SECONDS into per-minute buckets.
+The error-rate window (used by cobranca.alerts) must be shared across gunicorn workers, so counts go to the
+cache (database or Redis). Writing the cache on every request would double the hot path's writes; instead each
+process accumulates and flushes at most every FLUSH_SECONDS into per-minute buckets.
 """
 
 from __future__ import annotations

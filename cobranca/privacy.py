@@ -1,9 +1,10 @@
-"""LGPD data-subject rights: erasure (`forget_client`, art. 18 VI) and access/portability (`export_client`, art. 18
-II and V).
+"""LGPD data-subject rights: erasure (`forget_client`, art. 18 VI) and access/portability (`export_client`,
+art. 18 II and V).
 
-Forgetting anonymises in place instead of deleting: charges, dispatch statuses and agreements are the creditor's
-financial records (and aggregate numbers) and must survive; what identifies the person does not. Callers: the API
-(`POST /api/clients/<id>/forget`), the admin action `forget_clients_action`, `manage.py forget_client`.
+Forgetting anonymises in place instead of deleting: charges, dispatch statuses and agreements are the
+creditor's financial records (and aggregate numbers) and must survive; what identifies the person does not.
+Callers: the API (`POST /api/clients/<id>/forget`), the admin action `forget_clients_action`, `manage.py
+forget_client`.
 """
 
 from __future__ import annotations
@@ -30,13 +31,15 @@ def anonymous_name(client_id: int) -> str:
 
 
 def anonymous_phone(client_id: int) -> str:
-    # "+000…" is no country's prefix: unique (phone is unique), never routable, and obviously not a real number.
+    # "+000…" is no country's prefix: unique (phone is unique), never routable, and obviously not a real
+    # number.
     return f"+000{client_id}"
 
 
 @transaction.atomic
 def forget_client(*, client: Client, by=None, reason: str = "", ip: str | None = None) -> Client:
-    """Anonymise a client and every message to or from them. Idempotent: forgetting twice changes nothing more.
+    """Anonymise a client and every message to or from them. Idempotent: forgetting twice changes nothing
+    more.
 
     Kept: charges (amounts, dates, statuses), dispatch statuses, promises and agreements, conversation states,
     message directions/intents/timestamps (the numbers the dashboard aggregates). Cleared: name, phone,

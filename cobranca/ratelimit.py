@@ -43,7 +43,8 @@ def _user_or_ip(group, request) -> str:
 
 
 class ApiUserRateThrottle(BaseThrottle):
-    """RATE_LIMIT_REQUESTS per RATE_LIMIT_PERIOD per user, counted with django-ratelimit in the shared cache."""
+    """RATE_LIMIT_REQUESTS per RATE_LIMIT_PERIOD per user, counted with django-ratelimit in the shared
+    cache."""
 
     def allow_request(self, request, view) -> bool:
         if not settings.RATELIMIT_ENABLE:

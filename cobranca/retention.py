@@ -61,7 +61,8 @@ def prune_old_data(*, now: dt.datetime | None = None, dry_run: bool = False) -> 
             "webhook_events": _in_batches(webhooks, payload=PRUNED_PAYLOAD),
         }
     logger.info(
-        "retention.prune dry_run={} messages={} dispatches={} webhook_events={} message_days={} webhook_days={}",
+        "retention.prune dry_run={} messages={} dispatches={} webhook_events={} "
+        "message_days={} webhook_days={}",
         dry_run,
         counts["messages"],
         counts["dispatches"],

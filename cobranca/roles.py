@@ -1,4 +1,5 @@
-"""Roles: staff/superusers use the admin; Operadores use the dashboard and the API; Integradores the API only."""
+"""Roles: staff/superusers use the admin; Operadores use the dashboard and the API; Integradores the API
+only."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Settings for Cobrança Inteligente.
 
 Every value comes from the environment (see .env.example) with an embedded default that works with nothing but
-Python: SQLite, the django-q2 ORM broker and a database cache. DATABASE_URL and REDIS_URL switch to PostgreSQL and
-Redis without code changes.
+Python: SQLite, the django-q2 ORM broker and a database cache. DATABASE_URL and REDIS_URL switch to PostgreSQL
+and Redis without code changes.
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ if _dotenv.exists() and not os.environ.get("COBRANCA_IGNORE_DOTENV"):
 
 TESTING = "pytest" in sys.modules or env_bool("TESTING", False)
 
-# --- Core --------------------------------------------------------------------------------------------------------
+# --- Core ---------------------------------------------------------------------------------------------------
 
-DEFAULT_SECRET_KEY = "dev-insecure-change-me-0123456789abcdefghij"
+# A deliberately public development default, not a secret: the check below refuses it when DEBUG is off.
+DEFAULT_SECRET_KEY = "dev-insecure-change-me-0123456789abcdefghij"  # noqa: S105
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env_str("SECRET_KEY", DEFAULT_SECRET_KEY)
 if not DEBUG and (not SECRET_KEY or SECRET_KEY == DEFAULT_SECRET_KEY or len(SECRET_KEY) < 32):
@@ -115,7 +116,7 @@ TEMPLATES = [
     },
 ]
 
-# --- Database ----------------------------------------------------------------------------------------------------
+# --- Database -----------------------------------------------------------------------------------------------
 
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 DATABASE_URL = env_str("DATABASE_URL", "")
@@ -127,7 +128,7 @@ else:
 DB_IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache and task queue ----------------------------------------------------------------------------------------
+# --- Cache and task queue -----------------------------------------------------------------------------------
 
 REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
 if REDIS_URL:
@@ -173,7 +174,7 @@ Q_CLUSTER = {k: v for k, v in Q_CLUSTER.items() if v is not None}
 if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
     raise ImproperlyConfigured("Q_TIMEOUT must be lower than Q_RETRY (django-q2 would run a task twice)")
 
-# --- Auth --------------------------------------------------------------------------------------------------------
+# --- Auth ---------------------------------------------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -185,7 +186,7 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/painel/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
-# --- i18n --------------------------------------------------------------------------------------------------------
+# --- i18n ---------------------------------------------------------------------------------------------------
 
 LANGUAGE_CODE = "pt-br"
 LANGUAGES = [("pt-br", "Português (Brasil)")]
@@ -193,7 +194,7 @@ TIME_ZONE = "America/Sao_Paulo"
 USE_I18N = True
 USE_TZ = True
 
-# --- Static files ------------------------------------------------------------------------------------------------
+# --- Static files -------------------------------------------------------------------------------------------
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -213,7 +214,7 @@ UPLOADS_DIR = Path(env_str("UPLOADS_DIR", str(DATA_DIR / "uploads")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_UPLOAD_MB", 50, minimum=1) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# --- Security ----------------------------------------------------------------------------------------------------
+# --- Security -----------------------------------------------------------------------------------------------
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -232,7 +233,8 @@ if env_bool("BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # The dashboard needs no inline script or style; the one inline <style> of drf-spectacular's Swagger page is
-# allowed by its hash (cobranca/tests/test_security.py recomputes it, so an upgrade that changes it fails loudly).
+# allowed by its hash (cobranca/tests/test_security.py recomputes it, so an upgrade that changes it fails
+# loudly).
 SWAGGER_UI_STYLE_HASH = "'sha256-MMpT0iDxyjALd9PdfepImGX3DBfJPXZ4IlDWdPAgtn0='"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -249,7 +251,7 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# --- REST API and JWT ----------------------------------------------------------------------------------------------
+# --- REST API and JWT ---------------------------------------------------------------------------------------
 
 RATE_LIMIT_REQUESTS = env_int("RATE_LIMIT_REQUESTS", 100, minimum=1)
 RATE_LIMIT_PERIOD = env_int("RATE_LIMIT_PERIOD", 3600, minimum=1)
@@ -285,7 +287,9 @@ SIMPLE_JWT = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cobrança Inteligente API",
-    "DESCRIPTION": "Importação de devedores, campanhas de cobrança via WhatsApp (WAHA) e assistente de respostas.",
+    "DESCRIPTION": (
+        "Importação de devedores, campanhas de cobrança via WhatsApp (WAHA) e assistente de respostas."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["cobranca.permissions.IsApiUser"],
@@ -296,7 +300,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- WAHA (WhatsApp HTTP API) ------------------------------------------------------------------------------------
+# --- WAHA (WhatsApp HTTP API) -------------------------------------------------------------------------------
 
 WAHA_BASE_URL = env_url("WAHA_BASE_URL", "http://127.0.0.1:3000")
 WAHA_API_KEY = env_str("WAHA_API_KEY", "cobranca-dev-waha-key")
@@ -309,7 +313,7 @@ WAHA_CONNECT_TIMEOUT = env_float("WAHA_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 WAHA_READ_TIMEOUT = env_float("WAHA_READ_TIMEOUT", 30.0, minimum=0.1)
 WAHA_SIMULATOR = env_bool("WAHA_SIMULATOR", True)
 
-# --- Billing -----------------------------------------------------------------------------------------------------
+# --- Billing ------------------------------------------------------------------------------------------------
 
 CREDITOR_NAME = env_str("CREDITOR_NAME", "Cobrança Inteligente Demo Ltda")
 CREDITOR_DOCUMENT = env_str("CREDITOR_DOCUMENT", "00.000.000/0001-91")
@@ -323,7 +327,8 @@ DISPATCH_PER_DEBTOR_DAILY_CAP = env_int("DISPATCH_PER_DEBTOR_DAILY_CAP", 1, mini
 DISPATCH_MAX_RETRIES = env_int("DISPATCH_MAX_RETRIES", 5, minimum=0)
 DISPATCH_RETRY_BASE_SECONDS = env_float("DISPATCH_RETRY_BASE_SECONDS", 30.0, minimum=0)
 DISPATCH_RETRY_MAX_SECONDS = env_float("DISPATCH_RETRY_MAX_SECONDS", 1800.0, minimum=0)
-# A dispatch left in "sending" longer than this (a worker died mid-send) becomes "unknown", never resent by itself.
+# A dispatch left in "sending" longer than this (a worker died mid-send) becomes "unknown", never resent by
+# itself.
 DISPATCH_STALE_SECONDS = env_float(
     "DISPATCH_STALE_SECONDS", 2 * (WAHA_CONNECT_TIMEOUT + WAHA_READ_TIMEOUT) + 10, minimum=1
 )
@@ -332,7 +337,7 @@ DISPATCH_RETRY_TIMEOUTS = env_bool("DISPATCH_RETRY_TIMEOUTS", False)
 SEND_WINDOW = env_str("SEND_WINDOW", "mon-fri 08:00-20:00; sat 08:00-14:00")
 SEND_WINDOW_SKIP_HOLIDAYS = env_bool("SEND_WINDOW_SKIP_HOLIDAYS", True)
 
-# --- Chatbot -----------------------------------------------------------------------------------------------------
+# --- Chatbot ------------------------------------------------------------------------------------------------
 
 CHATBOT_BACKEND = env_choice("CHATBOT_BACKEND", "torch", ("torch", "transformers"))
 CHATBOT_MODEL_PATH = env_str("CHATBOT_MODEL_PATH", "")
@@ -345,7 +350,7 @@ CHATBOT_TYPING_MAX_SECONDS = env_float("CHATBOT_TYPING_MAX_SECONDS", 3.0, minimu
 MODEL_DEVICE = env_choice("MODEL_DEVICE", "cpu", ("cpu", "cuda"))
 MODEL_MAX_LENGTH = env_int("MODEL_MAX_LENGTH", 128, minimum=8, maximum=4096)
 
-# --- Operations: metrics, alerts, retention ---------------------------------------------------------------------
+# --- Operations: metrics, alerts, retention -----------------------------------------------------------------
 
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 RETENTION_DAYS_MESSAGES = env_int("RETENTION_DAYS_MESSAGES", 365, minimum=1)
@@ -358,11 +363,12 @@ ALERT_QUEUE_BACKLOG = env_int("ALERT_QUEUE_BACKLOG", 500, minimum=1)
 ADMINS = [("Administrador", addr) for addr in env_list("ADMIN_EMAILS", "")]
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
-# --- Logging -----------------------------------------------------------------------------------------------------
+# --- Logging ------------------------------------------------------------------------------------------------
 
 LOG_LEVEL = env_choice(
     "LOG_LEVEL", "INFO", ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 )
 LOG_FILE = env_str("LOG_FILE", str(BASE_DIR / "logs" / "app.log"))
-# Logging is configured by cobranca.logging (loguru) from CobrancaConfig.ready(); Django's dictConfig stays off.
+# Logging is configured by cobranca.logging (loguru) from CobrancaConfig.ready(); Django's dictConfig stays
+# off.
 LOGGING_CONFIG = None

@@ -1,7 +1,7 @@
 """Enqueue django-q2 tasks only after the surrounding transaction commits.
 
-A task enqueued inside a transaction could run before the rows it needs are visible (or after a rollback, for rows
-that never existed); on_commit closes both holes.
+A task enqueued inside a transaction could run before the rows it needs are visible (or after a rollback, for
+rows that never existed); on_commit closes both holes.
 """
 
 from __future__ import annotations

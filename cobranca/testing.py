@@ -10,8 +10,8 @@ from django.db import connection
 def subprocess_database_url() -> str:
     """DATABASE_URL of the database this test process uses, for the real processes an e2e test starts.
 
-    Under pytest-django that is the test database (a file for SQLite, `test_<name>` on PostgreSQL); the test must use
-    `transactional_db` so the subprocess sees committed rows.
+    Under pytest-django that is the test database (a file for SQLite, `test_<name>` on PostgreSQL); the test
+    must use `transactional_db` so the subprocess sees committed rows.
     """
     settings = connection.settings_dict
     if connection.vendor == "sqlite":

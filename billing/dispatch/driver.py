@@ -417,8 +417,9 @@ def _handle_error(
         return STOP
     maybe_delivered = getattr(exc, "maybe_delivered", reason in ("bad_response", "timeout"))
     if not maybe_delivered and reason in ("connection", "timeout"):
-        # WAHA was not reached at all: like a session outage, this says nothing about the message, so it keeps its
-        # attempt (an outage must not burn every dispatch's retries); the lane's streak backs off the probing.
+        # WAHA was not reached at all: like a session outage, this says nothing about the message, so it keeps
+        # its attempt (an outage must not burn every dispatch's retries); the lane's streak backs off the
+        # probing.
         svc.dispatch_release(
             dispatch_id=dispatch.pk,
             next_attempt_at=timezone.now() + dt.timedelta(seconds=svc.backoff_seconds(1)),

@@ -1,18 +1,15 @@
 """The write pass: upsert a chunk of validated rows into clients and charges with a handful of statements.
 
-Why not `bulk_create`/`bulk_update`: measured here, `bulk_create` of 100k clients + 100k charges took ~12 s
-on SQLite
-(model instantiation and per-field preparation), against ~1.7 s for `executemany` with the same rows. The
-statements
-are still built from the models' metadata: every column we do not set gets the field's default (or "now" for
-auto_now fields), prepared by the field itself, so a field added later with a default needs no change here.
+Why not `bulk_create`/`bulk_update`: measured here, `bulk_create` of 100k clients + 100k charges took ~12 s on
+SQLite (model instantiation and per-field preparation), against ~1.7 s for `executemany` with the same rows.
+The statements are still built from the models' metadata: every column we do not set gets the field's default
+(or "now" for auto_now fields), prepared by the field itself, so a field added later with a default needs no
+change here.
 
 Per chunk: one SELECT for the clients of the chunk's phones, one INSERT (executemany) for new clients plus a
-SELECT
-for their ids, one UPDATE (executemany) for clients whose name/e-mail/document changed, one SELECT for the
-charges of
-the chunk's external ids, then one INSERT and one UPDATE (executemany) for charges. Suppression flags
-(opted_out_at, wrong_number, not_on_whatsapp) are never written, and paid/cancelled charges are left
+SELECT for their ids, one UPDATE (executemany) for clients whose name/e-mail/document changed, one SELECT for
+the charges of the chunk's external ids, then one INSERT and one UPDATE (executemany) for charges. Suppression
+flags (opted_out_at, wrong_number, not_on_whatsapp) are never written, and paid/cancelled charges are left
 untouched.
 """
 

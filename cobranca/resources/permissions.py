@@ -1,4 +1,5 @@
-"""Who may do what on the REST resources: the role groups' model permissions (cobranca/roles.py), GET included."""
+"""Who may do what on the REST resources: the role groups' model permissions (cobranca/roles.py), GET
+included."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from cobranca.roles import is_operator
 
 
 class RoleModelPermissions(DjangoModelPermissions):
-    """DjangoModelPermissions, but reads need `view_<model>` too (DRF's default lets any authenticated user read)."""
+    """DjangoModelPermissions, but reads need `view_<model>` too (DRF's default lets any authenticated user
+    read)."""
 
     perms_map = {
         **DjangoModelPermissions.perms_map,
@@ -19,8 +21,8 @@ class RoleModelPermissions(DjangoModelPermissions):
 
 
 class IsStaff(BasePermission):
-    """Staff holding `billing.delete_client` (superusers do): the LGPD operations (forget, export) act on a data
-    subject's whole record and forgetting is as irreversible as a delete."""
+    """Staff holding `billing.delete_client` (superusers do): the LGPD operations (forget, export) act on a
+    data subject's whole record and forgetting is as irreversible as a delete."""
 
     message = "Apenas a equipe administrativa pode fazer isso."
 
@@ -36,6 +38,7 @@ class IsStaff(BasePermission):
 
 
 def sees_personal_data(user) -> bool:
-    """Operators talk to debtors and need the full phone/document; integrators get masked values (LGPD art. 6 III:
-    minimisation). Integrators still filter by the exact phone or document, which never echoes them back."""
+    """Operators talk to debtors and need the full phone/document; integrators get masked values (LGPD art. 6
+    III: minimisation). Integrators still filter by the exact phone or document, which never echoes them
+    back."""
     return bool(user and (user.is_staff or user.is_superuser or is_operator(user)))

@@ -39,7 +39,7 @@ class _MaskingSerializer(serializers.ModelSerializer):
         return data
 
 
-# --- clients -----------------------------------------------------------------------------------------------------
+# --- clients ------------------------------------------------------------------------------------------------
 
 
 class ClientOutputSerializer(_MaskingSerializer):
@@ -102,7 +102,7 @@ class ClientInputSerializer(serializers.Serializer):
         return (value or "").strip() or None
 
 
-# --- charges -----------------------------------------------------------------------------------------------------
+# --- charges ------------------------------------------------------------------------------------------------
 
 
 class ChargeOutputSerializer(serializers.ModelSerializer):

@@ -1,8 +1,9 @@
-"""Router of the REST resources, mounted at /api/: `clients/`, `clients/<id>`, `clients/<id>/forget`, `charges/`,
-`dispatches/`. Campaigns are served by /api/billing/campaigns (billing/apis_campaigns.py), not duplicated here.
+"""Router of the REST resources, mounted at /api/: `clients/`, `clients/<id>`, `clients/<id>/forget`,
+`charges/`, `dispatches/`. Campaigns are served by /api/billing/campaigns (billing/apis_campaigns.py), not
+duplicated here.
 
-Same shape as the rest of the API (/api/conversations/, /api/conversations/<id>/take-over): a trailing slash on
-collections only.
+Same shape as the rest of the API (/api/conversations/, /api/conversations/<id>/take-over): a trailing slash
+on collections only.
 """
 
 from __future__ import annotations

@@ -202,8 +202,8 @@ class ClientViewSet(_ResourceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
 
     @extend_schema(
         summary="Exportar dados do titular (LGPD)",
-        description="Tudo o que o sistema guarda sobre o cliente. Apenas equipe administrativa; fica registrado "
-        "na auditoria.",
+        description="Tudo o que o sistema guarda sobre o cliente. Apenas equipe administrativa; fica "
+        "registrado na auditoria.",
         responses={
             200: OpenApiResponse(description="JSON com client, charges, dispatches, conversations"),
             **_DETAIL_ERRORS,

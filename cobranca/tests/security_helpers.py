@@ -1,4 +1,5 @@
-"""Shared helpers of the security/privacy/resources tests: one user per role, API clients authenticated by JWT."""
+"""Shared helpers of the security/privacy/resources tests: one user per role, API clients authenticated by
+JWT."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ def test_every_model_has_a_working_changelist_and_change_page(staff_client):
     DispatchFactory(charge=charge, client=charge.client)
     CampaignFactory()
     MessageFactory()
-    for model, model_admin in admin.site._registry.items():
+    for model in admin.site._registry:
         opts = model._meta
         url = f"/admin/{opts.app_label}/{opts.model_name}/"
         response = staff_client.get(url)

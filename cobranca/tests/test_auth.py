@@ -24,7 +24,7 @@ def operator():
     return user
 
 
-def _login(api, username="operador", password="s3nha-forte-123", ip="10.0.0.1"):
+def _login(api, username="operador", password="s3nha-forte-123", ip="10.0.0.1"):  # noqa: S107 - test user
     return api.post(
         "/auth/login", {"username": username, "password": password}, format="json", REMOTE_ADDR=ip
     )

@@ -1,11 +1,11 @@
-"""Who gets what: every route × method × role, asserted. Built from the URL resolver, so a new route without a row
-fails `test_every_route_and_method_has_a_row` — add its row here when you add the route.
+"""Who gets what: every route × method × role, asserted. Built from the URL resolver, so a new route without a
+row fails `test_every_route_and_method_has_a_row` — add its row here when you add the route.
 
 Expectations: "401", "403", "405", "400", "200", "302" exact status; "login": a redirect to a login page;
-"4xx": any client error; "ok": allowed — not 401/403, not a login redirect, not a 5xx (a 400 for the empty body or
-a 404 for the sample id, or a 502 from the unreachable WAHA, still proves the role got through).
-Roles: anonymous, Integradores, Operadores, staff (superuser). Each role's client carries both a JWT (API) and a
-session (pages), like a real integrator script and a real operator browser.
+"4xx": any client error; "ok": allowed — not 401/403, not a login redirect, not a 5xx (a 400 for the empty
+body or a 404 for the sample id, or a 502 from the unreachable WAHA, still proves the role got through).
+Roles: anonymous, Integradores, Operadores, staff (superuser). Each role's client carries both a JWT (API) and
+a session (pages), like a real integrator script and a real operator browser.
 """
 
 from __future__ import annotations

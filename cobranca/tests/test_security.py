@@ -33,14 +33,15 @@ def _exists(path: str) -> bool:
         return False
 
 
-# --- headers ---------------------------------------------------------------------------------------------------
+# --- headers ------------------------------------------------------------------------------------------------
 
 
 def test_production_settings_turn_on_hsts_secure_cookies_and_ssl_redirect():
     code = (
         "import django, json; from django.conf import settings; django.setup(); print(json.dumps({k: getattr("
         "settings, k) for k in ('SECURE_HSTS_SECONDS', 'SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', "
-        "'SECURE_SSL_REDIRECT', 'SECURE_CONTENT_TYPE_NOSNIFF', 'X_FRAME_OPTIONS', 'SESSION_COOKIE_HTTPONLY')}))"
+        "'SECURE_SSL_REDIRECT', 'SECURE_CONTENT_TYPE_NOSNIFF', 'X_FRAME_OPTIONS', "
+        "'SESSION_COOKIE_HTTPONLY')}))"
     )
     env = {k: v for k, v in os.environ.items() if k not in {"HTTPS", "SECURE_SSL_REDIRECT", "DEBUG"}}
     env.update(
@@ -118,7 +119,7 @@ def test_session_authenticated_api_writes_require_csrf():
     assert response.status_code == 403
 
 
-# --- JWT -------------------------------------------------------------------------------------------------------
+# --- JWT ----------------------------------------------------------------------------------------------------
 
 
 def _payload(user) -> dict:
@@ -145,7 +146,7 @@ def test_forged_tokens_are_refused_with_401(kind):
     assert api.get("/api/clients/").status_code == 401
 
 
-# --- injection -------------------------------------------------------------------------------------------------
+# --- injection ----------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

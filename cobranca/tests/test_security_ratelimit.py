@@ -1,4 +1,5 @@
-"""The API's per-user limit holds across processes: two gunicorn workers share the counter (the database cache)."""
+"""The API's per-user limit holds across processes: two gunicorn workers share the counter (the database
+cache)."""
 
 from __future__ import annotations
 

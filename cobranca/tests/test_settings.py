@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _clean_env(*drop: str) -> dict[str, str]:
     """The environment of this process minus what would change the settings under test.
 
-    DJANGO_ALLOW_ASYNC_UNSAFE is set by tests/browser/conftest.py (Playwright's sync API runs an event loop) and is
-    itself a deploy-check error.
+    DJANGO_ALLOW_ASYNC_UNSAFE is set by tests/browser/conftest.py (Playwright's sync API runs an event loop)
+    and is itself a deploy-check error.
     """
     excluded = {"DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", *drop}
     return {k: v for k, v in os.environ.items() if k not in excluded}

@@ -1,7 +1,8 @@
-"""Fuzz every operation of the OpenAPI schema in-process (WSGI) with schemathesis: no 5xx, responses as documented.
+"""Fuzz every operation of the OpenAPI schema in-process (WSGI) with schemathesis: no 5xx, responses as
+documented.
 
-Bounded and deterministic: MAX_EXAMPLES per operation, hypothesis derandomized (a fixed seed derived from the test).
-The number of cases run is printed at the end (docs/security.md records it).
+Bounded and deterministic: MAX_EXAMPLES per operation, hypothesis derandomized (a fixed seed derived from the
+test). The number of cases run is printed at the end (docs/security.md records it).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLCONF)]
 
 @pytest.fixture
 def auth_headers(settings):
-    # A raw WSGIHandler (unlike Django's test client) closes "old" connections around each request, which would
-    # close the test's transaction: keep the connection for the duration of the test, as the test client does.
+    # A raw WSGIHandler (unlike Django's test client) closes "old" connections around each request, which
+    # would close the test's transaction: keep the connection for the duration of the test, as the test client
+    # does.
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     settings.RATELIMIT_ENABLE = False
@@ -71,5 +73,6 @@ def test_the_api_never_answers_5xx_and_matches_its_schema(case, auth_headers):
     CASES["count"] += 1
     assert django_settings.ROOT_URLCONF  # the urls marker is active
     # Hard gate: no 5xx anywhere. The conformance checks (undocumented status codes/content types, valid input
-    # rejected) still fail on several endpoints — see docs/security.md ("Bad input") — and are reported, not gated.
+    # rejected) still fail on several endpoints — see docs/security.md ("Bad input") — and are reported, not
+    # gated.
     case.call_and_validate(headers=auth_headers, checks=[not_a_server_error], excluded_checks=None)

@@ -83,8 +83,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server_version = "WAHA-simulator"
     sys_version = ""
     timeout = 60  # idle keep-alive connections are closed after a minute
-    # Headers and body go out in two writes; with Nagle on, each keep-alive answer waits ~40 ms for the client's
-    # delayed ACK, capping the simulator at ~20 requests/s.
+    # Headers and body go out in two writes; with Nagle on, each keep-alive answer waits ~40 ms for the
+    # client's delayed ACK, capping the simulator at ~20 requests/s.
     disable_nagle_algorithm = True
     server: WahaSimulatorServer
 

@@ -19,7 +19,8 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def simulator_wanted() -> bool:
-    """Start the simulator unless WAHA_BASE_URL points at a real WAHA (a non-loopback host) or it is disabled."""
+    """Start the simulator unless WAHA_BASE_URL points at a real WAHA (a non-loopback host) or it is
+    disabled."""
     if not settings.WAHA_SIMULATOR:
         return False
     host = urlparse(settings.WAHA_BASE_URL).hostname or ""
@@ -36,20 +37,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         procs: list[tuple[str, subprocess.Popen]] = []
+        # The S603 noqa below: every argv is our own manage.py with fixed arguments (no shell, no user input).
         if simulator_wanted():
             waha_port = urlparse(settings.WAHA_BASE_URL).port or 3000
-            procs.append(
-                ("waha-simulator", subprocess.Popen(manage + ["waha_simulator", "--port", str(waha_port)]))
-            )
-        procs.append(("worker", subprocess.Popen(manage + ["qcluster"])))
-        procs.append(
-            (
-                "web",
-                subprocess.Popen(
-                    manage + ["runserver", "--noreload", f"{options['host']}:{options['port']}"]
-                ),
-            )
-        )
+            simulator_argv = [*manage, "waha_simulator", "--port", str(waha_port)]
+            procs.append(("waha-simulator", subprocess.Popen(simulator_argv)))  # noqa: S603 - own manage.py
+        procs.append(("worker", subprocess.Popen([*manage, "qcluster"])))  # noqa: S603 - own manage.py
+        web_argv = [*manage, "runserver", "--noreload", f"{options['host']}:{options['port']}"]
+        procs.append(("web", subprocess.Popen(web_argv)))  # noqa: S603 - own manage.py
         url = f"http://localhost:{options['port']}"
         self.stdout.write(self.style.SUCCESS(f"\nCobrança Inteligente em {url}"))
         self.stdout.write(

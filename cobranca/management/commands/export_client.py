@@ -1,4 +1,5 @@
-"""manage.py export_client <id|phone> : print everything held about one client as JSON (LGPD access request)."""
+"""manage.py export_client <id|phone> : print everything held about one client as JSON (LGPD access
+request)."""
 
 from __future__ import annotations
 
