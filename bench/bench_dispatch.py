@@ -5,8 +5,8 @@
 
 Creates (drops first) the bench database, migrates it, seeds N clients with one charge each, starts an unpaced
 campaign (delay 0) and measures messages/second from the simulator's outbox timestamps (first → last send),
-plus
-start-to-first-send latency. Prints JSON. `bench/bench_pacing.py` reuses `run()` with a pace and two clusters.
+plus start-to-first-send latency. Prints JSON. `bench/bench_pacing.py` reuses `run()` with a pace and two
+clusters.
 """
 
 from __future__ import annotations

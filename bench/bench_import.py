@@ -1,15 +1,13 @@
 """Import benchmark: time and memory of billing.importing.import_file against a raw baseline.
 
-    DJANGO_SETTINGS_MODULE=cobranca.settings .venv/bin/python bench/bench_import.py [--rows 100000] [--repeat
-    3]
+    DJANGO_SETTINGS_MODULE=cobranca.settings .venv/bin/python bench/bench_import.py \
+        [--rows 100000] [--repeat 3]
     DJANGO_SETTINGS_MODULE=cobranca.settings .venv/bin/python bench/bench_import.py --million
 
-Uses a throwaway SQLite database (DATABASE_URL=sqlite:///<tmp>/bench.db, migrated once, copied fresh for
-every run)
-and a throwaway UPLOADS_DIR. The baseline is what a no-validation import would cost: json.load + sqlite3
-executemany of the same rows into one similar table. `--million` runs the import of 1,000,000 rows (JSON,
-then CSV)
-in a child process each and reports its peak RSS (ru_maxrss).
+Uses a throwaway SQLite database (DATABASE_URL=sqlite:///<tmp>/bench.db, migrated once, copied fresh for every
+run) and a throwaway UPLOADS_DIR. The baseline is what a no-validation import would cost: json.load + sqlite3
+executemany of the same rows into one similar table. `--million` runs the import of 1,000,000 rows (JSON, then
+CSV) in a child process each and reports its peak RSS (ru_maxrss).
 """
 
 from __future__ import annotations

@@ -3,10 +3,9 @@
     .venv/bin/python bench/bench_pacing.py --messages 60 --delay 1 --jitter 0.2 --clusters 2
 
 Defaults: PostgreSQL + Redis (pace kept in Redis); pass --redis-url "" to keep the pace in the PacingState
-row.
-Reports the mean/min interval between sends as the simulator received them (its outbox timestamps) and the
-start-to-first-send latency. Targets: mean within 5 % of the delay, no interval below delay - jitter, first
-send ≤ 2 s.
+row. Reports the mean/min interval between sends as the simulator received them (its outbox timestamps) and
+the start-to-first-send latency. Targets: mean within 5 % of the delay, no interval below delay - jitter,
+first send ≤ 2 s.
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """Benchmark: webhook-to-reply time of the bot, through the real processes.
 
 Starts, against a throwaway database: the WAHA simulator (`manage.py waha_simulator`), the app under gunicorn
-and
-a real `qcluster` (ORM broker by default, Redis with --redis). For each of N debtor messages it posts
+and a real `qcluster` (ORM broker by default, Redis with --redis). For each of N debtor messages it posts
 `POST /simulator/inbound` (the simulator signs and delivers the webhook to /webhook/waha) and measures until
-the
-bot's reply appears in the simulator's outbox (its `timestamp`, taken when WAHA received sendText). The path
-measured: webhook intake → WebhookEvent → task → Message → task → classify → decide → act → sendText.
+the bot's reply appears in the simulator's outbox (its `timestamp`, taken when WAHA received sendText). The
+path measured: webhook intake → WebhookEvent → task → Message → task → classify → decide → act → sendText.
 
     .venv/bin/python bench/bench_reply.py                 # ORM broker (SQLite), poll interval included
     .venv/bin/python bench/bench_reply.py --redis         # starts a private redis-server, REDIS_URL broker

@@ -93,8 +93,7 @@ class ImportApi(APIView):
     """POST /api/billing/import (multipart: file, skip_invalid, dry_run, format) → the import report.
 
     200 with `success: true|false` whenever the file could be read (false: atomic import blocked by invalid
-    rows,
-    nothing written); 400 `{"message", "extra"}` when the file itself is unusable."""
+    rows, nothing written); 400 `{"message", "extra"}` when the file itself is unusable."""
 
     parser_classes = [MultiPartParser, FormParser]
 

@@ -203,10 +203,9 @@ class TemplateDetailApi(APIView):
 
 
 class TemplatePreviewApi(APIView):
-    """POST /api/billing/templates/preview {"body" | "template_name", "client_id"?, "charge_id"?}
-    → {"text", "errors", "warnings", "variables"}. Without a client the sample data is used; with one, the
-    client's
-    next open charge (or the given charge) fills the charge variables."""
+    """POST /api/billing/templates/preview {"body" | "template_name", "client_id"?, "charge_id"?} → {"text",
+    "errors", "warnings", "variables"}. Without a client the sample data is used; with one, the client's next
+    open charge (or the given charge) fills the charge variables."""
 
     class InputSerializer(serializers.Serializer):
         body = serializers.CharField(

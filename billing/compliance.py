@@ -3,11 +3,10 @@
 Warnings, not errors: the operator decides, but sees them when saving a template and when confirming a
 campaign.
 - Art. 42 / 71: no threat, coercion, ridicule or exposure of the debtor; no contact with third parties
-(family,
-  employer) about the debt. Wording that usually reads as such is flagged, accent- and case-insensitively.
+  (family, employer) about the debt. Wording that usually reads as such is flagged, accent- and
+  case-insensitively.
 - Art. 42-A: every collection document shows the supplier's name and CPF/CNPJ (and address). Flagged when
-neither
-  `{creditor_name}` nor the configured CREDITOR_NAME appears, or when no document is shown.
+  neither `{creditor_name}` nor the configured CREDITOR_NAME appears, or when no document is shown.
 """
 
 from __future__ import annotations

@@ -1,20 +1,18 @@
 """Brazilian money: formatting (Babel/CLDR) and parsing of what people and spreadsheets write.
 
 Formatting uses a normal space after "R$" instead of CLDR's no-break space (U+00A0): the text goes into
-WhatsApp
-messages that debtors copy, search and reply to, into tests and into chatbot matching, where an invisible
-NBSP only
-causes surprises. A line break between "R$" and the number is the lesser evil.
+WhatsApp messages that debtors copy, search and reply to, into tests and into chatbot matching, where an
+invisible NBSP only causes surprises. A line break between "R$" and the number is the lesser evil.
 
 Parsing rules (`parse_brl_amount`), for strings:
 - "R$", spaces and NBSP are ignored; a leading "-", a trailing "-" or parentheses "(1.234,56)" mean negative
-→ error.
+  → error.
 - Both "." and "," present: the last one is the decimal mark ("1.234,56" and "1,234.56" are both 1234.56).
 - Only ",": one comma is the decimal mark ("1234,56"); several commas with 3-digit groups are thousands
   ("1,234,567"). So "1,234" means 1.234 (three decimal places) and is rejected rather than guessed.
 - Only ".": exactly three digits after a single dot is the pt-BR thousands separator ("1.234" = 1234);
-otherwise it is
-  a decimal point ("150.5", "150.50"). Several dots with 3-digit groups are thousands ("1.234.567").
+  otherwise it is a decimal point ("150.5", "150.50"). Several dots with 3-digit groups are thousands
+  ("1.234.567").
 - At most 2 decimal places, greater than zero, at most R$ 9.999.999.999,99 (the model's 12 digits).
 """
 
@@ -93,8 +91,8 @@ def _parse_text(text: str) -> Decimal:
 
 def parse_brl_amount(raw: object) -> Decimal:
     """Parse an amount (str in pt-BR or en formats, int, Decimal, float from a spreadsheet) into a Decimal
-    with two
-    places. Raises AmountError for negatives, zero, more than 2 decimal places, huge values and garbage."""
+    with two places. Raises AmountError for negatives, zero, more than 2 decimal places, huge values and
+    garbage."""
     if raw is None or isinstance(raw, bool):
         raise AmountError("valor ausente" if raw is None else "valor com tipo inválido")
     if isinstance(raw, Decimal):

@@ -1,12 +1,9 @@
 """Brazilian phone numbers: normalisation to E.164 (with the mobile 9th digit) and display formatting.
 
 `phonenumbers` is the parser of record, but it costs ~34 µs a number; imports of 100k+ rows mostly carry
-numbers that
-are already canonical, so a regex fast path turns `+55DD9XXXXXXXX`, `55DD…` and `DD…` (with a known DDD) into
-E.164
-without it. Everything else (carrier prefixes `0 21 11 …`, trunk `011…`, foreign numbers, garbage) goes
-through
-phonenumbers with region BR.
+numbers that are already canonical, so a regex fast path turns `+55DD9XXXXXXXX`, `55DD…` and `DD…` (with a
+known DDD) into E.164 without it. Everything else (carrier prefixes `0 21 11 …`, trunk `011…`, foreign
+numbers, garbage) goes through phonenumbers with region BR.
 """
 
 from __future__ import annotations
@@ -69,10 +66,9 @@ def normalize_phone(raw: object) -> str:
     """Return the E.164 form (`+5511987654321`) of a Brazilian phone number or raise PhoneError.
 
     Accepts strings in any usual format and integers (JSON numbers, spreadsheet cells). A 10-digit national
-    number
-    whose subscriber part starts with 6–9 is a mobile missing the 9th digit: the 9 is inserted. Landlines
-    (2–5) stay.
-    Values in Excel's scientific notation (`5.51199E+12`) are rejected: the digits are already lost.
+    number whose subscriber part starts with 6–9 is a mobile missing the 9th digit: the 9 is inserted.
+    Landlines (2–5) stay. Values in Excel's scientific notation (`5.51199E+12`) are rejected: the digits are
+    already lost.
     """
     if raw is None or isinstance(raw, bool):
         raise PhoneError("telefone ausente")

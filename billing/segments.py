@@ -4,8 +4,7 @@
      "min_days_overdue": 1, "max_days_overdue": 90, "statuses": ["open", "promised"], "import_batch": 12}
 
 Every key is optional; an empty segment selects every charge. Nothing else is excluded here (suppressed
-clients,
-closed charges…): the dispatch engine applies its skip rules and records why each one was skipped.
+clients, closed charges…): the dispatch engine applies its skip rules and records why each one was skipped.
 """
 
 from __future__ import annotations
@@ -53,8 +52,7 @@ def _empty(value: object) -> bool:
 
 def segment_validate(segment: dict | None) -> dict:
     """Check and convert a segment (values may come as JSON/form strings). Returns a clean dict with Decimal,
-    date,
-    int and list values, only for the keys that were given. Raises ApplicationError naming the field."""
+    date, int and list values, only for the keys that were given. Raises ApplicationError naming the field."""
     if segment is None:
         return {}
     if not isinstance(segment, dict):

@@ -21,9 +21,8 @@ from cobranca.exceptions import ApplicationError
 Status = Charge.Status
 CENT = Decimal("0.01")
 
-# Which status a charge may move to from each status. Paid/cancelled are final for the bot; an operator
-# (`by`) may
-# reopen them to fix a mistake (a reversed payment, a charge cancelled by accident).
+# Which status a charge may move to from each status. Paid/cancelled are final for the bot; an operator (`by`)
+# may reopen them to fix a mistake (a reversed payment, a charge cancelled by accident).
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     Status.OPEN: frozenset(
         {
@@ -231,8 +230,7 @@ def agreement_create(
     """Record an installment plan (or a discounted single payment) within the policy in force.
 
     The amounts are computed here from the charge, never taken from the caller. A discount is only for a
-    single
-    payment. Earlier active agreements and pending promises of the charge are superseded; the charge →
+    single payment. Earlier active agreements and pending promises of the charge are superseded; the charge →
     negotiating.
     """
     policy = policy or negotiation_policy_current()

@@ -1,11 +1,9 @@
 """Safe message templates: `{name}`-style variables, nothing else.
 
 Templates are written by operators and rendered for thousands of debtors, so `str.format` is never called on
-them:
-`{name.__class__}`, `{name[0]}`, `{amount!r}` or `{amount:>99999}` would reach Python objects or blow up
-memory.
-The body is parsed with `string.Formatter().parse` and only the whitelisted names below are accepted, without
-attribute/index access, conversions or format specs. Values are plain strings built here.
+them: `{name.__class__}`, `{name[0]}`, `{amount!r}` or `{amount:>99999}` would reach Python objects or blow up
+memory. The body is parsed with `string.Formatter().parse` and only the whitelisted names below are accepted,
+without attribute/index access, conversions or format specs. Values are plain strings built here.
 
 Portuguese aliases from the original system ({nome}, {valor}, {data}, …) render like their English names.
 """
@@ -190,9 +188,8 @@ def template_render(
     context: dict[str, str] | None = None,
     now: dt.datetime | None = None,
 ) -> str:
-    """Render a body. Values come from `template_context(charge, client)`; `context` overrides them
-    (canonical names).
-    Raises ApplicationError when the body is invalid (it should have been rejected when saved)."""
+    """Render a body. Values come from `template_context(charge, client)`; `context` overrides them (canonical
+    names). Raises ApplicationError when the body is invalid (it should have been rejected when saved)."""
     errors = template_validate(body)
     if errors:
         raise ApplicationError("Modelo de mensagem inválido.", {"errors": errors})

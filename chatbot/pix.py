@@ -1,8 +1,7 @@
 """Static PIX "copia e cola" (BR Code, EMV MPM) built in-house.
 
-The payload is ~40 lines of TLV plus a stdlib CRC; the PyPI generators are tiny single-author packages, and
-at least
-one publishes a malformed example (see docs/domain.md §3). The canonical BCB example is the test vector.
+The payload is ~40 lines of TLV plus a stdlib CRC; the PyPI generators are tiny single-author packages, and at
+least one publishes a malformed example (see docs/domain.md §3). The canonical BCB example is the test vector.
 """
 
 from __future__ import annotations
@@ -75,8 +74,8 @@ def pix_payload(
     """The BR Code string for a static PIX charge.
 
     ``amount`` None leaves field 54 out (the payer types the value). ``txid`` is normalised with the same
-    rules
-    as :func:`pix_txid` ("***" when unused). ``description`` (26/02) is optional free text shown to the payer.
+    rules as :func:`pix_txid` ("***" when unused). ``description`` (26/02) is optional free text shown to the
+    payer.
     """
     key = (key or "").strip()
     if not key:

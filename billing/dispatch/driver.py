@@ -6,9 +6,9 @@ budget (well below django-q2's timeout, so the broker never hands the task out a
 
     refresh the session's running campaigns (start due ones; defer those outside their window or over a cap)
     reserve a pace slot (shared per session: database row or Redis)  →  sleep until the slot
-    claim one dispatch (conditional UPDATE pending → sending; skip rules and the per-debtor cap decided in the
-    same transaction)  →  resolve the chat id once per client  →  render  →  sendText  →  commit `sent` at
-    once
+    claim one dispatch (conditional UPDATE pending → sending; skip rules and the per-debtor cap decided
+        in the same transaction)
+    →  resolve the chat id once per client  →  render  →  sendText  →  commit `sent` at once
 
 Unpaced campaigns (delay 0) go in batches instead (`send_batch`): reserve up to UNPACED_BATCH slots, claim
 that many dispatches in one transaction (SELECT … FOR UPDATE SKIP LOCKED … LIMIT n, skip rules and per-debtor
@@ -201,8 +201,7 @@ def _debtor_cap_reached(dispatch: Dispatch, now, *, client_locked: bool) -> bool
 
     Decided inside the claim transaction with the client row locked (by the claim's SELECT … FOR UPDATE OF on
     PostgreSQL; SQLite's IMMEDIATE transaction locks everything), so two lanes claiming two charges of the
-    same
-    debtor decide one after the other and the second sees the first one's `sending`.
+    same debtor decide one after the other and the second sees the first one's `sending`.
     """
     cap = settings.DISPATCH_PER_DEBTOR_DAILY_CAP
     if not client_locked and connection.features.has_select_for_update:

@@ -2,27 +2,23 @@
 
 A sender reserves a *slot* before it claims a dispatch and sleeps until the slot. Slots are handed out in one
 atomic step on shared state, so two workers (or two qcluster processes, or two machines) never get slots
-closer
-than the pace allows:
+closer than the pace allows:
 
     slot[i]          = max(now, next_send_at)
     next_send_at     = slot[i] + delay + uniform(-jitter', +jitter')
 
 so consecutive slots are at least ``delay - jitter`` apart and average ``delay`` while there is a backlog.
 ``jitter'`` is the requested jitter shrunk by a small guard (≤ 50 ms): what is measured is when WAHA receives
-the
-request, and the few milliseconds of rendering/HTTP noise between a slot and the request must not push two
-sends
-below the promised minimum.
+the request, and the few milliseconds of rendering/HTTP noise between a slot and the request must not push two
+sends below the promised minimum.
 
 The same step counts the session's sends of the day (America/Sao_Paulo) against its daily cap.
 
 Two backends with the same contract:
 - ``db``: the `PacingState` row, locked with SELECT … FOR UPDATE (PostgreSQL) or by the IMMEDIATE transaction
   SQLite is configured with (one writer at a time).
-- ``redis``: one hash per session updated by a Lua script (atomic on the server), using the Redis server
-clock so
-  several machines agree on "now". Chosen when settings.REDIS_URL is set.
+- ``redis``: one hash per session updated by a Lua script (atomic on the server), using the Redis server clock
+  so several machines agree on "now". Chosen when settings.REDIS_URL is set.
 """
 
 from __future__ import annotations
@@ -87,7 +83,7 @@ class Reservation:
     - ``slots``: the reserved send times (aware datetimes), earliest first; empty when nothing was reserved.
     - ``cap_reached``: the session's daily cap is used up (nothing reserved).
     - ``next_free_at``: when the next slot would be, if nothing was reserved because it lies beyond the
-    horizon.
+      horizon.
     - ``now``: the clock the backend used, to turn slots into sleep durations.
     """
 

@@ -1,13 +1,11 @@
 """Campaign and dispatch writes: lifecycle, per-dispatch outcomes, acks, recovery, session pauses.
 
 Callers: the campaign API and dashboard (create/start/pause/resume/cancel/resend), the driver (`driver.py`,
-the
-outcome functions), the WAHA webhook (`dispatch_record_ack`, `campaigns_pause_for_session`,
+the outcome functions), the WAHA webhook (`dispatch_record_ack`, `campaigns_pause_for_session`,
 `campaigns_resume_for_session`) and the tick task (`dispatch_recover_stale`).
 
 State changes of a Dispatch are conditional UPDATEs on its current status, so two workers, a late webhook and
-an
-operator can race on the same row and the row still only moves along the allowed edges.
+an operator can race on the same row and the row still only moves along the allowed edges.
 """
 
 from __future__ import annotations
@@ -90,8 +88,7 @@ def stale_after_seconds() -> float:
     """How old a `sending` row must be before recovery calls it unknown.
 
     A live sender holds a row in `sending` for at most a check-exists call plus a sendText call, each bounded
-    by
-    the WAHA connect + read timeouts; twice that plus a margin can only be a dead process.
+    by the WAHA connect + read timeouts; twice that plus a margin can only be a dead process.
     """
     configured = getattr(settings, "DISPATCH_STALE_SECONDS", None)
     if configured:
@@ -103,8 +100,7 @@ def driver_lanes(delay: float) -> int:
     """How many concurrent driver tasks serve one session.
 
     Unpaced campaigns (delay 0) use several lanes to fill the workers; a paced campaign needs one: the pace,
-    not
-    the sender, is the bottleneck, and every extra lane would hold a worker asleep.
+    not the sender, is the bottleneck, and every extra lane would hold a worker asleep.
     """
     if delay > 0:
         return 1
@@ -242,8 +238,7 @@ def campaign_start(*, campaign: Campaign, by=None, confirm_compliance: bool = Fa
 
     Refuses a template with errors, and one with compliance warnings unless `confirm_compliance` (the operator
     read them). Starting twice is refused (the second call sees a non-draft campaign); the dispatches
-    themselves
-    are unique per (campaign, charge), so even a racing second build adds nothing.
+    themselves are unique per (campaign, charge), so even a racing second build adds nothing.
     """
     problems = _template_problems(campaign.template)
     if problems:
@@ -581,12 +576,9 @@ def dispatch_record_ack(*, waha_message_id: str, ack: int) -> bool:
     """Apply a WAHA `message.ack` to the campaign dispatch with that id; True when the row changed.
 
     Forward-only: sent < delivered < read, as one conditional UPDATE whose WHERE lists the statuses this ack
-    may
-    replace, so acks arriving twice, out of order or concurrently never move a dispatch back. -1 (ERROR)
-    fails a
-    dispatch only from sending/sent (a delivered message did not fail). An ack for an `unknown` dispatch
-    proves it
-    was sent.
+    may replace, so acks arriving twice, out of order or concurrently never move a dispatch back. -1 (ERROR)
+    fails a dispatch only from sending/sent (a delivered message did not fail). An ack for an `unknown`
+    dispatch proves it was sent.
     """
     if not waha_message_id:
         return False

@@ -7,9 +7,8 @@ Syntax (settings.SEND_WINDOW and Campaign.send_window): clauses separated by ``;
     daily 09:00-19:00
 
 Days are ``mon tue wed thu fri sat sun`` (single, ``a-b`` ranges, comma lists) or ``daily``; ranges are
-``HH:MM-HH:MM`` with ``24:00`` allowed as an end. ``always`` means no window at all (tests and demos).
-Times are in settings.TIME_ZONE (America/Sao_Paulo); national holidays (``holidays``, country BR) are closed
-when
+``HH:MM-HH:MM`` with ``24:00`` allowed as an end. ``always`` means no window at all (tests and demos). Times
+are in settings.TIME_ZONE (America/Sao_Paulo); national holidays (``holidays``, country BR) are closed when
 settings.SEND_WINDOW_SKIP_HOLIDAYS is on.
 """
 

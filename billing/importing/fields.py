@@ -129,10 +129,9 @@ MIN_YEAR, MAX_YEAR = 1900, 2100
 
 def parse_due_date(raw: object) -> dt.date:
     """A real calendar date from a date/datetime object or text: dd/mm/aaaa, d/m/aaaa, dd/mm/aa (aa ≤ 68 →
-    20aa,
-    as Python's %y), dd-mm-aaaa, dd.mm.aaaa or ISO aaaa-mm-dd (a time part is ignored). Numbers are refused
-    here;
-    the XLSX reader converts date serials itself, because a JSON/CSV number is never a date the user meant."""
+    20aa, as Python's %y), dd-mm-aaaa, dd.mm.aaaa or ISO aaaa-mm-dd (a time part is ignored). Numbers are
+    refused here; the XLSX reader converts date serials itself, because a JSON/CSV number is never a date the
+    user meant."""
     if isinstance(raw, dt.datetime):
         value = raw.date()
     elif isinstance(raw, dt.date):
@@ -212,8 +211,7 @@ def normalize_document(raw: object) -> str:
     """CPF/CNPJ → bare digits (or the 14 characters of an alphanumeric CNPJ), '' when empty.
 
     Spreadsheets drop leading zeros of numeric cells, so short numbers are left-padded: to 11 when that gives
-    a valid
-    CPF, otherwise to 14 when that gives a valid CNPJ."""
+    a valid CPF, otherwise to 14 when that gives a valid CNPJ."""
     if raw is None:
         return ""
     if isinstance(raw, bool):

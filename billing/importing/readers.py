@@ -1,14 +1,10 @@
 """Streaming readers: turn a JSON, CSV or XLSX file into (row number, {canonical field: raw value}, problem).
 
 Each reader yields one tuple per data row and never holds the whole file: ijson for JSON, the csv module over
-a
-decoding text stream for CSV, openpyxl read-only for XLSX. A problem with the file as a whole (not JSON,
-truncated,
-unknown encoding, required columns missing…) raises ApplicationError with a pt-BR message; a problem with one
-row
-(an item that is not an object, more cells than headers) is yielded as that row's `problem` so it can be
-reported
-like any other row error.
+a decoding text stream for CSV, openpyxl read-only for XLSX. A problem with the file as a whole (not JSON,
+truncated, unknown encoding, required columns missing…) raises ApplicationError with a pt-BR message; a
+problem with one row (an item that is not an object, more cells than headers) is yielded as that row's
+`problem` so it can be reported like any other row error.
 """
 
 from __future__ import annotations
@@ -37,8 +33,7 @@ def _fatal(message: str, **extra: object) -> ApplicationError:
 
 def detect_format(path: Path, filename: str, fmt: str | None) -> str:
     """The file's format: by its content's magic bytes first (a renamed XLSX is still a ZIP), then the
-    extension,
-    then its first character."""
+    extension, then its first character."""
     with open(path, "rb") as fh:
         head = fh.read(8)
     if not head:
@@ -183,8 +178,7 @@ def _json_error(exc: Exception, row: int) -> ApplicationError:
 def detect_encoding(path: Path) -> str:
     """utf-8-sig (Excel "CSV UTF-8"), UTF-16 with BOM (Excel "Texto Unicode"), UTF-8, else cp1252 (Excel "CSV"
     on Windows), else latin-1. The whole file is checked for UTF-8 validity, in blocks, so a cp1252 'ç' on
-    line
-    900,000 is not a crash halfway through the import."""
+    line 900,000 is not a crash halfway through the import."""
     with open(path, "rb") as fh:
         first = fh.read(1 << 16)
         if first.startswith(codecs.BOM_UTF8):

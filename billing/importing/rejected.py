@@ -2,8 +2,7 @@
 
 Semicolon-separated UTF-8 with BOM: what Excel in pt-BR opens correctly with a double click. Every cell that a
 spreadsheet would treat as a formula is neutralised (CSV/formula injection): the uploaded file is untrusted
-input and
-the operator will open this export in Excel.
+input and the operator will open this export in Excel.
 """
 
 from __future__ import annotations

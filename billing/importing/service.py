@@ -3,14 +3,12 @@
 Two passes keep memory bounded whatever the file size:
 
 1. Read and validate every row (streaming). Valid rows are appended, compacted, to a temporary spool file in
-chunks
-   (marshal of plain tuples); rejected rows go to the rejected-rows CSV on disk; only the first MAX_ERRORS
-   errors are
-   kept in memory. Duplicate ids are found with a dict of 64-bit string hashes → first row (ints only, no
-   strings).
+   chunks (marshal of plain tuples); rejected rows go to the rejected-rows CSV on disk; only the first
+   MAX_ERRORS errors are kept in memory. Duplicate ids are found with a dict of 64-bit string hashes → first
+   row (ints only, no strings).
 2. Unless the import is atomic and something was rejected, replay the spool chunk by chunk into the database
-inside
-   one transaction (see writer.ChunkWriter). A dry run does the same and rolls back, so its counts are exact.
+   inside one transaction (see writer.ChunkWriter). A dry run does the same and rolls back, so its counts are
+   exact.
 """
 
 from __future__ import annotations
@@ -129,8 +127,7 @@ def _local_path(
 
 def _fingerprint(external_id: str) -> int:
     # 64-bit hash: a dict of 1M ints costs a fraction of 1M strings. A collision (~1e-7 at 1M rows) would
-    # report a
-    # false duplicate, never import a wrong row.
+    # report a false duplicate, never import a wrong row.
     return hash(external_id)
 
 
@@ -147,12 +144,10 @@ def import_file(
     """Import debtors and their charges from a JSON, CSV or XLSX file.
 
     Atomic by default: one invalid row and nothing is written (the report lists why). With `skip_invalid` the
-    valid
-    rows go in and the rejected ones are saved as a CSV next to the batch. Re-importing upserts by external
-    id; an
-    opted-out or wrong-number client stays suppressed and paid/cancelled charges are not reopened. Every real
-    (non dry-run) import creates an ImportBatch. A file that cannot be read at all raises ApplicationError and
-    writes nothing.
+    valid rows go in and the rejected ones are saved as a CSV next to the batch. Re-importing upserts by
+    external id; an opted-out or wrong-number client stays suppressed and paid/cancelled charges are not
+    reopened. Every real (non dry-run) import creates an ImportBatch. A file that cannot be read at all raises
+    ApplicationError and writes nothing.
     """
     report = ImportReport(dry_run=dry_run, skip_invalid=skip_invalid)
     rejected = RejectedRowsWriter()

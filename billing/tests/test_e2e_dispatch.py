@@ -1,9 +1,8 @@
 """End to end: a real `manage.py qcluster` subprocess sends a campaign to the WAHA simulator over HTTP.
 
 Covers what only real processes can show: start-to-first-send latency, exactly-once after `kill -9` of the
-whole
-cluster mid-campaign, and an outage (5xx, then the session FAILED → paused → WORKING → resumed → completed).
-Everything waits on conditions with generous timeouts; nothing sleeps a fixed time.
+whole cluster mid-campaign, and an outage (5xx, then the session FAILED → paused → WORKING → resumed →
+completed). Everything waits on conditions with generous timeouts; nothing sleeps a fixed time.
 """
 
 from __future__ import annotations

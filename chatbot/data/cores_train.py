@@ -6,8 +6,7 @@ Conventions: "quem ta falando?"/"de onde e esse numero?" (asking who writes) is 
 "ja paguei" claims, even annoyed ones, are confirmacao_pagamento while disputes of the debt or
 the amount are contestacao; asking for a new due date ("posso pagar dia 20?") is negociacao
 whereas announcing one ("pago dia 20") is promessa_pagamento; "me manda o boleto que eu pago hoje"
-is informacoes_pagamento because the bot must send something; "ok", "combinado", "tchau" are
-agradecimento.
+is informacoes_pagamento because the bot must send something; "ok", "combinado", "tchau" are agradecimento.
 """
 
 from __future__ import annotations

@@ -1,14 +1,12 @@
 """The dialogue policy: (intent, entities, text, context, client snapshot) → what to say and what to do.
 
 Pure: no database, no network, no clock other than `now`. The service (chatbot.services) loads the snapshot,
-calls
-`decide`, applies the actions through billing services in one transaction and sends the reply after commit.
+calls `decide`, applies the actions through billing services in one transaction and sends the reply after
+commit.
 
-Rules that shape every reply (CDC art. 42/42-A/71): respectful, no threats or shaming, the creditor
-identified in the
-first reply of a conversation and in payment instructions; nothing about debts or the creditor to a number
-that is not
-the client's (unknown numbers and numbers marked wrong get generic answers).
+Rules that shape every reply (CDC art. 42/42-A/71): respectful, no threats or shaming, the creditor identified
+in the first reply of a conversation and in payment instructions; nothing about debts or the creditor to a
+number that is not the client's (unknown numbers and numbers marked wrong get generic answers).
 """
 
 from __future__ import annotations
