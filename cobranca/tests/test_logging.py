@@ -50,9 +50,24 @@ def test_every_sink_gets_masked_lines_including_standard_logging(tmp_path, setti
     assert records[1]["record"]["level"]["name"] == "WARNING"
 
 
-def test_file_sink_rotates_and_compresses(tmp_path, settings):
-    # The rotation policy is part of the contract (10 MB, 30 days, zip): check what loguru was given.
-    import inspect
+def test_file_sink_is_json_rotated_kept_and_compressed(tmp_path, monkeypatch):
+    import cobranca.logging as project_logging
 
-    source = inspect.getsource(configure_logging)
-    assert 'rotation="10 MB"' in source and 'retention="30 days"' in source and 'compression="zip"' in source
+    calls = []
+    real_add = project_logging.logger.add
+
+    def recording_add(sink, **kwargs):
+        calls.append((sink, kwargs))
+        return real_add(sink, **kwargs)
+
+    monkeypatch.setattr(project_logging.logger, "add", recording_add)
+    try:
+        configure_logging(level="INFO", log_file=str(tmp_path / "app.log"), force=True)
+    finally:
+        monkeypatch.undo()
+        configure_logging(force=True)
+    file_sinks = [kwargs for sink, kwargs in calls if sink == str(tmp_path / "app.log")]
+    assert len(file_sinks) == 1
+    options = file_sinks[0]
+    assert (options["rotation"], options["retention"], options["compression"]) == ("10 MB", "30 days", "zip")
+    assert options["serialize"] is True and options["diagnose"] is False
