@@ -13,26 +13,13 @@ from django.utils import timezone
 from loguru import logger
 
 from billing.models import Client
+from chatbot.nlu.labels import INTENTS
 from cobranca.exceptions import ApplicationError
 from conversations.models import Conversation, Message
 from conversations.selectors import client_for_chat, conversation_for_chat
 
-# The classifier's label set (chatbot/nlu/labels.py INTENTS; a test keeps the two equal). Kept here so that
-# validating an operator's correction does not import the chatbot package.
-INTENT_LABELS: tuple[str, ...] = (
-    "saudacao",
-    "confirmacao_pagamento",
-    "promessa_pagamento",
-    "negociacao",
-    "informacoes_pagamento",
-    "contestacao",
-    "dificuldade_financeira",
-    "falar_humano",
-    "opt_out",
-    "pessoa_errada",
-    "agradecimento",
-    "desconhecido",
-)
+# The classifier's label set: an operator's correction must be one of them.
+INTENT_LABELS = INTENTS
 
 # WAHA ack numbers (waha.md §4): -1 ERROR, 0 PENDING, 1 SERVER, 2 DEVICE, 3 READ, 4 PLAYED.
 ACK_FROM_WAHA: dict[int, str] = {

@@ -377,23 +377,6 @@ def _render(campaign: Campaign, dispatch: Dispatch) -> str:
     return template_render(body=campaign.template.body, charge=dispatch.charge, client=dispatch.client)
 
 
-def _record_in_conversation(
-    *, dispatch: Dispatch, chat_id: str, body: str, waha_id: str, session_name: str
-) -> None:
-    """Put the campaign message in the debtor's conversation. Its failure never undoes or repeats the send."""
-    try:
-        from conversations import services as conversations
-
-        conversation = conversations.conversation_get_or_create(
-            chat_ids=[chat_id], client=dispatch.client, session_name=session_name
-        )
-        conversations.message_record_outbound(
-            conversation=conversation, body=body, author="campaign", waha_id=waha_id, dispatch=dispatch
-        )
-    except Exception:  # noqa: BLE001 - the message is out and recorded on the dispatch; log and carry on
-        logger.bind(dispatch_id=dispatch.pk).exception("dispatch.conversation_record_failed")
-
-
 def _handle_error(
     *, dispatch: Dispatch, exc, phase: str, session_name: str, body: str, stats: DriveStats
 ) -> str:
@@ -461,65 +444,24 @@ def _handle_error(
 
 def send_one(*, ctx: _Context, session_name: str, stats: DriveStats, gate=None) -> str:
     """Claim and send one dispatch; dispatches skipped on the way do not end the call."""
-    from whatsapp.client import WahaError
-
     waha = waha_client()
     while True:
         dispatch = dispatch_claim_next(campaign_ids=ctx.open_ids, stats=stats)
         if dispatch is None:
             return NOTHING
-        campaign = ctx.campaigns.get(dispatch.campaign_id) or Campaign.objects.select_related("template").get(
-            pk=dispatch.campaign_id
+        records: list[dict] = []
+        outcome = _send_claimed(
+            ctx=ctx,
+            dispatch=dispatch,
+            waha=waha,
+            session_name=session_name,
+            stats=stats,
+            records=records,
+            gate=gate,
         )
-        client = dispatch.client
-        chat_id = client.chat_id
-        if not chat_id:
-            try:
-                chat_id = waha.check_exists(client.phone, session=session_name)
-            except WahaError as exc:
-                return _handle_error(
-                    dispatch=dispatch, exc=exc, phase="check", session_name=session_name, body="", stats=stats
-                )
-            now = timezone.now()
-            if chat_id is None:
-                Client.objects.filter(pk=client.pk).update(
-                    not_on_whatsapp=True, whatsapp_checked_at=now, updated_at=now
-                )
-                svc.dispatch_skip(dispatch_id=dispatch.pk, reason=svc.REASON_NOT_ON_WHATSAPP)
-                stats.skipped += 1
-                continue
-            Client.objects.filter(pk=client.pk).update(
-                chat_id=chat_id, whatsapp_checked_at=now, updated_at=now
-            )
-            client.chat_id = chat_id
-        try:
-            body = _render(campaign, dispatch)
-        except Exception as exc:  # noqa: BLE001 - any template failure fails this one message, not the driver
-            svc.dispatch_mark_failed(dispatch_id=dispatch.pk, reason=svc.REASON_TEMPLATE.format(exc)[:255])
-            stats.failed += 1
-            return FAILED
-        try:
-            if gate is not None:
-                gate()
-            waha_id = waha.send_text(chat_id, body, session=session_name)
-        except WahaError as exc:
-            return _handle_error(
-                dispatch=dispatch, exc=exc, phase="send", session_name=session_name, body=body, stats=stats
-            )
-        if not svc.dispatch_mark_sent(dispatch_id=dispatch.pk, waha_message_id=waha_id, body=body):
-            # Recovery already called it unknown (a very slow send): record the id so acks still find it.
-            Dispatch.objects.filter(pk=dispatch.pk, status=DS.UNKNOWN, waha_message_id__isnull=True).update(
-                waha_message_id=waha_id, body=body
-            )
-        stats.sent += 1
-        if dispatch.campaign_id in ctx.sent_today:
-            ctx.sent_today[dispatch.campaign_id] += 1
-            if ctx.sent_today[dispatch.campaign_id] >= (campaign.daily_cap or 0):
-                ctx.valid_until = 0  # over the campaign's cap: the next refresh defers the rest to tomorrow
-        _record_in_conversation(
-            dispatch=dispatch, chat_id=chat_id, body=body, waha_id=waha_id, session_name=session_name
-        )
-        return SENT
+        _record_batch_in_conversations(records=records, session_name=session_name)
+        if outcome != SKIPPED:
+            return outcome
 
 
 def _campaign_cap_room(ctx: _Context) -> int | None:
@@ -640,9 +582,17 @@ def send_batch(
 
 
 def _send_claimed(
-    *, ctx: _Context, dispatch: Dispatch, waha, session_name: str, stats: DriveStats, records: list[dict]
+    *,
+    ctx: _Context,
+    dispatch: Dispatch,
+    waha,
+    session_name: str,
+    stats: DriveStats,
+    records: list[dict],
+    gate=None,
 ) -> str:
-    """Send one claimed dispatch of a batch (chat id resolved one by one when the bulk step did not)."""
+    """Send one claimed dispatch (chat id resolved here when the batch's bulk step did not), adding what the
+    conversation must record to `records`. `gate` (paced sends) runs right before the network call."""
     from whatsapp.client import WahaError
 
     campaign = ctx.campaigns.get(dispatch.campaign_id) or Campaign.objects.select_related("template").get(
@@ -674,6 +624,8 @@ def _send_claimed(
         stats.failed += 1
         return FAILED
     try:
+        if gate is not None:
+            gate()
         waha_id = waha.send_text(chat_id, body, session=session_name)
     except WahaError as exc:
         return _handle_error(
@@ -703,8 +655,8 @@ def _send_claimed(
 
 
 def _record_batch_in_conversations(*, records: list[dict], session_name: str) -> None:
-    """The batch's campaign messages into the debtors' conversations, in a few statements. Best effort, like
-    `_record_in_conversation`: its failure never undoes or repeats a send."""
+    """The sent campaign messages into the debtors' conversations, in a few statements. Best effort: its
+    failure never undoes or repeats a send."""
     if not records:
         return
     try:

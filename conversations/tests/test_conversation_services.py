@@ -41,12 +41,6 @@ def waha(monkeypatch) -> FakeWaha:
     return fake
 
 
-def test_the_intent_labels_match_the_classifiers():
-    from chatbot.nlu.labels import INTENTS
-
-    assert services.INTENT_LABELS == INTENTS
-
-
 def test_take_over_and_give_back_switch_the_bot_off_and_on(operator):
     conversation = ConversationFactory(needs_attention=True)
     services.conversation_take_over(conversation=conversation, by=operator)
