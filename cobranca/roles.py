@@ -3,6 +3,8 @@ only."""
 
 from __future__ import annotations
 
+import functools
+
 OPERATORS = "Operadores"
 INTEGRATORS = "Integradores"
 
@@ -69,3 +71,19 @@ def is_operator(user) -> bool:
 
 def is_api_user(user) -> bool:
     return user_in_group(user, OPERATORS, INTEGRATORS)
+
+
+def operator_required(view):
+    """For operators' pages: log in first (redirect to the login page with ?next=), then the role (403 for a
+    logged-in user who is not an operator)."""
+    from django.contrib.auth.decorators import login_required
+    from django.core.exceptions import PermissionDenied
+
+    @login_required
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not is_operator(request.user):
+            raise PermissionDenied("Acesso restrito aos operadores.")
+        return view(request, *args, **kwargs)
+
+    return wrapped

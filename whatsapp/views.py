@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -13,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from cobranca.exceptions import ApplicationError
-from cobranca.roles import is_operator
+from cobranca.roles import operator_required
 from whatsapp import services
 from whatsapp.webhooks import WebhookRejected, webhook_receive
 
@@ -49,26 +47,12 @@ def waha_webhook(request: HttpRequest) -> JsonResponse:
 # --- operators' page ----------------------------------------------------------------------------------------
 
 
-def _operator_required(view):
-    """Login first (redirect to the login page), then the role (403 for a logged-in non-operator)."""
-
-    @login_required
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if not is_operator(request.user):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
-
-
 def _session_name(request: HttpRequest) -> str:
     name = (request.POST.get("session") or request.GET.get("session") or settings.WAHA_SESSION_NAME).strip()
     return name[:100] or settings.WAHA_SESSION_NAME
 
 
-@_operator_required
+@operator_required
 @require_GET
 def sessions_page(request: HttpRequest) -> HttpResponse:
     sessions = services.sessions_overview(refresh=True)
@@ -79,7 +63,7 @@ def sessions_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-@_operator_required
+@operator_required
 @require_GET
 @never_cache
 def sessions_status_json(request: HttpRequest) -> JsonResponse:
@@ -87,7 +71,7 @@ def sessions_status_json(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"sessions": services.sessions_overview(refresh=True)})
 
 
-@_operator_required
+@operator_required
 @require_GET
 @never_cache
 def session_qr_png(request: HttpRequest) -> HttpResponse:
@@ -99,7 +83,7 @@ def session_qr_png(request: HttpRequest) -> HttpResponse:
     return HttpResponse(png, content_type="image/png")
 
 
-@_operator_required
+@operator_required
 @require_POST
 def session_start_view(request: HttpRequest) -> HttpResponse:
     name = _session_name(request)
@@ -111,7 +95,7 @@ def session_start_view(request: HttpRequest) -> HttpResponse:
     return redirect("whatsapp-sessions")
 
 
-@_operator_required
+@operator_required
 @require_POST
 def session_stop_view(request: HttpRequest) -> HttpResponse:
     name = _session_name(request)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from cobranca.admin_utils import csv_safe
+
 from .fields import FieldError, display_value
 
 COLUMNS = (
@@ -29,13 +31,6 @@ COLUMNS = (
     "motivo",
 )
 _FIELDS = ("id", "name", "phone", "amount", "due_date", "description", "document", "email")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralize_cell(value: object) -> str:
-    """Prefix a quote to anything Excel/LibreOffice would evaluate: = + - @ tab CR at the start."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def rejected_dir() -> Path:
@@ -67,9 +62,9 @@ class RejectedRowsWriter:
         values = values or {}
         reason = " | ".join(f"{e.field}: {e.message}" if e.field != "linha" else e.message for e in errors)
         self._writer.writerow(
-            [neutralize_cell(row)]
-            + [neutralize_cell(display_value(values.get(f), limit=1000)) for f in _FIELDS]
-            + [neutralize_cell(reason)]
+            [csv_safe(row)]
+            + [csv_safe(display_value(values.get(f), limit=1000)) for f in _FIELDS]
+            + [csv_safe(reason)]
         )
         self.count += 1
 

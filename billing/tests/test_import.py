@@ -13,9 +13,9 @@ from openpyxl import Workbook
 
 from billing.importing import import_file
 from billing.importing.fields import normalize_document, parse_due_date
-from billing.importing.rejected import neutralize_cell
 from billing.models import Charge, Client, ImportBatch
 from billing.tests.factories import ChargeFactory, ClientFactory
+from cobranca.admin_utils import csv_safe
 from cobranca.exceptions import ApplicationError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -261,7 +261,7 @@ def test_skip_invalid_imports_the_valid_rows_and_saves_the_rejected_ones_as_csv(
 
 @pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
 def test_csv_export_cells_that_look_like_formulas_get_a_quote(value):
-    assert neutralize_cell(value) == "'" + value
+    assert csv_safe(value) == "'" + value
 
 
 def test_a_dry_run_reports_exact_counts_and_writes_nothing(tmp_path):

@@ -127,11 +127,3 @@ def whatsapp_html(text: str | None) -> SafeString:
         html = pattern.sub(rf"<{tag}>\1</{tag}>", html)
     html = html.replace("\r\n", "\n").replace("\n", "<br>")
     return mark_safe(html)  # noqa: S308 - built from escaped text plus our fixed tags only
-
-
-def csv_safe(value) -> str:
-    """Neutralise formula injection: a cell starting with = + - @ (tab, CR) gets a leading quote."""
-    text = "" if value is None else str(value)
-    if text and text[0] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text

@@ -7,7 +7,6 @@ package is being changed, and so importing this module never loads the chatbot o
 from __future__ import annotations
 
 import csv
-import functools
 import secrets
 import time
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Count, Q
@@ -27,26 +25,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from billing.models import Campaign, Charge, Client, Dispatch, MessageTemplate
+from cobranca.admin_utils import csv_safe
 from cobranca.dashboard import forms, selectors
-from cobranca.dashboard.formatting import INTENT_LABELS, SAO_PAULO, csv_safe, whatsapp_html
+from cobranca.dashboard.formatting import INTENT_LABELS, SAO_PAULO, whatsapp_html
 from cobranca.exceptions import ApplicationError
-from cobranca.roles import is_operator
+from cobranca.roles import operator_required
 from conversations.models import Conversation, Message
 
 UPLOAD_SESSION_KEY = "dashboard_uploads"
-
-
-def operator_required(view):
-    """Log in first (redirect to the login page with ?next=), then the role: 403 for a non-operator."""
-
-    @login_required
-    @functools.wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if not is_operator(request.user):
-            raise PermissionDenied("Acesso restrito aos operadores.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _is_htmx(request: HttpRequest) -> bool:
