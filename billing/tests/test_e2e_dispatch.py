@@ -8,128 +8,19 @@ completed). Everything waits on conditions with generous timeouts; nothing sleep
 from __future__ import annotations
 
 import collections
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from billing.models import Campaign, Dispatch
 from billing.tests import dispatch_support as support
 from billing.tests.dispatch_support import make_charges, start_campaign
+from cobranca.testing import QCluster, wait_cluster_ready, wait_until
 
 sibling_modules = support.sibling_modules  # fixture
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 DS = Dispatch.Status
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def database_url_for_subprocess() -> str:
-    """The URL of the database this test process is using (pytest-django's test database)."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        name = str(db["NAME"])
-        if name == ":memory:" or "mode=memory" in name:
-            pytest.skip("the end-to-end tests need a file database that a subprocess can open")
-        return f"sqlite:///{Path(name).resolve()}"
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{user}{password}@{host}{port}/{db['NAME']}"
-
-
-def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-class QCluster:
-    """A `manage.py qcluster` in its own process group, so a crash can kill master and workers together."""
-
-    def __init__(
-        self,
-        *,
-        waha_url: str,
-        waha_key: str,
-        workers: int = 2,
-        log_path: Path | None = None,
-        extra_env: dict | None = None,
-    ) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-        env.update(
-            {
-                "DATABASE_URL": database_url_for_subprocess(),
-                "DJANGO_SETTINGS_MODULE": "billing.tests.dispatch_e2e_settings",
-                "COBRANCA_IGNORE_DOTENV": "1",
-                "WAHA_BASE_URL": waha_url,
-                "WAHA_API_KEY": waha_key,
-                "WAHA_SESSION_NAME": "default",
-                "WAHA_CONNECT_TIMEOUT": "2",
-                "WAHA_READ_TIMEOUT": "5",
-                "Q_WORKERS": str(workers),
-                "Q_SYNC": "false",
-                "SEND_WINDOW": "always",
-                "LOG_LEVEL": "WARNING",
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        if "sqlite" in env["DATABASE_URL"]:
-            env.pop("REDIS_URL", None)
-        env.update(extra_env or {})
-        self.env = env
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> QCluster:
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(
-            [sys.executable, str(BASE_DIR / "manage.py"), "qcluster"],
-            cwd=BASE_DIR,
-            env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self
-
-    def kill(self) -> None:
-        """kill -9 of the whole process group: master, monitor, pusher and every worker, mid-whatever."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        if self.proc and self.proc.poll() is None:
-            self.kill()
-
-
-def wait_cluster_ready(timeout: float = 60.0) -> None:
-    """Enqueue a harmless task and wait until a worker has run it: the cluster is up and polling."""
-    from django_q.models import Task
-    from django_q.tasks import async_task
-
-    task_id = async_task("billing.tasks.dispatch_recover_stale_task")
-    wait_until(
-        lambda: Task.objects.filter(id=task_id).exists(), timeout=timeout, what="qcluster to run a task"
-    )
 
 
 @pytest.fixture

@@ -1,44 +1,27 @@
 """Helpers for the fault-injection tests (not a test module: no test_ prefix, pytest does not collect it).
 
-- `QCluster`: a real `manage.py qcluster` subprocess (own process group) on this test's database, with the
-  short dispatch timings of `billing.tests.dispatch_e2e_settings`, an isolated django-q queue name and cache
-  key prefix (the Redis server is shared with other jobs), and a daily cap no other job's traffic can reach.
+- `fault_cluster`: a real `manage.py qcluster` subprocess (own process group) on this test's database, with
+  the short dispatch timings of `billing.tests.dispatch_e2e_settings`, an isolated django-q queue name and
+  cache key prefix (the Redis server is shared with other jobs), and a daily cap no other job's traffic can
+  reach.
 - `OutageProxy`: an HTTP forwarder in front of the WAHA simulator that can go *down* (listening socket closed:
   new connections are refused; a request arriving on a kept-alive connection is dropped unanswered, never
   forwarded) and come back *up* on the same port. The simulator keeps its state (outbox) through the outage.
-- `wait_until`: poll a condition with a deadline (no fixed sleeps).
 """
 
 from __future__ import annotations
 
 import http.client
 import os
-import signal
 import socket
 import struct
-import subprocess
-import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from cobranca.testing import subprocess_database_url
-
-BASE_DIR = Path(__file__).resolve().parents[2]
-
-
-def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+from cobranca.testing import QCluster
 
 
 def queue_name() -> str:
@@ -56,71 +39,17 @@ def isolate_queue(monkeypatch) -> str:
     return name
 
 
-class QCluster:
-    """`manage.py qcluster` in its own process group (stop() ends master and workers, by that group id)."""
-
-    def __init__(self, *, waha_url: str, waha_key: str, log_path: Path, extra_env: dict | None = None):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-        env.update(
-            {
-                "DATABASE_URL": subprocess_database_url(),
-                "DJANGO_SETTINGS_MODULE": "billing.tests.dispatch_e2e_settings",
-                "COBRANCA_IGNORE_DOTENV": "1",
-                "WAHA_BASE_URL": waha_url,
-                "WAHA_API_KEY": waha_key,
-                "WAHA_SESSION_NAME": "default",
-                "WAHA_CONNECT_TIMEOUT": "2",
-                "WAHA_READ_TIMEOUT": "5",
-                "Q_WORKERS": "2",
-                "Q_SYNC": "false",
-                "Q_CLUSTER_NAME": queue_name(),
-                "CACHE_KEY_PREFIX": f"faults-{os.getpid()}",
-                # The Redis pacing hash of session "default" (and its per-day counter) is shared with every
-                # other job on this Redis: a cap nobody reaches keeps their traffic from deferring ours.
-                "DISPATCH_DAILY_CAP": "100000000",
-                "SEND_WINDOW": "always",
-                "LOG_LEVEL": "WARNING",
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        if env["DATABASE_URL"].startswith("sqlite"):
-            env.pop("REDIS_URL", None)
-        env.update(extra_env or {})
-        self.env = env
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> QCluster:
-        with open(self.log_path, "ab") as out:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and manage.py
-                [sys.executable, str(BASE_DIR / "manage.py"), "qcluster"],
-                cwd=BASE_DIR,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
-
-    def stop(self) -> None:
-        if not self.proc or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-
-def wait_cluster_ready(timeout: float = 60.0) -> None:
-    """Enqueue a harmless task and wait until a worker has run it: the cluster is up and polling."""
-    from django_q.models import Task
-    from django_q.tasks import async_task
-
-    task_id = async_task("billing.tasks.dispatch_recover_stale_task")
-    wait_until(
-        lambda: Task.objects.filter(id=task_id).exists(), timeout=timeout, what="qcluster to run a task"
+def fault_cluster(*, waha_url: str, waha_key: str, log_path: Path, extra_env: dict | None = None) -> QCluster:
+    """The shared QCluster harness with an isolated queue name and cache prefix (the Redis server is shared
+    with other jobs) and a daily cap no other job's traffic can reach (the Redis pacing hash of session
+    "default" is shared too)."""
+    isolation = {
+        "Q_CLUSTER_NAME": queue_name(),
+        "CACHE_KEY_PREFIX": f"faults-{os.getpid()}",
+        "DISPATCH_DAILY_CAP": "100000000",
+    }
+    return QCluster(
+        waha_url=waha_url, waha_key=waha_key, log_path=log_path, extra_env={**isolation, **(extra_env or {})}
     )
 
 

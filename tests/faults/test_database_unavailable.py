@@ -28,8 +28,8 @@ import time
 import pytest
 from django.db import connection
 
+from cobranca.testing import wait_until
 from conversations.models import Message
-from tests.faults.support import wait_until
 from whatsapp.models import WebhookEvent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -25,7 +25,8 @@ import pytest
 from billing.models import Campaign, Dispatch
 from billing.tests import dispatch_support
 from billing.tests.dispatch_support import make_charges, start_campaign
-from tests.faults.support import OutageProxy, QCluster, isolate_queue, wait_cluster_ready, wait_until
+from cobranca.testing import wait_cluster_ready, wait_until
+from tests.faults.support import OutageProxy, fault_cluster, isolate_queue
 
 sibling_modules = dispatch_support.sibling_modules  # fixture
 
@@ -50,7 +51,7 @@ def test_waha_down_mid_campaign_then_back_loses_nothing_and_sends_nothing_twice(
     settings.SEND_WINDOW = "always"
     isolate_queue(monkeypatch)
     proxy = OutageProxy(simulator.base_url)
-    cluster = QCluster(
+    cluster = fault_cluster(
         waha_url=proxy.url,
         waha_key=simulator.api_key,
         log_path=tmp_path / "q.log",
