@@ -113,8 +113,11 @@ class QCluster:
             self.kill()
 
 
-def wait_cluster_ready(timeout: float = 60.0) -> None:
-    """Enqueue a harmless task and wait until a worker has run it: the cluster is up and polling."""
+def wait_cluster_ready(timeout: float = 150.0) -> None:
+    """Enqueue a harmless task and wait until a worker has run it: the cluster is up and polling.
+
+    Generous on purpose: after a kill -9 the restarted cluster has been seen to need more than a minute on a
+    loaded 2-core machine before its first task (the wait ends as soon as the task has run)."""
     from django_q.models import Task
     from django_q.tasks import async_task
 
