@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import quote
 
@@ -125,3 +126,15 @@ def wait_cluster_ready(timeout: float = 150.0) -> None:
     wait_until(
         lambda: Task.objects.filter(id=task_id).exists(), timeout=timeout, what="qcluster to run a task"
     )
+
+
+def use_fresh_queue(monkeypatch) -> str:
+    """Point this test process's `async_task` at a django-q queue of its own and return its name, for a
+    QCluster started with `extra_env={"Q_CLUSTER_NAME": name}`. After a kill -9 the restarted cluster then
+    starts from an empty queue instead of behind whatever the dead cluster left half-taken."""
+    from django_q.conf import Conf
+
+    name = f"e2e-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", name)
+    monkeypatch.setattr(Conf, "PREFIX", name)
+    return name

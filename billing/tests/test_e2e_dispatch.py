@@ -15,7 +15,7 @@ import pytest
 from billing.models import Campaign, Dispatch
 from billing.tests import dispatch_support as support
 from billing.tests.dispatch_support import make_charges, start_campaign
-from cobranca.testing import QCluster, wait_cluster_ready, wait_until
+from cobranca.testing import QCluster, use_fresh_queue, wait_cluster_ready, wait_until
 
 sibling_modules = support.sibling_modules  # fixture
 
@@ -74,7 +74,7 @@ def test_a_campaign_is_sent_by_the_real_cluster_quickly_and_once(simulator, e2e_
     )
 
 
-def test_kill_9_mid_campaign_loses_nothing_and_sends_nothing_twice(simulator, e2e_env):
+def test_kill_9_mid_campaign_loses_nothing_and_sends_nothing_twice(simulator, e2e_env, monkeypatch):
     from django_q.tasks import async_task
 
     total = 60
@@ -89,7 +89,13 @@ def test_kill_9_mid_campaign_loses_nothing_and_sends_nothing_twice(simulator, e2
         sent_before_restart = len(simulator.outbox())
         assert sent_before_restart < total, "the campaign finished before the crash; make it longer"
 
-        cluster = QCluster(waha_url=simulator.base_url, waha_key=simulator.api_key, log_path=log).start()
+        queue = use_fresh_queue(monkeypatch)
+        cluster = QCluster(
+            waha_url=simulator.base_url,
+            waha_key=simulator.api_key,
+            log_path=log,
+            extra_env={"Q_CLUSTER_NAME": queue},
+        ).start()
         wait_cluster_ready()
         ticks = {"last": 0.0}
 
@@ -170,7 +176,9 @@ def test_an_outage_pauses_the_campaign_and_it_resumes_and_completes(simulator, e
     assert statuses[DS.FAILED] == 0 and statuses[DS.UNKNOWN] == 0, statuses
 
 
-def test_kill_9_mid_unpaced_campaign_leaves_at_most_the_claimed_batches_unknown(simulator, e2e_env):
+def test_kill_9_mid_unpaced_campaign_leaves_at_most_the_claimed_batches_unknown(
+    simulator, e2e_env, monkeypatch
+):
     from django_q.tasks import async_task
 
     from billing.dispatch.driver import UNPACED_BATCH
@@ -186,7 +194,13 @@ def test_kill_9_mid_unpaced_campaign_leaves_at_most_the_claimed_batches_unknown(
         cluster.kill()
         assert len(simulator.outbox()) < total, "the campaign finished before the crash; make it longer"
 
-        cluster = QCluster(waha_url=simulator.base_url, waha_key=simulator.api_key, log_path=log).start()
+        queue = use_fresh_queue(monkeypatch)
+        cluster = QCluster(
+            waha_url=simulator.base_url,
+            waha_key=simulator.api_key,
+            log_path=log,
+            extra_env={"Q_CLUSTER_NAME": queue},
+        ).start()
         wait_cluster_ready()
         ticks = {"last": 0.0}
 
