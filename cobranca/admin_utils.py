@@ -9,14 +9,23 @@ import json
 from django.http import HttpResponse
 from django.utils.html import format_html
 
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet reads as the start of a formula: = + - @ and their full-width forms (East Asian input
+# methods turn them into the ASCII ones). Tab, CR and LF are skipped by some spreadsheets before a formula.
+_FORMULA_CHARS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+_LEADING_BLANKS = " \t\r\n"
 
 
 def csv_safe(value) -> str:
-    """Neutralise spreadsheet formulas (CSV injection): a cell starting with = + - @ is prefixed with a
-    quote."""
+    """Neutralise spreadsheet formulas (CSV injection), the one neutraliser of the project.
+
+    A cell whose first character is a formula character (= + - @ or ＝ ＋ － ＠), a tab, a CR or a LF, or
+    whose first non-blank character is a formula character, is prefixed with a quote.
+    """
     text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_PREFIXES):
+    if not text:
+        return text
+    stripped = text.lstrip(_LEADING_BLANKS)
+    if text[0] in "\t\r\n" or (stripped and stripped[0] in _FORMULA_CHARS):
         return "'" + text
     return text
 

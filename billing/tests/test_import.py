@@ -259,9 +259,34 @@ def test_skip_invalid_imports_the_valid_rows_and_saves_the_rejected_ones_as_csv(
     assert "telefone" in lines[1][-1]
 
 
-@pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "=1+1",
+        "+1",
+        "-1",
+        "@SUM(A1)",
+        "\tx",
+        "\rx",
+        "\t=1+1",
+        "\r=cmd|' /C calc'!A0",
+        "\n=1+1",
+        " =1+1",
+        # Full-width forms: spreadsheets with an East Asian input method turn them into = + - @.
+        "\uff1d1+1",
+        "\uff0b1",
+        "\uff0d1",
+        "\uff20SUM(A1)",
+        " \uff1dHYPERLINK(\"http://x\")",
+    ],
+)
 def test_csv_export_cells_that_look_like_formulas_get_a_quote(value):
     assert csv_safe(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["Maria", "R$ 150,00", "150.50", "a=b", "x-y", "e-mail@x.com", "", " "])
+def test_csv_export_leaves_ordinary_cells_alone(value):
+    assert csv_safe(value) == value
 
 
 def test_a_dry_run_reports_exact_counts_and_writes_nothing(tmp_path):
