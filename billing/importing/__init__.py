@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from .rejected import rejected_path
-from .service import ImportReport, import_file
+from .services import ImportReport, import_file
 
 __all__ = ["ImportReport", "import_file", "rejected_path"]
