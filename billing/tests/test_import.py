@@ -277,7 +277,7 @@ def test_skip_invalid_imports_the_valid_rows_and_saves_the_rejected_ones_as_csv(
         "\uff0b1",
         "\uff0d1",
         "\uff20SUM(A1)",
-        " \uff1dHYPERLINK(\"http://x\")",
+        ' \uff1dHYPERLINK("http://x")',
     ],
 )
 def test_csv_export_cells_that_look_like_formulas_get_a_quote(value):
