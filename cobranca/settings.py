@@ -222,6 +222,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 HTTPS = env_bool("HTTPS", not DEBUG)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+# Machine-to-machine calls inside the deployment (docker-compose.yml) are plain HTTP: WAHA's webhook POST to
+# http://web:8000/webhook/... and the container health check. A redirect would break them (a POST is not
+# replayed over a 301); the webhook is authenticated by its HMAC signature and /health returns no data.
+SECURE_REDIRECT_EXEMPT = [r"^webhook/", r"^health$"]
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
