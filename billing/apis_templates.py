@@ -20,11 +20,9 @@ from billing.compliance import template_compliance_warnings
 from billing.models import Charge, Client, MessageTemplate
 from billing.templating import (
     VARIABLES,
-    sample_context,
-    template_context,
     template_create,
     template_delete,
-    template_render,
+    template_preview,
     template_update,
     template_validate,
     template_variables,
@@ -277,31 +275,19 @@ class TemplatePreviewApi(APIView):
                 raise ApplicationError(
                     "Cobrança não encontrada.", {"charge_id": params["charge_id"]}, status_code=404
                 )
-            client = charge.client
         elif "client_id" in params:
             client = Client.objects.filter(pk=params["client_id"]).first()
             if client is None:
                 raise ApplicationError(
                     "Cliente não encontrado.", {"client_id": params["client_id"]}, status_code=404
                 )
-            charge = (
-                client.charges.filter(status__in=Charge.OPEN_STATUSES).order_by("due_date", "pk").first()
-                or client.charges.order_by("-due_date", "-pk").first()
-            )
-        errors = template_validate(body)
-        text = ""
-        if not errors:
-            context = sample_context()
-            if client is not None:
-                real = template_context(charge=charge, client=client)
-                context.update({k: v for k, v in real.items() if v or charge is not None})
-            text = template_render(body=body, context=context)
+        preview = template_preview(body=body, client=client, charge=charge)
         return Response(
             {
-                "text": text,
-                "errors": errors,
-                "warnings": template_compliance_warnings(body),
-                "variables": template_variables(body) if not errors else [],
+                "text": preview.text,
+                "errors": preview.errors,
+                "warnings": preview.warnings,
+                "variables": preview.variables,
                 "available_variables": VARIABLES,
             }
         )

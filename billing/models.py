@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from billing.suppression import client_suppression_reason
+
 
 class Client(models.Model):
     """A debtor. Identified by the E.164 phone; the WhatsApp chat id is what WAHA resolved for that phone."""
@@ -52,8 +54,8 @@ class Client(models.Model):
 
     @property
     def is_suppressed(self) -> bool:
-        """A suppressed client gets no campaign messages: opted out, wrong number or not on WhatsApp."""
-        return bool(self.opted_out_at) or self.wrong_number or self.not_on_whatsapp
+        """A suppressed client gets no messages (billing.suppression holds the rule)."""
+        return bool(client_suppression_reason(self))
 
 
 class ChargeStatus(models.TextChoices):

@@ -166,3 +166,17 @@ def segment_as_json(segment: dict | None) -> dict:
             value = value.isoformat()
         out[key] = value
     return out
+
+
+def campaign_audience(*, import_batch_id: int | None = None, segment: dict | None = None) -> QuerySet[Charge]:
+    """The charges a campaign with this import batch and/or segment reaches: both filters apply together.
+
+    The one definition of a campaign's audience: `campaign_start` builds its dispatches from it and
+    `campaign_validate` counts it. Suppressed clients and closed charges stay in (see the module docstring).
+    """
+    charges = Charge.objects.all()
+    if import_batch_id:
+        charges = charges.filter(import_batch_id=import_batch_id)
+    if segment:
+        charges = charges.filter(pk__in=charges_for_segment(segment).values("pk"))
+    return charges

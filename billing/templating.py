@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import string
+from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from billing.compliance import template_compliance_warnings
 from billing.models import Charge, Client, MessageTemplate
 from billing.money import format_brl
 from billing.phones import format_phone
@@ -198,6 +200,59 @@ def template_render(
         values.update({ALIASES.get(k, k): "" if v is None else str(v) for k, v in context.items()})
     pieces, _ = _parse(body)
     return "".join(literal + (values.get(name, "") if name else "") for literal, name in pieces)
+
+
+# --- preview ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemplatePreview:
+    """A body rendered for a preview: `text` is empty when `errors` says why it cannot be rendered."""
+
+    text: str
+    errors: list[str]
+    warnings: list[str]
+    variables: list[str]
+    charge: Charge | None = None
+    client: Client | None = None
+
+
+def preview_charge_for(client: Client) -> Charge | None:
+    """The charge a preview for this client shows: the next open one (earliest due), else the latest one."""
+    return (
+        client.charges.filter(status__in=Charge.OPEN_STATUSES).order_by("due_date", "pk").first()
+        or client.charges.order_by("-due_date", "-pk").first()
+    )
+
+
+def template_preview(
+    *, body: str, client: Client | None = None, charge: Charge | None = None, now: dt.datetime | None = None
+) -> TemplatePreview:
+    """Validate a body and render it for one debtor: the API's preview, the editor's and the campaign page's.
+
+    With `charge`, its values (and its client's); with only `client`, `preview_charge_for(client)`; with
+    neither, the sample data. Variables with no real value (a client without charges) keep the sample.
+    """
+    errors = template_validate(body)
+    warnings = template_compliance_warnings(body) if isinstance(body, str) else []
+    if charge is not None:
+        client = charge.client
+    elif client is not None:
+        charge = preview_charge_for(client)
+    if errors:
+        return TemplatePreview(text="", errors=errors, warnings=warnings, variables=[], client=client)
+    context = sample_context(now)
+    if client is not None:
+        real = template_context(charge=charge, client=client, now=now)
+        context.update({k: v for k, v in real.items() if v or charge is not None})
+    return TemplatePreview(
+        text=template_render(body=body, context=context, now=now),
+        errors=[],
+        warnings=warnings,
+        variables=template_variables(body),
+        charge=charge,
+        client=client,
+    )
 
 
 # --- services

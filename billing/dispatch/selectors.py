@@ -1,13 +1,21 @@
-"""Campaign reads: progress (counts per status, rate, ETA) for the API, the dashboard and the admin."""
+"""Campaign reads: the "validate first" dry run, progress (counts per status, rate, ETA) for the API, the
+dashboard and the admin."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from billing.models import Campaign, Dispatch
+from billing.dispatch.window import parse_window
+from billing.models import Campaign, Charge, Dispatch, ImportBatch, MessageTemplate
+from billing.segments import campaign_audience
+from billing.suppression import suppressed_clients_q
+from billing.templating import TemplatePreview, template_preview
+from cobranca.exceptions import ApplicationError
 
 DS = Dispatch.Status
 CS = Campaign.Status
@@ -15,6 +23,70 @@ CS = Campaign.Status
 DELIVERED_OR_BETTER = (DS.SENT, DS.DELIVERED, DS.READ)
 # The rate is measured over the last few minutes so a campaign that waited for its window does not look slow.
 RATE_WINDOW_MINUTES = 5
+
+
+@dataclass(frozen=True)
+class CampaignValidation:
+    """What `campaign_validate` found. `sample` is the audience charge the `preview` was rendered for."""
+
+    total: int
+    suppressed: int
+    closed: int
+    problems: list[str]
+    warnings: list[str]
+    sample: Charge | None
+    preview: TemplatePreview
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def numbers(self) -> dict[str, int]:
+        return {"total": self.total, "suppressed": self.suppressed, "closed": self.closed}
+
+
+def campaign_validate(
+    *,
+    template: MessageTemplate,
+    import_batch: ImportBatch | None = None,
+    segment: dict | None = None,
+    send_window: str = "",
+) -> CampaignValidation:
+    """The dry run before creating a campaign: how many charges it reaches, how many of those the driver
+    will skip (suppressed clients: billing.suppression; charges that take no reminders), the template's
+    errors and compliance warnings, the send window's syntax, and the message rendered for the first charge
+    of the audience. Writes nothing. `problems` lists what `campaign_create`/`campaign_start` would refuse.
+    """
+    problems: list[str] = []
+    if import_batch is None and not segment:
+        problems.append("Escolha a audiência: um segmento ou uma importação.")
+    if not template.is_active:
+        problems.append("O modelo de mensagem está inativo.")
+    audience = campaign_audience(import_batch_id=getattr(import_batch, "pk", None), segment=segment)
+    numbers = audience.aggregate(
+        total=Count("pk"),
+        suppressed=Count("pk", filter=suppressed_clients_q("client__")),
+        closed=Count("pk", filter=Q(status__in=Charge.NO_REMINDER_STATUSES)),
+    )
+    if not numbers["total"]:
+        problems.append("A audiência não tem nenhuma cobrança.")
+    sample = audience.select_related("client").order_by("pk").first()
+    preview = template_preview(body=template.body, charge=sample)
+    problems.extend(preview.errors)
+    try:
+        parse_window(send_window or settings.SEND_WINDOW)
+    except ApplicationError as exc:
+        problems.append(exc.message)
+    return CampaignValidation(
+        total=numbers["total"],
+        suppressed=numbers["suppressed"],
+        closed=numbers["closed"],
+        problems=problems,
+        warnings=preview.warnings,
+        sample=sample,
+        preview=preview,
+    )
 
 
 def campaign_list(*, status: str | None = None) -> QuerySet[Campaign]:

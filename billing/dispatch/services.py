@@ -16,12 +16,20 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from loguru import logger
 
 from billing.dispatch.window import parse_window
 from billing.models import Campaign, Charge, Client, Dispatch, ImportBatch, MessageTemplate
+from billing.segments import campaign_audience
+from billing.suppression import (  # noqa: F401 - re-exported: the driver and tests name them from here
+    REASON_FORGOTTEN,
+    REASON_NOT_ON_WHATSAPP,
+    REASON_OPTED_OUT,
+    REASON_WRONG_NUMBER,
+    client_suppression_reason,
+)
 from cobranca.exceptions import ApplicationError
 from cobranca.tasks import enqueue_on_commit
 
@@ -32,10 +40,6 @@ DRIVE_TASK = "billing.tasks.dispatch_drive_task"
 
 # --- reasons shown to operators (pt-BR) ---------------------------------------------------------------------
 
-REASON_OPTED_OUT = "cliente pediu para não receber mensagens"
-REASON_WRONG_NUMBER = "número errado"
-REASON_NOT_ON_WHATSAPP = "número sem WhatsApp"
-REASON_FORGOTTEN = "cliente anonimizado (LGPD)"
 REASON_CHARGE = {
     Charge.Status.PAID: "cobrança paga",
     Charge.Status.CANCELLED: "cobrança cancelada",
@@ -135,17 +139,6 @@ def _decimal(value, field: str) -> Decimal:
     if not number.is_finite() or number < 0:
         raise ApplicationError("O valor não pode ser negativo.", {"field": field, "value": str(value)})
     return number
-
-
-def _audience(campaign: Campaign) -> QuerySet[Charge]:
-    charges = Charge.objects.all()
-    if campaign.import_batch_id:
-        charges = charges.filter(import_batch_id=campaign.import_batch_id)
-    if campaign.segment:
-        from billing.segments import charges_for_segment
-
-        charges = charges.filter(pk__in=charges_for_segment(campaign.segment).values("pk"))
-    return charges
 
 
 def _template_problems(template: MessageTemplate) -> list[str]:
@@ -251,7 +244,11 @@ def campaign_start(*, campaign: Campaign, by=None, confirm_compliance: bool = Fa
         )
     window = campaign.send_window or settings.SEND_WINDOW
     parse_window(window)
-    audience = list(_audience(campaign).values_list("pk", "client_id"))
+    audience = list(
+        campaign_audience(import_batch_id=campaign.import_batch_id, segment=campaign.segment).values_list(
+            "pk", "client_id"
+        )
+    )
     if not audience:
         raise ApplicationError("A audiência não tem nenhuma cobrança.", {"campaign_id": campaign.pk})
     now = timezone.now()
@@ -422,14 +419,9 @@ def campaigns_resume_for_session(*, session_name: str) -> int:
 def skip_reason_for(*, client: Client, charge: Charge) -> str:
     """Why this dispatch must not be sent, or "" when it may. Checked at send time: things change
     mid-campaign."""
-    if client.forgotten_at:
-        return REASON_FORGOTTEN
-    if client.opted_out_at:
-        return REASON_OPTED_OUT
-    if client.wrong_number:
-        return REASON_WRONG_NUMBER
-    if client.not_on_whatsapp:
-        return REASON_NOT_ON_WHATSAPP
+    reason = client_suppression_reason(client)
+    if reason:
+        return reason
     if not charge.accepts_reminders:
         return REASON_CHARGE.get(charge.status, f"cobrança {charge.get_status_display()}")
     return ""
@@ -673,8 +665,8 @@ def message_send_single(
             raise ApplicationError("Telefone inválido.", {"phone": str(exc)}) from None
         client = Client.objects.filter(phone=phone).first()
     if client is not None:
-        if client.forgotten_at or client.opted_out_at or client.wrong_number or client.not_on_whatsapp:
-            reason = skip_reason_for(client=client, charge=Charge(status=Charge.Status.OPEN))
+        reason = client_suppression_reason(client)
+        if reason:
             raise ApplicationError(
                 "Este cliente não pode receber mensagens.",
                 {"reason": reason, "client_id": client.pk},

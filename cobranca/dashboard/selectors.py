@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce, NullIf, TruncDay, TruncHour
 from django.utils import timezone
 
 from billing.models import Campaign, Charge, Client, Dispatch, ImportBatch, PromiseToPay
+from billing.suppression import suppressed_clients_q
 from cobranca.dashboard.formatting import SAO_PAULO, intent_label
 from conversations.models import Conversation, Message
 
@@ -72,7 +73,7 @@ def overview(period: DateRange) -> dict[str, Any]:
     )
 
     clients = Client.objects.aggregate(
-        total=Count("pk"), suppressed=Count("pk", filter=Q(opted_out_at__isnull=False) | Q(wrong_number=True))
+        total=Count("pk"), suppressed=Count("pk", filter=suppressed_clients_q())
     )
     charges = Charge.objects.aggregate(
         open_amount=Coalesce(Sum("amount", filter=Q(status__in=Charge.OPEN_STATUSES)), Value(Decimal("0"))),

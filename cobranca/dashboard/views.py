@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -186,43 +186,11 @@ def import_confirm(request: HttpRequest) -> HttpResponse:
 # --- Cobrança: campaigns
 
 
-def _audience(form: forms.CampaignForm):
-    """The charges a campaign with these filters would reach (billing.segments owns the filter semantics)."""
-    charges = Charge.objects.all()
-    batch = form.cleaned_data.get("importacao")
-    if batch is not None:
-        charges = charges.filter(import_batch=batch)
-    segment = form.segment()
-    if segment:
-        from billing.segments import charges_for_segment
-
-        charges = charges.filter(pk__in=charges_for_segment(segment).values("pk"))
-    return charges
-
-
 def _template_checks(body: str) -> tuple[list[str], list[str]]:
     from billing.compliance import template_compliance_warnings
     from billing.templating import template_validate
 
     return list(template_validate(body)), list(template_compliance_warnings(body))
-
-
-def _render_preview(
-    *, body: str, charge: Charge | None = None, client: Client | None = None
-) -> tuple[str, str]:
-    """(rendered text, error) — a template with a bad variable shows its error instead of a preview."""
-    from billing.templating import sample_context, template_render
-
-    try:
-        if charge is None and client is None:
-            text = template_render(body=body, context=sample_context())
-        else:
-            text = template_render(body=body, charge=charge, client=client or charge.client)
-    except ApplicationError as exc:
-        return "", exc.message
-    except (KeyError, ValueError) as exc:
-        return "", f"Variável inválida: {exc}"
-    return text, ""
 
 
 @operator_required
@@ -251,72 +219,51 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
 
 
 def _validate_campaign(form: forms.CampaignForm) -> dict[str, Any]:
-    """The "validate first" dry run: audience size, who would be skipped, the template's problems and a
-    rendered sample. Writes nothing."""
-    audience = _audience(form)
-    numbers = audience.aggregate(
-        total=Count("pk"),
-        suppressed=Count(
-            "pk",
-            filter=Q(client__opted_out_at__isnull=False)
-            | Q(client__wrong_number=True)
-            | Q(client__not_on_whatsapp=True),
-        ),
-        closed=Count("pk", filter=Q(status__in=Charge.NO_REMINDER_STATUSES)),
-    )
-    body = form.cleaned_data["modelo"].body
-    problems, warnings = _template_checks(body)
-    sample = audience.select_related("client").order_by("pk").first()
-    text, error = _render_preview(body=body, charge=sample) if sample else ("", "")
-    window_error = ""
-    if form.cleaned_data.get("janela"):
-        from billing.dispatch.window import parse_window
+    """The "validate first" dry run (billing.dispatch.selectors.campaign_validate), shaped for the page."""
+    from billing.dispatch.selectors import campaign_validate
 
-        try:
-            parse_window(form.cleaned_data["janela"])
-        except ApplicationError as exc:
-            window_error = exc.message
-        except ValueError as exc:
-            window_error = str(exc)
+    kwargs = form.service_kwargs()
+    result = campaign_validate(
+        template=kwargs["template"],
+        import_batch=kwargs["import_batch"],
+        segment=kwargs["segment"],
+        send_window=kwargs["send_window"],
+    )
     return {
-        "numbers": numbers,
-        "problems": problems + ([error] if error else []) + ([window_error] if window_error else []),
-        "warnings": warnings,
-        "sample": sample,
-        "preview": whatsapp_html(text) if text else "",
-        "ok": not problems and not error and not window_error and numbers["total"] > 0,
+        "numbers": result.numbers,
+        "problems": result.problems,
+        "warnings": result.warnings,
+        "sample": result.sample,
+        "preview": whatsapp_html(result.preview.text) if result.preview.text else "",
+        "ok": result.ok,
     }
 
 
 @operator_required
 @require_POST
 def campaign_preview(request: HttpRequest) -> HttpResponse:
-    """htmx: the chosen template rendered for a real client of the audience (or a chosen client)."""
+    """htmx: the chosen template rendered for a chosen client, or for the first open charge."""
+    from billing.templating import template_preview
+
     template = MessageTemplate.objects.filter(pk=request.POST.get("modelo") or 0).first()
+    if template is None:
+        return render(request, "dashboard/partials/preview.html", {"error": "Escolha um modelo de mensagem."})
     client_id = request.POST.get("cliente_previa") or ""
+    client = Client.objects.filter(pk=int(client_id)).first() if client_id.isdigit() else None
     charge = None
-    if client_id.isdigit():
-        charge = (
-            Charge.objects.select_related("client")
-            .filter(client_id=int(client_id))
-            .order_by("due_date")
-            .first()
-        )
-    if charge is None:
+    if client is None:
         charge = (
             Charge.objects.select_related("client").filter(status=Charge.Status.OPEN).order_by("pk").first()
         )
-    text, error = (
-        ("", "Escolha um modelo de mensagem.")
-        if template is None
-        else _render_preview(body=template.body, charge=charge)
-        if charge
-        else _render_preview(body=template.body)
-    )
+    preview = template_preview(body=template.body, client=client, charge=charge)
     return render(
         request,
         "dashboard/partials/preview.html",
-        {"preview": whatsapp_html(text) if text else "", "error": error, "charge": charge},
+        {
+            "preview": whatsapp_html(preview.text) if preview.text else "",
+            "error": " ".join(preview.errors),
+            "charge": preview.charge,
+        },
     )
 
 
@@ -641,16 +588,16 @@ def _template_variables() -> list[tuple[str, str]]:
 
 
 def _template_preview_context(body: str, client: Client | None = None) -> dict[str, Any]:
+    from billing.templating import template_preview as preview_for
+
     if not body.strip():
         return {"preview": "", "problems": [], "warnings": [], "error": ""}
-    problems, warnings = _template_checks(body)
-    charge = client.charges.order_by("due_date").first() if client else None
-    text, error = ("", "") if problems else _render_preview(body=body, charge=charge, client=client)
+    preview = preview_for(body=body, client=client)
     return {
-        "preview": whatsapp_html(text) if text else "",
-        "problems": problems,
-        "warnings": warnings,
-        "error": error,
+        "preview": whatsapp_html(preview.text) if preview.text else "",
+        "problems": preview.errors,
+        "warnings": preview.warnings,
+        "error": "",
     }
 
 

@@ -443,6 +443,44 @@ def test_the_campaign_preview_renders_the_template_for_a_real_client(op_client, 
     assert charge.client.name in html and "R$ 1.234,56" in html and "<strong>fatura</strong>" in html
 
 
+def test_validate_first_counts_a_forgotten_client_as_one_the_driver_will_skip(op_client, data):
+    """Drifted copy: the page had its own suppression filter, without the forgotten (LGPD) clients."""
+    forgotten = ClientFactory(name="Anonimizado", forgotten_at=timezone.now())
+    charge = ChargeFactory(client=forgotten)
+    batch = ImportBatch.objects.create(filename="f.csv", file_format="csv")
+    Charge.objects.filter(pk=charge.pk).update(import_batch=batch)
+    response = op_client.post(
+        reverse("dashboard:campaign-new"),
+        {"modelo": data["template"].pk, "importacao": batch.pk, "intervalo": "5", "acao": "validar"},
+    )
+    assert response.context["validation"]["numbers"] == {"total": 1, "suppressed": 1, "closed": 0}
+
+
+def test_every_preview_shows_a_client_the_same_charge_as_the_api(op_client, data, operator):
+    """Three rules used to choose the charge; the page showed an old paid charge, the API the open one."""
+    client = ClientFactory(name="Dona Preview")
+    ChargeFactory(client=client, amount=Decimal("10.00"), due_date=dt.date(2025, 1, 5), status="paid")
+    ChargeFactory(client=client, amount=Decimal("77.00"), due_date=dt.date(2025, 2, 5))
+    body = "{name} deve {amount}"
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(operator)
+    by_api = api.post(
+        "/api/billing/templates/preview", {"body": body, "client_id": client.pk}, format="json"
+    ).json()["text"]
+    assert by_api == "Dona Preview deve R$ 77,00"
+    template = MessageTemplateFactory(name="previa", body=body)
+    campaign_page = op_client.post(
+        reverse("dashboard:campaign-preview"), {"modelo": template.pk, "cliente_previa": client.pk}
+    ).content.decode()
+    editor = op_client.post(
+        reverse("dashboard:template-preview"), {"body": body, "cliente_previa": client.pk}
+    ).content.decode()
+    for html in (campaign_page, editor):
+        assert by_api in html and "R$ 10,00" not in html
+
+
 def test_the_csv_export_neutralises_formula_injection(op_client, data):
     response = op_client.get(reverse("dashboard:campaign-export", args=[data["campaign"].pk]))
     body = b"".join(response.streaming_content).decode("utf-8")
