@@ -92,9 +92,9 @@ def template_compliance_warnings(body: str) -> list[str]:
             quoted = ", ".join(f'"{word}"' for word in found[:3])
             warnings.append(f"Possível {label}: {quoted}. {_LAW}")
 
-    creditor_name = _normalize(getattr(settings, "CREDITOR_NAME", ""))
+    creditor_name = _normalize(settings.CREDITOR_NAME)
     has_name = "{creditor_name}" in body or "{credor}" in body or (creditor_name and creditor_name in text)
-    document_digits = _digits(getattr(settings, "CREDITOR_DOCUMENT", ""))
+    document_digits = _digits(settings.CREDITOR_DOCUMENT)
     has_document = (
         "{creditor_document}" in body
         or "{cnpj_credor}" in body

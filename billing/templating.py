@@ -134,7 +134,7 @@ def _creditor_context() -> dict[str, str]:
     return {
         "creditor_name": settings.CREDITOR_NAME,
         "creditor_document": settings.CREDITOR_DOCUMENT,
-        "creditor_address": getattr(settings, "CREDITOR_ADDRESS", ""),
+        "creditor_address": settings.CREDITOR_ADDRESS,
     }
 
 

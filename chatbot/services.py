@@ -87,8 +87,8 @@ def typing_sleep(seconds: float) -> None:
 
 def typing_seconds(reply: str) -> float:
     """A pause that looks like typing: proportional to the reply, capped (CHATBOT_TYPING_MAX_SECONDS)."""
-    per_char = float(getattr(settings, "CHATBOT_TYPING_SECONDS_PER_CHAR", 0.015))
-    cap = float(getattr(settings, "CHATBOT_TYPING_MAX_SECONDS", 3.0))
+    per_char = float(settings.CHATBOT_TYPING_SECONDS_PER_CHAR)
+    cap = float(settings.CHATBOT_TYPING_MAX_SECONDS)
     return max(0.0, min(len(reply) * per_char, cap))
 
 

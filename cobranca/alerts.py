@@ -41,10 +41,6 @@ class Alert:
         return asdict(self)
 
 
-def _setting(name: str, default):
-    return getattr(settings, name, default)
-
-
 def _waha_sessions_failed() -> list[Alert]:
     from whatsapp.models import WahaSession
 
@@ -65,7 +61,7 @@ def _waha_sessions_failed() -> list[Alert]:
 def _campaigns_stalled(now: dt.datetime) -> list[Alert]:
     from billing.models import Campaign, Dispatch
 
-    minutes = int(_setting("ALERT_CAMPAIGN_STALL_MINUTES", 15))
+    minutes = int(settings.ALERT_CAMPAIGN_STALL_MINUTES)
     limit = now - dt.timedelta(minutes=minutes)
     running = (
         Campaign.objects.filter(status=Campaign.Status.RUNNING)
@@ -96,9 +92,9 @@ def _error_rate() -> list[Alert]:
 
     minutes = 5
     total, errors = error_window(minutes=minutes)
-    threshold = float(_setting("ALERT_ERROR_RATE_PERCENT", 5))
+    threshold = float(settings.ALERT_ERROR_RATE_PERCENT)
     # Below a minimum volume one failed request would be "100%": not a signal.
-    if total < int(_setting("ALERT_ERROR_RATE_MIN_REQUESTS", 20)) or errors * 100 <= threshold * total:
+    if total < int(settings.ALERT_ERROR_RATE_MIN_REQUESTS) or errors * 100 <= threshold * total:
         return []
     return [
         Alert(
@@ -122,7 +118,7 @@ def _queue_backlog() -> list[Alert]:
         return []
     history = [*(cache.get(QUEUE_HISTORY_KEY) or [])[-2:], depth]
     cache.set(QUEUE_HISTORY_KEY, history, 3600)
-    threshold = int(_setting("ALERT_QUEUE_BACKLOG", 500))
+    threshold = int(settings.ALERT_QUEUE_BACKLOG)
     growing = len(history) == 3 and history[0] < history[1] < history[2]
     if depth < threshold or not growing:
         return []
@@ -150,7 +146,7 @@ def alerts_active() -> list[dict]:
 
 def _send(alert: Alert) -> bool:
     sent = False
-    url = _setting("ALERT_WEBHOOK_URL", "")
+    url = settings.ALERT_WEBHOOK_URL
     if url:
         try:
             response = requests.post(url, json={"alert": alert.as_dict(), "app": "cobranca"}, timeout=(3, 5))
@@ -158,20 +154,20 @@ def _send(alert: Alert) -> bool:
             sent = True
         except requests.RequestException as exc:
             logger.warning("alerts.webhook_failed key={} error={}", alert.key, type(exc).__name__)
-    if getattr(settings, "ADMINS", None):
+    if settings.ADMINS:
         try:
             mail_admins(f"[alerta] {alert.title}", alert.detail, fail_silently=False)
             sent = True
         except Exception as exc:  # noqa: BLE001 - SMTP errors vary by backend; the next run retries
             logger.warning("alerts.mail_failed key={} error={}", alert.key, type(exc).__name__)
-    if not url and not getattr(settings, "ADMINS", None):
+    if not url and not settings.ADMINS:
         logger.warning("alerts.no_destination key={} (set ADMINS or ALERT_WEBHOOK_URL)", alert.key)
     return sent
 
 
 def alerts_notify(alerts: list[Alert]) -> list[Alert]:
     """Send the alerts not sent within ALERT_RESEND_MINUTES. Returns the ones sent now."""
-    resend = int(_setting("ALERT_RESEND_MINUTES", 60)) * 60
+    resend = int(settings.ALERT_RESEND_MINUTES) * 60
     sent_now = []
     for alert in alerts:
         key = SENT_KEY.format(key=alert.key)

@@ -35,8 +35,8 @@ def prune_old_data(*, now: dt.datetime | None = None, dry_run: bool = False) -> 
     from whatsapp.models import WebhookEvent
 
     now = now or timezone.now()
-    message_days = int(getattr(settings, "RETENTION_DAYS_MESSAGES", 365))
-    webhook_days = int(getattr(settings, "RETENTION_DAYS_WEBHOOKS", 30))
+    message_days = int(settings.RETENTION_DAYS_MESSAGES)
+    webhook_days = int(settings.RETENTION_DAYS_WEBHOOKS)
     message_limit = now - dt.timedelta(days=message_days)
     webhook_limit = now - dt.timedelta(days=webhook_days)
 

@@ -338,6 +338,21 @@ DISPATCH_STALE_SECONDS = env_float(
 )
 # Retry a sendText that timed out (WAHA may have sent it: off by default to never send twice).
 DISPATCH_RETRY_TIMEOUTS = env_bool("DISPATCH_RETRY_TIMEOUTS", False)
+# Concurrent driver tasks per WAHA session for unpaced campaigns (a paced campaign always uses one: the pace,
+# not the sender, is its bottleneck).
+DISPATCH_DRIVER_LANES = env_int("DISPATCH_DRIVER_LANES", Q_WORKERS, minimum=1, maximum=64)
+# Seconds one driver task runs before handing over to the next: well under Q_TIMEOUT (and so under Q_RETRY).
+DISPATCH_DRIVER_BUDGET_SECONDS = env_float(
+    "DISPATCH_DRIVER_BUDGET_SECONDS", min(50.0, Q_CLUSTER["timeout"] * 0.4), minimum=1
+)
+if DISPATCH_DRIVER_BUDGET_SECONDS >= Q_CLUSTER["timeout"]:
+    raise ImproperlyConfigured("DISPATCH_DRIVER_BUDGET_SECONDS must be lower than Q_TIMEOUT")
+# Where the per-session pacing slots live: Redis when REDIS_URL is set, else the database.
+DISPATCH_PACING_BACKEND = env_str("DISPATCH_PACING_BACKEND", "").strip() or ("redis" if REDIS_URL else "db")
+if DISPATCH_PACING_BACKEND not in ("db", "redis"):
+    raise ImproperlyConfigured(f"DISPATCH_PACING_BACKEND must be db or redis: {DISPATCH_PACING_BACKEND!r}")
+if DISPATCH_PACING_BACKEND == "redis" and not REDIS_URL:
+    raise ImproperlyConfigured("DISPATCH_PACING_BACKEND=redis needs REDIS_URL")
 SEND_WINDOW = env_str("SEND_WINDOW", "mon-fri 08:00-20:00; sat 08:00-14:00")
 SEND_WINDOW_SKIP_HOLIDAYS = env_bool("SEND_WINDOW_SKIP_HOLIDAYS", True)
 
@@ -363,6 +378,8 @@ ALERT_WEBHOOK_URL = env_url("ALERT_WEBHOOK_URL", "")
 ALERT_RESEND_MINUTES = env_int("ALERT_RESEND_MINUTES", 60, minimum=1)
 ALERT_CAMPAIGN_STALL_MINUTES = env_int("ALERT_CAMPAIGN_STALL_MINUTES", 15, minimum=1)
 ALERT_ERROR_RATE_PERCENT = env_int("ALERT_ERROR_RATE_PERCENT", 5, minimum=1, maximum=100)
+# The error-rate alert needs at least this many requests in its window to mean anything.
+ALERT_ERROR_RATE_MIN_REQUESTS = env_int("ALERT_ERROR_RATE_MIN_REQUESTS", 20, minimum=1)
 ALERT_QUEUE_BACKLOG = env_int("ALERT_QUEUE_BACKLOG", 500, minimum=1)
 ADMINS = [("Administrador", addr) for addr in env_list("ADMIN_EMAILS", "")]
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

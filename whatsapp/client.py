@@ -19,19 +19,10 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from django.conf import settings
 from loguru import logger
 
 DEFAULT_EVENTS = ["message", "message.any", "message.ack", "session.status"]
-
-_DEFAULTS: dict[str, Any] = {
-    "WAHA_BASE_URL": "http://127.0.0.1:3000",
-    "WAHA_API_KEY": "cobranca-dev-waha-key",
-    "WAHA_SESSION_NAME": "default",
-    "WAHA_WEBHOOK_URL": "http://127.0.0.1:8000/webhook/waha",
-    "WAHA_WEBHOOK_HMAC_KEY": "",
-    "WAHA_CONNECT_TIMEOUT": 5.0,
-    "WAHA_READ_TIMEOUT": 30.0,
-}
 
 # Webhook retry policy we ask WAHA for: the documented default made explicit, so a change of default upstream
 # does not silently change how long an outage of our webhook endpoint can last without losing events.
@@ -69,21 +60,6 @@ def _connection_never_made(exc: requests.ConnectionError) -> bool:
         if cause is None and exc.args and isinstance(exc.args[0], BaseException) and exc.args[0] not in seen:
             cause = exc.args[0]
     return False
-
-
-def _setting(name: str) -> Any:
-    """Read a WAHA_* Django setting, falling back to the documented default when Django is not configured.
-
-    Keeps the client importable (and usable against the simulator) from plain scripts.
-    """
-    try:
-        from django.conf import settings
-
-        if settings.configured:
-            return getattr(settings, name, _DEFAULTS[name])
-    except ImportError:  # pragma: no cover - Django is always installed in this project
-        pass
-    return _DEFAULTS[name]
 
 
 class WahaError(Exception):
@@ -329,13 +305,13 @@ class WahaClient:
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
     ) -> None:
-        self.base_url = (base_url or _setting("WAHA_BASE_URL")).rstrip("/")
-        self.api_key = api_key if api_key is not None else _setting("WAHA_API_KEY")
-        self.session_name = session_name or _setting("WAHA_SESSION_NAME")
+        self.base_url = (base_url or settings.WAHA_BASE_URL).rstrip("/")
+        self.api_key = api_key if api_key is not None else settings.WAHA_API_KEY
+        self.session_name = session_name or settings.WAHA_SESSION_NAME
         self.connect_timeout = float(
-            connect_timeout if connect_timeout is not None else _setting("WAHA_CONNECT_TIMEOUT")
+            connect_timeout if connect_timeout is not None else settings.WAHA_CONNECT_TIMEOUT
         )
-        self.read_timeout = float(read_timeout if read_timeout is not None else _setting("WAHA_READ_TIMEOUT"))
+        self.read_timeout = float(read_timeout if read_timeout is not None else settings.WAHA_READ_TIMEOUT)
         self.http = requests.Session()
         self.http.headers.update({"X-Api-Key": self.api_key, "Accept": "application/json"})
 
@@ -574,8 +550,8 @@ class WahaClient:
         although the docs say it defaults to true. The webhook URL and HMAC key default to the settings.
         """
         name = self._session(name)
-        url = webhook_url if webhook_url is not None else _setting("WAHA_WEBHOOK_URL")
-        key = hmac_key if hmac_key is not None else _setting("WAHA_WEBHOOK_HMAC_KEY")
+        url = webhook_url if webhook_url is not None else settings.WAHA_WEBHOOK_URL
+        key = hmac_key if hmac_key is not None else settings.WAHA_WEBHOOK_HMAC_KEY
         config: dict[str, Any] = {}
         if url:
             webhook: dict[str, Any] = {"url": url, "events": list(events or DEFAULT_EVENTS)}

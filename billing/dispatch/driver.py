@@ -68,9 +68,7 @@ def waha_client():
 
 def driver_budget() -> float:
     """Seconds one driver task may run: well under the django-q2 timeout (and so under `retry`)."""
-    configured = getattr(settings, "DISPATCH_DRIVER_BUDGET_SECONDS", None)
-    timeout = float(settings.Q_CLUSTER.get("timeout", 120))
-    return float(configured) if configured else min(50.0, timeout * 0.4)
+    return float(settings.DISPATCH_DRIVER_BUDGET_SECONDS)
 
 
 @dataclass
@@ -412,9 +410,7 @@ def _handle_error(
         log.warning("dispatch.waha_unreachable reason={}", reason)
         return RETRY
     ambiguous = (
-        phase == "send"
-        and maybe_delivered
-        and (reason != "timeout" or not getattr(settings, "DISPATCH_RETRY_TIMEOUTS", False))
+        phase == "send" and maybe_delivered and (reason != "timeout" or not settings.DISPATCH_RETRY_TIMEOUTS)
     )
     if ambiguous:
         # WAHA may have accepted the message before the answer was lost: resending could duplicate it.

@@ -104,10 +104,7 @@ def slot_gap(*, delay: float, jitter: float, rng: random.Random | None = None) -
 
 
 def backend_name() -> str:
-    name = getattr(settings, "DISPATCH_PACING_BACKEND", "")
-    if name:
-        return name
-    return "redis" if settings.REDIS_URL else "db"
+    return settings.DISPATCH_PACING_BACKEND
 
 
 def _today() -> dt.date:

@@ -81,11 +81,11 @@ def max_retries() -> int:
 
 
 def retry_base_seconds() -> float:
-    return float(getattr(settings, "DISPATCH_RETRY_BASE_SECONDS", 30.0))
+    return float(settings.DISPATCH_RETRY_BASE_SECONDS)
 
 
 def retry_max_seconds() -> float:
-    return float(getattr(settings, "DISPATCH_RETRY_MAX_SECONDS", 1800.0))
+    return float(settings.DISPATCH_RETRY_MAX_SECONDS)
 
 
 def stale_after_seconds() -> float:
@@ -94,10 +94,7 @@ def stale_after_seconds() -> float:
     A live sender holds a row in `sending` for at most a check-exists call plus a sendText call, each bounded
     by the WAHA connect + read timeouts; twice that plus a margin can only be a dead process.
     """
-    configured = getattr(settings, "DISPATCH_STALE_SECONDS", None)
-    if configured:
-        return float(configured)
-    return 2 * (settings.WAHA_CONNECT_TIMEOUT + settings.WAHA_READ_TIMEOUT) + 10
+    return float(settings.DISPATCH_STALE_SECONDS)
 
 
 def driver_lanes(delay: float) -> int:
@@ -108,7 +105,7 @@ def driver_lanes(delay: float) -> int:
     """
     if delay > 0:
         return 1
-    return int(getattr(settings, "DISPATCH_DRIVER_LANES", settings.Q_CLUSTER.get("workers", 2)))
+    return int(settings.DISPATCH_DRIVER_LANES)
 
 
 def backoff_seconds(attempts: int) -> float:

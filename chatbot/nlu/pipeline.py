@@ -108,7 +108,7 @@ def _unique_version(base: str) -> str:
 def _default_output(version: str, backend: str) -> Path:
     from django.conf import settings
 
-    base = Path(getattr(settings, "DATA_DIR", Path(settings.BASE_DIR) / "var")) / "models"
+    base = Path(settings.DATA_DIR) / "models"
     return base / (f"intent-{version}.pt" if backend == "torch" else f"intent-{version}")
 
 

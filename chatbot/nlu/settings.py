@@ -28,4 +28,4 @@ def get_setting(name: str) -> Any:
         return default
     if not settings.configured:
         return default
-    return getattr(settings, name, default)
+    return getattr(settings, name)

@@ -155,3 +155,32 @@ def test_deploy_without_hmac_key_is_a_system_check_error():
     result = subprocess.run(code, cwd=ROOT, env=run_env, capture_output=True, text=True)
     assert result.returncode != 0
     assert "whatsapp.E001" in result.stderr + result.stdout
+
+
+def test_dispatch_settings_are_declared_with_derived_defaults():
+    result = _settings_in_subprocess(
+        {"Q_WORKERS": "3", "Q_TIMEOUT": "60"},
+        "settings.DISPATCH_DRIVER_LANES, settings.DISPATCH_DRIVER_BUDGET_SECONDS, "
+        "settings.DISPATCH_PACING_BACKEND",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["3", "24.0", "db"]
+    result = _settings_in_subprocess(
+        {"REDIS_URL": "redis://127.0.0.1:6379/3"}, "settings.DISPATCH_PACING_BACKEND"
+    )
+    assert result.stdout.strip() == "redis", result.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"DISPATCH_PACING_BACKEND": "memcached"}, "DISPATCH_PACING_BACKEND"),
+        ({"DISPATCH_PACING_BACKEND": "redis"}, "REDIS_URL"),
+        ({"Q_TIMEOUT": "60", "DISPATCH_DRIVER_BUDGET_SECONDS": "60"}, "DISPATCH_DRIVER_BUDGET_SECONDS"),
+        ({"DISPATCH_DRIVER_LANES": "0"}, "DISPATCH_DRIVER_LANES"),
+    ],
+)
+def test_a_bad_dispatch_setting_stops_start_up_naming_it(extra, named):
+    result = _settings_in_subprocess(extra)
+    assert result.returncode != 0
+    assert named in result.stderr

@@ -21,14 +21,14 @@ class Command(BaseCommand):
     help = "Run a local WAHA (WhatsApp HTTP API) simulator until Ctrl-C."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        default_port = urlsplit(getattr(settings, "WAHA_BASE_URL", "")).port or 3000
+        default_port = urlsplit(settings.WAHA_BASE_URL).port or 3000
         parser.add_argument("--port", type=int, default=default_port)
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--webhook-url", default=getattr(settings, "WAHA_WEBHOOK_URL", "") or "")
-        parser.add_argument("--hmac-key", default=getattr(settings, "WAHA_WEBHOOK_HMAC_KEY", "") or "")
-        parser.add_argument("--api-key", default=getattr(settings, "WAHA_API_KEY", "") or "")
+        parser.add_argument("--webhook-url", default=settings.WAHA_WEBHOOK_URL)
+        parser.add_argument("--hmac-key", default=settings.WAHA_WEBHOOK_HMAC_KEY)
+        parser.add_argument("--api-key", default=settings.WAHA_API_KEY)
         parser.add_argument("--engine", default="GOWS", choices=ENGINES)
-        parser.add_argument("--session", default=getattr(settings, "WAHA_SESSION_NAME", "default"))
+        parser.add_argument("--session", default=settings.WAHA_SESSION_NAME)
         parser.add_argument(
             "--auto-scan-seconds",
             type=float,
