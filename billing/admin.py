@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from billing.dispatch.export import campaign_export_response
 from billing.models import (
     Agreement,
     Campaign,
@@ -218,27 +219,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.action(description="Exportar envios (CSV)")
     def export_dispatches_csv(self, request, queryset):
-        dispatches = Dispatch.objects.filter(campaign__in=queryset).select_related(
-            "client", "charge", "campaign"
-        )
-        rows = (
-            (
-                d.campaign.name,
-                d.client.name,
-                d.client.masked_phone,
-                d.charge.external_id or d.charge_id,
-                d.get_status_display(),
-                d.reason,
-                d.attempts,
-                d.sent_at.isoformat() if d.sent_at else "",
-            )
-            for d in dispatches.iterator()
-        )
-        return export_csv_response(
-            "envios.csv",
-            ["campanha", "cliente", "telefone", "cobrança", "situação", "motivo", "tentativas", "enviada em"],
-            rows,
-        )
+        return campaign_export_response(queryset, filename="envios.csv")
 
 
 @admin.register(Dispatch)

@@ -254,30 +254,6 @@ def campaign_problem_dispatches(campaign: Campaign, limit: int = 200) -> QuerySe
     )
 
 
-def campaign_export_rows(campaign: Campaign):
-    """Every dispatch of a campaign for the CSV export, streamed in chunks (one query per 2,000 rows)."""
-    return (
-        Dispatch.objects.filter(campaign=campaign)
-        .select_related("client", "charge")
-        .order_by("pk")
-        .values_list(
-            "pk",
-            "client__name",
-            "client__phone",
-            "charge__external_id",
-            "charge__amount",
-            "charge__due_date",
-            "status",
-            "reason",
-            "attempts",
-            "sent_at",
-            "delivered_at",
-            "read_at",
-        )
-        .iterator(chunk_size=2000)
-    )
-
-
 def recent_imports(limit: int = 10) -> QuerySet[ImportBatch]:
     return ImportBatch.objects.select_related("created_by").order_by("-created_at")[:limit]
 

@@ -6,7 +6,6 @@ package is being changed, and so importing this module never loads the chatbot o
 
 from __future__ import annotations
 
-import csv
 import secrets
 import time
 from pathlib import Path
@@ -25,9 +24,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from billing.models import Campaign, Charge, Client, Dispatch, MessageTemplate
-from cobranca.admin_utils import csv_safe
 from cobranca.dashboard import forms, selectors
-from cobranca.dashboard.formatting import INTENT_LABELS, SAO_PAULO, whatsapp_html
+from cobranca.dashboard.formatting import INTENT_LABELS, whatsapp_html
 from cobranca.exceptions import ApplicationError
 from cobranca.roles import operator_required
 from conversations.models import Conversation, Message
@@ -366,74 +364,14 @@ def dispatch_resend(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("dashboard:campaign-detail", pk=dispatch.campaign_id)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @operator_required
 @require_GET
 def campaign_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
-    """CSV for Brazilian Excel (`;`, UTF-8 BOM); every text cell is neutralised against formula injection."""
+    """The campaign's dispatches as CSV (billing.dispatch.export: the same file as the admin's export)."""
+    from billing.dispatch.export import campaign_export_response
+
     campaign = get_object_or_404(Campaign, pk=pk)
-    writer = csv.writer(_Echo(), delimiter=";")
-    labels = dict(Dispatch.Status.choices)
-
-    def fmt_dt(value) -> str:
-        return timezone.localtime(value, SAO_PAULO).strftime("%d/%m/%Y %H:%M:%S") if value else ""
-
-    def rows():
-        yield "\ufeff"
-        yield writer.writerow(
-            [
-                "envio",
-                "cliente",
-                "telefone",
-                "cobrança",
-                "valor",
-                "vencimento",
-                "situação",
-                "motivo",
-                "tentativas",
-                "enviada em",
-                "entregue em",
-                "lida em",
-            ]
-        )
-        for (
-            pk_,
-            name,
-            phone,
-            ext,
-            amount,
-            due,
-            status,
-            reason,
-            attempts,
-            sent,
-            delivered,
-            read,
-        ) in selectors.campaign_export_rows(campaign):
-            yield writer.writerow(
-                [
-                    pk_,
-                    csv_safe(name),
-                    csv_safe(phone),
-                    csv_safe(ext),
-                    str(amount).replace(".", ","),
-                    due.strftime("%d/%m/%Y") if due else "",
-                    labels.get(status, status),
-                    csv_safe(reason),
-                    attempts,
-                    fmt_dt(sent),
-                    fmt_dt(delivered),
-                    fmt_dt(read),
-                ]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="campanha-{campaign.pk}.csv"'
-    return response
+    return campaign_export_response([campaign], filename=f"campanha-{campaign.pk}.csv")
 
 
 # --- Conversas

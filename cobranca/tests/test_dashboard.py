@@ -490,6 +490,24 @@ def test_the_csv_export_neutralises_formula_injection(op_client, data):
     assert len(body.strip().splitlines()) == 8
 
 
+def test_the_csv_export_masks_phones_like_the_admin_export(op_client, data):
+    """Drifted copy: the dashboard's export wrote full phone numbers while the admin's masked them."""
+    campaign = data["campaign"]
+    body = b"".join(
+        op_client.get(reverse("dashboard:campaign-export", args=[campaign.pk])).streaming_content
+    ).decode("utf-8")
+    for dispatch in data["dispatches"]:
+        assert dispatch.client.phone not in body
+        assert dispatch.client.masked_phone in body
+    staff = User.objects.create_superuser("chefe", "chefe@example.com", "s3nha-forte-123")
+    admin = HttpClient()
+    admin.force_login(staff)
+    response = admin.post(
+        "/admin/billing/campaign/", {"action": "export_dispatches_csv", "_selected_action": [campaign.pk]}
+    )
+    assert b"".join(response.streaming_content).decode("utf-8") == body
+
+
 # --- Conversas ----------------------------------------------------------------------------------------------
 
 
