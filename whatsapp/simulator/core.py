@@ -1,7 +1,7 @@
 """State and behaviour of the WAHA simulator, independent of HTTP.
 
-It models what the project relies on from WAHA 2026.7.1 (see docs/waha-simulator.md and
-/work/shared/docs/waha.md): sessions and their status machine, sendText with engine-specific answers, number
+It models what the project relies on from WAHA 2026.7.1 (see docs/waha-simulator.md and the spec in
+docs/specs/waha/): sessions and their status machine, sendText with engine-specific answers, number
 checks with the Brazilian 9th-digit quirk, LID mapping, and the webhooks WAHA emits, plus switchable faults.
 Handlers in ``server.py`` translate HTTP into calls here; domain errors are raised as :class:`ApiError`
 carrying the exact status and body real WAHA answers with.

@@ -1,6 +1,6 @@
 """Validate WAHA-shaped JSON against the official OpenAPI spec of WAHA 2026.7.1 with jsonschema.
 
-The spec (``../shared/waha/openapi.json`` from the repo root, or ``$WAHA_OPENAPI_PATH``) is the contract
+The spec (``docs/specs/waha/openapi.json``, a copy of the official one kept in the repository) is the contract
 both the simulator and our client are tested against. It is known to be wrong in places, so a small, explicit
 list of leniencies is applied to a copy of it, each naming why. Anything not listed is validated as written.
 """
@@ -10,34 +10,18 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-ENV_VAR = "WAHA_OPENAPI_PATH"
+# Kept in the repository (version and source in the README beside it): a clone alone runs these tests.
+SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "specs" / "waha" / "openapi.json"
 
 
 def spec_path() -> Path:
-    """``<repo>/../shared/waha/openapi.json``; ``$WAHA_OPENAPI_PATH`` when the repo lives elsewhere."""
-    candidates: list[Path] = []
-    try:
-        from django.conf import settings
-
-        if settings.configured:
-            candidates.append(Path(settings.BASE_DIR).parent / "shared" / "waha" / "openapi.json")
-    except ImportError:  # pragma: no cover
-        pass
-    if os.environ.get(ENV_VAR):
-        candidates.append(Path(os.environ[ENV_VAR]))
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"WAHA OpenAPI spec not found (tried {[str(c) for c in candidates]}); set {ENV_VAR}"
-    )
+    return SPEC_PATH
 
 
 @functools.cache
