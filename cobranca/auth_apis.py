@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django_ratelimit.core import is_ratelimited
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from loguru import logger
 from rest_framework import serializers, status
@@ -15,14 +14,13 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from cobranca.ratelimit import too_many_requests
+from cobranca.ratelimit import LOGIN_GROUP, LOGIN_LOCKED_MESSAGE, login_attempt_limited, too_many_requests
 
 
-def _login_key_username(group, request) -> str:
-    username = ""
+def _login_username(request) -> str:
     if isinstance(getattr(request, "data", None), dict):
-        username = str(request.data.get("username", ""))
-    return username.strip().lower() or "-"
+        return str(request.data.get("username", ""))
+    return ""
 
 
 _TOKENS = inline_serializer("Tokens", {"access": serializers.CharField(), "refresh": serializers.CharField()})
@@ -44,10 +42,10 @@ class LoginApi(APIView):
         summary="Obter tokens JWT",
     )
     def post(self, request):
-        rate = settings.LOGIN_RATE_LIMIT
-        for key in ("ip", _login_key_username):
-            if is_ratelimited(request, group="auth.login", key=key, rate=rate, method="POST", increment=True):
-                return too_many_requests(request, rate, group="auth.login")
+        if login_attempt_limited(request, _login_username(request)):
+            return too_many_requests(
+                request, settings.LOGIN_RATE_LIMIT, group=LOGIN_GROUP, message=LOGIN_LOCKED_MESSAGE
+            )
         serializer = self.LoginInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = authenticate(

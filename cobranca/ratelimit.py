@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
 from django_ratelimit import ALL
 from django_ratelimit.core import is_ratelimited
 from loguru import logger
@@ -19,7 +22,9 @@ def _period_seconds(rate: str) -> int:
     return int(number or 1) * units.get(unit[0], 1)
 
 
-def too_many_requests(request, rate: str, *, group: str) -> JsonResponse:
+def too_many_requests(
+    request, rate: str, *, group: str, message: str = "Muitas requisições. Tente novamente mais tarde."
+) -> JsonResponse:
     retry_after = _period_seconds(rate)
     logger.bind(security=True).warning(
         "security.rate_limited group={} path={} ip={}",
@@ -28,11 +33,75 @@ def too_many_requests(request, rate: str, *, group: str) -> JsonResponse:
         request.META.get("REMOTE_ADDR", ""),
     )
     response = JsonResponse(
-        {"message": "Muitas requisições. Tente novamente mais tarde.", "extra": {"retry_after": retry_after}},
+        {"message": message, "extra": {"retry_after": retry_after}},
         status=429,
     )
     response["Retry-After"] = str(retry_after)
     return response
+
+
+# --- logins -------------------------------------------------------------------------------------------------
+
+# One counter group for /auth/login, /accounts/login/ and /admin/login/: guesses spread over the three add up.
+LOGIN_GROUP = "auth.login"
+LOGIN_LOCKED_MESSAGE = (
+    "Muitas tentativas de login. Aguarde alguns minutos e tente novamente; se esqueceu a senha, redefina-a."
+)
+
+
+def login_attempt_limited(request, username: str) -> bool:
+    """Count one login attempt against the caller's IP and against the username (LOGIN_RATE_LIMIT each, in
+    the shared cache, so every web worker sees the same counters) and say whether it is over the limit.
+
+    Every attempt counts, right or wrong: once the limit is reached even the right password is refused until
+    the window ends, so guessing cannot go on in parallel with a successful login.
+    """
+    rate = settings.LOGIN_RATE_LIMIT
+    name = (username or "").strip().lower() or "-"
+    keys = (
+        lambda group, req: f"ip:{req.META.get('REMOTE_ADDR', '')}",
+        lambda group, req: f"user:{name}",
+    )
+    limited = [
+        is_ratelimited(request, group=LOGIN_GROUP, key=key, rate=rate, method=ALL, increment=True)
+        for key in keys
+    ]
+    return any(limited)
+
+
+def login_locked_page(request) -> HttpResponse:
+    """The 429 page of a page login (dashboard, admin): the message and the link to reset the password."""
+    rate = settings.LOGIN_RATE_LIMIT
+    retry_after = _period_seconds(rate)
+    logger.bind(security=True).warning(
+        "security.rate_limited group={} path={} ip={}",
+        LOGIN_GROUP,
+        request.path,
+        request.META.get("REMOTE_ADDR", ""),
+    )
+    response = render(
+        request,
+        "registration/login_locked.html",
+        {"message": LOGIN_LOCKED_MESSAGE, "retry_minutes": max(1, -(-retry_after // 60))},
+        status=429,
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def login_attempts_limited(view):
+    """Wrap a login view (a form posting `username`): over the limit, answer the 429 page instead."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method == "POST" and login_attempt_limited(request, request.POST.get("username", "")):
+            return login_locked_page(request)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+# --- API ----------------------------------------------------------------------------------------------------
 
 
 def _user_or_ip(group, request) -> str:

@@ -6,17 +6,42 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from cobranca import auth_apis, metrics, views
+from cobranca.ratelimit import login_attempts_limited
 
 admin.site.site_header = "Cobrança Inteligente"
 admin.site.site_title = "Cobrança Inteligente"
 admin.site.index_title = "Retaguarda"
+_SITE = {"site_header": admin.site.site_header, "site_title": admin.site.site_title}
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("health", views.health, name="health"),
+    # Before admin.site.urls so that the admin's own login is limited like the others (cobranca.ratelimit).
+    path("admin/login/", login_attempts_limited(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", login_attempts_limited(auth_views.LoginView.as_view()), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Password reset by e-mail (Django's views and the admin's templates): never blocked by the login limit.
+    path(
+        "accounts/password_reset/",
+        auth_views.PasswordResetView.as_view(extra_context=_SITE),
+        name="password_reset",
+    ),
+    path(
+        "accounts/password_reset/done/",
+        auth_views.PasswordResetDoneView.as_view(extra_context=_SITE),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(extra_context=_SITE),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(extra_context=_SITE),
+        name="password_reset_complete",
+    ),
     path("auth/login", auth_apis.LoginApi.as_view(), name="auth-login"),
     path("auth/refresh", auth_apis.RefreshApi.as_view(), name="auth-refresh"),
     path("auth/logout", auth_apis.LogoutApi.as_view(), name="auth-logout"),

@@ -113,3 +113,79 @@ def test_a_user_without_a_role_cannot_use_the_api(api):
     response = api.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 403
     assert "permissão" in response.content.decode()
+
+
+# --- brute force on the page logins (dashboard and admin): the same limit as /auth/login -------------------
+
+
+@pytest.fixture
+def staff():
+    return User.objects.create_user(
+        "chefe", password="s3nha-forte-123", email="chefe@example.com", is_staff=True, is_superuser=True
+    )
+
+
+def _page_login(client, path, username, password, ip="10.0.0.1"):
+    return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=ip)
+
+
+def _logged_in(client) -> bool:
+    return "_auth_user_id" in client.session
+
+
+@pytest.mark.parametrize(("path", "who"), [("/accounts/login/", "operador"), ("/admin/login/", "chefe")])
+def test_page_logins_lock_out_after_five_attempts_per_ip(client, operator, staff, path, who):
+    statuses = [_page_login(client, path, who, "errada", ip="10.7.7.7").status_code for _ in range(5)]
+    assert statuses == [200] * 5  # the form again, with its error
+
+    response = _page_login(client, path, who, "s3nha-forte-123", ip="10.7.7.7")
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert "Muitas tentativas de login" in response.content.decode()
+    assert not _logged_in(client)
+
+
+@pytest.mark.parametrize(("path", "who"), [("/accounts/login/", "operador"), ("/admin/login/", "chefe")])
+def test_page_logins_lock_out_per_username_across_ips(client, operator, staff, path, who):
+    for i in range(5):
+        _page_login(client, path, who.upper(), "errada", ip=f"10.2.2.{i}")
+
+    response = _page_login(client, path, who, "s3nha-forte-123", ip="10.3.3.3")
+
+    assert response.status_code == 429
+    assert not _logged_in(client)
+
+
+def test_one_counter_for_the_three_logins(client, api, staff):
+    _login(api, username="chefe", password="errada", ip="10.4.4.1")
+    _login(api, username="chefe", password="errada", ip="10.4.4.2")
+    _page_login(client, "/accounts/login/", "chefe", "errada", ip="10.4.4.3")
+    _page_login(client, "/accounts/login/", "chefe", "errada", ip="10.4.4.4")
+    _page_login(client, "/admin/login/", "chefe", "errada", ip="10.4.4.5")
+
+    assert _page_login(client, "/admin/login/", "chefe", "s3nha-forte-123", ip="10.4.4.6").status_code == 429
+    assert _login(api, username="chefe", ip="10.4.4.7").status_code == 429
+
+
+def test_a_locked_out_user_can_still_reset_the_password(client, staff, mailoutbox):
+    for _ in range(6):
+        _page_login(client, "/accounts/login/", "chefe", "errada", ip="10.5.5.5")
+    locked = _page_login(client, "/accounts/login/", "chefe", "s3nha-forte-123", ip="10.5.5.5")
+    assert locked.status_code == 429
+    assert "/accounts/password_reset/" in locked.content.decode()
+
+    assert client.get("/accounts/password_reset/", REMOTE_ADDR="10.5.5.5").status_code == 200
+    sent = client.post("/accounts/password_reset/", {"email": "chefe@example.com"}, REMOTE_ADDR="10.5.5.5")
+    assert sent.status_code == 302
+    assert len(mailoutbox) == 1
+    link = next(line for line in mailoutbox[0].body.splitlines() if "/accounts/reset/" in line).strip()
+    form = client.get(link.split("testserver", 1)[-1], follow=True)
+    assert form.status_code == 200
+    done = client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "outra-s3nha-forte-456", "new_password2": "outra-s3nha-forte-456"},
+    )
+    assert done.status_code == 302
+    staff.refresh_from_db()
+    assert staff.check_password("outra-s3nha-forte-456")

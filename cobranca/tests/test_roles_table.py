@@ -33,7 +33,12 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("", "GET"): ("302", "302", "302", "302"),
     ("health", "GET"): ("200", "200", "200", "200"),
     ("admin/", "GET"): ("login", "login", "login", "200"),
+    ("admin/login/", "GET"): ("200", "200", "200", "302"),  # limited like /auth/login (test_auth.py)
     ("accounts/login/", "GET"): ("200", "200", "200", "200"),
+    ("accounts/password_reset/", "GET"): PUBLIC,
+    ("accounts/password_reset/done/", "GET"): PUBLIC,
+    ("accounts/reset/<uidb64>/<token>/", "GET"): PUBLIC,  # an invalid link: the "link expired" page
+    ("accounts/reset/done/", "GET"): PUBLIC,
     ("accounts/logout/", "POST"): ("302", "302", "302", "302"),
     ("metrics", "GET"): ("401", "401", "401", "200"),
     # JWT endpoints (AllowAny for login/refresh: an empty body is a 400 for everyone)

@@ -1,16 +1,18 @@
-"""The API's per-user limit holds across processes: two gunicorn workers share the counter (the database
-cache)."""
+"""The API's per-user limit and the login limit hold across processes: two gunicorn workers share the counters
+(the database cache)."""
 
 from __future__ import annotations
 
 import http.client
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from rest_framework_simplejwt.tokens import AccessToken
@@ -38,10 +40,30 @@ def _get(port: int, path: str, token: str) -> http.client.HTTPResponse:
     return response
 
 
+def _admin_login(port: int, password: str) -> tuple[int, str]:
+    """GET the admin login page for a CSRF token, then POST the staff user's credentials (new connections)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/admin/login/", headers={"Connection": "close"})
+    page = conn.getresponse()
+    html = page.read().decode()
+    cookie = page.getheader("Set-Cookie").split(";", 1)[0]
+    conn.close()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    body = urlencode({"username": "user-staff", "password": password, "csrfmiddlewaretoken": token})
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie, "Connection": "close"}
+    conn.request("POST", "/admin/login/", body=body, headers=headers)
+    response = conn.getresponse()
+    text = response.read().decode()
+    conn.close()
+    return response.status, text
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_per_user_limit_holds_across_two_gunicorn_workers(tmp_path):
     token = str(AccessToken.for_user(make_user("integrator")))
     other = str(AccessToken.for_user(make_user("operator")))
+    make_user("staff")
     port = _free_port()
     env = {
         **os.environ,
@@ -49,6 +71,7 @@ def test_the_per_user_limit_holds_across_two_gunicorn_workers(tmp_path):
         "DJANGO_SETTINGS_MODULE": "cobranca.settings",
         "RATE_LIMIT_REQUESTS": str(LIMIT),
         "RATE_LIMIT_PERIOD": "3600",
+        "LOGIN_RATE_LIMIT": "5/h",  # an hour: the six attempts below never straddle two windows
         "COBRANCA_IGNORE_DOTENV": "1",
         "LOG_FILE": str(tmp_path / "gunicorn.log"),
         "LOG_LEVEL": "WARNING",
@@ -94,6 +117,10 @@ def test_the_per_user_limit_holds_across_two_gunicorn_workers(tmp_path):
         assert statuses.count(200) == LIMIT, statuses
         assert statuses.count(429) == 8, statuses
         assert _get(port, "/api/dispatches/", other).status == 200  # per user, not global
+        # The admin login: five attempts, then 429 even with the right password, whichever worker answers.
+        logins = [_admin_login(port, "errada") for _ in range(5)] + [_admin_login(port, "s3nha-forte-123")]
+        assert [status for status, _ in logins] == [200] * 5 + [429], logins
+        assert "Muitas tentativas de login" in logins[-1][1]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=15)
