@@ -1,16 +1,12 @@
 """Campaign API, with the original system's names: send-batch, send-single, batch-status, plus campaign
 actions.
 
-Views only validate input and call one service; every rule lives in billing.dispatch.services.
+Views only validate input and call one service; every rule lives in billing.dispatch (services, and batch for
+send-batch).
 """
 
 from __future__ import annotations
 
-import io
-import json
-from pathlib import Path, PurePosixPath
-
-from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
@@ -20,8 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.apis_import import ImportReportSerializer
-from billing.dispatch import selectors, services
-from billing.models import Campaign, Client, Dispatch, ImportBatch, MessageTemplate
+from billing.dispatch import batch, selectors, services
+from billing.models import Campaign, Client, Dispatch, MessageTemplate
 from cobranca.exceptions import ApplicationError
 from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses, paginated
 
@@ -165,46 +161,6 @@ def _template(name: str) -> MessageTemplate:
     return template
 
 
-def resolve_upload(name: str) -> Path:
-    """A file inside settings.UPLOADS_DIR named by a relative path; anything that could leave it is refused.
-
-    Refused: absolute paths, drive letters, backslashes, `..` parts, NUL bytes, names the file system cannot
-    hold (too long), and anything whose resolved path (symlinks followed) is not inside the resolved uploads
-    directory.
-    """
-    refuse = ApplicationError(
-        "Arquivo inválido: informe só o nome de um arquivo enviado para a pasta de uploads.",
-        {"clients_file": name},
-    )
-    if not name or "\x00" in name or "\\" in name or ":" in name:
-        raise refuse
-    relative = PurePosixPath(name)
-    if relative.is_absolute() or any(part in ("..", "") for part in relative.parts):
-        raise refuse
-    base = Path(settings.UPLOADS_DIR).resolve()
-    try:
-        candidate = (base / relative).resolve()
-        exists = candidate.is_file()
-    except OSError:  # e.g. ENAMETOOLONG: not a name an upload could have
-        raise refuse from None
-    if not candidate.is_relative_to(base) or candidate == base:
-        raise refuse
-    if not exists:
-        raise ApplicationError(
-            "Arquivo não encontrado na pasta de uploads.", {"clients_file": name}, status_code=404
-        )
-    return candidate
-
-
-def _import(*, path_or_file, filename: str, fmt: str | None, by) -> tuple[ImportBatch, dict]:
-    from billing.importing import import_file
-
-    report = import_file(path_or_file=path_or_file, filename=filename, fmt=fmt, by=by)
-    if not report.success or report.batch_id is None:
-        raise ApplicationError(report.message or "A importação falhou.", {"import": report.as_dict()})
-    return ImportBatch.objects.get(pk=report.batch_id), report.as_dict()
-
-
 class SendBatchApi(APIView):
     """POST /api/billing/send-batch — import (file or inline list) or pick a segment, then create and
     start."""
@@ -293,34 +249,15 @@ class SendBatchApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        template = _template(values["template_name"])
-        by = request.user
-        batch, import_report = None, None
-        if "clients_file" in values:
-            path = resolve_upload(values["clients_file"])
-            batch, import_report = _import(path_or_file=str(path), filename=path.name, fmt=None, by=by)
-        elif "clients" in values:
-            raw = json.dumps(values["clients"], ensure_ascii=False, default=str).encode()
-            batch, import_report = _import(
-                path_or_file=io.BytesIO(raw), filename="clients.json", fmt="json", by=by
-            )
-        segment = values.get("segment")
-        campaign = services.campaign_create(
-            template=template,
-            name=values.get("name", ""),
-            segment=segment,
-            import_batch=batch,
-            delay_seconds=values.get("delay_seconds"),
-            jitter_seconds=values.get("jitter_seconds"),
+        # The input's names are the service's, but for the template (by name) and the session.
+        kwargs = {k: v for k, v in values.items() if k not in ("template_name", "session")}
+        result = batch.campaign_send_batch(
+            template=_template(values["template_name"]),
             session_name=values.get("session"),
-            starts_at=values.get("starts_at"),
-            send_window=values.get("send_window", ""),
-            daily_cap=values.get("daily_cap"),
-            by=by,
+            by=request.user,
+            **kwargs,
         )
-        campaign = services.campaign_start(
-            campaign=campaign, by=by, confirm_compliance=values["confirm_compliance"]
-        )
+        campaign, import_report = result.campaign, result.import_report
         body = {
             "success": True,
             "campaign_id": campaign.pk,

@@ -1,0 +1,58 @@
+"""campaign_send_batch: import or segment, then create and start, as one service the API calls."""
+
+from __future__ import annotations
+
+import pytest
+
+from billing.dispatch.batch import campaign_send_batch
+from billing.models import Campaign, ImportBatch
+from billing.tests.dispatch_support import make_charges, plain_template
+from billing.tests.factories import MessageTemplateFactory
+from cobranca.exceptions import ApplicationError
+
+pytestmark = pytest.mark.django_db
+
+ROW = {
+    "id": "FAT-9",
+    "name": "Ana Souza",
+    "phone": "+5511987650009",
+    "amount": "10",
+    "due_date": "2030-01-10",
+}
+
+
+def test_an_inline_list_is_imported_then_the_campaign_is_created_and_started():
+    result = campaign_send_batch(template=plain_template(), clients=[ROW])
+    assert result.import_report["imported"] == 1
+    campaign = result.campaign
+    assert campaign.status == Campaign.Status.RUNNING and campaign.total == 1
+    assert campaign.import_batch_id == ImportBatch.objects.get().pk
+
+
+def test_a_segment_starts_without_importing():
+    make_charges(2)
+    result = campaign_send_batch(template=plain_template(), segment={"statuses": ["open"]})
+    assert result.import_report is None and result.campaign.total == 2
+    assert not ImportBatch.objects.exists()
+
+
+@pytest.mark.parametrize("audiences", [{}, {"clients": [ROW], "segment": {"statuses": ["open"]}}])
+def test_exactly_one_audience_is_accepted(audiences):
+    with pytest.raises(ApplicationError, match="exatamente um"):
+        campaign_send_batch(template=plain_template(), **audiences)
+    assert not Campaign.objects.exists() and not ImportBatch.objects.exists()
+
+
+def test_a_start_refused_for_unconfirmed_warnings_keeps_the_import_and_the_draft():
+    template = MessageTemplateFactory(name="ameaca", body="Pague {amount} ou vamos processar você.")
+    with pytest.raises(ApplicationError, match="conformidade"):
+        campaign_send_batch(template=template, clients=[ROW])
+    assert Campaign.objects.get().status == Campaign.Status.DRAFT
+    assert ImportBatch.objects.count() == 1
+
+
+def test_a_file_outside_the_uploads_folder_is_refused_before_anything_is_written(settings, tmp_path):
+    settings.UPLOADS_DIR = tmp_path
+    with pytest.raises(ApplicationError, match="Arquivo inválido"):
+        campaign_send_batch(template=plain_template(), clients_file="../etc/passwd")
+    assert not Campaign.objects.exists()
