@@ -81,6 +81,15 @@ class ImportBatch(models.Model):
     updated_charges = models.PositiveIntegerField(default=0)
     report = models.JSONField("relatório", default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    regua = models.ForeignKey(
+        "billing.Regua",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="import_batches",
+        verbose_name="régua",
+        help_text="Régua que as cobranças desta importação seguem (vazio: a régua padrão).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -119,6 +128,15 @@ class Charge(models.Model):
         ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="charges"
     )
     paid_at = models.DateTimeField("paga em", null=True, blank=True)
+    # The régua this charge follows; null = its import's régua, else the default one (billing.regua.planner).
+    regua = models.ForeignKey(
+        "billing.Regua",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="charges",
+        verbose_name="régua",
+    )
     status_changed_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -127,7 +145,7 @@ class Charge(models.Model):
         verbose_name = "cobrança"
         verbose_name_plural = "cobranças"
         ordering = ["due_date", "pk"]
-        indexes = [models.Index(fields=["status", "due_date"])]
+        indexes = [models.Index(fields=["status", "due_date"]), models.Index(fields=["due_date"])]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=Decimal("0")), name="charge_amount_positive"),
             models.CheckConstraint(
@@ -211,12 +229,27 @@ class Campaign(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set on the daily campaign a régua feeds (one per régua and day, see billing.regua.planner).
+    regua = models.ForeignKey(
+        "billing.Regua",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        verbose_name="régua",
+    )
+    regua_day = models.DateField("dia da régua", null=True, blank=True)
 
     class Meta:
         verbose_name = "campanha"
         verbose_name_plural = "campanhas"
         ordering = ["-created_at"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["regua", "regua_day"],
+                condition=Q(regua__isnull=False),
+                name="campaign_one_per_regua_day",
+            ),
             models.CheckConstraint(condition=Q(delay_seconds__gte=0), name="campaign_delay_not_negative"),
             models.CheckConstraint(condition=Q(jitter_seconds__gte=0), name="campaign_jitter_not_negative"),
             models.CheckConstraint(
@@ -402,3 +435,7 @@ class PacingState(models.Model):
 
     def __str__(self) -> str:
         return self.session_name
+
+
+# The régua models live in their own module (billing/regua/); importing them here registers them in the app.
+from billing.regua.models import Regua, ReguaEntry, ReguaStep  # noqa: E402, F401

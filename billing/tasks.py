@@ -47,3 +47,14 @@ def dispatch_recover_stale_task() -> int:
     from billing.dispatch.services import dispatch_recover_stale
 
     return dispatch_recover_stale()
+
+
+def regua_plan_task() -> dict:
+    """Daily (schedule "regua-plan", at REGUA_PLAN_AT): plan today's régua reminders into the dispatch engine.
+
+    Safe to run twice or concurrently: reminders already planned are left alone (unique per charge, step and
+    reference date) and the réguas are locked for the run.
+    """
+    from billing.regua.planner import regua_plan_run
+
+    return regua_plan_run()

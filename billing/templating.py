@@ -42,6 +42,8 @@ VARIABLES: dict[str, str] = {
     "creditor_name": "Nome do credor",
     "creditor_document": "CNPJ/CPF do credor",
     "creditor_address": "Endereço do credor",
+    "charges_list": "Lista das cobranças da mensagem, uma por linha (régua: várias cobranças do devedor)",
+    "charges_total": "Soma das cobranças da mensagem (R$)",
 }
 ALIASES: dict[str, str] = {
     "nome": "name",
@@ -56,6 +58,8 @@ ALIASES: dict[str, str] = {
     "dias_atraso": "days_overdue",
     "credor": "creditor_name",
     "cnpj_credor": "creditor_document",
+    "lista_cobrancas": "charges_list",
+    "total_cobrancas": "charges_total",
 }
 MAX_BODY = 4096
 
@@ -143,6 +147,21 @@ def _clock_context(now: dt.datetime | None) -> dict[str, str]:
     return {"current_date": local.strftime("%d/%m/%Y"), "current_time": local.strftime("%H:%M")}
 
 
+def charge_line(
+    *, description: str, amount: Decimal, due_date: dt.date, today: dt.date, note: str = ""
+) -> str:
+    """One line of the {charges_list} variable: what, how much, and when it is or was due (or `note`)."""
+    if note:
+        when = note
+    elif due_date > today:
+        when = f"vence em {due_date:%d/%m/%Y}"
+    elif due_date == today:
+        when = f"vence hoje ({due_date:%d/%m/%Y})"
+    else:
+        when = f"venceu em {due_date:%d/%m/%Y}"
+    return f"• {description or 'Cobrança'}: {format_brl(amount)}, {when}"
+
+
 def template_context(
     *, charge: Charge | None = None, client: Client | None = None, now: dt.datetime | None = None
 ) -> dict[str, str]:
@@ -163,6 +182,10 @@ def template_context(
         context["due_date"] = charge.due_date.strftime("%d/%m/%Y")
         context["description"] = charge.description or ""
         context["days_overdue"] = str(charge.days_overdue(today))
+        context["charges_list"] = charge_line(
+            description=charge.description, amount=charge.amount, due_date=charge.due_date, today=today
+        )
+        context["charges_total"] = format_brl(charge.amount)
     return context
 
 
@@ -176,6 +199,9 @@ def sample_context(now: dt.datetime | None = None) -> dict[str, str]:
         "due_date": "15/01/2026",
         "description": "Mensalidade de janeiro",
         "days_overdue": "5",
+        "charges_list": "• Mensalidade de janeiro: R$ 150,50, venceu em 15/01/2026\n"
+        "• Mensalidade de fevereiro: R$ 150,50, vence em 15/02/2026",
+        "charges_total": format_brl(Decimal("301.00")),
     }
     context.update(_creditor_context())
     context.update(_clock_context(now))

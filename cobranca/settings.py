@@ -8,6 +8,7 @@ and Redis without code changes.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -360,6 +361,11 @@ if DISPATCH_PACING_BACKEND == "redis" and not REDIS_URL:
     raise ImproperlyConfigured("DISPATCH_PACING_BACKEND=redis needs REDIS_URL")
 SEND_WINDOW = env_str("SEND_WINDOW", "mon-fri 08:00-20:00; sat 08:00-14:00")
 SEND_WINDOW_SKIP_HOLIDAYS = env_bool("SEND_WINDOW_SKIP_HOLIDAYS", True)
+# Local time (HH:MM, America/Sao_Paulo) the daily "regua-plan" schedule plans the day's régua reminders,
+# before the send window opens, so the messages go out from its first minute (docs/regua.md).
+REGUA_PLAN_AT = env_str("REGUA_PLAN_AT", "07:00")
+if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", REGUA_PLAN_AT):
+    raise ImproperlyConfigured(f"REGUA_PLAN_AT must be HH:MM (24 h), got {REGUA_PLAN_AT!r}")
 
 # --- Chatbot ------------------------------------------------------------------------------------------------
 

@@ -240,7 +240,7 @@ def dispatch_claim_next(*, campaign_ids: list[int], stats: DriveStats | None = N
             dispatch = qs.first()
             if dispatch is None:
                 return None
-            reason = svc.skip_reason_for(client=dispatch.client, charge=dispatch.charge)
+            reason = svc.dispatch_skip_reason(dispatch)
             if reason:
                 svc.dispatch_skip(dispatch_id=dispatch.pk, reason=reason, from_status=DS.PENDING)
                 stats.skipped += 1
@@ -296,7 +296,7 @@ def dispatch_claim_batch(
             skips: dict[str, list[int]] = {}
             candidates = []
             for dispatch in rows:
-                reason = svc.skip_reason_for(client=dispatch.client, charge=dispatch.charge)
+                reason = svc.dispatch_skip_reason(dispatch)
                 if reason:
                     skips.setdefault(reason, []).append(dispatch.pk)
                 else:
@@ -371,6 +371,12 @@ SENT, SKIPPED, FAILED, RETRY, UNKNOWN, STOP, NOTHING = (
 
 def _render(campaign: Campaign, dispatch: Dispatch) -> str:
     from billing.templating import template_render
+
+    if campaign.regua_id:
+        # A régua message: the step's template and every charge of the debtor it carries that day.
+        from billing.regua.sending import regua_render
+
+        return regua_render(dispatch=dispatch)
 
     return template_render(body=campaign.template.body, charge=dispatch.charge, client=dispatch.client)
 

@@ -424,6 +424,19 @@ def skip_reason_for(*, client: Client, charge: Charge) -> str:
     return ""
 
 
+def dispatch_skip_reason(dispatch: Dispatch) -> str:
+    """`skip_reason_for` the dispatch's client and charge, except that a régua message carrying several
+    charges of the debtor still goes while one of them takes reminders (the closed ones are left out of its
+    text)."""
+    reason = skip_reason_for(client=dispatch.client, charge=dispatch.charge)
+    if reason and reason in REASON_CHARGE.values():
+        from billing.regua.sending import regua_has_live_charge
+
+        if regua_has_live_charge(dispatch_id=dispatch.pk):
+            return ""
+    return reason
+
+
 def dispatch_skip(*, dispatch_id: int, reason: str, from_status: str = DS.SENDING) -> bool:
     return (
         Dispatch.objects.filter(pk=dispatch_id, status=from_status).update(

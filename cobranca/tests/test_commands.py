@@ -62,11 +62,12 @@ def test_health_reports_the_database(client):
 def test_setup_schedules_upserts_every_project_schedule_by_name():
     from django_q.models import Schedule
 
-    from cobranca.management.commands.setup_schedules import SCHEDULES
+    from cobranca.management.commands.setup_schedules import DAILY_SCHEDULES, SCHEDULES
 
     call_command("setup_schedules", stdout=io.StringIO())
     call_command("setup_schedules", stdout=io.StringIO())
-    assert set(Schedule.objects.values_list("name", flat=True)) == set(SCHEDULES)
-    for name, (func, _minutes) in SCHEDULES.items():
+    assert set(Schedule.objects.values_list("name", flat=True)) == set(SCHEDULES) | set(DAILY_SCHEDULES)
+    every = {**SCHEDULES, **DAILY_SCHEDULES}
+    for name, (func, _when) in every.items():
         module, _, attr = func.rpartition(".")
         assert callable(getattr(__import__(module, fromlist=[attr]), attr)), name

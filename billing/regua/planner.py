@@ -1,0 +1,739 @@
+"""The régua planner: which reminders go out on a day, which are stopped and why, and feeding them to the
+paced dispatch engine.
+
+`plan_compute(day=…)` is read-only (the preview command, the dashboard calendar, the per-charge view use it);
+`regua_plan_run(now=…)` is what the daily schedule runs: it computes today's plan, records one `ReguaEntry`
+per (charge, step, reference date) and groups each debtor's planned entries into ONE pending `Dispatch` of the
+régua's campaign of the day, which the existing driver sends at the régua's pace, inside its window, under the
+caps, exactly once.
+
+Set-based: one query for the charges whose due date puts a step on the day, one each for the pending promises,
+active agreements, human conversations and the entries that already exist; inserts in bulk. No per-charge
+query (bench/bench_regua.py measures 100,000 charges).
+
+Open days: a step whose day falls on a closed day (no window that weekday, a national holiday, Carnival when
+the régua says so) moves to the next open day. So the plan of an open day X takes the steps whose nominal day
+is X or one of the closed days right before it. A "before due" step whose (shifted) day is on or after the
+reference date is dropped, not sent late.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import functools
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from loguru import logger
+
+from billing.dispatch.window import SendWindow, parse_window
+from billing.models import Agreement, Campaign, Charge, Client, Dispatch, PromiseToPay
+from billing.regua import reasons
+from billing.regua.models import Regua, ReguaEntry, ReguaStep, StepKind
+
+DS = Dispatch.Status
+ES = ReguaEntry.Status
+# How many closed days in a row the shift looks back over (a long holiday run plus a weekend fits easily).
+_MAX_CLOSED_RUN = 14
+# A promise blocks the charge's other reminders until (and including) the day after the promised date.
+PROMISE_BLOCK_DAYS_AFTER = 1
+CONTACT_STATUSES = (DS.SENDING, DS.SENT, DS.DELIVERED, DS.READ, DS.UNKNOWN)
+
+
+# --- calendar -----------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=16)
+def _carnival_days(year: int) -> frozenset[dt.date]:
+    import holidays
+
+    optional = holidays.country_holidays("BR", years=year, categories=("optional",))
+    return frozenset(day for day, name in optional.items() if "carnival" in name.lower())
+
+
+def is_carnival(day: dt.date) -> bool:
+    return day in _carnival_days(day.year)
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    id: int
+    regua_id: int
+    kind: str
+    offset: int
+    label: str
+    template_id: int
+    template_name: str
+    statuses: frozenset[str]
+
+    @property
+    def code(self) -> str:
+        prefix = {StepKind.DUE: "D", StepKind.PROMISE: "P", StepKind.INSTALLMENT: "A"}[StepKind(self.kind)]
+        return f"{prefix}{self.offset:+d}" if self.offset else f"{prefix}0"
+
+    @property
+    def before_due(self) -> bool:
+        return self.offset < 0 and self.kind in (StepKind.DUE, StepKind.INSTALLMENT)
+
+    def priority(self) -> tuple:
+        """Higher first when one charge has several steps on one day: a promise follow-up, then the step
+        furthest along."""
+        return (self.kind == StepKind.PROMISE, self.offset)
+
+
+@dataclass
+class ReguaInfo:
+    id: int
+    slug: str
+    name: str
+    is_default: bool
+    status: str
+    window: SendWindow
+    skip_carnival: bool
+    steps: list[StepInfo]
+
+    def is_open_day(self, day: dt.date) -> bool:
+        """Whether the régua's window opens at all on `day` (weekday spans, holidays, Carnival)."""
+        if self.skip_carnival and is_carnival(day):
+            return False
+        if self.window.always:
+            return True
+        start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=self.window.tz)
+        return self.window.next_opening(start).astimezone(self.window.tz).date() == day
+
+    def nominal_days(self, day: dt.date) -> list[dt.date]:
+        """The nominal step days that land on `day`: `day` itself and the closed days right before it; none
+        when `day` is closed (its steps move to the next open day)."""
+        if not self.is_open_day(day):
+            return []
+        days = [day]
+        for back in range(1, _MAX_CLOSED_RUN + 1):
+            previous = day - dt.timedelta(days=back)
+            if self.is_open_day(previous):
+                break
+            days.append(previous)
+        return days
+
+    def send_day(self, nominal: dt.date) -> dt.date:
+        """The open day a step with this nominal day goes out on."""
+        day = nominal
+        for _ in range(_MAX_CLOSED_RUN * 3):
+            if self.is_open_day(day):
+                return day
+            day += dt.timedelta(days=1)
+        return day
+
+    def opening(self, day: dt.date, now: dt.datetime | None = None) -> dt.datetime:
+        """When sending can start on `day`: the window's first opening that day, or `now` when later."""
+        start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=self.window.tz)
+        if now is not None and now > start:
+            start = now
+        return self.window.next_opening(start)
+
+
+def regua_info(regua: Regua) -> ReguaInfo:
+    steps = [
+        StepInfo(
+            id=s.pk,
+            regua_id=regua.pk,
+            kind=s.kind,
+            offset=s.offset_days,
+            label=s.label,
+            template_id=s.template_id,
+            template_name=s.template.name,
+            statuses=frozenset(s.charge_statuses or ()),
+        )
+        for s in regua.steps.filter(is_active=True).select_related("template").order_by("kind", "offset_days")
+    ]
+    return ReguaInfo(
+        id=regua.pk,
+        slug=regua.slug,
+        name=regua.name,
+        is_default=regua.is_default,
+        status=regua.status,
+        window=parse_window(regua.send_window or settings.SEND_WINDOW),
+        skip_carnival=regua.skip_carnival,
+        steps=steps,
+    )
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Same day `months` later, clamped to the month's end (31/01 + 1 → 28/02)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def installment_dates(first_due_date: dt.date, installments: int) -> list[dt.date]:
+    """Due dates of an agreement's installments: monthly from the first one. There is no installment model
+    yet, so the agreement's own due data is the source (docs/regua.md)."""
+    return [add_months(first_due_date, k) for k in range(installments)]
+
+
+# --- the plan -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    """One (charge, step, reference date) that falls on the plan's day, with the planner's verdict."""
+
+    regua_id: int
+    step: StepInfo
+    charge_id: int
+    charge_external_id: str
+    client_id: int
+    ref_date: dt.date
+    installment: int | None = None
+    entry_id: int | None = None  # an existing deferred entry looked at again
+    status: str = ES.PLANNED
+    reason: str = ""
+    retry_on: dt.date | None = None
+    at: dt.datetime | None = None
+
+    @property
+    def key(self) -> tuple:
+        return (self.charge_id, self.step.id, self.ref_date)
+
+    def skip(self, reason: str) -> None:
+        self.status, self.reason, self.retry_on = ES.SKIPPED, reason, None
+
+    def defer(self, reason: str, until: dt.date) -> None:
+        self.status, self.reason, self.retry_on = ES.DEFERRED, reason, until
+
+
+@dataclass
+class Plan:
+    day: dt.date
+    now: dt.datetime
+    reguas: dict[int, ReguaInfo]
+    candidates: list[Candidate] = field(default_factory=list)
+
+    @property
+    def planned(self) -> list[Candidate]:
+        return [c for c in self.candidates if c.status == ES.PLANNED]
+
+    @property
+    def stopped(self) -> list[Candidate]:
+        return [c for c in self.candidates if c.status != ES.PLANNED]
+
+
+def _suppressed_client_ids(client_ids: set[int]) -> set[int]:
+    """Clients on the suppression list (besides their own opt-out flag)."""
+    return set()
+
+
+def _charge_rows(plan: Plan, targets: dict[dt.date, list[StepInfo]], default_id: int | None):
+    """Charges whose due date puts one of the réguas' due steps on the day, with the régua each follows."""
+    if not targets:
+        return []
+    effective = Coalesce("regua_id", "import_batch__regua_id")
+    follows = Q(eff__in=list(plan.reguas))
+    if default_id is not None:
+        follows |= Q(eff__isnull=True)
+    return (
+        Charge.objects.filter(due_date__in=list(targets))
+        .annotate(eff=effective)
+        .filter(follows)
+        .values_list("pk", "external_id", "client_id", "due_date", "status", "eff")
+        .order_by()
+        .iterator(chunk_size=5000)
+    )
+
+
+def plan_compute(
+    *,
+    day: dt.date,
+    now: dt.datetime | None = None,
+    reguas: list[Regua] | None = None,
+    charge_ids: list[int] | None = None,
+    include_deferred: bool = True,
+) -> Plan:
+    """Every reminder of the day for these réguas (default: the active ones), decided but not written.
+
+    `charge_ids` narrows it to some charges (the per-charge view); `include_deferred` also looks again at
+    the entries deferred to this day (a human conversation yesterday).
+    """
+    now = now or timezone.now()
+    if reguas is None:
+        reguas = list(Regua.objects.filter(status=Regua.Status.ACTIVE).order_by("pk"))
+    infos = {r.pk: regua_info(r) for r in reguas}
+    plan = Plan(day=day, now=now, reguas=infos)
+    if not infos:
+        return plan
+    default_id = next((r.id for r in infos.values() if r.is_default), None)
+    at = {rid: info.opening(day, now) for rid, info in infos.items()}
+
+    # Due steps: charge due date = nominal day − offset, for every nominal day that lands on `day`.
+    due_targets: dict[dt.date, list[StepInfo]] = defaultdict(list)
+    promise_targets: dict[dt.date, list[StepInfo]] = defaultdict(list)
+    installment_targets: dict[dt.date, list[StepInfo]] = defaultdict(list)
+    for info in infos.values():
+        nominal = info.nominal_days(day)
+        for step in info.steps:
+            for nday in nominal:
+                ref = nday - dt.timedelta(days=step.offset)
+                {
+                    StepKind.DUE: due_targets,
+                    StepKind.PROMISE: promise_targets,
+                    StepKind.INSTALLMENT: installment_targets,
+                }[StepKind(step.kind)][ref].append(step)
+
+    candidates: list[Candidate] = []
+    charge_status: dict[int, str] = {}
+    charge_regua: dict[int, int] = {}
+
+    rows = _charge_rows(plan, due_targets, default_id)
+    if charge_ids is not None and due_targets:
+        rows = [r for r in rows if r[0] in set(charge_ids)]
+    for pk, external_id, client_id, due_date, status, eff in rows:
+        regua_id = eff if eff is not None else default_id
+        charge_status[pk] = status
+        charge_regua[pk] = regua_id
+        for step in due_targets.get(due_date, ()):
+            if step.regua_id == regua_id:
+                candidates.append(
+                    Candidate(
+                        regua_id, step, pk, external_id or str(pk), client_id, due_date, at=at[regua_id]
+                    )
+                )
+
+    # Pending promises (few): the block for the charge's other steps, and the "promessa vencida" step.
+    promised: dict[int, dt.date] = {}
+    promise_rows = PromiseToPay.objects.filter(status=PromiseToPay.Status.PENDING).annotate(
+        eff=Coalesce("charge__regua_id", "charge__import_batch__regua_id")
+    )
+    if charge_ids is not None:
+        promise_rows = promise_rows.filter(charge_id__in=charge_ids)
+    for charge_id, promised_date, ext, client_id, status, eff in promise_rows.values_list(
+        "charge_id", "promised_date", "charge__external_id", "charge__client_id", "charge__status", "eff"
+    ).order_by("created_at", "pk"):
+        promised[charge_id] = promised_date
+        regua_id = eff if eff is not None else default_id
+        if regua_id not in infos:
+            continue
+        charge_status[charge_id] = status
+        for step in promise_targets.get(promised_date, ()):
+            if step.regua_id == regua_id:
+                candidates.append(
+                    Candidate(
+                        regua_id,
+                        step,
+                        charge_id,
+                        ext or str(charge_id),
+                        client_id,
+                        promised_date,
+                        at=at[regua_id],
+                    )
+                )
+
+    # Active agreements (few): their installments get their own steps; the charge's due steps stop.
+    in_agreement: set[int] = set()
+    agreements = Agreement.objects.filter(status=Agreement.Status.ACTIVE).annotate(
+        eff=Coalesce("charge__regua_id", "charge__import_batch__regua_id")
+    )
+    if charge_ids is not None:
+        agreements = agreements.filter(charge_id__in=charge_ids)
+    for charge_id, first_due, count, ext, client_id, status, eff in agreements.values_list(
+        "charge_id",
+        "first_due_date",
+        "installments",
+        "charge__external_id",
+        "charge__client_id",
+        "charge__status",
+        "eff",
+    ):
+        in_agreement.add(charge_id)
+        regua_id = eff if eff is not None else default_id
+        if regua_id not in infos or not installment_targets:
+            continue
+        charge_status[charge_id] = status
+        for number, due in enumerate(installment_dates(first_due, count), start=1):
+            for step in installment_targets.get(due, ()):
+                if step.regua_id == regua_id:
+                    candidates.append(
+                        Candidate(
+                            regua_id,
+                            step,
+                            charge_id,
+                            ext or str(charge_id),
+                            client_id,
+                            due,
+                            number,
+                            at=at[regua_id],
+                        )
+                    )
+
+    if include_deferred:
+        candidates.extend(_deferred_candidates(plan, at, charge_ids))
+
+    plan.candidates = _decide(
+        plan, candidates, promised=promised, in_agreement=in_agreement, charge_status=charge_status
+    )
+    return plan
+
+
+def _deferred_candidates(plan: Plan, at: dict[int, dt.datetime], charge_ids) -> list[Candidate]:
+    """Entries to look at again today: deferred ones whose retry day has come, and planned ones whose message
+    was skipped at send time because of another charge of the same debtor (the bundle's lead was paid)."""
+    steps = {s.id: s for info in plan.reguas.values() for s in info.steps}
+    lead_stopped = Q(
+        status=ES.PLANNED,
+        day__lt=plan.day,
+        dispatch__status=DS.SKIPPED,
+        dispatch__reason__in=list(_charge_stop_reasons()),
+    ) & ~Q(dispatch__charge_id=F("charge_id"))
+    qs = ReguaEntry.objects.filter(
+        Q(status=ES.DEFERRED, retry_on__lte=plan.day) | lead_stopped, regua_id__in=list(plan.reguas)
+    )
+    if charge_ids is not None:
+        qs = qs.filter(charge_id__in=charge_ids)
+    found = []
+    for pk, regua_id, step_id, charge_id, ext, client_id, ref_date, installment in qs.values_list(
+        "pk",
+        "regua_id",
+        "step_id",
+        "charge_id",
+        "charge__external_id",
+        "client_id",
+        "ref_date",
+        "installment",
+    ):
+        step = steps.get(step_id)
+        if step is None:  # the step was deactivated since
+            continue
+        found.append(
+            Candidate(
+                regua_id,
+                step,
+                charge_id,
+                ext or str(charge_id),
+                client_id,
+                ref_date,
+                installment,
+                pk,
+                at=at[regua_id],
+            )
+        )
+    return found
+
+
+def _charge_stop_reasons() -> set[str]:
+    from billing.dispatch.services import REASON_CHARGE
+
+    return set(REASON_CHARGE.values())
+
+
+def _decide(
+    plan: Plan,
+    candidates: list[Candidate],
+    *,
+    promised: dict[int, dt.date],
+    in_agreement: set[int],
+    charge_status: dict[int, str],
+) -> list[Candidate]:
+    """Apply the stop conditions to every candidate (one query per table, never per charge)."""
+    if not candidates:
+        return []
+    # Several sources may produce the same reminder (a deferred entry and today's scan): keep one, the entry.
+    unique: dict[tuple, Candidate] = {}
+    for cand in candidates:
+        if cand.key not in unique or cand.entry_id:
+            unique[cand.key] = cand
+    candidates = list(unique.values())
+
+    client_ids = {c.client_id for c in candidates}
+    charge_ids = {c.charge_id for c in candidates}
+    clients = _client_flags(client_ids)
+    _missing_statuses(charge_status, charge_ids)
+    statuses = charge_status
+    suppressed = _suppressed_client_ids(client_ids)
+    human = _clients_with_human_conversation(client_ids)
+    tomorrow = plan.day + dt.timedelta(days=1)
+
+    for cand in candidates:
+        flags = clients.get(cand.client_id)
+        status = statuses.get(cand.charge_id, Charge.Status.OPEN)
+        step = cand.step
+        forgotten_at, opted_out_at, wrong_number, not_on_whatsapp = flags or (True, None, False, False)
+        if forgotten_at:
+            cand.skip(reasons.FORGOTTEN)
+        elif opted_out_at:
+            cand.skip(reasons.OPTED_OUT)
+        elif cand.client_id in suppressed:
+            cand.skip(reasons.SUPPRESSED)
+        elif wrong_number:
+            cand.skip(reasons.WRONG_NUMBER)
+        elif not_on_whatsapp:
+            cand.skip(reasons.NOT_ON_WHATSAPP)
+        elif status in reasons.CHARGE_STATUS_REASON:
+            cand.skip(reasons.CHARGE_STATUS_REASON[status])
+        elif step.kind == StepKind.DUE and cand.charge_id in in_agreement:
+            cand.skip(reasons.AGREEMENT)
+        elif step.kind == StepKind.INSTALLMENT and cand.charge_id not in in_agreement:
+            cand.skip(reasons.STATUS_NOT_IN_STEP)
+        elif (
+            step.kind != StepKind.PROMISE
+            and cand.charge_id in promised
+            and plan.day <= promised[cand.charge_id] + dt.timedelta(days=PROMISE_BLOCK_DAYS_AFTER)
+        ):
+            cand.skip(reasons.PROMISE)
+        elif step.kind == StepKind.PROMISE and promised.get(cand.charge_id) != cand.ref_date:
+            cand.skip(reasons.STATUS_NOT_IN_STEP)  # the promise was kept, cancelled or replaced
+        elif step.kind == StepKind.DUE and step.statuses and status not in step.statuses:
+            cand.skip(reasons.STATUS_NOT_IN_STEP)
+        elif step.before_due and plan.day >= cand.ref_date:
+            cand.skip(reasons.BEFORE_DUE_PASSED)
+        elif cand.client_id in human:
+            cand.defer(reasons.HUMAN_CONVERSATION, tomorrow)
+
+    # One reminder per charge per day: the most relevant step wins, the others are superseded.
+    best: dict[int, Candidate] = {}
+    for cand in candidates:
+        if cand.status != ES.PLANNED:
+            continue
+        current = best.get(cand.charge_id)
+        if current is None or cand.step.priority() > current.step.priority():
+            if current is not None:
+                current.skip(reasons.SUPERSEDED)
+            best[cand.charge_id] = cand
+        else:
+            cand.skip(reasons.SUPERSEDED)
+    # A deferred reminder of a charge that has a newer one today is superseded too.
+    for cand in candidates:
+        if cand.status == ES.DEFERRED and cand.charge_id in best:
+            cand.skip(reasons.SUPERSEDED)
+    candidates.sort(
+        key=lambda c: (c.client_id, -int(c.step.kind == StepKind.PROMISE), -c.step.offset, c.charge_id)
+    )
+    return candidates
+
+
+# Above this many ids a full scan of the table is cheaper (and safe from SQLite's bound-variable limit) than
+# one IN list.
+_IN_LIMIT = 5000
+
+
+def _client_flags(client_ids: set[int]) -> dict[int, tuple]:
+    """pk → (forgotten_at, opted_out_at, wrong_number, not_on_whatsapp)."""
+    qs = Client.objects.order_by().values_list(
+        "pk", "forgotten_at", "opted_out_at", "wrong_number", "not_on_whatsapp"
+    )
+    if len(client_ids) <= _IN_LIMIT:
+        qs = qs.filter(pk__in=list(client_ids))
+    return {row[0]: row[1:] for row in qs.iterator(chunk_size=5000) if row[0] in client_ids}
+
+
+def _missing_statuses(charge_status: dict[int, str], charge_ids: set[int]) -> None:
+    missing = charge_ids - charge_status.keys()
+    if missing:
+        for start in range(0, len(missing), _IN_LIMIT):
+            chunk = list(missing)[start : start + _IN_LIMIT]
+            charge_status.update(Charge.objects.filter(pk__in=chunk).values_list("pk", "status"))
+
+
+def _clients_with_human_conversation(client_ids: set[int]) -> set[int]:
+    """Debtors an operator is talking to right now: the régua waits a day instead of talking over them."""
+    from conversations.models import Conversation
+
+    return (
+        set(
+            Conversation.objects.filter(state=Conversation.State.HUMAN, client_id__isnull=False).values_list(
+                "client_id", flat=True
+            )
+        )
+        & client_ids
+    )
+
+
+# --- running it ---------------------------------------------------------------------------------------------
+
+
+def _campaign_for(regua: Regua, info: ReguaInfo, day: dt.date, now: dt.datetime) -> Campaign:
+    """The régua's campaign of the day (one per régua and day: a unique constraint)."""
+    existing = Campaign.objects.filter(regua=regua, regua_day=day).first()
+    if existing is not None:
+        return existing
+    delay = regua.delay_seconds if regua.delay_seconds is not None else settings.DISPATCH_DELAY_SECONDS
+    jitter = regua.jitter_seconds if regua.jitter_seconds is not None else settings.DISPATCH_JITTER_SECONDS
+    jitter = min(float(jitter), float(delay))
+    template_id = (
+        info.steps[0].template_id if info.steps else regua.steps.values_list("template_id", flat=True)[0]
+    )
+    try:
+        with transaction.atomic():
+            return Campaign.objects.create(
+                name=f"{regua.name} · {day:%d/%m/%Y}"[:200],
+                template_id=template_id,
+                session_name=regua.session_name,
+                delay_seconds=delay,
+                jitter_seconds=jitter,
+                send_window=regua.send_window,
+                status=Campaign.Status.RUNNING,
+                started_at=now,
+                compliance_confirmed=True,
+                regua=regua,
+                regua_day=day,
+            )
+    except IntegrityError:
+        return Campaign.objects.get(regua=regua, regua_day=day)
+
+
+def regua_plan_run(*, now: dt.datetime | None = None, regua_slugs: list[str] | None = None) -> dict:
+    """Plan today's reminders of every active régua and hand them to the dispatch engine. Idempotent.
+
+    Called by the daily schedule (`billing.tasks.regua_plan_task`) and `manage.py regua_run`. Two runs (or two
+    workers) cannot plan a reminder twice: the active réguas are locked for the run (PostgreSQL; SQLite's
+    IMMEDIATE transactions serialise anyway), existing entries are left alone, and the unique constraints on
+    (charge, step, reference date) and (campaign, charge) stop whatever slips through.
+    """
+    from billing.dispatch.services import kick_drivers
+
+    now = now or timezone.now()
+    day = timezone.localtime(now).date()
+    summary = {"day": day.isoformat(), "planned": 0, "skipped": 0, "deferred": 0, "messages": 0, "reguas": []}
+    with transaction.atomic():
+        qs = Regua.objects.filter(status=Regua.Status.ACTIVE)
+        if regua_slugs:
+            qs = qs.filter(slug__in=regua_slugs)
+        reguas = list(qs.select_for_update().order_by("pk"))
+        if not reguas:
+            return summary
+        plan = plan_compute(day=day, now=now, reguas=reguas)
+        summary["reguas"] = [r.slug for r in reguas]
+        by_id = {r.pk: r for r in reguas}
+
+        existing = _existing_keys(plan.candidates)
+        fresh = [c for c in plan.candidates if c.entry_id or c.key not in existing]
+        planned = [c for c in fresh if c.status == ES.PLANNED]
+
+        # Debtors already messaged by a régua today wait a day; a pending message (today's or a leftover from
+        # an earlier day) takes the new reminders in, so the debtor still gets one message.
+        pending = dict(
+            Dispatch.objects.filter(campaign__regua__isnull=False, status=DS.PENDING)
+            .order_by("client_id", "pk")
+            .values_list("client_id", "pk")
+        )
+        contacted = set(
+            Dispatch.objects.filter(
+                campaign__regua__isnull=False, campaign__regua_day=day, status__in=CONTACT_STATUSES
+            ).values_list("client_id", flat=True)
+        )
+        tomorrow = day + dt.timedelta(days=1)
+        leads: dict[int, Candidate] = {}
+        for cand in planned:
+            if cand.client_id in pending:
+                continue
+            if cand.client_id in contacted:
+                cand.defer(reasons.ALREADY_MESSAGED, tomorrow)
+                continue
+            leads.setdefault(cand.client_id, cand)  # candidates are sorted: the first is the lead
+
+        campaigns: dict[int, Campaign] = {}
+        new_dispatches = []
+        for client_id, lead in leads.items():
+            if lead.regua_id not in campaigns:
+                campaigns[lead.regua_id] = _campaign_for(
+                    by_id[lead.regua_id], plan.reguas[lead.regua_id], day, now
+                )
+            campaign = campaigns[lead.regua_id]
+            if campaign.status == Campaign.Status.CANCELLED:
+                continue  # an operator cancelled today's régua campaign: its reminders are skipped below
+            new_dispatches.append(
+                Dispatch(
+                    campaign_id=campaign.pk,
+                    charge_id=lead.charge_id,
+                    client_id=client_id,
+                    next_attempt_at=lead.at,
+                )
+            )
+        Dispatch.objects.bulk_create(new_dispatches, batch_size=2000, ignore_conflicts=True)
+        if campaigns:
+            pending.update(
+                Dispatch.objects.filter(
+                    campaign_id__in=[c.pk for c in campaigns.values()], status=DS.PENDING
+                ).values_list("client_id", "pk")
+            )
+
+        entries, updates = [], []
+        for cand in fresh:
+            dispatch_id = pending.get(cand.client_id) if cand.status == ES.PLANNED else None
+            if cand.status == ES.PLANNED and dispatch_id is None:
+                cancelled = campaigns.get(cand.regua_id)
+                if cancelled is not None and cancelled.status == Campaign.Status.CANCELLED:
+                    cand.skip(reasons.CAMPAIGN_CANCELLED)
+                else:  # the debtor's message was taken by a sender meanwhile
+                    cand.defer(reasons.ALREADY_MESSAGED, tomorrow)
+            values = {
+                "status": cand.status,
+                "reason": cand.reason,
+                "retry_on": cand.retry_on,
+                "day": day,
+                "dispatch_id": dispatch_id,
+            }
+            if cand.entry_id:
+                updates.append(ReguaEntry(pk=cand.entry_id, **values))
+            else:
+                entries.append(
+                    ReguaEntry(
+                        regua_id=cand.regua_id,
+                        step_id=cand.step.id,
+                        charge_id=cand.charge_id,
+                        client_id=cand.client_id,
+                        ref_date=cand.ref_date,
+                        installment=cand.installment,
+                        **values,
+                    )
+                )
+        ReguaEntry.objects.bulk_create(entries, batch_size=2000, ignore_conflicts=True)
+        if updates:
+            ReguaEntry.objects.bulk_update(
+                updates, ["status", "reason", "retry_on", "day", "dispatch_id"], batch_size=1000
+            )
+        # The régua now follows up on the promises it planned: the chatbot's own follow-up stands down.
+        promise_charges = [
+            c.charge_id for c in fresh if c.status == ES.PLANNED and c.step.kind == StepKind.PROMISE
+        ]
+        if promise_charges:
+            PromiseToPay.objects.filter(
+                charge_id__in=promise_charges,
+                status=PromiseToPay.Status.PENDING,
+                follow_up_sent_at__isnull=True,
+            ).update(follow_up_sent_at=now)
+        for campaign in campaigns.values():
+            total = Dispatch.objects.filter(campaign_id=campaign.pk).count()
+            Campaign.objects.filter(pk=campaign.pk).update(total=total)
+            if campaign.status == Campaign.Status.COMPLETED and new_dispatches:
+                Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.COMPLETED).update(
+                    status=Campaign.Status.RUNNING, finished_at=None
+                )
+            kick_drivers(session_name=campaign.session_name, delay=float(campaign.delay_seconds))
+
+    for cand in fresh:
+        key = {ES.PLANNED: "planned", ES.SKIPPED: "skipped", ES.DEFERRED: "deferred"}[cand.status]
+        summary[key] += 1
+    summary["messages"] = len(new_dispatches)
+    logger.info("regua.planned {}", summary)
+    return summary
+
+
+def _existing_keys(candidates: list[Candidate]) -> set[tuple]:
+    """(charge, step, reference date) of the candidates that already have an entry (an earlier run)."""
+    if not candidates:
+        return set()
+    ref_dates = {c.ref_date for c in candidates}
+    step_ids = {c.step.id for c in candidates}
+    keys = {c.key for c in candidates}
+    rows = ReguaEntry.objects.filter(ref_date__in=list(ref_dates), step_id__in=list(step_ids)).values_list(
+        "charge_id", "step_id", "ref_date"
+    )
+    return {row for row in rows.iterator(chunk_size=5000) if row in keys}
+
+
+def step_for(step_id: int) -> ReguaStep:
+    return ReguaStep.objects.select_related("template", "regua").get(pk=step_id)
