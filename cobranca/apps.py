@@ -8,7 +8,8 @@ class CobrancaConfig(AppConfig):
     verbose_name = "Cobrança Inteligente"
 
     def ready(self) -> None:
-        from cobranca import checks  # noqa: F401  (registers system checks)
+        from cobranca import auth_tokens, checks  # noqa: F401  (checks registers system checks)
         from cobranca.logging import configure_logging
 
         configure_logging()
+        auth_tokens.connect()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from loguru import logger
 from rest_framework import serializers, status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -82,7 +84,8 @@ class RefreshApi(APIView):
         serializer = TokenRefreshSerializer(data=request.data)
         try:
             serializer.is_valid(raise_exception=True)
-        except TokenError:
+        except (TokenError, AuthenticationFailed, ObjectDoesNotExist):
+            # Expired, revoked, of a deactivated user, or of a user who no longer exists.
             return Response(
                 {"message": "Token inválido ou expirado.", "extra": {"code": "token_not_valid"}},
                 status=status.HTTP_401_UNAUTHORIZED,

@@ -293,6 +293,9 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": True,
     "SIGNING_KEY": JWT_SECRET_KEY,
     "ALGORITHM": "HS256",
+    # Tokens carry a digest of the password hash, checked on every request: a password change ends them
+    # (cobranca/auth_tokens.py also blacklists the refresh tokens on a password change or a deactivation).
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -189,3 +189,78 @@ def test_a_locked_out_user_can_still_reset_the_password(client, staff, mailoutbo
     assert done.status_code == 302
     staff.refresh_from_db()
     assert staff.check_password("outra-s3nha-forte-456")
+
+
+# --- tokens after a password change or a deactivation ----------------------------------------------------
+
+
+def _with_token(api, access):
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return api
+
+
+def test_a_password_change_revokes_old_access_and_refresh_tokens(api, operator):
+    tokens = _login(api).json()
+    rotated = api.post("/auth/refresh", {"refresh": tokens["refresh"]}, format="json").json()
+    assert _with_token(api, rotated["access"]).get("/api/clients/").status_code == 200
+
+    operator.set_password("outra-s3nha-forte-456")
+    operator.save()
+
+    assert _with_token(api, tokens["access"]).get("/api/clients/").status_code == 401
+    assert _with_token(api, rotated["access"]).get("/api/clients/").status_code == 401
+    api.credentials()
+    for refresh in (tokens["refresh"], rotated["refresh"]):
+        assert api.post("/auth/refresh", {"refresh": refresh}, format="json").status_code == 401
+    fresh = _login(api, password="outra-s3nha-forte-456").json()
+    assert _with_token(api, fresh["access"]).get("/api/clients/").status_code == 200
+
+
+def test_a_password_reset_by_e_mail_revokes_the_tokens_too(api, client, operator, mailoutbox):
+    operator.email = "operador@example.com"
+    operator.save()
+    tokens = _login(api).json()
+    client.post("/accounts/password_reset/", {"email": "operador@example.com"})
+    link = next(line for line in mailoutbox[0].body.splitlines() if "/accounts/reset/" in line).strip()
+    form = client.get(link.split("testserver", 1)[-1], follow=True)
+    client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "outra-s3nha-forte-456", "new_password2": "outra-s3nha-forte-456"},
+    )
+
+    assert _with_token(api, tokens["access"]).get("/api/clients/").status_code == 401
+    api.credentials()
+    assert api.post("/auth/refresh", {"refresh": tokens["refresh"]}, format="json").status_code == 401
+
+
+def test_a_deactivation_revokes_the_refresh_tokens_for_good(api, operator):
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    tokens = _login(api).json()
+    operator.is_active = False
+    operator.save()
+
+    outstanding = OutstandingToken.objects.filter(user=operator)
+    assert outstanding.exists()
+    assert BlacklistedToken.objects.filter(token__in=outstanding).count() == outstanding.count()
+    assert _with_token(api, tokens["access"]).get("/api/clients/").status_code == 401
+
+    operator.is_active = True  # reactivated: the old refresh token stays revoked
+    operator.save()
+    api.credentials()
+    assert api.post("/auth/refresh", {"refresh": tokens["refresh"]}, format="json").status_code == 401
+
+
+def test_the_refresh_token_of_a_deleted_user_gets_401(api, operator):
+    tokens = _login(api).json()
+    operator.delete()
+    assert api.post("/auth/refresh", {"refresh": tokens["refresh"]}, format="json").status_code == 401
+
+
+def test_an_unrelated_save_keeps_the_tokens(api, operator):
+    tokens = _login(api).json()
+    operator.first_name = "Ana"
+    operator.save()
+    assert _with_token(api, tokens["access"]).get("/api/clients/").status_code == 200
+    api.credentials()
+    assert api.post("/auth/refresh", {"refresh": tokens["refresh"]}, format="json").status_code == 200
