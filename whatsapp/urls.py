@@ -1,4 +1,5 @@
-"""WhatsApp URLs, included at the site root: the WAHA webhook, the session API and the operators' page."""
+"""WhatsApp URLs, included at the site root: the WAHA webhook and the session API (the operators' page is the
+dashboard's: cobranca/dashboard/views/sessions.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,4 @@ urlpatterns = [
     path("api/waha/start", apis.WahaStartApi.as_view(), name="waha-start"),
     path("api/waha/stop", apis.WahaStopApi.as_view(), name="waha-stop"),
     path("api/waha/qr", apis.WahaQrApi.as_view(), name="waha-qr"),
-    path("painel/whatsapp/", views.sessions_page, name="whatsapp-sessions"),
-    path("painel/whatsapp/status.json", views.sessions_status_json, name="whatsapp-sessions-status"),
-    path("painel/whatsapp/qr.png", views.session_qr_png, name="whatsapp-session-qr"),
-    path("painel/whatsapp/start", views.session_start_view, name="whatsapp-session-start"),
-    path("painel/whatsapp/stop", views.session_stop_view, name="whatsapp-session-stop"),
 ]

@@ -1,35 +1,40 @@
-"""Dashboard URLs, mounted by cobranca/urls.py at /painel/ (the WhatsApp page lives in whatsapp/urls.py)."""
+"""Dashboard URLs, mounted by cobranca/urls.py at /painel/; one views module per page."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from cobranca.dashboard import views
+from cobranca.dashboard.views import campaigns, cobranca, inbox, painel, sessions, system, templates
 
 app_name = "dashboard"
 
 urlpatterns = [
-    path("", views.painel, name="painel"),
-    path("cobranca/", views.cobranca, name="cobranca"),
-    path("cobranca/importar/", views.import_dry_run, name="import-dry-run"),
-    path("cobranca/importar/confirmar/", views.import_confirm, name="import-confirm"),
-    path("cobranca/campanhas/nova/", views.campaign_new, name="campaign-new"),
-    path("cobranca/campanhas/previa/", views.campaign_preview, name="campaign-preview"),
-    path("cobranca/campanhas/<int:pk>/", views.campaign_detail, name="campaign-detail"),
-    path("cobranca/campanhas/<int:pk>/progresso/", views.campaign_progress, name="campaign-progress"),
-    path("cobranca/campanhas/<int:pk>/exportar.csv", views.campaign_export, name="campaign-export"),
-    path("cobranca/campanhas/<int:pk>/<slug:action>/", views.campaign_action, name="campaign-action"),
-    path("cobranca/envios/<int:pk>/reenviar/", views.dispatch_resend, name="dispatch-resend"),
-    path("conversas/", views.inbox, name="inbox"),
-    path("conversas/<int:pk>/", views.conversation_detail, name="conversation"),
-    path("conversas/<int:pk>/responder/", views.conversation_reply, name="conversation-reply"),
-    path("conversas/<int:pk>/assumir/", views.conversation_take_over, name="conversation-take-over"),
-    path("conversas/<int:pk>/devolver/", views.conversation_give_back, name="conversation-give-back"),
-    path("conversas/mensagens/<int:pk>/intencao/", views.message_correct_intent, name="message-intent"),
-    path("templates/", views.template_list, name="templates"),
-    path("templates/novo/", views.template_edit, name="template-new"),
-    path("templates/previa/", views.template_preview, name="template-preview"),
-    path("templates/<int:pk>/", views.template_edit, name="template-edit"),
-    path("sistema/", views.sistema, name="sistema"),
-    path("sistema/envios-hoje.json", views.sends_today, name="sends-today"),
+    path("", painel.painel, name="painel"),
+    path("cobranca/", cobranca.cobranca, name="cobranca"),
+    path("cobranca/importar/", cobranca.import_dry_run, name="import-dry-run"),
+    path("cobranca/importar/confirmar/", cobranca.import_confirm, name="import-confirm"),
+    path("cobranca/campanhas/nova/", campaigns.campaign_new, name="campaign-new"),
+    path("cobranca/campanhas/previa/", campaigns.campaign_preview, name="campaign-preview"),
+    path("cobranca/campanhas/<int:pk>/", campaigns.campaign_detail, name="campaign-detail"),
+    path("cobranca/campanhas/<int:pk>/progresso/", campaigns.campaign_progress, name="campaign-progress"),
+    path("cobranca/campanhas/<int:pk>/exportar.csv", campaigns.campaign_export, name="campaign-export"),
+    path("cobranca/campanhas/<int:pk>/<slug:action>/", campaigns.campaign_action, name="campaign-action"),
+    path("cobranca/envios/<int:pk>/reenviar/", campaigns.dispatch_resend, name="dispatch-resend"),
+    path("conversas/", inbox.inbox, name="inbox"),
+    path("conversas/<int:pk>/", inbox.conversation_detail, name="conversation"),
+    path("conversas/<int:pk>/responder/", inbox.conversation_reply, name="conversation-reply"),
+    path("conversas/<int:pk>/assumir/", inbox.conversation_take_over, name="conversation-take-over"),
+    path("conversas/<int:pk>/devolver/", inbox.conversation_give_back, name="conversation-give-back"),
+    path("conversas/mensagens/<int:pk>/intencao/", inbox.message_correct_intent, name="message-intent"),
+    path("templates/", templates.template_list, name="templates"),
+    path("templates/novo/", templates.template_edit, name="template-new"),
+    path("templates/previa/", templates.template_preview, name="template-preview"),
+    path("templates/<int:pk>/", templates.template_edit, name="template-edit"),
+    path("whatsapp/", sessions.sessions_page, name="whatsapp-sessions"),
+    path("whatsapp/status.json", sessions.sessions_status_json, name="whatsapp-sessions-status"),
+    path("whatsapp/qr.png", sessions.session_qr_png, name="whatsapp-session-qr"),
+    path("whatsapp/start", sessions.session_start, name="whatsapp-session-start"),
+    path("whatsapp/stop", sessions.session_stop, name="whatsapp-session-stop"),
+    path("sistema/", system.sistema, name="sistema"),
+    path("sistema/envios-hoje.json", system.sends_today, name="sends-today"),
 ]

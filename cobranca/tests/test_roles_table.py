@@ -97,7 +97,7 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("api/conversations/<int:pk>/give-back", "POST"): OPERATOR_ONLY,
     ("api/conversations/<int:pk>/reply", "POST"): OPERATOR_ONLY,
     ("api/conversations/messages/<int:pk>/correct-intent", "POST"): OPERATOR_ONLY,
-    # whatsapp (whatsapp/views.py, whatsapp/apis.py)
+    # whatsapp (whatsapp/views.py: the webhook; whatsapp/apis.py)
     ("webhook/waha", "POST"): ("4xx", "4xx", "4xx", "4xx"),  # HMAC, not roles: unsigned is refused for all
     ("api/waha/status", "GET"): API,
     ("api/waha/start", "POST"): OPERATOR_ONLY,

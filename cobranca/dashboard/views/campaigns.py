@@ -1,0 +1,189 @@
+"""Campaign pages under /painel/cobranca/: new (validate first, then create a draft), the live preview,
+detail with its polled progress, the lifecycle buttons, resending an unknown dispatch, and the CSV export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from billing.compliance import template_compliance_warnings
+from billing.dispatch import selectors as dispatch_selectors
+from billing.dispatch import services as dispatch_services
+from billing.dispatch.export import campaign_export_response
+from billing.models import Campaign, Charge, Client, Dispatch, MessageTemplate
+from billing.templating import template_preview
+from cobranca.dashboard import forms, selectors
+from cobranca.dashboard.formatting import whatsapp_html
+from cobranca.dashboard.views.common import show_error
+from cobranca.exceptions import ApplicationError
+from cobranca.roles import operator_required
+
+# Button (URL slug) → billing.dispatch.services function, looked up at call time.
+CAMPAIGN_ACTIONS = {
+    "iniciar": "campaign_start",
+    "pausar": "campaign_pause",
+    "retomar": "campaign_resume",
+    "cancelar": "campaign_cancel",
+}
+ACTION_DONE = {"iniciar": "iniciada", "pausar": "pausada", "retomar": "retomada", "cancelar": "cancelada"}
+
+
+def _validation(form: forms.CampaignForm) -> dict[str, Any]:
+    """The "validate first" dry run (billing.dispatch.selectors.campaign_validate), shaped for the page."""
+    kwargs = form.service_kwargs()
+    result = dispatch_selectors.campaign_validate(
+        template=kwargs["template"],
+        import_batch=kwargs["import_batch"],
+        segment=kwargs["segment"],
+        send_window=kwargs["send_window"],
+    )
+    return {
+        "numbers": result.numbers,
+        "problems": result.problems,
+        "warnings": result.warnings,
+        "sample": result.sample,
+        "preview": whatsapp_html(result.preview.text) if result.preview.text else "",
+        "ok": result.ok,
+    }
+
+
+@operator_required
+def campaign_new(request: HttpRequest) -> HttpResponse:
+    form = forms.CampaignForm(request.POST or None)
+    validation = None
+    if request.method == "POST" and form.is_valid():
+        if request.POST.get("acao", "validar") == "criar":
+            try:
+                campaign = dispatch_services.campaign_create(**form.service_kwargs(), by=request.user)
+            except ApplicationError as exc:
+                show_error(request, exc)
+            else:
+                messages.success(
+                    request, f"Campanha “{campaign.name}” criada como rascunho. Revise e inicie."
+                )
+                return redirect("dashboard:campaign-detail", pk=campaign.pk)
+        else:
+            validation = _validation(form)
+    return render(
+        request, "dashboard/campaign_new.html", {"form": form, "validation": validation, "nav": "cobranca"}
+    )
+
+
+@operator_required
+@require_POST
+def campaign_preview(request: HttpRequest) -> HttpResponse:
+    """htmx: the chosen template rendered for a chosen client, or for the first open charge."""
+    template = MessageTemplate.objects.filter(pk=request.POST.get("modelo") or 0).first()
+    if template is None:
+        return render(request, "dashboard/partials/preview.html", {"error": "Escolha um modelo de mensagem."})
+    client_id = request.POST.get("cliente_previa") or ""
+    client = Client.objects.filter(pk=int(client_id)).first() if client_id.isdigit() else None
+    charge = None
+    if client is None:
+        charge = (
+            Charge.objects.select_related("client").filter(status=Charge.Status.OPEN).order_by("pk").first()
+        )
+    preview = template_preview(body=template.body, client=client, charge=charge)
+    return render(
+        request,
+        "dashboard/partials/preview.html",
+        {
+            "preview": whatsapp_html(preview.text) if preview.text else "",
+            "error": " ".join(preview.errors),
+            "charge": preview.charge,
+        },
+    )
+
+
+def _progress(campaign: Campaign) -> dict[str, Any]:
+    """billing.dispatch.selectors.campaign_progress, shaped for the template."""
+    data = dispatch_selectors.campaign_progress(campaign=campaign)
+    counts = data.get("counts") or {}
+    percent = data.get("progress_percent") or 0
+    return {
+        "total": data.get("total", 0),
+        "done": data.get("processed", 0),
+        # Floor, so the bar shows 100 % only when nothing is left.
+        "percent": 100 if data.get("total") and not data.get("remaining") else min(int(percent), 99),
+        "rate": data.get("rate_per_minute"),
+        "eta_seconds": data.get("eta_seconds"),
+        "rows": [(s.value, s.label, counts.get(s.value, 0)) for s in Dispatch.Status],
+    }
+
+
+def _campaign_context(campaign: Campaign) -> dict[str, Any]:
+    return {"campaign": campaign, "progress": _progress(campaign), "finished": campaign.is_finished}
+
+
+@operator_required
+@require_GET
+def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(
+        Campaign.objects.select_related("template", "import_batch", "created_by"), pk=pk
+    )
+    warnings: list[str] = []
+    if campaign.status == Campaign.Status.DRAFT:
+        warnings = template_compliance_warnings(campaign.template.body)
+    ctx = _campaign_context(campaign) | {
+        "nav": "cobranca",
+        "problems": selectors.campaign_problem_dispatches(campaign),
+        "compliance_warnings": warnings,
+        "start_form": forms.CampaignStartForm(),
+    }
+    return render(request, "dashboard/campaign_detail.html", ctx)
+
+
+@operator_required
+@require_GET
+@never_cache
+def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """htmx polling target (every 2 s while the campaign is not finished)."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    return render(request, "dashboard/partials/campaign_progress.html", _campaign_context(campaign))
+
+
+@operator_required
+@require_POST
+def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    if action not in CAMPAIGN_ACTIONS:
+        raise PermissionDenied("Ação desconhecida.")
+    kwargs: dict[str, Any] = {"campaign": campaign, "by": request.user}
+    if action == "iniciar":
+        form = forms.CampaignStartForm(request.POST)
+        form.is_valid()
+        kwargs["confirm_compliance"] = bool(form.cleaned_data.get("confirmar_conformidade"))
+    try:
+        getattr(dispatch_services, CAMPAIGN_ACTIONS[action])(**kwargs)
+    except ApplicationError as exc:
+        show_error(request, exc)
+    else:
+        messages.success(request, f"Campanha {ACTION_DONE[action]}.")
+    return redirect("dashboard:campaign-detail", pk=pk)
+
+
+@operator_required
+@require_POST
+def dispatch_resend(request: HttpRequest, pk: int) -> HttpResponse:
+    dispatch = get_object_or_404(Dispatch, pk=pk)
+    try:
+        dispatch_services.dispatch_resend_unknown(dispatch=dispatch, by=request.user)
+    except ApplicationError as exc:
+        show_error(request, exc)
+    else:
+        messages.success(request, "Envio recolocado na fila.")
+    return redirect("dashboard:campaign-detail", pk=dispatch.campaign_id)
+
+
+@operator_required
+@require_GET
+def campaign_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """The campaign's dispatches as CSV (billing.dispatch.export: the same file as the admin's export)."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    return campaign_export_response([campaign], filename=f"campanha-{campaign.pk}.csv")

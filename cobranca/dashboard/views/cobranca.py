@@ -1,0 +1,128 @@
+"""Cobrança (/painel/cobranca/): campaigns and imports, and the import in two steps (dry run, confirm)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from billing.importing import import_file
+from cobranca.dashboard import forms, selectors
+from cobranca.dashboard.views.common import is_htmx, show_error
+from cobranca.exceptions import ApplicationError
+from cobranca.roles import operator_required
+
+UPLOAD_SESSION_KEY = "dashboard_uploads"
+
+
+def _uploads_dir() -> Path:
+    path = Path(settings.UPLOADS_DIR) / "dashboard"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _stash_upload(request: HttpRequest, upload) -> str:
+    """Keep the uploaded file on disk between the dry run and the confirmation; the session maps a random
+    token to it, so a user can only confirm a file they uploaded themselves."""
+    token = secrets.token_urlsafe(24)
+    suffix = Path(upload.name).suffix.lower()[:8]
+    target = _uploads_dir() / f"{token}{suffix}"
+    with target.open("wb") as fh:
+        for chunk in upload.chunks():
+            fh.write(chunk)
+    stash = request.session.get(UPLOAD_SESSION_KEY, {})
+    # Keep only the latest few stashes per session; older files are removed.
+    for old in list(stash)[:-4]:
+        Path(stash.pop(old)["path"]).unlink(missing_ok=True)
+    stash[token] = {"path": str(target), "filename": upload.name[:255]}
+    request.session[UPLOAD_SESSION_KEY] = stash
+    return token
+
+
+def _page_context(**extra) -> dict[str, Any]:
+    return {
+        "nav": "cobranca",
+        "upload_form": forms.UploadForm(),
+        "imports": selectors.recent_imports(),
+        "active_campaigns": selectors.active_campaigns(),
+        "finished_campaigns": selectors.finished_campaigns(),
+        **extra,
+    }
+
+
+@operator_required
+@require_GET
+def cobranca(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/cobranca.html", _page_context())
+
+
+@operator_required
+@require_POST
+def import_dry_run(request: HttpRequest) -> HttpResponse:
+    """Validate the whole file without writing anything and show the report; importing is a second step."""
+    form = forms.UploadForm(request.POST, request.FILES)
+    report = token = None
+    error = ""
+    if form.is_valid():
+        upload = form.cleaned_data["arquivo"]
+        token = _stash_upload(request, upload)
+        entry = request.session[UPLOAD_SESSION_KEY][token]
+        try:
+            report = import_file(
+                path_or_file=entry["path"], filename=entry["filename"], dry_run=True, by=request.user
+            )
+        except ApplicationError as exc:
+            error = exc.message
+    ctx = {
+        "upload_form": form,
+        "report": report,
+        "error": error,
+        "confirm_form": forms.ImportConfirmForm(initial={"token": token}) if report else None,
+    }
+    if is_htmx(request):
+        return render(request, "dashboard/partials/import_report.html", ctx)
+    return render(request, "dashboard/cobranca.html", _page_context(**ctx))
+
+
+@operator_required
+@require_POST
+def import_confirm(request: HttpRequest) -> HttpResponse:
+    form = forms.ImportConfirmForm(request.POST)
+    stash = request.session.get(UPLOAD_SESSION_KEY, {})
+    if not form.is_valid() or form.cleaned_data["token"] not in stash:
+        messages.error(request, "Envie o arquivo novamente: a validação expirou.")
+        return redirect("dashboard:cobranca")
+    entry = stash[form.cleaned_data["token"]]
+    try:
+        report = import_file(
+            path_or_file=entry["path"],
+            filename=entry["filename"],
+            dry_run=False,
+            skip_invalid=form.cleaned_data["ignorar_invalidas"],
+            by=request.user,
+        )
+    except ApplicationError as exc:
+        show_error(request, exc)
+        return redirect("dashboard:cobranca")
+    if report.success:
+        stash.pop(form.cleaned_data["token"], None)
+        request.session[UPLOAD_SESSION_KEY] = stash
+        Path(entry["path"]).unlink(missing_ok=True)
+        messages.success(
+            request,
+            f"Importação concluída: {report.imported} linha(s) importada(s), "
+            f"{report.created_clients} cliente(s) novo(s), {report.created_charges} cobrança(s) nova(s), "
+            f"{report.updated_charges} atualizada(s).",
+        )
+        return redirect("dashboard:cobranca")
+    ctx = {
+        "report": report,
+        "confirm_form": forms.ImportConfirmForm(initial={"token": form.cleaned_data["token"]}),
+    }
+    return render(request, "dashboard/cobranca.html", _page_context(**ctx))

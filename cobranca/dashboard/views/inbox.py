@@ -1,0 +1,117 @@
+"""Conversas (/painel/conversas/): the inbox, one conversation with the debtor's panel, and the operator's
+actions (reply, take over, give back, correct an intent), each through conversations.services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from cobranca.dashboard import forms, selectors
+from cobranca.dashboard.formatting import INTENT_LABELS
+from cobranca.dashboard.views.common import is_htmx, show_error
+from cobranca.exceptions import ApplicationError
+from cobranca.roles import operator_required
+from conversations import selectors as conversation_selectors
+from conversations import services as conversation_services
+from conversations.models import Conversation, Message
+
+
+@operator_required
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    form = forms.InboxFilterForm(request.GET or None, campaigns=selectors.campaign_choices())
+    conversations = selectors.inbox_page(form.filters() if form.is_bound else {})
+    ctx = {"form": form, "conversations": conversations, "nav": "conversas", "query": request.GET.urlencode()}
+    if is_htmx(request):
+        return render(request, "dashboard/partials/inbox_rows.html", ctx)
+    return render(request, "dashboard/inbox.html", ctx)
+
+
+def _conversation(pk: int) -> Conversation:
+    return get_object_or_404(Conversation.objects.select_related("client", "assigned_to"), pk=pk)
+
+
+def _chat_context(conversation: Conversation) -> dict[str, Any]:
+    history = conversation_selectors.conversation_history(conversation=conversation)
+    return {
+        "conversation": conversation,
+        "history": list(history.select_related("corrected_by")),
+        "intent_choices": list(INTENT_LABELS.items()),
+    }
+
+
+@operator_required
+@require_GET
+def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _conversation(pk)
+    ctx = _chat_context(conversation)
+    if is_htmx(request):
+        return render(request, "dashboard/partials/chat_messages.html", ctx)
+    ctx |= {
+        "nav": "conversas",
+        "panel": selectors.client_panel(conversation.client),
+        "reply_form": forms.ReplyForm(),
+        "intent_form": forms.IntentCorrectionForm(),
+    }
+    return render(request, "dashboard/conversation.html", ctx)
+
+
+@operator_required
+@require_POST
+def conversation_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _conversation(pk)
+    form = forms.ReplyForm(request.POST)
+    if form.is_valid():
+        try:
+            conversation_services.operator_reply(
+                conversation=conversation, text=form.cleaned_data["texto"], by=request.user
+            )
+        except ApplicationError as exc:
+            show_error(request, exc)
+        else:
+            messages.success(request, "Mensagem enviada.")
+    else:
+        messages.error(request, "Escreva a mensagem antes de enviar.")
+    return redirect("dashboard:conversation", pk=pk)
+
+
+@operator_required
+@require_POST
+def conversation_take_over(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation_services.conversation_take_over(conversation=_conversation(pk), by=request.user)
+    messages.success(request, "Você assumiu a conversa: o assistente fica em silêncio.")
+    return redirect("dashboard:conversation", pk=pk)
+
+
+@operator_required
+@require_POST
+def conversation_give_back(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation_services.conversation_give_back(conversation=_conversation(pk), by=request.user)
+    messages.success(request, "Conversa devolvida ao assistente.")
+    return redirect("dashboard:conversation", pk=pk)
+
+
+@operator_required
+@require_POST
+def message_correct_intent(request: HttpRequest, pk: int) -> HttpResponse:
+    message = get_object_or_404(Message, pk=pk)
+    form = forms.IntentCorrectionForm(request.POST)
+    if form.is_valid():
+        try:
+            conversation_services.message_correct_intent(
+                message=message, intent=form.cleaned_data["intencao"], by=request.user
+            )
+        except ApplicationError as exc:
+            show_error(request, exc)
+        else:
+            messages.success(
+                request, "Intenção corrigida. Obrigado: isso melhora o próximo treino do assistente."
+            )
+    else:
+        messages.error(request, "Escolha uma intenção válida.")
+    return redirect(reverse("dashboard:conversation", args=[message.conversation_id]) + f"#msg-{message.pk}")
