@@ -19,9 +19,12 @@ Parsing rules (`parse_brl_amount`), for strings:
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.numbers import format_currency
+
+from cobranca.exceptions import ApplicationError
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999.99")
@@ -123,3 +126,32 @@ def parse_brl_amount(raw: object) -> Decimal:
     if value.adjusted() < -2 or value != value.quantize(CENT):
         raise AmountError("valor com mais de 2 casas decimais")
     return value.quantize(CENT)
+
+
+# --- agreements ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgreementTerms:
+    installments: int
+    discount_percent: Decimal
+    total: Decimal
+    installment_amount: Decimal
+    # The last installment absorbs the rounding cents, so the sum is exactly the total.
+    last_installment_amount: Decimal
+
+
+def agreement_terms(
+    *, amount: Decimal, installments: int, discount_percent: Decimal = Decimal("0")
+) -> AgreementTerms:
+    """Pure arithmetic shared by the bot's offer (chatbot.policy) and `billing.services.agreement_create`,
+    so what is offered is what is recorded."""
+    if installments < 1:
+        raise ApplicationError("Número de parcelas inválido.", {"installments": installments})
+    discount_percent = Decimal(discount_percent)
+    total = (Decimal(amount) * (Decimal("100") - discount_percent) / Decimal("100")).quantize(
+        CENT, rounding=ROUND_HALF_UP
+    )
+    installment = (total / installments).quantize(CENT, rounding=ROUND_HALF_UP)
+    last = total - installment * (installments - 1)
+    return AgreementTerms(installments, discount_percent, total, installment, last)

@@ -8,7 +8,6 @@ the network.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
@@ -16,6 +15,7 @@ from django.utils import timezone
 from loguru import logger
 
 from billing.models import Agreement, Charge, Client, NegotiationPolicy, PromiseToPay
+from billing.money import agreement_terms
 from cobranca.exceptions import ApplicationError
 
 Status = Charge.Status
@@ -177,32 +177,6 @@ def promise_create(
 
 
 # --- agreements ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AgreementTerms:
-    installments: int
-    discount_percent: Decimal
-    total: Decimal
-    installment_amount: Decimal
-    # The last installment absorbs the rounding cents, so the sum is exactly the total.
-    last_installment_amount: Decimal
-
-
-def agreement_terms(
-    *, amount: Decimal, installments: int, discount_percent: Decimal = Decimal("0")
-) -> AgreementTerms:
-    """Pure arithmetic shared by the bot's offer and `agreement_create`, so what is offered is what is
-    recorded."""
-    if installments < 1:
-        raise ApplicationError("Número de parcelas inválido.", {"installments": installments})
-    discount_percent = Decimal(discount_percent)
-    total = (Decimal(amount) * (Decimal("100") - discount_percent) / Decimal("100")).quantize(
-        CENT, rounding=ROUND_HALF_UP
-    )
-    installment = (total / installments).quantize(CENT, rounding=ROUND_HALF_UP)
-    last = total - installment * (installments - 1)
-    return AgreementTerms(installments, discount_percent, total, installment, last)
 
 
 def negotiation_policy_current() -> NegotiationPolicy:

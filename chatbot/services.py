@@ -26,10 +26,10 @@ from loguru import logger
 
 from billing import services as billing
 from billing.models import Charge, PromiseToPay
+from chatbot.classification import active_classifier
 from chatbot.models import ModelVersion
 from chatbot.policy import Action, ActionKind, Decision, decide, money
 from chatbot.selectors import (
-    active_model_version,
     bot_client_snapshot,
     client_by_phone,
     creditor_from_settings,
@@ -51,18 +51,7 @@ MAX_TEXT_LENGTH = 4096
 
 def classify(text: str) -> tuple[str, float]:
     """(intent, confidence) from the active model. The model loads lazily, once per worker process."""
-    from chatbot.nlu.classifier import load_classifier
-
-    version = active_model_version()
-    classifier = None
-    if version is not None and version.path:
-        try:
-            classifier = load_classifier(path=version.path, backend=version.backend)
-        except (OSError, ValueError, RuntimeError) as exc:
-            # A stale ModelVersion row must not silence the bot: fall back to the configured model.
-            logger.warning("chatbot.model_version_unusable version={} error={}", version.version, exc)
-    classifier = classifier or load_classifier()
-    prediction = classifier.predict(text)
+    prediction = active_classifier().predict(text)
     return prediction.intent, float(prediction.confidence)
 
 
@@ -273,6 +262,7 @@ def _run_turn(message: Message, *, now: dt.datetime, send: bool) -> TurnResult:
                 client=conversation.client, with_limits=_needs_limits(intent, context)
             ),
             now=now,
+            tz=timezone.get_current_timezone(),
         )
         try:
             with transaction.atomic():

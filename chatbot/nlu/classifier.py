@@ -16,10 +16,11 @@ import torch
 
 from .labels import FALLBACK_INTENT
 from .model import load_model_file
-from .settings import get_setting
 
 __all__ = [
+    "DEFAULT_MARGIN",
     "DEFAULT_MODEL_PATH",
+    "DEFAULT_THRESHOLD",
     "IntentClassifier",
     "Prediction",
     "TorchIntentClassifier",
@@ -29,6 +30,9 @@ __all__ = [
 ]
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "weights" / "intent_model.pt"
+# The shipped defaults of CHATBOT_CONFIDENCE_THRESHOLD and CHATBOT_MARGIN (chosen in docs/chatbot.md).
+DEFAULT_THRESHOLD = 0.3
+DEFAULT_MARGIN = 0.03
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,8 @@ def apply_confidence_rule(
     Unsure means the top probability is below ``threshold`` or the gap to the runner-up is
     below ``margin`` (two intents competing, e.g. "paguei metade, o resto pago sexta").
     """
-    threshold = float(get_setting("CHATBOT_CONFIDENCE_THRESHOLD") if threshold is None else threshold)
-    margin = float(get_setting("CHATBOT_MARGIN") if margin is None else margin)
+    threshold = float(DEFAULT_THRESHOLD if threshold is None else threshold)
+    margin = float(DEFAULT_MARGIN if margin is None else margin)
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     top_intent, top_score = ranked[0]
     second = ranked[1][1] if len(ranked) > 1 else 0.0
@@ -109,30 +113,38 @@ class TorchIntentClassifier:
         return apply_confidence_rule(scores, self.threshold, self.margin)
 
 
-_CACHE: dict[tuple[str, str], IntentClassifier] = {}
+_CACHE: dict[tuple[object, ...], IntentClassifier] = {}
 _LOCK = threading.Lock()
 
 
-def load_classifier(path: str | Path | None = None, backend: str | None = None) -> IntentClassifier:
-    """Return the process-wide classifier, loading it on first use.
+def load_classifier(
+    path: str | Path | None = None,
+    backend: str = "torch",
+    *,
+    threshold: float | None = None,
+    margin: float | None = None,
+    device: str | None = None,
+    max_length: int | None = None,
+) -> IntentClassifier:
+    """Return the process-wide classifier for (backend, path, rule), loading it on first use.
 
-    ``backend``/``path`` default to the CHATBOT_BACKEND and CHATBOT_MODEL_PATH settings, and to
-    the shipped torch weights. Inference is pinned to one thread: messages are classified one at
-    a time and intra-op parallelism would only fight the web workers for the two cores.
+    ``path`` defaults to the shipped torch weights; the transformers backend needs a local model
+    directory. Inference is pinned to one thread: messages are classified one at a time and
+    intra-op parallelism would only fight the web workers for the two cores. Which model the bot
+    uses (the active ModelVersion, the settings) is decided by ``chatbot.classification``.
     """
-    backend = (backend or get_setting("CHATBOT_BACKEND") or "torch").lower()
-    configured = path or get_setting("CHATBOT_MODEL_PATH")
+    backend = (backend or "torch").lower()
     if backend == "torch":
-        resolved = Path(configured) if configured else DEFAULT_MODEL_PATH
+        resolved = Path(path) if path else DEFAULT_MODEL_PATH
     elif backend == "transformers":
-        if not configured:
+        if not path:
             raise ValueError(
                 "CHATBOT_BACKEND=transformers needs CHATBOT_MODEL_PATH (a local model directory)"
             )
-        resolved = Path(configured)
+        resolved = Path(path)
     else:
         raise ValueError(f"unknown CHATBOT_BACKEND {backend!r} (expected 'torch' or 'transformers')")
-    key = (backend, str(resolved.resolve()))
+    key = (backend, str(resolved.resolve()), threshold, margin, device, max_length)
     with _LOCK:
         cached = _CACHE.get(key)
         if cached is not None:
@@ -140,11 +152,13 @@ def load_classifier(path: str | Path | None = None, backend: str | None = None) 
         torch.set_num_threads(1)
         classifier: IntentClassifier
         if backend == "torch":
-            classifier = TorchIntentClassifier(resolved)
+            classifier = TorchIntentClassifier(resolved, threshold=threshold, margin=margin)
         else:
             from .transformers_backend import TransformersIntentClassifier
 
-            classifier = TransformersIntentClassifier(resolved)
+            classifier = TransformersIntentClassifier(
+                resolved, device=device, max_length=max_length, threshold=threshold, margin=margin
+            )
         _CACHE[key] = classifier
         return classifier
 

@@ -17,13 +17,15 @@ import torch
 
 from .classifier import Prediction, apply_confidence_rule
 from .data import Example
-from .settings import get_setting
 
-__all__ = ["TransformersIntentClassifier", "train_transformers_model"]
+__all__ = ["DEFAULT_MAX_LENGTH", "TransformersIntentClassifier", "train_transformers_model"]
+
+# MODEL_MAX_LENGTH's default; the chatbot app passes the setting in.
+DEFAULT_MAX_LENGTH = 128
 
 
 def _device(name: str | None = None) -> torch.device:
-    wanted = (name or get_setting("MODEL_DEVICE") or "cpu").lower()
+    wanted = (name or "cpu").lower()
     if wanted == "cuda" and not torch.cuda.is_available():
         wanted = "cpu"  # a settings file shared with GPU hosts must still work on CPU-only ones
     return torch.device(wanted)
@@ -44,7 +46,7 @@ class TransformersIntentClassifier:
 
         self.path = Path(path)
         self.device = _device(device)
-        self.max_length = int(max_length or get_setting("MODEL_MAX_LENGTH") or 128)
+        self.max_length = int(max_length or DEFAULT_MAX_LENGTH)
         self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
         self.model = AutoModelForSequenceClassification.from_pretrained(self.path, local_files_only=True)
         self.model.to(self.device).eval()
@@ -87,7 +89,7 @@ def train_transformers_model(
     labels = list(labels)
     index = {label: i for i, label in enumerate(labels)}
     target_device = _device(device)
-    max_length = int(max_length or get_setting("MODEL_MAX_LENGTH") or 128)
+    max_length = int(max_length or DEFAULT_MAX_LENGTH)
     tokenizer = AutoTokenizer.from_pretrained(base_model, local_files_only=True)
     model = AutoModelForSequenceClassification.from_pretrained(
         base_model,

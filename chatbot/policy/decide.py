@@ -1,6 +1,7 @@
 """The dialogue policy: (intent, entities, text, context, client snapshot) → what to say and what to do.
 
-Pure: no database, no network, no clock other than `now`. The service (chatbot.services) loads the snapshot,
+Pure: no database, no network, no settings, no clock other than `now` (and the time zone `tz` its dates are
+read in, passed in by the caller). The service (chatbot.services) loads the snapshot,
 calls `decide`, applies the actions through billing services in one transaction and sends the reply after
 commit.
 
@@ -17,9 +18,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_currency
-from django.conf import settings
 
-from billing.services import agreement_terms
+from billing.money import agreement_terms
 from chatbot.pix import PixError, pix_payload, pix_txid
 
 from .parsing import as_date, as_decimal, fold, is_date_only, parse_plan_choice
@@ -48,6 +48,9 @@ PROMISE_MAX_DAYS = 60
 AGREEMENT_FIRST_DUE_DAYS = 3
 UNKNOWN_STREAK_HANDOFF = 2
 LAST_INTENTS_KEPT = 5
+
+# The product's time zone, used when the caller passes none (settings.TIME_ZONE is the same zone).
+DEFAULT_TZ = ZoneInfo("America/Sao_Paulo")
 
 # Intents that start their own flow even while a question is pending: "já paguei" answers no "para qual dia?".
 _OVERRIDING = frozenset(
@@ -94,9 +97,11 @@ def decide(
     context: dict[str, Any],
     client_snapshot: ClientSnapshot,
     now: dt.datetime,
+    tz: dt.tzinfo | None = None,
 ) -> Decision:
     """Decide the bot's turn. `confidence` is informative: the classifier already turned unsure guesses into
-    `desconhecido` (threshold + margin), so the policy acts on the intent it is given."""
+    `desconhecido` (threshold + margin), so the policy acts on the intent it is given. `tz` is the zone the
+    debtor's dates live in (America/Sao_Paulo when None)."""
     return _Turn(
         intent=intent,
         entities=entities or {},
@@ -104,6 +109,7 @@ def decide(
         context=context or {},
         snap=client_snapshot,
         now=now,
+        tz=tz or DEFAULT_TZ,
     ).run()
 
 
@@ -117,6 +123,7 @@ class _Turn:
         context: dict[str, Any],
         snap: ClientSnapshot,
         now: dt.datetime,
+        tz: dt.tzinfo,
     ) -> None:
         self.intent = intent
         self.entities = entities
@@ -124,7 +131,7 @@ class _Turn:
         self.context = context
         self.snap = snap
         self.now = now
-        self.today = _local_date(now)
+        self.today = _local_date(now, tz)
         self.actions: list[Action] = []
         self.updates: dict[str, Any] = {}
         self.handoff = False
@@ -575,8 +582,8 @@ def _percent(value: Decimal) -> str:
     return f"{value.normalize():f}".replace(".", ",") + "%"
 
 
-def _local_date(now: dt.datetime) -> dt.date:
+def _local_date(now: dt.datetime, tz: dt.tzinfo) -> dt.date:
     if now.tzinfo is None:
         return now.date()
     # Dates the debtor speaks of are local dates; a UTC "now" after 21:00 in São Paulo is already tomorrow.
-    return now.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+    return now.astimezone(tz).date()

@@ -23,6 +23,7 @@ def _run(name: str, *args: str, stdin: str | None = None) -> str:
     return out.getvalue()
 
 
+@pytest.mark.django_db
 def test_classify_writes_one_json_object_per_input_line() -> None:
     output = _run(
         "classify",
@@ -40,6 +41,38 @@ def test_classify_writes_one_json_object_per_input_line() -> None:
         0 <= row["confidence"] <= 1 and round(row["confidence"], 4) == row["confidence"] for row in rows
     )
     assert "já paguei" in output  # ensure_ascii=False keeps Portuguese readable
+
+
+@pytest.mark.django_db
+def test_classify_without_model_uses_the_active_model_version_like_the_bot(tmp_path: Path) -> None:
+    from chatbot.nlu.classifier import clear_classifier_cache
+    from chatbot.nlu.data import Example
+    from chatbot.nlu.labels import INTENTS
+    from chatbot.nlu.model import TrainConfig, save_model_file, train_intent_model
+    from chatbot.services import classify
+
+    # A deliberately odd model: everything reads as agradecimento, so only it can produce these answers.
+    odd = [Example(text, "agradecimento") for text in ("oi", "bom dia", "ja paguei", "me manda o pix")]
+    odd += [Example("xyzzy", "desconhecido")]
+    result = train_intent_model(
+        odd, TrainConfig(seed=1, epochs=40, dim=8, lr=0.05, num_buckets=2**12), labels=INTENTS
+    )
+    path = save_model_file(result, tmp_path / "odd.pt")
+    ModelVersion.objects.create(version="2099.01.01-0000", path=str(path), is_active=True)
+    clear_classifier_cache()
+    try:
+        rows = [json.loads(line) for line in _run("classify", stdin="oi\nja paguei\n").splitlines()]
+        assert [row["intent"] for row in rows] == ["agradecimento", "agradecimento"]
+        assert [classify(row["text"])[0] for row in rows] == ["agradecimento", "agradecimento"]
+        shipped = _run("classify", "--model", str(DEFAULT_MODEL_PATH), stdin="ja paguei\n")
+        assert json.loads(shipped)["intent"] == "confirmacao_pagamento"
+    finally:
+        clear_classifier_cache()
+
+
+def test_classify_reports_a_model_file_it_cannot_load(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="não consegui carregar"):
+        _run("classify", "--model", str(tmp_path / "missing.pt"), stdin="oi\n")
 
 
 def test_classify_rejects_a_malformed_now() -> None:

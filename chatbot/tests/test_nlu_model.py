@@ -163,13 +163,27 @@ def test_a_narrow_margin_between_two_intents_falls_back_to_desconhecido() -> Non
     assert apply_confidence_rule(scores, threshold=0.5, margin=0.05).intent == "confirmacao_pagamento"
 
 
-def test_thresholds_come_from_django_settings(settings) -> None:
-    settings.CHATBOT_CONFIDENCE_THRESHOLD = 0.9
-    settings.CHATBOT_MARGIN = 0.0
-    prediction = apply_confidence_rule({"opt_out": 0.85, "desconhecido": 0.15})
-    assert prediction.intent == "desconhecido"
-    settings.CHATBOT_CONFIDENCE_THRESHOLD = 0.8
-    assert apply_confidence_rule({"opt_out": 0.85, "desconhecido": 0.15}).intent == "opt_out"
+def test_the_rule_defaults_to_the_shipped_threshold_and_margin() -> None:
+    assert apply_confidence_rule({"opt_out": 0.31, "desconhecido": 0.27}).intent == "opt_out"
+    assert apply_confidence_rule({"opt_out": 0.29, "desconhecido": 0.2}).intent == "desconhecido"
+    assert apply_confidence_rule({"opt_out": 0.5, "desconhecido": 0.48}).intent == "desconhecido"
+
+
+def test_the_bot_takes_thresholds_from_django_settings(settings) -> None:
+    from chatbot.classification import configured_classifier
+
+    settings.CHATBOT_MODEL_PATH = ""
+    settings.CHATBOT_BACKEND = "torch"
+    clear_classifier_cache()
+    try:
+        settings.CHATBOT_CONFIDENCE_THRESHOLD = 0.1
+        settings.CHATBOT_MARGIN = 1.0  # no gap between two probabilities reaches 1: always unsure
+        strict = configured_classifier().predict("para de me mandar mensagem")
+        assert strict.raw_intent == "opt_out" and strict.intent == "desconhecido"
+        settings.CHATBOT_MARGIN = 0.0
+        assert configured_classifier().predict("para de me mandar mensagem").intent == "opt_out"
+    finally:
+        clear_classifier_cache()
 
 
 def test_our_metrics_agree_with_scikit_learn() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from chatbot.classification import configured_classifier
 from chatbot.nlu.classifier import clear_classifier_cache, load_classifier
 from chatbot.nlu.data import Example
 from chatbot.nlu.transformers_backend import TransformersIntentClassifier, train_transformers_model
@@ -81,7 +82,7 @@ def test_load_classifier_switches_backend_by_setting(tiny_bert: Path, settings) 
     settings.MODEL_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
     clear_classifier_cache()
     try:
-        classifier = load_classifier()
+        classifier = configured_classifier()
         assert isinstance(classifier, TransformersIntentClassifier)
         assert classifier.predict("oi").raw_intent in LABELS
     finally:
@@ -92,4 +93,6 @@ def test_the_transformers_backend_requires_a_model_path(settings) -> None:
     settings.CHATBOT_BACKEND = "transformers"
     settings.CHATBOT_MODEL_PATH = ""
     with pytest.raises(ValueError, match="CHATBOT_MODEL_PATH"):
-        load_classifier()
+        configured_classifier()
+    with pytest.raises(ValueError, match="CHATBOT_MODEL_PATH"):
+        load_classifier(backend="transformers")

@@ -181,6 +181,33 @@ def test_a_promise_for_a_past_date_is_not_recorded():
     assert decision.context_updates["pending"] == "promise_date"
 
 
+def test_today_is_read_in_the_time_zone_passed_in():
+    # 01:30 UTC on the 11th is still the 10th in São Paulo (the default) but already the 11th in Lisbon.
+    late = dt.datetime(2026, 3, 11, 1, 30, tzinfo=dt.UTC)
+    promise = {"date": dt.date(2026, 3, 10)}
+    in_sao_paulo = decide(
+        intent="promessa_pagamento",
+        confidence=0.9,
+        entities=promise,
+        text="pago hoje",
+        context={},
+        client_snapshot=snapshot(),
+        now=late,
+    )
+    assert kinds(in_sao_paulo) == [ActionKind.CREATE_PROMISE]
+    in_lisbon = decide(
+        intent="promessa_pagamento",
+        confidence=0.9,
+        entities=promise,
+        text="pago hoje",
+        context={},
+        client_snapshot=snapshot(),
+        now=late,
+        tz=ZoneInfo("Europe/Lisbon"),
+    )
+    assert not in_lisbon.actions  # the 10th is already past there
+
+
 def test_payment_info_sends_a_pix_code_for_the_open_amount_and_the_creditor_identity():
     decision = turn("informacoes_pagamento", "como pago?")
     assert "R$ 300,00" in decision.reply

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from chatbot.nlu.classifier import load_classifier
+from chatbot.classification import active_classifier, classifier_for
 from chatbot.nlu.entities import LOCAL_TZ, extract_entities
 
 
@@ -34,7 +34,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--now", default=None, help="data/hora de referência YYYY-MM-DDTHH:MM (horário de São Paulo)"
         )
-        parser.add_argument("--model", default=None, help="arquivo de pesos (padrão: o configurado)")
+        parser.add_argument(
+            "--model",
+            default=None,
+            help="arquivo de pesos (padrão: o modelo que o assistente usa, a versão ativa ou o configurado)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["now"]:
@@ -44,7 +48,13 @@ class Command(BaseCommand):
                 raise CommandError("--now deve estar no formato YYYY-MM-DDTHH:MM") from exc
         else:
             now = timezone.now()
-        classifier = load_classifier(options["model"])
+        if options["model"]:
+            try:
+                classifier = classifier_for(options["model"])
+            except (OSError, ValueError, RuntimeError) as exc:
+                raise CommandError(f"não consegui carregar o modelo {options['model']}: {exc}") from exc
+        else:
+            classifier = active_classifier()
         for raw_line in self.stdin:
             text = raw_line.rstrip("\r\n")
             if not text.strip():

@@ -8,16 +8,16 @@ from typing import Any
 import torch
 from django.core.management.base import BaseCommand, CommandError
 
+from chatbot.classification import rule_and_device
+from chatbot.models import ModelVersion
 from chatbot.nlu.classifier import DEFAULT_MODEL_PATH
 from chatbot.nlu.data import TEST_PATH, read_jsonl
+from chatbot.nlu.evaluation import evaluate, load_any_classifier
 from chatbot.nlu.metrics import format_report
-from chatbot.nlu.pipeline import evaluate, load_any_classifier
 
 
 def _versions() -> tuple[Any, Any]:
     """(active ModelVersion, the one created before it), either possibly None."""
-    from chatbot.models import ModelVersion
-
     active = ModelVersion.objects.filter(is_active=True).first()
     if active is None:
         return None, None
@@ -48,7 +48,7 @@ class Command(BaseCommand):
         if not Path(model_path).exists():
             raise CommandError(f"pesos não encontrados: {model_path}")
 
-        evaluation = evaluate(load_any_classifier(model_path, backend), examples)
+        evaluation = evaluate(load_any_classifier(model_path, backend, **rule_and_device()), examples)
         self.stdout.write(f"modelo: {label}")
         self.stdout.write(format_report(evaluation.report))
         self.stdout.write(
@@ -66,7 +66,7 @@ class Command(BaseCommand):
                 previous.backend,
             )
         if other_path and Path(other_path).exists():
-            other = evaluate(load_any_classifier(other_path, other_backend), examples)
+            other = evaluate(load_any_classifier(other_path, other_backend, **rule_and_device()), examples)
             self.stdout.write("\ncomparação:")
             self.stdout.write(f"{'modelo':<40} {'acurácia':>9} {'macro-F1':>9}")
             for name, result in ((label, evaluation), (other_label, other)):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from chatbot.nlu.pipeline import train_and_register
+from chatbot.training import train_and_register
 
 
 class Command(BaseCommand):

@@ -1,82 +1,33 @@
-"""Training, evaluation and model-version bookkeeping shared by the management commands.
+"""Training on the corpus plus operators' corrections, and registering the result as a ModelVersion.
 
-Kept out of the command modules so the benchmark and tests can call the same code path.
-Django (the ORM) is imported lazily: the functions that do not touch the database also work
-in plain scripts.
+The Django side of the NLU: it reads the corrections from conversations' messages and writes ModelVersion
+rows; the training and evaluation themselves are the pure functions of ``chatbot.nlu``.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .classifier import IntentClassifier, Prediction, TorchIntentClassifier
-from .data import TEST_PATH, TRAIN_PATH, Example, read_jsonl
-from .labels import INTENTS
-from .metrics import classification_report, percentile_ms
-from .model import TrainConfig, save_model_file, train_intent_model
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
-__all__ = [
-    "Evaluation",
-    "TrainOutcome",
-    "evaluate",
-    "load_any_classifier",
-    "load_corrections",
-    "new_version_name",
-    "train_and_register",
-]
+from chatbot.classification import rule_and_device
+from chatbot.models import ModelVersion
+from chatbot.nlu.data import TEST_PATH, TRAIN_PATH, Example, read_jsonl
+from chatbot.nlu.evaluation import evaluate, load_any_classifier
+from chatbot.nlu.labels import INTENTS
+from chatbot.nlu.model import TrainConfig, save_model_file, train_intent_model
+from conversations.models import Message
 
-
-@dataclass
-class Evaluation:
-    report: dict[str, Any]
-    latencies: list[float]
-    predictions: list[Prediction]
-
-    @property
-    def p50_ms(self) -> float:
-        return percentile_ms(self.latencies, 50)
-
-    @property
-    def p99_ms(self) -> float:
-        return percentile_ms(self.latencies, 99)
-
-
-def evaluate(classifier: IntentClassifier, examples: Sequence[Example], *, raw: bool = False) -> Evaluation:
-    """Classify every example one at a time (as production does) and time each call.
-
-    ``raw=True`` scores the model's top guess, ignoring the low-confidence fallback.
-    """
-    predictions: list[Prediction] = []
-    latencies: list[float] = []
-    for example in examples:
-        started = time.perf_counter()
-        prediction = classifier.predict(example.text)
-        latencies.append(time.perf_counter() - started)
-        predictions.append(prediction)
-    guessed = [p.raw_intent if raw else p.intent for p in predictions]
-    report = classification_report([e.intent for e in examples], guessed, INTENTS)
-    return Evaluation(report=report, latencies=latencies, predictions=predictions)
-
-
-def load_any_classifier(path: str | Path, backend: str | None = None) -> IntentClassifier:
-    """Uncached loader for a specific file (torch) or directory (transformers)."""
-    path = Path(path)
-    if backend == "transformers" or (backend is None and path.is_dir()):
-        from .transformers_backend import TransformersIntentClassifier
-
-        return TransformersIntentClassifier(path)
-    return TorchIntentClassifier(path)
+__all__ = ["TrainOutcome", "load_corrections", "new_version_name", "train_and_register"]
 
 
 def load_corrections() -> list[Example]:
     """Inbound messages an operator relabelled: each becomes a training example with the corrected intent."""
-    from conversations.models import Message
-
     rows = (
         Message.objects.filter(direction="in")
         .exclude(corrected_intent="")
@@ -89,15 +40,11 @@ def load_corrections() -> list[Example]:
 
 def new_version_name(now: datetime | None = None) -> str:
     """Sortable, human-readable version: "2026.11.26-0102" (local date, hour and minute)."""
-    from django.utils import timezone
-
     now = timezone.localtime(now or timezone.now())
     return now.strftime("%Y.%m.%d-%H%M")
 
 
 def _unique_version(base: str) -> str:
-    from chatbot.models import ModelVersion
-
     version, suffix = base, 1
     while ModelVersion.objects.filter(version=version).exists():
         suffix += 1
@@ -106,15 +53,13 @@ def _unique_version(base: str) -> str:
 
 
 def _default_output(version: str, backend: str) -> Path:
-    from django.conf import settings
-
     base = Path(settings.DATA_DIR) / "models"
     return base / (f"intent-{version}.pt" if backend == "torch" else f"intent-{version}")
 
 
 @dataclass
 class TrainOutcome:
-    version: Any
+    version: ModelVersion
     path: Path
     metrics: dict[str, Any]
 
@@ -134,10 +79,6 @@ def train_and_register(
 
     The new ModelVersion becomes the only active one (the model enforces one active row).
     """
-    from django.db import transaction
-
-    from chatbot.models import ModelVersion
-
     corpus = read_jsonl(train_path)
     corrections = load_corrections()
     examples = corpus + corrections
@@ -153,15 +94,24 @@ def train_and_register(
     elif backend == "transformers":
         if not base_model:
             raise ValueError("--backend transformers needs --base-model (a local model directory)")
-        from .transformers_backend import train_transformers_model
+        # transformers is heavy and optional: imported only for this backend.
+        from chatbot.nlu.transformers_backend import train_transformers_model
 
         training_seconds = train_transformers_model(
-            examples, base_model, path, INTENTS, epochs=epochs or 3, seed=seed, max_steps=max_steps
+            examples,
+            base_model,
+            path,
+            INTENTS,
+            epochs=epochs or 3,
+            seed=seed,
+            max_steps=max_steps,
+            device=settings.MODEL_DEVICE,
+            max_length=settings.MODEL_MAX_LENGTH,
         )
     else:
         raise ValueError(f"unknown backend {backend!r}")
 
-    evaluation = evaluate(load_any_classifier(path, backend), test)
+    evaluation = evaluate(load_any_classifier(path, backend, **rule_and_device()), test)
     report = evaluation.report
     metrics = {
         "accuracy": round(report["accuracy"], 4),
