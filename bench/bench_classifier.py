@@ -76,10 +76,10 @@ def tfidf_baseline(train: list[Example], test: list[Example]) -> float:
 
 
 def _grouped_examples() -> tuple[list[Example], list[str]]:
-    from chatbot.data.build_corpus import TRAIN_CORES, build_split
+    from chatbot.data.build_corpus import build_split, training_cores
 
     groups: list[str] = []
-    examples = build_split(TRAIN_CORES, "train", variants=3, seed=2024, groups=groups)
+    examples = build_split(training_cores(), "train", variants=3, seed=2024, groups=groups)
     return examples, groups
 
 

@@ -1,5 +1,9 @@
 """Deterministically compose train.jsonl and test.jsonl from the hand-written cores.
 
+The cores are data: ``cores/train.jsonl`` and ``cores/test.jsonl``, one core a line as
+``{"text": ..., "intent": ..., "group": ...}`` (see README.md beside this file). Within an intent the cores
+keep their order in the file, so the built corpus depends only on the files and the seed.
+
 Why compose instead of only hand-writing every line: real WhatsApp replies wrap the same request
 in greetings, fillers, emojis, missing accents, abbreviations and typos. Decorating each hand-written
 core a few ways teaches the model that these are noise, while the cores themselves carry the intent.
@@ -11,9 +15,11 @@ Run: .venv/bin/python chatbot/data/build_corpus.py
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -21,28 +27,72 @@ if __package__ in (None, ""):
 
 from unidecode import unidecode
 
-from chatbot.data.cores_test import TEST_CORES as _BASE_TEST_CORES
-from chatbot.data.cores_test import TEST_CORES_MORE
-from chatbot.data.cores_train import TRAIN_CORES as _BASE_TRAIN_CORES
-from chatbot.data.cores_train_extra import EXTRA_TRAIN_CORES
-from chatbot.data.cores_train_more import MORE_TRAIN_CORES, TARGETED_CORES
 from chatbot.nlu.data import Example, write_jsonl
 from chatbot.nlu.labels import INTENTS
 from chatbot.nlu.normalize import normalize
 
 DATA_DIR = Path(__file__).resolve().parent
-TRAIN_CORES: dict[str, list[str]] = {
-    intent: [
-        *_BASE_TRAIN_CORES[intent],
-        *EXTRA_TRAIN_CORES.get(intent, []),
-        *MORE_TRAIN_CORES.get(intent, []),
-        *TARGETED_CORES.get(intent, []),
-    ]
-    for intent in _BASE_TRAIN_CORES
-}
-TEST_CORES: dict[str, list[str]] = {
-    intent: [*_BASE_TEST_CORES[intent], *TEST_CORES_MORE.get(intent, [])] for intent in _BASE_TEST_CORES
-}
+CORES_DIR = DATA_DIR / "cores"
+TRAIN_CORES_PATH = CORES_DIR / "train.jsonl"
+TEST_CORES_PATH = CORES_DIR / "test.jsonl"
+
+
+class CoreFileError(ValueError):
+    """A line of a cores file is unusable; the message names the file, the line and why."""
+
+
+@dataclass(frozen=True)
+class Core:
+    text: str
+    intent: str
+    group: str
+
+
+def read_cores(path: str | Path) -> list[Core]:
+    """Every core of a cores file, in file order. Fails on the first bad line, naming it."""
+    cores: list[Core] = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CoreFileError(f"{where}: not a JSON object ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise CoreFileError(f"{where}: not a JSON object")
+            unknown = sorted(set(row) - {"text", "intent", "group"})
+            if unknown:
+                raise CoreFileError(f"{where}: unknown field(s) {unknown}")
+            text, intent, group = row.get("text"), row.get("intent"), row.get("group")
+            if not isinstance(text, str) or not text.strip():
+                raise CoreFileError(f"{where}: field 'text' is missing or empty")
+            if intent not in INTENTS:
+                raise CoreFileError(
+                    f"{where}: unknown intent {intent!r} (expected one of {', '.join(INTENTS)})"
+                )
+            if not isinstance(group, str) or not group.strip():
+                raise CoreFileError(f"{where}: field 'group' is missing or empty")
+            cores.append(Core(text=text, intent=intent, group=group))
+    return cores
+
+
+def cores_by_intent(path: str | Path) -> dict[str, list[str]]:
+    """{intent: [core text, ...]} for every intent, cores in file order."""
+    grouped: dict[str, list[str]] = {intent: [] for intent in INTENTS}
+    for core in read_cores(path):
+        grouped[core.intent].append(core.text)
+    return grouped
+
+
+def training_cores() -> dict[str, list[str]]:
+    return cores_by_intent(TRAIN_CORES_PATH)
+
+
+def held_out_cores() -> dict[str, list[str]]:
+    return cores_by_intent(TEST_CORES_PATH)
+
 
 # Intents whose cores already are a greeting or a closing: wrapping them in more of the same, or
 # in "obrigado", would blur the very cue that defines them.
@@ -301,25 +351,48 @@ def build_split(
     return [examples[i] for i in order]
 
 
-def check_cores_disjoint() -> None:
+def check_cores_disjoint(
+    train_split: dict[str, list[str]] | None = None, test_split: dict[str, list[str]] | None = None
+) -> None:
     """Fail if a test core is, after normalisation, also a training core (that would leak the answer)."""
-    train = {normalize(core) for cores in TRAIN_CORES.values() for core in cores}
-    leaked = sorted(core for cores in TEST_CORES.values() for core in cores if normalize(core) in train)
+    train_split = training_cores() if train_split is None else train_split
+    test_split = held_out_cores() if test_split is None else test_split
+    train = {normalize(core) for cores in train_split.values() for core in cores}
+    leaked = sorted(core for cores in test_split.values() for core in cores if normalize(core) in train)
     if leaked:
         raise SystemExit(f"test cores also present in training cores: {leaked}")
 
 
+def check_labels_agree(split: dict[str, list[str]], name: str) -> None:
+    """Fail if one core (after normalisation) is filed under two intents of the same split."""
+    seen: dict[str, str] = {}
+    clashes: list[str] = []
+    for intent, cores in split.items():
+        for core in cores:
+            other = seen.setdefault(normalize(core), intent)
+            if other != intent:
+                clashes.append(f"{core!r} ({other} and {intent})")
+    if clashes:
+        raise SystemExit(f"{name} cores filed under two intents: {', '.join(clashes)}")
+
+
 def build(seed: int = 2024) -> tuple[list[Example], list[Example]]:
-    check_cores_disjoint()
-    train = build_split(TRAIN_CORES, "train", variants=3, seed=seed)
-    test = build_split(TEST_CORES, "test", variants=2, seed=seed + 1)
+    train_split, test_split = training_cores(), held_out_cores()
+    check_labels_agree(train_split, "training")
+    check_labels_agree(test_split, "held-out")
+    check_cores_disjoint(train_split, test_split)
+    train = build_split(train_split, "train", variants=3, seed=seed)
+    test = build_split(test_split, "test", variants=2, seed=seed + 1)
     train_keys = {normalize(example.text) for example in train}
     test = [example for example in test if normalize(example.text) not in train_keys]
     return train, test
 
 
 def main() -> None:
-    train, test = build()
+    try:
+        train, test = build()
+    except (CoreFileError, OSError) as exc:
+        raise SystemExit(f"build_corpus: {exc}") from None
     write_jsonl(DATA_DIR / "train.jsonl", train)
     write_jsonl(DATA_DIR / "test.jsonl", test)
     for name, split in (("train", train), ("test", test)):
