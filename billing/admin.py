@@ -19,7 +19,10 @@ from billing.models import (
     PacingState,
     PromiseToPay,
 )
+from billing.services import charge_mark_paid
 from cobranca.admin_utils import export_csv_response, pretty_json
+from cobranca.audit import client_ip
+from cobranca.exceptions import ApplicationError
 from cobranca.masking import mask_document
 from cobranca.privacy import forget_clients_action
 
@@ -121,15 +124,25 @@ class ChargeAdmin(admin.ModelAdmin):
 
     def _set_status(self, request, queryset, status: str, label: str) -> None:
         now = timezone.now()
-        changes = {"status": status, "status_changed_at": now}
-        if status == Charge.Status.PAID:
-            changes["paid_at"] = now
-        updated = queryset.exclude(status=status).update(**changes)
+        updated = queryset.exclude(status=status).update(status=status, status_changed_at=now)
         self.message_user(request, f"{updated} cobrança(s) marcada(s) como {label}.", messages.SUCCESS)
 
     @admin.action(description="Marcar como paga")
     def mark_paid(self, request, queryset):
-        self._set_status(request, queryset, Charge.Status.PAID, "paga")
+        # Through the one service, so promises are kept, agreements fulfilled and the payment audited.
+        done, refused = 0, []
+        for charge in queryset.exclude(status=Charge.Status.PAID):
+            try:
+                charge_mark_paid(charge=charge, by=request.user, ip=client_ip(request))
+            except ApplicationError:
+                refused.append(charge.external_id or str(charge.pk))
+            else:
+                done += 1
+        self.message_user(request, f"{done} cobrança(s) marcada(s) como paga.", messages.SUCCESS)
+        if refused:
+            self.message_user(
+                request, f"Não é possível marcar como paga: {', '.join(refused[:20])}.", messages.WARNING
+            )
 
     @admin.action(description="Cancelar cobrança")
     def mark_cancelled(self, request, queryset):

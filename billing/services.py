@@ -16,6 +16,7 @@ from loguru import logger
 
 from billing.models import Agreement, Charge, Client, NegotiationPolicy, PromiseToPay
 from billing.money import agreement_terms
+from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
 
 Status = Charge.Status
@@ -98,15 +99,31 @@ def charge_set_status(*, charge: Charge, status: str, by=None, reason: str = "")
     return charge
 
 
-@transaction.atomic
-def charge_mark_paid(*, charge: Charge, by=None, paid_at: dt.datetime | None = None) -> Charge:
-    """Paid: pending promises are kept and active agreements fulfilled, so nothing follows up on them."""
-    charge_set_status(charge=charge, status=Status.PAID, by=by, reason="pagamento confirmado")
-    if paid_at:
-        charge.paid_at = paid_at
-        charge.save(update_fields=["paid_at", "updated_at"])
-    charge.promises.filter(status=PromiseToPay.Status.PENDING).update(status=PromiseToPay.Status.KEPT)
-    charge.agreements.filter(status=Agreement.Status.ACTIVE).update(status=Agreement.Status.KEPT)
+def charge_mark_paid(
+    *, charge: Charge, by=None, paid_at: dt.datetime | None = None, ip: str | None = None
+) -> Charge:
+    """Paid: pending promises are kept and active agreements fulfilled, so nothing follows up on them.
+
+    The one way to mark a charge paid (API, admin, dashboard). Idempotent: a charge already paid is returned
+    unchanged, so a retried request does not fail or audit twice. Audited with the amount (financial, not
+    personal data) and the caller's `ip`.
+    """
+    if charge.status == Status.PAID:
+        return charge
+    with transaction.atomic():
+        charge_set_status(charge=charge, status=Status.PAID, by=by, reason="pagamento confirmado")
+        if paid_at:
+            charge.paid_at = paid_at
+            charge.save(update_fields=["paid_at", "updated_at"])
+        charge.promises.filter(status=PromiseToPay.Status.PENDING).update(status=PromiseToPay.Status.KEPT)
+        charge.agreements.filter(status=Agreement.Status.ACTIVE).update(status=Agreement.Status.KEPT)
+        audit_record(
+            action="charge.mark_paid",
+            actor=by,
+            target=charge,
+            details={"amount": str(Decimal(charge.amount))},
+            ip=ip,
+        )
     return charge
 
 

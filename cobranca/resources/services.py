@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
-
 from django.db import IntegrityError, transaction
 
-from billing import services as billing_services
 from billing.models import Charge, Client
 from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
@@ -105,22 +101,4 @@ def charge_update(*, charge: Charge, data: dict, by=None, ip: str | None = None)
         if "amount" in changed:
             details["amount"] = str(charge.amount)  # financial, not personal: kept for the money trail
         audit_record(action="charge.update", actor=by, target=charge, details=details, ip=ip)
-    return charge
-
-
-def charge_mark_paid(
-    *, charge: Charge, by=None, paid_at: dt.datetime | None = None, ip: str | None = None
-) -> Charge:
-    """Idempotent: a charge already paid is returned unchanged (a retried request must not fail)."""
-    if charge.status == Charge.Status.PAID:
-        return charge
-    with transaction.atomic():
-        charge = billing_services.charge_mark_paid(charge=charge, by=by, paid_at=paid_at)
-        audit_record(
-            action="charge.mark_paid",
-            actor=by,
-            target=charge,
-            details={"amount": str(Decimal(charge.amount))},
-            ip=ip,
-        )
     return charge

@@ -7,6 +7,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from billing import services as billing_services
 from billing.models import Charge, Client, Dispatch
 from cobranca import privacy
 from cobranca.audit import client_ip
@@ -328,7 +329,7 @@ class ChargeViewSet(_ResourceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         charge = self.get_object()
         data = ChargeMarkPaidSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        charge = services.charge_mark_paid(
+        charge = billing_services.charge_mark_paid(
             charge=charge, by=request.user, paid_at=data.validated_data.get("paid_at"), ip=client_ip(request)
         )
         return Response(ChargeOutputSerializer(charge).data)

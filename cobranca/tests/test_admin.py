@@ -48,6 +48,29 @@ def test_mark_paid_action(staff_client):
     assert charge.status == Charge.Status.PAID and charge.paid_at is not None
 
 
+def test_mark_paid_action_goes_through_the_service_keeping_promises_and_auditing(staff_client):
+    """The admin used to UPDATE the status itself: a pending promise stayed pending and followed up."""
+    from django.utils import timezone
+
+    from billing.services import promise_create
+    from audit.models import AuditLog
+
+    charge = ChargeFactory()
+    promise = promise_create(charge=charge, promised_date=timezone.localdate())
+    cancelled = ChargeFactory(status=Charge.Status.CANCELLED)
+    response = staff_client.post(
+        "/admin/billing/charge/",
+        {"action": "mark_paid", "_selected_action": [charge.pk, cancelled.pk]},
+        follow=True,
+    )
+    promise.refresh_from_db()
+    assert promise.status == promise.Status.KEPT
+    assert AuditLog.objects.filter(action="charge.mark_paid", target_id=str(charge.pk)).count() == 1
+    cancelled.refresh_from_db()
+    assert cancelled.status == Charge.Status.CANCELLED
+    assert "Não é possível marcar como paga" in response.content.decode()
+
+
 def test_csv_export_neutralises_formulas(staff_client):
     charge = ChargeFactory(description='=HYPERLINK("http://x")')
     response = staff_client.post(
