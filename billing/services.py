@@ -1,4 +1,4 @@
-"""Billing writes: charge status changes, promises to pay, agreements and suppressions.
+"""Billing writes: charge status changes, promises to pay, agreements, suppressions, WhatsApp number checks.
 
 Callers: the chatbot policy (through chatbot.services), operators (admin/dashboard) and the API.
 Every function is keyword-only, raises ApplicationError for a request the rules refuse, and never talks to
@@ -8,9 +8,11 @@ the network.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 from loguru import logger
 
@@ -287,3 +289,24 @@ def client_mark_wrong_number(*, client: Client) -> Client:
     if updated:
         logger.info("client.wrong_number client={}", client.pk)
     return client
+
+
+# --- WhatsApp number checks ---------------------------------------------------------------------------------
+
+
+def clients_record_whatsapp_check(*, chat_ids: Mapping[int, str | None]) -> None:
+    """Store what WAHA's check-exists said for each client (pk → chat id, or None: the number has no
+    WhatsApp), in at most two UPDATEs. The chat id found is the one campaigns and replies use from then on."""
+    now = timezone.now()
+    found = {pk: chat for pk, chat in chat_ids.items() if chat}
+    absent = [pk for pk, chat in chat_ids.items() if not chat]
+    if found:
+        Client.objects.filter(pk__in=list(found)).update(
+            chat_id=Case(*[When(pk=pk, then=Value(chat)) for pk, chat in found.items()]),
+            whatsapp_checked_at=now,
+            updated_at=now,
+        )
+    if absent:
+        Client.objects.filter(pk__in=absent).update(
+            not_on_whatsapp=True, whatsapp_checked_at=now, updated_at=now
+        )

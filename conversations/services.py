@@ -1,14 +1,17 @@
 """Write-side of conversations: inbound messages, outbound records, acks, operator handoff and feedback.
 
-Callers: whatsapp.services (webhooks), the chatbot and the campaign engine (`message_record_outbound`), and
-the conversations API (operators)."""
+Callers: whatsapp.services (webhooks), the chatbot (`message_record_outbound`), billing's sends through its
+`messages_sent` signal (`conversations.receivers` → `messages_record_outbound_bulk`), and the conversations
+API (operators). Nothing here imports billing's services: acks reach campaign dispatches through the webhook
+and billing's own catch-up."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Case, DateTimeField, F, Q, Value, When
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from loguru import logger
 
@@ -17,18 +20,19 @@ from chatbot.nlu.labels import INTENTS
 from cobranca.exceptions import ApplicationError
 from conversations.models import Conversation, Message
 from conversations.selectors import client_for_chat, conversation_for_chat
+from whatsapp.client import WahaAck
+from whatsapp.selectors import webhook_acks_latest
 
 # The classifier's label set: an operator's correction must be one of them.
 INTENT_LABELS = INTENTS
 
-# WAHA ack numbers (waha.md §4): -1 ERROR, 0 PENDING, 1 SERVER, 2 DEVICE, 3 READ, 4 PLAYED.
 ACK_FROM_WAHA: dict[int, str] = {
-    -1: Message.Ack.ERROR,
-    0: Message.Ack.PENDING,
-    1: Message.Ack.SENT,
-    2: Message.Ack.DELIVERED,
-    3: Message.Ack.READ,
-    4: Message.Ack.READ,
+    WahaAck.ERROR: Message.Ack.ERROR,
+    WahaAck.PENDING: Message.Ack.PENDING,
+    WahaAck.SERVER: Message.Ack.SENT,
+    WahaAck.DEVICE: Message.Ack.DELIVERED,
+    WahaAck.READ: Message.Ack.READ,
+    WahaAck.PLAYED: Message.Ack.READ,
 }
 
 # Which current values each new ack may overwrite (forward-only on Message.ACK_ORDER, ERROR handled apart).
@@ -86,13 +90,11 @@ def messages_record_outbound_bulk(*, items: list[dict], author: str, session_nam
     """Record many messages we sent (the campaign driver, one batch) in a handful of statements.
 
     Each item: ``chat_id``, ``client`` (or None), ``body``, ``waha_id``, ``dispatch_id`` (optional),
-    ``sent_at`` (optional). Same outcome as `message_record_outbound` per item: the conversation is found by
-    chat id, else the client's latest one, else created; idempotent on `waha_id`; `last_message_at` only moves
-    forward; acks WAHA reported before the rows existed are caught up. Returns how many messages were created.
+    ``sent_at`` (optional), ``operator`` (optional). Same outcome as `message_record_outbound` per item: the
+    conversation is found by chat id, else the client's latest one, else created; idempotent on `waha_id`;
+    `last_message_at` only moves forward; acks WAHA reported before the rows existed are caught up. Returns
+    how many messages were created.
     """
-    from django.db.models import Case, DateTimeField, F, Value, When
-    from django.db.models.functions import Coalesce, Greatest
-
     if author == Message.Author.DEBTOR:
         raise ApplicationError("Mensagem enviada não pode ter o devedor como autor.", {"author": author})
     items = [item for item in items if item.get("chat_id")]
@@ -143,6 +145,7 @@ def messages_record_outbound_bulk(*, items: list[dict], author: str, session_nam
                 waha_id=waha_id,
                 sent_at=item.get("sent_at") or now,
                 dispatch_id=item.get("dispatch_id"),
+                operator=item.get("operator"),
                 ack=Message.Ack.SENT if waha_id else Message.Ack.PENDING,
             )
         )
@@ -160,33 +163,16 @@ def messages_record_outbound_bulk(*, items: list[dict], author: str, session_nam
         Conversation.objects.filter(pk__in=list(latest)).update(
             last_message_at=Greatest(Coalesce(F("last_message_at"), new), new)
         )
-    created_ids = [row.waha_id for row in rows if row.waha_id]
-    if created_ids:
-        _catch_up_acks_bulk(
-            waha_ids=created_ids, dispatch_ids={row.waha_id: row.dispatch_id for row in rows if row.waha_id}
-        )
+    _catch_up_acks(waha_ids=[row.waha_id for row in rows if row.waha_id])
     return len(rows)
 
 
-def _catch_up_acks_bulk(*, waha_ids: list[str], dispatch_ids: dict[str, int | None]) -> None:
-    """`_catch_up_ack` for many ids: one query for the stored `message.ack` events of all of them."""
-    from whatsapp.models import WebhookEvent
+def _catch_up_acks(*, waha_ids: list[str]) -> None:
+    """Apply the acks WAHA reported before these messages were stored (one query for all of them).
 
-    best: dict[str, int] = {}
-    rows = WebhookEvent.objects.filter(event="message.ack", payload_id__in=waha_ids).values_list(
-        "payload_id", "payload"
-    )
-    for waha_id, envelope in rows:
-        payload = envelope.get("payload") if isinstance(envelope, dict) else None
-        ack = payload.get("ack") if isinstance(payload, dict) else None
-        if isinstance(ack, int) and not isinstance(ack, bool):
-            best[waha_id] = max(ack, best.get(waha_id, ack))
-    for waha_id, ack in best.items():
+    Messages only: a campaign dispatch catches up its own acks in billing (`dispatches_catch_up_acks`)."""
+    for waha_id, ack in webhook_acks_latest(waha_message_ids=waha_ids).items():
         message_ack_record(waha_id=waha_id, ack=ack)
-        if dispatch_ids.get(waha_id) is not None:
-            from billing.dispatch.services import dispatch_record_ack
-
-            dispatch_record_ack(waha_message_id=waha_id, ack=ack)
 
 
 def _create_message(**fields) -> tuple[Message, bool]:
@@ -260,7 +246,7 @@ def message_record_outbound(
     """Record a message we sent (bot, campaign, operator). Idempotent on `waha_id`.
 
     Call it right after sendText returned, outside the send's error handling. Acks WAHA delivered before this
-    row existed are caught up from the stored webhook events.
+    row existed are caught up from the stored webhook events (the message's only; `dispatch` just links it).
     """
     if author == Message.Author.DEBTOR:
         raise ApplicationError("Mensagem enviada não pode ter o devedor como autor.", {"author": author})
@@ -279,22 +265,9 @@ def message_record_outbound(
     if created:
         _touch(conversation.pk, sent_at)
         if waha_id:
-            _catch_up_ack(waha_id=waha_id, dispatch=dispatch)
+            _catch_up_acks(waha_ids=[waha_id])
             message.refresh_from_db(fields=["ack"])
     return message
-
-
-def _catch_up_ack(*, waha_id: str, dispatch) -> None:
-    from whatsapp.selectors import webhook_ack_latest
-
-    ack = webhook_ack_latest(waha_message_id=waha_id)
-    if ack is None:
-        return
-    message_ack_record(waha_id=waha_id, ack=ack)
-    if dispatch is not None:
-        from billing.dispatch.services import dispatch_record_ack
-
-        dispatch_record_ack(waha_message_id=waha_id, ack=ack)
 
 
 def message_ack_record(*, waha_id: str, ack: int) -> bool:

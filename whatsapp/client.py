@@ -11,6 +11,7 @@ or from a 500 body ever goes into an exception message or a log line here; only 
 from __future__ import annotations
 
 import base64
+import enum
 import functools
 import json
 import re
@@ -42,6 +43,17 @@ REASONS = frozenset(
         "bad_response",
     }
 )
+
+
+class WahaAck(enum.IntEnum):
+    """The `ack` of a WAHA `message.ack` webhook: how far one of our messages got."""
+
+    ERROR = -1
+    PENDING = 0
+    SERVER = 1  # WhatsApp's server has it (sent)
+    DEVICE = 2  # the debtor's phone has it (delivered)
+    READ = 3
+    PLAYED = 4  # voice/video played: counts as read
 
 
 def _connection_never_made(exc: requests.ConnectionError) -> bool:

@@ -280,8 +280,8 @@ def _handle_ack(row: WebhookEvent) -> _Outcome:
     moved_dispatch = dispatch_record_ack(waha_message_id=waha_id, ack=ack)
     if moved_message or moved_dispatch:
         return _Outcome(State.PROCESSED)
-    # Nothing moved: an old/out-of-order ack, or one that arrived before the sender stored the id (the sender
-    # catches up from these rows via whatsapp.selectors.webhook_ack_latest).
+    # Nothing moved: an old/out-of-order ack, or one that arrived before the sender stored the id (each app
+    # catches up its own rows from the stored events via whatsapp.selectors.webhook_acks_latest).
     return _Outcome(State.PROCESSED, "nenhuma mudança")
 
 

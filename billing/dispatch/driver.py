@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, Min, Q, Value, When
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 from loguru import logger
 
@@ -40,6 +40,11 @@ from billing.dispatch import services as svc
 from billing.dispatch.pacing import JITTER_GUARD_SECONDS, pacing_refund, pacing_reserve
 from billing.dispatch.window import window_for_campaign
 from billing.models import Campaign, Client, Dispatch
+from billing.services import clients_record_whatsapp_check
+from billing.signals import messages_sent_announce
+from billing.templating import template_render
+from whatsapp.client import WahaError
+from whatsapp.models import WahaSession
 
 DS = Dispatch.Status
 CS = Campaign.Status
@@ -146,8 +151,6 @@ class _Context:
 
 
 def _session_cap(session_name: str) -> int:
-    from whatsapp.models import WahaSession
-
     cap = WahaSession.objects.filter(name=session_name).values_list("daily_cap", flat=True).first()
     return int(cap or settings.DISPATCH_DAILY_CAP)
 
@@ -370,8 +373,6 @@ SENT, SKIPPED, FAILED, RETRY, UNKNOWN, STOP, NOTHING = (
 
 
 def _render(campaign: Campaign, dispatch: Dispatch) -> str:
-    from billing.templating import template_render
-
     if campaign.regua_id:
         # A régua message: the step's template and every charge of the debtor it carries that day.
         from billing.regua.sending import regua_render
@@ -461,7 +462,7 @@ def send_one(*, ctx: _Context, session_name: str, stats: DriveStats, gate=None) 
             records=records,
             gate=gate,
         )
-        _record_batch_in_conversations(records=records, session_name=session_name)
+        _after_sends(records=records, session_name=session_name)
         if outcome != SKIPPED:
             return outcome
 
@@ -480,8 +481,6 @@ def _resolve_chat_ids(*, batch: list[Dispatch], waha, session_name: str, stats: 
     Returns (dispatches still to send, {dispatch id: WahaError}). The first WAHA error stops the step: that
     dispatch gets the usual error handling in the send loop; later unresolved ones resolve one by one there.
     """
-    from whatsapp.client import WahaError
-
     found: dict[int, str] = {}
     absent: set[int] = set()
     errors: dict[int, WahaError] = {}
@@ -498,17 +497,9 @@ def _resolve_chat_ids(*, batch: list[Dispatch], waha, session_name: str, stats: 
             absent.add(client.pk)
         else:
             found[client.pk] = chat_id
-    now = timezone.now()
-    if found:
-        Client.objects.filter(pk__in=list(found)).update(
-            chat_id=Case(*[When(pk=pk, then=Value(chat)) for pk, chat in found.items()]),
-            whatsapp_checked_at=now,
-            updated_at=now,
-        )
+    clients_record_whatsapp_check(chat_ids={**found, **dict.fromkeys(absent)})
     if absent:
-        Client.objects.filter(pk__in=list(absent)).update(
-            not_on_whatsapp=True, whatsapp_checked_at=now, updated_at=now
-        )
+        now = timezone.now()
         skipped = [d.pk for d in batch if d.client_id in absent]
         Dispatch.objects.filter(pk__in=skipped, status=DS.SENDING).update(
             status=DS.SKIPPED, reason=svc.REASON_NOT_ON_WHATSAPP, next_attempt_at=None, updated_at=now
@@ -579,7 +570,7 @@ def send_batch(
                 svc.dispatch_release_many(dispatch_ids=[d.pk for d in todo[index + 1 :]])
                 break
     finally:
-        _record_batch_in_conversations(records=records, session_name=session_name)
+        _after_sends(records=records, session_name=session_name)
     return len(batch), attempted, outcome, streak
 
 
@@ -595,8 +586,6 @@ def _send_claimed(
 ) -> str:
     """Send one claimed dispatch (chat id resolved here when the batch's bulk step did not), adding what the
     conversation must record to `records`. `gate` (paced sends) runs right before the network call."""
-    from whatsapp.client import WahaError
-
     campaign = ctx.campaigns.get(dispatch.campaign_id) or Campaign.objects.select_related("template").get(
         pk=dispatch.campaign_id
     )
@@ -609,15 +598,11 @@ def _send_claimed(
             return _handle_error(
                 dispatch=dispatch, exc=exc, phase="check", session_name=session_name, body="", stats=stats
             )
-        now = timezone.now()
+        clients_record_whatsapp_check(chat_ids={client.pk: chat_id})
         if chat_id is None:
-            Client.objects.filter(pk=client.pk).update(
-                not_on_whatsapp=True, whatsapp_checked_at=now, updated_at=now
-            )
             svc.dispatch_skip(dispatch_id=dispatch.pk, reason=svc.REASON_NOT_ON_WHATSAPP)
             stats.skipped += 1
             return SKIPPED
-        Client.objects.filter(pk=client.pk).update(chat_id=chat_id, whatsapp_checked_at=now, updated_at=now)
         client.chat_id = chat_id
     try:
         body = _render(campaign, dispatch)
@@ -656,21 +641,16 @@ def _send_claimed(
     return SENT
 
 
-def _record_batch_in_conversations(*, records: list[dict], session_name: str) -> None:
-    """The sent campaign messages into the debtors' conversations, in a few statements. Best effort: its
-    failure never undoes or repeats a send."""
+def _after_sends(*, records: list[dict], session_name: str) -> None:
+    """What follows a run of sends: the acks WAHA reported before the ids were stored are applied to the
+    dispatches (billing's own catch-up, whatever happens to the conversations), then `messages_sent` lets
+    the conversations record the messages (a receiver's failure is logged and never undoes a send)."""
     if not records:
         return
-    try:
-        from conversations import services as conversations
-
-        conversations.messages_record_outbound_bulk(
-            items=records, author="campaign", session_name=session_name
-        )
-    except Exception:  # noqa: BLE001 - the messages are out and recorded on their dispatches
-        logger.bind(session=session_name).exception(
-            "dispatch.conversation_record_failed count={}", len(records)
-        )
+    svc.dispatches_catch_up_acks(waha_message_ids=[record["waha_id"] for record in records])
+    messages_sent_announce(
+        sender=dispatch_drive, messages=records, author="campaign", session_name=session_name
+    )
 
 
 # --- the loop -----------------------------------------------------------------------------------------------

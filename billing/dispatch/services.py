@@ -20,9 +20,13 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from loguru import logger
 
+from billing.compliance import template_compliance_warnings
 from billing.dispatch.window import parse_window
 from billing.models import Campaign, Charge, Client, Dispatch, ImportBatch, MessageTemplate
-from billing.segments import campaign_audience
+from billing.phones import normalize_phone
+from billing.segments import campaign_audience, segment_as_json
+from billing.services import clients_record_whatsapp_check
+from billing.signals import messages_sent_announce
 from billing.suppression import (  # noqa: F401 - re-exported: the driver and tests name them from here
     REASON_FORGOTTEN,
     REASON_NOT_ON_WHATSAPP,
@@ -30,8 +34,13 @@ from billing.suppression import (  # noqa: F401 - re-exported: the driver and te
     REASON_WRONG_NUMBER,
     client_suppression_reason,
 )
+from billing.templating import template_render, template_validate
 from cobranca.exceptions import ApplicationError
 from cobranca.tasks import enqueue_on_commit
+from whatsapp import client as waha_api
+from whatsapp.client import WahaAck, WahaError
+from whatsapp.models import WahaSession
+from whatsapp.selectors import webhook_acks_latest
 
 DS = Dispatch.Status
 CS = Campaign.Status
@@ -68,8 +77,13 @@ PAUSE_SESSION_CONFIG = "a sessão do WhatsApp recusou o envio ({}); verifique a 
 CONTACTED = (DS.SENDING, DS.SENT, DS.DELIVERED, DS.READ, DS.UNKNOWN)
 IN_FLIGHT = (DS.PENDING, DS.SENDING)
 
-# WAHA ack → dispatch status; ack 0 (PENDING) says nothing new.
-ACK_STATUS = {1: DS.SENT, 2: DS.DELIVERED, 3: DS.READ, 4: DS.READ}
+# WAHA ack → dispatch status; PENDING says nothing new, ERROR is handled apart.
+ACK_STATUS = {
+    WahaAck.SERVER: DS.SENT,
+    WahaAck.DEVICE: DS.DELIVERED,
+    WahaAck.READ: DS.READ,
+    WahaAck.PLAYED: DS.READ,
+}
 ACK_TIME_FIELD = {DS.DELIVERED: "delivered_at", DS.READ: "read_at"}
 
 
@@ -139,14 +153,10 @@ def _decimal(value, field: str) -> Decimal:
 
 
 def _template_problems(template: MessageTemplate) -> list[str]:
-    from billing.templating import template_validate
-
     return list(template_validate(template.body))
 
 
 def _compliance_warnings(template: MessageTemplate) -> list[str]:
-    from billing.compliance import template_compliance_warnings
-
     return list(template_compliance_warnings(template.body))
 
 
@@ -183,8 +193,6 @@ def campaign_create(
     if segment is not None and not isinstance(segment, dict):
         raise ApplicationError("O segmento deve ser um objeto com filtros.", {"field": "segment"})
     if segment:
-        from billing.segments import segment_as_json
-
         segment = segment_as_json(segment)  # validates; stores JSON-friendly values
     if not template.is_active:
         raise ApplicationError("O modelo de mensagem está inativo.", {"template_name": template.name})
@@ -388,8 +396,6 @@ def campaigns_resume_for_session(*, session_name: str) -> int:
     Campaigns paused for the 463 time-lock resume only when the session records that the lock has expired
     (`WahaSession.reachout_locked_until` in the past); without that knowledge an operator decides.
     """
-    from whatsapp.models import WahaSession
-
     now = timezone.now()
     which = Q(pause_reason__startswith=AUTO_PAUSE_PREFIX)
     locked_until = (
@@ -586,7 +592,7 @@ def dispatch_record_ack(*, waha_message_id: str, ack: int) -> bool:
         return False
     now = timezone.now()
     qs = Dispatch.objects.filter(waha_message_id=waha_message_id)
-    if ack == -1:
+    if ack == WahaAck.ERROR:
         return (
             qs.filter(status__in=[DS.SENDING, DS.SENT]).update(
                 status=DS.FAILED, reason=REASON_ACK_ERROR, updated_at=now
@@ -608,6 +614,18 @@ def dispatch_record_ack(*, waha_message_id: str, ack: int) -> bool:
     if changed:
         qs.filter(sent_at__isnull=True).update(sent_at=now)
     return changed > 0
+
+
+def dispatches_catch_up_acks(*, waha_message_ids: Iterable[str]) -> int:
+    """Apply the acks WAHA reported for these ids before the sender stored them on their dispatches.
+
+    Call right after `dispatch_mark_sent` stored the ids (a batch at a time): an ack that arrived earlier
+    found no row to move and is only in the stored webhook events. One query for all of them, then
+    `dispatch_record_ack` per id that has one. Returns how many dispatches moved."""
+    moved = 0
+    for waha_id, ack in webhook_acks_latest(waha_message_ids=waha_message_ids).items():
+        moved += dispatch_record_ack(waha_message_id=waha_id, ack=ack)
+    return moved
 
 
 def dispatch_recover_stale(*, older_than: float | None = None, session_name: str | None = None) -> int:
@@ -665,9 +683,6 @@ def message_send_single(
     The text is either `text` as given or `template` rendered for the client's oldest charge that still takes
     reminders. Returns {"message_id", "chat_id"}; WAHA failures come back as ApplicationError (502/409/422).
     """
-    from billing.phones import normalize_phone
-    from whatsapp.client import WahaError, get_client
-
     if client is None:
         try:
             phone = normalize_phone(phone)
@@ -684,8 +699,6 @@ def message_send_single(
             )
         phone = client.phone
     if template is not None:
-        from billing.templating import template_render
-
         charge = None
         if client is not None:
             charge = (
@@ -699,44 +712,36 @@ def message_send_single(
     if not body:
         raise ApplicationError("Informe o texto ou o modelo da mensagem.", {"field": "text"})
     session = session_name or settings.WAHA_SESSION_NAME
-    waha = get_client()
+    api = waha_api.get_client()
     try:
-        chat_id = (
-            client.chat_id
-            if client is not None and client.chat_id
-            else waha.check_exists(phone, session=session)
-        )
-        if chat_id is None:
+        chat_id = client.chat_id if client is not None else ""
+        if not chat_id:
+            chat_id = api.check_exists(phone, session=session)
             if client is not None:
-                Client.objects.filter(pk=client.pk).update(
-                    not_on_whatsapp=True, whatsapp_checked_at=timezone.now(), updated_at=timezone.now()
-                )
+                clients_record_whatsapp_check(chat_ids={client.pk: chat_id})
+        if chat_id is None:
             raise ApplicationError("Este número não tem WhatsApp.", {"phone": phone}, status_code=422)
-        if client is not None and not client.chat_id:
-            Client.objects.filter(pk=client.pk).update(
-                chat_id=chat_id, whatsapp_checked_at=timezone.now(), updated_at=timezone.now()
-            )
-        waha_id = waha.send_text(chat_id, body, session=session)
+        waha_id = api.send_text(chat_id, body, session=session)
     except WahaError as exc:
         raise ApplicationError(
             "O WhatsApp não aceitou a mensagem.",
             {"reason": exc.reason, "waha_status": exc.status_code},
             status_code=409 if exc.reason in ("session_not_working", "reachout_timelock") else 502,
         ) from None
-    try:
-        from conversations import services as conversations
-
-        conversation = conversations.conversation_get_or_create(
-            chat_ids=[chat_id], client=client, session_name=session
-        )
-        conversations.message_record_outbound(
-            conversation=conversation,
-            body=body,
-            author="operator",
-            waha_id=waha_id,
-            operator=by if getattr(by, "pk", None) else None,
-        )
-    except Exception:  # noqa: BLE001 - the message is out; a missing conversation row must not turn into a 500
-        logger.exception("send_single.conversation_record_failed")
+    # The message is out: recording it in the conversation (the signal's receiver) must not turn into a 500.
+    messages_sent_announce(
+        sender=message_send_single,
+        messages=[
+            {
+                "chat_id": chat_id,
+                "client": client,
+                "body": body,
+                "waha_id": waha_id,
+                "operator": by if getattr(by, "pk", None) else None,
+            }
+        ],
+        author="operator",
+        session_name=session,
+    )
     logger.bind(client_id=getattr(client, "pk", None)).info("send_single.sent")
     return {"message_id": waha_id, "chat_id": chat_id}

@@ -15,6 +15,7 @@ from billing.models import Campaign, Client, Dispatch
 from billing.tests import dispatch_support as support
 from billing.tests.dispatch_support import drive, make_charges, plain_template, start_campaign
 from billing.tests.factories import ChargeFactory, ClientFactory
+from conversations.models import Message
 
 # Self-contained routing: this module is its own URLconf, whatever billing/urls.py includes.
 fake_waha = support.fake_waha  # fixture
@@ -202,6 +203,10 @@ def test_send_single_with_text_to_a_client_id(api, monkeypatch, fake_waha):
     response = api.post("/api/billing/send-single", {"client_id": client.pk, "text": "Olá!"}, format="json")
     assert response.status_code == 200
     assert fake_waha.sent[0]["text"] == "Olá!"
+    # Recorded in the client's conversation (billing's messages_sent signal → conversations).
+    message = Message.objects.select_related("conversation").get(waha_id=response.json()["message_id"])
+    assert (message.author, message.body, message.conversation.client_id) == ("operator", "Olá!", client.pk)
+    assert message.operator is not None
 
 
 def test_send_single_refuses_a_suppressed_client(api, monkeypatch, fake_waha):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
-import types
 from decimal import Decimal
 
 import pytest
@@ -104,9 +102,7 @@ def test_start_from_a_segment_uses_the_segment_service(sibling_modules, monkeypa
 
 
 def test_start_with_compliance_warnings_needs_confirmation(sibling_modules, monkeypatch):
-    module = types.ModuleType("billing.compliance")
-    module.template_compliance_warnings = lambda body: ["ameaça: 'protesto'"]
-    monkeypatch.setitem(sys.modules, "billing.compliance", module)
+    monkeypatch.setattr(services, "template_compliance_warnings", lambda body: ["ameaça: 'protesto'"])
     campaign = services.campaign_create(template=plain_template(), import_batch=_batch_with(make_charges(1)))
 
     with pytest.raises(ApplicationError) as exc:
@@ -120,9 +116,7 @@ def test_start_with_compliance_warnings_needs_confirmation(sibling_modules, monk
 
 
 def test_start_refuses_a_template_with_errors(sibling_modules, monkeypatch):
-    module = types.ModuleType("billing.templating")
-    module.template_validate = lambda body: ["variável desconhecida: {foo}"]
-    monkeypatch.setitem(sys.modules, "billing.templating", module)
+    monkeypatch.setattr(services, "template_validate", lambda body: ["variável desconhecida: {foo}"])
     campaign = services.campaign_create(template=plain_template(), import_batch=_batch_with(make_charges(1)))
 
     with pytest.raises(ApplicationError, match="erros"):

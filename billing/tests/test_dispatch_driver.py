@@ -59,6 +59,45 @@ def test_sent_campaign_messages_are_recorded_in_the_conversation(fake_waha):
     assert message.conversation.client_id == dispatch.client_id
 
 
+@pytest.mark.parametrize("delay", ["0", "0.05"], ids=["batched", "paced"])
+def test_early_acks_reach_the_dispatch_even_when_the_conversation_write_fails(fake_waha, monkeypatch, delay):
+    from loguru import logger
+
+    from conversations import services as conversations
+    from conversations.models import Message
+    from whatsapp.models import WebhookEvent
+
+    client = ClientFactory(phone="+5511977776666", chat_id="5511977776666@c.us")
+    campaign = start_campaign([ChargeFactory(client=client)], delay=delay)
+    # WAHA's DEVICE ack for the id the fake will return, stored before the driver stored that id.
+    early_id = "true_5511977776666@c.us_FAKE000001"
+    WebhookEvent.objects.create(
+        event_id="evt_early_ack",
+        event="message.ack",
+        payload_id=early_id,
+        payload={"event": "message.ack", "payload": {"id": early_id, "ack": 2}},
+    )
+
+    def broken(**kwargs):
+        raise RuntimeError("conversation write failed")
+
+    monkeypatch.setattr(conversations, "messages_record_outbound_bulk", broken)
+    lines: list[str] = []
+    handler = logger.add(lambda message: lines.append(str(message)), level="ERROR")
+    try:
+        stats = drive()
+    finally:
+        logger.remove(handler)
+
+    assert stats.sent == 1
+    dispatch = Dispatch.objects.get(campaign=campaign)
+    assert dispatch.waha_message_id == early_id
+    assert dispatch.status == DS.DELIVERED
+    assert dispatch.delivered_at is not None
+    assert not Message.objects.exists()
+    assert any("messages_sent_receiver_failed" in line for line in lines)
+
+
 def test_it_resolves_the_chat_id_once_per_client_and_stores_it(fake_waha, settings):
     settings.DISPATCH_PER_DEBTOR_DAILY_CAP = 5
     client = ClientFactory(phone="+5511988887777")
