@@ -12,6 +12,7 @@ import threading
 import time
 
 from django.core.cache import cache
+from django.http import HttpResponse, JsonResponse
 from loguru import logger
 
 from cobranca import metrics
@@ -88,3 +89,55 @@ class RequestMetricsMiddleware:
         if path == WEBHOOK_PATH:
             metrics.observe_webhook(seconds)
         WINDOW.add(is_error=status_code >= 500)
+
+
+# --- request body limit -------------------------------------------------------------------------------------
+
+
+def _size_label(n: int) -> str:
+    return f"{n // (1024 * 1024)} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
+
+
+class RequestBodyLimitMiddleware:
+    """The one size limit for every request body: uploads (API, dashboard), JSON documents and the webhook.
+
+    It refuses from Content-Length, before anything (CSRF, DRF's parsers, a view) reads the body, so an
+    oversize upload costs neither memory nor a temporary file. Django never reads past Content-Length (a
+    request without one, e.g. chunked, has an empty body to Django), so the declared length bounds what can
+    be read. The WAHA webhook keeps its own, smaller limit and its own answer shape (docs/webhook.md)."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if request.path == WEBHOOK_PATH:
+            if declared > settings.WAHA_WEBHOOK_MAX_BYTES:
+                return JsonResponse({"status": "error", "reason": "too_large"}, status=413)
+            return self.get_response(request)
+        limit = settings.MAX_UPLOAD_BYTES
+        if declared <= limit:
+            return self.get_response(request)
+        logger.bind(security=True).warning(
+            "security.body_too_large path={} content_length={} limit={}", request.path, declared, limit
+        )
+        message = f"Arquivo ou requisição grande demais: o limite é {_size_label(limit)}."
+        if request.path.startswith(("/api/", "/auth/")) or not request.accepts("text/html"):
+            return JsonResponse(
+                {
+                    "message": message,
+                    "extra": {"code": "too_large", "limit_bytes": limit, "content_length": declared},
+                },
+                status=413,
+            )
+        return HttpResponse(
+            f'<!doctype html><html lang="pt-br"><meta charset="utf-8"><title>Arquivo grande demais</title>'
+            f"<p>{message} Volte e envie um arquivo menor ou divida-o em partes.</p></html>",
+            status=413,
+            content_type="text/html; charset=utf-8",
+        )

@@ -86,6 +86,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that it times (and counts the 5xx of) everything below it.
     "cobranca.middleware.RequestMetricsMiddleware",
+    # Before anything that reads the body (CSRF, DRF parsers): an oversize body is refused unread.
+    "cobranca.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -212,6 +214,8 @@ STORAGES = {
 }
 MEDIA_ROOT = DATA_DIR / "media"
 UPLOADS_DIR = Path(env_str("UPLOADS_DIR", str(DATA_DIR / "uploads")))
+# One limit for every request body, uploads included: cobranca.middleware.RequestBodyLimitMiddleware answers
+# 413 from Content-Length before the body is read. The webhook has its own WAHA_WEBHOOK_MAX_BYTES.
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_MB", 50, minimum=1) * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 # An XLSX is a ZIP: refuse archives that would inflate past this or hold more parts than this

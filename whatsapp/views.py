@@ -14,18 +14,9 @@ from whatsapp.webhooks import WebhookRejected, webhook_receive
 @csrf_exempt  # WAHA cannot send a CSRF token; the HMAC signature authenticates the request instead.
 @require_POST
 def waha_webhook(request: HttpRequest) -> JsonResponse:
-    max_bytes = settings.WAHA_WEBHOOK_MAX_BYTES
-    # Refuse on the declared length before Django reads the body into memory, then on the real length (a
-    # chunked request has no Content-Length).
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > max_bytes:
-        return JsonResponse({"status": "error", "reason": "too_large"}, status=413)
+    # WAHA_WEBHOOK_MAX_BYTES is enforced before this view, from Content-Length, by
+    # cobranca.middleware.RequestBodyLimitMiddleware (the one body limit for every path).
     body = request.body
-    if len(body) > max_bytes:
-        return JsonResponse({"status": "error", "reason": "too_large"}, status=413)
     try:
         result = webhook_receive(
             body=body,

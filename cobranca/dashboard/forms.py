@@ -48,8 +48,8 @@ class PeriodForm(BootstrapMixin, forms.Form):
 
 
 class UploadForm(BootstrapMixin, forms.Form):
-    MAX_MB = 50
-
+    # The size limit (MAX_UPLOAD_MB) is enforced for every request by RequestBodyLimitMiddleware, before the
+    # file is received; a form check here would come after the whole file was read.
     arquivo = forms.FileField(
         label="Arquivo de devedores (CSV, XLSX ou JSON)",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,.json,text/csv,application/json"}),
@@ -60,8 +60,6 @@ class UploadForm(BootstrapMixin, forms.Form):
         name = upload.name.lower()
         if not name.endswith((".csv", ".xlsx", ".json", ".txt")):
             raise forms.ValidationError("Envie um arquivo .csv, .xlsx ou .json.")
-        if upload.size > self.MAX_MB * 1024 * 1024:
-            raise forms.ValidationError(f"O arquivo passa de {self.MAX_MB} MB.")
         return upload
 
 
