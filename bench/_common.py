@@ -110,6 +110,7 @@ def server_env(data_dir: Path | str, **overrides: str) -> dict[str, str]:
         "SECURE_SSL_REDIRECT": "False",
         "SECRET_KEY": "bench-" + "x" * 40,
         "JWT_SECRET_KEY": "bench-jwt-" + "y" * 40,
+        "SUPPRESSION_HASH_KEY": "bench-suppression-" + "z" * 32,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "COBRANCA_IGNORE_DOTENV": "1",
         "DATA_DIR": str(data_dir),

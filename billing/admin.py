@@ -19,7 +19,7 @@ from billing.models import (
     PacingState,
     PromiseToPay,
 )
-from billing.services import charge_mark_paid
+from billing.services import charge_mark_paid, client_opt_out
 from cobranca.admin_utils import export_csv_response, pretty_json
 from cobranca.audit import client_ip
 from cobranca.exceptions import ApplicationError
@@ -82,7 +82,10 @@ class ClientAdmin(admin.ModelAdmin):
 
     @admin.action(description="Descadastrar (não enviar mais mensagens)")
     def opt_out(self, request, queryset):
-        updated = queryset.filter(opted_out_at__isnull=True).update(opted_out_at=timezone.now())
+        updated = 0
+        for client in queryset.filter(opted_out_at__isnull=True, forgotten_at__isnull=True):
+            client_opt_out(client=client, by=request.user)
+            updated += 1
         self.message_user(request, f"{updated} cliente(s) descadastrado(s).", messages.SUCCESS)
 
     @admin.action(description="Desmarcar número errado")

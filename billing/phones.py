@@ -135,6 +135,15 @@ def _normalize_slow(text: str) -> str:
     return e164
 
 
+def phone_variants(e164: str) -> list[str]:
+    """Every E.164 form the app treats as this (canonical) number, canonical first: a mobile whose
+    subscriber part after the 9th digit starts with 6–9 also exists without the 9 (`normalize_phone` maps
+    that form back, and WhatsApp still uses it as the chat id of many older accounts)."""
+    if is_mobile(e164) and e164[6] in "6789":
+        return [e164, e164[:5] + e164[6:]]
+    return [e164]
+
+
 def is_mobile(e164: str) -> bool:
     return e164.startswith("+55") and len(e164) == 14 and e164[5] == "9"
 

@@ -16,6 +16,7 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 from loguru import logger
 
+from billing import suppression
 from billing.models import Agreement, Charge, Client, NegotiationPolicy, PromiseToPay
 from billing.money import agreement_terms
 from cobranca.audit import audit_record
@@ -269,11 +270,13 @@ def agreement_create(
 # --- suppressions -------------------------------------------------------------------------------------------
 
 
-def client_opt_out(*, client: Client) -> Client:
-    """Suppress the client from every future campaign. Idempotent: the first opt-out time is kept."""
+def client_opt_out(*, client: Client, by=None) -> Client:
+    """Suppress the client from every future message, and put the number on the suppression list so the
+    opt-out also holds for any later record of it. Idempotent: the first opt-out time is kept."""
     updated = Client.objects.filter(pk=client.pk, opted_out_at__isnull=True).update(
         opted_out_at=timezone.now(), updated_at=timezone.now()
     )
+    suppression.suppress_client(client=client, reason=suppression.Reason.OPT_OUT, by=by)
     client.refresh_from_db(fields=["opted_out_at"])
     if updated:
         logger.info("client.opt_out client={}", client.pk)

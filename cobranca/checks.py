@@ -17,6 +17,15 @@ def check_secrets(app_configs, **kwargs):
                 id="whatsapp.E001",
             )
         )
+    if not settings.DEBUG and len(settings.SUPPRESSION_HASH_KEY) < 32:
+        problems.append(
+            Error(
+                "SUPPRESSION_HASH_KEY is not set (or shorter than 32 characters): the suppression list of "
+                "opted-out and forgotten numbers cannot be kept safely.",
+                hint="Set SUPPRESSION_HASH_KEY to a random value (32+ characters) and never change it.",
+                id="billing.E001",
+            )
+        )
     if not settings.WAHA_API_KEY:
         problems.append(Warning("WAHA_API_KEY is empty: WAHA will reject the calls.", id="whatsapp.W001"))
     if not settings.WAHA_BASE_URL:

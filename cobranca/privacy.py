@@ -17,7 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 from loguru import logger
 
-from billing.models import Charge, Client, Dispatch
+from billing.models import Charge, Client, Dispatch, SuppressionReason
+from billing.suppression import suppress_client
 from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
 from conversations.models import Conversation, Message
@@ -50,6 +51,8 @@ def forget_client(*, client: Client, by=None, reason: str = "", ip: str | None =
     if client.forgotten_at:
         return client
     now = timezone.now()
+    # Listed before the phone is erased: the list is what keeps the number from being messaged again.
+    suppress_client(client=client, reason=SuppressionReason.FORGOTTEN, by=by)
     conversations = Conversation.objects.filter(Q(client=client) | Q(chat_id__in=_chat_ids(client)))
     conversation_ids = list(conversations.values_list("pk", flat=True))
     messages_qs = Message.objects.filter(conversation_id__in=conversation_ids)

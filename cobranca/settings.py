@@ -332,6 +332,10 @@ WAHA_SIMULATOR = env_bool("WAHA_SIMULATOR", True)
 
 # --- Billing ------------------------------------------------------------------------------------------------
 
+# Key of the HMAC that hashes suppressed numbers (billing/suppression.py). Dedicated, and never rotated: the
+# list keeps only hashes, so a new key would forget every number on it.
+SUPPRESSION_HASH_KEY = env_str("SUPPRESSION_HASH_KEY", "" if not DEBUG else "cobranca-dev-suppression-key")
+
 CREDITOR_NAME = env_str("CREDITOR_NAME", "Cobrança Inteligente Demo Ltda")
 CREDITOR_DOCUMENT = env_str("CREDITOR_DOCUMENT", "00.000.000/0001-91")
 CREDITOR_ADDRESS = env_str("CREDITOR_ADDRESS", "Av. Paulista, 1000 - São Paulo/SP")

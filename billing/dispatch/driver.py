@@ -42,6 +42,7 @@ from billing.dispatch.window import window_for_campaign
 from billing.models import Campaign, Client, Dispatch
 from billing.services import clients_record_whatsapp_check
 from billing.signals import messages_sent_announce
+from billing.suppression import annotate_suppressed
 from billing.templating import template_render
 from whatsapp.client import WahaError
 from whatsapp.models import WahaSession
@@ -236,6 +237,7 @@ def dispatch_claim_next(*, campaign_ids: list[int], stats: DriveStats | None = N
                 .select_related("client", "charge")
                 .order_by("pk")
             )
+            qs = annotate_suppressed(qs, prefix="client__", name="client_listed")
             if skip_locked:
                 # Two lanes on PostgreSQL take different rows instead of queueing on the same one.
                 # Locking the client row too serialises the per-debtor cap decision without another query.
@@ -265,12 +267,14 @@ def dispatch_claim_next(*, campaign_ids: list[int], stats: DriveStats | None = N
 
 
 def _due_pending(campaign_ids: list[int], now):
-    return (
+    qs = (
         Dispatch.objects.filter(campaign_id__in=campaign_ids, campaign__status=CS.RUNNING, status=DS.PENDING)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .select_related("client", "charge")
         .order_by("pk")
     )
+    # The suppression list is checked in the claim's own query: one EXISTS per row, no extra round trip.
+    return annotate_suppressed(qs, prefix="client__", name="client_listed")
 
 
 def dispatch_claim_batch(

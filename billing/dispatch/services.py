@@ -29,10 +29,12 @@ from billing.services import clients_record_whatsapp_check
 from billing.signals import messages_sent_announce
 from billing.suppression import (  # noqa: F401 - re-exported: the driver and tests name them from here
     REASON_FORGOTTEN,
+    REASON_LISTED,
     REASON_NOT_ON_WHATSAPP,
     REASON_OPTED_OUT,
     REASON_WRONG_NUMBER,
     client_suppression_reason,
+    is_suppressed,
 )
 from billing.templating import template_render, template_validate
 from cobranca.exceptions import ApplicationError
@@ -419,10 +421,11 @@ def campaigns_resume_for_session(*, session_name: str) -> int:
 # --- per-dispatch outcomes (called by the driver) -----------------------------------------------------------
 
 
-def skip_reason_for(*, client: Client, charge: Charge) -> str:
+def skip_reason_for(*, client: Client, charge: Charge, listed: bool | None = None) -> str:
     """Why this dispatch must not be sent, or "" when it may. Checked at send time: things change
-    mid-campaign."""
-    reason = client_suppression_reason(client)
+    mid-campaign. `listed`: the client's number is on the suppression list, when the caller's query already
+    says (see `billing.suppression.annotate_suppressed`); None looks it up."""
+    reason = client_suppression_reason(client, listed=listed)
     if reason:
         return reason
     if not charge.accepts_reminders:
@@ -433,8 +436,9 @@ def skip_reason_for(*, client: Client, charge: Charge) -> str:
 def dispatch_skip_reason(dispatch: Dispatch) -> str:
     """`skip_reason_for` the dispatch's client and charge, except that a régua message carrying several
     charges of the debtor still goes while one of them takes reminders (the closed ones are left out of its
-    text)."""
-    reason = skip_reason_for(client=dispatch.client, charge=dispatch.charge)
+    text). The suppression list is read from the claim query's `client_listed` annotation when present."""
+    listed = getattr(dispatch, "client_listed", None)
+    reason = skip_reason_for(client=dispatch.client, charge=dispatch.charge, listed=listed)
     if reason and reason in REASON_CHARGE.values():
         from billing.regua.sending import regua_has_live_charge
 
@@ -698,6 +702,11 @@ def message_send_single(
                 status_code=409,
             )
         phone = client.phone
+    elif is_suppressed(phone):
+        # No client row (e.g. it was forgotten): the suppression list still remembers the number.
+        raise ApplicationError(
+            "Este número não pode receber mensagens.", {"reason": REASON_LISTED}, status_code=409
+        )
     if template is not None:
         charge = None
         if client is not None:

@@ -56,7 +56,12 @@ class ImportReport:
     created_charges: int = 0
     updated_charges: int = 0
     unchanged_closed_charges: int = 0
+    suppressed_rows: int = 0
+    kept_on_forgotten_charges: int = 0
     errors: list[dict] = field(default_factory=list)
+    # Rows imported that need the operator's eye (suppressed number, name conflicts…): row, field, why.
+    row_warnings: list[dict] = field(default_factory=list)
+    row_warnings_count: int = 0
     errors_count: int = 0
     warnings: list[str] = field(default_factory=list)
     message: str = ""
@@ -71,6 +76,12 @@ class ImportReport:
         room = MAX_ERRORS - len(self.errors)
         if room > 0:
             self.errors.extend(e.as_dict() for e in errors[:room])
+
+    def add_row_warnings(self, warnings: list[FieldError]) -> None:
+        self.row_warnings_count += len(warnings)
+        room = MAX_ERRORS - len(self.row_warnings)
+        if room > 0:
+            self.row_warnings.extend(w.as_dict() for w in warnings[:room])
 
     def as_dict(self, *, rejected_csv_url: str | None = None) -> dict:
         return {
@@ -88,10 +99,14 @@ class ImportReport:
             "created_charges": self.created_charges,
             "updated_charges": self.updated_charges,
             "unchanged_closed_charges": self.unchanged_closed_charges,
+            "suppressed_rows": self.suppressed_rows,
+            "kept_on_forgotten_charges": self.kept_on_forgotten_charges,
             "errors": self.errors,
             "errors_count": self.errors_count,
             "errors_truncated": self.errors_truncated,
             "warnings": self.warnings,
+            "row_warnings": self.row_warnings,
+            "row_warnings_count": self.row_warnings_count,
             "rejected_csv_url": rejected_csv_url,
         }
 
@@ -302,6 +317,10 @@ def _write_pass(
                 report.created_charges = stats.created_charges
                 report.updated_charges = stats.updated_charges
                 report.unchanged_closed_charges = stats.unchanged_closed
+                report.suppressed_rows = stats.suppressed_rows
+                report.kept_on_forgotten_charges = stats.kept_on_forgotten
+                report.add_row_warnings(stats.warnings)
+                report.row_warnings.sort(key=lambda w: w["row"])
         report.success = not blocked
         report.message = _summary(report, valid_rows)
         if batch is not None:
@@ -335,6 +354,16 @@ def _summary(report: ImportReport, valid_rows: int) -> str:
     if report.unchanged_closed_charges:
         text += (
             f" {report.unchanged_closed_charges} cobrança(s) paga(s)/cancelada(s) mantida(s) sem alteração."
+        )
+    if report.suppressed_rows:
+        text += (
+            f" {report.suppressed_rows} linha(s) com número na lista de supressão: cliente(s) mantido(s) "
+            "descadastrado(s)."
+        )
+    if report.kept_on_forgotten_charges:
+        text += (
+            f" {report.kept_on_forgotten_charges} cobrança(s) de titular anonimizado mantida(s) sem "
+            "transferência."
         )
     if report.rejected:
         text += f" {report.rejected} linha(s) rejeitada(s)."

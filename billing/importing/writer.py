@@ -9,8 +9,13 @@ change here.
 Per chunk: one SELECT for the clients of the chunk's phones, one INSERT (executemany) for new clients plus a
 SELECT for their ids, one UPDATE (executemany) for clients whose name/e-mail/document changed, one SELECT for
 the charges of the chunk's external ids, then one INSERT and one UPDATE (executemany) for charges. Suppression
-flags (opted_out_at, wrong_number, not_on_whatsapp) are never written, and paid/cancelled charges are left
+flags (opted_out_at, wrong_number, not_on_whatsapp) are never cleared, and paid/cancelled charges are left
 untouched.
+
+The suppression list (billing/suppression.py) is checked for every phone of the chunk: a new client whose
+number is listed (it opted out or was forgotten before) is created already opted out, and each such row gets
+a warning in the report. A charge that belongs to a forgotten client never moves to another client: the row
+is imported, the charge is left where it is, and the row says so.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from billing.models import Charge, Client
+from billing.suppression import phone_hash, suppressed_subset
 from cobranca.masking import mask_document
 
 from .fields import FieldError
@@ -38,7 +44,11 @@ class WriteStats:
     created_charges: int = 0
     updated_charges: int = 0
     unchanged_closed: int = 0
+    kept_on_forgotten: int = 0
+    suppressed_rows: int = 0
     rejected: list[tuple[tuple, list[FieldError]]] = field(default_factory=list)
+    # Rows imported with something the operator must know (suppressed number, charge of a forgotten client).
+    warnings: list[FieldError] = field(default_factory=list)
 
 
 def _q(name: str) -> str:
@@ -101,8 +111,9 @@ class ChunkWriter:
         self._strings_ok = connection.vendor == "sqlite"
         client_table, charge_table = _q(Client._meta.db_table), _q(Charge._meta.db_table)
         self._client_insert, self._client_constants = _insert_statement(
-            Client, ["name", "phone", "document", "email"], self.now
+            Client, ["name", "phone", "document", "email", "phone_hash", "opted_out_at"], self.now
         )
+        self._opted_out_now = Client._meta.get_field("opted_out_at").get_db_prep_save(self.now, connection)
         self._charge_insert, self._charge_constants = _insert_statement(
             Charge, ["client", "external_id", "amount", "due_date", "description", "import_batch"], self.now
         )
@@ -118,7 +129,7 @@ class ChunkWriter:
         client_set = _assignments(Client, "name", "document", "email", "updated_at")
         self._client_update = f"UPDATE {client_table} SET {client_set} WHERE {_column(Client, 'id')} = %s"  # noqa: S608
         self._charge_select = (
-            f"SELECT {_cols(Charge, 'id', 'external_id', 'status')} FROM {charge_table} "  # noqa: S608
+            f"SELECT {_cols(Charge, 'id', 'external_id', 'status', 'client')} FROM {charge_table} "  # noqa: S608
             f"WHERE {_column(Charge, 'external_id')} IN "
         )
         charge_set = _assignments(
@@ -143,6 +154,13 @@ class ChunkWriter:
                 phone: _ClientState(id=pk, name=name, document=document or "", email=email or "")
                 for pk, phone, name, document, email in cursor.fetchall()
             }
+
+            suppressed = suppressed_subset(phones)
+            if suppressed:
+                # Existing records of a listed number are opted out already; make sure (lists predating them).
+                Client.objects.filter(phone__in=suppressed, opted_out_at__isnull=True).update(
+                    opted_out_at=self.now, updated_at=self.now
+                )
 
             accepted = []
             new_clients: dict[str, _ClientState] = {}
@@ -175,12 +193,31 @@ class ChunkWriter:
                     if email and email != state.email:
                         state.email, state.dirty = email, True
                 accepted.append(row)
+                if phone in suppressed:
+                    stats.suppressed_rows += 1
+                    stats.warnings.append(
+                        FieldError(
+                            row[0],
+                            "telefone",
+                            "",
+                            "número na lista de supressão (descadastrado ou titular anonimizado): linha "
+                            "importada, cliente marcado como descadastrado; nenhuma mensagem será enviada",
+                        )
+                    )
 
             if new_clients:
                 cursor.executemany(
                     self._client_insert,
                     [
-                        (s.name, phone, s.document, s.email, *self._client_constants)
+                        (
+                            s.name,
+                            phone,
+                            s.document,
+                            s.email,
+                            phone_hash(phone),
+                            self._opted_out_now if phone in suppressed else None,
+                            *self._client_constants,
+                        )
                         for phone, s in new_clients.items()
                     ],
                 )
@@ -198,10 +235,14 @@ class ChunkWriter:
                 cursor.executemany(self._client_update, dirty)
 
             external_ids = [r[1] for r in accepted]
-            existing: dict[str, tuple[int, str]] = {}
+            existing: dict[str, tuple[int, str, int]] = {}
+            forgotten: set[int] = set()
             if external_ids:
                 cursor.execute(self._charge_select + f"({_in_clause(len(external_ids))})", external_ids)
-                existing = {ext: (pk, status) for pk, ext, status in cursor.fetchall()}
+                existing = {ext: (pk, status, owner) for pk, ext, status, owner in cursor.fetchall()}
+                owners = {owner for _pk, _status, owner in existing.values()}
+                forgotten_owners = Client.objects.filter(pk__in=owners, forgotten_at__isnull=False)
+                forgotten = set(forgotten_owners.values_list("pk", flat=True))
             inserts, updates = [], []
             for row in accepted:
                 _n, ext, _given, _name, phone, _doc, _email, amount, due, description = row
@@ -217,6 +258,18 @@ class ChunkWriter:
                             description,
                             self.batch_id,
                             *self._charge_constants,
+                        )
+                    )
+                elif found[2] in forgotten and found[2] != client_id:
+                    # Moving it would tie the forgotten person's financial record to a named client again.
+                    stats.kept_on_forgotten += 1
+                    stats.warnings.append(
+                        FieldError(
+                            row[0],
+                            "id",
+                            "",
+                            "esta cobrança pertence a um titular anonimizado (LGPD): mantida sem alteração, "
+                            "não foi transferida para este cliente",
                         )
                     )
                 elif found[1] in CLOSED_STATUSES:

@@ -36,6 +36,7 @@ from billing.dispatch.window import SendWindow, parse_window
 from billing.models import Agreement, Campaign, Charge, Client, Dispatch, PromiseToPay
 from billing.regua import reasons
 from billing.regua.models import Regua, ReguaEntry, ReguaStep, StepKind
+from billing.suppression import listed_q
 
 DS = Dispatch.Status
 ES = ReguaEntry.Status
@@ -224,8 +225,12 @@ class Plan:
 
 
 def _suppressed_client_ids(client_ids: set[int]) -> set[int]:
-    """Clients on the suppression list (besides their own opt-out flag)."""
-    return set()
+    """Clients whose number is on the suppression list (besides their own opt-out flag): one EXISTS per
+    client in SQL (billing.suppression), the whole table scanned once when the set is too big for IN."""
+    qs = Client.objects.order_by().filter(listed_q()).values_list("pk", flat=True)
+    if len(client_ids) <= _IN_LIMIT:
+        qs = qs.filter(pk__in=list(client_ids))
+    return {pk for pk in qs.iterator(chunk_size=5000) if pk in client_ids}
 
 
 def _charge_rows(plan: Plan, targets: dict[dt.date, list[StepInfo]], default_id: int | None):

@@ -132,6 +132,7 @@ def test_production_settings_pass_the_deploy_check():
             "SECRET_KEY": "x" * 20 + "-prod-secret-key-0123456789abcdef",
             "JWT_SECRET_KEY": "jwt-" + "y" * 40,
             "WAHA_WEBHOOK_HMAC_KEY": "hmac-" + "z" * 30,
+            "SUPPRESSION_HASH_KEY": "suppression-" + "w" * 30,
             "HTTPS": "true",
             "ALLOWED_HOSTS": "cobranca.example.com",
         }
@@ -184,3 +185,20 @@ def test_a_bad_dispatch_setting_stops_start_up_naming_it(extra, named):
     result = _settings_in_subprocess(extra)
     assert result.returncode != 0
     assert named in result.stderr
+
+
+def test_deploy_without_a_suppression_hash_key_is_a_system_check_error():
+    code = [sys.executable, "manage.py", "check", "--deploy"]
+    run_env = _clean_env("SUPPRESSION_HASH_KEY")
+    run_env.update(
+        {
+            "COBRANCA_IGNORE_DOTENV": "1",
+            "DEBUG": "false",
+            "SECRET_KEY": "s" * 50,
+            "WAHA_WEBHOOK_HMAC_KEY": "hmac-" + "z" * 30,
+            "ALLOWED_HOSTS": "cobranca.example.com",
+        }
+    )
+    result = subprocess.run(code, cwd=ROOT, env=run_env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "billing.E001" in result.stderr + result.stdout
