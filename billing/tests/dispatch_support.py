@@ -154,3 +154,19 @@ def drive(session_name: str = "default", budget: float = 5.0):
 
 def now():
     return timezone.now()
+
+
+def ensure_default_regua():
+    """The default régua as its data migration installs it. Transactional tests flush every table, data
+    migrations included, so a test running after one needs it installed again."""
+    import importlib
+
+    from django.apps import apps
+
+    from billing.regua.models import Regua
+
+    regua = Regua.objects.filter(slug="default").first()
+    if regua is None:
+        importlib.import_module("billing.migrations.0005_default_regua").install(apps, None)
+        regua = Regua.objects.get(slug="default")
+    return regua
