@@ -209,6 +209,21 @@ def test_a_suppressed_debtor_is_skipped_with_its_reason(regua, flags, reason):
     assert not Dispatch.objects.exists()
 
 
+def test_a_number_on_the_suppression_list_is_skipped_as_suppressed(regua):
+    from billing.models import SuppressedPhone
+    from billing.suppression import phone_hash
+
+    charge = charge_due(WED)
+    digest = phone_hash(charge.client.phone)
+    SuppressedPhone.objects.create(phone_hash=digest, number_hash=digest, reason="opt_out")
+    lines = preview(WED)
+    assert lines == [{"skipped": charge.external_id, "step": 0, "reason": reasons.SUPPRESSED}]
+    regua_plan_run(now=at(WED))
+    entry = ReguaEntry.objects.get(charge=charge)
+    assert (entry.status, entry.reason) == (ES.SKIPPED, reasons.SUPPRESSED)
+    assert not Dispatch.objects.exists()
+
+
 def test_a_human_conversation_defers_the_reminder_to_the_next_day(regua):
     from conversations.models import Conversation
 
