@@ -19,6 +19,7 @@ from billing.apis_import import ImportReportSerializer
 from billing.dispatch import batch, selectors, services
 from billing.models import Campaign, Client, Dispatch, MessageTemplate
 from cobranca.exceptions import ApplicationError
+from cobranca.masking import mask_embedded_numbers, sees_full_contact
 from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses, paginated
 
 # --- OpenAPI only: the views answer plain dicts; these mirror them ---
@@ -328,6 +329,11 @@ class SendSingleApi(APIView):
             session_name=values.get("session"),
             by=request.user,
         )
+        if not sees_full_contact(request.user):
+            result = {
+                **result,
+                **{k: mask_embedded_numbers(result[k]) for k in ("chat_id", "message_id") if result.get(k)},
+            }
         return Response({"success": True, **result})
 
 

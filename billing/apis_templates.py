@@ -28,6 +28,7 @@ from billing.templating import (
     template_variables,
 )
 from cobranca.exceptions import ApplicationError
+from cobranca.masking import sees_full_contact
 from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses, paginated
 
 
@@ -281,7 +282,9 @@ class TemplatePreviewApi(APIView):
                 raise ApplicationError(
                     "Cliente não encontrado.", {"client_id": params["client_id"]}, status_code=404
                 )
-        preview = template_preview(body=body, client=client, charge=charge)
+        preview = template_preview(
+            body=body, client=client, charge=charge, full_contact=sees_full_contact(request.user)
+        )
         return Response(
             {
                 "text": preview.text,

@@ -37,6 +37,8 @@ class Client(models.Model):
         verbose_name = "cliente"
         verbose_name_plural = "clientes"
         ordering = ["name"]
+        # Reads mask phone, chat id, document and e-mail without it (cobranca.masking.sees_full_contact).
+        permissions = [("view_full_contact", "Pode ver telefone, documento e e-mail completos")]
         constraints = [
             models.CheckConstraint(condition=~Q(phone=""), name="client_phone_not_empty"),
             models.CheckConstraint(condition=~Q(name=""), name="client_name_not_empty"),

@@ -252,12 +252,18 @@ def preview_charge_for(client: Client) -> Charge | None:
 
 
 def template_preview(
-    *, body: str, client: Client | None = None, charge: Charge | None = None, now: dt.datetime | None = None
+    *,
+    body: str,
+    client: Client | None = None,
+    charge: Charge | None = None,
+    now: dt.datetime | None = None,
+    full_contact: bool = True,
 ) -> TemplatePreview:
     """Validate a body and render it for one debtor: the API's preview, the editor's and the campaign page's.
 
     With `charge`, its values (and its client's); with only `client`, `preview_charge_for(client)`; with
     neither, the sample data. Variables with no real value (a client without charges) keep the sample.
+    `full_contact=False` (a reader without cobranca.masking.sees_full_contact) renders {phone} masked.
     """
     errors = template_validate(body)
     warnings = template_compliance_warnings(body) if isinstance(body, str) else []
@@ -270,6 +276,10 @@ def template_preview(
     context = sample_context(now)
     if client is not None:
         real = template_context(charge=charge, client=client, now=now)
+        if not full_contact:
+            from cobranca.masking import mask_phone
+
+            real["phone"] = mask_phone(client.phone)
         context.update({k: v for k, v in real.items() if v or charge is not None})
     return TemplatePreview(
         text=template_render(body=body, context=context, now=now),

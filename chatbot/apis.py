@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chatbot import selectors, services
+from cobranca.masking import mask_phone, sees_full_contact
 from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses
 from conversations.apis import CONVERSATION_STATS_SCHEMA
 
@@ -175,7 +176,10 @@ class ChatConversationApi(APIView):
         ],
     )
     def get(self, request, phone: str):
-        return Response(selectors.chat_history(phone=phone))
+        history = selectors.chat_history(phone=phone)
+        if not sees_full_contact(request.user):
+            history["phone"] = mask_phone(history["phone"])
+        return Response(history)
 
 
 class ChatStatsApi(APIView):

@@ -51,3 +51,60 @@ def mask_text(text: str) -> str:
     text = _FORMATTED_PHONE_RE.sub(lambda m: f"({m.group(1)}) *****-****", text)
     text = _CPF_BARE_RE.sub(lambda m: mask_document(m.group(0)), text)
     return text
+
+
+# --- who reads full values: the one rule of every API read --------------------------------------------------
+
+# A model permission, so the full number is opt-in per group or per user (docs/security.md, "Roles").
+FULL_CONTACT_PERMISSION = "billing.view_full_contact"
+_EMBEDDED_NUMBER_RE = re.compile(r"\d{8,15}")
+
+
+def sees_full_contact(user) -> bool:
+    """Staff and holders of `billing.view_full_contact` (the Operadores group: they talk to debtors) read full
+    phones, chat ids, documents and e-mails; everyone else reads them masked (LGPD art. 6 III)."""
+    if not user or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return bool(user.is_staff or user.is_superuser or user.has_perm(FULL_CONTACT_PERMISSION))
+
+
+def mask_email(value: str) -> str:
+    local, sep, domain = (value or "").partition("@")
+    if not sep:
+        return "*" * len(local)
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_embedded_numbers(value: str) -> str:
+    """Ids that carry a phone (chat ids, WAHA message ids such as `false_5511987654321@c.us_3EB0…`): every run
+    of 8 to 15 digits is masked like a phone, the rest of the id is kept."""
+    if not value:
+        return value
+    return _EMBEDDED_NUMBER_RE.sub(lambda m: mask_phone(m.group(0)), value)
+
+
+def full_contact_in(context: dict | None) -> bool:
+    """Whether a serializer context may carry full values: an explicit `full_contact` wins (an echo of what
+    the caller just sent), then the rule for the request's user. No request, no full values (fail closed)."""
+    context = context or {}
+    if "full_contact" in context:
+        return bool(context["full_contact"])
+    request = context.get("request")
+    return sees_full_contact(getattr(request, "user", None))
+
+
+class MaskedFieldsMixin:
+    """For DRF serializers: `masked_fields = {"field": masker}` are masked in the output unless
+    `full_contact_in(self.context)`. Fields named in the context's `unmasked_fields` stay as they are (the
+    values the caller itself just sent). Nested serializers must get the parent's context."""
+
+    masked_fields: dict = {}
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if self.masked_fields and not full_contact_in(self.context):
+            keep = set(self.context.get("unmasked_fields", ()))
+            for field, masker in self.masked_fields.items():
+                if field not in keep and data.get(field):
+                    data[field] = masker(data[field])
+        return data

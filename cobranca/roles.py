@@ -12,6 +12,8 @@ INTEGRATORS = "Integradores"
 GROUP_PERMISSIONS: dict[str, list[str]] = {
     OPERATORS: [
         "billing.view_client",
+        # Operators talk to debtors: they read phones, chat ids and documents in full (cobranca.masking).
+        "billing.view_full_contact",
         "billing.change_client",
         "billing.add_client",
         "billing.view_charge",

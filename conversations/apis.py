@@ -19,13 +19,16 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cobranca.masking import MaskedFieldsMixin, mask_embedded_numbers, mask_phone
 from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses, paginated
 from cobranca.permissions import IsOperator
 from conversations import selectors, services
 from conversations.models import Conversation, Message
 
 
-class MessageOutput(serializers.ModelSerializer):
+class MessageOutput(MaskedFieldsMixin, serializers.ModelSerializer):
+    masked_fields = {"waha_id": mask_embedded_numbers}
+
     effective_intent = serializers.CharField(read_only=True)
     operator = serializers.CharField(
         source="operator.get_username", default=None, read_only=True, allow_null=True
@@ -50,7 +53,9 @@ class MessageOutput(serializers.ModelSerializer):
         ]
 
 
-class ConversationOutput(serializers.ModelSerializer):
+class ConversationOutput(MaskedFieldsMixin, serializers.ModelSerializer):
+    masked_fields = {"client_phone": mask_phone, "chat_id": mask_embedded_numbers}
+
     client_id = serializers.IntegerField(allow_null=True, read_only=True)
     client_name = serializers.CharField(source="client.name", default=None, read_only=True, allow_null=True)
     client_phone = serializers.CharField(source="client.phone", default=None, read_only=True, allow_null=True)
@@ -109,7 +114,9 @@ class ConversationListApi(APIView):
         qs = selectors.inbox(filters.validated_data)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(ConversationOutput(page, many=True).data)
+        return paginator.get_paginated_response(
+            ConversationOutput(page, many=True, context={"request": request}).data
+        )
 
 
 class ConversationDetailApi(APIView):
@@ -121,7 +128,9 @@ class ConversationDetailApi(APIView):
 
         @extend_schema_field(MessageOutput(many=True))
         def get_messages(self, obj):
-            return MessageOutput(selectors.conversation_history(conversation=obj), many=True).data
+            return MessageOutput(
+                selectors.conversation_history(conversation=obj), many=True, context=self.context
+            ).data
 
     @extend_schema(
         operation_id="api_conversations_retrieve",
@@ -130,7 +139,7 @@ class ConversationDetailApi(APIView):
     )
     def get(self, request, pk: int):
         conversation = get_object_or_404(selectors.inbox(), pk=pk)
-        return Response(self.Output(conversation).data)
+        return Response(self.Output(conversation, context={"request": request}).data)
 
 
 # Mirrors conversations.selectors.conversation_stats (also answered by /api/chat/conversations/stats).
@@ -188,7 +197,7 @@ class ConversationTakeOverApi(APIView):
     def post(self, request, pk: int):
         conversation = get_object_or_404(Conversation, pk=pk)
         conversation = services.conversation_take_over(conversation=conversation, by=request.user)
-        return Response(ConversationOutput(conversation).data)
+        return Response(ConversationOutput(conversation, context={"request": request}).data)
 
 
 class ConversationGiveBackApi(APIView):
@@ -202,7 +211,7 @@ class ConversationGiveBackApi(APIView):
     def post(self, request, pk: int):
         conversation = get_object_or_404(Conversation, pk=pk)
         conversation = services.conversation_give_back(conversation=conversation, by=request.user)
-        return Response(ConversationOutput(conversation).data)
+        return Response(ConversationOutput(conversation, context={"request": request}).data)
 
 
 class ConversationReplyApi(APIView):
@@ -228,7 +237,9 @@ class ConversationReplyApi(APIView):
         message = services.operator_reply(
             conversation=conversation, text=data.validated_data["text"], by=request.user
         )
-        return Response(MessageOutput(message).data, status=status.HTTP_201_CREATED)
+        return Response(
+            MessageOutput(message, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class MessageCorrectIntentApi(APIView):
@@ -251,4 +262,4 @@ class MessageCorrectIntentApi(APIView):
         message = services.message_correct_intent(
             message=message, intent=data.validated_data["intent"], by=request.user
         )
-        return Response(MessageOutput(message).data)
+        return Response(MessageOutput(message, context={"request": request}).data)

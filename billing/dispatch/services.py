@@ -729,7 +729,9 @@ def message_send_single(
             if client is not None:
                 clients_record_whatsapp_check(chat_ids={client.pk: chat_id})
         if chat_id is None:
-            raise ApplicationError("Este número não tem WhatsApp.", {"phone": phone}, status_code=422)
+            # The client's phone is not echoed: a caller who named a client_id may not read it in full.
+            where = {"client_id": client.pk} if client is not None else {"phone": phone}
+            raise ApplicationError("Este número não tem WhatsApp.", where, status_code=422)
         waha_id = api.send_text(chat_id, body, session=session)
     except WahaError as exc:
         raise ApplicationError(

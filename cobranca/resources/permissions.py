@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission, DjangoModelPermissions
 
-from cobranca.roles import is_operator
-
 
 class RoleModelPermissions(DjangoModelPermissions):
     """DjangoModelPermissions, but reads need `view_<model>` too (DRF's default lets any authenticated user
@@ -35,10 +33,3 @@ class IsStaff(BasePermission):
             and user.is_staff
             and user.has_perm("billing.delete_client")
         )
-
-
-def sees_personal_data(user) -> bool:
-    """Operators talk to debtors and need the full phone/document; integrators get masked values (LGPD art. 6
-    III: minimisation). Integrators still filter by the exact phone or document, which never echoes them
-    back."""
-    return bool(user and (user.is_staff or user.is_superuser or is_operator(user)))

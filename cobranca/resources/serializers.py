@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from billing.models import Charge, Client, Dispatch
 from billing.phones import PhoneError, normalize_phone
-from cobranca.masking import mask_document, mask_phone
+from cobranca.masking import MaskedFieldsMixin, mask_document, mask_email, mask_phone
 
 
 class ApiErrorSerializer(serializers.Serializer):
@@ -20,29 +20,10 @@ class ApiErrorSerializer(serializers.Serializer):
     extra = serializers.DictField()
 
 
-def mask_email(value: str) -> str:
-    local, sep, domain = (value or "").partition("@")
-    if not sep:
-        return "*" * len(local)
-    return f"{local[:1]}***@{domain}"
-
-
-class _MaskingSerializer(serializers.ModelSerializer):
-    masked_fields: dict = {}
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        if self.context.get("mask_personal_data"):
-            for field, masker in self.masked_fields.items():
-                if data.get(field):
-                    data[field] = masker(data[field])
-        return data
-
-
 # --- clients ------------------------------------------------------------------------------------------------
 
 
-class ClientOutputSerializer(_MaskingSerializer):
+class ClientOutputSerializer(MaskedFieldsMixin, serializers.ModelSerializer):
     masked_fields = {"phone": mask_phone, "document": mask_document, "email": mask_email}
 
     opted_out = serializers.SerializerMethodField()

@@ -13,7 +13,7 @@ from cobranca import privacy
 from cobranca.audit import client_ip
 from cobranca.permissions import IsApiUser
 from cobranca.resources import filters, services
-from cobranca.resources.permissions import IsStaff, RoleModelPermissions, sees_personal_data
+from cobranca.resources.permissions import IsStaff, RoleModelPermissions
 from cobranca.resources.serializers import (
     ApiErrorSerializer,
     ChargeInputSerializer,
@@ -81,17 +81,20 @@ ERROR_EXAMPLE = OpenApiExample(
 )
 
 
+def _echo(request) -> dict:
+    """Serializer context of a create/update answer: the fields the caller just sent come back as sent (that
+    discloses nothing new); the others follow the masking rule of the caller."""
+    return {"request": request, "unmasked_fields": set(request.data)}
+
+
 def _paged(example: dict) -> dict:
     return {"count": 1, "next": None, "previous": None, "results": [example]}
 
 
 class _ResourceViewSet(viewsets.GenericViewSet):
-    permission_classes = [IsApiUser, RoleModelPermissions]
+    """Output serializers mask personal data by the request's user (cobranca.masking.sees_full_contact)."""
 
-    def get_serializer_context(self) -> dict:
-        context = super().get_serializer_context()
-        context["mask_personal_data"] = not sees_personal_data(self.request.user)
-        return context
+    permission_classes = [IsApiUser, RoleModelPermissions]
 
 
 @extend_schema_view(
@@ -140,7 +143,9 @@ class ClientViewSet(_ResourceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         data.is_valid(raise_exception=True)
         client = services.client_create(data=data.validated_data, by=request.user, ip=client_ip(request))
         # The creator just sent these values: echoing them back unmasked discloses nothing new.
-        return Response(ClientOutputSerializer(client).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ClientOutputSerializer(client, context=_echo(request)).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(
         summary="Atualizar cliente",
@@ -170,7 +175,7 @@ class ClientViewSet(_ResourceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         client = services.client_update(
             client=client, data=data.validated_data, by=request.user, ip=client_ip(request)
         )
-        return Response(ClientOutputSerializer(client).data)
+        return Response(ClientOutputSerializer(client, context=_echo(request)).data)
 
     @extend_schema(
         summary="Esquecer titular (LGPD)",
@@ -199,7 +204,7 @@ class ClientViewSet(_ResourceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
     def forget(self, request, pk=None):
         client = self.get_object()
         client = privacy.forget_client(client=client, by=request.user, reason="api", ip=client_ip(request))
-        return Response(ClientOutputSerializer(client).data)
+        return Response(ClientOutputSerializer(client, context=self.get_serializer_context()).data)
 
     @extend_schema(
         summary="Exportar dados do titular (LGPD)",
