@@ -1,14 +1,17 @@
-"""The chatbot's write side: answer an inbound message (classify → decide → act → reply), the API's dry run,
-promise follow-ups and model activation.
+"""The chatbot's write side: answer an inbound message, the API's dry run, promise follow-ups and model
+activation.
 
-Shape of one turn (conventions: no network call inside a transaction):
-1. classify the text and extract entities (CPU only, no transaction), store them on the Message;
-2. claim the message (`replied_at` set by a conditional UPDATE: a redelivered task finds it taken);
-3. in one transaction: lock the conversation, build the snapshot, `decide`, apply the actions through billing
-   services, save context/state/flags;
-4. after commit: seen → typing (proportional to the reply, capped) → sendText, then record the outbound
+One turn (conventions: no network call inside a transaction), one function each:
+1. understand: classify the text and extract entities (CPU only, no transaction);
+2. claim: `bot_silence_reason` (the one rule for "should the bot answer") and the claim of the message
+   (`replied_at` set by a conditional UPDATE: a redelivered task finds it taken), the classification stored
+   with it;
+3. decide and apply, in one transaction with the conversation locked: the policy's `decide` on a snapshot of
+   the debtor, the actions through billing's services, the context/flag/handoff through conversations';
+4. deliver, after commit: seen → typing (proportional to the reply, capped) → sendText, then the outbound
    Message.
-A crash between 2 and 4 leaves the message unanswered rather than answered twice (at-most-once reply).
+A crash between 2 and 4 leaves the message unanswered rather than answered twice (at-most-once reply). The
+chatbot changes conversations and messages only through `conversations.services`.
 """
 
 from __future__ import annotations
@@ -38,9 +41,9 @@ from chatbot.selectors import (
 )
 from cobranca.exceptions import ApplicationError
 from cobranca.masking import mask_chat_id
+from conversations import services as conversations
 from conversations.models import Conversation, Message
-from conversations.selectors import conversation_for_chat
-from conversations.services import message_record_outbound
+from conversations.selectors import bot_silence_reason
 
 # What whatsapp.services stores as the body of a media message without caption.
 MEDIA_PLACEHOLDER = "[mídia]"
@@ -94,7 +97,7 @@ def entities_to_json(entities: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _understand(text: str, now: dt.datetime) -> tuple[str, float, dict[str, Any]]:
+def _classify_text(text: str, now: dt.datetime) -> tuple[str, float, dict[str, Any]]:
     """Classify and extract; a broken model or extractor degrades to `desconhecido` (the policy then asks to
     rephrase and hands over at the second miss) instead of leaving the debtor without any answer."""
     try:
@@ -115,15 +118,25 @@ def _needs_limits(intent: str, context: dict[str, Any]) -> bool:
     return intent in ("negociacao", "dificuldade_financeira") or context.get("pending") == "plan_choice"
 
 
-def _skip_reason(conversation: Conversation) -> str:
-    if not settings.CHATBOT_ENABLED:
-        return "chatbot desligado"
-    if conversation.state != Conversation.State.BOT:
-        return f"conversa em modo {conversation.state}"
-    client = conversation.client
-    if (client is not None and client.opted_out_at) or (conversation.context or {}).get("opted_out"):
-        return "cliente descadastrado"
-    return ""
+@dataclass
+class Understanding:
+    """What the bot understood of one inbound message."""
+
+    text: str
+    intent: str
+    confidence: float
+    entities: dict[str, Any]
+    stored: bool  # the message already carried this classification (a redelivered task)
+
+    def classification(self) -> dict[str, Any]:
+        """The fields to store on the message ({} when it already has them)."""
+        if self.stored:
+            return {}
+        return {
+            "intent": self.intent,
+            "confidence": self.confidence,
+            "entities": entities_to_json(self.entities),
+        }
 
 
 @dataclass
@@ -158,8 +171,9 @@ class TurnResult:
 
 
 def bot_handle_inbound(*, message_id: int) -> None:
-    """Answer one inbound message. Called by `whatsapp.tasks.chatbot_handle_inbound` after the webhook
-    recorded the message. Safe to run twice: the second run finds the message claimed and does nothing."""
+    """Answer one inbound message. Called by the chatbot's task (`chatbot.tasks.bot_answer_inbound`), which
+    conversations enqueues when a debtor's message arrives. Safe to run twice: the second run finds the
+    message claimed and does nothing."""
     message = (
         Message.objects.select_related("conversation", "conversation__client")
         .filter(pk=message_id, direction=Message.Direction.IN)
@@ -188,125 +202,148 @@ def bot_process_text(*, phone: str, text: str, now: dt.datetime | None = None, s
     client = client_by_phone(phone=e164)
     chat_id = (client.chat_id if client and client.chat_id else "") or f"{e164.lstrip('+')}@c.us"
     with transaction.atomic():
-        conversation = conversation_for_chat(chat_ids=[chat_id], client=client)
-        if conversation is None:
-            conversation, _ = Conversation.objects.get_or_create(
-                chat_id=chat_id, defaults={"client": client, "session_name": settings.WAHA_SESSION_NAME}
-            )
-        message = Message.objects.create(
-            conversation=conversation,
-            direction=Message.Direction.IN,
-            author=Message.Author.DEBTOR,
-            body=text,
-            sent_at=now,
+        conversation = conversations.conversation_get_or_create(
+            chat_ids=[chat_id], client=client, session_name=settings.WAHA_SESSION_NAME
         )
-        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
-    message.conversation = conversation
+        message = conversations.message_record_inbound(conversation=conversation, body=text, sent_at=now)
     return _run_turn(message, now=now, send=send).as_dict()
 
 
 def _run_turn(message: Message, *, now: dt.datetime, send: bool) -> TurnResult:
-    conversation = message.conversation
-    result = TurnResult(message_id=message.pk, conversation_id=conversation.pk)
-    text = message.body or ""
-    is_media = text.strip() in ("", MEDIA_PLACEHOLDER)
-    if is_media:
-        text = ""
-    # Classified even when the bot will not answer: the inbox shows intents in human mode too.
-    stored = bool(message.intent)
-    if stored:
-        intent, confidence, entities = message.intent, message.confidence or 0.0, dict(message.entities or {})
-    else:
-        intent, confidence, entities = _understand(text, now) if not is_media else ("desconhecido", 0.0, {})
-    result.intent, result.confidence, result.entities = intent, confidence, entities_to_json(entities)
-    classification = (
-        {} if stored else {"intent": intent, "confidence": confidence, "entities": result.entities}
+    """understand → claim → (under the conversation's lock) decide → apply → deliver.
+
+    A crash between the claim and the delivery leaves the message unanswered rather than answered twice."""
+    understood = _understand(message, now)
+    result = TurnResult(
+        message_id=message.pk,
+        conversation_id=message.conversation_id,
+        intent=understood.intent,
+        confidence=understood.confidence,
+        entities=entities_to_json(understood.entities),
     )
-
-    if reason := _skip_reason(conversation):
+    if reason := _claim(message, understood, now):
         result.skipped = reason
-        if classification:
-            Message.objects.filter(pk=message.pk, intent="").update(**classification)
-        if reason == "cliente descadastrado":
-            # Silence towards the debtor, but a person should see that he wrote.
-            Conversation.objects.filter(pk=conversation.pk).update(
-                needs_attention=True, attention_reason="Cliente descadastrado escreveu"
-            )
         return result
-    # The claim: one UPDATE decides which of two concurrent deliveries answers (and stores the intent: one
-    # write instead of two on the hot path).
-    if not Message.objects.filter(pk=message.pk, replied_at__isnull=True).update(
-        replied_at=now, **classification
-    ):
-        result.skipped = "mensagem já respondida"
-        return result
-
     with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update(of=("self",))
-            .select_related("client")
-            .get(pk=conversation.pk)
-        )
-        if reason := _skip_reason(conversation):  # an operator took over meanwhile
-            Message.objects.filter(pk=message.pk).update(replied_at=None)
+        conversation = conversations.conversation_lock(conversation=message.conversation)
+        if reason := bot_silence_reason(conversation):  # an operator took over meanwhile
+            conversations.message_release_reply(message=message)
             result.skipped = reason
             return result
         context = dict(conversation.context or {})
-        decision = decide(
-            intent=intent,
-            confidence=confidence,
-            entities=entities,
-            text=text,
-            context=context,
-            client_snapshot=bot_client_snapshot(
-                client=conversation.client, with_limits=_needs_limits(intent, context)
-            ),
-            now=now,
-            tz=timezone.get_current_timezone(),
-        )
-        try:
-            with transaction.atomic():
-                _apply(decision.actions, conversation=conversation, message=message)
-        except ApplicationError as exc:
-            # The charge changed under us (paid meanwhile, operator edit): say something safe; a person looks.
-            logger.warning("chatbot.action_refused conversation={} error={}", conversation.pk, exc.message)
-            decision = Decision(
-                reply="Não consegui registrar isso agora. Um atendente vai verificar e responder por aqui.",
-                actions=[Action(ActionKind.FLAG, {"reason": f"Assistente não conseguiu: {exc.message}"})],
-            )
-        _save_conversation(conversation, context=context, decision=decision, now=now)
-
+        decision = _decide(conversation, understood, context=context, now=now)
+        decision = _apply(decision, conversation=conversation, message=message, context=context, now=now)
     result.response = decision.reply
     result.actions = [action.as_dict() for action in decision.actions]
     result.handoff = decision.handoff
     logger.bind(conversation_id=conversation.pk, message_id=message.pk).info(
         "chatbot.turn intent={} confidence={:.2f} actions={} handoff={}",
-        intent,
-        confidence,
+        understood.intent,
+        understood.confidence,
         decision.action_kinds(),
         decision.handoff,
     )
-    if not decision.reply:
-        return result
-    waha_id = _deliver(conversation, decision.reply, reply_to=message.waha_id) if send else None
-    result.sent = bool(waha_id)
-    outbound = message_record_outbound(
-        conversation=conversation, body=decision.reply, author=Message.Author.BOT, waha_id=waha_id
-    )
-    if send and not waha_id:
-        Message.objects.filter(pk=outbound.pk).update(ack=Message.Ack.ERROR)
-        Conversation.objects.filter(pk=conversation.pk).update(
-            needs_attention=True, attention_reason="Falha ao enviar a resposta do assistente"
-        )
+    if decision.reply:
+        result.sent = _deliver(conversation, decision.reply, reply_to=message.waha_id, send=send)
     return result
 
 
-def _apply(actions: list[Action], *, conversation: Conversation, message: Message) -> None:
+def _understand(message: Message, now: dt.datetime) -> Understanding:
+    """The message's intent, confidence and entities: the stored ones when a previous run classified it, else
+    from the classifier. Classified even when the bot will not answer: the inbox shows intents in human mode
+    too. A media message without text is `desconhecido`."""
+    text = message.body or ""
+    if text.strip() in ("", MEDIA_PLACEHOLDER):
+        text = ""
+    if message.intent:
+        return Understanding(
+            text=text,
+            intent=message.intent,
+            confidence=message.confidence or 0.0,
+            entities=dict(message.entities or {}),
+            stored=True,
+        )
+    intent, confidence, entities = _classify_text(text, now) if text else ("desconhecido", 0.0, {})
+    return Understanding(text=text, intent=intent, confidence=confidence, entities=entities, stored=False)
+
+
+def _claim(message: Message, understood: Understanding, now: dt.datetime) -> str:
+    """Take the message for this run's reply; returns "" when this run answers, else why not. The
+    classification is stored either way."""
+    conversation = message.conversation
+    if reason := bot_silence_reason(conversation):
+        if not understood.stored:
+            conversations.message_store_classification(message=message, **understood.classification())
+        conversations.conversation_note_bot_silence(conversation=conversation, reason=reason)
+        return reason
+    if not conversations.message_claim_reply(
+        message=message, at=now, classification=understood.classification()
+    ):
+        return "mensagem já respondida"
+    return ""
+
+
+def _decide(
+    conversation: Conversation, understood: Understanding, *, context: dict[str, Any], now: dt.datetime
+) -> Decision:
+    """The dialogue policy's decision on the debtor as he is now (the conversation row is locked)."""
+    return decide(
+        intent=understood.intent,
+        confidence=understood.confidence,
+        entities=understood.entities,
+        text=understood.text,
+        context=context,
+        client_snapshot=bot_client_snapshot(
+            client=conversation.client, with_limits=_needs_limits(understood.intent, context)
+        ),
+        now=now,
+        tz=timezone.get_current_timezone(),
+    )
+
+
+def _apply(
+    decision: Decision,
+    *,
+    conversation: Conversation,
+    message: Message,
+    context: dict[str, Any],
+    now: dt.datetime,
+) -> Decision:
+    """Carry out the decision: its actions through billing's services (in a savepoint), then the
+    conversation's context, flag and handoff through conversations' services. Returns the decision as
+    carried out: when billing refuses an action (the charge changed under us: paid meanwhile, an operator's
+    edit) nothing of it stays, the debtor hears something safe and a person looks."""
+    try:
+        with transaction.atomic():
+            _apply_actions(decision.actions, conversation=conversation, message=message)
+    except ApplicationError as exc:
+        logger.warning("chatbot.action_refused conversation={} error={}", conversation.pk, exc.message)
+        decision = Decision(
+            reply="Não consegui registrar isso agora. Um atendente vai verificar e responder por aqui.",
+            actions=[Action(ActionKind.FLAG, {"reason": f"Assistente não conseguiu: {exc.message}"})],
+        )
+    context.update(decision.context_updates)
+    reasons = [
+        a.params.get("reason", "")
+        for a in decision.actions
+        if a.kind in (ActionKind.FLAG, ActionKind.HANDOFF)
+    ]
+    conversations.conversation_record_bot_turn(
+        conversation=conversation,
+        context=context,
+        attention_reason=reasons[-1] if reasons else "",
+        handoff=decision.handoff,
+        at=now,
+    )
+    return decision
+
+
+def _apply_actions(actions: list[Action], *, conversation: Conversation, message: Message) -> None:
     client = conversation.client
     for action in actions:
         params = action.params
         if action.kind in (ActionKind.FLAG, ActionKind.HANDOFF):
-            continue  # conversation fields, saved by _save_conversation
+            continue  # conversation fields, saved by conversation_record_bot_turn
         if action.kind == ActionKind.OPT_OUT:
             if client is not None:
                 billing.client_opt_out(client=client)
@@ -341,29 +378,22 @@ def _apply(actions: list[Action], *, conversation: Conversation, message: Messag
             raise ValueError(f"unknown action {action.kind}")
 
 
-def _save_conversation(
-    conversation: Conversation, *, context: dict[str, Any], decision: Decision, now: dt.datetime
-) -> None:
-    context.update(decision.context_updates)
-    fields = ["context"]
-    reasons = [
-        a.params.get("reason", "")
-        for a in decision.actions
-        if a.kind in (ActionKind.FLAG, ActionKind.HANDOFF)
-    ]
-    if reasons:
-        conversation.needs_attention = True
-        conversation.attention_reason = reasons[-1][:200]
-        fields += ["needs_attention", "attention_reason"]
-    if decision.handoff:
-        conversation.state = Conversation.State.HUMAN
-        context["handoff_at"] = now.isoformat()
-        fields.append("state")
-    conversation.context = context
-    conversation.save(update_fields=fields)
+def _deliver(conversation: Conversation, text: str, *, reply_to: str | None, send: bool) -> bool:
+    """Send the reply (after commit: no network inside the turn's transaction) and record it. A reply WAHA
+    refused is recorded with an error ack and the conversation flagged for a person. True when sent."""
+    waha_id = _send_reply(conversation, text, reply_to=reply_to) if send else None
+    outbound = conversations.message_record_outbound(
+        conversation=conversation, body=text, author=Message.Author.BOT, waha_id=waha_id
+    )
+    if send and not waha_id:
+        conversations.message_mark_send_failed(message=outbound)
+        conversations.conversation_flag(
+            conversation=conversation, reason="Falha ao enviar a resposta do assistente"
+        )
+    return bool(waha_id)
 
 
-def _deliver(conversation: Conversation, text: str, *, reply_to: str | None) -> str | None:
+def _send_reply(conversation: Conversation, text: str, *, reply_to: str | None) -> str | None:
     """seen → typing → text. Only sendText matters: seen/typing failures are logged and ignored."""
     from whatsapp.client import WahaError
 
@@ -425,12 +455,12 @@ def promise_follow_up_send(*, promise_id: int, now: dt.datetime | None = None) -
     conversation = client.conversations.order_by("-last_message_at", "-pk").first()
     if conversation is None:
         chat_id = client.chat_id or f"{client.phone.lstrip('+')}@c.us"
-        conversation, _ = Conversation.objects.get_or_create(
-            chat_id=chat_id, defaults={"client": client, "session_name": settings.WAHA_SESSION_NAME}
+        conversation = conversations.conversation_get_or_create(
+            chat_ids=[chat_id], client=client, session_name=settings.WAHA_SESSION_NAME
         )
     if conversation.state != Conversation.State.BOT:
-        Conversation.objects.filter(pk=conversation.pk).update(
-            needs_attention=True, attention_reason="Promessa de pagamento vencida sem confirmação"
+        conversations.conversation_flag(
+            conversation=conversation, reason="Promessa de pagamento vencida sem confirmação"
         )
         return "skipped: conversa com atendente"
     text = follow_up_text(promise=promise, first_name=client.first_name)
@@ -440,11 +470,13 @@ def promise_follow_up_send(*, promise_id: int, now: dt.datetime | None = None) -
         waha_id = waha_client().send_text(conversation.chat_id, text, session=conversation.session_name)
     except WahaError as exc:
         logger.warning("chatbot.follow_up_failed promise={} reason={}", promise.pk, exc.reason)
-        Conversation.objects.filter(pk=conversation.pk).update(
-            needs_attention=True, attention_reason="Falha ao enviar lembrete de promessa"
+        conversations.conversation_flag(
+            conversation=conversation, reason="Falha ao enviar lembrete de promessa"
         )
         return f"skipped: {exc.reason}"
-    message_record_outbound(conversation=conversation, body=text, author=Message.Author.BOT, waha_id=waha_id)
+    conversations.message_record_outbound(
+        conversation=conversation, body=text, author=Message.Author.BOT, waha_id=waha_id
+    )
     logger.bind(conversation_id=conversation.pk).info("chatbot.follow_up_sent promise={}", promise.pk)
     return "sent"
 

@@ -1,16 +1,19 @@
-"""django-q2 tasks of the chatbot: thin, take ids, safe to run twice (delivery is at-least-once).
-
-The inbound reply task lives in whatsapp.tasks (`chatbot_handle_inbound` →
-chatbot.services.bot_handle_inbound).
-"""
+"""django-q2 tasks of the chatbot: thin, take ids, safe to run twice (delivery is at-least-once)."""
 
 from __future__ import annotations
+
+from chatbot import services
+
+
+def bot_answer_inbound(message_id: int) -> None:
+    """Let the chatbot classify and answer one inbound message (enqueued by
+    `conversations.services.message_receive` when the bot may answer). The chatbot owns its idempotency: it
+    never answers the same message twice when django-q redelivers this task."""
+    services.bot_handle_inbound(message_id=message_id)
 
 
 def send_due_follow_ups() -> int:
     """Send the promise follow-ups that are due (schedule "chatbot-follow-ups", see setup_schedules).
 
     Each promise is claimed with a conditional UPDATE, so overlapping runs never send one twice."""
-    from chatbot.services import follow_ups_send_due
-
-    return follow_ups_send_due()
+    return services.follow_ups_send_due()

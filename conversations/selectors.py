@@ -7,6 +7,7 @@ import statistics
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
@@ -80,6 +81,27 @@ def conversation_for_chat(*, chat_ids: list[str], client: Client | None) -> Conv
     if client is not None:
         return client.conversations.order_by("-last_message_at", "-pk").first()
     return None
+
+
+# Why the bot stays silent (pt-BR: the API's dry run returns it as `skipped`).
+SILENT_DISABLED = "chatbot desligado"
+SILENT_OPTED_OUT = "cliente descadastrado"
+
+
+def bot_silence_reason(conversation: Conversation) -> str:
+    """Whether the bot answers in this conversation: "" when it does, else why not.
+
+    The one rule for "should the bot answer", used when a debtor's message arrives (`message_receive` hands it
+    to the chatbot or not) and again by the chatbot under the conversation's lock (an operator may have taken
+    over meanwhile)."""
+    if not settings.CHATBOT_ENABLED:
+        return SILENT_DISABLED
+    if conversation.state != Conversation.State.BOT:
+        return f"conversa em modo {conversation.state}"
+    client = conversation.client
+    if (client is not None and client.opted_out_at) or (conversation.context or {}).get("opted_out"):
+        return SILENT_OPTED_OUT
+    return ""
 
 
 def conversation_history(

@@ -1,6 +1,7 @@
 """Write-side of conversations: inbound messages, outbound records, acks, operator handoff and feedback.
 
-Callers: whatsapp.services (webhooks), the chatbot (`message_record_outbound`), billing's sends through its
+Callers: whatsapp.services (webhooks), the chatbot (every change it makes to a conversation or a message goes
+through here), billing's sends through its
 `messages_sent` signal (`conversations.receivers` → `messages_record_outbound_bulk`), and the conversations
 API (operators). Nothing here imports billing's services: acks reach campaign dispatches through the webhook
 and billing's own catch-up."""
@@ -18,8 +19,14 @@ from loguru import logger
 from billing.models import Client
 from chatbot.nlu.labels import INTENTS
 from cobranca.exceptions import ApplicationError
+from cobranca.tasks import enqueue_on_commit
 from conversations.models import Conversation, Message
-from conversations.selectors import client_for_chat, conversation_for_chat
+from conversations.selectors import (
+    SILENT_OPTED_OUT,
+    bot_silence_reason,
+    client_for_chat,
+    conversation_for_chat,
+)
 from whatsapp.client import WahaAck
 from whatsapp.selectors import webhook_acks_latest
 
@@ -44,6 +51,10 @@ _ACK_REPLACES: dict[str, list[str]] = {
 }
 
 MAX_TEXT_LENGTH = 4096
+
+# The chatbot's task: a debtor's message for the bot to answer (enqueued by `message_receive`).
+BOT_TASK = "chatbot.tasks.bot_answer_inbound"
+ATTENTION_OPTED_OUT_WROTE = "Cliente descadastrado escreveu"
 
 
 def waha_client():
@@ -211,17 +222,11 @@ def message_receive(
         conversation = _get_or_create_conversation(
             chat_ids=chat_ids, client=client, session_name=session_name
         )
-        message, created = _create_message(
-            conversation=conversation,
-            direction=Message.Direction.IN,
-            author=Message.Author.DEBTOR,
-            body=body or "",
-            waha_id=waha_id,
-            sent_at=sent_at,
+        message, created = _record_inbound(
+            conversation=conversation, body=body, waha_id=waha_id, sent_at=sent_at
         )
         if not created:
             return message, False
-        _touch(conversation.pk, sent_at)
         if client is not None:
             if lid:
                 Client.objects.filter(pk=client.pk, lid="").update(lid=lid)
@@ -230,7 +235,49 @@ def message_receive(
                 # Only fill a blank: the campaign engine's check-exists result stays authoritative.
                 Client.objects.filter(pk=client.pk, chat_id="").update(chat_id=known_chat)
     message.conversation = conversation
+    _hand_to_bot(message)
     return message, True
+
+
+def _record_inbound(
+    *, conversation: Conversation, body: str, waha_id: str | None, sent_at: dt.datetime
+) -> tuple[Message, bool]:
+    message, created = _create_message(
+        conversation=conversation,
+        direction=Message.Direction.IN,
+        author=Message.Author.DEBTOR,
+        body=body or "",
+        waha_id=waha_id or None,
+        sent_at=sent_at,
+    )
+    if created:
+        _touch(conversation.pk, sent_at)
+    return message, created
+
+
+def _hand_to_bot(message: Message) -> None:
+    """The chatbot answers in a task of its own when the rule lets it (`bot_silence_reason`): classification
+    and the reply (seen, typing, sendText) are slow and may fail; the message is already stored, and a bot
+    failure must not fail the webhook event."""
+    conversation = message.conversation
+    reason = bot_silence_reason(conversation)
+    if not reason:
+        enqueue_on_commit(BOT_TASK, message.pk)
+    else:
+        conversation_note_bot_silence(conversation=conversation, reason=reason)
+
+
+def message_record_inbound(
+    *, conversation: Conversation, body: str, sent_at: dt.datetime, waha_id: str | None = None
+) -> Message:
+    """Record a debtor's text in a known conversation without handing it to the chatbot task (the chat API's
+    dry run runs the bot itself). Idempotent on `waha_id` when one is given."""
+    with transaction.atomic():
+        message, _created = _record_inbound(
+            conversation=conversation, body=body, waha_id=waha_id, sent_at=sent_at
+        )
+    message.conversation = conversation
+    return message
 
 
 def message_record_outbound(
@@ -282,6 +329,84 @@ def message_ack_record(*, waha_id: str, ack: int) -> bool:
         return False
     lower = _ACK_REPLACES[new]
     return Message.objects.filter(waha_id=waha_id, ack__in=lower).update(ack=new) > 0
+
+
+# --- the chatbot's writes (its turn: classify, claim, apply, deliver) ---------------------------------------
+
+
+def message_store_classification(*, message: Message, intent: str, confidence: float, entities: dict) -> None:
+    """Store what the classifier said about an inbound message, unless it was already classified."""
+    Message.objects.filter(pk=message.pk, intent="").update(
+        intent=intent, confidence=confidence, entities=entities
+    )
+
+
+def message_claim_reply(*, message: Message, at: dt.datetime, classification: dict | None = None) -> bool:
+    """Claim an inbound message for the bot's reply: one conditional UPDATE decides which of two concurrent
+    deliveries of the same message answers (and stores the classification with it: one write instead of
+    two on the hot path). False when it was already claimed."""
+    return (
+        Message.objects.filter(pk=message.pk, replied_at__isnull=True).update(
+            replied_at=at, **(classification or {})
+        )
+        > 0
+    )
+
+
+def message_release_reply(*, message: Message) -> None:
+    """Give a claimed message back (the bot did not answer it after all)."""
+    Message.objects.filter(pk=message.pk).update(replied_at=None)
+
+
+def message_mark_send_failed(*, message: Message) -> None:
+    """A message we recorded could not be sent (WAHA refused it): its ack shows the error."""
+    Message.objects.filter(pk=message.pk).update(ack=Message.Ack.ERROR)
+    message.ack = Message.Ack.ERROR
+
+
+def conversation_flag(*, conversation: Conversation, reason: str) -> None:
+    """A person should look at this conversation (the inbox's "requer atendimento")."""
+    Conversation.objects.filter(pk=conversation.pk).update(
+        needs_attention=True, attention_reason=reason[:200]
+    )
+
+
+def conversation_note_bot_silence(*, conversation: Conversation, reason: str) -> None:
+    """The bot stays silent (`bot_silence_reason`); when the debtor opted out, a person should still see that
+    he wrote."""
+    if reason == SILENT_OPTED_OUT:
+        conversation_flag(conversation=conversation, reason=ATTENTION_OPTED_OUT_WROTE)
+
+
+def conversation_lock(*, conversation: Conversation) -> Conversation:
+    """The conversation row re-read under a row lock (with its client), for the bot's turn. Call inside a
+    transaction: the lock holds until it ends."""
+    return (
+        Conversation.objects.select_for_update(of=("self",)).select_related("client").get(pk=conversation.pk)
+    )
+
+
+def conversation_record_bot_turn(
+    *,
+    conversation: Conversation,
+    context: dict,
+    attention_reason: str = "",
+    handoff: bool = False,
+    at: dt.datetime,
+) -> Conversation:
+    """Save what a bot turn changed: its context, a flag for a person, a handoff to human mode."""
+    fields = ["context"]
+    if attention_reason:
+        conversation.needs_attention = True
+        conversation.attention_reason = attention_reason[:200]
+        fields += ["needs_attention", "attention_reason"]
+    if handoff:
+        conversation.state = Conversation.State.HUMAN
+        context["handoff_at"] = at.isoformat()
+        fields.append("state")
+    conversation.context = context
+    conversation.save(update_fields=fields)
+    return conversation
 
 
 def operator_message_from_phone(

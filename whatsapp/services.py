@@ -1,8 +1,9 @@
 """WhatsApp services: processing of stored webhook events and WAHA session control.
 
-Inbound data flows one way (docs/architecture.md): webhook → `webhook_event_process` → conversations services
-→ chatbot (as a separate task) / billing dispatch services. Every handler is idempotent: WAHA delivers at
-least once, django-q2 runs tasks at least once, and operators can replay events from the admin."""
+Inbound data flows one way: webhook → `webhook_event_process` → conversations services (which hand a
+debtor's message to the chatbot's task) / billing dispatch services (acks, session pauses). Every handler is
+idempotent: WAHA delivers at least once, django-q2 runs tasks at least once, and operators can replay events
+from the admin."""
 
 from __future__ import annotations
 
@@ -225,12 +226,8 @@ def _handle_inbound(row: WebhookEvent, payload: dict) -> _Outcome:
     )
     if not created:
         return _Outcome(State.DUPLICATE, "mensagem já registrada")
-    conversation = message.conversation
-    if settings.CHATBOT_ENABLED and conversation.state == conversation.State.BOT:
-        # A task of its own: classification and the reply (seen, typing, sendText) are slow and may fail; the
-        # message is already stored, and a bot failure must not mark the webhook event as failed.
-        enqueue_on_commit("whatsapp.tasks.chatbot_handle_inbound", message.pk)
-    logger.bind(message_id=message.pk, conversation_id=conversation.pk).info(
+    # message_receive has handed the message to the chatbot's task when the bot may answer.
+    logger.bind(message_id=message.pk, conversation_id=message.conversation_id).info(
         "whatsapp.inbound chat={}", mask_chat_id(chat_id)
     )
     return _Outcome(State.PROCESSED)

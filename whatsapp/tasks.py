@@ -9,11 +9,3 @@ def process_webhook_event(event_pk: int) -> str:
     from whatsapp.services import webhook_event_process
 
     return webhook_event_process(event_id=event_pk)
-
-
-def chatbot_handle_inbound(message_id: int) -> None:
-    """Let the chatbot classify and answer one inbound message. The chatbot owns its idempotency (it must not
-    answer the same message twice when django-q redelivers this task)."""
-    from chatbot.services import bot_handle_inbound
-
-    bot_handle_inbound(message_id=message_id)

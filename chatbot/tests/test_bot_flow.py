@@ -136,6 +136,29 @@ def test_it_answers_with_seen_typing_and_text_and_records_the_reply(classified, 
     assert message.replied_at is not None
 
 
+def test_the_chatbots_own_task_answers_through_conversations_services(
+    classified, waha, conversation, monkeypatch
+):
+    from chatbot.tasks import bot_answer_inbound
+    from conversations import services as conversations
+
+    written: list[str] = []
+    for name in ("message_claim_reply", "conversation_record_bot_turn", "message_record_outbound"):
+        original = getattr(conversations, name)
+
+        def spy(*args, _name=name, _original=original, **kwargs):
+            written.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(conversations, name, spy)
+    message = inbound(conversation, "oi")
+
+    bot_answer_inbound(message.pk)
+
+    assert written == ["message_claim_reply", "conversation_record_bot_turn", "message_record_outbound"]
+    assert len(waha.sent) == 1 and bot_replies(conversation) == [waha.sent[0][1]]
+
+
 def test_the_typing_pause_grows_with_the_reply_and_is_capped(classified, waha, conversation, settings):
     settings.CHATBOT_TYPING_SECONDS_PER_CHAR = 0.005
     settings.CHATBOT_TYPING_MAX_SECONDS = 1.0

@@ -116,7 +116,7 @@ def test_an_inbound_message_becomes_a_debtor_message_in_the_clients_conversation
     assert conversation.last_message_at == message.sent_at
     client.refresh_from_db()
     assert client.chat_id == DEBTOR_CHAT
-    assert ("whatsapp.tasks.chatbot_handle_inbound", message.pk) in enqueued
+    assert ("chatbot.tasks.bot_answer_inbound", message.pk) in enqueued
     assert event.processed_at is not None and event.attempts == 1
 
 
@@ -139,13 +139,26 @@ def test_the_bot_is_not_called_in_human_mode_or_when_disabled(
     ConversationFactory(client=ClientFactory(phone="+5511987654321"), state=Conversation.State.HUMAN)
     with django_capture_on_commit_callbacks(execute=True):
         process(store("message"))
-    assert not [c for c in enqueued if c[0] == "whatsapp.tasks.chatbot_handle_inbound"]
+    assert not [c for c in enqueued if c[0] == "chatbot.tasks.bot_answer_inbound"]
 
     Conversation.objects.update(state=Conversation.State.BOT)
     settings.CHATBOT_ENABLED = False
     with django_capture_on_commit_callbacks(execute=True):
         process(store("message", id="evt_other"))
-    assert not [c for c in enqueued if c[0] == "whatsapp.tasks.chatbot_handle_inbound"]
+    assert not [c for c in enqueued if c[0] == "chatbot.tasks.bot_answer_inbound"]
+
+
+def test_an_opted_out_debtors_message_is_not_handed_to_the_bot_but_flagged(
+    settings, enqueued, django_capture_on_commit_callbacks
+):
+    settings.CHATBOT_ENABLED = True
+    ClientFactory(phone="+5511987654321", opted_out_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert process(store("message")) == WebhookEvent.State.PROCESSED
+    assert not [c for c in enqueued if c[0] == "chatbot.tasks.bot_answer_inbound"]
+    conversation = Conversation.objects.get()
+    assert conversation.needs_attention
+    assert conversation.attention_reason == "Cliente descadastrado escreveu"
 
 
 def test_the_same_message_via_message_and_message_any_is_recorded_once(
@@ -161,7 +174,7 @@ def test_the_same_message_via_message_and_message_any_is_recorded_once(
         assert process(second) == WebhookEvent.State.DUPLICATE
 
     assert Message.objects.count() == 1
-    assert len([c for c in enqueued if c[0] == "whatsapp.tasks.chatbot_handle_inbound"]) == 1
+    assert len([c for c in enqueued if c[0] == "chatbot.tasks.bot_answer_inbound"]) == 1
 
 
 def test_the_unique_waha_id_is_the_backstop_when_two_workers_race(enqueued):
