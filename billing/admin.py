@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
+from django.shortcuts import redirect, render
+from django.urls import path
 from django.utils import timezone
 
 from billing.dispatch.export import campaign_export_response
@@ -18,8 +22,11 @@ from billing.models import (
     NegotiationPolicy,
     PacingState,
     PromiseToPay,
+    SuppressedPhone,
+    SuppressionLift,
 )
 from billing.services import charge_mark_paid, client_opt_out
+from billing.suppression import LIFT_PERMISSION, suppression_lift
 from cobranca.admin_utils import export_csv_response, pretty_json
 from cobranca.audit import client_ip
 from cobranca.exceptions import ApplicationError
@@ -290,3 +297,81 @@ class NegotiationPolicyAdmin(admin.ModelAdmin):
 class PacingStateAdmin(admin.ModelAdmin):
     list_display = ("session_name", "next_send_at", "day", "sent_today", "last_sent_at")
     readonly_fields = ("session_name", "next_send_at", "day", "sent_today", "last_sent_at")
+
+
+class SuppressionLiftForm(forms.Form):
+    phone = forms.CharField(label="Telefone", max_length=40)
+    consent_at = forms.DateTimeField(
+        label="Consentimento dado em", help_text="Data e hora em que o titular consentiu (dd/mm/aaaa hh:mm)."
+    )
+    consent_channel = forms.CharField(label="Canal do consentimento", max_length=100)
+    justification = forms.CharField(label="Motivo", widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+
+
+@admin.register(SuppressedPhone)
+class SuppressedPhoneAdmin(admin.ModelAdmin):
+    """The list holds only keyed hashes: nothing to edit, nothing to search by name. Entries leave it only
+    through the lift form below (permission `billing.lift_suppressedphone`, with the debtor's consent)."""
+
+    list_display = ("short_hash", "reason", "created_at")
+    list_filter = ("reason",)
+    readonly_fields = ("phone_hash", "number_hash", "reason", "created_by", "created_at")
+
+    @admin.display(description="hash")
+    def short_hash(self, obj: SuppressedPhone) -> str:
+        return f"{obj.number_hash[:12]}…"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_urls(self):
+        lift = self.admin_site.admin_view(self.lift_view)
+        return [path("reativar/", lift, name="billing_suppressedphone_lift"), *super().get_urls()]
+
+    def lift_view(self, request):
+        if not request.user.has_perm(LIFT_PERMISSION):
+            raise PermissionDenied
+        form = SuppressionLiftForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                suppression_lift(by=request.user, ip=client_ip(request), **form.cleaned_data)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+                for field, problem in (exc.extra or {}).items():
+                    if field in form.fields:
+                        form.add_error(field, str(problem))
+            else:
+                self.message_user(request, "Número reativado; consentimento registrado.", messages.SUCCESS)
+                return redirect("admin:billing_suppressionlift_changelist")
+        title = "Reativar número suprimido"
+        context = {**self.admin_site.each_context(request), "title": title, "form": form}
+        return render(request, "admin/billing/suppression_lift.html", context)
+
+
+@admin.register(SuppressionLift)
+class SuppressionLiftAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "lifted_by", "consent_at", "consent_channel", "previous_reason")
+    readonly_fields = (
+        "number_hash",
+        "previous_reason",
+        "consent_at",
+        "consent_channel",
+        "justification",
+        "lifted_by",
+        "created_at",
+    )
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

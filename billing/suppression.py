@@ -273,7 +273,9 @@ def suppression_lift(
     hashes = _hashes(phone)
     rows = list(SuppressedPhone.objects.select_for_update().filter(phone_hash__in=hashes))
     if not rows:
-        raise ApplicationError("Este número não está na lista de supressão.", {"phone": "não suprimido"}, 404)
+        raise ApplicationError(
+            "Este número não está na lista de supressão.", {"phone": "não suprimido"}, status_code=404
+        )
     number_hashes = {row.number_hash for row in rows}
     previous = rows[0].reason
     SuppressedPhone.objects.filter(number_hash__in=number_hashes).delete()

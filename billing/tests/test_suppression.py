@@ -333,3 +333,63 @@ def test_the_regua_planner_skips_a_listed_number():
     entry = ReguaEntry.objects.get(charge=listed)
     assert (entry.status, entry.reason) == (ReguaEntry.Status.SKIPPED, reasons.SUPPRESSED)
     assert ReguaEntry.objects.get(charge=other).status != ReguaEntry.Status.SKIPPED
+
+
+# --- lifting through the API and the admin ------------------------------------------------------------------
+
+LIFT_BODY = {
+    "phone": "(11) 98765-4321",
+    "consent_at": "2026-03-05T10:00:00-03:00",
+    "consent_channel": "ligação gravada 2026-0345",
+    "justification": "Titular pediu para voltar a receber lembretes.",
+}
+
+
+@pytest.mark.urls("cobranca.urls")
+def test_the_lift_api_needs_the_permission():
+    client_opt_out(client=ClientFactory(phone=PHONE))
+    operator = User.objects.create_user("operador", password="x", is_staff=True)
+    api = APIClient()
+    api.force_authenticate(operator)
+
+    response = api.post("/api/billing/suppressions/lift", LIFT_BODY, format="json")
+
+    assert response.status_code == 403
+    assert suppression.is_suppressed(PHONE)
+
+
+@pytest.mark.urls("cobranca.urls")
+def test_the_lift_api_records_the_consent():
+    client_opt_out(client=ClientFactory(phone=PHONE))
+    api = APIClient()
+    api.force_authenticate(_lifter())
+
+    incomplete = api.post(
+        "/api/billing/suppressions/lift", {**LIFT_BODY, "justification": " "}, format="json"
+    )
+    assert incomplete.status_code == 400 and suppression.is_suppressed(PHONE)
+    response = api.post("/api/billing/suppressions/lift", LIFT_BODY, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["previous_reason"] == "opt_out"
+    assert not suppression.is_suppressed(PHONE)
+    assert AuditLog.objects.filter(action="suppression.lift").count() == 1
+    again = api.post("/api/billing/suppressions/lift", LIFT_BODY, format="json")
+    assert again.status_code == 404
+
+
+@pytest.mark.urls("cobranca.urls")
+def test_the_admin_lift_form_needs_the_permission_and_records_the_consent(client):
+    client_opt_out(client=ClientFactory(phone=PHONE))
+    staff = User.objects.create_user("staff", password="x", is_staff=True)
+    client.force_login(staff)
+    url = "/admin/billing/suppressedphone/reativar/"
+    form = {**LIFT_BODY, "consent_at": "05/03/2026 10:00"}
+
+    assert client.post(url, form).status_code == 403
+    staff.user_permissions.add(Permission.objects.get(codename="lift_suppressedphone"))
+    response = client.post(url, form)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert not suppression.is_suppressed(PHONE)
+    assert SuppressionLift.objects.get().lifted_by == staff
