@@ -138,3 +138,106 @@ def test_extract_entities_returns_only_the_keys_it_found() -> None:
         "installments": 3,
         "date": date(2026, 12, 15),
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Friday 2026-11-20 is a national holiday (Consciência Negra); December's 5th business day is the 7th.
+        ("pago hj", date(2026, 11, 20)),
+        ("hoje à noite eu transfiro", date(2026, 11, 20)),
+        ("vou transferir a noite", date(2026, 11, 20)),
+        ("depois das 18h eu pago", date(2026, 11, 20)),
+        ("tô saindo pra pagar agora", date(2026, 11, 20)),
+        ("mais tarde eu mando o pix", date(2026, 11, 20)),
+        ("amn eu pago", date(2026, 11, 21)),
+        ("pago sex", date(2026, 11, 27)),
+        ("na qua eu acerto", date(2026, 11, 25)),
+        ("sab eu pago", date(2026, 11, 21)),
+        ("6a feira", date(2026, 11, 27)),
+        ("6ª-feira sem falta", date(2026, 11, 27)),
+        ("segunda-feira que vem", date(2026, 11, 23)),
+        ("esta semana eu pago", date(2026, 11, 20)),
+        ("até o fim da semana", date(2026, 11, 20)),
+        ("final da semana que vem", date(2026, 11, 27)),
+        ("fim de mês", date(2026, 11, 30)),
+        ("no quinto dia útil", date(2026, 12, 7)),
+        ("5º dia util do mes que vem", date(2026, 12, 7)),
+        ("no próximo dia útil", date(2026, 11, 23)),
+        ("pago no dia do pagamento", date(2026, 12, 7)),
+        ("quando eu receber eu pago", date(2026, 12, 7)),
+        ("quando cair meu salário dia 5 eu pago", date(2026, 12, 5)),  # a named day wins over payday
+        ("à noite não, pago amanhã", date(2026, 11, 21)),  # so does a named day over "later today"
+    ],
+)
+def test_it_resolves_brazilian_relative_dates(text: str, expected: date) -> None:
+    assert extract_date(text, NOW) == expected
+
+
+def test_a_weekend_reads_this_week_as_its_sunday_and_the_week_end_as_well() -> None:
+    saturday = datetime(2026, 11, 21, 9, 0, tzinfo=LOCAL_TZ)
+    assert extract_date("essa semana", saturday) == date(2026, 11, 22)
+    assert extract_date("fim da semana", saturday) == date(2026, 11, 22)
+
+
+def test_the_fifth_business_day_skips_weekends_and_national_holidays() -> None:
+    # May 2026: Friday the 1st is Labour Day, so the business days are 4, 5, 6, 7, 8.
+    assert extract_date("quinto dia util", datetime(2026, 4, 30, 9, 0, tzinfo=LOCAL_TZ)) == date(2026, 5, 8)
+    # Past this month's 5th business day: next month's.
+    assert extract_date("quinto dia util", datetime(2026, 5, 9, 9, 0, tzinfo=LOCAL_TZ)) == date(2026, 6, 5)
+
+
+def test_payday_can_be_configured_as_a_day_of_the_month() -> None:
+    assert extract_date("quando receber", NOW, payday_day=25) == date(2026, 11, 25)
+    assert extract_entities("pago quando receber", NOW, payday_day=10) == {"date": date(2026, 12, 10)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ter que pagar é chato",
+        "dom pedro",
+        "sexo",
+        "me manda a 2a via",
+        "tenho que ter paciência",
+        "agora nao da",
+    ],
+)
+def test_abbreviations_need_context_to_be_days(text: str) -> None:
+    assert extract_date(text, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("entrada de 200", Decimal("200")),
+        ("consigo dar 300 à vista", Decimal("300")),
+        ("parcelas de 150", Decimal("150")),
+        ("posso pagar 50 por mês", Decimal("50")),
+        ("200 de entrada e o resto em 3x", Decimal("200")),
+        ("dou 100 agora e o resto semana que vem", Decimal("100")),
+        ("fecha em 600?", Decimal("600")),
+        ("faço por 450,50", Decimal("450.50")),
+        ("ofereço 1.000 pra quitar", Decimal("1000")),
+        ("consigo 80 por mes", Decimal("80")),
+    ],
+)
+def test_it_reads_bare_amounts_in_a_negotiation(text: str, amount: Decimal) -> None:
+    assert extract_amount(text) == amount
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "consigo pagar 2 parcelas",
+        "posso pagar em 3x",
+        "pago 10 de dezembro",
+        "parcela de 3 meses",
+        "posso pagar 15/12",
+        "pago 20 dias depois",
+        "tenho 40 anos",
+        "posso dar 5",
+    ],
+)
+def test_bare_numbers_that_are_not_money_stay_out(text: str) -> None:
+    assert extract_amount(text) is None
