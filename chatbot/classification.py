@@ -4,11 +4,13 @@ The active ModelVersion wins; without one (or when its file is unusable) the mod
 CHATBOT_BACKEND / CHATBOT_MODEL_PATH, and without that the shipped weights. The fallback rule's
 CHATBOT_CONFIDENCE_THRESHOLD / CHATBOT_MARGIN and the transformers backend's MODEL_DEVICE /
 MODEL_MAX_LENGTH come from settings and are passed into the pure package here, in one place. The bot
-(`chatbot.services.classify`) and `manage.py classify` both call :func:`active_classifier`.
+(`chatbot.services.classify`) and `manage.py classify` both call :func:`active_classifier`, and read
+entities with :func:`entities_for` (CHATBOT_PAYDAY_DAY).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,10 @@ from django.conf import settings
 from loguru import logger
 
 from chatbot.nlu.classifier import IntentClassifier, load_classifier
+from chatbot.nlu.entities import extract_entities
 from chatbot.selectors import active_model_version
 
-__all__ = ["active_classifier", "classifier_for", "configured_classifier", "rule_and_device"]
+__all__ = ["active_classifier", "classifier_for", "configured_classifier", "entities_for", "rule_and_device"]
 
 
 def rule_and_device() -> dict[str, Any]:
@@ -54,3 +57,8 @@ def active_classifier() -> IntentClassifier:
             # A stale ModelVersion row must not silence the bot: fall back to the configured model.
             logger.warning("chatbot.model_version_unusable version={} error={}", version.version, exc)
     return configured_classifier()
+
+
+def entities_for(text: str, now: dt.datetime) -> dict[str, Any]:
+    """Amount, installments and date of a message, "quando eu receber" read with CHATBOT_PAYDAY_DAY."""
+    return extract_entities(text, now, payday_day=settings.CHATBOT_PAYDAY_DAY or None)

@@ -29,7 +29,7 @@ from loguru import logger
 
 from billing import services as billing
 from billing.models import Charge, PromiseToPay
-from chatbot.classification import active_classifier
+from chatbot.classification import active_classifier, entities_for
 from chatbot.models import ModelVersion
 from chatbot.policy import Action, ActionKind, Decision, decide, money
 from chatbot.selectors import (
@@ -59,9 +59,7 @@ def classify(text: str) -> tuple[str, float]:
 
 
 def extract(text: str, now: dt.datetime) -> dict[str, Any]:
-    from chatbot.nlu.entities import extract_entities
-
-    return extract_entities(text, now)
+    return entities_for(text, now)
 
 
 def waha_client():

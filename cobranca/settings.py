@@ -384,6 +384,8 @@ CHATBOT_BACKEND = env_choice("CHATBOT_BACKEND", "torch", ("torch", "transformers
 CHATBOT_MODEL_PATH = env_str("CHATBOT_MODEL_PATH", "")
 CHATBOT_CONFIDENCE_THRESHOLD = env_float("CHATBOT_CONFIDENCE_THRESHOLD", 0.3, minimum=0, maximum=1)
 CHATBOT_MARGIN = env_float("CHATBOT_MARGIN", 0.03, minimum=0, maximum=1)
+# The day of the month a debtor's "quando eu receber" / "dia do pagamento" means; 0 = the 5th business day.
+CHATBOT_PAYDAY_DAY = env_int("CHATBOT_PAYDAY_DAY", 0, minimum=0, maximum=31)
 CHATBOT_ENABLED = env_bool("CHATBOT_ENABLED", True)
 # WAHA's advice: show "typing..." for a moment proportional to the reply before sending it.
 CHATBOT_TYPING_SECONDS_PER_CHAR = env_float("CHATBOT_TYPING_SECONDS_PER_CHAR", 0.015, minimum=0)

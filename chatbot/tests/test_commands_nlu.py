@@ -150,3 +150,20 @@ def test_train_chatbot_is_deterministic_for_a_seed(tmp_path: Path) -> None:
 def test_train_chatbot_transformers_backend_needs_a_base_model() -> None:
     with pytest.raises(CommandError, match="--base-model"):
         _run("train_chatbot", "--backend", "transformers")
+
+
+@pytest.mark.django_db
+def test_payday_promises_follow_the_configured_payday(settings) -> None:
+    from chatbot import services
+
+    now = "2026-11-20T10:00"
+    settings.CHATBOT_PAYDAY_DAY = 0  # the 5th business day: December 7th (Nov 20 is a holiday, Nov 9 passed)
+    assert json.loads(_run("classify", "--now", now, stdin="pago quando receber\n"))["entities"] == {
+        "date": "2026-12-07"
+    }
+    settings.CHATBOT_PAYDAY_DAY = 25
+    assert json.loads(_run("classify", "--now", now, stdin="pago quando receber\n"))["entities"] == {
+        "date": "2026-11-25"
+    }
+    moment = timezone.make_aware(timezone.datetime(2026, 11, 20, 10, 0))
+    assert services.extract("pago quando receber", moment)["date"].isoformat() == "2026-11-25"

@@ -10,8 +10,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from chatbot.classification import active_classifier, classifier_for
-from chatbot.nlu.entities import LOCAL_TZ, extract_entities
+from chatbot.classification import active_classifier, classifier_for, entities_for
+from chatbot.nlu.entities import LOCAL_TZ
 
 
 def entities_as_json(entities: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +64,7 @@ class Command(BaseCommand):
                 "text": text,
                 "intent": prediction.intent,
                 "confidence": round(prediction.confidence, 4),
-                "entities": entities_as_json(extract_entities(text, now)),
+                "entities": entities_as_json(entities_for(text, now)),
             }
             self.stdout.write(json.dumps(row, ensure_ascii=False))
 
