@@ -25,6 +25,7 @@ from billing.models import (
     SuppressedPhone,
     SuppressionLift,
 )
+from billing.regua.admin import ReguaEntryInline
 from billing.services import charge_mark_paid, client_opt_out
 from billing.suppression import LIFT_PERMISSION, suppression_lift
 from cobranca.admin_utils import export_csv_response, pretty_json
@@ -124,6 +125,7 @@ class ClientAdmin(admin.ModelAdmin):
 @admin.register(Charge)
 class ChargeAdmin(admin.ModelAdmin):
     list_display = ("external_id", "client", "amount", "due_date", "status", "import_batch")
+    inlines = [ReguaEntryInline]
     list_filter = ("status", "due_date", "import_batch")
     search_fields = ("external_id", "client__name", "client__phone", "description")
     list_select_related = ("client", "import_batch")

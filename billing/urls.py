@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("billing.urls_import")),
     path("", include("billing.urls_dispatch")),
     path("suppressions/lift", SuppressionLiftApi.as_view(), name="billing-suppression-lift"),
+    path("", include("billing.regua.urls")),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from cobranca.dashboard.views import campaigns, cobranca, inbox, painel, sessions, system, templates
+from cobranca.dashboard.views import campaigns, cobranca, inbox, painel, regua, sessions, system, templates
 
 app_name = "dashboard"
 
@@ -20,6 +20,8 @@ urlpatterns = [
     path("cobranca/campanhas/<int:pk>/exportar.csv", campaigns.campaign_export, name="campaign-export"),
     path("cobranca/campanhas/<int:pk>/<slug:action>/", campaigns.campaign_action, name="campaign-action"),
     path("cobranca/envios/<int:pk>/reenviar/", campaigns.dispatch_resend, name="dispatch-resend"),
+    path("regua/", regua.regua_page, name="regua"),
+    path("regua/<slug:slug>/<slug:action>/", regua.regua_action, name="regua-action"),
     path("conversas/", inbox.inbox, name="inbox"),
     path("conversas/<int:pk>/", inbox.conversation_detail, name="conversation"),
     path("conversas/<int:pk>/responder/", inbox.conversation_reply, name="conversation-reply"),
