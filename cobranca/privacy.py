@@ -9,15 +9,17 @@ forget_client`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from loguru import logger
 
 from billing.models import Charge, Client, Dispatch, SuppressionReason
+from billing.phones import PhoneError, normalize_phone, phone_variants
 from billing.suppression import suppress_client
 from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
@@ -53,15 +55,13 @@ def forget_client(*, client: Client, by=None, reason: str = "", ip: str | None =
     now = timezone.now()
     # Listed before the phone is erased: the list is what keeps the number from being messaged again.
     suppress_client(client=client, reason=SuppressionReason.FORGOTTEN, by=by)
-    conversations = Conversation.objects.filter(Q(client=client) | Q(chat_id__in=_chat_ids(client)))
-    conversation_ids = list(conversations.values_list("pk", flat=True))
+    data = subject_data(client=client)
+    conversation_ids = list(data.conversations.values_list("pk", flat=True))
     messages_qs = Message.objects.filter(conversation_id__in=conversation_ids)
     waha_ids = [w for w in messages_qs.exclude(waha_id=None).values_list("waha_id", flat=True) if w]
     dispatch_waha_ids = [
         w
-        for w in Dispatch.objects.filter(client=client)
-        .exclude(waha_message_id=None)
-        .values_list("waha_message_id", flat=True)
+        for w in data.dispatches.exclude(waha_message_id=None).values_list("waha_message_id", flat=True)
         if w
     ]
 
@@ -71,7 +71,7 @@ def forget_client(*, client: Client, by=None, reason: str = "", ip: str | None =
         Conversation.objects.filter(pk=pk).update(
             chat_id=f"anon-{pk}@forgotten", context={}, attention_reason="", client=client
         )
-    n_dispatches = Dispatch.objects.filter(client=client).update(body="", updated_at=now)
+    n_dispatches = data.dispatches.update(body="", updated_at=now)
     n_webhooks = 0
     ids = waha_ids + dispatch_waha_ids
     for start in range(0, len(ids), 500):
@@ -110,7 +110,7 @@ def forget_client(*, client: Client, by=None, reason: str = "", ip: str | None =
             "conversations": len(conversation_ids),
             "dispatches": n_dispatches,
             "webhook_events": n_webhooks,
-            "charges_kept": Charge.objects.filter(client=client).count(),
+            "charges_kept": data.charges.count(),
         },
         ip=ip,
     )
@@ -118,12 +118,37 @@ def forget_client(*, client: Client, by=None, reason: str = "", ip: str | None =
     return client
 
 
+@dataclass(frozen=True)
+class SubjectData:
+    """Where one data subject's personal data lives. Both `export_client` (access) and `forget_client`
+    (erasure) read it from here, so what is exported is exactly what is erased."""
+
+    client: Client
+    charges: QuerySet[Charge]
+    dispatches: QuerySet[Dispatch]
+    conversations: QuerySet[Conversation]
+
+
+def subject_data(*, client: Client) -> SubjectData:
+    """The one definition of "this person's data": the client row, its charges and dispatches, and every
+    conversation that is theirs: linked to the client, or on one of their chat ids even when it began
+    before the client existed (a debtor who wrote first; WhatsApp's 8-digit legacy form of the number)."""
+    return SubjectData(
+        client=client,
+        charges=Charge.objects.filter(client=client),
+        dispatches=Dispatch.objects.filter(client=client),
+        conversations=Conversation.objects.filter(Q(client=client) | Q(chat_id__in=_chat_ids(client))),
+    )
+
+
 def _chat_ids(client: Client) -> list[str]:
     ids = [c for c in (client.chat_id, client.lid) if c]
-    digits = client.phone.lstrip("+")
-    if digits:
-        ids.append(f"{digits}@c.us")
-    return ids
+    try:
+        forms = phone_variants(normalize_phone(client.phone))
+    except PhoneError:
+        forms = [client.phone] if client.phone else []  # forgotten (+000…): nothing routable
+    ids.extend(f"{form.lstrip('+')}@c.us" for form in forms)
+    return list(dict.fromkeys(ids))
 
 
 def _iso(value) -> str | None:
@@ -131,15 +156,10 @@ def _iso(value) -> str | None:
 
 
 def export_client(*, client: Client) -> dict[str, Any]:
-    """Everything held about one client, as JSON-ready data (strings for money and dates)."""
-    charges = (
-        Charge.objects.filter(client=client)
-        .prefetch_related("promises", "agreements")
-        .order_by("due_date", "pk")
-    )
-    conversations = (
-        Conversation.objects.filter(client=client).prefetch_related("messages").order_by("created_at", "pk")
-    )
+    """Everything held about one client (`subject_data`), as JSON-ready data (strings for money and dates)."""
+    data = subject_data(client=client)
+    charges = data.charges.prefetch_related("promises", "agreements").order_by("due_date", "pk")
+    conversations = data.conversations.prefetch_related("messages").order_by("created_at", "pk")
     return {
         "generated_at": timezone.now().isoformat(),
         "client": {
@@ -198,7 +218,7 @@ def export_client(*, client: Client) -> dict[str, Any]:
                 "body": d.body,
                 "sent_at": _iso(d.sent_at),
             }
-            for d in Dispatch.objects.filter(client=client).order_by("pk")
+            for d in data.dispatches.order_by("pk")
         ],
         "conversations": [
             {
@@ -230,8 +250,6 @@ def export_client_audited(*, client: Client, by=None, ip: str | None = None) -> 
 
 def find_client(*, ref: str) -> Client:
     """A client by id or by phone (any Brazilian format), for the management commands."""
-    from billing.phones import PhoneError, normalize_phone
-
     ref = ref.strip()
     if ref.isdigit() and len(ref) <= 9:
         client = Client.objects.filter(pk=int(ref)).first()

@@ -200,3 +200,26 @@ def test_a_whole_flow_leaves_no_personal_data_in_the_log_file(tmp_path, settings
         "senha do banco",
     ):
         assert secret not in text, secret
+
+
+def test_the_export_holds_conversations_that_began_before_the_client_existed():
+    early = ConversationFactory(client=None, chat_id="551187654321@c.us")  # the legacy 8-digit chat id
+    MessageFactory(conversation=early, body="Quem é? Não conheço essa dívida")
+    client = ClientFactory(name="Rita Alves", phone=PHONE)
+
+    data = export_client(client=client)
+
+    assert [c["id"] for c in data["conversations"]] == [early.pk]
+    assert data["conversations"][0]["messages"][0]["body"] == "Quem é? Não conheço essa dívida"
+
+
+def test_export_and_forget_cover_the_same_data(debtor):
+    early = ConversationFactory(client=None, chat_id="551187654321@c.us")
+    MessageFactory(conversation=early, body="mensagem antiga")
+    exported = {c["id"] for c in export_client(client=debtor)["conversations"]}
+
+    forget_client(client=debtor)
+
+    forgotten = set(Conversation.objects.filter(chat_id__endswith="@forgotten").values_list("pk", flat=True))
+    assert exported == forgotten and early.pk in exported
+    assert not Message.objects.filter(body="mensagem antiga").exists()
