@@ -35,9 +35,6 @@ install: $(STAMP) vendor
 
 migrate: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py createcachetable
-	$(PY) manage.py create_groups
-	$(PY) manage.py setup_schedules
 
 setup: migrate
 

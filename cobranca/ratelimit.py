@@ -40,6 +40,23 @@ def too_many_requests(
     return response
 
 
+def rate_limited(request, *, group: str, key, rate: str, method, increment: bool = True) -> bool:
+    """django-ratelimit's `is_ratelimited`, except that a cache that cannot count (its table missing, Redis
+    down) never turns the request into a 500: the request goes through unlimited and the failure is logged as
+    a security event, so an outage of the cache does not lock every operator out."""
+    try:
+        limited = is_ratelimited(request, group=group, key=key, rate=rate, method=method, increment=increment)
+    except Exception as exc:  # noqa: BLE001 - each cache backend raises its own errors (database, Redis, socket)
+        logger.bind(security=True).error(
+            "security.ratelimit_unavailable group={} path={} error={}",
+            group,
+            request.path,
+            type(exc).__name__,
+        )
+        return False
+    return bool(limited)
+
+
 # --- logins -------------------------------------------------------------------------------------------------
 
 # One counter group for /auth/login, /accounts/login/ and /admin/login/: guesses spread over the three add up.
@@ -62,10 +79,7 @@ def login_attempt_limited(request, username: str) -> bool:
         lambda group, req: f"ip:{req.META.get('REMOTE_ADDR', '')}",
         lambda group, req: f"user:{name}",
     )
-    limited = [
-        is_ratelimited(request, group=LOGIN_GROUP, key=key, rate=rate, method=ALL, increment=True)
-        for key in keys
-    ]
+    limited = [rate_limited(request, group=LOGIN_GROUP, key=key, rate=rate, method=ALL) for key in keys]
     return any(limited)
 
 
@@ -119,7 +133,7 @@ class ApiUserRateThrottle(BaseThrottle):
         if not settings.RATELIMIT_ENABLE:
             return True
         rate = f"{settings.RATE_LIMIT_REQUESTS}/{settings.RATE_LIMIT_PERIOD}s"
-        limited = is_ratelimited(request, group="api", key=_user_or_ip, rate=rate, method=ALL, increment=True)
+        limited = rate_limited(request, group="api", key=_user_or_ip, rate=rate, method=ALL)
         if limited:
             logger.bind(security=True).warning(
                 "security.rate_limited group=api path={} ip={}",

@@ -1,28 +1,20 @@
-"""Create the role groups and their permissions. Idempotent: safe to run after every migrate."""
+"""Create the role groups and their permissions (idempotent; every `migrate` does it too)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 
-from cobranca.roles import GROUP_PERMISSIONS
+from cobranca.provisioning import MissingPermission, groups_sync
 
 
 class Command(BaseCommand):
-    help = "Cria os grupos Operadores e Integradores com suas permissões (idempotente)."
+    help = "Cria os grupos Operadores e Integradores com suas permissões (idempotente; o migrate já faz)."
 
     def handle(self, *args, **options):
-        for group_name, perms in GROUP_PERMISSIONS.items():
-            group, created = Group.objects.get_or_create(name=group_name)
-            wanted = []
-            for dotted in perms:
-                app_label, codename = dotted.split(".", 1)
-                try:
-                    wanted.append(
-                        Permission.objects.get(content_type__app_label=app_label, codename=codename)
-                    )
-                except Permission.DoesNotExist:
-                    raise CommandError(f"Permissão inexistente: {dotted} (rode migrate antes)") from None
-            group.permissions.set(wanted)
+        try:
+            done = groups_sync()
+        except MissingPermission as exc:
+            raise CommandError(f"Permissão inexistente: {exc} (rode migrate antes)") from None
+        for group_name, created, count in done:
             verb = "criado" if created else "atualizado"
-            self.stdout.write(f"Grupo {group_name} {verb} com {len(wanted)} permissões.")
+            self.stdout.write(f"Grupo {group_name} {verb} com {count} permissões.")
