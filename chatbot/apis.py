@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from chatbot import selectors, services
 from cobranca.masking import mask_phone, sees_full_contact
 from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses
-from conversations.apis import CONVERSATION_STATS_SCHEMA
+from conversations import selectors as conversation_selectors
 
 # Mirrors chatbot.selectors.chat_history (OpenAPI only).
 _HISTORY = inline_serializer(
@@ -182,6 +182,26 @@ class ChatConversationApi(APIView):
         return Response(history)
 
 
+# Mirrors conversations.selectors.conversation_stats, which this API answers (the dashboard reads it too).
+CONVERSATION_STATS_SCHEMA = inline_serializer(
+    "ConversationStats",
+    {
+        "conversations": serializers.IntegerField(),
+        "by_state": serializers.DictField(child=serializers.IntegerField()),
+        "intents": serializers.DictField(child=serializers.IntegerField()),
+        "handoff_rate": serializers.FloatField(allow_null=True),
+        "bot_answer_seconds": inline_serializer(
+            "ConversationStatsBotAnswerSeconds",
+            {
+                "count": serializers.IntegerField(),
+                "median": serializers.FloatField(allow_null=True),
+                "p95": serializers.FloatField(allow_null=True),
+            },
+        ),
+    },
+)
+
+
 class ChatStatsApi(APIView):
     """Conversations by state, intents, handoff rate and bot answer time (last `days` days, default 30)."""
 
@@ -211,4 +231,4 @@ class ChatStatsApi(APIView):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        return Response(selectors.chat_stats(days=filters.validated_data["days"]))
+        return Response(conversation_selectors.conversation_stats(days=filters.validated_data["days"]))

@@ -15,7 +15,7 @@ from chatbot.models import ModelVersion
 from chatbot.policy import ChargeSnapshot, ClientSnapshot, Creditor, NegotiationLimits
 from cobranca.exceptions import ApplicationError
 from conversations.models import Conversation, Message
-from conversations.selectors import br_phone_variants, conversation_history, conversation_stats
+from conversations.selectors import br_phone_variants, conversation_history
 
 
 def creditor_from_settings() -> Creditor:
@@ -148,8 +148,3 @@ def chat_history(*, phone: str) -> dict[str, Any]:
             for m in messages
         ],
     }
-
-
-def chat_stats(*, days: int = 30) -> dict[str, Any]:
-    """The API's numbers: the conversations app computes them (one definition for dashboard and API)."""
-    return conversation_stats(days=days)

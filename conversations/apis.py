@@ -12,7 +12,6 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
     extend_schema_field,
-    inline_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -140,50 +139,6 @@ class ConversationDetailApi(APIView):
     def get(self, request, pk: int):
         conversation = get_object_or_404(selectors.inbox(), pk=pk)
         return Response(self.Output(conversation, context={"request": request}).data)
-
-
-# Mirrors conversations.selectors.conversation_stats (also answered by /api/chat/conversations/stats).
-CONVERSATION_STATS_SCHEMA = inline_serializer(
-    "ConversationStats",
-    {
-        "conversations": serializers.IntegerField(),
-        "by_state": serializers.DictField(child=serializers.IntegerField()),
-        "intents": serializers.DictField(child=serializers.IntegerField()),
-        "handoff_rate": serializers.FloatField(allow_null=True),
-        "bot_answer_seconds": inline_serializer(
-            "ConversationStatsBotAnswerSeconds",
-            {
-                "count": serializers.IntegerField(),
-                "median": serializers.FloatField(allow_null=True),
-                "p95": serializers.FloatField(allow_null=True),
-            },
-        ),
-    },
-)
-
-
-class ConversationStatsApi(APIView):
-    @extend_schema(
-        summary="Estatísticas das conversas",
-        description="Conversas por estado, intenções recebidas, taxa de transbordo e tempo de resposta do "
-        "assistente (últimos 30 dias).",
-        responses={200: CONVERSATION_STATS_SCHEMA, **error_responses()},
-        examples=[
-            OpenApiExample(
-                "Estatísticas",
-                value={
-                    "conversations": 12,
-                    "by_state": {"bot": 9, "human": 2, "closed": 1},
-                    "intents": {"promessa_pagamento": 4, "informacoes_pagamento": 3},
-                    "handoff_rate": 0.25,
-                    "bot_answer_seconds": {"count": 20, "median": 1.2, "p95": 3.4},
-                },
-                response_only=True,
-            )
-        ],
-    )
-    def get(self, request):
-        return Response(selectors.conversation_stats())
 
 
 class ConversationTakeOverApi(APIView):

@@ -8,7 +8,6 @@ from conversations import apis
 
 urlpatterns = [
     path("", apis.ConversationListApi.as_view(), name="conversation-list"),
-    path("stats", apis.ConversationStatsApi.as_view(), name="conversation-stats"),
     path("<int:pk>", apis.ConversationDetailApi.as_view(), name="conversation-detail"),
     path("<int:pk>/take-over", apis.ConversationTakeOverApi.as_view(), name="conversation-take-over"),
     path("<int:pk>/give-back", apis.ConversationGiveBackApi.as_view(), name="conversation-give-back"),

@@ -52,8 +52,8 @@ def test_mark_paid_action_goes_through_the_service_keeping_promises_and_auditing
     """The admin used to UPDATE the status itself: a pending promise stayed pending and followed up."""
     from django.utils import timezone
 
-    from billing.services import promise_create
     from audit.models import AuditLog
+    from billing.services import promise_create
 
     charge = ChargeFactory()
     promise = promise_create(charge=charge, promised_date=timezone.localdate())

@@ -93,7 +93,6 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("api/chat/conversations/stats", "GET"): API,
     # conversations (conversations/apis.py)
     ("api/conversations/", "GET"): API,
-    ("api/conversations/stats", "GET"): API,
     ("api/conversations/<int:pk>", "GET"): API,
     ("api/conversations/<int:pk>/take-over", "POST"): OPERATOR_ONLY,
     ("api/conversations/<int:pk>/give-back", "POST"): OPERATOR_ONLY,

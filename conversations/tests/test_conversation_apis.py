@@ -141,8 +141,9 @@ def test_integrators_can_read_but_not_act(integrator_api):
     assert integrator_api.post(f"{BASE}{conversation.pk}/take-over").status_code == 403
 
 
-def test_stats_endpoint(api):
+def test_the_stats_have_one_endpoint_the_original_systems_path(api):
     ConversationFactory()
-    response = api.get(f"{BASE}stats")
+    assert api.get(f"{BASE}stats").status_code == 404
+    response = api.get("/api/chat/conversations/stats", {"days": 7})
     assert response.status_code == 200
     assert response.json()["conversations"] == 1
