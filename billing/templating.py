@@ -15,7 +15,6 @@ import difflib
 import string
 from dataclasses import dataclass
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -26,8 +25,6 @@ from billing.models import Charge, Client, MessageTemplate
 from billing.money import format_brl
 from billing.phones import format_phone
 from cobranca.exceptions import ApplicationError
-
-SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
 VARIABLES: dict[str, str] = {
     "name": "Nome do cliente",
@@ -143,7 +140,7 @@ def _creditor_context() -> dict[str, str]:
 
 
 def _clock_context(now: dt.datetime | None) -> dict[str, str]:
-    local = (now or timezone.now()).astimezone(SAO_PAULO)
+    local = (now or timezone.now()).astimezone(timezone.get_default_timezone())
     return {"current_date": local.strftime("%d/%m/%Y"), "current_time": local.strftime("%H:%M")}
 
 
@@ -177,7 +174,7 @@ def template_context(
         context["first_name"] = client.first_name
         context["phone"] = format_phone(client.phone)
     if charge is not None:
-        today = now.astimezone(SAO_PAULO).date()
+        today = now.astimezone(timezone.get_default_timezone()).date()
         context["amount"] = format_brl(charge.amount)
         context["due_date"] = charge.due_date.strftime("%d/%m/%Y")
         context["description"] = charge.description or ""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
 from django.utils import timezone
@@ -13,8 +12,6 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from billing.money import format_brl
-
-SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
 INTENT_LABELS: dict[str, str] = {
     "saudacao": "Saudação",
@@ -63,7 +60,7 @@ def percent(value, digits: int = 1) -> str:
 def local(value: dt.datetime) -> dt.datetime:
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
-    return value.astimezone(SAO_PAULO)
+    return timezone.localtime(value)
 
 
 def date_br(value) -> str:

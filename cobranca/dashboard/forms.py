@@ -7,9 +7,10 @@ from decimal import Decimal
 
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 
 from billing.models import Charge, ImportBatch, MessageTemplate
-from cobranca.dashboard.formatting import INTENT_LABELS, SAO_PAULO
+from cobranca.dashboard.formatting import INTENT_LABELS
 from conversations.models import Conversation
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -149,7 +150,7 @@ class CampaignForm(SegmentForm):
     def clean_inicio(self):
         value = self.cleaned_data.get("inicio")
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=SAO_PAULO)
+            value = timezone.make_aware(value)
         return value
 
     def clean(self):

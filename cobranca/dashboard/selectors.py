@@ -17,12 +17,17 @@ from django.utils import timezone
 
 from billing.models import Campaign, Charge, Client, Dispatch, ImportBatch, PromiseToPay
 from billing.suppression import suppressed_clients_q
-from cobranca.dashboard.formatting import SAO_PAULO, intent_label
+from cobranca.dashboard.formatting import intent_label
 from conversations.models import Conversation, Message
 
 DS = Dispatch.Status
 DELIVERED_STATUSES = (DS.DELIVERED, DS.READ)
 SENT_STATUSES = (DS.SENT, DS.DELIVERED, DS.READ)
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    """Midnight of a local date (settings.TIME_ZONE, America/Sao_Paulo), as an aware instant."""
+    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_default_timezone())
 
 
 @dataclass(frozen=True)
@@ -34,16 +39,16 @@ class DateRange:
 
     @classmethod
     def last_days(cls, days: int = 30, *, today: dt.date | None = None) -> DateRange:
-        today = today or timezone.localdate(timezone=SAO_PAULO)
+        today = today or timezone.localdate()
         return cls(start=today - dt.timedelta(days=days - 1), end=today)
 
     @property
     def start_at(self) -> dt.datetime:
-        return dt.datetime.combine(self.start, dt.time.min, tzinfo=SAO_PAULO)
+        return day_start(self.start)
 
     @property
     def end_at(self) -> dt.datetime:
-        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time.min, tzinfo=SAO_PAULO)
+        return day_start(self.end + dt.timedelta(days=1))
 
     @property
     def days(self) -> int:
@@ -68,9 +73,7 @@ def _replied_after_dispatch():
 def overview(period: DateRange) -> dict[str, Any]:
     """The Painel cards and funnel. Six queries."""
     now = timezone.now()
-    today = DateRange(
-        start=timezone.localdate(now, timezone=SAO_PAULO), end=timezone.localdate(now, timezone=SAO_PAULO)
-    )
+    today = DateRange(start=timezone.localdate(now), end=timezone.localdate(now))
 
     clients = Client.objects.aggregate(
         total=Count("pk"), suppressed=Count("pk", filter=suppressed_clients_q())
@@ -132,7 +135,8 @@ def overview(period: DateRange) -> dict[str, Any]:
 def sends_over_time(period: DateRange) -> dict[str, list]:
     """Sends per hour for a range of up to two days, per day otherwise (São Paulo time). One query."""
     hourly = period.days <= 2
-    trunc = TruncHour("sent_at", tzinfo=SAO_PAULO) if hourly else TruncDay("sent_at", tzinfo=SAO_PAULO)
+    local_tz = timezone.get_default_timezone()
+    trunc = TruncHour("sent_at", tzinfo=local_tz) if hourly else TruncDay("sent_at", tzinfo=local_tz)
     rows = (
         Dispatch.objects.filter(sent_at__gte=period.start_at, sent_at__lt=period.end_at)
         .annotate(bucket=trunc)
@@ -140,7 +144,7 @@ def sends_over_time(period: DateRange) -> dict[str, list]:
         .annotate(n=Count("pk"))
         .order_by("bucket")
     )
-    counts = {row["bucket"].astimezone(SAO_PAULO).replace(tzinfo=None): row["n"] for row in rows}
+    counts = {row["bucket"].astimezone(local_tz).replace(tzinfo=None): row["n"] for row in rows}
     labels, values = [], []
     if hourly:
         cursor = dt.datetime.combine(period.start, dt.time.min)
@@ -267,12 +271,9 @@ def inbox_page(filters: dict[str, Any], *, limit: int = 100) -> list[Conversatio
 
     qs = inbox({k: filters.get(k) for k in ("state", "intent", "search") if filters.get(k)})
     if filters.get("date_from"):
-        qs = qs.filter(
-            last_message_at__gte=dt.datetime.combine(filters["date_from"], dt.time.min, tzinfo=SAO_PAULO)
-        )
+        qs = qs.filter(last_message_at__gte=day_start(filters["date_from"]))
     if filters.get("date_to"):
-        end = dt.datetime.combine(filters["date_to"] + dt.timedelta(days=1), dt.time.min, tzinfo=SAO_PAULO)
-        qs = qs.filter(last_message_at__lt=end)
+        qs = qs.filter(last_message_at__lt=day_start(filters["date_to"] + dt.timedelta(days=1)))
     if filters.get("campaign"):
         qs = qs.filter(
             client_id__in=Dispatch.objects.filter(campaign=filters["campaign"]).values("client_id")
