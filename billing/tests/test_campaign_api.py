@@ -17,11 +17,11 @@ from billing.tests.dispatch_support import drive, make_charges, plain_template, 
 from billing.tests.factories import ChargeFactory, ClientFactory
 from conversations.models import Message
 
-# Self-contained routing: this module is its own URLconf, whatever billing/urls.py includes.
+# Self-contained routing: this module is its own URLconf, wherever cobranca/urls.py mounts billing.urls.
 fake_waha = support.fake_waha  # fixture
 sibling_modules = support.sibling_modules  # fixture
 
-urlpatterns = [path("api/billing/", include("billing.urls_dispatch"))]
+urlpatterns = [path("api/billing/", include("billing.urls"))]
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 DS = Dispatch.Status
 

@@ -15,8 +15,8 @@ from billing.models import Charge, ImportBatch
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-# Routed here so these tests do not depend on how billing/urls.py includes billing.urls_import.
-urlpatterns = [path("api/billing/", include("billing.urls_import"))]
+# Routed here so these tests do not depend on where cobranca/urls.py mounts billing.urls.
+urlpatterns = [path("api/billing/", include("billing.urls"))]
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("billing.tests.test_import_api")]
 

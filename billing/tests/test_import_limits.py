@@ -16,7 +16,7 @@ from billing.models import Charge, ImportBatch
 from cobranca.exceptions import ApplicationError
 from tests.security import payloads
 
-urlpatterns = [path("api/billing/", include("billing.urls_import"))]
+urlpatterns = [path("api/billing/", include("billing.urls"))]
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("billing.tests.test_import_limits")]
 

@@ -13,7 +13,7 @@ from billing.templating import sample_context, template_create, template_render,
 from billing.tests.factories import CampaignFactory, ChargeFactory, ClientFactory, MessageTemplateFactory
 from cobranca.exceptions import ApplicationError
 
-urlpatterns = [path("api/billing/", include("billing.urls_import"))]
+urlpatterns = [path("api/billing/", include("billing.urls"))]
 NOW = dt.datetime(2026, 1, 20, 15, 30, tzinfo=dt.UTC)  # 12:30 in São Paulo
 
 
