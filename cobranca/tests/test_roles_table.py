@@ -85,7 +85,7 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("api/billing/campaigns/<int:campaign_id>/resume", "POST"): API,
     ("api/billing/campaigns/<int:campaign_id>/cancel", "POST"): API,
     ("api/billing/dispatches/<int:dispatch_id>/resend", "POST"): API,
-    # billing: suppression list (billing/apis_suppression.py): billing.lift_suppressedphone, superusers have it
+    # billing: suppression list (billing/apis_suppression.py): needs billing.lift_suppressedphone (superusers)
     ("api/billing/suppressions/lift", "POST"): STAFF_ONLY,
     # chatbot (chatbot/apis.py)
     ("api/chat/process", "POST"): API,
