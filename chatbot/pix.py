@@ -1,7 +1,8 @@
 """Static PIX "copia e cola" (BR Code, EMV MPM) built in-house.
 
 The payload is ~40 lines of TLV plus a stdlib CRC; the PyPI generators are tiny single-author packages, and at
-least one publishes a malformed example (see docs/domain.md §3). The canonical BCB example is the test vector.
+least one publishes a malformed example (docs/domain.md, "PIX copia e cola"). The canonical BCB example is the
+test vector.
 """
 
 from __future__ import annotations

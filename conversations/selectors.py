@@ -19,9 +19,9 @@ from conversations.models import Conversation, Message
 def br_phone_variants(digits: str) -> list[str]:
     """Both forms of a Brazilian mobile: 13 digits 55 DD 9XXXXXXXX ↔ 12 digits 55 DD XXXXXXXX.
 
-    WhatsApp accounts registered before the 9th digit still have the 12-digit id (waha.md §3, #238), so a
-    debtor imported as +5511987654321 may write from 551187654321@c.us. Landlines (first local digit 2–5)
-    never got the 9, so only mobiles (6–9) are expanded.
+    WhatsApp accounts registered before the 9th digit still have the 12-digit id (docs/waha.md, "Chat ids"),
+    so a debtor imported as +5511987654321 may write from 551187654321@c.us. Landlines (first local digit
+    2–5) never got the 9, so only mobiles (6–9) are expanded.
     """
     digits = re.sub(r"\D", "", digits or "")
     variants = [digits] if digits else []

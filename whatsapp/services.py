@@ -138,7 +138,7 @@ def _is_person_chat(chat_id: str) -> bool:
 
 
 def _normalize_chat(chat_id: str) -> str:
-    # `@s.whatsapp.net` only appears inside raw engine data; WAHA's public form is `@c.us` (waha.md §3).
+    # `@s.whatsapp.net` only appears inside raw engine data; WAHA's public form is `@c.us` (docs/waha.md).
     if chat_id.endswith("@s.whatsapp.net"):
         return chat_id.split("@", 1)[0].split(":", 1)[0] + "@c.us"
     return chat_id

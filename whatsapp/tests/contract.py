@@ -163,7 +163,7 @@ def response_schema(
 
 
 # sendText answers per engine (#760, #1083): the spec's WAMessage does not apply, so these are our contract,
-# derived from waha.md §3. The serialized id must be recoverable from each.
+# derived from docs/waha.md, "Sending". The serialized id must be recoverable from each.
 SEND_TEXT_SHAPES: dict[str, dict[str, Any]] = {
     "NOWEB": {
         "type": "object",
