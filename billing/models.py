@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from cobranca.masking import mask_phone
+
 
 class Client(models.Model):
     """A debtor. Identified by the E.164 phone; the WhatsApp chat id is what WAHA resolved for that phone."""
@@ -59,8 +61,6 @@ class Client(models.Model):
 
     @property
     def masked_phone(self) -> str:
-        from cobranca.masking import mask_phone
-
         return mask_phone(self.phone)
 
     @property

@@ -3,6 +3,8 @@ at-least-once)."""
 
 from __future__ import annotations
 
+from cobranca.tasks import enqueue_on_commit
+
 DRIVE_TASK = "billing.tasks.dispatch_drive_task"
 
 
@@ -20,7 +22,6 @@ def dispatch_drive_task(session_name: str, lane: int = 0) -> dict:
     second copy finds the lane's lease taken and returns `stop="busy"`.
     """
     from billing.dispatch.driver import dispatch_drive
-    from cobranca.tasks import enqueue_on_commit
 
     stats = dispatch_drive(session_name=session_name, lane=lane)
     # Re-enqueue instead of looping forever: each task stays far below the broker's timeout/retry, and a new

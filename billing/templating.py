@@ -25,6 +25,7 @@ from billing.models import Charge, Client, MessageTemplate
 from billing.money import format_brl
 from billing.phones import format_phone
 from cobranca.exceptions import ApplicationError
+from cobranca.masking import mask_phone
 
 VARIABLES: dict[str, str] = {
     "name": "Nome do cliente",
@@ -274,8 +275,6 @@ def template_preview(
     if client is not None:
         real = template_context(charge=charge, client=client, now=now)
         if not full_contact:
-            from cobranca.masking import mask_phone
-
             real["phone"] = mask_phone(client.phone)
         context.update({k: v for k, v in real.items() if v or charge is not None})
     return TemplatePreview(

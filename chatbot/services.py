@@ -28,6 +28,7 @@ from django.utils import timezone
 from loguru import logger
 
 from billing import services as billing
+from billing.dispatch.window import parse_window
 from billing.models import Charge, PromiseToPay
 from chatbot.classification import active_classifier, entities_for
 from chatbot.models import ModelVersion
@@ -44,6 +45,8 @@ from cobranca.masking import mask_chat_id
 from conversations import services as conversations
 from conversations.models import Conversation, Message
 from conversations.selectors import bot_silence_reason
+from whatsapp import client as waha_api
+from whatsapp.client import WahaError
 
 # What whatsapp.services stores as the body of a media message without caption.
 MEDIA_PLACEHOLDER = "[mídia]"
@@ -60,12 +63,6 @@ def classify(text: str) -> tuple[str, float]:
 
 def extract(text: str, now: dt.datetime) -> dict[str, Any]:
     return entities_for(text, now)
-
-
-def waha_client():
-    from whatsapp.client import get_client
-
-    return get_client()
 
 
 def typing_sleep(seconds: float) -> None:
@@ -393,9 +390,7 @@ def _deliver(conversation: Conversation, text: str, *, reply_to: str | None, sen
 
 def _send_reply(conversation: Conversation, text: str, *, reply_to: str | None) -> str | None:
     """seen → typing → text. Only sendText matters: seen/typing failures are logged and ignored."""
-    from whatsapp.client import WahaError
-
-    client = waha_client()
+    client = waha_api.get_client()
     chat_id, session = conversation.chat_id, conversation.session_name
     try:
         client.send_seen(chat_id, message_ids=[reply_to] if reply_to else None, session=session)
@@ -462,10 +457,10 @@ def promise_follow_up_send(*, promise_id: int, now: dt.datetime | None = None) -
         )
         return "skipped: conversa com atendente"
     text = follow_up_text(promise=promise, first_name=client.first_name)
-    from whatsapp.client import WahaError
-
     try:
-        waha_id = waha_client().send_text(conversation.chat_id, text, session=conversation.session_name)
+        waha_id = waha_api.get_client().send_text(
+            conversation.chat_id, text, session=conversation.session_name
+        )
     except WahaError as exc:
         logger.warning("chatbot.follow_up_failed promise={} reason={}", promise.pk, exc.reason)
         conversations.conversation_flag(
@@ -481,8 +476,6 @@ def promise_follow_up_send(*, promise_id: int, now: dt.datetime | None = None) -
 
 def follow_ups_send_due(*, now: dt.datetime | None = None) -> int:
     """Send every due follow-up, inside the send window only (the next run picks up the rest)."""
-    from billing.dispatch.window import parse_window
-
     now = now or timezone.now()
     if not parse_window(settings.SEND_WINDOW).is_open(now):
         return 0

@@ -22,7 +22,9 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from loguru import logger
 
+from billing.models import Campaign, Dispatch
 from cobranca.audit import audit_record
+from whatsapp.models import WahaSession
 
 ACTIVE_CACHE_KEY = "alerts:active"
 QUEUE_HISTORY_KEY = "alerts:queue_depth_history"
@@ -42,8 +44,6 @@ class Alert:
 
 
 def _waha_sessions_failed() -> list[Alert]:
-    from whatsapp.models import WahaSession
-
     return [
         Alert(
             key=f"waha_session_failed:{name}",
@@ -59,8 +59,6 @@ def _waha_sessions_failed() -> list[Alert]:
 
 
 def _campaigns_stalled(now: dt.datetime) -> list[Alert]:
-    from billing.models import Campaign, Dispatch
-
     minutes = int(settings.ALERT_CAMPAIGN_STALL_MINUTES)
     limit = now - dt.timedelta(minutes=minutes)
     running = (

@@ -31,6 +31,10 @@ from loguru import logger
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from billing.models import Campaign, Dispatch
+from conversations.models import Message
+from whatsapp.models import WahaSession, WebhookEvent
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 WEBHOOK_SECONDS = Histogram(
@@ -108,10 +112,6 @@ class DatabaseCollector:
         return []
 
     def collect(self):
-        from billing.models import Campaign, Dispatch
-        from conversations.models import Message
-        from whatsapp.models import WahaSession, WebhookEvent
-
         dispatches = GaugeMetricFamily(
             "cobranca_dispatches", "Dispatches per status and WAHA session", labels=["session", "status"]
         )

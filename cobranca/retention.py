@@ -13,7 +13,10 @@ from django.conf import settings
 from django.utils import timezone
 from loguru import logger
 
+from billing.models import Dispatch
 from cobranca.privacy import REMOVED_BODY
+from conversations.models import Message
+from whatsapp.models import WebhookEvent
 
 BATCH = 500  # rows per UPDATE: short write transactions (SQLite has one writer)
 PRUNED_PAYLOAD = {"pruned": True}
@@ -30,10 +33,6 @@ def _in_batches(queryset, **values) -> int:
 
 def prune_old_data(*, now: dt.datetime | None = None, dry_run: bool = False) -> dict[str, int]:
     """Idempotent: pruned rows no longer match the filters. Returns the counts per kind."""
-    from billing.models import Dispatch
-    from conversations.models import Message
-    from whatsapp.models import WebhookEvent
-
     now = now or timezone.now()
     message_days = int(settings.RETENTION_DAYS_MESSAGES)
     webhook_days = int(settings.RETENTION_DAYS_WEBHOOKS)

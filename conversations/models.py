@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from cobranca.masking import mask_chat_id
+
 
 class Conversation(models.Model):
     """One WhatsApp chat. In `bot` state the assistant answers; in `human` state it stays silent."""
@@ -45,8 +47,6 @@ class Conversation(models.Model):
         ]
 
     def __str__(self) -> str:
-        from cobranca.masking import mask_chat_id
-
         return f"{mask_chat_id(self.chat_id)} ({self.get_state_display()})"
 
 

@@ -27,7 +27,8 @@ from conversations.selectors import (
     client_for_chat,
     conversation_for_chat,
 )
-from whatsapp.client import WahaAck
+from whatsapp import client as waha_api
+from whatsapp.client import WahaAck, WahaError
 from whatsapp.selectors import webhook_acks_latest
 
 # The classifier's label set: an operator's correction must be one of them.
@@ -55,13 +56,6 @@ MAX_TEXT_LENGTH = 4096
 # The chatbot's task: a debtor's message for the bot to answer (enqueued by `message_receive`).
 BOT_TASK = "chatbot.tasks.bot_answer_inbound"
 ATTENTION_OPTED_OUT_WROTE = "Cliente descadastrado escreveu"
-
-
-def waha_client():
-    """The WAHA client seam (tests monkeypatch this)."""
-    from whatsapp.client import get_client
-
-    return get_client()
 
 
 def _touch(conversation_id: int, at: dt.datetime) -> None:
@@ -470,8 +464,6 @@ def operator_reply(*, conversation: Conversation, text: str, by) -> Message:
 
     Not atomic on purpose: the WAHA call must not hold a transaction open (conventions). If WAHA refuses,
     nothing is recorded and the operator sees the error."""
-    from whatsapp.client import WahaError
-
     text = (text or "").strip()
     if not text:
         raise ApplicationError("Escreva a mensagem antes de enviar.", {"field": "text"})
@@ -480,7 +472,9 @@ def operator_reply(*, conversation: Conversation, text: str, by) -> Message:
             f"A mensagem passa de {MAX_TEXT_LENGTH} caracteres.", {"field": "text", "max": MAX_TEXT_LENGTH}
         )
     try:
-        waha_id = waha_client().send_text(conversation.chat_id, text, session=conversation.session_name)
+        waha_id = waha_api.get_client().send_text(
+            conversation.chat_id, text, session=conversation.session_name
+        )
     except WahaError as exc:
         logger.bind(conversation_id=conversation.pk).warning(
             "conversation.operator_reply_failed reason={}", exc.reason

@@ -16,9 +16,15 @@ from django.db import transaction
 from django.utils import timezone
 from loguru import logger
 
+from billing.dispatch import services as dispatch_services
 from cobranca.exceptions import ApplicationError
 from cobranca.masking import mask_chat_id, mask_text
 from cobranca.tasks import enqueue_on_commit
+from conversations import selectors as conversation_selectors
+from conversations import services as conversation_services
+from conversations.models import Message
+from whatsapp import client as waha_api
+from whatsapp.client import WahaError
 from whatsapp.models import WahaSession, WebhookEvent
 
 State = WebhookEvent.State
@@ -31,19 +37,6 @@ _STATUS_LABELS = dict(WahaSession.Status.choices)
 
 # Chats we never answer: groups, broadcast lists/status, channels.
 _IGNORED_SERVERS = ("@g.us", "@broadcast", "@newsletter")
-
-
-def waha_client():
-    """The WAHA client seam (tests monkeypatch this). Imported lazily: the client is a leaf module."""
-    from whatsapp.client import get_client
-
-    return get_client()
-
-
-def _waha_error_types() -> tuple[type[BaseException], ...]:
-    from whatsapp.client import WahaError
-
-    return (WahaError,)
 
 
 # --- webhook processing -------------------------------------------------------------------------------------
@@ -89,7 +82,7 @@ def webhook_event_process(*, event_id: int, force: bool = False) -> str:
             processed_at=timezone.now(),
         )
         logger.bind(event_id=row.pk, event=row.event).exception("webhook.process_failed")
-        if isinstance(exc, _waha_error_types()) and not getattr(exc, "permanent", True):
+        if isinstance(exc, WahaError) and not getattr(exc, "permanent", True):
             raise
         return State.FAILED
     WebhookEvent.objects.filter(pk=row.pk).update(
@@ -187,10 +180,6 @@ def _handle_message(row: WebhookEvent) -> _Outcome:
 
 
 def _handle_inbound(row: WebhookEvent, payload: dict) -> _Outcome:
-    from conversations.models import Message
-    from conversations.selectors import client_for_chat
-    from conversations.services import message_receive
-
     chat_id = payload.get("from") if isinstance(payload.get("from"), str) else ""
     chat_id = _normalize_chat(chat_id)
     if not _is_person_chat(chat_id) or payload.get("participant"):
@@ -210,12 +199,12 @@ def _handle_inbound(row: WebhookEvent, payload: dict) -> _Outcome:
         lid = chat_id
         # Network call before any transaction (conventions: no network inside atomic). Skipped when a client
         # already carries this lid.
-        if client_for_chat(chat_id=chat_id, lid=lid) is None:
+        if conversation_selectors.client_for_chat(chat_id=chat_id, lid=lid) is None:
             phone_chat_id = _resolve_lid(lid, session_name=session_name)
     body = payload.get("body") if isinstance(payload.get("body"), str) else ""
     if not body and payload.get("hasMedia"):
         body = "[mídia]"
-    message, created = message_receive(
+    message, created = conversation_services.message_receive(
         chat_id=chat_id,
         body=body,
         waha_id=waha_id,
@@ -234,10 +223,9 @@ def _handle_inbound(row: WebhookEvent, payload: dict) -> _Outcome:
 
 
 def _resolve_lid(lid: str, *, session_name: str) -> str:
-    errors = _waha_error_types()
     try:
-        pn = waha_client().lid_to_phone(lid, session=session_name)
-    except errors as exc:
+        pn = waha_api.get_client().lid_to_phone(lid, session=session_name)
+    except WahaError as exc:
         if getattr(exc, "permanent", False):
             return ""
         raise  # transient: the task is retried and the message is not stored without its client
@@ -245,8 +233,6 @@ def _resolve_lid(lid: str, *, session_name: str) -> str:
 
 
 def _handle_own_message_from_phone(row: WebhookEvent, payload: dict) -> _Outcome:
-    from conversations.services import operator_message_from_phone
-
     chat_id = _chat_of_own_message(payload)
     if not _is_person_chat(chat_id):
         return _Outcome(State.IGNORED, "grupo, status ou canal")
@@ -254,7 +240,7 @@ def _handle_own_message_from_phone(row: WebhookEvent, payload: dict) -> _Outcome
     if not waha_id:
         return _Outcome(State.IGNORED, "mensagem sem id")
     body = payload.get("body") if isinstance(payload.get("body"), str) else ""
-    _message, created = operator_message_from_phone(
+    _message, created = conversation_services.operator_message_from_phone(
         chat_id=chat_id,
         body=body or ("[mídia]" if payload.get("hasMedia") else ""),
         waha_id=waha_id,
@@ -265,16 +251,13 @@ def _handle_own_message_from_phone(row: WebhookEvent, payload: dict) -> _Outcome
 
 
 def _handle_ack(row: WebhookEvent) -> _Outcome:
-    from billing.dispatch.services import dispatch_record_ack
-    from conversations.services import message_ack_record
-
     payload = _payload(row)
     waha_id = _message_id(payload)
     ack = payload.get("ack")
     if not waha_id or not isinstance(ack, int) or isinstance(ack, bool):
         return _Outcome(State.IGNORED, "ack sem id ou valor")
-    moved_message = message_ack_record(waha_id=waha_id, ack=ack)
-    moved_dispatch = dispatch_record_ack(waha_message_id=waha_id, ack=ack)
+    moved_message = conversation_services.message_ack_record(waha_id=waha_id, ack=ack)
+    moved_dispatch = dispatch_services.dispatch_record_ack(waha_message_id=waha_id, ack=ack)
     if moved_message or moved_dispatch:
         return _Outcome(State.PROCESSED)
     # Nothing moved: an old/out-of-order ack, or one that arrived before the sender stored the id (each app
@@ -343,16 +326,14 @@ def session_status_apply(
 
 
 def _campaigns_follow_session(*, name: str, status: str) -> None:
-    from billing.dispatch.services import campaigns_pause_for_session, campaigns_resume_for_session
-
     if status in PAUSE_STATUSES:
-        count = campaigns_pause_for_session(
+        count = dispatch_services.campaigns_pause_for_session(
             session_name=name, reason=f"Sessão do WhatsApp {name} {_STATUS_LABELS.get(status, status)}."
         )
         if count:
             logger.bind(session=name).warning("whatsapp.campaigns_paused status={} count={}", status, count)
     elif status == WahaSession.Status.WORKING:
-        count = campaigns_resume_for_session(session_name=name)
+        count = dispatch_services.campaigns_resume_for_session(session_name=name)
         if count:
             logger.bind(session=name).info("whatsapp.campaigns_resumed count={}", count)
 
@@ -382,10 +363,10 @@ def _waha_failure(exc: Exception, action: str) -> ApplicationError:
 def session_start(*, name: str) -> dict:
     """Create or update the session in WAHA with our webhook URL and HMAC key, and start it (idempotent)."""
     try:
-        info = waha_client().upsert_session(
+        info = waha_api.get_client().upsert_session(
             name, webhook_url=settings.WAHA_WEBHOOK_URL, hmac_key=settings.WAHA_WEBHOOK_HMAC_KEY
         )
-    except _waha_error_types() as exc:
+    except WahaError as exc:
         raise _waha_failure(exc, "iniciar a sessão") from exc
     # The row is not written here: WAHA may already have emitted STARTING → SCAN_QR_CODE → WORKING with
     # timestamps earlier than our clock; the session.status webhooks keep the row and campaigns in step.
@@ -395,8 +376,8 @@ def session_start(*, name: str) -> dict:
 def session_stop(*, name: str) -> dict:
     """Stop the session in WAHA (keeps its login) and record it stopped, which pauses its campaigns."""
     try:
-        info = waha_client().stop_session(name)
-    except _waha_error_types() as exc:
+        info = waha_api.get_client().stop_session(name)
+    except WahaError as exc:
         raise _waha_failure(exc, "parar a sessão") from exc
     # Recorded at once (no event can legitimately follow a stop until the next start), so campaigns pause even
     # if the STOPPED webhook is lost.
@@ -407,8 +388,8 @@ def session_stop(*, name: str) -> dict:
 
 def session_qr(*, name: str, raw: bool = False) -> bytes | str:
     try:
-        return waha_client().qr_raw(name) if raw else waha_client().qr_png(name)
-    except _waha_error_types() as exc:
+        return waha_api.get_client().qr_raw(name) if raw else waha_api.get_client().qr_png(name)
+    except WahaError as exc:
         if getattr(exc, "status_code", None) == 422:
             raise ApplicationError(
                 "Não há QR code para esta sessão agora (ela não está aguardando leitura).",
@@ -428,11 +409,11 @@ def sessions_overview(*, refresh: bool = True) -> list[dict]:
     reachable: bool | None = None
     if refresh:
         try:
-            for info in waha_client().list_sessions(all=True):
+            for info in waha_api.get_client().list_sessions(all=True):
                 if isinstance(info, dict) and isinstance(info.get("name"), str):
                     live[info["name"]] = info
             reachable = True
-        except _waha_error_types():
+        except WahaError:
             reachable = False
     names = sorted(set(rows) | set(live) | {settings.WAHA_SESSION_NAME})
     result = []

@@ -44,6 +44,7 @@ from billing.services import clients_record_whatsapp_check
 from billing.signals import messages_sent_announce
 from billing.suppression import annotate_suppressed
 from billing.templating import template_render
+from whatsapp import client as waha_api
 from whatsapp.client import WahaError
 from whatsapp.models import WahaSession
 
@@ -63,13 +64,6 @@ TRANSIENT_STREAK = 3
 # A driver that runs out of budget while work is due within this many seconds re-enqueues itself; longer waits
 # (window closed, retries far ahead) are left to the `dispatch-tick` schedule.
 NAP_MAX_SECONDS = 60.0
-
-
-def waha_client():
-    """The WAHA client seam (tests monkeypatch this)."""
-    from whatsapp.client import get_client
-
-    return get_client()
 
 
 def driver_budget() -> float:
@@ -451,7 +445,7 @@ def _handle_error(
 
 def send_one(*, ctx: _Context, session_name: str, stats: DriveStats, gate=None) -> str:
     """Claim and send one dispatch; dispatches skipped on the way do not end the call."""
-    waha = waha_client()
+    waha = waha_api.get_client()
     while True:
         dispatch = dispatch_claim_next(campaign_ids=ctx.open_ids, stats=stats)
         if dispatch is None:
@@ -529,7 +523,7 @@ def send_batch(
     error, a run of transient errors or a batch running long hands the not-yet-attempted rest back to pending
     untouched.
     """
-    waha = waha_client()
+    waha = waha_api.get_client()
     room = _campaign_cap_room(ctx)
     batch = dispatch_claim_batch(
         campaign_ids=ctx.open_ids, limit=min(limit, room) if room else limit, stats=stats

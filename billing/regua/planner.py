@@ -37,6 +37,7 @@ from billing.models import Agreement, Campaign, Charge, Client, Dispatch, Promis
 from billing.regua import reasons
 from billing.regua.models import Regua, ReguaEntry, ReguaStep, StepKind
 from billing.suppression import listed_q
+from conversations.models import Conversation
 
 DS = Dispatch.Status
 ES = ReguaEntry.Status
@@ -544,8 +545,6 @@ def _missing_statuses(charge_status: dict[int, str], charge_ids: set[int]) -> No
 
 def _clients_with_human_conversation(client_ids: set[int]) -> set[int]:
     """Debtors an operator is talking to right now: the régua waits a day instead of talking over them."""
-    from conversations.models import Conversation
-
     return (
         set(
             Conversation.objects.filter(state=Conversation.State.HUMAN, client_id__isnull=False).values_list(

@@ -13,6 +13,7 @@ from billing.models import Charge, Dispatch
 from billing.regua import reasons
 from billing.regua.models import Regua, ReguaEntry, ReguaStep
 from billing.regua.planner import plan_compute, regua_info
+from conversations.models import Message
 
 DS = Dispatch.Status
 ES = ReguaEntry.Status
@@ -179,8 +180,6 @@ def _reference_dates(charge: Charge) -> dict[str, list[dt.date]]:
 def regua_step_results(*, regua: Regua, since: dt.date | None = None) -> list[dict]:
     """Per step: reminders planned, and of their messages how many were sent, read, replied to and paid
     within RESULT_DAYS days of the send. One grouped query over the entries with EXISTS subqueries."""
-    from conversations.models import Message
-
     window = dt.timedelta(days=RESULT_DAYS)
     entries = ReguaEntry.objects.filter(regua=regua, status=ES.PLANNED)
     if since is not None:

@@ -107,7 +107,7 @@ def fake_waha(monkeypatch, settings, sibling_modules):
     settings.DISPATCH_DAILY_CAP = 1000
     settings.DISPATCH_RETRY_BASE_SECONDS = 30
     fake = FakeWaha()
-    monkeypatch.setattr("billing.dispatch.driver.waha_client", lambda: fake)
+    monkeypatch.setattr("whatsapp.client.get_client", lambda: fake)
     return fake
 
 

@@ -1,7 +1,7 @@
 """The bot's turn end to end inside Django: inbound Message → classify → decide → billing services → reply.
 
 The classifier is faked at the `chatbot.services.classify` seam (keyword table below); entities come from the
-real extractor; WAHA is stubbed at the `chatbot.services.waha_client` seam and records every call.
+real extractor; WAHA is stubbed at the one accessor, `whatsapp.client.get_client`, and records every call.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def classified(monkeypatch):
 @pytest.fixture
 def waha(monkeypatch, settings):
     fake = FakeWaha()
-    monkeypatch.setattr(services, "waha_client", lambda: fake)
+    monkeypatch.setattr("whatsapp.client.get_client", lambda: fake)
     pauses: list[float] = []
     monkeypatch.setattr(services, "typing_sleep", pauses.append)
     fake.pauses = pauses

@@ -43,7 +43,7 @@ def no_waha(monkeypatch):
     def fail():
         raise AssertionError("the API must not call WAHA unless asked to")
 
-    monkeypatch.setattr(services, "waha_client", fail)
+    monkeypatch.setattr("whatsapp.client.get_client", fail)
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_process_can_send_through_whatsapp_when_asked(api, charge, monkeypatch):
             sent.append(chat_id)
             return "true_x_1"
 
-    monkeypatch.setattr(services, "waha_client", Waha)
+    monkeypatch.setattr("whatsapp.client.get_client", Waha)
     monkeypatch.setattr(services, "typing_sleep", lambda s: None)
     response = api.post(
         "/api/chat/process", {"phone": "+5511987654321", "message": "oi", "send": True}, format="json"

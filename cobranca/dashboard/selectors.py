@@ -15,10 +15,13 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, 
 from django.db.models.functions import Coalesce, NullIf, TruncDay, TruncHour
 from django.utils import timezone
 
-from billing.models import Campaign, Charge, Client, Dispatch, ImportBatch, PromiseToPay
+from billing.dispatch.pacing import pacing_sent_today
+from billing.models import Agreement, Campaign, Charge, Client, Dispatch, ImportBatch, PromiseToPay
 from billing.suppression import suppressed_clients_q
 from cobranca.dashboard.formatting import intent_label
 from conversations.models import Conversation, Message
+from conversations.selectors import inbox
+from whatsapp.models import WahaSession, WebhookEvent
 
 DS = Dispatch.Status
 DELIVERED_STATUSES = (DS.DELIVERED, DS.READ)
@@ -267,8 +270,6 @@ def recent_imports(limit: int = 10) -> QuerySet[ImportBatch]:
 
 def inbox_page(filters: dict[str, Any], *, limit: int = 100) -> list[Conversation]:
     """The inbox through conversations.selectors.inbox, plus the dashboard's date and campaign filters."""
-    from conversations.selectors import inbox
-
     qs = inbox({k: filters.get(k) for k in ("state", "intent", "search") if filters.get(k)})
     if filters.get("date_from"):
         qs = qs.filter(last_message_at__gte=day_start(filters["date_from"]))
@@ -293,8 +294,6 @@ def client_panel(client: Client | None) -> dict[str, Any]:
     """The debtor's charges, promises and agreements beside the chat. Three queries."""
     if client is None:
         return {"charges": [], "promises": [], "agreements": [], "open_amount": Decimal("0")}
-    from billing.models import Agreement
-
     charges = list(client.charges.order_by("due_date", "pk"))
     return {
         "charges": charges,
@@ -315,8 +314,6 @@ def queue_numbers() -> dict[str, Any]:
     """django-q2 queue and webhook backlog. Three queries."""
     from django_q.models import Failure, OrmQ
 
-    from whatsapp.models import WebhookEvent
-
     since = timezone.now() - dt.timedelta(hours=24)
     webhooks = WebhookEvent.objects.aggregate(
         pending=Count("pk", filter=Q(state=WebhookEvent.State.PENDING)),
@@ -334,9 +331,6 @@ def sends_today() -> list[dict[str, Any]]:
     """Per WAHA session: messages sent today (the pacing counter) and the daily cap. One query + one per
     session for the pacing backend (a deployment has a handful of sessions)."""
     from django.conf import settings
-
-    from billing.dispatch.pacing import pacing_sent_today
-    from whatsapp.models import WahaSession
 
     caps = dict(WahaSession.objects.values_list("name", "daily_cap"))
     names = sorted(set(caps) | {settings.WAHA_SESSION_NAME})

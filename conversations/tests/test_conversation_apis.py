@@ -104,7 +104,7 @@ def test_reply_sends_through_waha_and_returns_the_message(api, monkeypatch):
             sent.append((chat_id, text))
             return f"true_{chat_id}_ABC"
 
-    monkeypatch.setattr("conversations.services.waha_client", lambda: Fake())
+    monkeypatch.setattr("whatsapp.client.get_client", lambda: Fake())
     conversation = ConversationFactory(chat_id="5511987654321@c.us")
 
     response = api.post(f"{BASE}{conversation.pk}/reply", {"text": "Olá!"}, format="json")

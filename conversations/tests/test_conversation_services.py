@@ -37,7 +37,7 @@ def operator():
 @pytest.fixture
 def waha(monkeypatch) -> FakeWaha:
     fake = FakeWaha()
-    monkeypatch.setattr("conversations.services.waha_client", lambda: fake)
+    monkeypatch.setattr("whatsapp.client.get_client", lambda: fake)
     return fake
 
 
@@ -75,7 +75,7 @@ def test_an_operator_reply_that_waha_refuses_records_nothing(operator, monkeypat
     from whatsapp.client import WahaError
 
     fake = FakeWaha(error=WahaError("session_not_working", "not working", permanent=False, status_code=422))
-    monkeypatch.setattr("conversations.services.waha_client", lambda: fake)
+    monkeypatch.setattr("whatsapp.client.get_client", lambda: fake)
     conversation = ConversationFactory()
     with pytest.raises(ApplicationError) as exc:
         services.operator_reply(conversation=conversation, text="Oi", by=operator)

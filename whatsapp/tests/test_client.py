@@ -369,3 +369,35 @@ def test_a_simulator_without_a_default_session_reports_it_missing():
         with pytest.raises(WahaError) as raised:
             client.check_exists("5511987654321")
         _assert_error(raised, "session_not_found", True, 422)
+
+
+def test_project_code_reaches_waha_through_the_one_accessor():
+    """`whatsapp.client.get_client` is the one accessor: project code calls it through the module at call time
+    (`waha_api.get_client()`), never binds it with a from-import nor wraps it in its own seam, so a test
+    replaces WAHA by patching that one target."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root)
+        if (
+            rel.parts[0] in (".venv", "node_modules")
+            or "tests" in rel.parts
+            or rel.parts[:2]
+            == (
+                "whatsapp",
+                "simulator",
+            )
+        ):
+            continue
+        if rel == Path("whatsapp/client.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "whatsapp.client":
+                if any(alias.name in ("get_client", "WahaClient") for alias in node.names):
+                    offenders.append(f"{rel}:{node.lineno} imports {node.module}.get_client/WahaClient")
+            elif isinstance(node, ast.FunctionDef) and node.name == "waha_client":
+                offenders.append(f"{rel}:{node.lineno} defines its own waha_client()")
+    assert offenders == []

@@ -74,7 +74,7 @@ def lid_lookups(monkeypatch) -> dict:
             table["calls"].append((lid, session))
             return table["answers"].get(lid)
 
-    monkeypatch.setattr("whatsapp.services.waha_client", lambda: FakeClient())
+    monkeypatch.setattr("whatsapp.client.get_client", lambda: FakeClient())
     return table
 
 

@@ -19,7 +19,7 @@ from django_q.status import Stat
 from chatbot.models import ModelVersion
 from cobranca.dashboard import selectors
 from cobranca.roles import operator_required
-from whatsapp.client import get_client
+from whatsapp import client as waha_api
 
 
 def _check(fn: Callable[[], tuple[bool, str]]) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def _check_worker() -> tuple[bool, str]:
 
 
 def _check_waha() -> tuple[bool, str]:
-    ok = get_client().ping()
+    ok = waha_api.get_client().ping()
     return ok, ("WAHA respondeu ao ping" if ok else f"Sem resposta de {settings.WAHA_BASE_URL}")
 
 
