@@ -76,7 +76,7 @@ def forget_client(*, client: Client, by=None, reason: str = "", ip: str | None =
     ids = waha_ids + dispatch_waha_ids
     for start in range(0, len(ids), 500):
         n_webhooks += WebhookEvent.objects.filter(payload_id__in=ids[start : start + 500]).update(
-            payload={"removed": True}
+            payload={"removed": True}, raw_body=None
         )
 
     client.name = anonymous_name(client.pk)

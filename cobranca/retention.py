@@ -57,7 +57,7 @@ def prune_old_data(*, now: dt.datetime | None = None, dry_run: bool = False) -> 
         counts = {
             "messages": _in_batches(messages, body=REMOVED_BODY, entities={}),
             "dispatches": _in_batches(dispatches, body=""),
-            "webhook_events": _in_batches(webhooks, payload=PRUNED_PAYLOAD),
+            "webhook_events": _in_batches(webhooks, payload=PRUNED_PAYLOAD, raw_body=None),
         }
     logger.info(
         "retention.prune dry_run={} messages={} dispatches={} webhook_events={} "

@@ -54,6 +54,9 @@ class WebhookEvent(models.Model):
     session_name = models.CharField("sessão", max_length=100, blank=True)
     payload_id = models.CharField("id da mensagem", max_length=200, blank=True, db_index=True)
     payload = models.JSONField("corpo")
+    # The body exactly as WAHA signed it; `payload` is its parsed and sanitised form (NUL stripped, lone
+    # surrogates replaced). Emptied with the payload by retention and by forget_client.
+    raw_body = models.BinaryField("corpo bruto", null=True, blank=True, editable=False)
     state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING, db_index=True)
     error = models.TextField("erro", blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
+import re
 import time
 from dataclasses import dataclass
 
@@ -86,13 +88,75 @@ def check_freshness(
             raise WebhookRejected(401, "stale_timestamp")
 
 
+# Deeper than any WAHA envelope (about 6 levels) by far, and shallow enough for every recursive consumer
+# (json.dumps when the row is saved, the ORM, the admin) to stay far from Python's recursion limit.
+MAX_JSON_DEPTH = 64
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_constant(name: str):
+    # NaN / Infinity are not JSON (RFC 8259); json.loads accepts them, jsonb and SQLite's JSON_VALID do not.
+    raise WebhookRejected(400, "non_standard_json")
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400 is valid JSON but becomes inf, which no database stores as JSON
+        raise WebhookRejected(400, "number_out_of_range")
+    return value
+
+
+def clean_text(text: str) -> str:
+    """NUL removed (PostgreSQL text and jsonb refuse it) and lone surrogates replaced by U+FFFD (they cannot
+    be encoded as UTF-8). json.loads joins valid surrogate pairs, so any surrogate left in a str is lone."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return _SURROGATES.sub("\ufffd", text)
+
+
+def sanitize_json(data: object, *, clean: bool = True, max_depth: int = MAX_JSON_DEPTH) -> object:
+    """Clean every string (keys too) of a parsed JSON document in place, and refuse it when nested deeper
+    than `max_depth`. Iterative: a hostile document cannot exhaust the stack here."""
+    if isinstance(data, str):
+        return clean_text(data) if clean else data
+    stack: list[tuple[object, int]] = [(data, 1)] if isinstance(data, (dict, list)) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise WebhookRejected(400, "too_deep")
+        if isinstance(node, dict):
+            if clean and any(clean_text(key) != key for key in node):
+                items = [(clean_text(key), value) for key, value in node.items()]
+                node.clear()
+                node.update(items)
+            entries = node.items()
+        else:
+            entries = enumerate(node)
+        for key, value in entries:
+            if isinstance(value, str):
+                if clean:
+                    node[key] = clean_text(value)
+            elif isinstance(value, (dict, list)):
+                stack.append((value, depth + 1))
+    return data
+
+
 def parse_envelope(body: bytes) -> dict:
+    """The envelope, parsed once and sanitised once: every later reader (the row, processing, the admin)
+    sees text any database can store. The raw bytes are kept apart (WebhookEvent.raw_body)."""
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_refuse_constant, parse_float=_parse_float)
+    except RecursionError:
+        raise WebhookRejected(400, "too_deep") from None
     except (ValueError, UnicodeDecodeError):
         raise WebhookRejected(400, "malformed_json") from None
     if not isinstance(data, dict):
         raise WebhookRejected(400, "not_an_object")
+    # Fast path for the usual body: NUL and lone surrogates can only come from a \u escape or (json.loads
+    # decodes bytes with surrogatepass) a raw 0xED lead byte; depth needs at least MAX_JSON_DEPTH brackets.
+    clean = b"\\u" in body or b"\xed" in body
+    if clean or body.count(b"{") + body.count(b"[") > MAX_JSON_DEPTH:
+        sanitize_json(data, clean=clean)
     event = data.get("event")
     if not isinstance(event, str) or not event:
         raise WebhookRejected(400, "missing_event")
@@ -143,7 +207,7 @@ def _enqueue_processing(event_pk: int) -> None:
         enqueue_on_commit(PROCESS_TASK, event_pk)
 
 
-def webhook_store(*, envelope: dict, event_id: str) -> IntakeResult:
+def webhook_store(*, envelope: dict, event_id: str, raw_body: bytes | None = None) -> IntakeResult:
     """Insert the event and enqueue its processing on commit; a second delivery of the same id is a no-op.
 
     The unique constraint on `event_id` decides, not an exists() check: two concurrent deliveries of one event
@@ -165,9 +229,14 @@ def webhook_store(*, envelope: dict, event_id: str) -> IntakeResult:
                 session_name=session_name[:100] if isinstance(session_name, str) else "",
                 payload_id=payload_id,
                 payload=envelope,
+                raw_body=raw_body,
             )
             _enqueue_processing(row.pk)
     except IntegrityError:
+        # Only the unique event_id makes a delivery a duplicate; any other integrity error (a value the
+        # database refuses) must surface, not be answered "duplicate" and lost.
+        if not WebhookEvent.objects.filter(event_id=event_id).exists():
+            raise
         return IntakeResult("duplicate")
     return IntakeResult("accepted", row.pk)
 
@@ -202,5 +271,7 @@ def webhook_receive(
     if envelope["event"] not in HANDLED_EVENTS:
         return IntakeResult("ignored")
     return webhook_store(
-        envelope=envelope, event_id=envelope_event_id(envelope, request_id=request_id, body=body)
+        envelope=envelope,
+        event_id=envelope_event_id(envelope, request_id=request_id, body=body),
+        raw_body=body,
     )

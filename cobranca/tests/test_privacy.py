@@ -45,6 +45,7 @@ def debtor():
         event="message",
         payload_id="false_x_1",
         payload={"payload": {"from": "5511987654321@c.us", "body": "Oi, já paguei"}},
+        raw_body='{"payload": {"from": "5511987654321@c.us", "body": "Oi, já paguei"}}'.encode(),
     )
     return client
 

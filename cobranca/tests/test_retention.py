@@ -26,7 +26,9 @@ def test_old_bodies_and_payloads_are_emptied_and_recent_ones_kept(settings):
     old_dispatch = DispatchFactory(body="Olá")
     Dispatch.objects.filter(pk=old_dispatch.pk).update(created_at=now - dt.timedelta(days=100))
     events = [
-        WebhookEvent.objects.create(event_id=f"e{i}", event="message", payload={"body": "x"}, state=state)
+        WebhookEvent.objects.create(
+            event_id=f"e{i}", event="message", payload={"body": "x"}, raw_body=b'{"body": "x"}', state=state
+        )
         for i, state in enumerate(["processed", "pending", "processed"])
     ]
     WebhookEvent.objects.filter(pk__in=[events[0].pk, events[1].pk]).update(
@@ -39,6 +41,8 @@ def test_old_bodies_and_payloads_are_emptied_and_recent_ones_kept(settings):
     assert Message.objects.get(pk=new.pk).body == "texto novo"
     assert Dispatch.objects.get(pk=old_dispatch.pk).body == ""
     assert WebhookEvent.objects.get(pk=events[0].pk).payload == {"pruned": True}
+    assert WebhookEvent.objects.get(pk=events[0].pk).raw_body is None
+    assert bytes(WebhookEvent.objects.get(pk=events[1].pk).raw_body) == b'{"body": "x"}'
     assert WebhookEvent.objects.get(pk=events[1].pk).payload == {"body": "x"}  # pending: not yet processed
     assert WebhookEvent.objects.get(pk=events[2].pk).payload == {"body": "x"}
 
