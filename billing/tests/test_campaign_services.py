@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from billing.dispatch import services
+from billing.dispatch import campaigns, services
 from billing.models import Campaign, Dispatch, ImportBatch
 from billing.tests import dispatch_support as support
 from billing.tests.dispatch_support import make_charges, plain_template, start_campaign
@@ -102,7 +102,7 @@ def test_start_from_a_segment_uses_the_segment_service(sibling_modules, monkeypa
 
 
 def test_start_with_compliance_warnings_needs_confirmation(sibling_modules, monkeypatch):
-    monkeypatch.setattr(services, "template_compliance_warnings", lambda body: ["ameaça: 'protesto'"])
+    monkeypatch.setattr(campaigns, "template_compliance_warnings", lambda body: ["ameaça: 'protesto'"])
     campaign = services.campaign_create(template=plain_template(), import_batch=_batch_with(make_charges(1)))
 
     with pytest.raises(ApplicationError) as exc:
@@ -116,7 +116,7 @@ def test_start_with_compliance_warnings_needs_confirmation(sibling_modules, monk
 
 
 def test_start_refuses_a_template_with_errors(sibling_modules, monkeypatch):
-    monkeypatch.setattr(services, "template_validate", lambda body: ["variável desconhecida: {foo}"])
+    monkeypatch.setattr(campaigns, "template_validate", lambda body: ["variável desconhecida: {foo}"])
     campaign = services.campaign_create(template=plain_template(), import_batch=_batch_with(make_charges(1)))
 
     with pytest.raises(ApplicationError, match="erros"):
