@@ -50,6 +50,66 @@ def _empty(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _amount(field: str, value) -> Decimal:
+    try:
+        return parse_brl_amount(str(value) if isinstance(value, float) else value)
+    except ValueError as exc:
+        raise _error(field, str(exc)) from None
+
+
+def _date(field: str, value) -> dt.date:
+    try:
+        return parse_due_date(value)
+    except ValueError as exc:
+        raise _error(field, str(exc)) from None
+
+
+def _days(field: str, value) -> int:
+    if isinstance(value, bool):
+        raise _error(field, "deve ser um número inteiro")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise _error(field, "deve ser um número inteiro") from None
+    if not 0 <= number <= 36500:
+        raise _error(field, "deve estar entre 0 e 36500")
+    return number
+
+
+def _statuses(field: str, value) -> list[str]:
+    if isinstance(value, str):
+        value = [s.strip() for s in value.split(",") if s.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(s, str) for s in value):
+        raise _error(field, "deve ser uma lista de situações")
+    wrong = [s for s in value if s not in set(ChargeStatus.values)]
+    if wrong:
+        raise _error(field, f"situação desconhecida {wrong[0]!r}; use {', '.join(ChargeStatus.values)}")
+    return list(dict.fromkeys(value))
+
+
+def _import_batch(field: str, value) -> int:
+    try:
+        batch_id = int(str(value).strip())
+    except ValueError:
+        raise _error(field, "deve ser o número da importação") from None
+    if isinstance(value, bool) or not ImportBatch.objects.filter(pk=batch_id).exists():
+        raise _error(field, f"importação {value} não encontrada")
+    return batch_id
+
+
+# How each key of a segment is read; every parser raises ApplicationError naming its field.
+_PARSERS = {
+    "min_amount": _amount,
+    "max_amount": _amount,
+    "due_from": _date,
+    "due_to": _date,
+    "min_days_overdue": _days,
+    "max_days_overdue": _days,
+    "statuses": _statuses,
+    "import_batch": _import_batch,
+}
+
+
 def segment_validate(segment: dict | None) -> dict:
     """Check and convert a segment (values may come as JSON/form strings). Returns a clean dict with Decimal,
     date, int and list values, only for the keys that were given. Raises ApplicationError naming the field."""
@@ -65,60 +125,12 @@ def segment_validate(segment: dict | None) -> dict:
             {"field": unknown[0]},
         )
     clean: dict = {}
-    for field in ("min_amount", "max_amount"):
+    for field in SEGMENT_FIELDS:
         value = segment.get(field)
-        if _empty(value):
-            continue
-        if isinstance(value, float):
-            value = str(value)
-        try:
-            clean[field] = parse_brl_amount(value)
-        except ValueError as exc:
-            raise _error(field, str(exc)) from None
-    for field in ("due_from", "due_to"):
-        value = segment.get(field)
-        if _empty(value):
-            continue
-        try:
-            clean[field] = parse_due_date(value)
-        except ValueError as exc:
-            raise _error(field, str(exc)) from None
-    for field in ("min_days_overdue", "max_days_overdue"):
-        value = segment.get(field)
-        if _empty(value):
-            continue
-        if isinstance(value, bool):
-            raise _error(field, "deve ser um número inteiro")
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            raise _error(field, "deve ser um número inteiro") from None
-        if not 0 <= number <= 36500:
-            raise _error(field, "deve estar entre 0 e 36500")
-        clean[field] = number
-    statuses = segment.get("statuses")
-    if not _empty(statuses):
-        if isinstance(statuses, str):
-            statuses = [s.strip() for s in statuses.split(",") if s.strip()]
-        if not isinstance(statuses, (list, tuple)) or not all(isinstance(s, str) for s in statuses):
-            raise _error("statuses", "deve ser uma lista de situações")
-        valid = set(ChargeStatus.values)
-        wrong = [s for s in statuses if s not in valid]
-        if wrong:
-            raise _error(
-                "statuses", f"situação desconhecida {wrong[0]!r}; use {', '.join(ChargeStatus.values)}"
-            )
-        if statuses:
-            clean["statuses"] = list(dict.fromkeys(statuses))
-    batch = segment.get("import_batch")
-    if not _empty(batch):
-        try:
-            batch_id = int(str(batch).strip())
-        except ValueError:
-            raise _error("import_batch", "deve ser o número da importação") from None
-        if isinstance(batch, bool) or not ImportBatch.objects.filter(pk=batch_id).exists():
-            raise _error("import_batch", f"importação {batch} não encontrada")
-        clean["import_batch"] = batch_id
+        if not _empty(value):
+            clean[field] = _PARSERS[field](field, value)
+    if not clean.get("statuses", True):
+        del clean["statuses"]  # an empty list filters nothing
     _check_range(clean, "min_amount", "max_amount", "o valor mínimo é maior que o máximo")
     _check_range(clean, "due_from", "due_to", "a data inicial é posterior à final")
     _check_range(clean, "min_days_overdue", "max_days_overdue", "o mínimo de dias é maior que o máximo")

@@ -387,20 +387,8 @@ def dispatch_tick_run() -> dict:
 # --- one message now (send-single) --------------------------------------------------------------------------
 
 
-def message_send_single(
-    *,
-    client: Client | None = None,
-    phone: str = "",
-    template: MessageTemplate | None = None,
-    text: str = "",
-    session_name: str | None = None,
-    by=None,
-) -> dict:
-    """Send one message right now, outside any campaign pace or window, but never to a suppressed client.
-
-    The text is either `text` as given or `template` rendered for the client's oldest charge that still takes
-    reminders. Returns {"message_id", "chat_id"}; WAHA failures come back as ApplicationError (502/409/422).
-    """
+def _single_recipient(*, client: Client | None, phone: str) -> tuple[Client | None, str]:
+    """The client (found by phone when not given) and the phone to send to; refuses anyone suppressed."""
     if client is None:
         try:
             phone = normalize_phone(phone)
@@ -415,13 +403,20 @@ def message_send_single(
                 {"reason": reason, "client_id": client.pk},
                 status_code=409,
             )
-        phone = client.phone
-    elif is_suppressed(phone):
+        return client, client.phone
+    if is_suppressed(phone):
         # No client row (e.g. it was forgotten): the suppression list still remembers the number.
         raise ApplicationError(
             "Este número não pode receber mensagens.", {"reason": REASON_LISTED}, status_code=409
         )
-    if template is not None:
+    return None, phone
+
+
+def _single_body(*, template: MessageTemplate | None, text: str, client: Client | None) -> str:
+    """`text` as given, or `template` rendered for the client's oldest charge that still takes reminders."""
+    if template is None:
+        body = (text or "").strip()
+    else:
         charge = None
         if client is not None:
             charge = (
@@ -430,10 +425,27 @@ def message_send_single(
                 .first()
             )
         body = template_render(body=template.body, charge=charge, client=client)
-    else:
-        body = (text or "").strip()
     if not body:
         raise ApplicationError("Informe o texto ou o modelo da mensagem.", {"field": "text"})
+    return body
+
+
+def message_send_single(
+    *,
+    client: Client | None = None,
+    phone: str = "",
+    template: MessageTemplate | None = None,
+    text: str = "",
+    session_name: str | None = None,
+    by=None,
+) -> dict:
+    """Send one message right now, outside any campaign pace or window, but never to a suppressed client.
+
+    The text is either `text` as given or `template` rendered for the client's oldest charge that still takes
+    reminders. Returns {"message_id", "chat_id"}; WAHA failures come back as ApplicationError (502/409/422).
+    """
+    client, phone = _single_recipient(client=client, phone=phone)
+    body = _single_body(template=template, text=text, client=client)
     session = session_name or settings.WAHA_SESSION_NAME
     api = waha_api.get_client()
     try:
