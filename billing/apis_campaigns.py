@@ -166,6 +166,10 @@ class SendBatchApi(APIView):
     """POST /api/billing/send-batch — import (file or inline list) or pick a segment, then create and
     start."""
 
+    write_permissions = {
+        "POST": ["billing.add_campaign", "billing.change_campaign", "billing.add_importbatch"]
+    }
+
     class InputSerializer(serializers.Serializer):
         clients_file = serializers.CharField(required=False, max_length=500)
         clients = serializers.ListField(
@@ -273,6 +277,8 @@ class SendBatchApi(APIView):
 
 class SendSingleApi(APIView):
     """POST /api/billing/send-single — one message now (no campaign pace), never to a suppressed client."""
+
+    write_permissions = {"POST": ["conversations.add_message"]}
 
     class InputSerializer(serializers.Serializer):
         phone = serializers.CharField(max_length=40, required=False)
@@ -455,6 +461,8 @@ class CampaignDetailApi(APIView):
 class CampaignActionApi(APIView):
     """POST /api/billing/campaigns/<id>/start|pause|resume|cancel."""
 
+    write_permissions = {"POST": ["billing.change_campaign"]}
+
     action: str = ""
 
     class InputSerializer(serializers.Serializer):
@@ -489,6 +497,8 @@ class CampaignActionApi(APIView):
 
 class DispatchResendApi(APIView):
     """POST /api/billing/dispatches/<id>/resend — an operator resends an `unknown` dispatch."""
+
+    write_permissions = {"POST": ["billing.change_dispatch"]}
 
     @extend_schema(
         summary="Reenviar um envio em situação desconhecida",

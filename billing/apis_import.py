@@ -90,6 +90,7 @@ _REPORT_EXAMPLE = {
 
 
 class ImportApi(APIView):
+    write_permissions = {"POST": ["billing.add_importbatch"]}
     """POST /api/billing/import (multipart: file, skip_invalid, dry_run, format) → the import report.
 
     200 with `success: true|false` whenever the file could be read (false: atomic import blocked by invalid

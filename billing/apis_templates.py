@@ -104,6 +104,8 @@ _NAME = OpenApiParameter(
 class TemplateListApi(APIView):
     """GET /api/billing/templates — list; POST — create."""
 
+    write_permissions = {"POST": ["billing.add_messagetemplate"]}
+
     class Pagination(PageNumberPagination):
         page_size = 50
 
@@ -144,6 +146,12 @@ class TemplateListApi(APIView):
 
 class TemplateDetailApi(APIView):
     """GET/PUT/PATCH/DELETE /api/billing/templates/<name>."""
+
+    write_permissions = {
+        "PUT": ["billing.change_messagetemplate"],
+        "PATCH": ["billing.change_messagetemplate"],
+        "DELETE": ["billing.delete_messagetemplate"],
+    }
 
     @extend_schema(
         summary="Detalhar modelo de mensagem",
@@ -205,6 +213,9 @@ class TemplatePreviewApi(APIView):
     """POST /api/billing/templates/preview {"body" | "template_name", "client_id"?, "charge_id"?} → {"text",
     "errors", "warnings", "variables"}. Without a client the sample data is used; with one, the client's next
     open charge (or the given charge) fills the charge variables."""
+
+    # A read sent as POST (the body can be long): writes nothing, needs what reading templates needs.
+    write_permissions = {"POST": ["billing.view_messagetemplate"]}
 
     class InputSerializer(serializers.Serializer):
         body = serializers.CharField(

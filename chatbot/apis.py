@@ -61,6 +61,8 @@ class ChatProcessApi(APIView):
     """Run the bot on a message as if it came by WhatsApp from `phone`; returns what the bot understood,
     answered and did. Actions are real (promises, agreements...); WAHA is called only with `"send": true`."""
 
+    write_permissions = {"POST": ["conversations.add_message"]}
+
     class InputSerializer(serializers.Serializer):
         phone = serializers.CharField(max_length=40)
         message = serializers.CharField(max_length=services.MAX_TEXT_LENGTH, trim_whitespace=True)

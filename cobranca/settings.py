@@ -278,7 +278,10 @@ REST_FRAMEWORK = {
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["cobranca.permissions.IsApiUser"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "cobranca.permissions.IsApiUser",
+        "cobranca.permissions.ApiModelPermissions",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

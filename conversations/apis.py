@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from cobranca.masking import MaskedFieldsMixin, mask_embedded_numbers, mask_phone
 from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses, paginated
-from cobranca.permissions import IsOperator
+from cobranca.permissions import ApiModelPermissions, IsOperator
 from conversations import selectors, services
 from conversations.models import Conversation, Message
 
@@ -142,7 +142,8 @@ class ConversationDetailApi(APIView):
 
 
 class ConversationTakeOverApi(APIView):
-    permission_classes = [IsOperator]
+    permission_classes = [IsOperator, ApiModelPermissions]
+    write_permissions = {"POST": ["conversations.change_conversation"]}
 
     @extend_schema(
         summary="Assumir a conversa (o assistente fica em silêncio)",
@@ -156,7 +157,8 @@ class ConversationTakeOverApi(APIView):
 
 
 class ConversationGiveBackApi(APIView):
-    permission_classes = [IsOperator]
+    permission_classes = [IsOperator, ApiModelPermissions]
+    write_permissions = {"POST": ["conversations.change_conversation"]}
 
     @extend_schema(
         summary="Devolver a conversa ao assistente",
@@ -170,7 +172,8 @@ class ConversationGiveBackApi(APIView):
 
 
 class ConversationReplyApi(APIView):
-    permission_classes = [IsOperator]
+    permission_classes = [IsOperator, ApiModelPermissions]
+    write_permissions = {"POST": ["conversations.add_message"]}
 
     class InputSerializer(serializers.Serializer):
         text = serializers.CharField(max_length=services.MAX_TEXT_LENGTH, trim_whitespace=True)
@@ -198,7 +201,8 @@ class ConversationReplyApi(APIView):
 
 
 class MessageCorrectIntentApi(APIView):
-    permission_classes = [IsOperator]
+    permission_classes = [IsOperator, ApiModelPermissions]
+    write_permissions = {"POST": ["conversations.change_message"]}
 
     class InputSerializer(serializers.Serializer):
         # Validated by the service too (the single source of the label set); a plain CharField here lets the

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cobranca.openapi import error_responses
-from cobranca.permissions import IsOperator
+from cobranca.permissions import ApiModelPermissions, IsOperator
 from whatsapp import services
 
 
@@ -121,7 +121,8 @@ class WahaStatusApi(APIView):
 
 
 class WahaStartApi(APIView):
-    permission_classes = [IsOperator]
+    permission_classes = [IsOperator, ApiModelPermissions]
+    write_permissions = {"POST": ["whatsapp.change_wahasession"]}
 
     @extend_schema(
         summary="Iniciar sessão do WhatsApp",
@@ -146,7 +147,8 @@ class WahaStartApi(APIView):
 
 
 class WahaStopApi(APIView):
-    permission_classes = [IsOperator]
+    permission_classes = [IsOperator, ApiModelPermissions]
+    write_permissions = {"POST": ["whatsapp.change_wahasession"]}
 
     @extend_schema(
         summary="Parar sessão do WhatsApp",

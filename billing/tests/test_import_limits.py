@@ -28,7 +28,7 @@ def _uploads(settings, tmp_path):
 
 @pytest.fixture
 def api():
-    user = get_user_model().objects.create_user("operador", password="x", is_staff=True)
+    user = get_user_model().objects.create_user("operador", password="x", is_staff=True, is_superuser=True)
     client = APIClient()
     client.force_authenticate(user)
     return client

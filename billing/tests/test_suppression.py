@@ -237,7 +237,7 @@ sibling_modules = support.sibling_modules  # fixture
 
 @pytest.fixture
 def api(db):
-    user = User.objects.create_user(username="integrador", password="x", is_staff=True)
+    user = User.objects.create_user(username="integrador", password="x", is_staff=True, is_superuser=True)
     client = APIClient()
     client.force_authenticate(user)
     return client

@@ -87,7 +87,7 @@ def test_creating_a_template_with_a_bad_variable_fails_naming_it():
 
 @pytest.fixture
 def api():
-    user = get_user_model().objects.create_user("op", password="x", is_staff=True)
+    user = get_user_model().objects.create_user("op", password="x", is_staff=True, is_superuser=True)
     client = APIClient()
     client.force_authenticate(user)
     return client

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from billing.models import Charge, PromiseToPay
@@ -21,8 +22,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def api():
+    call_command("create_groups", stdout=open("/dev/null", "w"))  # the group with its permissions
     user = get_user_model().objects.create_user("integrador", password="x")
-    user.groups.add(Group.objects.get_or_create(name=INTEGRATORS)[0])
+    user.groups.add(Group.objects.get(name=INTEGRATORS))
     client = APIClient()
     client.force_authenticate(user)
     return client

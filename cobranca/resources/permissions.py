@@ -3,12 +3,12 @@ included."""
 
 from __future__ import annotations
 
-from rest_framework.permissions import BasePermission, DjangoModelPermissions
+from rest_framework.permissions import SAFE_METHODS, BasePermission, DjangoModelPermissions
 
 
 class RoleModelPermissions(DjangoModelPermissions):
-    """DjangoModelPermissions, but reads need `view_<model>` too (DRF's default lets any authenticated user
-    read)."""
+    """Reads need `view_<model>` (DRF's default lets any authenticated user read). Writes are checked by
+    cobranca.permissions.ApiModelPermissions, the one write rule of the API."""
 
     perms_map = {
         **DjangoModelPermissions.perms_map,
@@ -16,6 +16,11 @@ class RoleModelPermissions(DjangoModelPermissions):
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
         "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
     }
+
+    def has_permission(self, request, view) -> bool:
+        if request.method not in SAFE_METHODS:
+            return True
+        return super().has_permission(request, view)
 
 
 class IsStaff(BasePermission):

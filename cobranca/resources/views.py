@@ -11,7 +11,7 @@ from billing import services as billing_services
 from billing.models import Charge, Client, Dispatch
 from cobranca import privacy
 from cobranca.audit import client_ip
-from cobranca.permissions import IsApiUser
+from cobranca.permissions import ApiModelPermissions, IsApiUser
 from cobranca.resources import filters, services
 from cobranca.resources.permissions import IsStaff, RoleModelPermissions
 from cobranca.resources.serializers import (
@@ -94,7 +94,7 @@ def _paged(example: dict) -> dict:
 class _ResourceViewSet(viewsets.GenericViewSet):
     """Output serializers mask personal data by the request's user (cobranca.masking.sees_full_contact)."""
 
-    permission_classes = [IsApiUser, RoleModelPermissions]
+    permission_classes = [IsApiUser, ApiModelPermissions, RoleModelPermissions]
 
 
 @extend_schema_view(
@@ -116,9 +116,13 @@ class ClientViewSet(_ResourceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
     serializer_class = ClientOutputSerializer
     filterset_class = filters.ClientFilter
     lookup_value_regex = r"\d+"
+    # Forgetting is as irreversible as a delete (create/update: add/change_client, from the model).
+    write_permissions = {"forget": ["billing.delete_client"]}
 
     def get_permissions(self):
-        if self.action in ("forget", "export"):
+        if self.action == "forget":
+            return [IsStaff(), ApiModelPermissions()]
+        if self.action == "export":
             return [IsStaff()]
         return super().get_permissions()
 
@@ -254,11 +258,8 @@ class ChargeViewSet(_ResourceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
     filterset_class = filters.ChargeFilter
     lookup_value_regex = r"\d+"
 
-    def get_permissions(self):
-        if self.action == "mark_paid":
-            # Changing a charge's status is a change of the charge.
-            return [IsApiUser(), _ChangeChargePermission()]
-        return super().get_permissions()
+    # Changing a charge's status is a change of the charge (create/update: add/change_charge, from the model).
+    write_permissions = {"mark_paid": ["billing.change_charge"]}
 
     @extend_schema(
         summary="Cadastrar cobrança",
@@ -338,12 +339,6 @@ class ChargeViewSet(_ResourceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
             charge=charge, by=request.user, paid_at=data.validated_data.get("paid_at"), ip=client_ip(request)
         )
         return Response(ChargeOutputSerializer(charge).data)
-
-
-class _ChangeChargePermission(RoleModelPermissions):
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perm("billing.change_charge"))
 
 
 DISPATCH_EXAMPLE = {

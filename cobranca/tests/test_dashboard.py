@@ -4,10 +4,12 @@ CSRF, the import dry run and the campaign/conversation actions calling the apps'
 from __future__ import annotations
 
 import datetime as dt
+import os
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.management import call_command
 from django.test import Client as HttpClient
 from django.urls import reverse
 from django.utils import timezone
@@ -50,8 +52,9 @@ def _dashboard(settings):
 
 @pytest.fixture
 def operator(db) -> User:
+    call_command("create_groups", stdout=open(os.devnull, "w"))  # the group with its permissions
     user = User.objects.create_user("operadora", password="senha-forte-123")
-    user.groups.add(Group.objects.get_or_create(name=OPERATORS)[0])
+    user.groups.add(Group.objects.get(name=OPERATORS))
     return user
 
 

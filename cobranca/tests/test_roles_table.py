@@ -10,6 +10,7 @@ a session (pages), like a real integrator script and a real operator browser.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -26,6 +27,9 @@ OPERATOR_ONLY = ("401", "403", "ok", "ok")
 STAFF_ONLY = ("401", "403", "403", "ok")
 PAGE_OPERATOR = ("login", "403", "ok", "ok")
 PUBLIC = ("ok", "ok", "ok", "ok")
+# Writes that need a model permission only some groups hold (cobranca/roles.py, cobranca.permissions).
+OPERATOR_WRITE = ("401", "403", "ok", "ok")
+STAFF_WRITE = ("401", "403", "403", "ok")
 
 # (route as the resolver spells it, method) → expectation per role (anonymous, integrator, operator, staff).
 TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
@@ -68,12 +72,15 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("api/billing/import/<int:batch_id>", "GET"): API,
     ("api/billing/import/<int:batch_id>/rejected.csv", "GET"): API,
     ("api/billing/templates", "GET"): API,
-    ("api/billing/templates", "POST"): API,
+    ("api/billing/templates", "POST"): OPERATOR_WRITE,  # Integradores have no template permissions
     ("api/billing/templates/preview", "POST"): API,
     ("api/billing/templates/<slug:name>", "GET"): API,
-    ("api/billing/templates/<slug:name>", "PUT"): API,
-    ("api/billing/templates/<slug:name>", "PATCH"): API,
-    ("api/billing/templates/<slug:name>", "DELETE"): API,
+    ("api/billing/templates/<slug:name>", "PUT"): OPERATOR_WRITE,
+    ("api/billing/templates/<slug:name>", "PATCH"): OPERATOR_WRITE,
+    (
+        "api/billing/templates/<slug:name>",
+        "DELETE",
+    ): STAFF_WRITE,  # nobody but staff holds delete_messagetemplate
     # billing: campaigns and dispatch (billing/apis_campaigns.py)
     ("api/billing/send-batch", "POST"): API,
     ("api/billing/send-single", "POST"): API,
@@ -237,3 +244,91 @@ def test_each_role_gets_the_expected_answer(route, method, clients_by_role, sett
         assert _matches(expected, response), (
             f"{method} {path} as {role}: expected {expected}, got {got[role]}"
         )
+
+
+# --- every API write checks the model permissions of the caller's group -------------------------------------
+
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+# Writes that are not about a model: authentication itself (AllowAny / IsAuthenticated by design).
+NOT_MODEL_WRITES = {("auth/login", "POST"), ("auth/refresh", "POST"), ("auth/logout", "POST")}
+ROLE_GROUPS = {"integrator": "Integradores", "operator": "Operadores"}
+
+
+def _drf_write_views():
+    """(route, method, view instance ready for get_permissions) of every DRF write route."""
+
+    def walk(patterns, prefix):
+        for item in patterns:
+            route = _ROUTER_PK.sub(
+                lambda m: f"<{m.group(1)}>", prefix + str(item.pattern).lstrip("^").rstrip("$")
+            )
+            if isinstance(item, URLResolver):
+                if not route.startswith("admin/"):
+                    yield from walk(item.url_patterns, route)
+            elif getattr(item.callback, "cls", None) is not None:
+                yield route, item.callback
+
+    seen = set()
+    for route, callback in walk(get_resolver(URLCONF).url_patterns, ""):
+        if route in seen:
+            continue
+        seen.add(route)
+        actions = getattr(callback, "actions", None) or {}
+        for method in WRITE_METHODS:
+            if actions:
+                if method.lower() not in actions:
+                    continue
+                view = callback.cls(**callback.initkwargs)
+                view.action = actions[method.lower()]
+            else:
+                if not hasattr(callback.cls, method.lower()):
+                    continue
+                view = callback.cls()
+            yield route, method, view
+
+
+def test_every_api_write_checks_the_model_permissions_of_the_callers_group():
+    from django.contrib.auth.models import Permission
+
+    from cobranca.permissions import ApiModelPermissions
+    from cobranca.roles import GROUP_PERMISSIONS
+
+    problems = []
+    checked = 0
+    for route, method, view in _drf_write_views():
+        if (route, method) in NOT_MODEL_WRITES:
+            continue
+        checked += 1
+        if not any(isinstance(p, ApiModelPermissions) for p in view.get_permissions()):
+            problems.append(f"{method} {route}: ApiModelPermissions is not among its permission classes")
+            continue
+        required = ApiModelPermissions.required_permissions(view, method)
+        if not required:
+            problems.append(f"{method} {route}: declares no model permission")
+            continue
+        for dotted in required:
+            app_label, codename = dotted.split(".", 1)
+            if not Permission.objects.filter(content_type__app_label=app_label, codename=codename).exists():
+                problems.append(f"{method} {route}: {dotted} does not exist")
+        for role, group in ROLE_GROUPS.items():
+            expected = TABLE[(route, method)][ROLES.index(role)]
+            if not set(required) <= set(GROUP_PERMISSIONS[group]) and expected != "403":
+                problems.append(f"{method} {route}: {group} lacks {required} but the table says {expected}")
+    assert checked >= 25
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_integrators_cannot_write_templates(method, settings):
+    from billing.models import MessageTemplate
+    from cobranca.tests.security_helpers import api_for
+
+    settings.RATELIMIT_ENABLE = False
+    MessageTemplate.objects.create(name="lembrete-x", title="x", body="Olá {first_name}")
+    api = api_for(make_user("integrator"))
+    path = "/api/billing/templates" if method == "POST" else "/api/billing/templates/lembrete-x"
+    body = {"name": "novo-modelo", "title": "t", "body": "Olá {first_name}"}
+    response = api.generic(method, path, data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 403, response.content
+    assert MessageTemplate.objects.filter(name="lembrete-x").exists()
+    assert not MessageTemplate.objects.filter(name="novo-modelo").exists()

@@ -23,7 +23,7 @@ def _no_throttle(settings):
 
 @pytest.fixture
 def operator():
-    return User.objects.create_user("operadora", password="x", is_staff=True)
+    return User.objects.create_user("operadora", password="x", is_staff=True, is_superuser=True)
 
 
 @pytest.fixture

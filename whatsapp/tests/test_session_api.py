@@ -26,7 +26,7 @@ def billing_calls(monkeypatch):
 
 @pytest.fixture
 def operator():
-    return User.objects.create_user("operadora", password="x", is_staff=True)
+    return User.objects.create_user("operadora", password="x", is_staff=True, is_superuser=True)
 
 
 @pytest.fixture
