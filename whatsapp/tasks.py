@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from whatsapp import services
+
 
 def process_webhook_event(event_pk: int) -> str:
     """Process one stored webhook event (enqueued on commit by the webhook view). Idempotent: see
     `whatsapp.services.webhook_event_process`."""
-    from whatsapp.services import webhook_event_process
-
-    return webhook_event_process(event_id=event_pk)
+    return services.webhook_event_process(event_id=event_pk)

@@ -40,6 +40,7 @@ from billing.dispatch import services as svc
 from billing.dispatch.pacing import JITTER_GUARD_SECONDS, pacing_refund, pacing_reserve
 from billing.dispatch.window import window_for_campaign
 from billing.models import Campaign, Client, Dispatch
+from billing.regua.sending import regua_render
 from billing.services import clients_record_whatsapp_check
 from billing.signals import messages_sent_announce
 from billing.suppression import annotate_suppressed
@@ -373,8 +374,6 @@ SENT, SKIPPED, FAILED, RETRY, UNKNOWN, STOP, NOTHING = (
 def _render(campaign: Campaign, dispatch: Dispatch) -> str:
     if campaign.regua_id:
         # A régua message: the step's template and every charge of the debtor it carries that day.
-        from billing.regua.sending import regua_render
-
         return regua_render(dispatch=dispatch)
 
     return template_render(body=campaign.template.body, charge=dispatch.charge, client=dispatch.client)

@@ -40,6 +40,7 @@ from billing.dispatch.campaigns import (  # noqa: F401 - the lifecycle's names s
 )
 from billing.models import Campaign, Charge, Client, Dispatch, MessageTemplate
 from billing.phones import normalize_phone
+from billing.regua.sending import regua_has_live_charge
 from billing.services import clients_record_whatsapp_check
 from billing.signals import messages_sent_announce
 from billing.suppression import (  # noqa: F401 - re-exported: the driver and tests name them from here
@@ -154,8 +155,6 @@ def dispatch_skip_reason(dispatch: Dispatch) -> str:
     listed = getattr(dispatch, "client_listed", None)
     reason = skip_reason_for(client=dispatch.client, charge=dispatch.charge, listed=listed)
     if reason and reason in REASON_CHARGE.values():
-        from billing.regua.sending import regua_has_live_charge
-
         if regua_has_live_charge(dispatch_id=dispatch.pk):
             return ""
     return reason
