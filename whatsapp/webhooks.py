@@ -163,15 +163,14 @@ def parse_envelope(body: bytes) -> dict:
     return data
 
 
-def envelope_event_id(envelope: dict, *, request_id: str | None, body: bytes) -> str:
-    """WAHA's envelope `id` (evt_<ulid>) is the idempotency key. Older versions send none: fall back to the
-    delivery's X-Webhook-Request-Id, then to a hash of the body (a byte-identical retry is then a
-    duplicate)."""
+def envelope_event_id(envelope: dict, *, body: bytes) -> str:
+    """WAHA's envelope `id` (evt_<ulid>) is the idempotency key. Without one, a hash of the signed body: a
+    retry or a replay of the same body is then a duplicate. X-Webhook-Request-Id is not used: it is not
+    covered by the HMAC and WAHA draws a new one per delivery, so keying on it stored one body once per
+    delivery (issue #10, item 9)."""
     event_id = envelope.get("id")
     if isinstance(event_id, str) and event_id:
         return event_id[:100]
-    if request_id:
-        return f"req_{request_id}"[:100]
     return "sha_" + hashlib.sha256(body).hexdigest()[:64]
 
 
@@ -262,6 +261,10 @@ def webhook_receive(
         logger.bind(security=True, ip=client_ip).error("security.webhook_no_key ip={}", client_ip)
         raise WebhookRejected(401, "no_key_configured")
 
+    if key and not (header_timestamp or "").strip():
+        # WAHA always sends it (= the envelope timestamp). Without it, a body that carries no timestamp of its
+        # own would skip the age check entirely.
+        raise WebhookRejected(400, "missing_timestamp")
     envelope = parse_envelope(body)
     check_freshness(
         header_ts=header_timestamp,
@@ -272,6 +275,6 @@ def webhook_receive(
         return IntakeResult("ignored")
     return webhook_store(
         envelope=envelope,
-        event_id=envelope_event_id(envelope, request_id=request_id, body=body),
+        event_id=envelope_event_id(envelope, body=body),
         raw_body=body,
     )

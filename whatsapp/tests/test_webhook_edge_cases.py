@@ -149,3 +149,40 @@ def test_an_integrity_error_that_is_not_a_duplicate_id_is_not_answered_duplicate
 
     with pytest.raises(IntegrityError):
         webhooks.webhook_store(envelope=load_fixture("message"), event_id="evt_never_stored")
+
+
+# --- item 9: dedupe without an envelope id, and the timestamp header ---------------------------------------
+
+
+def test_one_signed_body_without_an_id_is_stored_once_whatever_its_request_ids(client):
+    envelope = load_fixture("message")
+    del envelope["id"]
+    body = json.dumps(envelope).encode()
+
+    answers = [
+        post_webhook(client, body, headers={"X-Webhook-Request-Id": f"01JREQ{i}"}).json() for i in range(3)
+    ]
+
+    assert answers == [{"status": "accepted"}, {"status": "duplicate"}, {"status": "duplicate"}]
+    event = WebhookEvent.objects.get()
+    assert event.event_id.startswith("sha_")
+
+
+def test_the_timestamp_header_is_required_when_hmac_is_configured(client):
+    envelope = load_fixture("message")
+    del envelope["timestamp"]  # and no envelope timestamp either: nothing would be age-checked
+
+    response = post_webhook(client, envelope, headers={"X-Webhook-Timestamp": ""})
+
+    assert response.status_code == 400
+    assert response.json() == {"status": "error", "reason": "missing_timestamp"}
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_without_a_key_in_debug_the_timestamp_header_stays_optional(client, settings):
+    settings.WAHA_WEBHOOK_HMAC_KEY = ""
+    settings.DEBUG = True
+
+    response = post_webhook(client, load_fixture("message"), key=None, headers={"X-Webhook-Timestamp": ""})
+
+    assert response.status_code == 200

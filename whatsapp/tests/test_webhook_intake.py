@@ -216,17 +216,6 @@ def test_a_duplicate_envelope_id_is_stored_once_and_enqueued_once(
 
 
 @pytest.mark.django_db
-def test_an_envelope_without_id_is_keyed_by_the_request_id(client, webhook_settings, enqueued):
-    envelope = load_fixture("message")
-    del envelope["id"]
-    post_webhook(client, envelope, headers={"X-Webhook-Request-Id": "01JREQ"})
-    assert post_webhook(client, envelope, headers={"X-Webhook-Request-Id": "01JREQ"}).json() == {
-        "status": "duplicate"
-    }
-    assert WebhookEvent.objects.get().event_id == "req_01JREQ"
-
-
-@pytest.mark.django_db
 def test_an_envelope_without_any_id_is_keyed_by_a_hash_of_the_body(client, webhook_settings, enqueued):
     envelope = load_fixture("message")
     del envelope["id"]

@@ -80,7 +80,7 @@ def lid_lookups(monkeypatch) -> dict:
 
 def store(name: str, **overrides) -> WebhookEvent:
     envelope = load_fixture(name, **overrides)
-    result = webhook_store(envelope=envelope, event_id=envelope_event_id(envelope, request_id=None, body=b""))
+    result = webhook_store(envelope=envelope, event_id=envelope_event_id(envelope, body=b""))
     assert result.status == "accepted"
     return WebhookEvent.objects.get(pk=result.event_pk)
 
