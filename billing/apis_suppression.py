@@ -9,28 +9,22 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.suppression import LIFT_PERMISSION, suppression_lift
 from cobranca.audit import client_ip
 from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses
-
-
-class CanLiftSuppression(BasePermission):
-    message = "Você não tem permissão para reativar números suprimidos."
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_active and user.has_perm(LIFT_PERMISSION))
+from cobranca.permissions import ApiModelPermissions
 
 
 class SuppressionLiftApi(APIView):
     """POST /api/billing/suppressions/lift — take a number off the suppression list because the debtor
     consented again. Needs `billing.lift_suppressedphone`."""
 
-    permission_classes = [CanLiftSuppression]
+    # The one write rule of the API (cobranca.permissions.ApiModelPermissions), with no role needed besides.
+    permission_classes = [ApiModelPermissions]
+    write_permissions = {"POST": [LIFT_PERMISSION]}
 
     class InputSerializer(serializers.Serializer):
         phone = serializers.CharField(max_length=40, help_text="O número, em qualquer formato brasileiro.")

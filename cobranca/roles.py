@@ -25,6 +25,9 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "billing.view_campaign",
         "billing.add_campaign",
         "billing.change_campaign",
+        # The régua page of the dashboard turns réguas on and off; the API asks for the same permission.
+        "billing.view_regua",
+        "billing.change_regua",
         "billing.view_dispatch",
         "billing.change_dispatch",
         "billing.view_importbatch",

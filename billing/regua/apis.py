@@ -83,6 +83,8 @@ class ReguaDetailApi(APIView):
 class ReguaActionApi(APIView):
     """POST /api/billing/reguas/<slug or id>/enable|pause|resume|off."""
 
+    write_permissions = {"POST": ["billing.change_regua"]}  # cobranca.permissions.ApiModelPermissions
+
     action: str = ""
 
     class InputSerializer(serializers.Serializer):
@@ -116,6 +118,8 @@ class ReguaActionApi(APIView):
 
 class ReguaAssignApi(APIView):
     """POST /api/billing/reguas/<slug or id>/assign — charges of an import, a segment or a list follow it."""
+
+    write_permissions = {"POST": ["billing.change_regua"]}
 
     class InputSerializer(serializers.Serializer):
         import_batch = serializers.IntegerField(required=False)

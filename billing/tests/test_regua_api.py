@@ -24,7 +24,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def api(db):
-    user = get_user_model().objects.create_user(username="integrador", password="x", is_staff=True)
+    user = get_user_model().objects.create_user(
+        username="integrador", password="x", is_staff=True, is_superuser=True
+    )
     client = APIClient()
     client.force_authenticate(user)
     return client

@@ -94,6 +94,17 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("api/billing/dispatches/<int:dispatch_id>/resend", "POST"): API,
     # billing: suppression list (billing/apis_suppression.py): needs billing.lift_suppressedphone (superusers)
     ("api/billing/suppressions/lift", "POST"): STAFF_ONLY,
+    # billing: réguas (billing/regua/apis.py); writes need billing.change_regua (Operadores hold it)
+    ("api/billing/reguas", "GET"): API,
+    ("api/billing/reguas/preview", "GET"): API,
+    ("api/billing/reguas/calendar", "GET"): API,
+    ("api/billing/reguas/charges/<int:charge_id>", "GET"): API,
+    ("api/billing/reguas/<str:regua>", "GET"): API,
+    ("api/billing/reguas/<str:regua>/assign", "POST"): OPERATOR_WRITE,
+    ("api/billing/reguas/<str:regua>/enable", "POST"): OPERATOR_WRITE,
+    ("api/billing/reguas/<str:regua>/pause", "POST"): OPERATOR_WRITE,
+    ("api/billing/reguas/<str:regua>/resume", "POST"): OPERATOR_WRITE,
+    ("api/billing/reguas/<str:regua>/off", "POST"): OPERATOR_WRITE,
     # chatbot (chatbot/apis.py)
     ("api/chat/process", "POST"): API,
     ("api/chat/conversation/<str:phone>", "GET"): API,
@@ -135,6 +146,8 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("painel/templates/novo/", "POST"): PAGE_OPERATOR,
     ("painel/templates/previa/", "POST"): PAGE_OPERATOR,
     ("painel/templates/<int:pk>/", "GET"): PAGE_OPERATOR,
+    ("painel/regua/", "GET"): PAGE_OPERATOR,
+    ("painel/regua/<slug:slug>/<slug:action>/", "POST"): PAGE_OPERATOR,
     ("painel/sistema/", "GET"): PAGE_OPERATOR,
     ("painel/sistema/envios-hoje.json", "GET"): PAGE_OPERATOR,
     ("painel/whatsapp/", "GET"): PAGE_OPERATOR,
