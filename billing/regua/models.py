@@ -152,7 +152,12 @@ class ReguaEntry(models.Model):
 
     Status = EntryStatus
 
-    regua = models.ForeignKey(Regua, on_delete=models.CASCADE, related_name="entries", verbose_name="régua")
+    # Few indexes on purpose: the planner inserts ~100,000 of these on a busy day and every index costs on
+    # each insert. Lookups go by (reference date, step, charge) [unique], charge, step, dispatch,
+    # (client, day) and (status, retry_on).
+    regua = models.ForeignKey(
+        Regua, on_delete=models.CASCADE, related_name="entries", verbose_name="régua", db_index=False
+    )
     step = models.ForeignKey(
         ReguaStep, on_delete=models.CASCADE, related_name="entries", verbose_name="passo"
     )
@@ -160,12 +165,16 @@ class ReguaEntry(models.Model):
         "billing.Charge", on_delete=models.CASCADE, related_name="regua_entries", verbose_name="cobrança"
     )
     client = models.ForeignKey(
-        "billing.Client", on_delete=models.CASCADE, related_name="regua_entries", verbose_name="cliente"
+        "billing.Client",
+        on_delete=models.CASCADE,
+        related_name="regua_entries",
+        verbose_name="cliente",
+        db_index=False,  # (client, day) below
     )
     ref_date = models.DateField("data de referência", help_text="Vencimento, data prometida ou da parcela.")
     installment = models.PositiveSmallIntegerField("parcela", null=True, blank=True)
-    day = models.DateField("dia", db_index=True, help_text="Dia em que foi planejado (ou adiado/descartado).")
-    status = models.CharField("situação", max_length=10, choices=Status.choices, db_index=True)
+    day = models.DateField("dia", help_text="Dia em que foi planejado (ou adiado/descartado).")
+    status = models.CharField("situação", max_length=10, choices=Status.choices)
     reason = models.CharField("motivo", max_length=40, blank=True)
     retry_on = models.DateField("tentar de novo em", null=True, blank=True)
     dispatch = models.ForeignKey(

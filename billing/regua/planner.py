@@ -35,6 +35,7 @@ from loguru import logger
 from billing.dispatch.window import SendWindow, parse_window
 from billing.models import Agreement, Campaign, Charge, Client, Dispatch, PromiseToPay
 from billing.regua import reasons
+from billing.regua.bulk import insert_rows
 from billing.regua.models import Regua, ReguaEntry, ReguaStep, StepKind
 from billing.suppression import listed_q
 from conversations.models import Conversation
@@ -639,7 +640,7 @@ def regua_plan_run(*, now: dt.datetime | None = None, regua_slugs: list[str] | N
             leads.setdefault(cand.client_id, cand)  # candidates are sorted: the first is the lead
 
         campaigns: dict[int, Campaign] = {}
-        new_dispatches = []
+        new_dispatches: list[tuple] = []
         for client_id, lead in leads.items():
             if lead.regua_id not in campaigns:
                 campaigns[lead.regua_id] = _campaign_for(
@@ -648,20 +649,15 @@ def regua_plan_run(*, now: dt.datetime | None = None, regua_slugs: list[str] | N
             campaign = campaigns[lead.regua_id]
             if campaign.status == Campaign.Status.CANCELLED:
                 continue  # an operator cancelled today's régua campaign: its reminders are skipped below
-            new_dispatches.append(
-                Dispatch(
-                    campaign_id=campaign.pk,
-                    charge_id=lead.charge_id,
-                    client_id=client_id,
-                    next_attempt_at=lead.at,
-                )
-            )
-        Dispatch.objects.bulk_create(new_dispatches, batch_size=2000, ignore_conflicts=True)
+            new_dispatches.append((campaign.pk, lead.charge_id, client_id, DS.PENDING, lead.at))
+        insert_rows(
+            Dispatch, ("campaign_id", "charge_id", "client_id", "status", "next_attempt_at"), new_dispatches
+        )
         if campaigns:
             pending.update(
-                Dispatch.objects.filter(
-                    campaign_id__in=[c.pk for c in campaigns.values()], status=DS.PENDING
-                ).values_list("client_id", "pk")
+                Dispatch.objects.filter(campaign_id__in=[c.pk for c in campaigns.values()], status=DS.PENDING)
+                .values_list("client_id", "pk")
+                .iterator(chunk_size=5000)
             )
 
         entries, updates = [], []
@@ -673,28 +669,34 @@ def regua_plan_run(*, now: dt.datetime | None = None, regua_slugs: list[str] | N
                     cand.skip(reasons.CAMPAIGN_CANCELLED)
                 else:  # the debtor's message was taken by a sender meanwhile
                     cand.defer(reasons.ALREADY_MESSAGED, tomorrow)
-            values = {
-                "status": cand.status,
-                "reason": cand.reason,
-                "retry_on": cand.retry_on,
-                "day": day,
-                "dispatch_id": dispatch_id,
-            }
             if cand.entry_id:
-                updates.append(ReguaEntry(pk=cand.entry_id, **values))
-            else:
-                entries.append(
+                updates.append(
                     ReguaEntry(
-                        regua_id=cand.regua_id,
-                        step_id=cand.step.id,
-                        charge_id=cand.charge_id,
-                        client_id=cand.client_id,
-                        ref_date=cand.ref_date,
-                        installment=cand.installment,
-                        **values,
+                        pk=cand.entry_id,
+                        status=cand.status,
+                        reason=cand.reason,
+                        retry_on=cand.retry_on,
+                        day=day,
+                        dispatch_id=dispatch_id,
                     )
                 )
-        ReguaEntry.objects.bulk_create(entries, batch_size=2000, ignore_conflicts=True)
+            else:
+                entries.append(
+                    (
+                        cand.regua_id,
+                        cand.step.id,
+                        cand.charge_id,
+                        cand.client_id,
+                        cand.ref_date,
+                        cand.installment,
+                        day,
+                        cand.status,
+                        cand.reason,
+                        cand.retry_on,
+                        dispatch_id,
+                    )
+                )
+        insert_rows(ReguaEntry, ENTRY_FIELDS, entries)
         if updates:
             ReguaEntry.objects.bulk_update(
                 updates, ["status", "reason", "retry_on", "day", "dispatch_id"], batch_size=1000
@@ -724,6 +726,21 @@ def regua_plan_run(*, now: dt.datetime | None = None, regua_slugs: list[str] | N
     summary["messages"] = len(new_dispatches)
     logger.info("regua.planned {}", summary)
     return summary
+
+
+ENTRY_FIELDS = (
+    "regua_id",
+    "step_id",
+    "charge_id",
+    "client_id",
+    "ref_date",
+    "installment",
+    "day",
+    "status",
+    "reason",
+    "retry_on",
+    "dispatch_id",
+)
 
 
 def _existing_keys(candidates: list[Candidate]) -> set[tuple]:
