@@ -1,7 +1,8 @@
 """One `migrate` makes a working instance: the cache table, the role groups and the schedules come with it,
 and a missing cache table never turns a login into a 500.
 
-These run real processes on a fresh SQLite database, as a deploy would: `manage.py migrate` and nothing else.
+These run real processes on a fresh database, as a deploy would: `manage.py migrate` and nothing else. SQLite
+always; PostgreSQL too when the suite runs on it (a throwaway database beside the test database).
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+from django.db import connection
+
+from cobranca.testing import subprocess_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,13 +61,13 @@ print(json.dumps({
 """
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
+def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
     drop = ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE", "TESTING")
     env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("PYTEST")}
     env.update(
         {
             "COBRANCA_IGNORE_DOTENV": "1",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
+            "DATABASE_URL": database_url,
             "DATA_DIR": str(tmp_path),
             "LOG_LEVEL": "WARNING",
             "LOG_FILE": "",
@@ -89,14 +94,45 @@ def _answers(state: dict) -> tuple[int, int, int, int]:
     return state["api_login"], state["api"], state["login_form"], state["session_login"]
 
 
-@pytest.fixture(scope="module")
-def instance(tmp_path_factory) -> dict[str, str]:
+def _postgres_admin():
+    import psycopg
+
+    db = connection.settings_dict
+    return psycopg.connect(
+        host=db.get("HOST") or "127.0.0.1",
+        port=db.get("PORT") or 5432,
+        user=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def instance(request, tmp_path_factory, django_db_setup, django_db_blocker) -> dict[str, str]:
     """A fresh database on which only `manage.py migrate` ran (twice: it must be idempotent)."""
-    env = _env(tmp_path_factory.mktemp("instance"))
-    for _ in range(2):
-        result = _run(["manage.py", "migrate", "--noinput"], env)
-        assert result.returncode == 0, result.stdout + result.stderr
-    return env
+    tmp_path = tmp_path_factory.mktemp("instance")
+    name = ""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    else:
+        if connection.vendor != "postgresql":
+            pytest.skip("the suite runs on SQLite (set DATABASE_URL to a PostgreSQL database)")
+        name = f"cobranca_fresh_{uuid.uuid4().hex[:10]}"
+        with django_db_blocker.unblock():
+            url = subprocess_database_url().rsplit("/", 1)[0] + f"/{name}"
+        with _postgres_admin() as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    env = _env(tmp_path, url)
+    try:
+        for _ in range(2):
+            result = _run(["manage.py", "migrate", "--noinput"], env)
+            assert result.returncode == 0, result.stdout + result.stderr
+        yield env
+    finally:
+        if name:
+            with _postgres_admin() as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_migrate_alone_makes_a_working_instance(instance):
@@ -119,3 +155,9 @@ def test_a_missing_cache_table_never_turns_a_login_into_a_500(instance):
     result = _run(["manage.py", "migrate", "--noinput"], instance)
     assert result.returncode == 0, result.stderr
     assert _probe(instance, "as-migrated")["cache_table"] is True
+
+
+def test_an_unreachable_redis_cache_never_turns_a_login_into_a_500(instance):
+    # Port 1 on loopback: nothing listens, every cache call fails at once (as with Redis down).
+    state = _probe({**instance, "REDIS_URL": "redis://127.0.0.1:1/0"}, "as-migrated")
+    assert _answers(state) == (200, 200, 200, 302)
