@@ -116,9 +116,16 @@ def overview(period: DateRange) -> dict[str, Any]:
         .exclude(author=Message.Author.CAMPAIGN)
         .count()
     )
+    # Live promises only (pending or kept): one cancelled and replaced by an agreement, or broken, no longer
+    # counts. A promise without its own amount promises the whole charge.
     promises = PromiseToPay.objects.filter(
-        created_at__gte=period.start_at, created_at__lt=period.end_at
-    ).aggregate(count=Count("pk"), amount=Coalesce(Sum("amount"), Value(Decimal("0"))))
+        created_at__gte=period.start_at,
+        created_at__lt=period.end_at,
+        status__in=(PromiseToPay.Status.PENDING, PromiseToPay.Status.KEPT),
+    ).aggregate(
+        count=Count("pk"),
+        amount=Coalesce(Sum(Coalesce("amount", "charge__amount")), Value(Decimal("0"))),
+    )
     return {
         "clients": clients["total"],
         "clients_suppressed": clients["suppressed"],

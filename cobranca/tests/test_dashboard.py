@@ -647,3 +647,21 @@ def test_the_system_page_sees_waha_through_the_client(op_client, waha_settings):
     response = op_client.get(reverse("dashboard:sistema"))
     checks = {label: check for label, _icon, check in response.context["checks"]}
     assert checks["WAHA (WhatsApp)"]["ok"] is True
+
+
+def test_the_promises_card_counts_only_live_promises_with_the_charges_amount():
+    """Issue #12: a promise cancelled and replaced by an agreement showed "1 / R$ 0,00"."""
+    from cobranca.dashboard.selectors import DateRange, overview
+
+    charge = ChargeFactory(amount=Decimal("189.90"))
+    PromiseToPay.objects.create(
+        charge=charge, promised_date=dt.date.today(), status=PromiseToPay.Status.CANCELLED
+    )
+    other = ChargeFactory(amount=Decimal("300.00"))
+    PromiseToPay.objects.create(charge=other, promised_date=dt.date.today())  # the whole charge
+    PromiseToPay.objects.create(
+        charge=other, promised_date=dt.date.today(), amount=Decimal("50.00"), status=PromiseToPay.Status.KEPT
+    )
+    numbers = overview(DateRange.last_days(30))
+    assert numbers["promises"] == 2
+    assert numbers["promises_amount"] == Decimal("350.00")
