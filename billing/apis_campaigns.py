@@ -9,150 +9,27 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.apis_import import ImportReportSerializer
+from billing.apis_campaigns_schema import (
+    BATCH_STATUS,
+    CAMPAIGN_DETAIL,
+    CAMPAIGN_PROGRESS,
+    CAMPAIGN_ROW,
+    DISPATCH_RESENT,
+    PROGRESS_EXAMPLE,
+    SEND_BATCH_RESULT,
+    SEND_SINGLE_RESULT,
+)
 from billing.dispatch import batch, selectors, services
 from billing.models import Campaign, Client, Dispatch, MessageTemplate
 from cobranca.exceptions import ApplicationError
 from cobranca.masking import mask_embedded_numbers, sees_full_contact
 from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses, paginated
-
-# --- OpenAPI only: the views answer plain dicts; these mirror them ---
-
-
-def _progress_fields(*, required: bool = True) -> dict[str, serializers.Field]:
-    """The keys of billing.dispatch.selectors.campaign_progress."""
-    r = {"required": required}
-    return {
-        "campaign_id": serializers.IntegerField(**r),
-        "name": serializers.CharField(allow_blank=True, **r),
-        "status": serializers.CharField(**r),
-        "status_display": serializers.CharField(**r),
-        "pause_reason": serializers.CharField(allow_blank=True, **r),
-        "session": serializers.CharField(**r),
-        "template_name": serializers.CharField(**r),
-        "total": serializers.IntegerField(**r),
-        "counts": serializers.DictField(child=serializers.IntegerField(), **r),
-        "processed": serializers.IntegerField(**r),
-        "sent": serializers.IntegerField(**r),
-        "remaining": serializers.IntegerField(**r),
-        "progress_percent": serializers.FloatField(**r),
-        "rate_per_minute": serializers.FloatField(**r),
-        "eta_seconds": serializers.IntegerField(allow_null=True, **r),
-        "eta_at": serializers.DateTimeField(allow_null=True, **r),
-        "delay_seconds": serializers.FloatField(**r),
-        "jitter_seconds": serializers.FloatField(**r),
-        "starts_at": serializers.DateTimeField(allow_null=True, **r),
-        "started_at": serializers.DateTimeField(allow_null=True, **r),
-        "finished_at": serializers.DateTimeField(allow_null=True, **r),
-    }
-
-
-_SUCCESS = {"success": serializers.BooleanField()}
-_PROGRESS_EXAMPLE = {
-    "campaign_id": 3,
-    "name": "Vencidas de janeiro",
-    "status": "running",
-    "status_display": "em execução",
-    "pause_reason": "",
-    "session": "default",
-    "template_name": "lembrete_vencimento",
-    "total": 120,
-    "counts": {
-        "pending": 70,
-        "sending": 1,
-        "sent": 10,
-        "delivered": 25,
-        "read": 10,
-        "failed": 2,
-        "skipped": 2,
-        "unknown": 0,
-    },
-    "processed": 49,
-    "sent": 45,
-    "remaining": 71,
-    "progress_percent": 40.8,
-    "rate_per_minute": 4.0,
-    "eta_seconds": 1065,
-    "eta_at": "2025-01-15T11:05:00-03:00",
-    "delay_seconds": 15.0,
-    "jitter_seconds": 5.0,
-    "starts_at": None,
-    "started_at": "2025-01-15T10:30:00-03:00",
-    "finished_at": None,
-}
-_SEND_BATCH_RESULT = inline_serializer(
-    "SendBatchResult",
-    {
-        **_SUCCESS,
-        "campaign_id": serializers.IntegerField(),
-        "total": serializers.IntegerField(),
-        "status": serializers.CharField(),
-        "starts_at": serializers.DateTimeField(allow_null=True),
-        "import": ImportReportSerializer(required=False),
-    },
-)
-_SEND_SINGLE_RESULT = inline_serializer(
-    "SendSingleResult",
-    {**_SUCCESS, "message_id": serializers.CharField(), "chat_id": serializers.CharField()},
-)
-# batch-status without any campaign answers only {"success", "campaign_id": null, "status": "idle"}.
-_BATCH_STATUS = inline_serializer(
-    "BatchStatus",
-    {
-        **_progress_fields(required=False),
-        **_SUCCESS,
-        "campaign_id": serializers.IntegerField(allow_null=True),
-        "status": serializers.CharField(),
-    },
-)
-_CAMPAIGN_ROW = inline_serializer(
-    "CampaignListItem",
-    {
-        "id": serializers.IntegerField(),
-        "name": serializers.CharField(allow_blank=True),
-        "status": serializers.CharField(),
-        "template_name": serializers.CharField(),
-        "session": serializers.CharField(),
-        "total": serializers.IntegerField(),
-        "sent": serializers.IntegerField(),
-        "remaining": serializers.IntegerField(),
-        "delay_seconds": serializers.FloatField(),
-        "jitter_seconds": serializers.FloatField(),
-        "pause_reason": serializers.CharField(allow_blank=True),
-        "created_at": serializers.DateTimeField(),
-        "started_at": serializers.DateTimeField(allow_null=True),
-        "finished_at": serializers.DateTimeField(allow_null=True),
-    },
-    many=True,
-)
-_CAMPAIGN_DETAIL = inline_serializer(
-    "CampaignDetail",
-    {
-        **_progress_fields(),
-        "unknown_dispatches": inline_serializer(
-            "CampaignUnknownDispatch",
-            {
-                "id": serializers.IntegerField(),
-                "client_id": serializers.IntegerField(),
-                "charge_id": serializers.IntegerField(),
-                "reason": serializers.CharField(allow_blank=True),
-                "claimed_at": serializers.DateTimeField(allow_null=True),
-            },
-            many=True,
-        ),
-    },
-)
-_CAMPAIGN_PROGRESS = inline_serializer("CampaignProgress", {**_SUCCESS, **_progress_fields()})
-_DISPATCH_RESENT = inline_serializer(
-    "DispatchResent",
-    {**_SUCCESS, "dispatch_id": serializers.IntegerField(), "status": serializers.CharField()},
-)
 
 
 def _template(name: str) -> MessageTemplate:
@@ -200,7 +77,7 @@ class SendBatchApi(APIView):
         "de devedores, como na importação) ou `segment`. A campanha é criada e iniciada; `import` traz o "
         "relatório da importação quando houve uma.",
         request=InputSerializer,
-        responses={201: _SEND_BATCH_RESULT, **error_responses(400, 404, 409)},
+        responses={201: SEND_BATCH_RESULT, **error_responses(400, 404, 409)},
         examples=[
             OpenApiExample(
                 "Lista de devedores",
@@ -302,7 +179,7 @@ class SendSingleApi(APIView):
         '`{"client_id": 7, "template_name": "lembrete_vencimento"}`. 422: o número não tem WhatsApp.',
         # No request examples on purpose: schemathesis replays documented examples; a valid one calls WAHA.
         request=InputSerializer,
-        responses={200: _SEND_SINGLE_RESULT, **error_responses(400, 404, 409, 422, 502)},
+        responses={200: SEND_SINGLE_RESULT, **error_responses(400, 404, 409, 422, 502)},
         examples=[
             OpenApiExample(
                 "Enviada",
@@ -360,9 +237,9 @@ class BatchStatusApi(APIView):
                 description="Id da campanha.",
             )
         ],
-        responses={200: _BATCH_STATUS, **error_responses(400, 404)},
+        responses={200: BATCH_STATUS, **error_responses(400, 404)},
         examples=[
-            OpenApiExample("Em andamento", value={"success": True, **_PROGRESS_EXAMPLE}, response_only=True),
+            OpenApiExample("Em andamento", value={"success": True, **PROGRESS_EXAMPLE}, response_only=True),
             OpenApiExample(
                 "Nenhuma campanha",
                 value={"success": True, "campaign_id": None, "status": "idle"},
@@ -406,7 +283,7 @@ class CampaignListApi(APIView):
                 "page", OpenApiTypes.INT, OpenApiParameter.QUERY, description="Número da página."
             ),
         ],
-        responses={200: paginated("CampaignListApiPage", _CAMPAIGN_ROW), **error_responses(404)},
+        responses={200: paginated("CampaignListApiPage", CAMPAIGN_ROW), **error_responses(404)},
     )
     def get(self, request):
         qs = selectors.campaign_list(status=request.query_params.get("status") or None)
@@ -441,7 +318,7 @@ class CampaignDetailApi(APIView):
         operation_id="api_billing_campaigns_retrieve",
         summary="Detalhar campanha",
         description="Andamento da campanha e os envios em situação desconhecida, à espera de um atendente.",
-        responses={200: _CAMPAIGN_DETAIL, **error_responses(404)},
+        responses={200: CAMPAIGN_DETAIL, **error_responses(404)},
     )
     def get(self, request, campaign_id: int):
         campaign = get_object_or_404(Campaign.objects.select_related("template"), pk=campaign_id)
@@ -474,7 +351,7 @@ class CampaignActionApi(APIView):
         description="`confirm_compliance` vale para iniciar; `reason`, para pausar. "
         "409 quando a campanha não está num status que permita a ação.",
         request=InputSerializer,
-        responses={200: _CAMPAIGN_PROGRESS, **error_responses(400, 404, 409)},
+        responses={200: CAMPAIGN_PROGRESS, **error_responses(400, 404, 409)},
         examples=[VALIDATION_ERROR_EXAMPLE],
     )
     def post(self, request, campaign_id: int):
@@ -503,7 +380,7 @@ class DispatchResendApi(APIView):
     @extend_schema(
         summary="Reenviar um envio em situação desconhecida",
         request=None,
-        responses={200: _DISPATCH_RESENT, **error_responses(404, 409)},
+        responses={200: DISPATCH_RESENT, **error_responses(404, 409)},
     )
     def post(self, request, dispatch_id: int):
         dispatch = get_object_or_404(Dispatch, pk=dispatch_id)
