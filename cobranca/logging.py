@@ -29,13 +29,27 @@ class InterceptHandler(logging.Handler):
         logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
 
 
+def _mask_value(value: object, depth: int = 0) -> object:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**9:
+        # A phone bound as a number (JSON number, spreadsheet cell): masked as text when it looks like one.
+        masked = mask_text(str(value))
+        return value if masked == str(value) else masked
+    if depth < 5 and isinstance(value, dict):
+        return {key: _mask_value(item, depth + 1) for key, item in value.items()}
+    if depth < 5 and isinstance(value, (list, tuple)):
+        return [_mask_value(item, depth + 1) for item in value]
+    return value
+
+
 def mask_record(record: dict) -> None:
-    """Loguru patcher: runs before any sink formats the record."""
+    """Loguru patcher, the one place logs are masked: runs before any sink formats the record. Covers the
+    message and every bound extra (strings, numbers that look like phones, nested dicts and lists)."""
     record["message"] = mask_text(record["message"])
     extra = record["extra"]
     for key, value in list(extra.items()):
-        if isinstance(value, str):
-            extra[key] = mask_text(value)
+        extra[key] = _mask_value(value)
 
 
 def configure_logging(*, level: str | None = None, log_file: str | None = None, force: bool = False) -> None:

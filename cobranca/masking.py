@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import re
 
-# Phone numbers as they appear in logs: E.164 (+5511987654321), bare digits, WhatsApp ids
-# (5511987654321@c.us), and formatted Brazilian numbers ((11) 98765-4321).
-_PHONE_RE = re.compile(r"(?<![\w*])\+?(\d{10,15})(?=@|\b)")
-_FORMATTED_PHONE_RE = re.compile(r"\(?\b(\d{2})\)?[ \-]?9?\d{4}[ \-]\d{4}\b")
+# Phone numbers in free text: 10 to 15 digits, possibly split by the separators the importer removes
+# (billing.phones: space, ( ) - . / NBSP tab), so every form it accepts is caught: E.164, bare digits,
+# (11) 98765-4321, 11.98765.4321, 0 21 11 98765-4321... Only a digit may not precede it, so numbers inside ids
+# are caught too (false_5541988887777@c.us_3EB0…, 5511987654321@c.us, dispatch_5511987654321). Not phones,
+# and left alone: IPv4 addresses and ISO dates (four groups / a yyyy-mm-dd start), and runs of 16+ digits.
+_PHONE_RE = re.compile(
+    r"(?<!\d)(?!\d{1,3}(?:\.\d{1,3}){3}(?!\d))(?!\d{4}-\d{2}-\d{2})"
+    r"\+?\(?\d(?:[ ()\-./\u00a0\t]{0,3}\d){9,14}(?!\d)"
+)
 _CPF_RE = re.compile(r"\b\d{3}\.\d{3}\.\d{3}-\d{2}\b")
 _CNPJ_RE = re.compile(r"\b[0-9A-Z]{2}\.[0-9A-Z]{3}\.[0-9A-Z]{3}/[0-9A-Z]{4}-\d{2}\b")
 _CPF_BARE_RE = re.compile(r"(?<!\d)\d{11}(?!\d)")
@@ -40,6 +45,14 @@ def mask_document(value: str) -> str:
     return f"{digits[:3]}{'*' * max(len(digits) - 5, 0)}{digits[-2:]}"
 
 
+def _mask_phone_match(match: re.Match) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    prefix = "+" if match.group(0).startswith("+") else ""
+    if len(digits) <= 11:  # national: keep the area code and the last four digits
+        return f"{prefix}{digits[:2]}{'*' * (len(digits) - 6)}{digits[-4:]}"
+    return prefix + mask_phone(digits)
+
+
 def mask_text(text: str) -> str:
     """Mask every phone, CPF/CNPJ and quoted message body inside a free-form log line."""
     if not text:
@@ -47,8 +60,7 @@ def mask_text(text: str) -> str:
     text = _BODY_KEYS_RE.sub(lambda m: f'{m.group(1)}"[oculto]"', text)
     text = _CNPJ_RE.sub(lambda m: mask_document(m.group(0)), text)
     text = _CPF_RE.sub(lambda m: mask_document(m.group(0)), text)
-    text = _PHONE_RE.sub(lambda m: ("+" if m.group(0).startswith("+") else "") + mask_phone(m.group(1)), text)
-    text = _FORMATTED_PHONE_RE.sub(lambda m: f"({m.group(1)}) *****-****", text)
+    text = _PHONE_RE.sub(_mask_phone_match, text)
     text = _CPF_BARE_RE.sub(lambda m: mask_document(m.group(0)), text)
     return text
 

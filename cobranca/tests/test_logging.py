@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
 from loguru import logger
 
 from cobranca.logging import configure_logging
@@ -71,3 +72,84 @@ def test_file_sink_is_json_rotated_kept_and_compressed(tmp_path, monkeypatch):
     options = file_sinks[0]
     assert (options["rotation"], options["retention"], options["compression"]) == ("10 MB", "30 days", "zip")
     assert options["serialize"] is True and options["diagnose"] is False
+
+
+# --- issue #10, item 10: every phone form the importer accepts, and ids that embed a number ---------------
+
+IMPORTER_PHONE_FORMS = [
+    "(11) 98765-4321",
+    "11987654321",
+    "+55 11 98765-4321",
+    "+55 (11) 98765-4321",
+    "5511987654321",
+    "+5511987654321",
+    "0 21 11 98765-4321",
+    "011987654321",
+    "0xx11 98765-4321",
+    "11.98765.4321",
+    "11 9.8765-4321",
+    "11/98765/4321",
+    "(11)98765\u00a04321",
+    "11\t98765-4321",
+    "55 31 9888-3193",
+    "3198883193",
+    "(11) 3333-4444",
+]
+
+
+@pytest.mark.parametrize("raw", IMPORTER_PHONE_FORMS)
+def test_every_phone_form_the_importer_accepts_is_masked_in_free_text(raw):
+    from billing.phones import normalize_phone
+
+    normalize_phone(raw)  # the importer accepts it: a form a log line may carry
+    masked = mask_text(f"import row 7 phone={raw} rejected")
+
+    subscriber = "".join(c for c in raw if c.isdigit())[-8:-4]
+    assert subscriber not in masked, masked
+    assert masked.startswith("import row 7 phone=") and masked.endswith(" rejected")
+
+
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        ("ack for false_5541988887777@c.us_3EB0C767D26A1D1A4E", "98888"),
+        ("message true_5511987654321@c.us_3A0000000000000000A1 sent", "98765"),
+        ("chat 5541988887777@s.whatsapp.net", "98888"),
+        ("lid 123456789012345@lid", "56789012"),
+        ("key=dispatch_5511987654321", "98765"),
+    ],
+)
+def test_ids_that_embed_a_number_are_masked(line, secret):
+    masked = mask_text(line)
+
+    assert secret not in masked, masked
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "client 127.0.0.1 from 192.168.100.200",
+        "due 2026-01-15 10:30:00 amount 1.234,56",
+        "evt_01jnkq4h5y0000000000000001 batch=12 rows=100000",
+    ],
+)
+def test_ip_addresses_dates_amounts_and_counts_stay_readable(line):
+    assert mask_text(line) == line
+
+
+def test_the_patcher_masks_numbers_and_nested_values_in_extras(tmp_path):
+    log_file = tmp_path / "app.log"
+    configure_logging(level="INFO", log_file=str(log_file), force=True)
+    try:
+        logger.bind(
+            phone_number=5511987654321,
+            row={"telefone": "11.98765.4321", "ids": ["false_5541988887777@c.us_3EB0"]},
+            batch=12,
+        ).info("import row {}", "11.98765.4321")
+        logger.complete()
+    finally:
+        configure_logging(force=True)
+    dumped = log_file.read_text()
+    for secret in ("98765", "98888", "5511987654321"):
+        assert secret not in dumped
+    assert json.loads(dumped)["record"]["extra"]["batch"] == 12
