@@ -1,4 +1,4 @@
-"""Régua API, mounted at /api/billing/reguas (JWT or session, permission IsApiUser like the other APIs).
+"""Régua API, mounted at /api/billing/reguas (JWT or session; reads IsApiUser, writes billing.change_regua).
 
 Views validate input and call one service or selector (billing.regua.services / selectors / planner).
 """

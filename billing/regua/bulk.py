@@ -54,14 +54,21 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable
     marks = ", ".join(["%s"] * len(columns))
     table = quote(model._meta.db_table)
     sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"  # noqa: S608
-    adapters = list(enumerate(varying))
+    # Dates and times repeat a lot (a handful of due dates, one send time): adapt each distinct value once.
+    adapted = [i for i, adapt in enumerate(varying) if adapt is not None]
+    caches: dict[int, dict] = {i: {None: None} for i in adapted}
     batch: list[tuple] = []
     with connection.cursor() as cursor:
         for row in rows:
-            values = [
-                adapt(row[i]) if adapt is not None and row[i] is not None else row[i] for i, adapt in adapters
-            ]
-            batch.append((*values, *constants_tuple))
+            if adapted:
+                row = list(row)
+                for i in adapted:
+                    cache = caches[i]
+                    value = row[i]
+                    if value not in cache:
+                        cache[value] = varying[i](value)
+                    row[i] = cache[value]
+            batch.append((*row, *constants_tuple))
             if len(batch) >= BATCH:
                 cursor.executemany(sql, batch)
                 batch = []

@@ -182,7 +182,7 @@ def installment_dates(first_due_date: dt.date, installments: int) -> list[dt.dat
 # --- the plan -----------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     """One (charge, step, reference date) that falls on the plan's day, with the planner's verdict."""
 
@@ -467,7 +467,7 @@ def _decide(
         flags = clients.get(cand.client_id)
         status = statuses.get(cand.charge_id, Charge.Status.OPEN)
         step = cand.step
-        forgotten_at, opted_out_at, wrong_number, not_on_whatsapp = flags or (True, None, False, False)
+        forgotten_at, opted_out_at, wrong_number, not_on_whatsapp = flags or (None, None, False, False)
         if forgotten_at:
             cand.skip(reasons.FORGOTTEN)
         elif opted_out_at:
@@ -527,13 +527,17 @@ _IN_LIMIT = 5000
 
 
 def _client_flags(client_ids: set[int]) -> dict[int, tuple]:
-    """pk → (forgotten_at, opted_out_at, wrong_number, not_on_whatsapp)."""
-    qs = Client.objects.order_by().values_list(
-        "pk", "forgotten_at", "opted_out_at", "wrong_number", "not_on_whatsapp"
-    )
+    """pk → (forgotten_at, opted_out_at, wrong_number, not_on_whatsapp) of the flagged clients only (few):
+    a client missing from the answer has no flag."""
+    flagged = Client.objects.filter(
+        Q(forgotten_at__isnull=False)
+        | Q(opted_out_at__isnull=False)
+        | Q(wrong_number=True)
+        | Q(not_on_whatsapp=True)
+    ).values_list("pk", "forgotten_at", "opted_out_at", "wrong_number", "not_on_whatsapp")
     if len(client_ids) <= _IN_LIMIT:
-        qs = qs.filter(pk__in=list(client_ids))
-    return {row[0]: row[1:] for row in qs.iterator(chunk_size=5000) if row[0] in client_ids}
+        flagged = flagged.filter(pk__in=list(client_ids))
+    return {row[0]: row[1:] for row in flagged.order_by().iterator(chunk_size=5000) if row[0] in client_ids}
 
 
 def _missing_statuses(charge_status: dict[int, str], charge_ids: set[int]) -> None:
