@@ -44,6 +44,7 @@ _HISTORY = inline_serializer(
                 "conversation_id": serializers.IntegerField(),
                 "direction": serializers.CharField(),
                 "author": serializers.CharField(),
+                "source": serializers.CharField(),
                 "body": serializers.CharField(allow_blank=True),
                 "intent": serializers.CharField(allow_blank=True),
                 "confidence": serializers.FloatField(allow_null=True),
@@ -67,6 +68,12 @@ class ChatProcessApi(APIView):
         phone = serializers.CharField(max_length=40)
         message = serializers.CharField(max_length=services.MAX_TEXT_LENGTH, trim_whitespace=True)
         send = serializers.BooleanField(required=False, default=False)
+        acting_for_debtor = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Operadores: a mensagem é do devedor, transmitida por você (ex.: ligação). Só assim "
+            "ela pode descadastrar o devedor; a alteração fica na auditoria em seu nome.",
+        )
 
     class OutputSerializer(serializers.Serializer):
         intent = serializers.CharField()
@@ -79,13 +86,17 @@ class ChatProcessApi(APIView):
         skipped = serializers.CharField(allow_blank=True)
         message_id = serializers.IntegerField()
         conversation_id = serializers.IntegerField()
+        refused_actions = serializers.ListField(child=serializers.CharField())
 
     @extend_schema(
         summary="Processar uma mensagem com o assistente",
-        description="Executa o assistente como se a mensagem tivesse chegado pelo WhatsApp de `phone`. "
-        'As ações são reais (promessas, acordos...); o WAHA só é chamado com `"send": true`.',
+        description="Executa o assistente sobre uma mensagem digitada em nome de `phone`. A mensagem fica "
+        "registrada com origem `api` e o seu usuário, separada das mensagens do WhatsApp. As ações sobre "
+        "cobranças são reais (promessas, acordos...); descadastrar ou marcar número errado só com "
+        '`"acting_for_debtor": true` por um operador (auditado), senão voltam em `refused_actions`. '
+        'O WAHA só é chamado com `"send": true`.',
         request=InputSerializer,
-        responses={200: OutputSerializer, **error_responses(400)},
+        responses={200: OutputSerializer, **error_responses(400, 403)},
         examples=[
             OpenApiExample(
                 "Promessa de pagamento",
@@ -112,6 +123,7 @@ class ChatProcessApi(APIView):
                     "skipped": "",
                     "message_id": 1001,
                     "conversation_id": 17,
+                    "refused_actions": [],
                 },
                 response_only=True,
             ),
@@ -125,6 +137,8 @@ class ChatProcessApi(APIView):
             phone=data.validated_data["phone"],
             text=data.validated_data["message"],
             send=data.validated_data["send"],
+            by=request.user,
+            acting_for_debtor=data.validated_data["acting_for_debtor"],
         )
         return Response(self.OutputSerializer(result).data, status=status.HTTP_200_OK)
 

@@ -138,6 +138,7 @@ def chat_history(*, phone: str) -> dict[str, Any]:
                 "conversation_id": m.conversation_id,
                 "direction": m.direction,
                 "author": m.author,
+                "source": m.source,
                 "body": m.body,
                 "intent": m.effective_intent,
                 "confidence": m.confidence,

@@ -12,6 +12,10 @@ One turn (conventions: no network call inside a transaction), one function each:
    Message.
 A crash between 2 and 4 leaves the message unanswered rather than answered twice (at-most-once reply). The
 chatbot changes conversations and messages only through `conversations.services`.
+
+Consent: only the debtor's own WhatsApp message may opt him out or mark his number wrong. A message typed
+through /api/chat/process (source `api`) never does, unless an operator states that he acts for the debtor
+(`acting_for_debtor`), and then the change is audited with the operator as its author.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from django.utils import timezone
 from loguru import logger
 
 from billing import services as billing
+from billing import suppression
 from billing.dispatch.window import parse_window
 from billing.models import Charge, PromiseToPay
 from chatbot.classification import active_classifier, entities_for
@@ -40,8 +45,10 @@ from chatbot.selectors import (
     phone_to_e164,
     promises_due_follow_up,
 )
+from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
 from cobranca.masking import mask_chat_id
+from cobranca.roles import is_operator
 from conversations import services as conversations
 from conversations.models import Conversation, Message
 from conversations.selectors import bot_silence_reason
@@ -51,6 +58,9 @@ from whatsapp.client import WahaError
 # What whatsapp.services stores as the body of a media message without caption.
 MEDIA_PLACEHOLDER = "[mídia]"
 MAX_TEXT_LENGTH = 4096
+# What only the debtor himself may decide: actions, and the context keys that carry the same decision.
+CONSENT_ACTIONS = (ActionKind.OPT_OUT, ActionKind.MARK_WRONG_NUMBER)
+CONSENT_CONTEXT_KEYS = ("opted_out",)
 
 # --- seams (tests replace these) ---------------------------------------------------------------------------
 
@@ -146,6 +156,8 @@ class TurnResult:
     skipped: str = ""
     message_id: int | None = None
     conversation_id: int | None = None
+    # Consent actions the policy chose but that were not carried out (an API message is not his word).
+    refused_actions: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -159,6 +171,7 @@ class TurnResult:
             "skipped": self.skipped,
             "message_id": self.message_id,
             "conversation_id": self.conversation_id,
+            "refused_actions": self.refused_actions,
         }
 
 
@@ -180,13 +193,28 @@ def bot_handle_inbound(*, message_id: int) -> None:
     _run_turn(message, now=timezone.now(), send=True)
 
 
-def bot_process_text(*, phone: str, text: str, now: dt.datetime | None = None, send: bool = False) -> dict:
-    """Run the bot for `phone` as if `text` had arrived by WhatsApp (the API's /api/chat/process).
+def bot_process_text(
+    *,
+    phone: str,
+    text: str,
+    now: dt.datetime | None = None,
+    send: bool = False,
+    by=None,
+    acting_for_debtor: bool = False,
+) -> dict:
+    """Run the bot for `phone` on `text` typed by an API caller (`by`; the API's /api/chat/process).
 
-    The inbound and the bot's answer are recorded in the phone's conversation, and the policy's actions
-    (promises, agreements, suppressions...) really happen. `send=False` (default) does not call WAHA: the
-    answer is returned and recorded without a WAHA id. `send=True` delivers it like a webhook-triggered turn.
+    The inbound is recorded with source `api` and its user, apart from the debtor's WhatsApp messages, with
+    the bot's answer, in the phone's conversation. The policy's charge actions (promises, agreements...)
+    really happen; consent actions (opt-out, wrong number) only when `acting_for_debtor` and `by` is an
+    operator (audited), otherwise they come back in `refused_actions`. `send=False` (default) does not call
+    WAHA: the answer is returned and recorded without a WAHA id. `send=True` delivers it like a
+    webhook-triggered turn.
     """
+    if acting_for_debtor and not is_operator(by):
+        raise ApplicationError(
+            "Só um operador pode agir em nome do devedor.", {"acting_for_debtor": True}, status_code=403
+        )
     text = (text or "").strip()
     if not text:
         raise ApplicationError("Mensagem vazia.", {"field": "message"})
@@ -200,11 +228,14 @@ def bot_process_text(*, phone: str, text: str, now: dt.datetime | None = None, s
         conversation = conversations.conversation_get_or_create(
             chat_ids=[chat_id], client=client, session_name=settings.WAHA_SESSION_NAME
         )
-        message = conversations.message_record_inbound(conversation=conversation, body=text, sent_at=now)
-    return _run_turn(message, now=now, send=send).as_dict()
+        message = conversations.message_record_inbound(
+            conversation=conversation, body=text, sent_at=now, source=Message.Source.API, source_user=by
+        )
+    acting_for = by if acting_for_debtor else None
+    return _run_turn(message, now=now, send=send, acting_for=acting_for).as_dict()
 
 
-def _run_turn(message: Message, *, now: dt.datetime, send: bool) -> TurnResult:
+def _run_turn(message: Message, *, now: dt.datetime, send: bool, acting_for=None) -> TurnResult:
     """understand → claim → (under the conversation's lock) decide → apply → deliver.
 
     A crash between the claim and the delivery leaves the message unanswered rather than answered twice."""
@@ -227,7 +258,15 @@ def _run_turn(message: Message, *, now: dt.datetime, send: bool) -> TurnResult:
             return result
         context = dict(conversation.context or {})
         decision = _decide(conversation, understood, context=context, now=now)
-        decision = _apply(decision, conversation=conversation, message=message, context=context, now=now)
+        decision, result.refused_actions = _consent_gate(decision, message=message, acting_for=acting_for)
+        decision = _apply(
+            decision,
+            conversation=conversation,
+            message=message,
+            context=context,
+            now=now,
+            acting_for=acting_for,
+        )
     result.response = decision.reply
     result.actions = [action.as_dict() for action in decision.actions]
     result.handoff = decision.handoff
@@ -296,6 +335,31 @@ def _decide(
     )
 
 
+def _consent_gate(decision: Decision, *, message: Message, acting_for) -> tuple[Decision, list[str]]:
+    """The decision without its consent changes when the message is not the debtor's own word (an API
+    message, unless an operator acts for the debtor); returns it and the kinds taken out."""
+    if message.source == Message.Source.WHATSAPP or acting_for is not None:
+        return decision, []
+    refused = [a.kind for a in decision.actions if a.kind in CONSENT_ACTIONS]
+    if (
+        any(decision.context_updates.get(key) for key in CONSENT_CONTEXT_KEYS)
+        and ActionKind.OPT_OUT not in refused
+    ):
+        refused.append(ActionKind.OPT_OUT)
+    if not refused:
+        return decision, []
+    logger.bind(message_id=message.pk).warning(
+        "chatbot.consent_refused source={} actions={}", message.source, refused
+    )
+    kept = Decision(
+        reply=decision.reply,
+        actions=[a for a in decision.actions if a.kind not in CONSENT_ACTIONS],
+        context_updates={k: v for k, v in decision.context_updates.items() if k not in CONSENT_CONTEXT_KEYS},
+        handoff=decision.handoff,
+    )
+    return kept, [str(kind) for kind in refused]
+
+
 def _apply(
     decision: Decision,
     *,
@@ -303,6 +367,7 @@ def _apply(
     message: Message,
     context: dict[str, Any],
     now: dt.datetime,
+    acting_for=None,
 ) -> Decision:
     """Carry out the decision: its actions through billing's services (in a savepoint), then the
     conversation's context, flag and handoff through conversations' services. Returns the decision as
@@ -310,7 +375,13 @@ def _apply(
     edit) nothing of it stays, the debtor hears something safe and a person looks."""
     try:
         with transaction.atomic():
-            _apply_actions(decision.actions, conversation=conversation, message=message)
+            _apply_actions(
+                decision.actions, conversation=conversation, message=message, acting_for=acting_for
+            )
+            if decision.context_updates.get("opted_out") and conversation.client is None:
+                # A number without a client (it wrote first, or was forgotten): the list keeps its wish.
+                suppression.suppress(conversation.chat_id, reason=suppression.Reason.OPT_OUT, by=acting_for)
+                _audit_for_debtor("chat.opt_out_for_debtor", acting_for, message=message, target=conversation)
     except ApplicationError as exc:
         logger.warning("chatbot.action_refused conversation={} error={}", conversation.pk, exc.message)
         decision = Decision(
@@ -333,7 +404,20 @@ def _apply(
     return decision
 
 
-def _apply_actions(actions: list[Action], *, conversation: Conversation, message: Message) -> None:
+def _audit_for_debtor(action: str, operator, *, message: Message, target) -> None:
+    """A consent change an operator made for the debtor through the API: recorded with him as its author."""
+    if operator is not None:
+        audit_record(
+            action=action,
+            actor=operator,
+            target=target,
+            details={"source": message.source, "message_id": message.pk, "acting_for_debtor": True},
+        )
+
+
+def _apply_actions(
+    actions: list[Action], *, conversation: Conversation, message: Message, acting_for=None
+) -> None:
     client = conversation.client
     for action in actions:
         params = action.params
@@ -341,11 +425,15 @@ def _apply_actions(actions: list[Action], *, conversation: Conversation, message
             continue  # conversation fields, saved by conversation_record_bot_turn
         if action.kind == ActionKind.OPT_OUT:
             if client is not None:
-                billing.client_opt_out(client=client)
+                billing.client_opt_out(client=client, by=acting_for)
+                _audit_for_debtor("client.opt_out_for_debtor", acting_for, message=message, target=client)
             continue
         if action.kind == ActionKind.MARK_WRONG_NUMBER:
             if client is not None:
                 billing.client_mark_wrong_number(client=client)
+                _audit_for_debtor(
+                    "client.wrong_number_for_debtor", acting_for, message=message, target=client
+                )
             continue
         # Every charge action names a charge of this conversation's client, never another one.
         charge = Charge.objects.select_for_update().filter(pk=params.get("charge_id"), client=client).first()

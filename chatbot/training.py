@@ -27,9 +27,10 @@ __all__ = ["TrainOutcome", "load_corrections", "new_version_name", "train_and_re
 
 
 def load_corrections() -> list[Example]:
-    """Inbound messages an operator relabelled: each becomes a training example with the corrected intent."""
+    """Inbound messages an operator relabelled: each becomes a training example with the corrected intent.
+    Only WhatsApp messages: text typed through the API is not how debtors write."""
     rows = (
-        Message.objects.filter(direction="in")
+        Message.objects.filter(direction="in", source=Message.Source.WHATSAPP)
         .exclude(corrected_intent="")
         .exclude(body="")
         .values_list("body", "corrected_intent")

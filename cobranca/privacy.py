@@ -230,6 +230,8 @@ def export_client(*, client: Client) -> dict[str, Any]:
                     {
                         "direction": m.direction,
                         "author": m.author,
+                        # "api": typed by an API caller in the debtor's name, not received from him.
+                        "source": m.source,
                         "body": m.body,
                         "intent": m.effective_intent,
                         "sent_at": _iso(m.sent_at),

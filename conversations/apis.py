@@ -40,6 +40,7 @@ class MessageOutput(MaskedFieldsMixin, serializers.ModelSerializer):
             "direction",
             "author",
             "operator",
+            "source",
             "body",
             "waha_id",
             "ack",

@@ -70,12 +70,27 @@ class Message(models.Model):
         DELIVERED = "delivered", "entregue"
         READ = "read", "lida"
 
+    class Source(models.TextChoices):
+        WHATSAPP = "whatsapp", "WhatsApp"
+        API = "api", "API (/api/chat/process)"
+
     ACK_ORDER = {"error": -1, "pending": 0, "sent": 1, "delivered": 2, "read": 3}
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     direction = models.CharField(max_length=3, choices=Direction.choices)
     author = models.CharField(max_length=10, choices=Author.choices)
     operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # Where an inbound message came from: the debtor's WhatsApp, or an API caller typing in his name (who is
+    # kept in `source_user`). Only WhatsApp messages are the debtor's own words (consent, exports, inbox).
+    source = models.CharField("origem", max_length=10, choices=Source.choices, default=Source.WHATSAPP)
+    source_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="enviada pela API por",
+    )
     body = models.TextField("texto", blank=True)
     waha_id = models.CharField("id WAHA", max_length=200, null=True, blank=True, unique=True)
     ack = models.CharField(max_length=10, choices=Ack.choices, default=Ack.PENDING)
@@ -104,6 +119,7 @@ class Message(models.Model):
                 condition=(Q(direction="in", author="debtor") | (Q(direction="out") & ~Q(author="debtor"))),
                 name="message_author_matches_direction",
             ),
+            models.CheckConstraint(condition=Q(source__in=["whatsapp", "api"]), name="message_source_valid"),
         ]
 
     def __str__(self) -> str:

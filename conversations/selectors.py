@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from billing.models import Client
+from billing.suppression import is_suppressed
 from conversations.models import Conversation, Message
 
 
@@ -100,6 +101,10 @@ def bot_silence_reason(conversation: Conversation) -> str:
         return f"conversa em modo {conversation.state}"
     client = conversation.client
     if (client is not None and client.opted_out_at) or (conversation.context or {}).get("opted_out"):
+        return SILENT_OPTED_OUT
+    # The suppression list also covers a chat without a client, or a client row created after the number was
+    # listed (it wrote first; its record was forgotten).
+    if is_suppressed(client.phone if client is not None else conversation.chat_id):
         return SILENT_OPTED_OUT
     return ""
 

@@ -234,7 +234,13 @@ def message_receive(
 
 
 def _record_inbound(
-    *, conversation: Conversation, body: str, waha_id: str | None, sent_at: dt.datetime
+    *,
+    conversation: Conversation,
+    body: str,
+    waha_id: str | None,
+    sent_at: dt.datetime,
+    source: str = Message.Source.WHATSAPP,
+    source_user=None,
 ) -> tuple[Message, bool]:
     message, created = _create_message(
         conversation=conversation,
@@ -243,6 +249,8 @@ def _record_inbound(
         body=body or "",
         waha_id=waha_id or None,
         sent_at=sent_at,
+        source=source,
+        source_user=source_user,
     )
     if created:
         _touch(conversation.pk, sent_at)
@@ -262,13 +270,25 @@ def _hand_to_bot(message: Message) -> None:
 
 
 def message_record_inbound(
-    *, conversation: Conversation, body: str, sent_at: dt.datetime, waha_id: str | None = None
+    *,
+    conversation: Conversation,
+    body: str,
+    sent_at: dt.datetime,
+    waha_id: str | None = None,
+    source: str = Message.Source.WHATSAPP,
+    source_user=None,
 ) -> Message:
     """Record a debtor's text in a known conversation without handing it to the chatbot task (the chat API's
-    dry run runs the bot itself). Idempotent on `waha_id` when one is given."""
+    dry run runs the bot itself). Idempotent on `waha_id` when one is given. `source`/`source_user` say who
+    really typed it when it did not come by WhatsApp (an API caller)."""
     with transaction.atomic():
         message, _created = _record_inbound(
-            conversation=conversation, body=body, waha_id=waha_id, sent_at=sent_at
+            conversation=conversation,
+            body=body,
+            waha_id=waha_id,
+            sent_at=sent_at,
+            source=source,
+            source_user=source_user if getattr(source_user, "pk", None) else None,
         )
     message.conversation = conversation
     return message

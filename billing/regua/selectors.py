@@ -190,6 +190,7 @@ def regua_step_results(*, regua: Regua, since: dt.date | None = None) -> list[di
         Message.objects.filter(
             conversation__client_id=OuterRef("client_id"),
             direction=Message.Direction.IN,
+            source=Message.Source.WHATSAPP,  # an API caller typing in his name is not the debtor replying
             sent_at__gte=OuterRef("dispatch__sent_at"),
             sent_at__lt=OuterRef("reply_until"),
         )

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Group, Permission, User
 from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -24,6 +24,7 @@ from billing.tests import dispatch_support as support
 from billing.tests.factories import ChargeFactory, ClientFactory
 from cobranca.exceptions import ApplicationError
 from cobranca.privacy import forget_client
+from cobranca.roles import OPERATORS
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,9 @@ def _row(**overrides) -> dict:
 
 
 def _lifter() -> User:
+    """An operator who was given the lift permission (the Operadores group does not hold it)."""
     user = User.objects.create_user("supervisora", password="x")
+    user.groups.add(Group.objects.get_or_create(name=OPERATORS)[0])
     user.user_permissions.add(Permission.objects.get(codename="lift_suppressedphone"))
     return User.objects.get(pk=user.pk)  # fresh permission cache
 

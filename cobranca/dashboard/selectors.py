@@ -68,6 +68,7 @@ def _replied_after_dispatch():
         Message.objects.filter(
             conversation__client_id=OuterRef("client_id"),
             direction=Message.Direction.IN,
+            source=Message.Source.WHATSAPP,  # an API caller typing in his name is not the debtor replying
             sent_at__gte=OuterRef("sent_at"),
         )
     )

@@ -40,7 +40,7 @@ def _chat_context(conversation: Conversation) -> dict[str, Any]:
     history = conversation_selectors.conversation_history(conversation=conversation)
     return {
         "conversation": conversation,
-        "history": list(history.select_related("corrected_by")),
+        "history": list(history.select_related("corrected_by", "source_user")),
         "intent_choices": list(INTENT_LABELS.items()),
     }
 
