@@ -1,0 +1,52 @@
+"""Billing domain models, one module per part; every model is imported here, so `billing.models.X` is the
+name to use everywhere.
+
+- clients.py: debtors and the suppression list;
+- charges.py: import batches, charges, promises to pay, agreements, negotiation limits;
+- campaigns.py: message templates, campaigns, dispatches, pacing state.
+"""
+
+from __future__ import annotations
+
+from billing.models.campaigns import (
+    Campaign,
+    CampaignStatus,
+    Dispatch,
+    DispatchStatus,
+    MessageTemplate,
+    PacingState,
+)
+from billing.models.charges import (
+    Agreement,
+    Charge,
+    ChargeStatus,
+    ImportBatch,
+    NegotiationPolicy,
+    PromiseToPay,
+)
+from billing.models.clients import Client, SuppressedPhone, SuppressionLift, SuppressionReason
+
+# The régua's models live in their own package but belong to this app: imported last, they need the above.
+from billing.regua.models import Regua, ReguaEntry, ReguaStep
+
+__all__ = [
+    "Agreement",
+    "Campaign",
+    "CampaignStatus",
+    "Charge",
+    "ChargeStatus",
+    "Client",
+    "Dispatch",
+    "DispatchStatus",
+    "ImportBatch",
+    "MessageTemplate",
+    "NegotiationPolicy",
+    "PacingState",
+    "PromiseToPay",
+    "Regua",
+    "ReguaEntry",
+    "ReguaStep",
+    "SuppressedPhone",
+    "SuppressionLift",
+    "SuppressionReason",
+]

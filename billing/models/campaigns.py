@@ -1,0 +1,193 @@
+"""Message templates, campaigns, their dispatches (one per charge) and the per-session pacing state."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from billing.models.charges import Charge, ImportBatch
+from billing.models.clients import Client
+
+
+class MessageTemplate(models.Model):
+    """A reminder text with {variables}; `name` is the API's template_name."""
+
+    name = models.SlugField("nome", max_length=100, unique=True)
+    title = models.CharField("título", max_length=200, blank=True)
+    body = models.TextField("texto")
+    is_active = models.BooleanField("ativo", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "modelo de mensagem"
+        verbose_name_plural = "modelos de mensagem"
+        ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=~Q(body=""), name="template_body_not_empty")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", "rascunho"
+    SCHEDULED = "scheduled", "agendada"
+    RUNNING = "running", "em execução"
+    PAUSED = "paused", "pausada"
+    COMPLETED = "completed", "concluída"
+    CANCELLED = "cancelled", "cancelada"
+
+
+class Campaign(models.Model):
+    """A batch of reminders: audience + template + pace. draft → scheduled → running ⇄ paused →
+    completed/cancelled."""
+
+    Status = CampaignStatus
+    ACTIVE_STATUSES = (Status.SCHEDULED, Status.RUNNING)
+
+    name = models.CharField("nome", max_length=200)
+    template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="campaigns")
+    import_batch = models.ForeignKey(
+        ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="campaigns"
+    )
+    segment = models.JSONField("segmento", default=dict, blank=True, help_text="Filtros da audiência")
+    session_name = models.CharField("sessão WAHA", max_length=100, default="default")
+    delay_seconds = models.DecimalField(
+        "intervalo (s)", max_digits=8, decimal_places=2, default=Decimal("30")
+    )
+    jitter_seconds = models.DecimalField(
+        "variação (s)", max_digits=8, decimal_places=2, default=Decimal("10")
+    )
+    send_window = models.CharField("janela de envio", max_length=200, blank=True)
+    daily_cap = models.PositiveIntegerField("limite diário", null=True, blank=True)
+    starts_at = models.DateTimeField("início", null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    pause_reason = models.CharField("motivo da pausa", max_length=200, blank=True)
+    compliance_confirmed = models.BooleanField("conformidade confirmada", default=False)
+    total = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Set on the daily campaign a régua feeds (one per régua and day, see billing.regua.planner).
+    regua = models.ForeignKey(
+        "billing.Regua",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        verbose_name="régua",
+    )
+    regua_day = models.DateField("dia da régua", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "campanha"
+        verbose_name_plural = "campanhas"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["regua", "regua_day"],
+                condition=Q(regua__isnull=False),
+                name="campaign_one_per_regua_day",
+            ),
+            models.CheckConstraint(condition=Q(delay_seconds__gte=0), name="campaign_delay_not_negative"),
+            models.CheckConstraint(condition=Q(jitter_seconds__gte=0), name="campaign_jitter_not_negative"),
+            models.CheckConstraint(
+                condition=Q(jitter_seconds__lte=models.F("delay_seconds")), name="campaign_jitter_le_delay"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.COMPLETED, self.Status.CANCELLED)
+
+
+class DispatchStatus(models.TextChoices):
+    PENDING = "pending", "pendente"
+    SENDING = "sending", "enviando"
+    SENT = "sent", "enviada"
+    DELIVERED = "delivered", "entregue"
+    READ = "read", "lida"
+    FAILED = "failed", "falhou"
+    SKIPPED = "skipped", "ignorada"
+    UNKNOWN = "unknown", "desconhecido"
+
+
+class Dispatch(models.Model):
+    """One message of one campaign to one charge. The unique pair makes a duplicate send impossible."""
+
+    Status = DispatchStatus
+    # Order of the delivery states: acks only move a dispatch forward on this scale.
+    PROGRESS = {Status.SENT: 1, Status.DELIVERED: 2, Status.READ: 3}
+    FINAL_STATUSES = (
+        Status.SENT,
+        Status.DELIVERED,
+        Status.READ,
+        Status.FAILED,
+        Status.SKIPPED,
+        Status.UNKNOWN,
+    )
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="dispatches")
+    charge = models.ForeignKey(Charge, on_delete=models.CASCADE, related_name="dispatches")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="dispatches")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    reason = models.CharField("motivo", max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField("tentativas", default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    waha_message_id = models.CharField("id WAHA", max_length=200, null=True, blank=True, unique=True)
+    body = models.TextField("texto enviado", blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "envio"
+        verbose_name_plural = "envios"
+        ordering = ["pk"]
+        indexes = [
+            models.Index(fields=["campaign", "status"]),
+            # The driver's claim: the first pending rows of a campaign by id, without walking the sent ones.
+            models.Index(
+                fields=["campaign", "id"], condition=Q(status="pending"), name="dispatch_pending_idx"
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "charge"], name="dispatch_unique_campaign_charge"),
+            models.CheckConstraint(
+                condition=Q(status__in=[c.value for c in DispatchStatus]), name="dispatch_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.charge_id} {self.status}"
+
+
+class PacingState(models.Model):
+    """Per WAHA session pacing state shared by all workers (the ORM variant; Redis mirrors it when
+    configured)."""
+
+    session_name = models.CharField(max_length=100, unique=True)
+    next_send_at = models.DateTimeField(null=True, blank=True)
+    day = models.DateField(null=True, blank=True)
+    sent_today = models.PositiveIntegerField(default=0)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "ritmo de envio"
+        verbose_name_plural = "ritmos de envio"
+
+    def __str__(self) -> str:
+        return self.session_name
+
+
+# The régua models live in their own module (billing/regua/); importing them here registers them in the app.
