@@ -202,7 +202,10 @@ class ImportBatchAdmin(admin.ModelAdmin):
     )
     list_filter = ("file_format", "created_at")
     search_fields = ("filename",)
-    readonly_fields = [f.name for f in ImportBatch._meta.fields if f.name != "report"] + ["report_pretty"]
+    # The régua its charges follow is the one thing an operator may change on an import.
+    readonly_fields = [f.name for f in ImportBatch._meta.fields if f.name not in ("report", "regua")] + [
+        "report_pretty"
+    ]
     exclude = ("report",)
 
     @admin.display(description="relatório")

@@ -146,3 +146,9 @@ def regua_assign(
     count = charges.update(regua=regua, updated_at=timezone.now())
     logger.info("regua.assigned regua={} charges={}", getattr(regua, "slug", None), count)
     return count
+
+
+def import_batch_set_regua(*, import_batch_id: int, regua: Regua | None) -> None:
+    """The charges of this import follow `regua` (None: the default) unless a charge has its own."""
+    ImportBatch.objects.filter(pk=import_batch_id).update(regua=regua)
+    logger.info("regua.import_batch batch={} regua={}", import_batch_id, getattr(regua, "slug", None))

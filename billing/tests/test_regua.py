@@ -410,3 +410,43 @@ def test_a_charge_paid_after_planning_is_left_out_of_the_message(regua, fake_wah
 
     assert len(fake_waha.sent) == 1
     assert "Primeira" in fake_waha.sent[0]["text"] and "Segunda" not in fake_waha.sent[0]["text"]
+
+
+def test_import_clients_with_a_regua_makes_the_imported_charges_follow_it(tmp_path):
+    from billing.models import ImportBatch
+    from billing.regua.models import ReguaStep
+
+    school = Regua.objects.create(name="Escola", slug="escola", status=Regua.Status.ACTIVE)
+    template = Regua.objects.get(slug="default").steps.get(kind="due", offset_days=0).template
+    ReguaStep.objects.create(regua=school, offset_days=0, label="D0", template=template)
+    path = tmp_path / "clientes.json"
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "ESC-1",
+                    "name": "Ana",
+                    "phone": "+5511987650001",
+                    "amount": "100.00",
+                    "due_date": "2026-12-09",
+                }
+            ]
+        ),
+        encoding="utf-8",
+    )
+    call_command("import_clients", str(path), "--regua", "escola", "--no-progress", stdout=io.StringIO())
+
+    assert ImportBatch.objects.get().regua == school
+    regua_plan_run(now=at(WED))
+    entry = ReguaEntry.objects.get()
+    assert (entry.regua, entry.charge.external_id, entry.status) == (school, "ESC-1", ES.PLANNED)
+
+
+def test_import_clients_with_an_unknown_regua_stops_before_importing(tmp_path):
+    from django.core.management.base import CommandError
+
+    path = tmp_path / "clientes.json"
+    path.write_text("[]", encoding="utf-8")
+    with pytest.raises(CommandError, match="Régua não encontrada"):
+        call_command("import_clients", str(path), "--regua", "nenhuma", "--no-progress", stdout=io.StringIO())
+    assert not Charge.objects.exists()

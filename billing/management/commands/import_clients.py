@@ -26,6 +26,10 @@ class Command(BaseCommand):
         )
         parser.add_argument("--format", choices=["json", "csv", "xlsx"], help="força o formato do arquivo")
         parser.add_argument("--no-progress", action="store_true", help="sem barra de progresso")
+        parser.add_argument(
+            "--regua",
+            help="identificador da régua de cobrança que as cobranças desta importação seguem",
+        )
 
     def handle(self, *args, **options) -> None:
         bars: dict[str, tqdm] = {}
@@ -41,6 +45,14 @@ class Command(BaseCommand):
                 bars[phase] = tqdm(total=total, desc=label, unit=" linhas", file=sys.stderr, leave=False)
             bars[phase].update(done)
 
+        regua = None
+        if options.get("regua"):
+            from billing.regua.services import regua_get
+
+            try:
+                regua = regua_get(slug_or_id=options["regua"])  # checked first: a typo loses nothing
+            except ApplicationError as exc:
+                raise CommandError(f"{exc.message} ({options['regua']})", returncode=1) from None
         try:
             report = import_file(
                 path_or_file=options["path"],
@@ -55,6 +67,11 @@ class Command(BaseCommand):
             for bar in bars.values():
                 bar.close()
 
+        if regua is not None and report.batch_id and not options["dry_run"]:
+            from billing.regua.services import import_batch_set_regua
+
+            import_batch_set_regua(import_batch_id=report.batch_id, regua=regua)
+            self.stdout.write(f"Régua desta importação: {regua.slug}")
         self.stdout.write(report.message)
         self.stdout.write(
             f"total={report.total} importadas={report.imported} rejeitadas={report.rejected} "
