@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from loguru import logger
 
@@ -13,9 +14,15 @@ _FORBIDDEN_KEYS = frozenset(
 
 
 def client_ip(request) -> str | None:
-    """REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it."""
+    """The client's address. REMOTE_ADDR, unless BEHIND_PROXY: then the last X-Forwarded-For entry, the one
+    our proxy appended (the entries before it are whatever the client sent). Without a proxy X-Forwarded-For
+    is ignored: anyone can send it."""
     if request is None:
         return None
+    if settings.BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded
     return request.META.get("REMOTE_ADDR") or None
 
 

@@ -12,6 +12,8 @@ from django_ratelimit.core import is_ratelimited
 from loguru import logger
 from rest_framework.throttling import BaseThrottle
 
+from cobranca.audit import client_ip
+
 
 def _period_seconds(rate: str) -> int:
     _, _, period = rate.partition("/")
@@ -30,7 +32,7 @@ def too_many_requests(
         "security.rate_limited group={} path={} ip={}",
         group,
         request.path,
-        request.META.get("REMOTE_ADDR", ""),
+        client_ip(request),
     )
     response = JsonResponse(
         {"message": message, "extra": {"retry_after": retry_after}},
@@ -76,7 +78,7 @@ def login_attempt_limited(request, username: str) -> bool:
     rate = settings.LOGIN_RATE_LIMIT
     name = (username or "").strip().lower() or "-"
     keys = (
-        lambda group, req: f"ip:{req.META.get('REMOTE_ADDR', '')}",
+        lambda group, req: f"ip:{client_ip(req) or ''}",
         lambda group, req: f"user:{name}",
     )
     limited = [rate_limited(request, group=LOGIN_GROUP, key=key, rate=rate, method=ALL) for key in keys]
@@ -91,7 +93,7 @@ def login_locked_page(request) -> HttpResponse:
         "security.rate_limited group={} path={} ip={}",
         LOGIN_GROUP,
         request.path,
-        request.META.get("REMOTE_ADDR", ""),
+        client_ip(request),
     )
     response = render(
         request,
@@ -122,7 +124,7 @@ def _user_or_ip(group, request) -> str:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"
-    return f"ip:{request.META.get('REMOTE_ADDR', '')}"
+    return f"ip:{client_ip(request) or ''}"
 
 
 class ApiUserRateThrottle(BaseThrottle):
@@ -138,7 +140,7 @@ class ApiUserRateThrottle(BaseThrottle):
             logger.bind(security=True).warning(
                 "security.rate_limited group=api path={} ip={}",
                 request.path,
-                request.META.get("REMOTE_ADDR", ""),
+                client_ip(request),
             )
         return not limited
 

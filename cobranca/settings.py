@@ -243,7 +243,11 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # HSTS preload is a one-way commitment for the whole domain (README, "Production"): opt in explicitly.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
-if env_bool("BEHIND_PROXY", False):
+# Behind one reverse proxy that terminates TLS and appends the client's address to X-Forwarded-For: the scheme
+# comes from X-Forwarded-Proto and the client's address from the last X-Forwarded-For entry
+# (cobranca.audit.client_ip; rate limits and audit rows use it).
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # The dashboard needs no inline script or style; the one inline <style> of drf-spectacular's Swagger page is

@@ -264,3 +264,51 @@ def test_an_unrelated_save_keeps_the_tokens(api, operator):
     assert _with_token(api, tokens["access"]).get("/api/clients/").status_code == 200
     api.credentials()
     assert api.post("/auth/refresh", {"refresh": tokens["refresh"]}, format="json").status_code == 200
+
+
+# --- behind a reverse proxy: the client's address, not the proxy's ------------------------------------------
+
+
+def test_behind_a_proxy_the_login_limit_is_per_client_not_one_for_everyone(client, operator, staff, settings):
+    settings.BEHIND_PROXY = True
+    proxy = "10.0.0.254"
+    for _ in range(5):
+        client.post(
+            "/accounts/login/",
+            {"username": f"x{_}", "password": "errada"},
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR="203.0.113.7",
+        )
+    attacker = client.post(
+        "/accounts/login/",
+        {"username": "y", "password": "errada"},
+        REMOTE_ADDR=proxy,
+        HTTP_X_FORWARDED_FOR="203.0.113.7",
+    )
+    assert attacker.status_code == 429
+    # Another client behind the same proxy still logs in; a forged left-hand entry changes nothing.
+    other = client.post(
+        "/accounts/login/",
+        {"username": "operador", "password": "s3nha-forte-123"},
+        REMOTE_ADDR=proxy,
+        HTTP_X_FORWARDED_FOR="203.0.113.7, 198.51.100.20",
+    )
+    assert other.status_code == 302
+
+
+def test_without_a_proxy_a_forged_x_forwarded_for_does_not_dodge_the_limit(client, operator, settings):
+    settings.BEHIND_PROXY = False
+    for i in range(5):
+        client.post(
+            "/accounts/login/",
+            {"username": f"x{i}", "password": "errada"},
+            REMOTE_ADDR="198.51.100.9",
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{i}",
+        )
+    response = client.post(
+        "/accounts/login/",
+        {"username": "operador", "password": "s3nha-forte-123"},
+        REMOTE_ADDR="198.51.100.9",
+        HTTP_X_FORWARDED_FOR="192.0.2.99",
+    )
+    assert response.status_code == 429
