@@ -235,22 +235,8 @@ def suppress_client(*, client: Client, reason: str, by=None) -> bool:
     return added
 
 
-@transaction.atomic
-def suppression_lift(
-    *,
-    phone: str,
-    by,
-    consent_at: dt.datetime,
-    consent_channel: str,
-    justification: str,
-    ip: str | None = None,
-) -> SuppressionLift:
-    """Take a number off the list because the debtor consented again, and let its live client be messaged.
-
-    Only for a user holding `billing.lift_suppressedphone`; the consent (when, through which channel) and the
-    operator's justification are required and kept in a SuppressionLift row and in the audit log. A forgotten
-    client stays forgotten: lifting only allows a new record for the number to be contacted.
-    """
+def _lift_check(*, by, consent_at, consent_channel: str, justification: str) -> tuple[str, str]:
+    """Refuse a lift without the permission or without the whole consent; the cleaned channel and reason."""
     if not getattr(by, "is_authenticated", False) or not by.has_perm(LIFT_PERMISSION):
         raise ApplicationError(
             "Você não tem permissão para reativar números suprimidos.",
@@ -270,6 +256,28 @@ def suppression_lift(
         problems["consent_at"] = "a data do consentimento está no futuro"
     if problems:
         raise ApplicationError("Consentimento incompleto: nada foi alterado.", problems)
+    return consent_channel, justification
+
+
+@transaction.atomic
+def suppression_lift(
+    *,
+    phone: str,
+    by,
+    consent_at: dt.datetime,
+    consent_channel: str,
+    justification: str,
+    ip: str | None = None,
+) -> SuppressionLift:
+    """Take a number off the list because the debtor consented again, and let its live client be messaged.
+
+    Only for a user holding `billing.lift_suppressedphone`; the consent (when, through which channel) and the
+    operator's justification are required and kept in a SuppressionLift row and in the audit log. A forgotten
+    client stays forgotten: lifting only allows a new record for the number to be contacted.
+    """
+    consent_channel, justification = _lift_check(
+        by=by, consent_at=consent_at, consent_channel=consent_channel, justification=justification
+    )
     hashes = _hashes(phone)
     rows = list(SuppressedPhone.objects.select_for_update().filter(phone_hash__in=hashes))
     if not rows:

@@ -74,52 +74,53 @@ def _replied_after_dispatch():
     )
 
 
-def overview(period: DateRange) -> dict[str, Any]:
-    """The Painel cards and funnel. Six queries."""
-    now = timezone.now()
-    today = DateRange(start=timezone.localdate(now), end=timezone.localdate(now))
-
-    clients = Client.objects.aggregate(
-        total=Count("pk"), suppressed=Count("pk", filter=suppressed_clients_q())
-    )
-    charges = Charge.objects.aggregate(
+def _charge_numbers(period: DateRange) -> dict[str, Any]:
+    """Open amount and count now; amount and count paid in the period. One query."""
+    paid_in_period = Q(status=Charge.Status.PAID, paid_at__gte=period.start_at, paid_at__lt=period.end_at)
+    return Charge.objects.aggregate(
         open_amount=Coalesce(Sum("amount", filter=Q(status__in=Charge.OPEN_STATUSES)), Value(Decimal("0"))),
         open_count=Count("pk", filter=Q(status__in=Charge.OPEN_STATUSES)),
-        recovered=Coalesce(
-            Sum(
-                "amount",
-                filter=Q(status=Charge.Status.PAID, paid_at__gte=period.start_at, paid_at__lt=period.end_at),
-            ),
-            Value(Decimal("0")),
-        ),
-        recovered_count=Count(
-            "pk", filter=Q(status=Charge.Status.PAID, paid_at__gte=period.start_at, paid_at__lt=period.end_at)
-        ),
+        recovered=Coalesce(Sum("amount", filter=paid_in_period), Value(Decimal("0"))),
+        recovered_count=Count("pk", filter=paid_in_period),
     )
+
+
+def _funnel(period: DateRange) -> dict[str, int]:
+    """Campaign messages sent in the period, and how many were delivered, read, answered, paid. One query."""
     paid_after = Exists(
         Charge.objects.filter(
             pk=OuterRef("charge_id"), status=Charge.Status.PAID, paid_at__gte=OuterRef("sent_at")
         )
     )
-    funnel = Dispatch.objects.filter(sent_at__gte=period.start_at, sent_at__lt=period.end_at).aggregate(
+    return Dispatch.objects.filter(sent_at__gte=period.start_at, sent_at__lt=period.end_at).aggregate(
         sent=Count("pk"),
         delivered=Count("pk", filter=Q(status__in=DELIVERED_STATUSES) | Q(delivered_at__isnull=False)),
         read=Count("pk", filter=Q(status=DS.READ) | Q(read_at__isnull=False)),
         replied=Count("pk", filter=_replied_after_dispatch()),
         paid=Count("pk", filter=paid_after),
     )
-    sent_today = Dispatch.objects.filter(sent_at__gte=today.start_at, sent_at__lt=today.end_at).count()
+
+
+def _sent_today() -> int:
+    """Every message sent today. Two queries."""
+    today = DateRange(start=timezone.localdate(), end=timezone.localdate())
     # Campaign sends are counted from their Dispatch rows; bot and operator answers from Message rows.
-    sent_today += (
+    campaign = Dispatch.objects.filter(sent_at__gte=today.start_at, sent_at__lt=today.end_at).count()
+    others = (
         Message.objects.filter(
             direction=Message.Direction.OUT, sent_at__gte=today.start_at, sent_at__lt=today.end_at
         )
         .exclude(author=Message.Author.CAMPAIGN)
         .count()
     )
+    return campaign + others
+
+
+def _promises(period: DateRange) -> dict[str, Any]:
+    """Promises made in the period. One query."""
     # Live promises only (pending or kept): one cancelled and replaced by an agreement, or broken, no longer
     # counts. A promise without its own amount promises the whole charge.
-    promises = PromiseToPay.objects.filter(
+    return PromiseToPay.objects.filter(
         created_at__gte=period.start_at,
         created_at__lt=period.end_at,
         status__in=(PromiseToPay.Status.PENDING, PromiseToPay.Status.KEPT),
@@ -127,6 +128,16 @@ def overview(period: DateRange) -> dict[str, Any]:
         count=Count("pk"),
         amount=Coalesce(Sum(Coalesce("amount", "charge__amount")), Value(Decimal("0"))),
     )
+
+
+def overview(period: DateRange) -> dict[str, Any]:
+    """The Painel cards and funnel. Six queries."""
+    clients = Client.objects.aggregate(
+        total=Count("pk"), suppressed=Count("pk", filter=suppressed_clients_q())
+    )
+    charges = _charge_numbers(period)
+    funnel = _funnel(period)
+    promises = _promises(period)
     return {
         "clients": clients["total"],
         "clients_suppressed": clients["suppressed"],
@@ -134,7 +145,7 @@ def overview(period: DateRange) -> dict[str, Any]:
         "open_count": charges["open_count"],
         "recovered_amount": charges["recovered"],
         "recovered_count": charges["recovered_count"],
-        "sent_today": sent_today,
+        "sent_today": _sent_today(),
         "delivery_rate": _ratio(funnel["delivered"], funnel["sent"]),
         "reply_rate": _ratio(funnel["replied"], funnel["sent"]),
         "promises": promises["count"],
