@@ -101,8 +101,9 @@ _NOT_MONEY_AFTER = (
     r"|de\s+(?:" + "|".join(MONTHS) + r")))"
 )
 _BARE_CUES_BEFORE = (
-    # "entrada de 200", "parcelas de 150", "valor de 90"
-    r"\b(?:entrada|sinal|parcelas?|prestac(?:ao|oes)|mensalidades?|valor)\s+(?:no\s+valor\s+)?de\s+(?:uns\s+|umas\s+)?",
+    # "entrada de 200", "parcelas de 150", "valor de 90", "3 vezes de 100", "3x de 100"
+    r"(?:\b(?:entrada|sinal|parcelas?|prestac(?:ao|oes)|mensalidades?|valor|vezes)|\d\s*x)\s+(?:no\s+valor\s+)?de\s+"
+    r"(?:uns\s+|umas\s+)?",
     # "consigo dar 300", "posso pagar 50", "ofereco 500", "fecha em 600"
     r"\b(?:dar|dou|daria|pagar|pago|pagaria|consigo|posso|ofereco|oferecer|tenho|juntei|deposito|depositar"
     r"|transfiro|transferir|mando|mandar|faco|fazer|fecho|fechar|fecha|quito|quitar|proponho|arrumo|arrumar)\s+"
@@ -304,7 +305,7 @@ def _resolve_fixed(today: date, phrase: str) -> date:
         return today + timedelta(days=1)
     if phrase.startswith("depois de"):
         return today + timedelta(days=2)
-    if phrase.startswith(("fim d", "final d")):
+    if phrase.startswith(("fim d", "final d")) and phrase.split()[2] == "mes":
         base = _add_months(today.replace(day=1), 1) if phrase.endswith("que vem") else today
         return _end_of_month(base)
     if phrase.startswith(("comeco", "inicio")):

@@ -93,6 +93,17 @@ def shipped() -> TorchIntentClassifier:
         ("to liso esse mes", "dificuldade_financeira"),
         ("troquei de numero, nao sou essa pessoa", "pessoa_errada"),
         ("seu codigo de verificacao e 123456", "desconhecido"),
+        # Weak spots found by an outside test set (issue #12): greetings with chit-chat, apologies for the
+        # delay, blessings and forms of address, disputes, paying in cash, out-of-scope requests.
+        ("desculpa a demora pra responder", "saudacao"),
+        ("bom dia, a paz do senhor", "saudacao"),
+        ("bom dia mainha", "saudacao"),
+        ("cancelei em março, protocolo 123456", "contestacao"),
+        ("essa parcela já foi renegociada", "contestacao"),
+        ("dá pra pagar em dinheiro?", "informacoes_pagamento"),
+        ("posso pagar na lotérica?", "informacoes_pagamento"),
+        ("conta uma piada", "desconhecido"),
+        ("quero pedir um lanche", "desconhecido"),
     ],
 )
 def test_the_shipped_model_understands_typical_messages(
@@ -111,6 +122,14 @@ def test_the_shipped_model_beats_the_release_bar_on_the_held_out_split(
     guessed = [shipped.predict(example.text).raw_intent for example in test]
     report = classification_report([e.intent for e in test], guessed, INTENTS)
     assert report["macro_f1"] >= 0.93
+
+
+def test_no_held_out_greeting_is_read_as_an_opt_out(shipped: TorchIntentClassifier) -> None:
+    """An opt-out silences the debtor for good: a greeting, an apology for the delay or a blessing must never
+    become one (the held-out greetings include chit-chat, apologies and regional forms of address)."""
+    greetings = [e.text for e in read_jsonl(TEST_PATH) if e.intent == "saudacao"]
+    assert len(greetings) >= 90
+    assert [text for text in greetings if shipped.predict(text).intent == "opt_out"] == []
 
 
 def test_the_held_out_split_shares_no_message_with_training() -> None:
