@@ -37,7 +37,33 @@ def negotiation_limits_current() -> NegotiationLimits:
     )
 
 
-def bot_client_snapshot(*, client: Client | None, with_limits: bool = True) -> ClientSnapshot:
+def bot_focus_charge_id(*, conversation: Conversation, context: dict[str, Any]) -> int | None:
+    """The charge of the last reminder sent in this conversation (its Dispatch's charge), when that reminder
+    is newer than the focus the conversation keeps (`context["focus_at"]`: set when the debtor named a charge,
+    the bot acted on one, or the debtor quoted a reminder). None: the context's focus stands. One query."""
+    last = (
+        Message.objects.filter(
+            conversation=conversation, direction=Message.Direction.OUT, dispatch__isnull=False
+        )
+        .order_by("-sent_at", "-pk")
+        .values_list("dispatch__charge_id", "sent_at")
+        .first()
+    )
+    if last is None:
+        return None
+    charge_id, sent_at = last
+    try:
+        focus_at = dt.datetime.fromisoformat(context.get("focus_at") or "")
+    except (TypeError, ValueError):
+        focus_at = None
+    if context.get("focus_charge_id") is not None and focus_at is not None and focus_at >= sent_at:
+        return None
+    return charge_id
+
+
+def bot_client_snapshot(
+    *, client: Client | None, with_limits: bool = True, focus_charge_id: int | None = None
+) -> ClientSnapshot:
     """The debtor as the policy sees him: open charges (with the active agreement's installment), limits.
 
     One query for the charges, one more only when a charge is under negotiation (its agreement), one for the
@@ -71,6 +97,7 @@ def bot_client_snapshot(*, client: Client | None, with_limits: bool = True) -> C
                 reference=charge.external_id or f"COB{charge.pk}",
                 agreement_installments=agreement.installments if agreement else None,
                 agreement_installment_amount=agreement.installment_amount if agreement else None,
+                agreement_first_due_date=agreement.first_due_date if agreement else None,
             )
         )
     return ClientSnapshot(
@@ -81,6 +108,7 @@ def bot_client_snapshot(*, client: Client | None, with_limits: bool = True) -> C
         opted_out=client.opted_out_at is not None,
         charges=tuple(snapshots),
         limits=negotiation_limits_current() if with_limits else NegotiationLimits(),
+        focus_charge_id=focus_charge_id,
     )
 
 

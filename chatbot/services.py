@@ -40,6 +40,7 @@ from chatbot.models import ModelVersion
 from chatbot.policy import Action, ActionKind, Decision, decide, money
 from chatbot.selectors import (
     bot_client_snapshot,
+    bot_focus_charge_id,
     client_by_phone,
     creditor_from_settings,
     phone_to_e164,
@@ -120,7 +121,10 @@ def _classify_text(text: str, now: dt.datetime) -> tuple[str, float, dict[str, A
 
 def _needs_limits(intent: str, context: dict[str, Any]) -> bool:
     """Only a negotiation (or the answer to an offer) reads the NegotiationPolicy: spare its query."""
-    return intent in ("negociacao", "dificuldade_financeira") or context.get("pending") == "plan_choice"
+    return intent in ("negociacao", "dificuldade_financeira") or context.get("pending") in (
+        "plan_choice",
+        "charge_choice",  # "which charge?" may have been asked for a negotiation
+    )
 
 
 @dataclass
@@ -328,7 +332,11 @@ def _decide(
         text=understood.text,
         context=context,
         client_snapshot=bot_client_snapshot(
-            client=conversation.client, with_limits=_needs_limits(understood.intent, context)
+            client=conversation.client,
+            with_limits=_needs_limits(understood.intent, context),
+            focus_charge_id=bot_focus_charge_id(conversation=conversation, context=context)
+            if conversation.client_id
+            else None,
         ),
         now=now,
         tz=timezone.get_current_timezone(),

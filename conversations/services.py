@@ -201,8 +201,12 @@ def message_receive(
     session_name: str,
     lid: str = "",
     phone_chat_id: str = "",
+    reply_to: str = "",
 ) -> tuple[Message, bool]:
     """Record a debtor's message in the conversation of its chat; returns (message, created).
+
+    `reply_to` is the id of the message the debtor quoted (WAHA's `replyTo.id`); when it is one of our
+    reminders, its charge becomes the conversation's charge in focus (`conversation_focus_quoted`).
 
     `chat_id` is WAHA's `from` (…@c.us or …@lid); for an @lid sender the caller passes the resolved phone chat
     id (`phone_chat_id`, from WAHA's lids API, looked up outside any transaction). The client is linked by
@@ -221,6 +225,8 @@ def message_receive(
         )
         if not created:
             return message, False
+        if reply_to:
+            conversation_focus_quoted(conversation=conversation, quoted_id=reply_to, at=sent_at)
         if client is not None:
             if lid:
                 Client.objects.filter(pk=client.pk, lid="").update(lid=lid)
@@ -376,6 +382,33 @@ def message_mark_send_failed(*, message: Message) -> None:
     """A message we recorded could not be sent (WAHA refused it): its ack shows the error."""
     Message.objects.filter(pk=message.pk).update(ack=Message.Ack.ERROR)
     message.ack = Message.Ack.ERROR
+
+
+def conversation_focus_quoted(*, conversation: Conversation, quoted_id: str, at: dt.datetime) -> int | None:
+    """The debtor quoted one of our messages: when it was a reminder (a message with a Dispatch), its charge
+    becomes the charge in focus (`context["focus_charge_id"]`, `context["focus_at"]`), which the chatbot's
+    policy acts on. WAHA's `replyTo.id` is the bare message id; ours are stored serialized
+    (`true_<chat>_<id>`). Returns the charge id, or None when the quoted message is no reminder of ours."""
+    quoted_id = (quoted_id or "").strip()
+    if not quoted_id:
+        return None
+    charge_id = (
+        Message.objects.filter(
+            conversation=conversation, direction=Message.Direction.OUT, dispatch__isnull=False
+        )
+        .filter(Q(waha_id=quoted_id) | Q(waha_id__endswith=f"_{quoted_id}"))
+        .values_list("dispatch__charge_id", flat=True)
+        .first()
+    )
+    if charge_id is None:
+        return None
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        context = dict(locked.context or {})
+        context.update(focus_charge_id=charge_id, focus_at=at.isoformat())
+        Conversation.objects.filter(pk=conversation.pk).update(context=context)
+    conversation.context = context
+    return charge_id
 
 
 def conversation_flag(*, conversation: Conversation, reason: str) -> None:

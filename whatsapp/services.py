@@ -212,6 +212,7 @@ def _handle_inbound(row: WebhookEvent, payload: dict) -> _Outcome:
         session_name=session_name,
         lid=lid,
         phone_chat_id=phone_chat_id,
+        reply_to=_quoted_id(payload),
     )
     if not created:
         return _Outcome(State.DUPLICATE, "mensagem já registrada")
@@ -220,6 +221,13 @@ def _handle_inbound(row: WebhookEvent, payload: dict) -> _Outcome:
         "whatsapp.inbound chat={}", mask_chat_id(chat_id)
     )
     return _Outcome(State.PROCESSED)
+
+
+def _quoted_id(payload: dict) -> str:
+    """The id of the message the debtor quoted (WAHA's `replyTo.id`), "" when he quoted none."""
+    reply_to = payload.get("replyTo")
+    quoted = reply_to.get("id") if isinstance(reply_to, dict) else None
+    return quoted[:200] if isinstance(quoted, str) else ""
 
 
 def _resolve_lid(lid: str, *, session_name: str) -> str:

@@ -31,6 +31,7 @@ from .types import (
     ChargeSnapshot,
     ClientSnapshot,
     Decision,
+    _jsonable,
 )
 
 __all__ = ["decide"]
@@ -41,6 +42,7 @@ PENDING_TTL = dt.timedelta(hours=24)
 PENDING_PROMISE_DATE = "promise_date"
 PENDING_PLAN_CHOICE = "plan_choice"
 PENDING_RECEIPT = "receipt"
+PENDING_CHARGE_CHOICE = "charge_choice"
 # Promises further out than this are better served by an installment plan.
 PROMISE_MAX_DAYS = 60
 # Days the debtor has to make the first payment of an agreement (stated in the reply, stored in the
@@ -70,6 +72,18 @@ _DEBT_TOPICS = frozenset(
     {"confirmacao_pagamento", "promessa_pagamento", "negociacao", "informacoes_pagamento", "contestacao",
      "dificuldade_financeira"}
 )  # fmt: skip
+
+# Intents that act on one charge: with several open charges and none in focus, the bot asks which one first.
+_MONTHS = {
+    "janeiro": 1, "fevereiro": 2, "marco": 3, "abril": 4, "maio": 5, "junho": 6, "julho": 7, "agosto": 8,
+    "setembro": 9, "outubro": 10, "novembro": 11, "dezembro": 12,
+    "jan": 1, "fev": 2, "abr": 4, "jun": 6, "jul": 7, "ago": 8, "set": 9, "out": 10, "nov": 11,
+}  # fmt: skip
+_ORDINALS = {
+    "primeira": 1, "primeiro": 1, "segunda": 2, "segundo": 2, "terceira": 3, "terceiro": 3,
+    "quarta": 4, "quarto": 4, "quinta": 5, "quinto": 5,
+}  # fmt: skip
+_ALL_WORDS = frozenset({"todas", "todos", "tudo", "as duas", "os dois", "ambas", "ambos"})
 
 GENERIC_REPLY = (
     "Olá! Este é o atendimento automático de cobranças. Por segurança, não passamos informações de cobrança "
@@ -135,6 +149,11 @@ class _Turn:
         self.actions: list[Action] = []
         self.updates: dict[str, Any] = {}
         self.handoff = False
+        # Set by the answer to "which charge?": the charge (or all of them) the debtor picked.
+        self.chosen: ChargeSnapshot | None = None
+        self.chose_all = False
+        # Set by _target when several charges fit and none is in focus: the bot asks among these.
+        self.ambiguous: list[ChargeSnapshot] = []
 
     # --- plumbing -------------------------------------------------------------------------------------------
 
@@ -192,25 +211,139 @@ class _Turn:
     def _charge_by_id(self, charge_id: Any) -> ChargeSnapshot | None:
         return next((c for c in self.snap.actionable_charges if c.id == charge_id), None)
 
-    def _select_charge(self) -> ChargeSnapshot | None:
-        """The oldest actionable charge, unless the amount or the description in the text narrows it down."""
-        charges = self.snap.actionable_charges
-        if not charges:
-            return None
+    def _focus_charge(self) -> ChargeSnapshot | None:
+        """The charge in focus: the caller's (the reminder quoted or the last reminder, when newer), else the
+        one this conversation last talked about."""
+        for charge_id in (self.snap.focus_charge_id, self.context.get("focus_charge_id")):
+            if charge_id is not None and (charge := self._charge_by_id(charge_id)) is not None:
+                return charge
+        return None
+
+    def _named(self, charges: list[ChargeSnapshot]) -> tuple[list[ChargeSnapshot], bool]:
+        """The charges the debtor's words point at, and whether they pointed at all: an amount (the charge's
+        or its installment's), its reference, its description, a month ("a de dezembro": due month or
+        description) or, outside a promise, its due date. Each clue that fits narrows the list."""
+        folded = fold(self.text)
+        tokens = set(folded.replace(".", " ").split())
+        pool, applied = list(charges), False
+
+        def narrow(fits: list[ChargeSnapshot]) -> None:
+            nonlocal pool, applied
+            if fits:
+                pool, applied = fits, True
+
         amount = as_decimal(self.entities.get("amount"))
         if amount is not None:
-            for charge in charges:
-                if amount in (charge.amount, charge.agreement_installment_amount):
-                    return charge
-        folded = fold(self.text)
-        matches = [c for c in charges if len(c.description) >= 4 and fold(c.description) in folded]
-        if len({fold(c.description) for c in matches}) == 1:
-            return matches[0]
-        return charges[0]
+            narrow([c for c in pool if amount in (c.amount, c.agreement_installment_amount)])
+        narrow([c for c in pool if len(c.reference) >= 3 and fold(c.reference) in tokens])
+        narrow([c for c in pool if len(c.description) >= 4 and fold(c.description) in folded])
+        months = {_MONTHS[t] for t in tokens if t in _MONTHS}
+        if months:
+            narrow(
+                [
+                    c
+                    for c in pool
+                    if c.due_date.month in months
+                    or any(name in fold(c.description).split() for name, m in _MONTHS.items() if m in months)
+                ]
+            )
+        due = as_date(self.entities.get("date"))
+        if due is not None and self.intent != "promessa_pagamento":
+            narrow([c for c in pool if c.due_date == due])
+        return pool, applied
+
+    def _target(self, *, prefer_free: bool = False) -> ChargeSnapshot | None:
+        """The charge this turn is about: the one the debtor picked or named, else the one in focus, else the
+        only candidate. None with `self.ambiguous` set when several fit (the caller asks which one), or
+        with nothing open. `prefer_free`: without a name or focus, charges under an agreement step aside."""
+        charges = self.snap.actionable_charges
+        self.ambiguous = []
+        if not charges:
+            return None
+        if self.chosen is not None:
+            return self._focus_on(self.chosen)
+        named, applied = self._named(charges)
+        if applied and len(named) == 1:
+            return self._focus_on(named[0])
+        focus = self._focus_charge()
+        if focus is not None and focus in named:
+            return self._focus_on(focus)
+        pool = named
+        if prefer_free and not applied:
+            pool = [c for c in pool if not c.under_agreement] or pool
+        if len(pool) == 1:
+            return self._focus_on(pool[0])
+        self.ambiguous = pool
+        return None
+
+    def _focus_on(self, charge: ChargeSnapshot) -> ChargeSnapshot:
+        self.updates["focus_charge_id"] = charge.id
+        self.updates["focus_at"] = self.now.isoformat()
+        return charge
+
+    def _ask_which(self, *, allow_all: bool = False) -> str:
+        """Several open charges and none in focus: list them briefly and ask (pending `charge_choice`, which
+        keeps the intent and entities of this message to finish its flow once the debtor answers)."""
+        options = self.ambiguous or self.snap.actionable_charges
+        self._set_pending(
+            PENDING_CHARGE_CHOICE,
+            intent=self.intent,
+            entities={key: _jsonable(value) for key, value in self.entities.items()},
+            options=[c.id for c in options],
+            allow_all=allow_all,
+        )
+        lines = [f"{n}) {self._short(c)}" for n, c in enumerate(options, 1)]
+        total = sum((c.amount for c in options), Decimal("0"))
+        ask = f"Responda com o número da opção (1 a {len(options)})"
+        if allow_all:
+            ask += f' ou "todas" para pagar as {len(options)} juntas ({money(total)})'
+        return (
+            f"Você tem {len(options)} cobranças em aberto. De qual delas você está falando?\n"
+            + "\n".join(lines)
+            + f"\n{ask}."
+        )
+
+    def _answer_charge_choice(self) -> str | None:
+        data = self._pending_data()
+        options = [c for c in (self._charge_by_id(i) for i in data.get("options") or []) if c is not None]
+        if not options:
+            return None
+        folded = fold(self.text).replace(".", " ").strip()
+        chosen: ChargeSnapshot | None = None
+        chose_all = bool(data.get("allow_all")) and any(f" {word} " in f" {folded} " for word in _ALL_WORDS)
+        number = _choice_number(folded)
+        if number is not None and 1 <= number <= len(options):
+            chosen = options[number - 1]
+        elif not chose_all:
+            named, applied = self._named(options)
+            if applied and len(named) == 1:
+                chosen = named[0]
+        if chosen is None and not chose_all:
+            if self.intent != "desconhecido":
+                return None  # a new topic: its own flow
+            streak = int(self.context.get("unknown_streak") or 0) + 1
+            if streak >= UNKNOWN_STREAK_HANDOFF:
+                return self._not_understood()
+            self.updates["unknown_streak"] = streak
+            return (
+                f"Não entendi qual cobrança. Responda só com o número, de 1 a {len(options)} "
+                '(por exemplo: "1").'
+            )
+        self.chosen, self.chose_all = chosen, chose_all
+        self.intent = data.get("intent") or self.intent
+        self.entities = {**(data.get("entities") or {}), **{k: v for k, v in self.entities.items() if v}}
+        if chosen is not None:
+            # The amount that named the charge is no partial promise.
+            self.entities.pop("amount", None)
+        self._set_pending(None)
+        return self._handler()()
 
     def _all_charges_meant(self) -> bool:
-        """The amount the debtor mentions is the total of several charges: he means all of them."""
+        """The amount the debtor mentions is the total of several charges (or he answered "todas"): he means
+        all of them."""
         charges = self.snap.actionable_charges
+        if self.chose_all:
+            return len(charges) > 1
         amount = as_decimal(self.entities.get("amount"))
         return len(charges) > 1 and amount is not None and amount == sum(c.amount for c in charges)
 
@@ -222,8 +355,17 @@ class _Turn:
         return f"Você tem {len(charges)} cobranças em aberto, somando {money(total)}."
 
     def _label(self, charge: ChargeSnapshot) -> str:
-        what = charge.description or "cobrança"
+        """The charge named as a noun phrase that always takes "a"/"da": "cobrança "Plano" de R$ … (…)"."""
+        what = _description(charge)
+        what = f"cobrança {what}" if what else "cobrança"
         return f"{what} de {money(charge.amount)} (vencimento {day(charge.due_date)})"
+
+    def _short(self, charge: ChargeSnapshot) -> str:
+        what = _description(charge) or "Cobrança"
+        line = f"{what} — {money(charge.amount)}, vencimento {day(charge.due_date)}"
+        if charge.under_agreement:
+            line += f" (acordo em {charge.agreement_installments}x)"
+        return line
 
     def _creditor_footer(self) -> str:
         creditor = self.snap.creditor
@@ -279,7 +421,12 @@ class _Turn:
             return reply
         if pending == PENDING_PLAN_CHOICE and (reply := self._answer_plan_choice()) is not None:
             return reply
-        handler = {
+        if pending == PENDING_CHARGE_CHOICE and (reply := self._answer_charge_choice()) is not None:
+            return reply
+        return self._handler()()
+
+    def _handler(self):
+        return {
             "saudacao": self._greeting,
             "agradecimento": self._thanks,
             "confirmacao_pagamento": self._payment_claimed,
@@ -292,7 +439,6 @@ class _Turn:
             "opt_out": self._opt_out,
             "pessoa_errada": self._wrong_person,
         }.get(self.intent, self._not_understood)
-        return handler()
 
     def _attachment(self, pending: str | None) -> str:
         # Media without text (a receipt photo, a PDF): the bot cannot read it; an operator will.
@@ -327,7 +473,12 @@ class _Turn:
         charges = self.snap.actionable_charges
         if not charges:
             return self._no_charge_reply()
-        targets = charges if self._all_charges_meant() else [self._select_charge()]
+        if self._all_charges_meant():
+            targets = charges
+        elif (target := self._target()) is not None:
+            targets = [target]
+        else:
+            return self._ask_which()
         for charge in targets:
             self._do(ActionKind.CLAIM_PAYMENT, charge_id=charge.id)
         self._do(ActionKind.FLAG, reason="Pagamento informado: conferir comprovante")
@@ -335,7 +486,7 @@ class _Turn:
         what = "das cobranças em aberto" if len(targets) > 1 else f"da cobrança {self._label(targets[0])}"
         other = ""
         if len(charges) > len(targets):
-            other = " Se o pagamento foi de outra cobrança, me diga o valor."
+            other = " Se o pagamento foi de outra cobrança, me diga qual."
         return (
             f"Obrigado por avisar! Registrei o pagamento {what} e suspendi os lembretes. "
             f"Por favor, envie o comprovante por aqui (foto ou PDF) para conferirmos.{other}"
@@ -344,22 +495,26 @@ class _Turn:
     # promise ------------------------------------------------------------------------------------------------
 
     def _promise(self) -> str:
-        charge = self._select_charge()
+        charge = self._target()
         if charge is None:
-            return self._no_charge_reply()
+            return self._ask_which() if self.ambiguous else self._no_charge_reply()
         promised = as_date(self.entities.get("date"))
         if promised is None:
             self._set_pending(PENDING_PROMISE_DATE, charge_id=charge.id)
             return (
-                "Combinado! Para qual dia você consegue fazer o pagamento? (por exemplo: dia 20, sexta-feira)"
+                f"Combinado! Para qual dia você consegue pagar a {self._label(charge)}? "
+                "(por exemplo: dia 20, sexta-feira)"
             )
         return self._record_promise(charge, promised)
 
     def _answer_promise_date(self) -> str | None:
         promised = as_date(self.entities.get("date"))
         if promised and (is_date_only(self.text) or self.intent not in _OVERRIDING):
-            charge = self._charge_by_id(self._pending_data().get("charge_id")) or self._select_charge()
+            charge = self._charge_by_id(self._pending_data().get("charge_id")) or self._target()
             if charge is None:
+                if self.ambiguous:
+                    self.intent = "promessa_pagamento"
+                    return self._ask_which()
                 self._set_pending(None)
                 return self._no_charge_reply()
             return self._record_promise(charge, promised)
@@ -390,7 +545,7 @@ class _Turn:
         value = money(amount) if amount is not None else money(charge.amount_due_now)
         parts = [
             f"Combinado! Registrei a promessa de pagamento de {value} até {day(promised)} "
-            f"({charge.description or 'cobrança'} com vencimento em {day(charge.due_date)}).",
+            f"(a {self._label(charge)}).",
             "Se até lá você já tiver pago, é só me avisar por aqui; se precisar do PIX, é só pedir.",
         ]
         if total := self._total_line():
@@ -432,9 +587,11 @@ class _Turn:
         return f"{lead}\nPara a {self._label(charge)}, posso oferecer:\n" + "\n".join(lines) + f"\n{ask}"
 
     def _negotiation(self) -> str:
-        charge = self._select_charge()
+        charge = self._target(prefer_free=True)
         if charge is None:
-            return self._no_charge_reply()
+            return self._ask_which() if self.ambiguous else self._no_charge_reply()
+        if charge.under_agreement:
+            return self._agreement_in_force(charge)
         lead = (
             "Entendo, imprevistos acontecem. Vamos encontrar uma forma que caiba no seu bolso."
             if self.intent == "dificuldade_financeira"
@@ -444,6 +601,18 @@ class _Turn:
         if choice is not None:
             return self._pick(charge, choice)
         return self._offer(charge, lead)
+
+    def _agreement_in_force(self, charge: ChargeSnapshot) -> str:
+        """A charge under an active agreement gets no new offer: the agreement and its next installment."""
+        self._set_pending(None)
+        lead = "Entendo, imprevistos acontecem. " if self.intent == "dificuldade_financeira" else ""
+        installment = charge.amount_due_now
+        return (
+            f"{lead}A {self._label(charge)} já tem um acordo ativo em {charge.agreement_installments}x "
+            f"de {money(installment)}, então não abro outra negociação para ela por aqui. "
+            f'Se quiser, envio o PIX da próxima parcela ({money(installment)}): é só escrever "pix". '
+            'Se precisar mudar o acordo, escreva "atendente".'
+        )
 
     def _answer_plan_choice(self) -> str | None:
         if self.intent in _OVERRIDING - {"negociacao", "dificuldade_financeira"}:
@@ -512,18 +681,24 @@ class _Turn:
             head = f"Para pagar as {len(charges)} cobranças em aberto ({money(total)}) de uma vez:"
             block = self._pix_block(total, "")
         else:
-            charge = self._select_charge()
-            assert charge is not None
+            charge = self._target()
+            if charge is None:
+                return self._ask_which(allow_all=True)
             head = f"Para pagar a {self._label(charge)}:"
-            if charge.agreement_installment_amount:
-                head = f"Para pagar a parcela do seu acordo ({self._label(charge)}):"
+            if charge.under_agreement:
+                head = (
+                    f"Para pagar a próxima parcela do seu acordo ({charge.agreement_installments}x de "
+                    f"{money(charge.amount_due_now)}) da {self._label(charge)}:"
+                )
             block = self._pix_block(charge.amount_due_now, charge.reference)
             if total := self._total_line():
-                block += f"\n{total} Este código é da mais antiga; para outra, me diga o valor."
+                block += f"\n{total} Este código é só desta; para outra, me diga qual."
         return f"{head}\n{block}\n{self._creditor_footer()}"
 
     def _dispute(self) -> str:
-        charge = self._select_charge()
+        charge = self._target()
+        if charge is None and self.ambiguous:
+            return self._ask_which()
         if charge is None:
             self._hand_over("Contestação (sem cobrança em aberto)")
             return (
@@ -576,6 +751,25 @@ class _Turn:
         if self.snap.client_id is None and self.intent in _DEBT_TOPICS:
             self._do(ActionKind.FLAG, reason="Número sem cadastro falou de cobrança: identificar o cliente")
         return GENERIC_REPLY
+
+
+def _description(charge: ChargeSnapshot) -> str:
+    """The charge's own description, quoted, or "" when it has none (or says only "cobrança")."""
+    text = " ".join((charge.description or "").split())
+    if not text or fold(text) in ("cobranca", "cobrancas", "divida", "debito"):
+        return ""
+    return f"\u201c{text}\u201d"
+
+
+def _choice_number(folded: str) -> int | None:
+    """The option picked in a short answer: "2", "a 2", "opção 2", "a segunda", "o primeiro"."""
+    tokens = [t for t in folded.split() if t not in ("a", "o", "opcao", "numero", "n", "quero", "essa", "e")]
+    if len(tokens) != 1:
+        return None
+    token = tokens[0].rstrip("aº")
+    if token.isdigit() and len(token) <= 2:
+        return int(token)
+    return _ORDINALS.get(tokens[0])
 
 
 def _percent(value: Decimal) -> str:

@@ -66,6 +66,12 @@ class ChargeSnapshot:
     reference: str = ""  # the charge's external id: the PIX txid
     agreement_installments: int | None = None
     agreement_installment_amount: Decimal | None = None
+    agreement_first_due_date: dt.date | None = None
+
+    @property
+    def under_agreement(self) -> bool:
+        """An active agreement covers this charge: no new negotiation, its PIX is the installment's."""
+        return self.agreement_installments is not None
 
     @property
     def is_actionable(self) -> bool:
@@ -105,6 +111,9 @@ class ClientSnapshot:
     opted_out: bool = False
     charges: tuple[ChargeSnapshot, ...] = ()
     limits: NegotiationLimits = field(default_factory=NegotiationLimits)
+    # The charge the conversation is about, as the caller knows it: the charge of the reminder the debtor
+    # quoted, or of the last reminder when it is newer than the focus kept in the conversation's context.
+    focus_charge_id: int | None = None
 
     @property
     def is_known(self) -> bool:
@@ -113,5 +122,5 @@ class ClientSnapshot:
 
     @property
     def actionable_charges(self) -> list[ChargeSnapshot]:
-        """Oldest first: the policy acts on the oldest open charge unless the debtor narrows it down."""
+        """Oldest first (the order the policy lists them in when it asks which one)."""
         return sorted((c for c in self.charges if c.is_actionable), key=lambda c: (c.due_date, c.id))

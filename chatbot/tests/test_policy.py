@@ -264,8 +264,8 @@ OLD = charge(1, "100.00", dt.date(2026, 1, 10), "Mensalidade janeiro")
 NEW = charge(2, "250.00", dt.date(2026, 2, 10), "Mensalidade fevereiro")
 
 
-def test_with_several_charges_it_acts_on_the_oldest_and_mentions_the_total():
-    decision = turn("informacoes_pagamento", "como pago?", snap=snapshot(NEW, OLD))
+def test_with_several_charges_it_acts_on_the_one_in_focus_and_mentions_the_total():
+    decision = turn("informacoes_pagamento", "como pago?", snap=snapshot(NEW, OLD, focus_charge_id=1))
     assert "5406100.00" in decision.reply
     assert "2 cobranças em aberto" in decision.reply and "R$ 350,00" in decision.reply
 

@@ -1,0 +1,132 @@
+"""Issue #12, item 1 inside Django: the charge in focus comes from the last reminder (its Dispatch's charge),
+from the reminder the debtor quoted (WAHA's replyTo) and from what the conversation talked about last."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from billing.models import Agreement, Charge
+from billing.tests.factories import ChargeFactory, ClientFactory, DispatchFactory
+from chatbot import services
+from chatbot.tests import test_bot_flow as flow
+from chatbot.tests.test_bot_flow import bot_replies, say
+from conversations import services as conversations
+from conversations.models import Conversation, Message
+from conversations.tests.factories import ConversationFactory
+from whatsapp.services import _quoted_id
+
+pytestmark = pytest.mark.django_db
+classified, waha = flow.classified, flow.waha  # the bot-flow fixtures: fake classifier, fake WAHA
+
+
+@pytest.fixture
+def debtor():
+    """The issue's debtor: an older R$ 189,90 charge under an active 3x agreement, a R$ 1.234,56 one of
+    December and a R$ 250,00 one of February."""
+    client = ClientFactory(name="Joana Lima")
+    agreed = ChargeFactory(
+        client=client,
+        amount=Decimal("189.90"),
+        due_date=dt.date(2025, 10, 5),
+        description="Plano odontológico",
+        status=Charge.Status.NEGOTIATING,
+    )
+    Agreement.objects.create(
+        charge=agreed,
+        installments=3,
+        installment_amount=Decimal("63.30"),
+        total_amount=Decimal("189.90"),
+        first_due_date=dt.date(2025, 11, 5),
+    )
+    december = ChargeFactory(
+        client=client, amount=Decimal("1234.56"), due_date=dt.date(2025, 12, 10), description="Mensalidade"
+    )
+    february = ChargeFactory(
+        client=client, amount=Decimal("250.00"), due_date=dt.date(2026, 2, 10), description="Mensalidade"
+    )
+    conversation = ConversationFactory(client=client)
+    return conversation, agreed, december, february
+
+
+def reminder(conversation: Conversation, charge: Charge, waha_id: str, *, minutes_ago: int) -> Message:
+    dispatch = DispatchFactory(charge=charge)
+    return conversations.message_record_outbound(
+        conversation=conversation,
+        body="Lembrete de pagamento",
+        author=Message.Author.CAMPAIGN,
+        waha_id=waha_id,
+        dispatch=dispatch,
+        sent_at=timezone.now() - dt.timedelta(minutes=minutes_ago),
+    )
+
+
+def test_the_pix_is_for_the_charge_of_the_last_reminder(classified, waha, debtor):
+    conversation, _agreed, december, february = debtor
+    reminder(conversation, february, "true_x@c.us_OLDER", minutes_ago=60)
+    reminder(conversation, december, "true_x@c.us_NEWER", minutes_ago=5)
+    say(conversation, "me manda o pix")
+    reply = bot_replies(conversation)[-1]
+    assert "54071234.56" in reply and "R$ 1.234,56" in reply
+
+
+def test_a_quoted_reminder_puts_its_charge_in_focus(classified, waha, debtor):
+    conversation, _agreed, december, february = debtor
+    reminder(conversation, february, f"true_{conversation.chat_id}_3EB0FEB", minutes_ago=60)
+    reminder(conversation, december, f"true_{conversation.chat_id}_3EB0DEC", minutes_ago=5)
+    message, created = conversations.message_receive(
+        chat_id=conversation.chat_id,
+        body="me manda o pix",
+        waha_id="false_quoted_1",
+        sent_at=timezone.now(),
+        session_name="default",
+        reply_to="3EB0FEB",
+    )
+    assert created
+    services.bot_handle_inbound(message_id=message.pk)
+    reply = bot_replies(conversation)[-1]
+    assert "5406250.00" in reply and "R$ 250,00" in reply
+    conversation.refresh_from_db()
+    assert conversation.context["focus_charge_id"] == february.pk
+
+
+def test_without_a_reminder_several_charges_are_listed_and_the_answer_picks_one(classified, waha, debtor):
+    conversation, _agreed, _december, _february = debtor
+    say(conversation, "me manda o pix")
+    ask = bot_replies(conversation)[-1]
+    assert "000201" not in ask and "R$ 1.234,56" in ask and "R$ 250,00" in ask
+    say(conversation, "a de dezembro")
+    assert "54071234.56" in bot_replies(conversation)[-1]
+
+
+def test_a_named_month_is_not_answered_with_the_agreed_charges_menu(classified, waha, debtor):
+    conversation, _agreed, _december, _february = debtor
+    say(conversation, "e a de dezembro, dá pra parcelar?")
+    reply = bot_replies(conversation)[-1]
+    assert "R$ 189,90" not in reply and "R$ 1.234,56" in reply
+
+
+def test_a_difficulty_with_only_an_agreed_charge_is_not_offered_the_menu(classified, waha):
+    client = ClientFactory(name="Ana Dias")
+    agreed = ChargeFactory(client=client, amount=Decimal("189.90"), status=Charge.Status.NEGOTIATING)
+    Agreement.objects.create(
+        charge=agreed,
+        installments=3,
+        installment_amount=Decimal("63.30"),
+        total_amount=Decimal("189.90"),
+        first_due_date=timezone.localdate(),
+    )
+    conversation = ConversationFactory(client=client)
+    say(conversation, "quero parcelar, tô desempregada")
+    reply = bot_replies(conversation)[-1]
+    assert "acordo" in reply and "R$ 63,30" in reply and "1)" not in reply
+
+
+def test_the_webhooks_reply_to_id_is_read():
+    assert _quoted_id({"replyTo": {"id": "AAAA", "participant": "1@c.us"}}) == "AAAA"
+    assert _quoted_id({"replyTo": None}) == ""
+    assert _quoted_id({"replyTo": {"id": 5}}) == ""
+    assert _quoted_id({}) == ""
