@@ -16,6 +16,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from cobranca.auth_tokens import refresh_matches_password
 from cobranca.ratelimit import LOGIN_GROUP, LOGIN_LOCKED_MESSAGE, login_attempt_limited, too_many_requests
 
 
@@ -82,7 +83,11 @@ class RefreshApi(APIView):
     )
     def post(self, request):
         serializer = TokenRefreshSerializer(data=request.data)
+        raw = request.data.get("refresh") if isinstance(request.data, dict) else None
         try:
+            # Before rotating it: a token for another password must not mint anything.
+            if isinstance(raw, str) and raw and not refresh_matches_password(raw):
+                raise TokenError("issued for another password")
             serializer.is_valid(raise_exception=True)
         except (TokenError, AuthenticationFailed, ObjectDoesNotExist):
             # Expired, revoked, of a deactivated user, or of a user who no longer exists.

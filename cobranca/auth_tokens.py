@@ -27,6 +27,20 @@ def revoke_refresh_tokens(user) -> int:
     return len(created)
 
 
+def refresh_matches_password(raw: str) -> bool:
+    """Whether a refresh token carries the current password's claim (the access tokens it mints would be
+    refused otherwise: tokens from before the claim existed, or for an older password)."""
+    from rest_framework_simplejwt.settings import api_settings
+    from rest_framework_simplejwt.tokens import RefreshToken
+    from rest_framework_simplejwt.utils import get_md5_hash_password
+
+    token = RefreshToken(raw, verify=False)
+    user = get_user_model().objects.filter(pk=token.get(api_settings.USER_ID_CLAIM)).first()
+    return user is not None and token.get(api_settings.REVOKE_TOKEN_CLAIM) == get_md5_hash_password(
+        user.password
+    )
+
+
 def _remember_credentials(sender, instance, raw=False, **kwargs) -> None:
     if raw or instance.pk is None:
         instance._credentials_before = None

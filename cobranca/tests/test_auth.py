@@ -312,3 +312,15 @@ def test_without_a_proxy_a_forged_x_forwarded_for_does_not_dodge_the_limit(clien
         HTTP_X_FORWARDED_FOR="192.0.2.99",
     )
     assert response.status_code == 429
+
+
+def test_a_refresh_token_without_the_password_claim_is_refused_at_refresh(api, operator):
+    """Issued before the claim existed (or for an older password): refusing it at refresh gives the caller a
+    clear 401 instead of access tokens that fail on every request."""
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    token = RefreshToken.for_user(operator)
+    del token["hash_password"]
+    response = api.post("/auth/refresh", {"refresh": str(token)}, format="json")
+    assert response.status_code == 401
+    assert response.json()["extra"]["code"] == "token_not_valid"
