@@ -340,6 +340,8 @@ def _decide(
         ),
         now=now,
         tz=timezone.get_current_timezone(),
+        confirm_ttl=dt.timedelta(minutes=settings.CHATBOT_CONFIRM_TTL_MINUTES),
+        opt_out_confirm_below=settings.CHATBOT_OPT_OUT_CONFIRM_BELOW,
     )
 
 

@@ -397,6 +397,10 @@ CHATBOT_ENABLED = env_bool("CHATBOT_ENABLED", True)
 # WAHA's advice: show "typing..." for a moment proportional to the reply before sending it.
 CHATBOT_TYPING_SECONDS_PER_CHAR = env_float("CHATBOT_TYPING_SECONDS_PER_CHAR", 0.015, minimum=0)
 CHATBOT_TYPING_MAX_SECONDS = env_float("CHATBOT_TYPING_MAX_SECONDS", 3.0, minimum=0)
+# How long a proposal ("Posso registrar? Responda SIM") waits for the debtor's "sim" (docs/policy.md).
+CHATBOT_CONFIRM_TTL_MINUTES = env_int("CHATBOT_CONFIRM_TTL_MINUTES", 30, minimum=1, maximum=7 * 24 * 60)
+# An opt-out the classifier is less sure of than this, and that is not spelled out, is confirmed first.
+CHATBOT_OPT_OUT_CONFIRM_BELOW = env_float("CHATBOT_OPT_OUT_CONFIRM_BELOW", 0.85, minimum=0, maximum=1)
 MODEL_DEVICE = env_choice("MODEL_DEVICE", "cpu", ("cpu", "cuda"))
 MODEL_MAX_LENGTH = env_int("MODEL_MAX_LENGTH", 128, minimum=8, maximum=4096)
 

@@ -13,6 +13,7 @@ number that is not the client's (unknown numbers and numbers marked wrong get ge
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,6 +44,12 @@ PENDING_PROMISE_DATE = "promise_date"
 PENDING_PLAN_CHOICE = "plan_choice"
 PENDING_RECEIPT = "receipt"
 PENDING_CHARGE_CHOICE = "charge_choice"
+PENDING_CONFIRM = "confirm"
+# A proposal ("Posso registrar? Responda SIM") is forgotten sooner than other questions: a "sim" an hour later
+# may answer something else. The service passes settings.CHATBOT_CONFIRM_TTL_MINUTES.
+DEFAULT_CONFIRM_TTL = dt.timedelta(minutes=30)
+# Below this confidence an opt-out that is not spelled out ("para de me mandar mensagem") is confirmed first.
+DEFAULT_OPT_OUT_CONFIRM_BELOW = 0.85
 # Promises further out than this are better served by an installment plan.
 PROMISE_MAX_DAYS = 60
 # Days the debtor has to make the first payment of an agreement (stated in the reply, stored in the
@@ -83,6 +90,26 @@ _ORDINALS = {
     "primeira": 1, "primeiro": 1, "segunda": 2, "segundo": 2, "terceira": 3, "terceiro": 3,
     "quarta": 4, "quarto": 4, "quinta": 5, "quinto": 5,
 }  # fmt: skip
+_YES = frozenset(
+    "sim s pode isso ok okay confirmo confirma confirmar certo certeza beleza blz claro fechado combinado "
+    "aceito quero pode_sim isso_mesmo uhum aham positivo correto exato perfeito registra registrar "
+    "pode_registrar".split()
+)
+_NO = frozenset("nao n nop nope negativo cancela cancelar cancele deixa esquece nem desisto".split())
+# Spelled-out opt-outs: honoured at once whatever the classifier's confidence.
+_EXPLICIT_OPT_OUT = re.compile(
+    r"\b(para(r|m)?|pare(m)?) de (me )?(mandar|enviar|mandarem|enviarem)"
+    r"|\b(me )?(tira|tire|tirem|remova|remove|exclui|exclua)\w* (o )?(meu numero |me )?(da|dessa|desta) lista"
+    r"|\bnao (quero|desejo) (mais )?receber"
+    r"|\bnao (me )?(mande|mandem|envie|enviem) mais"
+    r"|\b(descadastr|cancelar? (o )?cadastro|sair da lista)"
+)
+# A greeting (with the chit-chat that comes with it) is never an opt-out, whatever the classifier says.
+_GREETING = re.compile(
+    r"^(oi+|ola|ole|opa|eai|e ai|bom dia|boa tarde|boa noite|tudo bem|tudo bom|td bem|salve|saudacoes|"
+    r"alo|hey|hello|blz|beleza)\b"
+)
+
 _ALL_WORDS = frozenset({"todas", "todos", "tudo", "as duas", "os dois", "ambas", "ambos"})
 
 GENERIC_REPLY = (
@@ -112,12 +139,20 @@ def decide(
     client_snapshot: ClientSnapshot,
     now: dt.datetime,
     tz: dt.tzinfo | None = None,
+    confirm_ttl: dt.timedelta | None = None,
+    opt_out_confirm_below: float | None = None,
 ) -> Decision:
     """Decide the bot's turn. `confidence` is informative: the classifier already turned unsure guesses into
     `desconhecido` (threshold + margin), so the policy acts on the intent it is given. `tz` is the zone the
-    debtor's dates live in (America/Sao_Paulo when None)."""
+    debtor's dates live in (America/Sao_Paulo when None). `confirm_ttl`: how long a proposal waits for its
+    "sim"; `opt_out_confirm_below`: an opt-out less sure than this, not spelled out, is confirmed first."""
     return _Turn(
         intent=intent,
+        confidence=confidence,
+        confirm_ttl=confirm_ttl or DEFAULT_CONFIRM_TTL,
+        opt_out_confirm_below=DEFAULT_OPT_OUT_CONFIRM_BELOW
+        if opt_out_confirm_below is None
+        else opt_out_confirm_below,
         entities=entities or {},
         text=text or "",
         context=context or {},
@@ -138,8 +173,14 @@ class _Turn:
         snap: ClientSnapshot,
         now: dt.datetime,
         tz: dt.tzinfo,
+        confidence: float = 1.0,
+        confirm_ttl: dt.timedelta = DEFAULT_CONFIRM_TTL,
+        opt_out_confirm_below: float = DEFAULT_OPT_OUT_CONFIRM_BELOW,
     ) -> None:
         self.intent = intent
+        self.confidence = confidence
+        self.confirm_ttl = confirm_ttl
+        self.opt_out_confirm_below = opt_out_confirm_below
         self.entities = entities
         self.text = text
         self.context = context
@@ -180,15 +221,17 @@ class _Turn:
 
     def _pending(self) -> str | None:
         pending = self.context.get("pending")
-        since = self.context.get("pending_at")
-        if not pending:
-            return None
-        try:
-            if since and self.now - dt.datetime.fromisoformat(since) > PENDING_TTL:
-                return None
-        except (TypeError, ValueError):
+        if not pending or self._pending_expired():
             return None
         return pending
+
+    def _pending_expired(self) -> bool:
+        since = self.context.get("pending_at")
+        ttl = self.confirm_ttl if self.context.get("pending") == PENDING_CONFIRM else PENDING_TTL
+        try:
+            return bool(since) and self.now - dt.datetime.fromisoformat(since) > ttl
+        except (TypeError, ValueError):
+            return True
 
     def _set_pending(self, pending: str | None, **data: Any) -> None:
         self.updates["pending"] = pending
@@ -423,6 +466,16 @@ class _Turn:
             return reply
         if pending == PENDING_CHARGE_CHOICE and (reply := self._answer_charge_choice()) is not None:
             return reply
+        if pending == PENDING_CONFIRM:
+            if (reply := self._answer_confirm()) is not None:
+                return reply
+            self._set_pending(None)  # a new topic: the proposal is dropped, nothing was recorded
+        elif self.context.get("pending") == PENDING_CONFIRM and _answer_word(self.text) in _YES:
+            self._set_pending(None)
+            return (
+                "Essa proposta expirou e não registrei nada. "
+                f"Se ainda quiser, é só pedir de novo: posso {MENU}."
+            )
         return self._handler()()
 
     def _handler(self):
@@ -538,9 +591,22 @@ class _Turn:
                 'Se precisar de mais prazo, posso oferecer um parcelamento: é só escrever "parcelar".'
             )
         amount = as_decimal(self.entities.get("amount"))
-        if amount is not None and amount >= charge.amount:
-            amount = None  # the whole charge (or more, e.g. the total of several): a plain promise
+        if amount is not None and (amount >= charge.amount or amount == charge.agreement_installment_amount):
+            amount = None  # the whole charge or its installment (or a total of several): a plain promise
+        if amount is not None:
+            self._propose(
+                ActionKind.CREATE_PROMISE, charge_id=charge.id, promised_date=promised, amount=amount
+            )
+            return (
+                f"Você vai pagar {money(amount)} da {self._label(charge)} até {day(promised)}, "
+                f"e o restante ({money(charge.amount - amount)}) continua em aberto. "
+                "Posso registrar? Responda SIM para confirmar ou NÃO para cancelar."
+            )
+        return self._promise_recorded(charge, promised, None)
+
+    def _promise_recorded(self, charge: ChargeSnapshot, promised: dt.date, amount: Decimal | None) -> str:
         self._do(ActionKind.CREATE_PROMISE, charge_id=charge.id, promised_date=promised, amount=amount)
+        self._focus_on(charge)
         self._set_pending(None)
         value = money(amount) if amount is not None else money(charge.amount_due_now)
         parts = [
@@ -644,16 +710,24 @@ class _Turn:
                 f"o máximo é {allowed}x.",
             )
         discount = limits.max_discount_percent if installments == 1 else Decimal("0")
-        terms = agreement_terms(amount=charge.amount, installments=installments, discount_percent=discount)
         first_due = self.today + dt.timedelta(days=AGREEMENT_FIRST_DUE_DAYS)
-        self._do(
+        plan, _first = self._plan(charge, installments, discount)
+        self._propose(
             ActionKind.CREATE_AGREEMENT,
             charge_id=charge.id,
             installments=installments,
             discount_percent=discount,
             first_due_date=first_due,
         )
-        self._set_pending(None)
+        return (
+            f"Para a {self._label(charge)}: {plan}, "
+            f"{'com pagamento até' if installments == 1 else 'primeira parcela em'} {day(first_due)}.\n"
+            f"Posso registrar esse acordo? Responda SIM para confirmar ou NÃO para cancelar."
+        )
+
+    def _plan(self, charge: ChargeSnapshot, installments: int, discount: Decimal) -> tuple[str, Decimal]:
+        """The plan in words and the first payment's amount."""
+        terms = agreement_terms(amount=charge.amount, installments=installments, discount_percent=discount)
         if installments == 1:
             plan = f"pagamento à vista de {money(terms.total)}" + (
                 f" (com {_percent(discount)} de desconto)" if discount else ""
@@ -664,11 +738,70 @@ class _Turn:
             if terms.last_installment_amount != terms.installment_amount:
                 plan += f" (a última de {money(terms.last_installment_amount)})"
             first = terms.installment_amount
+        return plan, first
+
+    def _agreement_recorded(self, charge: ChargeSnapshot, params: dict[str, Any]) -> str:
+        installments = int(params["installments"])
+        discount = as_decimal(params.get("discount_percent")) or Decimal("0")
+        first_due = as_date(params["first_due_date"]) or self.today
+        self._do(
+            ActionKind.CREATE_AGREEMENT,
+            charge_id=charge.id,
+            installments=installments,
+            discount_percent=discount,
+            first_due_date=first_due,
+        )
+        self._focus_on(charge)
+        plan, first = self._plan(charge, installments, discount)
+        when = (
+            f"O pagamento vence em {day(first_due)}."
+            if installments == 1
+            else f"A primeira parcela vence em {day(first_due)}."
+        )
         return (
-            f"Acordo registrado: {plan}. O primeiro pagamento vence em {day(first_due)}.\n"
+            f"Acordo registrado para a {self._label(charge)}: {plan}. {when}\n"
             f"{self._pix_block(first, charge.reference)}\n"
             f"Depois de pagar, é só me avisar por aqui.\n{self._creditor_footer()}"
         )
+
+    # confirmation -------------------------------------------------------------------------------------------
+
+    def _propose(self, kind: str, **params: Any) -> None:
+        """Keep an action for the debtor's "sim" (pending `confirm`, expiring after `confirm_ttl`)."""
+        self._set_pending(
+            PENDING_CONFIRM, action=kind, params={key: _jsonable(value) for key, value in params.items()}
+        )
+
+    def _answer_confirm(self) -> str | None:
+        """ "sim"/"pode"/"isso"/"ok" carries out the proposal, "não" cancels it; anything else that is no new
+        topic asks again. None: a new topic (the caller drops the proposal)."""
+        data = self._pending_data()
+        word = _answer_word(self.text)
+        if word in _NO:
+            self._set_pending(None)
+            return (
+                "Tudo bem, não registrei nada. Se quiser, posso enviar o PIX do valor total, registrar uma "
+                "data em que você consegue pagar ou mostrar as opções de parcelamento de novo."
+            )
+        if word not in _YES:
+            if self.intent != "desconhecido" and self.intent != "agradecimento":
+                return None
+            return "Posso registrar? Responda SIM para confirmar ou NÃO para cancelar."
+        self._set_pending(None)
+        kind, params = data.get("action"), data.get("params") or {}
+        if kind == ActionKind.OPT_OUT:
+            return self._opt_out_now()
+        charge = self._charge_by_id(params.get("charge_id"))
+        if charge is None:
+            return self._no_charge_reply()
+        if kind == ActionKind.CREATE_AGREEMENT:
+            return self._agreement_recorded(charge, params)
+        if kind == ActionKind.CREATE_PROMISE:
+            promised = as_date(params.get("promised_date"))
+            if promised is None:
+                return self._not_understood()
+            return self._promise_recorded(charge, promised, as_decimal(params.get("amount")))
+        return self._not_understood()
 
     # payment info, dispute, handoff, opt-out, wrong person --------------------------------------------------
 
@@ -718,6 +851,22 @@ class _Turn:
         )
 
     def _opt_out(self) -> str:
+        folded = fold(self.text)
+        explicit = bool(_EXPLICIT_OPT_OUT.search(folded))
+        if not explicit and _GREETING.match(folded):
+            # A greeting (with its chit-chat) read as an opt-out: answer the greeting, never suppress.
+            self.intent = "saudacao"
+            return self._greeting()
+        if not explicit and self.confidence < self.opt_out_confirm_below:
+            self._propose(ActionKind.OPT_OUT, client_id=self.snap.client_id)
+            return (
+                "Você quer deixar de receber as mensagens automáticas de cobrança da "
+                f"{self.snap.creditor.name} neste número? Responda SIM para confirmar ou NÃO para continuar "
+                "recebendo."
+            )
+        return self._opt_out_now()
+
+    def _opt_out_now(self) -> str:
         self._do(ActionKind.OPT_OUT, client_id=self.snap.client_id)
         self.updates["opted_out"] = True
         self._set_pending(None)
@@ -739,7 +888,9 @@ class _Turn:
         if self.intent == "falar_humano":
             self._hand_over("Número sem cadastro pediu um atendente")
             return "Certo! Vou chamar um atendente, que continua a conversa por aqui."
-        if self.intent == "opt_out":
+        if self.intent == "opt_out" and not (
+            _GREETING.match(fold(self.text)) and not _EXPLICIT_OPT_OUT.search(fold(self.text))
+        ):
             if self.snap.client_id is not None:
                 self._do(ActionKind.OPT_OUT, client_id=self.snap.client_id)
             self.updates["opted_out"] = True
@@ -759,6 +910,22 @@ def _description(charge: ChargeSnapshot) -> str:
     if not text or fold(text) in ("cobranca", "cobrancas", "divida", "debito"):
         return ""
     return f"\u201c{text}\u201d"
+
+
+def _answer_word(text: str) -> str:
+    """A short answer reduced to one word for the yes/no sets: "Sim!" → "sim", "pode sim" → "pode_sim",
+    "não, obrigado" → "nao"; "" for anything longer than three words."""
+    tokens = fold(text).replace(".", " ").replace("!", " ").split()
+    if not tokens or len(tokens) > 3:
+        return ""
+    if tokens[0] in _NO:
+        return tokens[0]
+    joined = "_".join(tokens[:2])
+    if joined in _YES:
+        return joined
+    if all(token in _YES for token in tokens):
+        return tokens[0]
+    return ""
 
 
 def _choice_number(folded: str) -> int | None:

@@ -253,6 +253,8 @@ def test_a_negotiation_ends_in_an_agreement_with_a_pix_code(classified, waha, co
     say(conversation, "quero parcelar")
     assert "3x de R$ 100,00" in waha.sent[-1][1]
     say(conversation, "a 3")
+    assert not Agreement.objects.exists() and "Responda SIM" in waha.sent[-1][1]
+    say(conversation, "sim")
     agreement = Agreement.objects.get()
     assert (agreement.installments, agreement.installment_amount) == (3, Decimal("100.00"))
     charge.refresh_from_db()
@@ -273,6 +275,7 @@ def test_the_policy_in_force_limits_the_offer_and_the_pick(classified, waha, con
     assert not Agreement.objects.exists()
     assert "máximo é em 2x" in waha.sent[-1][1]
     say(conversation, "à vista")
+    say(conversation, "sim")
     agreement = Agreement.objects.get()
     assert (agreement.installments, agreement.total_amount) == (1, Decimal("285.00"))
 

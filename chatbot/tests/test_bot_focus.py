@@ -130,3 +130,48 @@ def test_the_webhooks_reply_to_id_is_read():
     assert _quoted_id({"replyTo": None}) == ""
     assert _quoted_id({"replyTo": {"id": 5}}) == ""
     assert _quoted_id({}) == ""
+
+
+# --- issue #12, item 2: confirm before committing, through the real turn -----------------------------------
+
+
+@pytest.fixture
+def single(waha):
+    client = ClientFactory(name="Maria Souza")
+    charge = ChargeFactory(client=client, amount=Decimal("300.00"), due_date=dt.date(2026, 1, 10))
+    return ConversationFactory(client=client), charge
+
+
+def test_an_agreement_waits_for_sim_and_the_proposal_expires_as_configured(
+    classified, waha, single, settings
+):
+    conversation, _charge = single
+    settings.CHATBOT_CONFIRM_TTL_MINUTES = 5
+    say(conversation, "dá pra parcelar em 3x?")
+    assert not Agreement.objects.exists() and "Responda SIM" in waha.sent[-1][1]
+    conversation.refresh_from_db()
+    assert conversation.context["pending"] == "confirm"
+    stale = (timezone.now() - dt.timedelta(minutes=6)).isoformat()
+    Conversation.objects.filter(pk=conversation.pk).update(
+        context={**conversation.context, "pending_at": stale}
+    )
+    say(conversation, "sim")
+    assert not Agreement.objects.exists() and "expirou" in waha.sent[-1][1]
+    say(conversation, "dá pra parcelar em 3x?")
+    say(conversation, "sim")
+    assert Agreement.objects.get().installments == 3
+    assert "Acordo registrado" in waha.sent[-1][1]
+
+
+def test_an_unsure_opt_out_is_asked_and_a_greeting_is_never_one(waha, single, monkeypatch):
+    conversation, _charge = single
+    monkeypatch.setattr(services, "classify", lambda text: ("opt_out", 0.6 if "chega" in text else 0.99))
+    say(conversation, "bom dia, tudo bem?")
+    conversation.client.refresh_from_db()
+    assert conversation.client.opted_out_at is None
+    say(conversation, "chega disso")
+    conversation.client.refresh_from_db()
+    assert conversation.client.opted_out_at is None and "Responda SIM" in waha.sent[-1][1]
+    say(conversation, "sim")
+    conversation.client.refresh_from_db()
+    assert conversation.client.opted_out_at is not None

@@ -168,9 +168,11 @@ def test_a_promise_with_a_date_is_recorded_and_confirmed_in_brazilian_format():
 
 
 def test_a_promise_of_part_of_the_amount_keeps_that_amount():
-    decision = turn(
+    proposal = turn(
         "promessa_pagamento", "pago 100 reais sexta", entities={"date": TODAY, "amount": Decimal("100")}
     )
+    assert "R$ 100,00" in proposal.reply and not proposal.actions  # another amount: confirmed first
+    decision = turn("desconhecido", "sim", context=then(proposal))
     assert params(decision, ActionKind.CREATE_PROMISE)["amount"] == Decimal("100")
     assert "R$ 100,00" in decision.reply
 
@@ -353,7 +355,9 @@ def test_the_minimum_installment_limits_the_offer():
 )
 def test_the_debtor_picks_a_plan_in_the_next_message(text, entities, installments):
     offer = turn("negociacao", "quero parcelar")
-    pick = turn("desconhecido", text, context=then(offer), entities=entities)
+    proposal = turn("desconhecido", text, context=then(offer), entities=entities)
+    assert not proposal.actions and proposal.context_updates["pending"] == "confirm"
+    pick = turn("desconhecido", "sim", context=then(proposal, then(offer)))
     agreement = params(pick, ActionKind.CREATE_AGREEMENT)
     assert agreement["installments"] == installments
     assert agreement["first_due_date"] == TODAY + dt.timedelta(days=3)
@@ -364,7 +368,8 @@ def test_the_debtor_picks_a_plan_in_the_next_message(text, entities, installment
 
 def test_the_pix_of_an_agreement_is_for_the_first_installment():
     offer = turn("negociacao", "quero parcelar")
-    pick = turn("negociacao", "a 3", context=then(offer))
+    proposal = turn("negociacao", "a 3", context=then(offer))
+    pick = turn("desconhecido", "sim", context=then(proposal, then(offer)))
     assert "5406100.00" in pick.reply and "3x de R$ 100,00" in pick.reply
 
 
@@ -376,8 +381,10 @@ def test_more_installments_than_allowed_are_explained_and_re_offered():
     assert pick.context_updates["pending"] == "plan_choice"
 
 
-def test_a_negotiation_that_names_an_allowed_plan_is_accepted_at_once():
-    decision = turn("negociacao", "dá pra fazer em 2x?", entities={"installments": 2})
+def test_a_negotiation_that_names_an_allowed_plan_is_proposed_without_the_menu():
+    proposal = turn("negociacao", "dá pra fazer em 2x?", entities={"installments": 2})
+    assert "1) à vista" not in proposal.reply and "2x de R$ 150,00" in proposal.reply
+    decision = turn("desconhecido", "pode", context=then(proposal))
     assert params(decision, ActionKind.CREATE_AGREEMENT)["installments"] == 2
 
 

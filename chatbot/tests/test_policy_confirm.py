@@ -1,0 +1,127 @@
+"""Issue #12, item 2: agreements, promises of another amount and unsure opt-outs are proposed and confirmed
+("Posso registrar? Responda SIM"); the pending question expires; "não" cancels and says what else there is;
+an explicit opt-out is honoured at once and a greeting never becomes one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from chatbot.policy import ActionKind, decide
+from chatbot.tests.test_policy import NOW, TODAY, kinds, params, snapshot, then
+
+TTL = dt.timedelta(minutes=30)
+
+
+def turn(intent, text, *, context=None, entities=None, confidence=0.93, now=NOW, snap=None):
+    return decide(
+        intent=intent,
+        confidence=confidence,
+        entities=entities or {},
+        text=text,
+        context=context or {},
+        client_snapshot=snap or snapshot(),
+        now=now,
+        confirm_ttl=TTL,
+        opt_out_confirm_below=0.85,
+    )
+
+
+def test_asking_for_3x_is_a_proposal_not_an_agreement():
+    proposal = turn("negociacao", "dá pra parcelar em 3x?", entities={"installments": 3})
+    assert ActionKind.CREATE_AGREEMENT not in kinds(proposal)
+    assert "Acordo registrado" not in proposal.reply
+    assert "Posso registrar" in proposal.reply and "SIM" in proposal.reply
+    assert "3x de R$ 100,00" in proposal.reply
+    assert "Mensalidade fevereiro" in proposal.reply  # names the charge
+    assert proposal.context_updates["pending"] == "confirm"
+
+
+@pytest.mark.parametrize("yes", ["sim", "Sim!", "pode", "isso", "ok", "pode sim", "SIM."])
+def test_a_plain_yes_confirms_the_agreement(yes):
+    proposal = turn("negociacao", "dá pra parcelar em 3x?", entities={"installments": 3})
+    done = turn("desconhecido", yes, context=then(proposal))
+    assert params(done, ActionKind.CREATE_AGREEMENT)["installments"] == 3
+    assert params(done, ActionKind.CREATE_AGREEMENT)["charge_id"] == 1
+    assert "Acordo registrado" in done.reply and "Mensalidade fevereiro" in done.reply
+    assert done.context_updates["pending"] is None
+
+
+def test_a_plan_picked_from_the_offer_is_confirmed_before_it_is_recorded():
+    offer = turn("negociacao", "quero negociar")
+    pick = turn("desconhecido", "2", context=then(offer))
+    assert not pick.actions and pick.context_updates["pending"] == "confirm"
+    done = turn("agradecimento", "sim", context=then(pick, then(offer)))
+    assert params(done, ActionKind.CREATE_AGREEMENT)["installments"] == 2
+
+
+def test_no_cancels_and_says_what_else_is_possible():
+    proposal = turn("negociacao", "dá pra parcelar em 3x?", entities={"installments": 3})
+    cancelled = turn("desconhecido", "não", context=then(proposal))
+    assert not cancelled.actions
+    assert cancelled.context_updates["pending"] is None
+    assert "não registrei" in cancelled.reply.lower()
+    assert "PIX" in cancelled.reply and "parcel" in cancelled.reply
+
+
+def test_the_proposal_expires():
+    proposal = turn("negociacao", "dá pra parcelar em 3x?", entities={"installments": 3})
+    late = turn("desconhecido", "sim", context=then(proposal), now=NOW + TTL + dt.timedelta(minutes=1))
+    assert ActionKind.CREATE_AGREEMENT not in kinds(late)
+    assert "expirou" in late.reply
+
+
+def test_a_new_topic_drops_the_proposal():
+    proposal = turn("negociacao", "dá pra parcelar em 3x?", entities={"installments": 3})
+    pix = turn("informacoes_pagamento", "me manda o pix", context=then(proposal))
+    assert not pix.actions and "000201" in pix.reply
+    assert pix.context_updates["pending"] is None
+
+
+def test_a_promise_of_another_amount_is_confirmed_first():
+    date = TODAY + dt.timedelta(days=5)
+    proposal = turn(
+        "promessa_pagamento", "pago 100 dia 15", entities={"date": date, "amount": Decimal("100.00")}
+    )
+    assert not proposal.actions
+    assert "R$ 100,00" in proposal.reply and "Posso registrar" in proposal.reply
+    done = turn("desconhecido", "ok", context=then(proposal))
+    assert params(done, ActionKind.CREATE_PROMISE) == {
+        "charge_id": 1,
+        "promised_date": date,
+        "amount": Decimal("100.00"),
+    }
+
+
+def test_a_promise_of_the_whole_amount_is_recorded_at_once():
+    date = TODAY + dt.timedelta(days=5)
+    decision = turn("promessa_pagamento", "pago dia 15", entities={"date": date})
+    assert kinds(decision) == [ActionKind.CREATE_PROMISE]
+
+
+def test_an_unsure_opt_out_is_confirmed_first():
+    proposal = turn("opt_out", "acho que não quero mais isso", confidence=0.6)
+    assert not proposal.actions and "opted_out" not in proposal.context_updates
+    assert "SIM" in proposal.reply
+    done = turn("desconhecido", "sim", context=then(proposal))
+    assert kinds(done) == [ActionKind.OPT_OUT] and done.context_updates["opted_out"] is True
+
+
+@pytest.mark.parametrize(
+    "text", ["para de me mandar mensagem", "me tira da lista", "Não quero mais receber mensagens"]
+)
+def test_an_explicit_opt_out_is_honoured_at_once_even_when_unsure(text):
+    decision = turn("opt_out", text, confidence=0.5)
+    assert kinds(decision) == [ActionKind.OPT_OUT]
+
+
+@pytest.mark.parametrize(
+    "text", ["bom dia, tudo bem?", "oi", "Boa tarde! Deus abençoe", "olá, desculpa a demora"]
+)
+def test_a_greeting_never_becomes_an_opt_out(text):
+    decision = turn("opt_out", text, confidence=0.97)
+    assert ActionKind.OPT_OUT not in kinds(decision)
+    assert "opted_out" not in decision.context_updates
+    assert decision.reply and "não vai mais receber" not in decision.reply
