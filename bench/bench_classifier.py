@@ -194,6 +194,26 @@ def calibrate(gold: list[str], probs: list[dict[str, float]]) -> list[tuple[floa
     return sorted(rows, reverse=True)
 
 
+def shipped_latency(test: list[Example], repeats: int) -> None:
+    """Wall-clock and thread CPU time of one classification with the shipped weights."""
+    classifier = TorchIntentClassifier(DEFAULT_MODEL_PATH)
+    for example in test[:50]:  # warm-up
+        classifier.predict(example.text)
+    wall, cpu = [], []
+    for example in test * repeats:
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        classifier.predict(example.text)
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.thread_time() - started_cpu)
+    machine = describe_machine()
+    print(f"machine: {machine['machine']}, load average {machine['load_average']}, 1 torch thread")
+    print(
+        f"shipped weights, {len(wall)} classifications: wall p50 {percentile_ms(wall, 50):.3f} ms, "
+        f"p99 {percentile_ms(wall, 99):.3f} ms; thread CPU time p50 {percentile_ms(cpu, 50):.3f} ms, "
+        f"p99 {percentile_ms(cpu, 99):.3f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -203,9 +223,15 @@ def main() -> None:
         "--second-opinion", action="store_true", help="also measure a dedicated opt-out check (grouped CV)"
     )
     parser.add_argument("--write-weights", action="store_true", help=f"(re)write {DEFAULT_MODEL_PATH}")
+    parser.add_argument(
+        "--latency-only", action="store_true", help="only time the shipped weights (no training, no CV)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     train, test = read_jsonl(TRAIN_PATH), read_jsonl(TEST_PATH)
+    if args.latency_only:
+        shipped_latency(test, repeats=max(3, args.runs))
+        return
     gold = [e.intent for e in test]
     config = TrainConfig(seed=args.seed)
     out = ROOT / "bench" / "out"
