@@ -112,8 +112,8 @@ def schema_floor(json_path: Path, template: Path, workdir: Path) -> float:
         chunk = rows[start : start + 2000]
         conn.executemany(
             "INSERT INTO billing_client (name, phone, chat_id, lid, not_on_whatsapp, document, external_id, "
-            "email, opted_out_at, wrong_number, forgotten_at, created_at, updated_at, whatsapp_checked_at) "
-            "VALUES (?, ?, '', '', 0, '', NULL, '', NULL, 0, NULL, ?, ?, NULL)",
+            "email, opted_out_at, wrong_number, forgotten_at, created_at, updated_at, whatsapp_checked_at, "
+            "phone_hash) VALUES (?, ?, '', '', 0, '', NULL, '', NULL, 0, NULL, ?, ?, NULL, '')",
             [(r["name"], "+" + r["phone"], now, now) for r in chunk],
         )
         phones = ["+" + r["phone"] for r in chunk]

@@ -54,10 +54,23 @@ class ImportReportSerializer(serializers.Serializer):
     created_charges = serializers.IntegerField()
     updated_charges = serializers.IntegerField()
     unchanged_closed_charges = serializers.IntegerField()
+    suppressed_rows = serializers.IntegerField(
+        help_text="Linhas cujo telefone está na lista de supressão: importadas, cliente descadastrado."
+    )
+    kept_on_forgotten_charges = serializers.IntegerField(
+        help_text="Cobranças de titular anonimizado (LGPD) mantidas sem transferência."
+    )
+    name_conflicts = serializers.IntegerField(help_text="Linhas que repetem um telefone com outro nome.")
     errors = ImportRowErrorSerializer(many=True, help_text="As primeiras 1000 linhas/campos rejeitados.")
     errors_count = serializers.IntegerField()
     errors_truncated = serializers.BooleanField()
     warnings = serializers.ListField(child=serializers.CharField())
+    row_warnings = ImportRowErrorSerializer(
+        many=True,
+        help_text="Avisos por linha (importada, mas confira): número suprimido, nome diferente para o mesmo "
+        "telefone, bytes fora do UTF-8. Os primeiros 1000.",
+    )
+    row_warnings_count = serializers.IntegerField()
     rejected_csv_url = serializers.CharField(allow_null=True)
 
 
@@ -81,10 +94,15 @@ _REPORT_EXAMPLE = {
     "created_charges": 3,
     "updated_charges": 0,
     "unchanged_closed_charges": 0,
+    "suppressed_rows": 0,
+    "kept_on_forgotten_charges": 0,
+    "name_conflicts": 0,
     "errors": [{"row": 4, "field": "telefone", "value": "1234", "message": "telefone inválido"}],
     "errors_count": 1,
     "errors_truncated": False,
     "warnings": [],
+    "row_warnings": [],
+    "row_warnings_count": 0,
     "rejected_csv_url": "/api/billing/import/12/rejected.csv",
 }
 

@@ -30,7 +30,6 @@ once numbers are listed: the hashes cannot be recomputed (the numbers are gone).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 from collections.abc import Iterable
 from typing import Protocol
@@ -63,7 +62,9 @@ def _key() -> bytes:
 
 def phone_hash(phone: str) -> str:
     """HMAC-SHA256 (hex) of one exact form of a phone number (E.164 as stored on Client)."""
-    return hmac.new(_key(), (phone or "").encode(), hashlib.sha256).hexdigest()
+    # hmac.digest is the one-shot C path: ~1 µs against ~8 µs for hmac.new(...).hexdigest() (imports hash
+    # every phone of the file).
+    return hmac.digest(_key(), (phone or "").encode(), "sha256").hex()
 
 
 def phone_from_chat_id(chat_id: str) -> str | None:

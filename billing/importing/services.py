@@ -58,6 +58,7 @@ class ImportReport:
     unchanged_closed_charges: int = 0
     suppressed_rows: int = 0
     kept_on_forgotten_charges: int = 0
+    name_conflicts: int = 0
     errors: list[dict] = field(default_factory=list)
     # Rows imported that need the operator's eye (suppressed number, name conflicts…): row, field, why.
     row_warnings: list[dict] = field(default_factory=list)
@@ -101,6 +102,7 @@ class ImportReport:
             "unchanged_closed_charges": self.unchanged_closed_charges,
             "suppressed_rows": self.suppressed_rows,
             "kept_on_forgotten_charges": self.kept_on_forgotten_charges,
+            "name_conflicts": self.name_conflicts,
             "errors": self.errors,
             "errors_count": self.errors_count,
             "errors_truncated": self.errors_truncated,
@@ -217,10 +219,15 @@ def _validate_pass(
     progress: ProgressCallback | None,
 ) -> int:
     first_row_of: dict[int, int] = {}
+    name_of_phone: dict[int, int] = {}
+    row_warnings: list[tuple[int, str, str]] = []
     buffer: list[tuple] = []
     chunks = 0
-    for row, values, problem in open_rows(path, report.file_format, report.warnings):
+    for row, values, problem in open_rows(path, report.file_format, report.warnings, row_warnings):
         report.total += 1
+        if row_warnings:
+            report.add_row_warnings([FieldError(r, label, "", message) for r, label, message in row_warnings])
+            row_warnings.clear()
         if problem:
             errors = [FieldError(row, "linha", "", problem)]
             clean = None
@@ -254,6 +261,9 @@ def _validate_pass(
             report.add_errors(errors)
             rejected.write(row, values, errors)
         else:
+            if conflict := _name_conflict(name_of_phone, clean):
+                report.name_conflicts += 1
+                report.add_row_warnings([conflict])
             buffer.append(clean)
             if len(buffer) >= CHUNK_SIZE:
                 _spool_write(spool, buffer)
@@ -267,6 +277,25 @@ def _validate_pass(
     if progress:
         progress("validate", report.total % CHUNK_SIZE, None)
     return chunks
+
+
+def _name_conflict(name_of_phone: dict[int, int], clean: tuple) -> FieldError | None:
+    """A warning when the row's phone already came with another name earlier in the file (case and spacing
+    aside): one client per phone, so the last row's name wins, and the operator should know.
+
+    Memory: one int per phone, packing the first row (high bits) and a 32-bit hash of the name."""
+    row, name, phone = clean[0], clean[3], clean[4]
+    name_key = hash(name.casefold()) & 0xFFFFFFFF  # clean_row already collapsed the whitespace
+    packed = name_of_phone.setdefault(hash(phone), (row << 32) | name_key)
+    if packed & 0xFFFFFFFF == name_key:
+        return None
+    return FieldError(
+        row,
+        "nome",
+        display_value(name),
+        f"o mesmo telefone aparece na linha {packed >> 32} com outro nome; o cliente fica com o nome da "
+        "última dessas linhas",
+    )
 
 
 def _write_pass(
@@ -354,6 +383,11 @@ def _summary(report: ImportReport, valid_rows: int) -> str:
     if report.unchanged_closed_charges:
         text += (
             f" {report.unchanged_closed_charges} cobrança(s) paga(s)/cancelada(s) mantida(s) sem alteração."
+        )
+    if report.name_conflicts:
+        text += (
+            f" {report.name_conflicts} linha(s) repetem um telefone com outro nome: confira os nomes nos "
+            "avisos."
         )
     if report.suppressed_rows:
         text += (

@@ -29,7 +29,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from billing.models import Charge, Client
-from billing.suppression import phone_hash, suppressed_subset
+from billing.suppression import listed_q, phone_hash
 from cobranca.masking import mask_document
 
 from .fields import FieldError
@@ -111,9 +111,8 @@ class ChunkWriter:
         self._strings_ok = connection.vendor == "sqlite"
         client_table, charge_table = _q(Client._meta.db_table), _q(Charge._meta.db_table)
         self._client_insert, self._client_constants = _insert_statement(
-            Client, ["name", "phone", "document", "email", "phone_hash", "opted_out_at"], self.now
+            Client, ["name", "phone", "document", "email", "phone_hash"], self.now
         )
-        self._opted_out_now = Client._meta.get_field("opted_out_at").get_db_prep_save(self.now, connection)
         self._charge_insert, self._charge_constants = _insert_statement(
             Charge, ["client", "external_id", "amount", "due_date", "description", "import_batch"], self.now
         )
@@ -143,6 +142,28 @@ class ChunkWriter:
     def _date(self, text: str) -> object:
         return text if self._strings_ok else dt.date.fromisoformat(text)
 
+    def _mark_suppressed(self, phones: list[str], accepted: list[tuple]) -> None:
+        """Clients of the chunk whose number is on the suppression list (matched in SQL on phone_hash: one
+        HMAC per new client, none per known one) are opted out, new ones included: each such row is reported.
+        """
+        listed = Client.objects.filter(phone__in=phones).filter(listed_q())
+        suppressed = set(listed.values_list("phone", flat=True))
+        if not suppressed:
+            return
+        listed.filter(opted_out_at__isnull=True).update(opted_out_at=self.now, updated_at=self.now)
+        for row in accepted:
+            if row[4] in suppressed:
+                self.stats.suppressed_rows += 1
+                self.stats.warnings.append(
+                    FieldError(
+                        row[0],
+                        "telefone",
+                        "",
+                        "número na lista de supressão (descadastrado ou titular anonimizado): linha "
+                        "importada, cliente marcado como descadastrado; nenhuma mensagem será enviada",
+                    )
+                )
+
     def write(self, rows: list[tuple]) -> None:
         if not rows:
             return
@@ -154,13 +175,6 @@ class ChunkWriter:
                 phone: _ClientState(id=pk, name=name, document=document or "", email=email or "")
                 for pk, phone, name, document, email in cursor.fetchall()
             }
-
-            suppressed = suppressed_subset(phones)
-            if suppressed:
-                # Existing records of a listed number are opted out already; make sure (lists predating them).
-                Client.objects.filter(phone__in=suppressed, opted_out_at__isnull=True).update(
-                    opted_out_at=self.now, updated_at=self.now
-                )
 
             accepted = []
             new_clients: dict[str, _ClientState] = {}
@@ -193,17 +207,6 @@ class ChunkWriter:
                     if email and email != state.email:
                         state.email, state.dirty = email, True
                 accepted.append(row)
-                if phone in suppressed:
-                    stats.suppressed_rows += 1
-                    stats.warnings.append(
-                        FieldError(
-                            row[0],
-                            "telefone",
-                            "",
-                            "número na lista de supressão (descadastrado ou titular anonimizado): linha "
-                            "importada, cliente marcado como descadastrado; nenhuma mensagem será enviada",
-                        )
-                    )
 
             if new_clients:
                 cursor.executemany(
@@ -215,7 +218,6 @@ class ChunkWriter:
                             s.document,
                             s.email,
                             phone_hash(phone),
-                            self._opted_out_now if phone in suppressed else None,
                             *self._client_constants,
                         )
                         for phone, s in new_clients.items()
@@ -226,6 +228,7 @@ class ChunkWriter:
                 for pk, phone in cursor.fetchall():
                     new_clients[phone].id = pk
                 stats.created_clients += len(new_clients)
+            self._mark_suppressed(phones, accepted)
             dirty = [
                 (s.name, s.document, s.email, self._now_db, s.id)
                 for phone, s in clients.items()
