@@ -28,8 +28,8 @@ from django.db import connection
 from django.db.models import Model
 from django.utils import timezone
 
-from billing.models import Charge, Client
-from billing.suppression import listed_q, phone_hash
+from billing.models import Charge, Client, SuppressedPhone
+from billing.suppression import phone_hash
 from cobranca.masking import mask_document
 
 from .fields import FieldError
@@ -109,6 +109,8 @@ class ChunkWriter:
         self.stats = WriteStats()
         self._now_db = Charge._meta.get_field("updated_at").get_db_prep_save(self.now, connection)
         self._strings_ok = connection.vendor == "sqlite"
+        # An empty suppression list (a new install) costs no query per chunk.
+        self._any_listed = SuppressedPhone.objects.exists()
         client_table, charge_table = _q(Client._meta.db_table), _q(Charge._meta.db_table)
         self._client_insert, self._client_constants = _insert_statement(
             Client, ["name", "phone", "document", "email", "phone_hash"], self.now
@@ -124,6 +126,12 @@ class ChunkWriter:
         self._client_ids = (
             f"SELECT {_cols(Client, 'id', 'phone')} FROM {client_table} "  # noqa: S608
             f"WHERE {_column(Client, 'phone')} IN "
+        )
+        listed_table = _q(SuppressedPhone._meta.db_table)
+        self._suppressed_select = (
+            f"SELECT {_column(Client, 'phone')} FROM {client_table} WHERE EXISTS "  # noqa: S608
+            f"(SELECT 1 FROM {listed_table} WHERE {listed_table}.{_column(SuppressedPhone, 'phone_hash')} = "
+            f"{client_table}.{_column(Client, 'phone_hash')}) AND {_column(Client, 'phone')} IN "
         )
         client_set = _assignments(Client, "name", "document", "email", "updated_at")
         self._client_update = f"UPDATE {client_table} SET {client_set} WHERE {_column(Client, 'id')} = %s"  # noqa: S608
@@ -142,15 +150,19 @@ class ChunkWriter:
     def _date(self, text: str) -> object:
         return text if self._strings_ok else dt.date.fromisoformat(text)
 
-    def _mark_suppressed(self, phones: list[str], accepted: list[tuple]) -> None:
+    def _mark_suppressed(self, cursor, phones: list[str], accepted: list[tuple]) -> None:
         """Clients of the chunk whose number is on the suppression list (matched in SQL on phone_hash: one
         HMAC per new client, none per known one) are opted out, new ones included: each such row is reported.
         """
-        listed = Client.objects.filter(phone__in=phones).filter(listed_q())
-        suppressed = set(listed.values_list("phone", flat=True))
+        if not self._any_listed:
+            return
+        cursor.execute(self._suppressed_select + f"({_in_clause(len(phones))})", phones)
+        suppressed = {phone for (phone,) in cursor.fetchall()}
         if not suppressed:
             return
-        listed.filter(opted_out_at__isnull=True).update(opted_out_at=self.now, updated_at=self.now)
+        Client.objects.filter(phone__in=suppressed, opted_out_at__isnull=True).update(
+            opted_out_at=self.now, updated_at=self.now
+        )
         for row in accepted:
             if row[4] in suppressed:
                 self.stats.suppressed_rows += 1
@@ -228,7 +240,7 @@ class ChunkWriter:
                 for pk, phone in cursor.fetchall():
                     new_clients[phone].id = pk
                 stats.created_clients += len(new_clients)
-            self._mark_suppressed(phones, accepted)
+            self._mark_suppressed(cursor, phones, accepted)
             dirty = [
                 (s.name, s.document, s.email, self._now_db, s.id)
                 for phone, s in clients.items()
