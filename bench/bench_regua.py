@@ -151,12 +151,19 @@ def child(workdir: str) -> None:
         raw_count = cursor.fetchone()[0]
     raw_seconds = time.perf_counter() - started
 
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if os.environ.get("BENCH_SQLITE_CACHE_KB"):
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size=-{int(os.environ['BENCH_SQLITE_CACHE_KB'])}")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
+    rss_before = usage.ru_maxrss / 1024
     now = timezone.make_aware(dt.datetime.combine(DAY, dt.time(7, 0)))
     started = time.perf_counter()
     summary = regua_plan_run(now=now)
     plan_seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss / 1024
+    cpu_seconds = usage.ru_utime + usage.ru_stime - cpu_before
 
     entries = ReguaEntry.objects.filter(ref_date__in=dates, step__kind="due").count()
     debtors_planned = ReguaEntry.objects.filter(status="planned").values("client_id").distinct().count()
@@ -167,6 +174,8 @@ def child(workdir: str) -> None:
                 "raw_sql_count": raw_count,
                 "raw_sql_seconds": round(raw_seconds, 4),
                 "plan_seconds": round(plan_seconds, 3),
+                "plan_cpu_seconds": round(cpu_seconds, 3),
+                "plan_rss_growth_mb": round(peak - rss_before, 1),
                 "peak_rss_mb": round(peak, 1),
                 "rss_before_plan_mb": round(rss_before, 1),
                 "summary": summary,
@@ -188,6 +197,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--seed", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--template",
+        help="keep the seeded database in this directory and reuse it on the next run (same --charges)",
+    )
     args = parser.parse_args()
     if args.seed:
         build_template(Path(args.seed), args.charges)
@@ -197,13 +210,14 @@ def main() -> None:
         return
     base = Path(tempfile.mkdtemp(prefix="bench-regua-"))
     try:
-        template_dir = base / "template"
-        template_dir.mkdir()
-        started = time.perf_counter()
-        # Seeding in a child too, so the measured children start from a cold, identical file.
-        build_in_child(template_dir, args.charges)
-        seeded = time.perf_counter() - started
-        print(f"seeded {args.charges} step charges (+ as many noise charges) in {seeded:.1f} s")
+        template_dir = Path(args.template) if args.template else base / "template"
+        if not (template_dir / "bench.db").exists():
+            template_dir.mkdir(parents=True, exist_ok=True)
+            started = time.perf_counter()
+            # Seeding in a child too, so the measured children start from a cold, identical file.
+            build_in_child(template_dir, args.charges)
+            seeded = time.perf_counter() - started
+            print(f"seeded {args.charges} step charges (+ as many noise charges) in {seeded:.1f} s")
         runs = []
         for i in range(args.repeat):
             run_dir = base / f"run{i}"
@@ -226,7 +240,9 @@ def main() -> None:
                 {
                     "charges": args.charges,
                     "median_plan_seconds": _common.median([r["plan_seconds"] for r in runs]),
+                    "median_plan_cpu_seconds": _common.median([r["plan_cpu_seconds"] for r in runs]),
                     "median_peak_rss_mb": _common.median([r["peak_rss_mb"] for r in runs]),
+                    "median_plan_rss_growth_mb": _common.median([r["plan_rss_growth_mb"] for r in runs]),
                     "median_raw_sql_seconds": _common.median([r["raw_sql_seconds"] for r in runs]),
                     "all_checks": all(
                         r["one_entry_per_charge"] and r["one_message_per_debtor"] for r in runs
