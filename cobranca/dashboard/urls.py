@@ -13,6 +13,11 @@ urlpatterns = [
     path("cobranca/", cobranca.cobranca, name="cobranca"),
     path("cobranca/importar/", cobranca.import_dry_run, name="import-dry-run"),
     path("cobranca/importar/confirmar/", cobranca.import_confirm, name="import-confirm"),
+    path(
+        "cobranca/importacoes/<int:pk>/rejeitadas.csv",
+        cobranca.import_rejected_csv,
+        name="import-rejected",
+    ),
     path("cobranca/campanhas/nova/", campaigns.campaign_new, name="campaign-new"),
     path("cobranca/campanhas/previa/", campaigns.campaign_preview, name="campaign-preview"),
     path("cobranca/campanhas/<int:pk>/", campaigns.campaign_detail, name="campaign-detail"),

@@ -352,6 +352,42 @@ def test_a_token_from_another_session_cannot_be_confirmed(op_client, operator, s
     assert ImportBatch.objects.count() == 0
 
 
+def test_the_dry_run_counts_the_valid_rows_and_the_skip_import_links_the_rejected_csv(
+    op_client, settings, tmp_path
+):
+    """Issue #13 item 1: "Válidas" and the button count the rows a skip-invalid import writes; the rejected
+    rows download through the operator's session."""
+    settings.UPLOADS_DIR = tmp_path
+    response = op_client.post(
+        reverse("dashboard:import-dry-run"), {"arquivo": _upload("d.csv", CSV_WITH_A_BAD_ROW)}
+    )
+    html = response.content.decode()
+    assert '<dd class="col-6 col-sm-3" id="report-valid">1</dd>' in html
+    assert "Importar 1 linha(s)" in html and 'data-enables="confirm-import"' in html
+    assert ImportBatch.objects.count() == 0 and Charge.objects.count() == 0
+    token = response.context["confirm_form"].initial["token"]
+    response = op_client.post(
+        reverse("dashboard:import-confirm"), {"token": token, "ignorar_invalidas": "on"}, follow=True
+    )
+    batch = ImportBatch.objects.get()
+    url = reverse("dashboard:import-rejected", args=[batch.pk])
+    html = response.content.decode()
+    assert (batch.imported_rows, batch.rejected_rows) == (1, 1)
+    assert f'href="{url}"' in html and 'id="rejected-csv-link"' in html
+    download = op_client.get(url)
+    assert download.status_code == 200
+    assert download["Content-Disposition"] == f'attachment; filename="rejeitadas-{batch.pk}.csv"'
+    content = b"".join(download.streaming_content).decode("utf-8-sig")
+    assert "A-2" in content and "A-1" not in content
+    assert HttpClient().get(url).status_code == 302  # a visitor goes to the login page
+
+
+def test_the_rejected_csv_of_a_clean_import_is_a_404(op_client, settings, tmp_path):
+    settings.UPLOADS_DIR = tmp_path
+    batch = ImportBatch.objects.create(filename="ok.csv", file_format="csv", total_rows=1)
+    assert op_client.get(reverse("dashboard:import-rejected", args=[batch.pk])).status_code == 404
+
+
 # --- Cobrança: campaigns ------------------------------------------------------------------------------------
 
 

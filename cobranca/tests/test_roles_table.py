@@ -127,6 +127,7 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("painel/cobranca/", "GET"): PAGE_OPERATOR,
     ("painel/cobranca/importar/", "POST"): PAGE_OPERATOR,
     ("painel/cobranca/importar/confirmar/", "POST"): PAGE_OPERATOR,
+    ("painel/cobranca/importacoes/<int:pk>/rejeitadas.csv", "GET"): PAGE_OPERATOR,
     ("painel/cobranca/campanhas/nova/", "GET"): PAGE_OPERATOR,
     ("painel/cobranca/campanhas/nova/", "POST"): PAGE_OPERATOR,
     ("painel/cobranca/campanhas/previa/", "POST"): PAGE_OPERATOR,

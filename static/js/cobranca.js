@@ -1,4 +1,21 @@
 // Cobrança page: drag and drop a file onto the drop zone (the form still works with the plain file input).
+// The import report (swapped in by htmx) keeps its button disabled while rows are rejected, until
+// "Importar só as linhas válidas" is ticked: delegated, so it works on every new report.
+(function () {
+  "use strict";
+
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box || !box.getAttribute || !box.getAttribute("data-enables")) {
+      return;
+    }
+    var button = document.getElementById(box.getAttribute("data-enables"));
+    if (button) {
+      button.disabled = !box.checked;
+    }
+  });
+})();
+
 (function () {
   "use strict";
 

@@ -8,11 +8,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
-from billing.importing import import_file
+from billing.importing import import_file, rejected_path
+from billing.models import ImportBatch
 from cobranca.dashboard import forms, selectors
 from cobranca.dashboard.views.common import is_htmx, show_error
 from cobranca.exceptions import ApplicationError
@@ -65,7 +68,11 @@ def cobranca(request: HttpRequest) -> HttpResponse:
 @operator_required
 @require_POST
 def import_dry_run(request: HttpRequest) -> HttpResponse:
-    """Validate the whole file without writing anything and show the report; importing is a second step."""
+    """Validate the whole file without writing anything and show the report; importing is a second step.
+
+    The dry run counts the rows as if the operator skipped the invalid ones (skip_invalid=True, rolled back):
+    the report's "Válidas" and the button's "Importar N linha(s)" are then the rows the confirmation with
+    "Importar só as linhas válidas" writes, rejections found while writing included."""
     form = forms.UploadForm(request.POST, request.FILES)
     report = token = None
     error = ""
@@ -75,7 +82,11 @@ def import_dry_run(request: HttpRequest) -> HttpResponse:
         entry = request.session[UPLOAD_SESSION_KEY][token]
         try:
             report = import_file(
-                path_or_file=entry["path"], filename=entry["filename"], dry_run=True, by=request.user
+                path_or_file=entry["path"],
+                filename=entry["filename"],
+                dry_run=True,
+                skip_invalid=True,
+                by=request.user,
             )
         except ApplicationError as exc:
             error = exc.message
@@ -114,15 +125,45 @@ def import_confirm(request: HttpRequest) -> HttpResponse:
         stash.pop(form.cleaned_data["token"], None)
         request.session[UPLOAD_SESSION_KEY] = stash
         Path(entry["path"]).unlink(missing_ok=True)
-        messages.success(
-            request,
+        text = (
             f"Importação concluída: {report.imported} linha(s) importada(s), "
             f"{report.created_clients} cliente(s) novo(s), {report.created_charges} cobrança(s) nova(s), "
-            f"{report.updated_charges} atualizada(s).",
+            f"{report.updated_charges} atualizada(s)."
         )
+        if report.rejected and report.batch_id and rejected_path(report.batch_id).is_file():
+            url = reverse("dashboard:import-rejected", args=[report.batch_id])
+            messages.success(
+                request,
+                format_html(
+                    '{} {} linha(s) rejeitada(s): <a href="{}" class="alert-link" id="rejected-csv-link" '
+                    "download>baixar as linhas rejeitadas (CSV)</a> para corrigir e importar de novo.",
+                    text,
+                    report.rejected,
+                    url,
+                ),
+            )
+        else:
+            messages.success(request, text)
         return redirect("dashboard:cobranca")
     ctx = {
         "report": report,
         "confirm_form": forms.ImportConfirmForm(initial={"token": form.cleaned_data["token"]}),
     }
     return render(request, "dashboard/cobranca.html", _page_context(**ctx))
+
+
+@operator_required
+@require_GET
+def import_rejected_csv(request: HttpRequest, pk: int) -> FileResponse:
+    """The rejected rows of an import (CSV, ';', UTF-8 with BOM) for an operator's session; the same file the
+    API serves at /api/billing/import/<id>/rejected.csv."""
+    batch = get_object_or_404(ImportBatch, pk=pk)
+    path = rejected_path(batch.pk)
+    if not path.is_file():
+        raise Http404("Esta importação não tem linhas rejeitadas.")
+    return FileResponse(
+        open(path, "rb"),  # noqa: SIM115 - FileResponse closes it
+        as_attachment=True,
+        filename=f"rejeitadas-{batch.pk}.csv",
+        content_type="text/csv; charset=utf-8",
+    )
