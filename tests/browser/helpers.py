@@ -43,11 +43,17 @@ def _console(session: Session, msg) -> None:
     session.errors.append(f"{msg.text} ({url})" if url else msg.text)
 
 
-def open_session(browser, base_url: str, width: str, *, username: str = "operadora", **context_args) -> Session:
+def open_session(
+    browser, base_url: str, width: str, *, username: str = "operadora", **context_args
+) -> Session:
     """A new browser context at `width` ("desktop"/"phone"), logged in through the login form; every console
     error and every HTTP response ≥ 400 is collected in `errors`."""
     context = browser.new_context(
-        locale="pt-BR", timezone_id="America/Sao_Paulo", accept_downloads=True, **WIDTHS[width], **context_args
+        locale="pt-BR",
+        timezone_id="America/Sao_Paulo",
+        accept_downloads=True,
+        **WIDTHS[width],
+        **context_args,
     )
     page = context.new_page()
     page.set_default_timeout(TIMEOUT)

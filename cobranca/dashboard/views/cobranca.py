@@ -162,7 +162,7 @@ def import_rejected_csv(request: HttpRequest, pk: int) -> FileResponse:
     if not path.is_file():
         raise Http404("Esta importação não tem linhas rejeitadas.")
     return FileResponse(
-        open(path, "rb"),  # noqa: SIM115 - FileResponse closes it
+        open(path, "rb"),  # FileResponse closes it
         as_attachment=True,
         filename=f"rejeitadas-{batch.pk}.csv",
         content_type="text/csv; charset=utf-8",
