@@ -37,7 +37,7 @@ from billing.dispatch.window import parse_window
 from billing.models import Charge, PromiseToPay
 from chatbot.classification import active_classifier, entities_for
 from chatbot.models import ModelVersion
-from chatbot.policy import Action, ActionKind, Decision, decide, money
+from chatbot.policy import Action, ActionKind, Decision, charge_label, day, decide, money, phrase, reply
 from chatbot.selectors import (
     bot_client_snapshot,
     bot_focus_charge_id,
@@ -395,7 +395,7 @@ def _apply(
     except ApplicationError as exc:
         logger.warning("chatbot.action_refused conversation={} error={}", conversation.pk, exc.message)
         decision = Decision(
-            reply="Não consegui registrar isso agora. Um atendente vai verificar e responder por aqui.",
+            reply=reply("nao_consegui_registrar"),
             actions=[Action(ActionKind.FLAG, {"reason": f"Assistente não conseguiu: {exc.message}"})],
         )
     context.update(decision.context_updates)
@@ -515,14 +515,14 @@ def _send_reply(conversation: Conversation, text: str, *, reply_to: str | None) 
 
 
 def follow_up_text(*, promise: PromiseToPay, first_name: str) -> str:
-    creditor = creditor_from_settings()
-    amount = promise.amount or promise.charge.amount
-    greeting = f"Olá, {first_name}!" if first_name else "Olá!"
-    return (
-        f"{greeting} Aqui é o assistente virtual da {creditor.name}. "
-        f"O pagamento de {money(amount)} ficou combinado para {promise.promised_date:%d/%m/%Y}. "
-        "Se já pagou, é só me avisar por aqui e enviar o comprovante. "
-        'Se precisar, posso mandar o PIX (escreva "pix") ou ver outra forma de pagamento.'
+    charge = promise.charge
+    return reply(
+        "lembrete_promessa",
+        saudacao=phrase("saudacao_nome", nome=first_name) if first_name else phrase("saudacao"),
+        credor=creditor_from_settings().name,
+        valor=money(promise.amount or charge.amount),
+        cobranca=charge_label(amount=charge.amount, due_date=charge.due_date, description=charge.description),
+        data=day(promise.promised_date),
     )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .decide import decide, money
+from .decide import charge_label, day, decide, money
+from .replies import ReplyCatalogueError, phrase, reply
 from .types import (
     Action,
     ActionKind,
@@ -21,6 +22,11 @@ __all__ = [
     "Creditor",
     "Decision",
     "NegotiationLimits",
+    "ReplyCatalogueError",
+    "charge_label",
+    "day",
     "decide",
     "money",
+    "phrase",
+    "reply",
 ]

@@ -24,6 +24,7 @@ from billing.money import agreement_terms
 from chatbot.pix import PixError, pix_payload, pix_txid
 
 from .parsing import as_date, as_decimal, fold, is_date_only, parse_plan_choice
+from .replies import phrase, reply
 from .types import (
     DISPUTED,
     PAYMENT_CLAIMED,
@@ -35,7 +36,7 @@ from .types import (
     _jsonable,
 )
 
-__all__ = ["decide"]
+__all__ = ["charge_label", "day", "decide", "money"]
 
 # A pending question ("para qual dia?", "qual opção?") is forgotten after a day: an answer that late is a new
 # topic.
@@ -111,12 +112,6 @@ _GREETING = re.compile(
 )
 
 _ALL_WORDS = frozenset({"todas", "todos", "tudo", "as duas", "os dois", "ambas", "ambos"})
-
-GENERIC_REPLY = (
-    "Olá! Este é o atendimento automático de cobranças. Por segurança, não passamos informações de cobrança "
-    'para este número. Se você é o titular do cadastro, escreva "atendente" para falar com uma pessoa.'
-)
-MENU = "enviar o PIX para pagamento, registrar a data em que você vai pagar ou negociar um parcelamento"
 
 
 def money(value: Decimal) -> str:
@@ -216,8 +211,15 @@ class _Turn:
             self.updates["introduced"] = True
             return body
         self.updates["introduced"] = True
-        greeting = f"Olá, {self.snap.first_name}!" if self.snap.first_name else "Olá!"
-        return f"{greeting} Aqui é o assistente virtual da {name}.\n{body}"
+        return reply("apresentacao", saudacao=self._hello(), credor=name) + f"\n{body}"
+
+    def _hello(self) -> str:
+        if self.snap.first_name:
+            return phrase("saudacao_nome", nome=self.snap.first_name)
+        return phrase("saudacao")
+
+    def _menu(self) -> str:
+        return phrase("menu")
 
     def _pending(self) -> str | None:
         pending = self.context.get("pending")
@@ -335,16 +337,11 @@ class _Turn:
             options=[c.id for c in options],
             allow_all=allow_all,
         )
-        lines = [f"{n}) {self._short(c)}" for n, c in enumerate(options, 1)]
-        total = sum((c.amount for c in options), Decimal("0"))
-        ask = f"Responda com o número da opção (1 a {len(options)})"
+        lines = "\n".join(self._short(n, c) for n, c in enumerate(options, 1))
         if allow_all:
-            ask += f' ou "todas" para pagar as {len(options)} juntas ({money(total)})'
-        return (
-            f"Você tem {len(options)} cobranças em aberto. De qual delas você está falando?\n"
-            + "\n".join(lines)
-            + f"\n{ask}."
-        )
+            total = sum((c.amount for c in options), Decimal("0"))
+            return reply("qual_cobranca_pix", quantidade=len(options), opcoes=lines, total=money(total))
+        return reply("qual_cobranca", quantidade=len(options), opcoes=lines)
 
     def _answer_charge_choice(self) -> str | None:
         data = self._pending_data()
@@ -368,10 +365,7 @@ class _Turn:
             if streak >= UNKNOWN_STREAK_HANDOFF:
                 return self._not_understood()
             self.updates["unknown_streak"] = streak
-            return (
-                f"Não entendi qual cobrança. Responda só com o número, de 1 a {len(options)} "
-                '(por exemplo: "1").'
-            )
+            return reply("qual_cobranca_nao_entendi", quantidade=len(options))
         self.chosen, self.chose_all = chosen, chose_all
         self.intent = data.get("intent") or self.intent
         self.entities = {**(data.get("entities") or {}), **{k: v for k, v in self.entities.items() if v}}
@@ -395,27 +389,48 @@ class _Turn:
         if len(charges) < 2:
             return ""
         total = sum((c.amount for c in charges), Decimal("0"))
-        return f"Você tem {len(charges)} cobranças em aberto, somando {money(total)}."
+        return phrase("em_aberto", quantidade=len(charges), total=money(total))
 
     def _label(self, charge: ChargeSnapshot) -> str:
-        """The charge named as a noun phrase that always takes "a"/"da": "cobrança "Plano" de R$ … (…)"."""
-        what = _description(charge)
-        what = f"cobrança {what}" if what else "cobrança"
-        return f"{what} de {money(charge.amount)} (vencimento {day(charge.due_date)})"
+        return charge_label(amount=charge.amount, due_date=charge.due_date, description=charge.description)
 
-    def _short(self, charge: ChargeSnapshot) -> str:
-        what = _description(charge) or "Cobrança"
-        line = f"{what} — {money(charge.amount)}, vencimento {day(charge.due_date)}"
+    def _short(self, n: int, charge: ChargeSnapshot) -> str:
+        values = {
+            "n": n,
+            "descricao": _description(charge) or phrase("sem_descricao"),
+            "valor": money(charge.amount),
+            "vencimento": day(charge.due_date),
+        }
         if charge.under_agreement:
-            line += f" (acordo em {charge.agreement_installments}x)"
-        return line
+            return phrase("escolha_com_acordo", acordo=self._agreement_phrase(charge), **values)
+        return phrase("escolha", **values)
+
+    def _agreement_phrase(self, charge: ChargeSnapshot) -> str:
+        """The agreement in force: "acordo de 3x de R$ 63,30", "acordo de pagamento à vista de R$ 170,91"."""
+        if (charge.agreement_installments or 1) > 1:
+            return phrase(
+                "acordo_parcelado",
+                parcelas=charge.agreement_installments,
+                parcela=money(charge.amount_due_now),
+            )
+        return phrase("acordo_a_vista", valor=money(charge.amount_due_now))
 
     def _creditor_footer(self) -> str:
         creditor = self.snap.creditor
         digits = "".join(ch for ch in creditor.document if ch.isalnum())
-        kind = "CPF" if len(digits) == 11 else "CNPJ"
-        parts = [creditor.name, f"{kind} {creditor.document}" if creditor.document else "", creditor.address]
-        return "Credor: " + " · ".join(part for part in parts if part)
+        values = {
+            "credor": creditor.name,
+            "tipo_documento": "CPF" if len(digits) == 11 else "CNPJ",
+            "documento": creditor.document.strip(),
+            "endereco": creditor.address.strip(),
+        }
+        key = {
+            (True, True): "rodape_completo",
+            (True, False): "rodape_sem_endereco",
+            (False, True): "rodape_sem_documento",
+            (False, False): "rodape_so_nome",
+        }[(bool(values["documento"]), bool(values["endereco"]))]
+        return phrase(key, **{k: v for k, v in values.items() if v})
 
     def _pix(self, amount: Decimal, reference: str) -> str | None:
         creditor = self.snap.creditor
@@ -435,24 +450,16 @@ class _Turn:
         if code is None:
             # No PIX key configured: say so instead of sending a broken code; an operator follows up.
             self._do(ActionKind.FLAG, reason="PIX não configurado: enviar dados de pagamento")
-            return "Um atendente vai enviar os dados para pagamento por aqui em instantes."
-        return (
-            f"PIX copia e cola ({money(amount)}):\n{code}\n"
-            "Copie o código, abra o app do seu banco, escolha Pix > Pix Copia e Cola e cole."
-        )
+            return reply("pix_indisponivel")
+        return reply("pix", valor=money(amount), codigo=code)
 
     def _no_charge_reply(self) -> str:
         statuses = {c.status for c in self.snap.charges}
         if PAYMENT_CLAIMED in statuses:
-            return (
-                "Seu pagamento já foi informado e está em conferência; os lembretes estão suspensos. "
-                "Se ainda não enviou o comprovante, pode mandar por aqui."
-            )
+            return reply("sem_cobranca_em_conferencia")
         if DISPUTED in statuses:
-            return "Sua contestação está em análise por um atendente, que vai responder por aqui."
-        return (
-            'Não encontrei cobranças em aberto no seu cadastro. Se tiver alguma dúvida, escreva "atendente".'
-        )
+            return reply("sem_cobranca_contestada")
+        return reply("sem_cobranca")
 
     # --- known client ---------------------------------------------------------------------------------------
 
@@ -460,22 +467,19 @@ class _Turn:
         pending = self._pending()
         if not self.text.strip():
             return self._attachment(pending)
-        if pending == PENDING_PROMISE_DATE and (reply := self._answer_promise_date()) is not None:
-            return reply
-        if pending == PENDING_PLAN_CHOICE and (reply := self._answer_plan_choice()) is not None:
-            return reply
-        if pending == PENDING_CHARGE_CHOICE and (reply := self._answer_charge_choice()) is not None:
-            return reply
+        if pending == PENDING_PROMISE_DATE and (answer := self._answer_promise_date()) is not None:
+            return answer
+        if pending == PENDING_PLAN_CHOICE and (answer := self._answer_plan_choice()) is not None:
+            return answer
+        if pending == PENDING_CHARGE_CHOICE and (answer := self._answer_charge_choice()) is not None:
+            return answer
         if pending == PENDING_CONFIRM:
-            if (reply := self._answer_confirm()) is not None:
-                return reply
+            if (answer := self._answer_confirm()) is not None:
+                return answer
             self._set_pending(None)  # a new topic: the proposal is dropped, nothing was recorded
         elif self.context.get("pending") == PENDING_CONFIRM and _answer_word(self.text) in _YES:
             self._set_pending(None)
-            return (
-                "Essa proposta expirou e não registrei nada. "
-                f"Se ainda quiser, é só pedir de novo: posso {MENU}."
-            )
+            return reply("proposta_expirada", menu=self._menu())
         return self._handler()()
 
     def _handler(self):
@@ -498,29 +502,23 @@ class _Turn:
         self._do(ActionKind.FLAG, reason="Arquivo recebido: conferir")
         if pending == PENDING_RECEIPT:
             self._set_pending(None)
-            return "Recebemos o seu comprovante, obrigado! Um atendente vai conferir e dar baixa na cobrança."
-        return "Recebi o seu arquivo. Um atendente vai verificar e responder por aqui, se for preciso."
+            return reply("comprovante_recebido")
+        return reply("arquivo_recebido")
 
     def _greeting(self) -> str:
-        name = self.snap.first_name
-        return (
-            f"Olá{', ' + name if name else ''}! Aqui é o assistente virtual da {self.snap.creditor.name}. "
-            f"Posso {MENU}. Como posso ajudar?"
-        )
+        return reply("saudacao", saudacao=self._hello(), credor=self.snap.creditor.name, menu=self._menu())
 
     def _thanks(self) -> str:
-        return "Nós que agradecemos! Se precisar de algo sobre a sua cobrança, é só escrever por aqui."
+        return reply("agradecimento")
 
     def _not_understood(self) -> str:
         streak = int(self.context.get("unknown_streak") or 0) + 1
         if streak >= UNKNOWN_STREAK_HANDOFF:
             self._hand_over("O assistente não entendeu duas mensagens seguidas")
             self.updates["unknown_streak"] = 0
-            return (
-                "Desculpe, não consegui entender. Vou chamar um atendente, que continua a conversa por aqui."
-            )
+            return reply("nao_entendi_atendente")
         self.updates["unknown_streak"] = streak
-        return f"Desculpe, não entendi. Pode escrever de outro jeito? Posso {MENU}."
+        return reply("nao_entendi", menu=self._menu())
 
     def _payment_claimed(self) -> str:
         charges = self.snap.actionable_charges
@@ -536,14 +534,11 @@ class _Turn:
             self._do(ActionKind.CLAIM_PAYMENT, charge_id=charge.id)
         self._do(ActionKind.FLAG, reason="Pagamento informado: conferir comprovante")
         self._set_pending(PENDING_RECEIPT)
-        what = "das cobranças em aberto" if len(targets) > 1 else f"da cobrança {self._label(targets[0])}"
-        other = ""
-        if len(charges) > len(targets):
-            other = " Se o pagamento foi de outra cobrança, me diga qual."
-        return (
-            f"Obrigado por avisar! Registrei o pagamento {what} e suspendi os lembretes. "
-            f"Por favor, envie o comprovante por aqui (foto ou PDF) para conferirmos.{other}"
-        )
+        if len(targets) > 1:
+            total = sum((c.amount for c in targets), Decimal("0"))
+            return reply("pagamento_informado_todas", quantidade=len(targets), total=money(total))
+        key = "pagamento_informado_outras" if len(charges) > 1 else "pagamento_informado"
+        return reply(key, cobranca=self._label(targets[0]))
 
     # promise ------------------------------------------------------------------------------------------------
 
@@ -554,10 +549,7 @@ class _Turn:
         promised = as_date(self.entities.get("date"))
         if promised is None:
             self._set_pending(PENDING_PROMISE_DATE, charge_id=charge.id)
-            return (
-                f"Combinado! Para qual dia você consegue pagar a {self._label(charge)}? "
-                "(por exemplo: dia 20, sexta-feira)"
-            )
+            return reply("promessa_qual_dia", cobranca=self._label(charge))
         return self._record_promise(charge, promised)
 
     def _answer_promise_date(self) -> str | None:
@@ -576,20 +568,16 @@ class _Turn:
             if streak >= UNKNOWN_STREAK_HANDOFF:
                 return self._not_understood()
             self.updates["unknown_streak"] = streak
-            return 'Não consegui entender a data. Pode me dizer o dia? Por exemplo: "dia 20" ou "sexta".'
+            return reply("promessa_data_nao_entendi")
         return None
 
     def _record_promise(self, charge: ChargeSnapshot, promised: dt.date) -> str:
         if promised < self.today:
             self._set_pending(PENDING_PROMISE_DATE, charge_id=charge.id)
-            return "Essa data já passou. Para qual dia você consegue fazer o pagamento?"
+            return reply("promessa_data_passada")
         if promised > self.today + dt.timedelta(days=PROMISE_MAX_DAYS):
             self._set_pending(PENDING_PROMISE_DATE, charge_id=charge.id)
-            return (
-                f"Consigo registrar datas de até {PROMISE_MAX_DAYS} dias. "
-                "Pode escolher uma data mais próxima? "
-                'Se precisar de mais prazo, posso oferecer um parcelamento: é só escrever "parcelar".'
-            )
+            return reply("promessa_longe_demais", dias=PROMISE_MAX_DAYS)
         amount = as_decimal(self.entities.get("amount"))
         if amount is not None and (amount >= charge.amount or amount == charge.agreement_installment_amount):
             amount = None  # the whole charge or its installment (or a total of several): a plain promise
@@ -597,10 +585,12 @@ class _Turn:
             self._propose(
                 ActionKind.CREATE_PROMISE, charge_id=charge.id, promised_date=promised, amount=amount
             )
-            return (
-                f"Você vai pagar {money(amount)} da {self._label(charge)} até {day(promised)}, "
-                f"e o restante ({money(charge.amount - amount)}) continua em aberto. "
-                "Posso registrar? Responda SIM para confirmar ou NÃO para cancelar."
+            return reply(
+                "promessa_parcial_proposta",
+                valor=money(amount),
+                cobranca=self._label(charge),
+                data=day(promised),
+                restante=money(charge.amount - amount),
             )
         return self._promise_recorded(charge, promised, None)
 
@@ -608,15 +598,24 @@ class _Turn:
         self._do(ActionKind.CREATE_PROMISE, charge_id=charge.id, promised_date=promised, amount=amount)
         self._focus_on(charge)
         self._set_pending(None)
-        value = money(amount) if amount is not None else money(charge.amount_due_now)
-        parts = [
-            f"Combinado! Registrei a promessa de pagamento de {value} até {day(promised)} "
-            f"(a {self._label(charge)}).",
-            "Se até lá você já tiver pago, é só me avisar por aqui; se precisar do PIX, é só pedir.",
-        ]
+        if amount is not None:
+            text = reply(
+                "promessa_parcial_registrada",
+                valor=money(amount),
+                cobranca=self._label(charge),
+                data=day(promised),
+                restante=money(charge.amount - amount),
+            )
+        else:
+            text = reply(
+                "promessa_registrada",
+                valor=money(charge.amount_due_now),
+                data=day(promised),
+                cobranca=self._label(charge),
+            )
         if total := self._total_line():
-            parts.append(total)
-        return " ".join(parts)
+            text += f" {total}"
+        return text
 
     # negotiation --------------------------------------------------------------------------------------------
 
@@ -631,26 +630,32 @@ class _Turn:
         discount = self.snap.limits.max_discount_percent
         lump = agreement_terms(amount=charge.amount, installments=1, discount_percent=discount)
         if discount > 0:
-            lines = [f"1) à vista com {_percent(discount)} de desconto: {money(lump.total)}"]
+            lines = [
+                phrase("opcao_a_vista_desconto", n=1, desconto=_percent(discount), valor=money(lump.total))
+            ]
         else:
-            lines = [f"1) à vista: {money(lump.total)}"]
+            lines = [phrase("opcao_a_vista", n=1, valor=money(lump.total))]
         for n in range(2, self._max_installments(charge) + 1):
             terms = agreement_terms(amount=charge.amount, installments=n)
-            line = f"{n}) {n}x de {money(terms.installment_amount)}"
+            values = {"n": n, "parcelas": n, "parcela": money(terms.installment_amount)}
             if terms.last_installment_amount != terms.installment_amount:
-                line += f" (a última de {money(terms.last_installment_amount)})"
-            lines.append(line)
+                lines.append(
+                    phrase("opcao_parcelada_ultima", ultima=money(terms.last_installment_amount), **values)
+                )
+            else:
+                lines.append(phrase("opcao_parcelada", **values))
         return lines
 
     def _offer(self, charge: ChargeSnapshot, lead: str) -> str:
         lines = self._offer_lines(charge)
         self._set_pending(PENDING_PLAN_CHOICE, charge_id=charge.id)
-        ask = (
-            f"Responda com o número da opção (1 a {len(lines)})."
-            if len(lines) > 1
-            else 'Para este valor só consigo oferecer o pagamento à vista. Responda "1" para aceitar.'
+        return reply(
+            "oferta" if len(lines) > 1 else "oferta_so_a_vista",
+            abertura=lead,
+            cobranca=self._label(charge),
+            opcoes="\n".join(lines),
+            quantidade=len(lines),
         )
-        return f"{lead}\nPara a {self._label(charge)}, posso oferecer:\n" + "\n".join(lines) + f"\n{ask}"
 
     def _negotiation(self) -> str:
         charge = self._target(prefer_free=True)
@@ -658,10 +663,8 @@ class _Turn:
             return self._ask_which() if self.ambiguous else self._no_charge_reply()
         if charge.under_agreement:
             return self._agreement_in_force(charge)
-        lead = (
-            "Entendo, imprevistos acontecem. Vamos encontrar uma forma que caiba no seu bolso."
-            if self.intent == "dificuldade_financeira"
-            else "Claro, podemos negociar."
+        lead = phrase(
+            "abertura_dificuldade" if self.intent == "dificuldade_financeira" else "abertura_negociacao"
         )
         choice = parse_plan_choice(self.text, self.entities, bare_numbers=False)
         if choice is not None:
@@ -671,13 +674,11 @@ class _Turn:
     def _agreement_in_force(self, charge: ChargeSnapshot) -> str:
         """A charge under an active agreement gets no new offer: the agreement and its next installment."""
         self._set_pending(None)
-        lead = "Entendo, imprevistos acontecem. " if self.intent == "dificuldade_financeira" else ""
-        installment = charge.amount_due_now
-        return (
-            f"{lead}A {self._label(charge)} já tem um acordo ativo em {charge.agreement_installments}x "
-            f"de {money(installment)}, então não abro outra negociação para ela por aqui. "
-            f'Se quiser, envio o PIX da próxima parcela ({money(installment)}): é só escrever "pix". '
-            'Se precisar mudar o acordo, escreva "atendente".'
+        return reply(
+            "acordo_em_vigor_dificuldade" if self.intent == "dificuldade_financeira" else "acordo_em_vigor",
+            cobranca=self._label(charge),
+            acordo=self._agreement_phrase(charge),
+            valor=money(charge.amount_due_now),
         )
 
     def _answer_plan_choice(self) -> str | None:
@@ -692,22 +693,20 @@ class _Turn:
             if streak >= UNKNOWN_STREAK_HANDOFF:
                 return self._not_understood()
             self.updates["unknown_streak"] = streak
-            count = len(self._offer_lines(charge))
-            return f'Não entendi a opção. Responda só com o número, de 1 a {count} (por exemplo: "2").'
+            return reply("oferta_nao_entendi", quantidade=len(self._offer_lines(charge)))
         return None
 
     def _pick(self, charge: ChargeSnapshot, installments: int) -> str:
         limits = self.snap.limits
         allowed = self._max_installments(charge)
         if installments < 1:
-            return self._offer(charge, "Não entendi a opção.")
+            return self._offer(charge, phrase("abertura_opcao_invalida"))
         if installments > limits.max_installments:
-            return self._offer(charge, f"O parcelamento máximo é em {limits.max_installments}x.")
+            return self._offer(charge, phrase("abertura_maximo", maximo=limits.max_installments))
         if installments > allowed:
             return self._offer(
                 charge,
-                f"A parcela mínima é de {money(limits.min_installment_amount)}, então para este valor "
-                f"o máximo é {allowed}x.",
+                phrase("abertura_minimo", minimo=money(limits.min_installment_amount), permitido=allowed),
             )
         discount = limits.max_discount_percent if installments == 1 else Decimal("0")
         first_due = self.today + dt.timedelta(days=AGREEMENT_FIRST_DUE_DAYS)
@@ -719,26 +718,28 @@ class _Turn:
             discount_percent=discount,
             first_due_date=first_due,
         )
-        return (
-            f"Para a {self._label(charge)}: {plan}, "
-            f"{'com pagamento até' if installments == 1 else 'primeira parcela em'} {day(first_due)}.\n"
-            f"Posso registrar esse acordo? Responda SIM para confirmar ou NÃO para cancelar."
+        return reply(
+            "acordo_proposta_a_vista" if installments == 1 else "acordo_proposta_parcelado",
+            cobranca=self._label(charge),
+            plano=plan,
+            data=day(first_due),
         )
 
     def _plan(self, charge: ChargeSnapshot, installments: int, discount: Decimal) -> tuple[str, Decimal]:
         """The plan in words and the first payment's amount."""
         terms = agreement_terms(amount=charge.amount, installments=installments, discount_percent=discount)
         if installments == 1:
-            plan = f"pagamento à vista de {money(terms.total)}" + (
-                f" (com {_percent(discount)} de desconto)" if discount else ""
-            )
-            first = terms.total
+            if discount:
+                plan = phrase("plano_a_vista_desconto", valor=money(terms.total), desconto=_percent(discount))
+            else:
+                plan = phrase("plano_a_vista", valor=money(terms.total))
+            return plan, terms.total
+        values = {"parcelas": installments, "parcela": money(terms.installment_amount)}
+        if terms.last_installment_amount != terms.installment_amount:
+            plan = phrase("plano_parcelado_ultima", ultima=money(terms.last_installment_amount), **values)
         else:
-            plan = f"{installments}x de {money(terms.installment_amount)}"
-            if terms.last_installment_amount != terms.installment_amount:
-                plan += f" (a última de {money(terms.last_installment_amount)})"
-            first = terms.installment_amount
-        return plan, first
+            plan = phrase("plano_parcelado", **values)
+        return plan, terms.installment_amount
 
     def _agreement_recorded(self, charge: ChargeSnapshot, params: dict[str, Any]) -> str:
         installments = int(params["installments"])
@@ -753,15 +754,13 @@ class _Turn:
         )
         self._focus_on(charge)
         plan, first = self._plan(charge, installments, discount)
-        when = (
-            f"O pagamento vence em {day(first_due)}."
-            if installments == 1
-            else f"A primeira parcela vence em {day(first_due)}."
-        )
-        return (
-            f"Acordo registrado para a {self._label(charge)}: {plan}. {when}\n"
-            f"{self._pix_block(first, charge.reference)}\n"
-            f"Depois de pagar, é só me avisar por aqui.\n{self._creditor_footer()}"
+        return reply(
+            "acordo_registrado_a_vista" if installments == 1 else "acordo_registrado_parcelado",
+            cobranca=self._label(charge),
+            plano=plan,
+            data=day(first_due),
+            pix=self._pix_block(first, charge.reference),
+            rodape=self._creditor_footer(),
         )
 
     # confirmation -------------------------------------------------------------------------------------------
@@ -779,14 +778,11 @@ class _Turn:
         word = _answer_word(self.text)
         if word in _NO:
             self._set_pending(None)
-            return (
-                "Tudo bem, não registrei nada. Se quiser, posso enviar o PIX do valor total, registrar uma "
-                "data em que você consegue pagar ou mostrar as opções de parcelamento de novo."
-            )
+            return reply("confirmacao_cancelada")
         if word not in _YES:
             if self.intent != "desconhecido" and self.intent != "agradecimento":
                 return None
-            return "Posso registrar? Responda SIM para confirmar ou NÃO para cancelar."
+            return reply("confirmar_de_novo")
         self._set_pending(None)
         kind, params = data.get("action"), data.get("params") or {}
         if kind == ActionKind.OPT_OUT:
@@ -809,24 +805,34 @@ class _Turn:
         charges = self.snap.actionable_charges
         if not charges:
             return self._no_charge_reply()
+        footer = self._creditor_footer()
         if self._all_charges_meant():
             total = sum((c.amount for c in charges), Decimal("0"))
-            head = f"Para pagar as {len(charges)} cobranças em aberto ({money(total)}) de uma vez:"
-            block = self._pix_block(total, "")
-        else:
-            charge = self._target()
-            if charge is None:
-                return self._ask_which(allow_all=True)
-            head = f"Para pagar a {self._label(charge)}:"
-            if charge.under_agreement:
-                head = (
-                    f"Para pagar a próxima parcela do seu acordo ({charge.agreement_installments}x de "
-                    f"{money(charge.amount_due_now)}) da {self._label(charge)}:"
-                )
-            block = self._pix_block(charge.amount_due_now, charge.reference)
-            if total := self._total_line():
-                block += f"\n{total} Este código é só desta; para outra, me diga qual."
-        return f"{head}\n{block}\n{self._creditor_footer()}"
+            return reply(
+                "pagar_todas",
+                quantidade=len(charges),
+                total=money(total),
+                pix=self._pix_block(total, ""),
+                rodape=footer,
+            )
+        charge = self._target()
+        if charge is None:
+            return self._ask_which(allow_all=True)
+        values = {
+            "cobranca": self._label(charge),
+            "pix": self._pix_block(charge.amount_due_now, charge.reference),
+            "rodape": footer,
+        }
+        more = self._total_line()
+        if more:
+            values["em_aberto"] = more
+        if not charge.under_agreement:
+            return reply("pagar_uma_de_varias" if more else "pagar_uma", **values)
+        values["acordo"] = self._agreement_phrase(charge)
+        if (charge.agreement_installments or 1) == 1 and not more:
+            return reply("pagar_acordo_a_vista", **values)
+        key = "pagar_parcela_de_varias" if more else "pagar_parcela"
+        return reply(key, valor=money(charge.amount_due_now), **values)
 
     def _dispute(self) -> str:
         charge = self._target()
@@ -834,21 +840,14 @@ class _Turn:
             return self._ask_which()
         if charge is None:
             self._hand_over("Contestação (sem cobrança em aberto)")
-            return (
-                "Entendi. Vou passar a sua mensagem para um atendente, que vai analisar e responder por aqui."
-            )
+            return reply("contestacao_sem_cobranca")
         self._do(ActionKind.DISPUTE, charge_id=charge.id)
         self._hand_over("Contestação da cobrança")
-        return (
-            f"Entendi. Registrei a sua contestação da {self._label(charge)} e suspendi os lembretes dela. "
-            f"Um atendente da {self.snap.creditor.name} vai analisar e responder por aqui."
-        )
+        return reply("contestacao_registrada", cobranca=self._label(charge), credor=self.snap.creditor.name)
 
     def _human(self) -> str:
         self._hand_over("Cliente pediu um atendente")
-        return (
-            f"Certo! Vou chamar um atendente da {self.snap.creditor.name}, que continua a conversa por aqui."
-        )
+        return reply("atendente", credor=self.snap.creditor.name)
 
     def _opt_out(self) -> str:
         folded = fold(self.text)
@@ -859,54 +858,59 @@ class _Turn:
             return self._greeting()
         if not explicit and self.confidence < self.opt_out_confirm_below:
             self._propose(ActionKind.OPT_OUT, client_id=self.snap.client_id)
-            return (
-                "Você quer deixar de receber as mensagens automáticas de cobrança da "
-                f"{self.snap.creditor.name} neste número? Responda SIM para confirmar ou NÃO para continuar "
-                "recebendo."
-            )
+            return reply("descadastro_proposta", credor=self.snap.creditor.name)
         return self._opt_out_now()
 
     def _opt_out_now(self) -> str:
         self._do(ActionKind.OPT_OUT, client_id=self.snap.client_id)
         self.updates["opted_out"] = True
         self._set_pending(None)
-        return (
-            "Tudo bem. Você não vai mais receber mensagens automáticas de cobrança da "
-            f"{self.snap.creditor.name} por este número. "
-            "Se quiser falar sobre a sua cobrança, é só nos procurar."
-        )
+        return reply("descadastro_feito", credor=self.snap.creditor.name)
 
     def _wrong_person(self) -> str:
         self._do(ActionKind.MARK_WRONG_NUMBER, client_id=self.snap.client_id)
         self._set_pending(None)
         # No creditor, name or amount: the person on this number is not the debtor.
-        return "Desculpe o incômodo! Vamos tirar este número do cadastro e não mandaremos mais mensagens."
+        return reply("pessoa_errada")
 
     # --- unknown number -------------------------------------------------------------------------------------
 
     def _unknown(self) -> str:
         if self.intent == "falar_humano":
             self._hand_over("Número sem cadastro pediu um atendente")
-            return "Certo! Vou chamar um atendente, que continua a conversa por aqui."
+            return reply("generica_atendente")
         if self.intent == "opt_out" and not (
             _GREETING.match(fold(self.text)) and not _EXPLICIT_OPT_OUT.search(fold(self.text))
         ):
             if self.snap.client_id is not None:
                 self._do(ActionKind.OPT_OUT, client_id=self.snap.client_id)
             self.updates["opted_out"] = True
-            return "Tudo bem. Não enviaremos mais mensagens automáticas para este número."
+            return reply("generica_descadastro")
         if self.intent == "pessoa_errada":
-            return "Desculpe o incômodo! Não enviaremos mais mensagens de cobrança para este número."
+            return reply("generica_pessoa_errada")
         if self.intent in ("agradecimento",):
-            return "Obrigado pelo contato!"
+            return reply("generica_agradecimento")
         if self.snap.client_id is None and self.intent in _DEBT_TOPICS:
             self._do(ActionKind.FLAG, reason="Número sem cadastro falou de cobrança: identificar o cliente")
-        return GENERIC_REPLY
+        return reply("generica")
+
+
+def charge_label(*, amount: Decimal, due_date: dt.date, description: str = "") -> str:
+    """A charge as a noun phrase that always takes "a"/"da" (it starts with "cobrança"), so the sentence
+    agrees in gender whatever the description is ("Plano odontológico", "Boleto", none)."""
+    values = {"valor": money(amount), "vencimento": day(due_date)}
+    if quoted := _quoted_description(description):
+        return phrase("cobranca_descrita", descricao=quoted, **values)
+    return phrase("cobranca_simples", **values)
 
 
 def _description(charge: ChargeSnapshot) -> str:
+    return _quoted_description(charge.description)
+
+
+def _quoted_description(description: str) -> str:
     """The charge's own description, quoted, or "" when it has none (or says only "cobrança")."""
-    text = " ".join((charge.description or "").split())
+    text = " ".join((description or "").split())
     if not text or fold(text) in ("cobranca", "cobrancas", "divida", "debito"):
         return ""
     return f"\u201c{text}\u201d"

@@ -1,0 +1,378 @@
+"""Issue #12, item 3: every reply comes from the one catalogue (chatbot/replies.toml) and reads as a sentence.
+
+Each scripted conversation below runs against every kind of debtor (one charge, several, with and without an
+agreement, with and without a description, a description that is just "Cobrança", a creditor without
+document or PIX key, unknown numbers...). Every reply must be free of empty slots, doubled words, dangling
+punctuation and article/gender slips, and together the runs must render every entry of the catalogue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from chatbot.policy import ChargeSnapshot, ClientSnapshot, Creditor, NegotiationLimits, decide
+from chatbot.policy.replies import (
+    CATALOGUE_PATH,
+    ReplyCatalogueError,
+    catalogue,
+    load,
+    phrase,
+    placeholders,
+    reply,
+)
+from chatbot.tests.test_policy import NOW, TODAY
+
+decide_module = importlib.import_module("chatbot.policy.decide")
+CREDITOR = Creditor(
+    name="Clínica Sorriso Ltda",
+    document="12.345.678/0001-95",
+    address="Rua A, 1 - São Paulo/SP",
+    city="SAO PAULO",
+    pix_key="pix@clinica.example",
+)
+BARE_CREDITOR = Creditor(name="Escola Aurora", city="RECIFE")  # no document, address or PIX key
+
+
+def chg(pk, amount, description="", due=dt.date(2026, 2, 10), **kw) -> ChargeSnapshot:
+    return ChargeSnapshot(
+        id=pk, amount=Decimal(amount), due_date=due, description=description, reference=f"REF{pk}", **kw
+    )
+
+
+AGREED_3X = {
+    "status": "negotiating",
+    "agreement_installments": 3,
+    "agreement_installment_amount": Decimal("63.30"),
+}
+AGREED_1X = {
+    "status": "negotiating",
+    "agreement_installments": 1,
+    "agreement_installment_amount": Decimal("170.91"),
+}
+LIMITS = NegotiationLimits(3, Decimal("50.00"), Decimal("10.00"))
+
+CASES: dict[str, ClientSnapshot] = {
+    "one, described": ClientSnapshot(7, CREDITOR, "Maria", charges=(chg(1, "300.00", "Plano odontológico"),)),
+    "one, no description": ClientSnapshot(7, CREDITOR, "Maria", charges=(chg(1, "300.00"),)),
+    "one, described as cobrança": ClientSnapshot(7, CREDITOR, "", charges=(chg(1, "45.50", "Cobrança"),)),
+    "one, uneven installments": ClientSnapshot(7, CREDITOR, "João", charges=(chg(1, "100.00", "Boleto"),)),
+    "several": ClientSnapshot(
+        7,
+        CREDITOR,
+        "Maria",
+        charges=(chg(1, "300.00", "Mensalidade", dt.date(2025, 12, 10)), chg(2, "1234.56")),
+    ),
+    "one under a 3x agreement": ClientSnapshot(
+        7, CREDITOR, "Maria", charges=(chg(1, "189.90", "Plano odontológico", **AGREED_3X),)
+    ),
+    "one under a single-payment agreement": ClientSnapshot(
+        7, CREDITOR, "Maria", charges=(chg(1, "189.90", "", **AGREED_1X),)
+    ),
+    "several, one under an agreement": ClientSnapshot(
+        7,
+        CREDITOR,
+        "Maria",
+        charges=(chg(1, "189.90", "Plano odontológico", dt.date(2025, 10, 5), **AGREED_3X), chg(2, "250.00")),
+    ),
+    "several, focus on one": ClientSnapshot(
+        7,
+        CREDITOR,
+        "Maria",
+        charges=(chg(1, "300.00", "Mensalidade"), chg(2, "250.00", "Material")),
+        focus_charge_id=2,
+    ),
+    "bare creditor, no name": ClientSnapshot(7, BARE_CREDITOR, "", charges=(chg(1, "300.00"),)),
+    "creditor without address": ClientSnapshot(
+        7,
+        Creditor(name="Loja Boa", document="123.456.789-09", pix_key="k@x.example"),
+        "Ana",
+        charges=(chg(1, "80.00", "Compra parcelada"),),
+    ),
+    "creditor without document": ClientSnapshot(
+        7,
+        Creditor(name="Loja Boa", address="Av. B, 2", pix_key="k@x.example"),
+        "Ana",
+        charges=(chg(1, "80.00"),),
+    ),
+    "payment claimed": ClientSnapshot(
+        7, CREDITOR, "Maria", charges=(chg(1, "300.00", status="payment_claimed"),)
+    ),
+    "disputed": ClientSnapshot(7, CREDITOR, "Maria", charges=(chg(1, "300.00", status="disputed"),)),
+    "nothing open": ClientSnapshot(7, CREDITOR, "Maria", charges=()),
+    "no discount policy": ClientSnapshot(7, CREDITOR, "Maria", charges=(chg(1, "300.00", "Mensalidade"),)),
+    "unknown number": ClientSnapshot(None, CREDITOR, ""),
+    "number marked wrong": ClientSnapshot(
+        7, CREDITOR, "Maria", wrong_number=True, charges=(chg(1, "300.00"),)
+    ),
+}
+CASES = {
+    name: ClientSnapshot(
+        **{
+            **snap.__dict__,
+            "limits": NegotiationLimits(3, Decimal("50.00"), Decimal("0"))
+            if "no discount" in name
+            else LIMITS,
+        }
+    )
+    for name, snap in CASES.items()
+}
+
+IN_5_DAYS = TODAY + dt.timedelta(days=5)
+LATER = dt.timedelta(hours=2)  # past the confirmation's 30 minutes
+# (intent, text, entities[, confidence[, time offset]]) per turn; context carried from turn to turn.
+SCRIPTS: dict[str, list[tuple]] = {
+    "greeting": [("saudacao", "oi")],
+    "greeting read as opt-out": [("opt_out", "bom dia, tudo bem?", {}, 0.97)],
+    "thanks": [("agradecimento", "obrigada")],
+    "two unknowns": [("desconhecido", "xpto"), ("desconhecido", "abcd")],
+    "claim then receipt": [("confirmacao_pagamento", "já paguei"), ("desconhecido", "")],
+    "claim of the total": [("confirmacao_pagamento", "paguei tudo", {"amount": "1534.56"})],
+    "file out of the blue": [("desconhecido", "")],
+    "promise, then the date": [
+        ("promessa_pagamento", "vou pagar"),
+        ("desconhecido", "sexta", {"date": IN_5_DAYS}),
+    ],
+    "promise, unclear date": [("promessa_pagamento", "vou pagar"), ("desconhecido", "sei la")],
+    "promise with a date": [("promessa_pagamento", "pago dia 15", {"date": IN_5_DAYS})],
+    "partial promise, yes": [
+        ("promessa_pagamento", "pago 20 dia 15", {"date": IN_5_DAYS, "amount": "20.00"}),
+        ("desconhecido", "sim"),
+    ],
+    "promise in the past and too far": [
+        ("promessa_pagamento", "pago dia 1", {"date": TODAY - dt.timedelta(days=3)}),
+        ("promessa_pagamento", "pago em junho", {"date": TODAY + dt.timedelta(days=90)}),
+    ],
+    "negotiation, pick 2, yes": [
+        ("negociacao", "quero negociar"),
+        ("desconhecido", "2"),
+        ("desconhecido", "sim"),
+    ],
+    "negotiation, single payment, yes": [
+        ("negociacao", "quero negociar"),
+        ("desconhecido", "1"),
+        ("desconhecido", "pode"),
+    ],
+    "negotiation, too many, unclear, unclear": [
+        ("negociacao", "quero negociar"),
+        ("negociacao", "em 9x", {"installments": 9}),
+        ("desconhecido", "hmm"),
+        ("desconhecido", "hmm"),
+    ],
+    "negotiation, pick 0": [("negociacao", "quero negociar"), ("desconhecido", "0")],
+    "difficulty, pick, no": [
+        ("dificuldade_financeira", "tô desempregada"),
+        ("desconhecido", "3"),
+        ("desconhecido", "não"),
+    ],
+    "3x asked, unclear, late yes": [
+        ("negociacao", "dá pra parcelar em 3x?", {"installments": 3}),
+        ("desconhecido", "hmm"),
+        ("desconhecido", "sim", {}, 0.9, LATER),
+    ],
+    "pix": [("informacoes_pagamento", "me manda o pix")],
+    "pix, first": [("informacoes_pagamento", "me manda o pix"), ("desconhecido", "1")],
+    "pix, all": [("informacoes_pagamento", "me manda o pix"), ("desconhecido", "todas")],
+    "pix, which one unclear twice": [
+        ("informacoes_pagamento", "me manda o pix"),
+        ("desconhecido", "hmm"),
+        ("desconhecido", "hmm"),
+    ],
+    "pix of the total": [("informacoes_pagamento", "pix de tudo", {"amount": "1534.56"})],
+    "dispute": [("contestacao", "não devo isso"), ("desconhecido", "2")],
+    "person": [("falar_humano", "quero um atendente")],
+    "opt-out spelled out": [("opt_out", "me tira da lista", {}, 0.6)],
+    "opt-out unsure, yes": [("opt_out", "chega", {}, 0.6), ("desconhecido", "sim")],
+    "opt-out unsure, no": [("opt_out", "chega", {}, 0.6), ("desconhecido", "não")],
+    "wrong person": [("pessoa_errada", "não conheço essa pessoa")],
+}
+
+
+STEP_DEFAULTS = ("", "", {}, 0.93, dt.timedelta(0))
+
+
+def run(snap: ClientSnapshot, script: list[tuple]) -> list[str]:
+    context: dict = {}
+    replies = []
+    for step in script:
+        intent, text, entities, confidence, offset = (*step, *STEP_DEFAULTS[len(step) :])
+        decision = decide(
+            intent=intent,
+            confidence=confidence,
+            entities=dict(entities),
+            text=text,
+            context=context,
+            client_snapshot=snap,
+            now=NOW + offset,
+        )
+        context = {**context, **decision.context_updates}
+        replies.append(decision.reply)
+    return replies
+
+
+def every_reply() -> list[tuple[str, str, str]]:
+    return [
+        (case, name, text)
+        for case, snap in CASES.items()
+        for name, script in SCRIPTS.items()
+        for text in run(snap, script)
+    ]
+
+
+# --- what must never reach a debtor -------------------------------------------------------------------------
+
+DEFECTS = {
+    "empty or raw slot": re.compile(r"\{|\}|\bNone\b|\bnan\b"),
+    "doubled word": re.compile(r"\b([^\W\d_]{2,})\b[\s,]+\1\b", re.IGNORECASE),
+    "space before punctuation": re.compile(r"[ \t][,.;:!?](?!\d)"),
+    "punctuation pile-up": re.compile(r"[,;:][.,;:!?]|(?<!\.)\.\.(?!\.)|\.,"),
+    "empty brackets or quotes": re.compile(r"\(\s*\)|“\s*”|\"\s*\""),
+    "double space": re.compile(r"  "),
+    "article before a description": re.compile(r"\b(da|a|do|o|na|no) “"),
+    "first payment of a single payment": re.compile(r"primeiro pagamento", re.IGNORECASE),
+}
+
+
+def defects(text: str) -> list[str]:
+    found = [name for name, pattern in DEFECTS.items() if pattern.search(text)]
+    lines = text.split("\n")
+    if any(line != line.strip() or not line for line in lines):
+        found.append("blank line or edge whitespace")
+    if lines[-1].rstrip().endswith((":", ",", ";")):
+        found.append("dangling punctuation at the end")
+    return found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Registrei o pagamento da cobrança cobrança de R$ 45,50.",  # the issue's replies
+        "Acordo registrado: pagamento à vista de R$ 90,00. O primeiro pagamento vence em 10/03/2026.",
+        "Para a “Plano” de R$ 10,00 (vencimento ) .",
+        "Olá, ! Aqui é o assistente de {credor}.",
+        "Você tem cobranças ,, em aberto:",
+    ],
+)
+def test_the_checks_catch_what_the_issue_saw(text):
+    assert defects(text)
+
+
+def test_a_bare_description_is_caught():
+    snap = CASES["one, described"]
+    assert unquoted_descriptions("Para a Plano odontológico, posso oferecer:", snap) == ["Plano odontológico"]
+    assert unquoted_descriptions("Para a cobrança “Plano odontológico”:", snap) == []
+
+
+def unquoted_descriptions(text: str, snap: ClientSnapshot) -> list[str]:
+    """Descriptions that appear without their quotes: the sentence would take the description's own gender
+    ("Para a Plano odontológico")."""
+    bare = []
+    for charge in snap.charges:
+        description = charge.description
+        if len(description) < 4 or description.lower() == "cobrança":
+            continue
+        if re.search(rf"(?<!“){re.escape(description)}", text):
+            bare.append(description)
+    return bare
+
+
+def test_every_reply_for_every_case_reads_as_a_sentence():
+    problems = []
+    for case, script, text in every_reply():
+        found = defects(text) + unquoted_descriptions(text, CASES[case]) if text else []
+        if found:
+            problems.append(f"{case} / {script}: {found}\n{text}")
+    assert not problems, "\n\n".join(problems[:10])
+
+
+def test_single_payments_never_speak_of_installments():
+    snap = CASES["one, described"]
+    proposal, done = run(snap, SCRIPTS["negotiation, single payment, yes"])[1:]
+    for text in (proposal, done):
+        assert "parcela" not in text.lower() and "primeiro pagamento" not in text.lower()
+    assert "O pagamento vence em" in done
+    installments = run(snap, SCRIPTS["negotiation, pick 2, yes"])[2]
+    assert "A primeira parcela vence em" in installments
+
+
+def test_the_charge_takes_its_article_from_cobranca_not_from_its_description():
+    for case in ("one, described", "one, described as cobrança", "one, no description"):
+        text = run(CASES[case], SCRIPTS["claim then receipt"])[0]
+        assert "da cobrança" in text
+        assert "cobrança cobrança" not in text.lower() and "Para a Plano" not in text
+    assert (
+        "da cobrança “Plano odontológico” de R$ 300,00" in run(CASES["one, described"], SCRIPTS["dispute"])[0]
+    )
+
+
+def test_the_runs_render_every_entry_of_the_catalogue(monkeypatch):
+    used: set[tuple[str, str]] = set()
+
+    def spy(section, original):
+        def render(key, **values):
+            used.add((section, key))
+            return original(key, **values)
+
+        return render
+
+    monkeypatch.setattr(decide_module, "reply", spy("respostas", reply))
+    monkeypatch.setattr(decide_module, "phrase", spy("frases", phrase))
+    every_reply()
+    book = catalogue()
+    # Rendered by chatbot.services (follow-ups, a refused action): covered by test_services_replies below.
+    outside = {("respostas", "lembrete_promessa"), ("respostas", "nao_consegui_registrar")}
+    expected = {("respostas", k) for k in book.replies} | {("frases", k) for k in book.phrases}
+    assert expected - used - outside == set()
+
+
+def test_the_services_replies_are_clean():
+    for first_name in ("Maria", ""):
+        text = reply(
+            "lembrete_promessa",
+            saudacao=phrase("saudacao_nome", nome=first_name) if first_name else phrase("saudacao"),
+            credor="Clínica Sorriso Ltda",
+            valor="R$ 100,00",
+            cobranca=decide_module.charge_label(
+                amount=Decimal("300"), due_date=TODAY, description="Cobrança"
+            ),
+            data="20/03/2026",
+        )
+        assert not defects(text), text
+    assert not defects(reply("nao_consegui_registrar"))
+
+
+# --- the catalogue file -------------------------------------------------------------------------------------
+
+
+def test_the_catalogue_declares_every_variable_it_uses_and_uses_every_one_it_declares():
+    book = load(CATALOGUE_PATH)
+    used = {name for text in [*book.replies.values(), *book.phrases.values()] for name in placeholders(text)}
+    assert used == set(book.variables)
+    assert book.version >= 1
+
+
+def test_a_reply_without_one_of_its_values_is_refused():
+    with pytest.raises(ReplyCatalogueError, match="cobranca"):
+        reply("pagamento_informado")
+    with pytest.raises(ReplyCatalogueError, match="vazia"):
+        reply("pagamento_informado", cobranca="  ")
+    with pytest.raises(ReplyCatalogueError, match="não tem a chave"):
+        reply("nao_existe")
+
+
+def test_a_catalogue_with_an_undeclared_variable_is_refused_with_its_key(tmp_path: Path):
+    bad = tmp_path / "replies.toml"
+    bad.write_text(
+        'versao = 1\n[variaveis]\nvalor = "x"\n[frases]\na = "{valor}"\n[respostas]\noi = "Olá, {nome}!"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ReplyCatalogueError, match=r"\[respostas\]\.oi usa \['nome'\]"):
+        load(bad)
+    bad.write_text('versao = 1\n[variaveis]\nvalor = "x"\n[frases]\na = "b"\n', encoding="utf-8")
+    with pytest.raises(ReplyCatalogueError, match=r"\[respostas\]"):
+        load(bad)
