@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import io
 import json
 from pathlib import Path
@@ -76,6 +77,8 @@ def test_it_stores_a_keyed_hash_of_every_form_of_the_number_and_never_the_number
     assert "987654321" not in dump and "87654321" not in dump
     for form in (PHONE, LEGACY, PHONE.lstrip("+"), "5511987654321"):
         assert hashlib.sha256(form.encode()).hexdigest() not in stored  # not a bare SHA of the phone
+    key = settings.SUPPRESSION_HASH_KEY.encode()
+    assert stored == {hmac.new(key, form.encode(), hashlib.sha256).hexdigest() for form in (PHONE, LEGACY)}
     settings.SUPPRESSION_HASH_KEY = "another-key-entirely-0123456789abcdef"
     assert not suppression.is_suppressed(PHONE)  # the hash depends on the key
 
