@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, User
 
 from cobranca.roles import OPERATORS
 
-PASSWORD = "senha-do-operador-42"  # noqa: S105 - a test user
+PASSWORD = "senha-do-operador-42"
 TIMEOUT = 15_000
 # Desktop and phone widths every journey runs at.
 WIDTHS = {

@@ -21,7 +21,7 @@ from cobranca.roles import OPERATORS
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 HMAC_KEY = "browser-e2e-hmac"
-PASSWORD = "senha-do-operador-42"  # noqa: S105 - a test user
+PASSWORD = "senha-do-operador-42"
 PHONE_DIGITS = "5511912345678"
 HEADER = "id,nome,telefone,valor,vencimento,descricao\n"
 GOOD_ROW = 'E2E-1,Ana Lima,+55 11 91234-5678,"1.234,56",15/01/2026,Plano anual\n'

@@ -84,7 +84,7 @@ def test_a_burst_of_duplicate_webhooks_stores_and_processes_one_event(
 
     # The clients run in another process: in this one they would fight the live server for the GIL.
     started = time.monotonic()
-    proc = subprocess.run(  # noqa: S603 - our own interpreter and client code
+    proc = subprocess.run(
         [sys.executable, "-c", CLIENT, url, str(BURST), str(CONNECTIONS)],
         input=json.dumps({"body": body.decode(), "headers": headers}).encode(),
         capture_output=True,
