@@ -151,9 +151,6 @@ def child(workdir: str) -> None:
         raw_count = cursor.fetchone()[0]
     raw_seconds = time.perf_counter() - started
 
-    if os.environ.get("BENCH_SQLITE_CACHE_KB"):
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size=-{int(os.environ['BENCH_SQLITE_CACHE_KB'])}")
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_before = usage.ru_utime + usage.ru_stime
     rss_before = usage.ru_maxrss / 1024
