@@ -134,6 +134,14 @@ class ChargeAdmin(admin.ModelAdmin):
     date_hierarchy = "due_date"
     actions = ["mark_paid", "mark_cancelled", "export_csv"]
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.client.forgotten_at:
+            # A forgotten client's charges are kept for accounting and never move to someone else: moving one
+            # would tie the erased person's financial record to a named client again.
+            return (*fields, "client")
+        return fields
+
     def _set_status(self, request, queryset, status: str, label: str) -> None:
         now = timezone.now()
         updated = queryset.exclude(status=status).update(status=status, status_changed_at=now)

@@ -399,3 +399,30 @@ def test_the_admin_lift_form_needs_the_permission_and_records_the_consent(client
     assert response.status_code == 302, response.content.decode()[:2000]
     assert not suppression.is_suppressed(PHONE)
     assert SuppressionLift.objects.get().lifted_by == staff
+
+
+@pytest.mark.urls("cobranca.urls")
+def test_the_admin_cannot_move_a_forgotten_clients_charge(client):
+    forgotten = ClientFactory(phone=PHONE)
+    charge = ChargeFactory(client=forgotten)
+    forget_client(client=forgotten)
+    other = ClientFactory()
+    client.force_login(User.objects.create_superuser("root", password="x"))
+    url = f"/admin/billing/charge/{charge.pk}/change/"
+
+    page = client.get(url).content.decode()
+    client.post(
+        url,
+        {
+            "client": other.pk,
+            "external_id": charge.external_id,
+            "amount": "150.50",
+            "due_date": charge.due_date.strftime("%Y-%m-%d"),
+            "description": "x",
+            "status": charge.status,
+        },
+    )
+
+    assert 'name="client"' not in page
+    charge.refresh_from_db()
+    assert charge.client_id == forgotten.pk
