@@ -43,6 +43,17 @@ STATUSES = (
 )
 RUNNING = frozenset({"STARTING", "SCAN_QR_CODE", "WORKING"})
 ACK_NAMES = {-1: "ERROR", 0: "PENDING", 1: "SERVER", 2: "DEVICE", 3: "READ", 4: "PLAYED"}
+# File extension WAHA gives a downloaded media file, by mimetype (the name in media.url).
+MEDIA_EXTENSIONS = {
+    "image/jpeg": "jpeg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "application/pdf": "pdf",
+    "audio/ogg": "oga",
+    "audio/mpeg": "mp3",
+    "audio/mp4": "m4a",
+    "video/mp4": "mp4",
+}
 ACK_MODES = ("normal", "none", "server_only", "error")
 
 # Numbers the simulated WhatsApp knows specially; any other plausible number "exists" as typed.
@@ -205,6 +216,10 @@ class Simulator:
         self.faults: dict[str, Any] = dict(DEFAULT_FAULTS)
         self.contacts: dict[str, str | None] = dict(DEFAULT_CONTACTS)
         self.lids: dict[str, str] = {}  # lid → pn chat id
+        # Media of inbound messages, served at /api/files/{session}/{name} like WAHA's file storage:
+        # name → (mimetype, bytes). The public base of media.url is set by the HTTP server on start.
+        self.files: dict[str, tuple[str, bytes]] = {}
+        self.public_url = "http://localhost:3000"
         self.inbound_chats: dict[str, set[str]] = collections.defaultdict(set)
         self.outbox: collections.deque[dict[str, Any]] = collections.deque(maxlen=self.options.log_size)
         self.events: collections.deque[dict[str, Any]] = collections.deque(maxlen=self.options.log_size)
@@ -240,6 +255,7 @@ class Simulator:
             self.faults = dict(DEFAULT_FAULTS)
             self.contacts = dict(DEFAULT_CONTACTS)
             self.lids.clear()
+            self.files.clear()
             self.inbound_chats.clear()
             self.outbox.clear()
             self.events.clear()
@@ -580,8 +596,10 @@ class Simulator:
         text: str,
         ack: int,
         reply_to: str | None = None,
+        media: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A WAMessage as WAHA puts it in ``message``/``message.any`` payloads."""
+        """A WAMessage as WAHA puts it in ``message``/``message.any`` payloads; ``media`` is WAMedia
+        (``url``, ``mimetype``, ``filename``, ``error``) for a message that carries a file."""
         me_id = f"{session.phone}@c.us"
         timestamp = int(time.time())
         payload: dict[str, Any] = {
@@ -592,8 +610,8 @@ class Simulator:
             "source": source,
             "to": chat_id if from_me else me_id,
             "body": text,
-            "hasMedia": False,
-            "media": None,
+            "hasMedia": media is not None,
+            "media": media,
             "ack": ack,
             "ackName": ACK_NAMES[ack],
             "replyTo": None,
@@ -610,6 +628,11 @@ class Simulator:
         }
         if reply_to:
             payload["replyTo"] = {"id": reply_to.rsplit("_", 1)[-1], "hasMedia": False}
+        if media is not None:
+            # The raw engine message names the file's kind the way WhatsApp does (GOWS: imageMessage...).
+            kind = str(media.get("mimetype") or "").split("/", 1)[0]
+            raw_key = {"image": "imageMessage", "audio": "audioMessage"}.get(kind, "documentMessage")
+            payload["_data"]["Message"] = {raw_key: {"caption": text, "mimetype": media.get("mimetype")}}
         return payload
 
     def _engine_send_body(
@@ -805,9 +828,48 @@ class Simulator:
 
     # --- simulated other side ---------------------------------------------------------------------------
 
+    def _store_media(self, session_name: str, message_id: str, media: Any) -> dict[str, Any] | None:
+        """Keep an inbound file (``{"mimetype", "filename", "data": base64}``) and return its WAMedia, with
+        the URL WAHA gives it (``{base}/api/files/{session}/{id}.{ext}``, served with the API key check)."""
+        if media is None:
+            return None
+        if not isinstance(media, dict) or not isinstance(media.get("data"), str):
+            raise bad_request(["media.data must be a base64 string"])
+        try:
+            content = base64.b64decode(media["data"], validate=True)
+        except ValueError:
+            raise bad_request(["media.data must be a base64 string"]) from None
+        mimetype = str(media.get("mimetype") or "application/octet-stream")
+        extension = MEDIA_EXTENSIONS.get(mimetype.split(";", 1)[0].strip(), "bin")
+        name = f"{message_id}.{extension}"
+        self.files[f"{session_name}/{name}"] = (mimetype, content)
+        announced: dict[str, Any] = {
+            "url": f"{self.public_url}/api/files/{session_name}/{name}",
+            "mimetype": mimetype,
+        }
+        # WAMedia types filename as a string and error as an object: left out when there is none.
+        if isinstance(media.get("filename"), str) and media["filename"]:
+            announced["filename"] = media["filename"]
+        return announced
+
+    def media_file(self, session_name: str, name: str) -> tuple[str, bytes]:
+        """An inbound file by its URL's path; 404 like WAHA's static file route when unknown."""
+        with self.lock:
+            found = self.files.get(f"{session_name}/{name}")
+        if found is None:
+            raise ApiError(
+                404, {"message": f"Cannot GET /api/files/{session_name}/{name}", "statusCode": 404}
+            )
+        return found
+
     def inbound(self, body: Any) -> dict[str, Any]:
-        """A debtor writes to us: emits ``message`` and ``message.any`` (fromMe false) from that number."""
-        self.validate(body, ("from", "text"))
+        """A debtor writes to us: emits ``message`` and ``message.any`` (fromMe false) from that number.
+        With ``media`` the message carries a file (``text`` is then its caption and may be empty)."""
+        if isinstance(body, dict) and body.get("media") is not None and body.get("text") is None:
+            body = {**body, "text": ""}
+        self.validate(body, ("from",))
+        if not isinstance(body.get("text"), str) or (not body["text"] and body.get("media") is None):
+            raise bad_request(["text should not be empty"])
         name = body.get("session") or "default"
         with self.lock:
             session = self.working(name)
@@ -837,6 +899,7 @@ class Simulator:
                 text=body["text"],
                 ack=1,
                 reply_to=body.get("reply_to"),
+                media=self._store_media(name, message_id, body.get("media")),
             )
             self.emit(session, "message", payload)
             self.emit(session, "message.any", payload)

@@ -55,6 +55,8 @@ class WahaSimulatorServer(ThreadingHTTPServer):
         except OSError:
             self.simulator.close()
             raise
+        # media.url points here, as WAHA's points at its own base URL.
+        self.simulator.public_url = self.base_url
 
     @property
     def base_url(self) -> str:
@@ -162,6 +164,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         content_type = "application/json; charset=utf-8"
         if body is EMPTY or (body is None and status == 201):
             payload = b""
+        elif isinstance(body, tuple):  # (content type, bytes): a stored media file
+            content_type, payload = body
         elif isinstance(body, bytes):
             payload = body
             content_type = "image/png"
@@ -279,6 +283,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
     @route("GET", "/api/{session}/lids/{lid}")
     def lid_to_pn(self, params: dict[str, str]) -> tuple[int, Any]:
         return 200, self.sim.lid_to_pn(params["session"], params["lid"])
+
+    @route("GET", "/api/files/{session}/{name}")
+    def media_file(self, params: dict[str, str]) -> tuple[int, Any]:
+        """An inbound message's media (its ``media.url``); the API key is checked like every route."""
+        return 200, self.sim.media_file(params["session"], params["name"])
 
     # --- simulator control (not part of WAHA) -----------------------------------------------------------
 

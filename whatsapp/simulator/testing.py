@@ -6,6 +6,7 @@ poll a condition until a deadline and fail with a readable message.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import threading
@@ -104,11 +105,21 @@ class SimulatorHandle:
         session: str = "default",
         lid: bool = False,
         reply_to: str | None = None,
+        media: bytes | None = None,
+        mimetype: str = "",
+        filename: str | None = None,
     ) -> dict[str, Any]:
-        """A debtor writes ``text`` from ``from_`` (digits, ``…@c.us`` or ``…@lid``)."""
+        """A debtor writes ``text`` from ``from_`` (digits, ``…@c.us`` or ``…@lid``); with ``media`` he sends
+        a file (``text`` is its caption, may be "") declared as ``mimetype``."""
         body: dict[str, Any] = {"from": from_, "text": text, "session": session, "lid": lid}
         if reply_to:
             body["reply_to"] = reply_to
+        if media is not None:
+            body["media"] = {
+                "data": base64.b64encode(media).decode(),
+                "mimetype": mimetype or "application/octet-stream",
+                "filename": filename,
+            }
         return self.request("POST", "/simulator/inbound", body)
 
     def reply_from_phone(self, to: str, text: str, *, session: str = "default") -> dict[str, Any]:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import urllib.error
 import urllib.request
 
 import pytest
@@ -193,6 +194,40 @@ def test_inbound_emits_message_and_message_any_from_the_debtor(waha_simulator):
     assert message["payload"]["fromMe"] is False
     assert message["payload"]["body"] == "quero pagar"
     assert message["id"] != any_event["id"]
+
+
+def test_inbound_media_is_announced_like_waha_and_served_at_its_url_with_the_api_key(waha_simulator):
+    picture = b"\xff\xd8\xff\xe0fake-jpeg"
+    waha_simulator.inbound("5511987654321", "segue", media=picture, mimetype="image/jpeg", filename="r.jpg")
+
+    payload = waha_simulator.wait_for_event("message")["payload"]
+    assert payload["hasMedia"] is True
+    assert payload["body"] == "segue"
+    media = payload["media"]
+    assert media["mimetype"] == "image/jpeg" and media["filename"] == "r.jpg" and "error" not in media
+    assert media["url"].startswith(waha_simulator.base_url + "/api/files/default/")
+    assert media["url"].endswith(".jpeg")
+    assert payload["_data"]["Message"]["imageMessage"]["caption"] == "segue"
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(media["url"], timeout=5)
+    assert refused.value.code == 401
+    request = urllib.request.Request(media["url"], headers={"X-Api-Key": waha_simulator.api_key})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.read() == picture
+        assert response.headers["Content-Type"] == "image/jpeg"
+    with pytest.raises(SimulatorError) as unknown:
+        waha_simulator.request("GET", "/api/files/default/nope.pdf")
+    assert unknown.value.status == 404
+
+
+def test_inbound_without_text_needs_media(waha_simulator):
+    with pytest.raises(SimulatorError) as refused:
+        waha_simulator.inbound("5511987654321", "")
+    assert refused.value.status == 400
+    payload = waha_simulator.inbound("5511987654321", "oi")
+    assert waha_simulator.wait_for_event("message")["payload"]["hasMedia"] is False
+    assert payload["id"]
 
 
 def test_inbound_from_a_lid_uses_the_lid_as_sender_and_registers_the_mapping(waha_simulator):

@@ -141,6 +141,9 @@ def test_every_webhook_body_the_simulator_emits_validates_against_the_spec(
     message_id = waha_client.send_text("5511987654321@c.us", "Olá", reply_to="false_5511987654321@c.us_AAA")
     waha_simulator.inbound("5511987654321", "oi")
     waha_simulator.inbound("5511987654322", "oi", lid=True)
+    waha_simulator.inbound(
+        "5511987654321", "", media=b"%PDF-1.4 x", mimetype="application/pdf", filename="a.pdf"
+    )
     waha_simulator.reply_from_phone("5511987654321", "eu")
     waha_simulator.wait_for_ack(message_id, 3)
     waha_simulator.wait_until_idle()
