@@ -35,6 +35,7 @@ from billing import services as billing
 from billing import suppression
 from billing.dispatch.window import parse_window
 from billing.models import Charge, PromiseToPay
+from chatbot import media_replies
 from chatbot.classification import active_classifier, entities_for
 from chatbot.models import ModelVersion
 from chatbot.policy import Action, ActionKind, Decision, charge_label, day, decide, money, phrase, reply
@@ -51,7 +52,7 @@ from cobranca.exceptions import ApplicationError
 from cobranca.masking import mask_chat_id
 from cobranca.roles import is_operator
 from conversations import services as conversations
-from conversations.models import Conversation, Message
+from conversations.models import Attachment, Conversation, Message
 from conversations.selectors import bot_silence_reason
 from whatsapp import client as waha_api
 from whatsapp.client import WahaError
@@ -261,7 +262,7 @@ def _run_turn(message: Message, *, now: dt.datetime, send: bool, acting_for=None
             result.skipped = reason
             return result
         context = dict(conversation.context or {})
-        decision = _decide(conversation, understood, context=context, now=now)
+        decision = _decide(conversation, understood, context=context, now=now, message=message)
         decision, result.refused_actions = _consent_gate(decision, message=message, acting_for=acting_for)
         decision = _apply(
             decision,
@@ -322,9 +323,52 @@ def _claim(message: Message, understood: Understanding, now: dt.datetime) -> str
 
 
 def _decide(
+    conversation: Conversation,
+    understood: Understanding,
+    *,
+    context: dict[str, Any],
+    now: dt.datetime,
+    message: Message | None = None,
+) -> Decision:
+    """The dialogue policy's decision on the debtor as he is now (the conversation row is locked); a file
+    the debtor sent is answered by `chatbot.media_replies` (`_media_turn`)."""
+    attachment = _attachment_of(message)
+    if attachment is not None and not understood.text:
+        return _media_turn(conversation, attachment, context=context, now=now)
+    decision = _policy_decision(conversation, understood, context=context, now=now)
+    return media_replies.with_file_flag(decision) if attachment is not None else decision
+
+
+# --- media messages: kept apart from the policy's wording (chatbot/media_replies.py) ------------------------
+
+
+def _attachment_of(message: Message | None):
+    """The message's Attachment (a picture, PDF or audio it carries), None for a text message."""
+    if message is None:
+        return None
+    try:
+        return message.attachment
+    except Attachment.DoesNotExist:
+        return None
+
+
+def _media_turn(
+    conversation: Conversation, attachment, *, context: dict[str, Any], now: dt.datetime
+) -> Decision:
+    """A picture, PDF or audio without text: acknowledged (as the receipt when one was asked for) or, for
+    audio, a polite request to write; a person is flagged either way."""
+    client = conversation.client
+    return media_replies.media_decision(
+        kind=attachment.effective_kind,
+        context=context,
+        now=now,
+        opted_out=bool(client is not None and client.opted_out_at),
+    )
+
+
+def _policy_decision(
     conversation: Conversation, understood: Understanding, *, context: dict[str, Any], now: dt.datetime
 ) -> Decision:
-    """The dialogue policy's decision on the debtor as he is now (the conversation row is locked)."""
     return decide(
         intent=understood.intent,
         confidence=understood.confidence,

@@ -335,6 +335,9 @@ WAHA_WEBHOOK_MAX_BYTES = env_int("WAHA_WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=
 WAHA_WEBHOOK_MAX_AGE_SECONDS = env_int("WAHA_WEBHOOK_MAX_AGE_SECONDS", 900, minimum=0)
 WAHA_CONNECT_TIMEOUT = env_float("WAHA_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 WAHA_READ_TIMEOUT = env_float("WAHA_READ_TIMEOUT", 30.0, minimum=0.1)
+# Largest file a debtor may send (picture, PDF, audio) that is downloaded from WAHA and kept, in MB: refused
+# from Content-Length, then while reading. Never above MAX_UPLOAD_MB, the limit of everything stored here.
+WAHA_MEDIA_MAX_BYTES = min(env_int("WAHA_MEDIA_MAX_MB", 16, minimum=1) * 1024 * 1024, MAX_UPLOAD_BYTES)
 WAHA_SIMULATOR = env_bool("WAHA_SIMULATOR", True)
 
 # --- Billing ------------------------------------------------------------------------------------------------

@@ -128,3 +128,64 @@ class Message(models.Model):
     @property
     def effective_intent(self) -> str:
         return self.corrected_intent or self.intent
+
+
+class Attachment(models.Model):
+    """The file of a debtor's media message (picture, PDF, audio), downloaded from WAHA by a worker task.
+
+    `declared_mimetype` and `filename` are what WAHA announced (the debtor's phone chose them: never
+    trusted); `content_type` and `kind` come from the file's own first bytes (`conversations.media.sniff`).
+    The file lives in Django's default storage under a random name, outside any public URL: operators see it
+    through the inbox (`dashboard:attachment`), which checks who asks."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "imagem"
+        PDF = "pdf", "PDF"
+        AUDIO = "audio", "áudio"
+        OTHER = "other", "outro"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "baixando"
+        STORED = "stored", "guardado"
+        REJECTED = "rejected", "recusado"  # too large, or not a picture/PDF/audio by its content
+        FAILED = "failed", "falhou"  # WAHA did not deliver it
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="attachment")
+    url = models.CharField("URL no WAHA", max_length=2000, blank=True)
+    declared_mimetype = models.CharField("tipo declarado", max_length=120, blank=True)
+    filename = models.CharField("nome do arquivo", max_length=255, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    kind = models.CharField("tipo", max_length=10, choices=Kind.choices, blank=True)
+    content_type = models.CharField("tipo pelo conteúdo", max_length=60, blank=True)
+    file = models.FileField(
+        "arquivo", upload_to="conversations/attachments/%Y/%m/", blank=True, max_length=255
+    )
+    size = models.PositiveIntegerField("tamanho (bytes)", null=True, blank=True)
+    error = models.CharField("erro", max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    downloaded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "anexo"
+        verbose_name_plural = "anexos"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "stored", "rejected", "failed"]),
+                name="attachment_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display() or self.declared_mimetype} ({self.get_status_display()})"
+
+    @property
+    def declared_kind(self) -> str:
+        """The kind WAHA announced, for when the file itself could not be read."""
+        major = self.declared_mimetype.split("/", 1)[0]
+        if self.declared_mimetype.startswith("application/pdf"):
+            return self.Kind.PDF
+        return {"image": self.Kind.IMAGE, "audio": self.Kind.AUDIO}.get(major, self.Kind.OTHER)
+
+    @property
+    def effective_kind(self) -> str:
+        return self.kind or self.declared_kind

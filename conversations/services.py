@@ -9,7 +9,11 @@ and billing's own catch-up."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
@@ -20,7 +24,8 @@ from billing.models import Client
 from chatbot.nlu.labels import INTENTS
 from cobranca.exceptions import ApplicationError
 from cobranca.tasks import enqueue_on_commit
-from conversations.models import Conversation, Message
+from conversations import media
+from conversations.models import Attachment, Conversation, Message
 from conversations.selectors import (
     SILENT_OPTED_OUT,
     bot_silence_reason,
@@ -55,6 +60,8 @@ MAX_TEXT_LENGTH = 4096
 
 # The chatbot's task: a debtor's message for the bot to answer (enqueued by `message_receive`).
 BOT_TASK = "chatbot.tasks.bot_answer_inbound"
+# The download of a media message's file, before the chatbot answers it.
+ATTACHMENT_TASK = "conversations.tasks.attachment_download"
 ATTENTION_OPTED_OUT_WROTE = "Cliente descadastrado escreveu"
 
 
@@ -202,8 +209,13 @@ def message_receive(
     lid: str = "",
     phone_chat_id: str = "",
     reply_to: str = "",
+    media: dict | None = None,
 ) -> tuple[Message, bool]:
     """Record a debtor's message in the conversation of its chat; returns (message, created).
+
+    `media` (WAHA's WAMedia: ``url``, ``mimetype``, ``filename``) makes it a media message: an Attachment is
+    recorded and a worker task downloads the file (`attachment_download`), which then hands the message to the
+    chatbot; `body` is the caption ("" without one).
 
     `reply_to` is the id of the message the debtor quoted (WAHA's `replyTo.id`); when it is one of our
     reminders, its charge becomes the conversation's charge in focus (`conversation_focus_quoted`).
@@ -225,6 +237,8 @@ def message_receive(
         )
         if not created:
             return message, False
+        if media is not None:
+            _record_attachment(message, media)
         if reply_to:
             conversation_focus_quoted(conversation=conversation, quoted_id=reply_to, at=sent_at)
         if client is not None:
@@ -235,8 +249,103 @@ def message_receive(
                 # Only fill a blank: the campaign engine's check-exists result stays authoritative.
                 Client.objects.filter(pk=client.pk, chat_id="").update(chat_id=known_chat)
     message.conversation = conversation
-    _hand_to_bot(message)
+    if media is not None:
+        enqueue_on_commit(ATTACHMENT_TASK, message.attachment.pk)
+    else:
+        _hand_to_bot(message)
     return message, True
+
+
+def _record_attachment(message: Message, media: dict) -> Attachment:
+    def text(key: str, limit: int) -> str:
+        value = media.get(key)
+        return value[:limit] if isinstance(value, str) else ""
+
+    return Attachment.objects.create(
+        message=message,
+        url=text("url", 2000),
+        declared_mimetype=text("mimetype", 120),
+        filename=text("filename", 255),
+    )
+
+
+def attachment_download(*, attachment_id: int) -> Attachment | None:
+    """Download a media message's file from WAHA (the one client, `whatsapp.client.get_client`), check it and
+    keep it, then hand the message to the chatbot. Runs in a worker, never in the webhook request.
+
+    Kept only when its first bytes say it is a picture, a PDF or audio (`conversations.media.sniff`) and it is
+    within WAHA_MEDIA_MAX_BYTES; otherwise the attachment records why (rejected, failed) and the conversation
+    is flagged for a person. One try: a debtor waiting for an answer is worth more than the file, which stays
+    in WAHA (its URL is kept). Safe to run twice: only a pending attachment is downloaded, and the chatbot
+    answers a message once."""
+    attachment = Attachment.objects.select_related("message__conversation").filter(pk=attachment_id).first()
+    if attachment is None:
+        logger.warning("conversations.attachment_missing attachment_id={}", attachment_id)
+        return None
+    if attachment.status == Attachment.Status.PENDING:
+        _attachment_fetch_and_store(attachment)
+    message = attachment.message
+    if attachment.status != Attachment.Status.STORED:
+        conversation_flag(
+            conversation=message.conversation, reason=f"Arquivo do cliente não guardado: {attachment.error}"
+        )
+    _hand_to_bot(message)
+    return attachment
+
+
+def _attachment_fetch_and_store(attachment: Attachment) -> None:
+    """The network call and the storage write, outside any transaction; the row changes at the end, once."""
+    limit = settings.WAHA_MEDIA_MAX_BYTES
+    try:
+        content, _declared = waha_api.get_client().download_media(attachment.url, max_bytes=limit)
+    except WahaError as exc:
+        status = Attachment.Status.REJECTED if exc.reason == "too_large" else Attachment.Status.FAILED
+        error = (
+            f"arquivo maior que {limit // (1024 * 1024)} MB"
+            if exc.reason == "too_large"
+            else f"WAHA não entregou o arquivo ({exc.reason})"
+        )
+        _attachment_finish(attachment, status=status, error=error)
+        return
+    found = media.sniff(content)
+    if found is not None and found[2] == "m4a" and not attachment.declared_mimetype.startswith("audio/"):
+        found = None  # an MP4 container WAHA did not announce as audio: a video, not kept
+    if found is None:
+        _attachment_finish(
+            attachment,
+            status=Attachment.Status.REJECTED,
+            error="tipo de arquivo não aceito",
+            size=len(content),
+        )
+        return
+    kind, content_type, extension = found
+    stored = default_storage.save(
+        f"conversations/attachments/{timezone.now():%Y/%m}/{secrets.token_hex(16)}.{extension}",
+        ContentFile(content),
+    )
+    _attachment_finish(
+        attachment,
+        status=Attachment.Status.STORED,
+        kind=kind,
+        content_type=content_type,
+        file=stored,
+        size=len(content),
+    )
+
+
+def _attachment_finish(attachment: Attachment, *, status: str, error: str = "", **fields) -> None:
+    updated = Attachment.objects.filter(pk=attachment.pk, status=Attachment.Status.PENDING).update(
+        status=status, error=error[:200], downloaded_at=timezone.now(), **fields
+    )
+    if not updated and fields.get("file"):
+        default_storage.delete(fields["file"])  # a concurrent run stored it first
+    attachment.refresh_from_db()
+    logger.bind(message_id=attachment.message_id).info(
+        "conversations.attachment status={} kind={} size={}",
+        attachment.status,
+        attachment.kind,
+        attachment.size,
+    )
 
 
 def _record_inbound(

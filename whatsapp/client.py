@@ -17,7 +17,7 @@ import json
 import re
 import threading
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from django.conf import settings
@@ -41,6 +41,8 @@ REASONS = frozenset(
         "not_found",
         "server_error",
         "bad_response",
+        "too_large",  # a media file over the configured limit
+        "bad_media_url",  # a media URL that is not WAHA's file route
     }
 )
 
@@ -302,6 +304,12 @@ def classify_response(response: requests.Response, path: str) -> WahaError:
     )
 
 
+def _too_large(path: str, max_bytes: int) -> WahaError:
+    return WahaError(
+        "too_large", f"the media file is larger than {max_bytes} bytes ({path})", permanent=True, path=path
+    )
+
+
 class WahaClient:
     """Synchronous WAHA API client sharing one keep-alive ``requests.Session``.
 
@@ -343,6 +351,7 @@ class WahaClient:
         json_body: dict | None = None,
         params: dict | None = None,
         accept: str | None = None,
+        stream: bool = False,
     ) -> requests.Response:
         """Perform one call; raise a classified WahaError for anything but 2xx. Never logs bodies."""
         headers = {"Accept": accept} if accept else None
@@ -354,6 +363,7 @@ class WahaClient:
                 params=params,
                 headers=headers,
                 timeout=(self.connect_timeout, self.read_timeout),
+                stream=stream,
             )
         except requests.ConnectTimeout:
             # No connection was made: nothing was sent.
@@ -626,6 +636,41 @@ class WahaClient:
         if not isinstance(value, str):
             raise WahaError("bad_response", f"WAHA returned no QR value ({path})", permanent=False, path=path)
         return value
+
+    # --- media ------------------------------------------------------------------------------------------
+
+    def download_media(self, url: str, *, max_bytes: int) -> tuple[bytes, str]:
+        """The file of an inbound message (its ``media.url``) as (bytes, declared Content-Type).
+
+        Only the URL's path is used, and it must be WAHA's file route (``/api/files/…``): the file is fetched
+        from this client's base URL with the API key, never from the host the webhook named (WAHA announces
+        its own idea of its address, e.g. ``localhost:3000`` inside a container, and a forged URL must not
+        make us call elsewhere). Refuses more than ``max_bytes`` from Content-Length, then while reading."""
+        parts = urlsplit(url or "")
+        path = parts.path
+        if not path.startswith("/api/files/") or ".." in path.split("/"):
+            raise WahaError(
+                "bad_media_url", "the media URL is not a WAHA file URL", permanent=True, path="/api/files/"
+            )
+        response = self._request("GET", path, accept="*/*", stream=True)
+        try:
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise _too_large(path, max_bytes)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise _too_large(path, max_bytes)
+                chunks.append(chunk)
+        except requests.RequestException:
+            raise WahaError(
+                "connection", f"the media download broke off ({path})", permanent=False, path=path
+            ) from None
+        finally:
+            response.close()
+        return b"".join(chunks), response.headers.get("Content-Type", "")
 
     # --- server -----------------------------------------------------------------------------------------
 

@@ -202,8 +202,9 @@ def _handle_inbound(row: WebhookEvent, payload: dict) -> _Outcome:
         if conversation_selectors.client_for_chat(chat_id=chat_id, lid=lid) is None:
             phone_chat_id = _resolve_lid(lid, session_name=session_name)
     body = payload.get("body") if isinstance(payload.get("body"), str) else ""
-    if not body and payload.get("hasMedia"):
-        body = "[mídia]"
+    media = _media(payload)
+    if not body and payload.get("hasMedia") and media is None:
+        body = "[mídia]"  # WAHA did not download it (media null or with an error): nothing to fetch
     message, created = conversation_services.message_receive(
         chat_id=chat_id,
         body=body,
@@ -213,6 +214,7 @@ def _handle_inbound(row: WebhookEvent, payload: dict) -> _Outcome:
         lid=lid,
         phone_chat_id=phone_chat_id,
         reply_to=_quoted_id(payload),
+        media=media,
     )
     if not created:
         return _Outcome(State.DUPLICATE, "mensagem já registrada")
@@ -221,6 +223,18 @@ def _handle_inbound(row: WebhookEvent, payload: dict) -> _Outcome:
         "whatsapp.inbound chat={}", mask_chat_id(chat_id)
     )
     return _Outcome(State.PROCESSED)
+
+
+def _media(payload: dict) -> dict | None:
+    """WAHA's WAMedia of a message that has a file to fetch (``url``, ``mimetype``, ``filename``), else None.
+    The download happens later, in a worker (conversations.services.attachment_download)."""
+    media = payload.get("media")
+    if not payload.get("hasMedia") or not isinstance(media, dict) or media.get("error"):
+        return None
+    url = media.get("url")
+    if not isinstance(url, str) or not url:
+        return None
+    return {key: media.get(key) for key in ("url", "mimetype", "filename")}
 
 
 def _quoted_id(payload: dict) -> str:

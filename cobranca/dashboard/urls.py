@@ -32,6 +32,7 @@ urlpatterns = [
     path("conversas/<int:pk>/responder/", inbox.conversation_reply, name="conversation-reply"),
     path("conversas/<int:pk>/assumir/", inbox.conversation_take_over, name="conversation-take-over"),
     path("conversas/<int:pk>/devolver/", inbox.conversation_give_back, name="conversation-give-back"),
+    path("conversas/anexos/<int:pk>/", inbox.attachment_file, name="attachment"),
     path("conversas/mensagens/<int:pk>/intencao/", inbox.message_correct_intent, name="message-intent"),
     path("templates/", templates.template_list, name="templates"),
     path("templates/novo/", templates.template_edit, name="template-new"),

@@ -138,6 +138,7 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("painel/cobranca/envios/<int:pk>/reenviar/", "POST"): PAGE_OPERATOR,
     ("painel/conversas/", "GET"): PAGE_OPERATOR,
     ("painel/conversas/<int:pk>/", "GET"): PAGE_OPERATOR,
+    ("painel/conversas/anexos/<int:pk>/", "GET"): PAGE_OPERATOR,
     ("painel/conversas/<int:pk>/responder/", "POST"): PAGE_OPERATOR,
     ("painel/conversas/<int:pk>/assumir/", "POST"): PAGE_OPERATOR,
     ("painel/conversas/<int:pk>/devolver/", "POST"): PAGE_OPERATOR,

@@ -140,3 +140,23 @@ def test_a_reply_typed_on_the_phone_puts_the_conversation_in_human_mode(wired, d
     )
     message = Message.objects.get(conversation=conversation)
     assert (message.author, message.direction) == ("operator", "out")
+
+
+def test_a_debtors_pdf_is_downloaded_from_waha_and_kept(wired, dispatch_acks, settings, tmp_path):
+    from conversations.models import Attachment
+
+    settings.MEDIA_ROOT = tmp_path
+    client = ClientFactory(phone=PHONE)
+    ConversationFactory(client=client, chat_id=CHAT)
+    pdf = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n"
+
+    wired.inbound(CHAT, "", media=pdf, mimetype="application/pdf", filename="comprovante.pdf")
+
+    attachment = wait_for(
+        lambda: Attachment.objects.filter(status=Attachment.Status.STORED).first(),
+        timeout=10,
+        message="attachment stored",
+    )
+    assert attachment.kind == "pdf" and attachment.message.conversation.client == client
+    with attachment.file.open("rb") as fh:
+        assert fh.read() == pdf

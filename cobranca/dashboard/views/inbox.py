@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -18,7 +18,7 @@ from cobranca.exceptions import ApplicationError
 from cobranca.roles import operator_required
 from conversations import selectors as conversation_selectors
 from conversations import services as conversation_services
-from conversations.models import Conversation, Message
+from conversations.models import Attachment, Conversation, Message
 
 
 @operator_required
@@ -40,7 +40,7 @@ def _chat_context(conversation: Conversation) -> dict[str, Any]:
     history = conversation_selectors.conversation_history(conversation=conversation)
     return {
         "conversation": conversation,
-        "history": list(history.select_related("corrected_by", "source_user")),
+        "history": list(history.select_related("corrected_by", "source_user", "attachment")),
         "intent_choices": list(INTENT_LABELS.items()),
     }
 
@@ -115,3 +115,32 @@ def message_correct_intent(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.error(request, "Escolha uma intenção válida.")
     return redirect(reverse("dashboard:conversation", args=[message.conversation_id]) + f"#msg-{message.pk}")
+
+
+# A debtor's file is served only here, to a logged-in operator: never from a public URL. Its type is the one
+# its bytes showed (conversations.media.sniff); the browser must not guess another (nosniff) nor run anything
+# in it (a CSP sandbox of its own). Pictures and audio are shown inline; a PDF is downloaded.
+_INLINE_KINDS = (Attachment.Kind.IMAGE, Attachment.Kind.AUDIO)
+
+
+@operator_required
+@require_GET
+def attachment_file(request: HttpRequest, pk: int) -> FileResponse:
+    attachment = get_object_or_404(Attachment, pk=pk, status=Attachment.Status.STORED)
+    if not attachment.file or not attachment.content_type:
+        raise Http404("Arquivo indisponível.")
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("Arquivo indisponível.") from None
+    extension = attachment.file.name.rsplit(".", 1)[-1]
+    response = FileResponse(
+        handle,
+        content_type=attachment.content_type,
+        as_attachment=attachment.kind not in _INLINE_KINDS,
+        filename=f"anexo-{attachment.pk}.{extension}",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,71 @@
+"""The bot's answer to a picture, PDF or audio the debtor sent without text: one function, apart from the
+dialogue policy (chatbot/policy/) and its reply wording, because the classifier has nothing to read.
+
+- audio: the bot cannot listen yet; it asks politely for text, and a person is flagged to listen;
+- a picture or PDF when a receipt was asked for (the policy's pending "receipt" after "já paguei") or the
+  debtor's recent messages claimed a payment: acknowledged as the receipt, flagged for a person to check it;
+- any other picture or PDF: acknowledged, flagged for a person to look.
+
+The file's kind is the one its own bytes showed (`conversations.media.sniff`), or what WAHA announced when the
+file could not be kept. The texts are pt-BR and final here; they move to the reply catalogue with the rest."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from chatbot.policy import Action, ActionKind, Decision
+from chatbot.policy.decide import PENDING_RECEIPT, PENDING_TTL
+
+AUDIO_REPLY = "Desculpe, ainda não consigo ouvir áudios, pode escrever? Assim consigo ajudar mais rápido."
+RECEIPT_REPLY = "Recebemos o seu comprovante, obrigado! Um atendente vai conferir e dar baixa na cobrança."
+FILE_REPLY = "Recebi o seu arquivo. Um atendente vai verificar e responder por aqui, se for preciso."
+AUDIO_FLAG = "Áudio recebido: ouvir"
+RECEIPT_FLAG = "Comprovante recebido: conferir"
+FILE_FLAG = "Arquivo recebido: conferir"
+FILE_WITH_TEXT_FLAG = "Arquivo recebido com texto: conferir"
+# How many of the debtor's last intents may show the payment claim the file answers.
+CLAIM_LOOKBACK = 3
+
+
+def receipt_expected(context: dict[str, Any], now: dt.datetime) -> bool:
+    """A receipt was asked for (pending "receipt", not expired) or the debtor just said he paid."""
+    if context.get("pending") == PENDING_RECEIPT:
+        try:
+            since = dt.datetime.fromisoformat(context.get("pending_at") or "")
+        except (TypeError, ValueError):
+            since = None
+        if since is not None and now - since <= PENDING_TTL:
+            return True
+    recent = list(context.get("last_intents") or [])[-CLAIM_LOOKBACK:]
+    return "confirmacao_pagamento" in recent
+
+
+def media_decision(*, kind: str, context: dict[str, Any], now: dt.datetime, opted_out: bool) -> Decision:
+    """The turn for a media message without text. `kind` is "image", "pdf", "audio" or "other"."""
+    if opted_out or context.get("opted_out"):
+        return Decision(reply="")
+    if kind == "audio":
+        return Decision(reply=AUDIO_REPLY, actions=[Action(ActionKind.FLAG, {"reason": AUDIO_FLAG})])
+    if receipt_expected(context, now):
+        updates: dict[str, Any] = {}
+        if context.get("pending") == PENDING_RECEIPT:
+            updates = {"pending": None, "pending_at": None, "pending_data": {}}
+        return Decision(
+            reply=RECEIPT_REPLY,
+            actions=[Action(ActionKind.FLAG, {"reason": RECEIPT_FLAG})],
+            context_updates=updates,
+        )
+    return Decision(reply=FILE_REPLY, actions=[Action(ActionKind.FLAG, {"reason": FILE_FLAG})])
+
+
+def with_file_flag(decision: Decision) -> Decision:
+    """A file with a caption: the policy answers the caption; a person still looks at the file."""
+    if any(a.kind in (ActionKind.FLAG, ActionKind.HANDOFF) for a in decision.actions):
+        return decision
+    return Decision(
+        reply=decision.reply,
+        actions=[*decision.actions, Action(ActionKind.FLAG, {"reason": FILE_WITH_TEXT_FLAG})],
+        context_updates=decision.context_updates,
+        handoff=decision.handoff,
+    )
