@@ -139,7 +139,7 @@ def child(workdir: str) -> None:
 
     from billing.models import Dispatch
     from billing.regua.models import Regua, ReguaEntry
-    from billing.regua.planner import regua_plan_run
+    from billing.regua.run import regua_plan_run
 
     Regua.objects.filter(slug="default").update(status="active")
     dates = [(DAY - dt.timedelta(days=o)).isoformat() for o in STEP_OFFSETS]

@@ -56,6 +56,6 @@ def regua_plan_task() -> dict:
     Safe to run twice or concurrently: reminders already planned are left alone (unique per charge, step and
     reference date) and the réguas are locked for the run.
     """
-    from billing.regua.planner import regua_plan_run
+    from billing.regua.run import regua_plan_run
 
     return regua_plan_run()

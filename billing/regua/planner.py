@@ -1,11 +1,10 @@
-"""The régua planner: which reminders go out on a day, which are stopped and why, and feeding them to the
-paced dispatch engine.
+"""The régua planner: which reminders go out on a day, and which are stopped and why.
 
 `plan_compute(day=…)` is read-only (the preview command, the dashboard calendar, the per-charge view use it);
-`regua_plan_run(now=…)` is what the daily schedule runs: it computes today's plan, records one `ReguaEntry`
-per (charge, step, reference date) and groups each debtor's planned entries into ONE pending `Dispatch` of the
-régua's campaign of the day, which the existing driver sends at the régua's pace, inside its window, under the
-caps, exactly once.
+`billing.regua.run.regua_plan_run(now=…)` is what the daily schedule runs: it writes today's plan down (one
+`ReguaEntry` per (charge, step, reference date)) and groups each debtor's planned entries into ONE pending
+`Dispatch` of the régua's campaign of the day, which the existing driver sends at the régua's pace, inside
+its window, under the caps, exactly once.
 
 Set-based: one query for the charges whose due date puts a step on the day, one each for the pending promises,
 active agreements, human conversations and the entries that already exist; inserts in bulk. No per-charge
@@ -19,164 +18,34 @@ reference date is dropped, not sent late.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
-import functools
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from loguru import logger
 
-from billing.dispatch.window import SendWindow, parse_window
-from billing.models import Agreement, Campaign, Charge, Client, Dispatch, PromiseToPay
+from billing.models import Agreement, Charge, Client, Dispatch, PromiseToPay
 from billing.regua import reasons
-from billing.regua.bulk import insert_rows
-from billing.regua.models import Regua, ReguaEntry, ReguaStep, StepKind
+from billing.regua.calendar import (  # noqa: F401 - the calendar's names stay importable from the planner
+    ReguaInfo,
+    StepInfo,
+    add_months,
+    installment_dates,
+    is_carnival,
+    regua_info,
+)
+from billing.regua.models import Regua, ReguaEntry, StepKind
 from billing.suppression import listed_q
 from conversations.models import Conversation
 
 DS = Dispatch.Status
 ES = ReguaEntry.Status
-# How many closed days in a row the shift looks back over (a long holiday run plus a weekend fits easily).
-_MAX_CLOSED_RUN = 14
 # A promise blocks the charge's other reminders until (and including) the day after the promised date.
 PROMISE_BLOCK_DAYS_AFTER = 1
 CONTACT_STATUSES = (DS.SENDING, DS.SENT, DS.DELIVERED, DS.READ, DS.UNKNOWN)
-
-
-# --- calendar -----------------------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=16)
-def _carnival_days(year: int) -> frozenset[dt.date]:
-    import holidays
-
-    optional = holidays.country_holidays("BR", years=year, categories=("optional",))
-    return frozenset(day for day, name in optional.items() if "carnival" in name.lower())
-
-
-def is_carnival(day: dt.date) -> bool:
-    return day in _carnival_days(day.year)
-
-
-@dataclass(frozen=True)
-class StepInfo:
-    id: int
-    regua_id: int
-    kind: str
-    offset: int
-    label: str
-    template_id: int
-    template_name: str
-    statuses: frozenset[str]
-
-    @property
-    def code(self) -> str:
-        prefix = {StepKind.DUE: "D", StepKind.PROMISE: "P", StepKind.INSTALLMENT: "A"}[StepKind(self.kind)]
-        return f"{prefix}{self.offset:+d}" if self.offset else f"{prefix}0"
-
-    @property
-    def before_due(self) -> bool:
-        return self.offset < 0 and self.kind in (StepKind.DUE, StepKind.INSTALLMENT)
-
-    def priority(self) -> tuple:
-        """Higher first when one charge has several steps on one day: a promise follow-up, then the step
-        furthest along."""
-        return (self.kind == StepKind.PROMISE, self.offset)
-
-
-@dataclass
-class ReguaInfo:
-    id: int
-    slug: str
-    name: str
-    is_default: bool
-    status: str
-    window: SendWindow
-    skip_carnival: bool
-    steps: list[StepInfo]
-
-    def is_open_day(self, day: dt.date) -> bool:
-        """Whether the régua's window opens at all on `day` (weekday spans, holidays, Carnival)."""
-        if self.skip_carnival and is_carnival(day):
-            return False
-        if self.window.always:
-            return True
-        start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=self.window.tz)
-        return self.window.next_opening(start).astimezone(self.window.tz).date() == day
-
-    def nominal_days(self, day: dt.date) -> list[dt.date]:
-        """The nominal step days that land on `day`: `day` itself and the closed days right before it; none
-        when `day` is closed (its steps move to the next open day)."""
-        if not self.is_open_day(day):
-            return []
-        days = [day]
-        for back in range(1, _MAX_CLOSED_RUN + 1):
-            previous = day - dt.timedelta(days=back)
-            if self.is_open_day(previous):
-                break
-            days.append(previous)
-        return days
-
-    def send_day(self, nominal: dt.date) -> dt.date:
-        """The open day a step with this nominal day goes out on."""
-        day = nominal
-        for _ in range(_MAX_CLOSED_RUN * 3):
-            if self.is_open_day(day):
-                return day
-            day += dt.timedelta(days=1)
-        return day
-
-    def opening(self, day: dt.date, now: dt.datetime | None = None) -> dt.datetime:
-        """When sending can start on `day`: the window's first opening that day, or `now` when later."""
-        start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=self.window.tz)
-        if now is not None and now > start:
-            start = now
-        return self.window.next_opening(start)
-
-
-def regua_info(regua: Regua) -> ReguaInfo:
-    steps = [
-        StepInfo(
-            id=s.pk,
-            regua_id=regua.pk,
-            kind=s.kind,
-            offset=s.offset_days,
-            label=s.label,
-            template_id=s.template_id,
-            template_name=s.template.name,
-            statuses=frozenset(s.charge_statuses or ()),
-        )
-        for s in regua.steps.filter(is_active=True).select_related("template").order_by("kind", "offset_days")
-    ]
-    return ReguaInfo(
-        id=regua.pk,
-        slug=regua.slug,
-        name=regua.name,
-        is_default=regua.is_default,
-        status=regua.status,
-        window=parse_window(regua.send_window or settings.SEND_WINDOW),
-        skip_carnival=regua.skip_carnival,
-        steps=steps,
-    )
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """Same day `months` later, clamped to the month's end (31/01 + 1 → 28/02)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def installment_dates(first_due_date: dt.date, installments: int) -> list[dt.date]:
-    """Due dates of an agreement's installments: monthly from the first one. There is no installment model
-    yet, so the agreement's own due data is the source (docs/regua.md)."""
-    return [add_months(first_due_date, k) for k in range(installments)]
 
 
 # --- the plan -----------------------------------------------------------------------------------------------
@@ -578,212 +447,3 @@ def _clients_with_human_conversation(client_ids: set[int]) -> set[int]:
         )
         & client_ids
     )
-
-
-# --- running it ---------------------------------------------------------------------------------------------
-
-
-def _campaign_for(regua: Regua, info: ReguaInfo, day: dt.date, now: dt.datetime) -> Campaign:
-    """The régua's campaign of the day (one per régua and day: a unique constraint)."""
-    existing = Campaign.objects.filter(regua=regua, regua_day=day).first()
-    if existing is not None:
-        return existing
-    delay = regua.delay_seconds if regua.delay_seconds is not None else settings.DISPATCH_DELAY_SECONDS
-    jitter = regua.jitter_seconds if regua.jitter_seconds is not None else settings.DISPATCH_JITTER_SECONDS
-    jitter = min(float(jitter), float(delay))
-    template_id = (
-        info.steps[0].template_id if info.steps else regua.steps.values_list("template_id", flat=True)[0]
-    )
-    try:
-        with transaction.atomic():
-            return Campaign.objects.create(
-                name=f"{regua.name} · {day:%d/%m/%Y}"[:200],
-                template_id=template_id,
-                session_name=regua.session_name,
-                delay_seconds=delay,
-                jitter_seconds=jitter,
-                send_window=regua.send_window,
-                status=Campaign.Status.RUNNING,
-                started_at=now,
-                compliance_confirmed=True,
-                regua=regua,
-                regua_day=day,
-            )
-    except IntegrityError:
-        return Campaign.objects.get(regua=regua, regua_day=day)
-
-
-def regua_plan_run(*, now: dt.datetime | None = None, regua_slugs: list[str] | None = None) -> dict:
-    """Plan today's reminders of every active régua and hand them to the dispatch engine. Idempotent.
-
-    Called by the daily schedule (`billing.tasks.regua_plan_task`) and `manage.py regua_run`. Two runs (or two
-    workers) cannot plan a reminder twice: the active réguas are locked for the run (PostgreSQL; SQLite's
-    IMMEDIATE transactions serialise anyway), existing entries are left alone, and the unique constraints on
-    (charge, step, reference date) and (campaign, charge) stop whatever slips through.
-    """
-    from billing.dispatch.services import kick_drivers
-
-    now = now or timezone.now()
-    day = timezone.localtime(now).date()
-    summary = {"day": day.isoformat(), "planned": 0, "skipped": 0, "deferred": 0, "messages": 0, "reguas": []}
-    with transaction.atomic():
-        qs = Regua.objects.filter(status=Regua.Status.ACTIVE)
-        if regua_slugs:
-            qs = qs.filter(slug__in=regua_slugs)
-        reguas = list(qs.select_for_update().order_by("pk"))
-        if not reguas:
-            return summary
-        plan = plan_compute(day=day, now=now, reguas=reguas)
-        summary["reguas"] = [r.slug for r in reguas]
-        by_id = {r.pk: r for r in reguas}
-
-        existing = _existing_keys(plan.candidates)
-        fresh = (
-            [c for c in plan.candidates if c.entry_id or c.key not in existing]
-            if existing
-            else plan.candidates
-        )
-        planned = [c for c in fresh if c.status == ES.PLANNED]
-
-        # Debtors already messaged by a régua today wait a day; a pending message (today's or a leftover from
-        # an earlier day) takes the new reminders in, so the debtor still gets one message.
-        pending = dict(
-            Dispatch.objects.filter(campaign__regua__isnull=False, status=DS.PENDING)
-            .order_by("client_id", "pk")
-            .values_list("client_id", "pk")
-        )
-        contacted = set(
-            Dispatch.objects.filter(
-                campaign__regua__isnull=False, campaign__regua_day=day, status__in=CONTACT_STATUSES
-            ).values_list("client_id", flat=True)
-        )
-        tomorrow = day + dt.timedelta(days=1)
-        leads: dict[int, Candidate] = {}
-        for cand in planned:
-            if cand.client_id in pending:
-                continue
-            if cand.client_id in contacted:
-                cand.defer(reasons.ALREADY_MESSAGED, tomorrow)
-                continue
-            leads.setdefault(cand.client_id, cand)  # candidates are sorted: the first is the lead
-
-        campaigns: dict[int, Campaign] = {}
-        new_dispatches: list[tuple] = []
-        for client_id, lead in leads.items():
-            if lead.regua_id not in campaigns:
-                campaigns[lead.regua_id] = _campaign_for(
-                    by_id[lead.regua_id], plan.reguas[lead.regua_id], day, now
-                )
-            campaign = campaigns[lead.regua_id]
-            if campaign.status == Campaign.Status.CANCELLED:
-                continue  # an operator cancelled today's régua campaign: its reminders are skipped below
-            new_dispatches.append((campaign.pk, lead.charge_id, client_id, DS.PENDING, lead.at))
-        insert_rows(
-            Dispatch, ("campaign_id", "charge_id", "client_id", "status", "next_attempt_at"), new_dispatches
-        )
-        if campaigns:
-            pending.update(
-                Dispatch.objects.filter(campaign_id__in=[c.pk for c in campaigns.values()], status=DS.PENDING)
-                .values_list("client_id", "pk")
-                .iterator(chunk_size=5000)
-            )
-
-        entries, updates = [], []
-        for cand in fresh:
-            dispatch_id = pending.get(cand.client_id) if cand.status == ES.PLANNED else None
-            if cand.status == ES.PLANNED and dispatch_id is None:
-                cancelled = campaigns.get(cand.regua_id)
-                if cancelled is not None and cancelled.status == Campaign.Status.CANCELLED:
-                    cand.skip(reasons.CAMPAIGN_CANCELLED)
-                else:  # the debtor's message was taken by a sender meanwhile
-                    cand.defer(reasons.ALREADY_MESSAGED, tomorrow)
-            if cand.entry_id:
-                updates.append(
-                    ReguaEntry(
-                        pk=cand.entry_id,
-                        status=cand.status,
-                        reason=cand.reason,
-                        retry_on=cand.retry_on,
-                        day=day,
-                        dispatch_id=dispatch_id,
-                    )
-                )
-            else:
-                entries.append(
-                    (
-                        cand.regua_id,
-                        cand.step.id,
-                        cand.charge_id,
-                        cand.client_id,
-                        cand.ref_date,
-                        cand.installment,
-                        day,
-                        cand.status,
-                        cand.reason,
-                        cand.retry_on,
-                        dispatch_id,
-                    )
-                )
-        # In the unique index order (reference date, step, charge): B-tree appends, not random inserts.
-        entries.sort(key=lambda row: (row[4], row[1], row[2]))
-        insert_rows(ReguaEntry, ENTRY_FIELDS, entries)
-        if updates:
-            ReguaEntry.objects.bulk_update(
-                updates, ["status", "reason", "retry_on", "day", "dispatch_id"], batch_size=1000
-            )
-        # The régua now follows up on the promises it planned: the chatbot's own follow-up stands down.
-        promise_charges = [
-            c.charge_id for c in fresh if c.status == ES.PLANNED and c.step.kind == StepKind.PROMISE
-        ]
-        if promise_charges:
-            PromiseToPay.objects.filter(
-                charge_id__in=promise_charges,
-                status=PromiseToPay.Status.PENDING,
-                follow_up_sent_at__isnull=True,
-            ).update(follow_up_sent_at=now)
-        for campaign in campaigns.values():
-            total = Dispatch.objects.filter(campaign_id=campaign.pk).count()
-            Campaign.objects.filter(pk=campaign.pk).update(total=total)
-            if campaign.status == Campaign.Status.COMPLETED and new_dispatches:
-                Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.COMPLETED).update(
-                    status=Campaign.Status.RUNNING, finished_at=None
-                )
-            kick_drivers(session_name=campaign.session_name, delay=float(campaign.delay_seconds))
-
-    counts = Counter(cand.status for cand in fresh)
-    summary.update(planned=counts[ES.PLANNED], skipped=counts[ES.SKIPPED], deferred=counts[ES.DEFERRED])
-    summary["messages"] = len(new_dispatches)
-    logger.info("regua.planned {}", summary)
-    return summary
-
-
-ENTRY_FIELDS = (
-    "regua_id",
-    "step_id",
-    "charge_id",
-    "client_id",
-    "ref_date",
-    "installment",
-    "day",
-    "status",
-    "reason",
-    "retry_on",
-    "dispatch_id",
-)
-
-
-def _existing_keys(candidates: list[Candidate]) -> set[tuple]:
-    """(charge, step, reference date) of the candidates that already have an entry (an earlier run)."""
-    if not candidates:
-        return set()
-    ref_dates = {c.ref_date for c in candidates}
-    step_ids = {c.step.id for c in candidates}
-    rows = ReguaEntry.objects.filter(ref_date__in=list(ref_dates), step_id__in=list(step_ids)).values_list(
-        "charge_id", "step_id", "ref_date"
-    )
-    found = set(rows.iterator(chunk_size=5000))
-    return found & {c.key for c in candidates} if found else found
-
-
-def step_for(step_id: int) -> ReguaStep:
-    return ReguaStep.objects.select_related("template", "regua").get(pk=step_id)

@@ -1,7 +1,7 @@
 """Régua writes: turn on, pause, resume, and which régua a charge follows.
 
 Callers: the admin, the dashboard page, the API (`billing/regua/apis.py`) and the `regua_enable` command. The
-daily planning itself is `billing.regua.planner.regua_plan_run` (the schedule and `regua_run`).
+daily planning itself is `billing.regua.run.regua_plan_run` (the schedule and `regua_run`).
 """
 
 from __future__ import annotations

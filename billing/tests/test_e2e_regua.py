@@ -38,7 +38,7 @@ def test_kill_9_during_a_regua_send_loses_nothing_and_sends_nothing_twice(
     from django.utils import timezone
     from django_q.tasks import async_task
 
-    from billing.regua.planner import regua_plan_run
+    from billing.regua.run import regua_plan_run
     from billing.regua.services import regua_enable
 
     settings.SEND_WINDOW = "always"

@@ -14,7 +14,7 @@ from django.utils import timezone
 from billing.models import Agreement, Campaign, Charge, Dispatch, PromiseToPay
 from billing.regua import reasons
 from billing.regua.models import Regua, ReguaEntry
-from billing.regua.planner import regua_plan_run
+from billing.regua.run import regua_plan_run
 from billing.tests import dispatch_support as support
 from billing.tests.factories import ChargeFactory, ClientFactory
 

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from billing.models import Charge, Dispatch
 from billing.regua import reasons
 from billing.regua.models import Regua
-from billing.regua.planner import regua_plan_run
+from billing.regua.run import regua_plan_run
 from billing.tests.factories import ChargeFactory, ClientFactory
 from cobranca.roles import OPERATORS
 

@@ -47,7 +47,7 @@ def _assert_planned_once(charges: int, debtors: int) -> None:
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="threads share one SQLite writer lock anyway")
 def test_two_threads_planning_at_once_plan_every_reminder_once():
-    from billing.regua.planner import regua_plan_run
+    from billing.regua.run import regua_plan_run
 
     charges = _setup_day()
     now = timezone.make_aware(dt.datetime.combine(WED, dt.time(7, 0)))

@@ -326,7 +326,7 @@ def test_the_campaign_audience_counts_listed_numbers_as_suppressed():
 def test_the_regua_planner_skips_a_listed_number():
     from billing.regua import reasons
     from billing.regua.models import Regua, ReguaEntry
-    from billing.regua.planner import regua_plan_run
+    from billing.regua.run import regua_plan_run
 
     call_command("regua_enable", "default", stdout=io.StringIO())
     assert Regua.objects.get(slug="default").status == Regua.Status.ACTIVE

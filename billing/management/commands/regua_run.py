@@ -14,7 +14,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from billing.regua.planner import regua_plan_run
+from billing.regua.run import regua_plan_run
 
 
 class Command(BaseCommand):
