@@ -111,6 +111,9 @@ _GREETING = re.compile(
     r"alo|hey|hello|blz|beleza)\b"
 )
 
+# Words that make a message with a date still a negotiation ("parcelar a partir do dia 15").
+_NEGOTIATION_WORDS = re.compile(r"parcel|vezes|\d\s*x\b|desconto|acordo|negoci|entrada|abatimento|prestac")
+
 _ALL_WORDS = frozenset({"todas", "todos", "tudo", "as duas", "os dois", "ambas", "ambos"})
 
 
@@ -669,6 +672,10 @@ class _Turn:
         choice = parse_plan_choice(self.text, self.entities, bare_numbers=False)
         if choice is not None:
             return self._pick(charge, choice)
+        if as_date(self.entities.get("date")) and not _NEGOTIATION_WORDS.search(fold(self.text)):
+            # "posso pagar dia 15?" read as a negotiation: a day to pay the whole charge is a promise.
+            self.intent = "promessa_pagamento"
+            return self._promise()
         return self._offer(charge, lead)
 
     def _agreement_in_force(self, charge: ChargeSnapshot) -> str:

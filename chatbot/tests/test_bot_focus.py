@@ -175,3 +175,16 @@ def test_an_unsure_opt_out_is_asked_and_a_greeting_is_never_one(waha, single, mo
     say(conversation, "sim")
     conversation.client.refresh_from_db()
     assert conversation.client.opted_out_at is not None
+
+
+def test_the_issues_debtor_with_the_shipped_model(waha, debtor):
+    """Issue #12's first bullet, end to end with the real classifier and entity extractor."""
+    conversation, agreed, december, _february = debtor
+    reminder(conversation, december, "true_x@c.us_DEC", minutes_ago=10)
+    say(conversation, "e a de dezembro, posso pagar dia 15?")
+    promise = december.promises.get()
+    assert not agreed.promises.exists()
+    assert "R$ 189,90" not in waha.sent[-1][1] and "desconto" not in waha.sent[-1][1]
+    assert promise.amount is None
+    say(conversation, "me manda o pix")
+    assert "54071234.56" in waha.sent[-1][1]

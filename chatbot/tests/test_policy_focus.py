@@ -132,3 +132,27 @@ def test_a_named_charge_wins_over_the_reminders_focus():
     decision = turn("informacoes_pagamento", "o pix da de dezembro", snap=snap)
     assert "54071234.56" in decision.reply
     assert kinds(decision) == []
+
+
+def test_asking_to_pay_a_named_charge_on_a_day_is_a_promise_not_a_menu():
+    """The issue's debtor: "e a de dezembro, posso pagar dia 15?" read as negociacao got a discount menu."""
+    snap = snapshot(AGREED, DECEMBER, focus_charge_id=DECEMBER.id)
+    decision = turn(
+        "negociacao",
+        "e a de dezembro, posso pagar dia 15?",
+        snap=snap,
+        entities={"date": dt.date(2026, 3, 15)},
+    )
+    assert "1)" not in decision.reply and "desconto" not in decision.reply
+    assert params(decision, ActionKind.CREATE_PROMISE)["charge_id"] == DECEMBER.id
+    assert "15/03/2026" in decision.reply and "R$ 1.234,56" in decision.reply
+
+
+def test_a_negotiation_that_speaks_of_installments_keeps_its_offer_even_with_a_date():
+    decision = turn(
+        "negociacao",
+        "posso parcelar a partir do dia 15?",
+        snap=snapshot(DECEMBER),
+        entities={"date": NOW.date()},
+    )
+    assert "1)" in decision.reply and not decision.actions
