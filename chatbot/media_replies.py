@@ -7,19 +7,20 @@ dialogue policy (chatbot/policy/) and its reply wording, because the classifier 
 - any other picture or PDF: acknowledged, flagged for a person to look.
 
 The file's kind is the one its own bytes showed (`conversations.media.sniff`), or what WAHA announced when the
-file could not be kept. The texts are pt-BR and final here; they move to the reply catalogue with the rest."""
+file could not be kept. The texts are in the reply catalogue (chatbot/replies.toml) with every other reply."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from chatbot.policy import Action, ActionKind, Decision
+from chatbot.policy import Action, ActionKind, Decision, reply
 from chatbot.policy.decide import PENDING_RECEIPT, PENDING_TTL
 
-AUDIO_REPLY = "Desculpe, ainda não consigo ouvir áudios, pode escrever? Assim consigo ajudar mais rápido."
-RECEIPT_REPLY = "Recebemos o seu comprovante, obrigado! Um atendente vai conferir e dar baixa na cobrança."
-FILE_REPLY = "Recebi o seu arquivo. Um atendente vai verificar e responder por aqui, se for preciso."
+# The texts live in the reply catalogue (chatbot/replies.toml, [respostas]).
+AUDIO_REPLY_KEY = "audio_recebido"
+RECEIPT_REPLY_KEY = "comprovante_recebido"
+FILE_REPLY_KEY = "arquivo_recebido"
 AUDIO_FLAG = "Áudio recebido: ouvir"
 RECEIPT_FLAG = "Comprovante recebido: conferir"
 FILE_FLAG = "Arquivo recebido: conferir"
@@ -46,17 +47,19 @@ def media_decision(*, kind: str, context: dict[str, Any], now: dt.datetime, opte
     if opted_out or context.get("opted_out"):
         return Decision(reply="")
     if kind == "audio":
-        return Decision(reply=AUDIO_REPLY, actions=[Action(ActionKind.FLAG, {"reason": AUDIO_FLAG})])
+        return Decision(
+            reply=reply(AUDIO_REPLY_KEY), actions=[Action(ActionKind.FLAG, {"reason": AUDIO_FLAG})]
+        )
     if receipt_expected(context, now):
         updates: dict[str, Any] = {}
         if context.get("pending") == PENDING_RECEIPT:
             updates = {"pending": None, "pending_at": None, "pending_data": {}}
         return Decision(
-            reply=RECEIPT_REPLY,
+            reply=reply(RECEIPT_REPLY_KEY),
             actions=[Action(ActionKind.FLAG, {"reason": RECEIPT_FLAG})],
             context_updates=updates,
         )
-    return Decision(reply=FILE_REPLY, actions=[Action(ActionKind.FLAG, {"reason": FILE_FLAG})])
+    return Decision(reply=reply(FILE_REPLY_KEY), actions=[Action(ActionKind.FLAG, {"reason": FILE_FLAG})])
 
 
 def with_file_flag(decision: Decision) -> Decision:

@@ -7,12 +7,15 @@ import pytest
 
 from billing.tests.factories import ChargeFactory
 from chatbot import services
-from chatbot.media_replies import AUDIO_REPLY, FILE_REPLY, RECEIPT_REPLY
+from chatbot.policy import reply
 from chatbot.tests.test_bot_flow import FAKE_INTENTS, FakeWaha, say
 from conversations.models import Attachment, Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
+AUDIO_REPLY = reply("audio_recebido")
+FILE_REPLY = reply("arquivo_recebido")
+RECEIPT_REPLY = reply("comprovante_recebido")
 
 
 @pytest.fixture

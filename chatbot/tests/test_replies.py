@@ -324,8 +324,13 @@ def test_the_runs_render_every_entry_of_the_catalogue(monkeypatch):
     monkeypatch.setattr(decide_module, "phrase", spy("frases", phrase))
     every_reply()
     book = catalogue()
-    # Rendered by chatbot.services (follow-ups, a refused action): covered by test_services_replies below.
-    outside = {("respostas", "lembrete_promessa"), ("respostas", "nao_consegui_registrar")}
+    # Rendered by chatbot.services (follow-ups, a refused action): covered by test_services_replies below;
+    # by chatbot.media_replies (a file without text): covered by chatbot/tests/test_media_replies.py.
+    outside = {
+        ("respostas", "lembrete_promessa"),
+        ("respostas", "nao_consegui_registrar"),
+        ("respostas", "audio_recebido"),
+    }
     expected = {("respostas", k) for k in book.replies} | {("frases", k) for k in book.phrases}
     assert expected - used - outside == set()
 
