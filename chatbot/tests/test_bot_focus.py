@@ -188,3 +188,48 @@ def test_the_issues_debtor_with_the_shipped_model(waha, debtor):
     assert promise.amount is None
     say(conversation, "me manda o pix")
     assert "54071234.56" in waha.sent[-1][1]
+
+
+def test_a_webhook_quoting_a_reminder_focuses_its_charge(settings, monkeypatch):
+    """WAHA's `replyTo.id` travels from the stored webhook event to the conversation's focus."""
+    from whatsapp.models import WebhookEvent
+    from whatsapp.services import webhook_event_process
+    from whatsapp.tests.test_webhook_intake import load_fixture
+    from whatsapp.webhooks import envelope_event_id, webhook_store
+
+    settings.CHATBOT_ENABLED = False  # only the intake: the bot's turn is covered above
+    client = ClientFactory(phone="+5511987654321")
+    first = ChargeFactory(client=client, amount=Decimal("100.00"))
+    second = ChargeFactory(client=client, amount=Decimal("200.00"))
+    conversation = ConversationFactory(client=client, chat_id="5511987654321@c.us")
+    reminder(conversation, first, "true_5511987654321@c.us_3EB0AAAA", minutes_ago=60)
+    reminder(conversation, second, "true_5511987654321@c.us_3EB0BBBB", minutes_ago=5)
+    envelope = load_fixture("message")
+    envelope["payload"]["replyTo"] = {
+        "id": "3EB0AAAA",
+        "participant": "5511900000000@c.us",
+        "body": "Lembrete",
+    }
+    stored = webhook_store(envelope=envelope, event_id=envelope_event_id(envelope, body=b""))
+    assert webhook_event_process(event_id=stored.event_pk) == WebhookEvent.State.PROCESSED
+    conversation.refresh_from_db()
+    assert conversation.context["focus_charge_id"] == first.pk
+
+
+def test_quoting_a_message_that_is_no_reminder_changes_nothing(debtor):
+    conversation, *_ = debtor
+    conversations.message_record_outbound(
+        conversation=conversation, body="resposta do bot", author=Message.Author.BOT, waha_id="true_c_BOT1"
+    )
+    assert (
+        conversations.conversation_focus_quoted(
+            conversation=conversation, quoted_id="BOT1", at=timezone.now()
+        )
+        is None
+    )
+    assert (
+        conversations.conversation_focus_quoted(conversation=conversation, quoted_id="", at=timezone.now())
+        is None
+    )
+    conversation.refresh_from_db()
+    assert "focus_charge_id" not in conversation.context

@@ -156,3 +156,16 @@ def test_a_negotiation_that_speaks_of_installments_keeps_its_offer_even_with_a_d
         entities={"date": NOW.date()},
     )
     assert "1)" in decision.reply and not decision.actions
+
+
+def test_the_reference_or_the_due_date_names_the_charge():
+    snap = snapshot(DECEMBER, FEBRUARY)
+    by_reference = turn("informacoes_pagamento", "o pix da CHG-3 por favor", snap=snap)
+    assert "5406250.00" in by_reference.reply
+    by_due_date = turn(
+        "contestacao",
+        "a que vence 10/12/2025 eu não devo",
+        snap=snap,
+        entities={"date": dt.date(2025, 12, 10)},
+    )
+    assert params(by_due_date, ActionKind.DISPUTE) == {"charge_id": DECEMBER.id}
