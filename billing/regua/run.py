@@ -89,7 +89,11 @@ def regua_plan_run(*, now: dt.datetime | None = None, regua_slugs: list[str] | N
         # Debtors already messaged by a régua today wait a day; a pending message (today's or a leftover from
         # an earlier day) takes the new reminders in, so the debtor still gets one message.
         pending = dict(
-            Dispatch.objects.filter(campaign__regua__isnull=False, status=DS.PENDING)
+            Dispatch.objects.filter(
+                campaign__regua__isnull=False,
+                campaign__status__in=Campaign.ACTIVE_STATUSES,
+                status=DS.PENDING,
+            )
             .order_by("client_id", "pk")
             .values_list("client_id", "pk")
         )

@@ -115,11 +115,16 @@ def regua_turn_off(*, regua: Regua, by=None) -> Regua:
 
 
 def _campaigns_resume(regua: Regua) -> None:
-    from billing.dispatch.services import campaign_resume
+    """Today's paused campaign goes on; those of days that passed during the pause are cancelled (their
+    reminders are not sent late: the dispatches become skipped "campanha cancelada")."""
+    from billing.dispatch.services import campaign_cancel, campaign_resume
 
     today = timezone.localdate()
-    for campaign in Campaign.objects.filter(regua=regua, status=Campaign.Status.PAUSED, regua_day__gte=today):
-        campaign_resume(campaign=campaign)
+    for campaign in Campaign.objects.filter(regua=regua, status=Campaign.Status.PAUSED):
+        if campaign.regua_day and campaign.regua_day < today:
+            campaign_cancel(campaign=campaign)
+        else:
+            campaign_resume(campaign=campaign)
 
 
 def regua_assign(

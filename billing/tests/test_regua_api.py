@@ -183,3 +183,20 @@ def test_the_admin_lists_reguas_and_a_charges_reminders(db):
     assert client.get(f"/admin/billing/regua/{regua.pk}/change/").status_code == 200
     assert client.get("/admin/billing/reguaentry/").status_code == 200
     assert client.get(f"/admin/billing/charge/{charge.pk}/change/").status_code == 200
+
+
+def test_resuming_after_a_pause_of_days_does_not_send_the_missed_days_late(api):
+    from billing.models import Campaign
+
+    Regua.objects.filter(slug="default").update(send_window="always", skip_carnival=False)
+    api.post("/api/billing/reguas/default/enable", {}, format="json")
+    yesterday = timezone.now() - dt.timedelta(days=1)
+    ChargeFactory(due_date=timezone.localdate(yesterday))
+    regua_plan_run(now=yesterday)  # yesterday's message, never sent
+    api.post("/api/billing/reguas/default/pause", {}, format="json")
+
+    api.post("/api/billing/reguas/default/resume", {}, format="json")
+
+    old = Campaign.objects.get(regua__slug="default", regua_day=timezone.localdate(yesterday))
+    assert old.status == Campaign.Status.CANCELLED
+    assert set(Dispatch.objects.values_list("status", flat=True)) == {Dispatch.Status.SKIPPED}
