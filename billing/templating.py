@@ -6,18 +6,24 @@ memory. The body is parsed with `string.Formatter().parse` and only the whitelis
 without attribute/index access, conversions or format specs. Values are plain strings built here.
 
 Portuguese aliases from the original system ({nome}, {valor}, {data}, …) render like their English names.
+
+A variable may carry a fallback for debtors where it is empty: `{description|"sua mensalidade"}` (double
+quotes, no braces, quotes or '!' inside, at most FALLBACK_MAX characters). Without a fallback, a variable that
+renders empty for a recipient blocks the campaign (`empty_variables_q`, counted by campaign validation).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 import string
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.compliance import template_compliance_warnings
@@ -60,6 +66,21 @@ ALIASES: dict[str, str] = {
     "total_cobrancas": "charges_total",
 }
 MAX_BODY = 4096
+FALLBACK_MAX = 60
+# name|"fallback": the part after '|' is a double-quoted literal.
+_FALLBACK = re.compile(r'^(?P<name>[^|]*)\|\s*"(?P<fallback>[^"{}!]*)"\s*$')
+# What makes a variable render empty for one audience charge (lookups from Charge); variables missing here
+# never render empty for a charge (amount, due date, phone, clock, lists) or come from settings (creditor_*).
+_EMPTY_LOOKUPS: dict[str, Q] = {
+    "name": Q(client__name=""),
+    "first_name": Q(client__name=""),
+    "description": Q(description=""),
+}
+_SETTINGS_VARIABLES = {
+    "creditor_name": "CREDITOR_NAME",
+    "creditor_document": "CREDITOR_DOCUMENT",
+    "creditor_address": "CREDITOR_ADDRESS",
+}
 
 
 def _suggest(name: str) -> str:
@@ -67,10 +88,35 @@ def _suggest(name: str) -> str:
     return f" Você quis dizer {{{close[0]}}}?" if close else ""
 
 
-def _parse(body: str) -> tuple[list[tuple[str, str | None]], list[str]]:
-    """(literal, canonical variable or None) pieces and the errors found."""
+Piece = tuple[str, "str | None", "str | None"]
+
+
+def _split_fallback(raw: str) -> tuple[str, str | None, str | None]:
+    """`name|"text"` → (name, "text", None); (raw, None, None) without '|'; an error for a bad fallback."""
+    if "|" not in raw:
+        return raw, None, None
+    match = _FALLBACK.match(raw)
+    if not match or not match["name"].strip():
+        return (
+            raw,
+            None,
+            (
+                f"{{{raw}}}: o valor padrão vai entre aspas duplas depois de '|', sem chaves, aspas ou '!', "
+                'por exemplo {description|"sua mensalidade"}.'
+            ),
+        )
+    fallback = match["fallback"].strip()
+    if not fallback:
+        return raw, None, f"{{{raw}}}: o valor padrão entre aspas não pode ficar vazio."
+    if len(fallback) > FALLBACK_MAX:
+        return raw, None, f"{{{raw}}}: o valor padrão pode ter até {FALLBACK_MAX} caracteres."
+    return match["name"].strip(), fallback, None
+
+
+def _parse(body: str) -> tuple[list[Piece], list[str]]:
+    """(literal, canonical variable or None, fallback or None) pieces and the errors found."""
     errors: list[str] = []
-    pieces: list[tuple[str, str | None]] = []
+    pieces: list[Piece] = []
     try:
         parsed = list(string.Formatter().parse(body))
     except ValueError as exc:
@@ -88,8 +134,18 @@ def _parse(body: str) -> tuple[list[tuple[str, str | None]], list[str]]:
         return [], errors
     for literal, field_name, format_spec, conversion in parsed:
         if field_name is None:
-            pieces.append((literal, None))
+            pieces.append((literal, None, None))
             continue
+        fallback = None
+        if "|" in field_name or "|" in (format_spec or ""):
+            # A ':' inside the quoted fallback reaches Formatter as a format spec: put the text back together.
+            raw = field_name + (f":{format_spec}" if format_spec else "")
+            field_name, fallback, error = _split_fallback(raw)
+            if error:
+                errors.append(error)
+                pieces.append((literal, None, None))
+                continue
+            format_spec = ""
         shown = (
             "{"
             + field_name
@@ -111,9 +167,9 @@ def _parse(body: str) -> tuple[list[tuple[str, str | None]], list[str]]:
                 f"Disponíveis: {', '.join('{' + v + '}' for v in VARIABLES)}."
             )
         else:
-            pieces.append((literal, ALIASES.get(field_name, field_name)))
+            pieces.append((literal, ALIASES.get(field_name, field_name), fallback))
             continue
-        pieces.append((literal, None))
+        pieces.append((literal, None, None))
     return pieces, errors
 
 
@@ -129,7 +185,34 @@ def template_validate(body: str) -> list[str]:
 def template_variables(body: str) -> list[str]:
     """Canonical names of the variables a valid body uses, in order of first appearance."""
     pieces, _errors = _parse(body)
-    return list(dict.fromkeys(name for _literal, name in pieces if name))
+    return list(dict.fromkeys(name for _literal, name, _fallback in pieces if name))
+
+
+def variables_without_fallback(body: str) -> list[str]:
+    """Canonical names used at least once without a fallback: the ones that can reach a debtor empty."""
+    pieces, _errors = _parse(body)
+    return list(dict.fromkeys(name for _literal, name, fallback in pieces if name and fallback is None))
+
+
+def empty_variables_q(body: str) -> tuple[Q | None, list[str]]:
+    """Which audience charges would get a message with an empty variable, for a valid body.
+
+    Returns (a Q on Charge matching them, or None when no charge can; the variables that can be empty, in
+    body order). A creditor variable whose setting is blank is empty for every charge."""
+    q: Q | None = None
+    names: list[str] = []
+    for name in variables_without_fallback(body):
+        setting = _SETTINGS_VARIABLES.get(name)
+        if setting is not None:
+            if not str(getattr(settings, setting, "") or "").strip():
+                names.append(name)
+                q = Q(pk__isnull=False)  # every charge
+            continue
+        lookup = _EMPTY_LOOKUPS.get(name)
+        if lookup is not None:
+            names.append(name)
+            q = lookup if q is None else q | lookup
+    return q, names
 
 
 def _creditor_context() -> dict[str, str]:
@@ -223,7 +306,10 @@ def template_render(
     if context:
         values.update({ALIASES.get(k, k): "" if v is None else str(v) for k, v in context.items()})
     pieces, _ = _parse(body)
-    return "".join(literal + (values.get(name, "") if name else "") for literal, name in pieces)
+    return "".join(
+        literal + ((values.get(name, "").strip() and values.get(name, "")) or fallback or "" if name else "")
+        for literal, name, fallback in pieces
+    )
 
 
 # --- preview ------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from django.utils import timezone
 from loguru import logger
 
 from billing.compliance import template_compliance_warnings
+from billing.dispatch.selectors import empty_variables_problem
 from billing.dispatch.window import parse_window
 from billing.models import Campaign, Dispatch, ImportBatch, MessageTemplate
 from billing.segments import campaign_audience, segment_as_json
@@ -171,6 +172,12 @@ def campaign_start(*, campaign: Campaign, by=None, confirm_compliance: bool = Fa
     )
     if not audience:
         raise ApplicationError("A audiência não tem nenhuma cobrança.", {"campaign_id": campaign.pk})
+    empty, problem = empty_variables_problem(
+        body=campaign.template.body,
+        audience=campaign_audience(import_batch_id=campaign.import_batch_id, segment=campaign.segment),
+    )
+    if problem:
+        raise ApplicationError(problem, {"campaign_id": campaign.pk, "empty_variables": empty})
     now = timezone.now()
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)

@@ -14,7 +14,7 @@ from billing.dispatch.window import parse_window
 from billing.models import Campaign, Charge, Dispatch, ImportBatch, MessageTemplate
 from billing.segments import campaign_audience
 from billing.suppression import suppressed_clients_q
-from billing.templating import TemplatePreview, template_preview
+from billing.templating import TemplatePreview, empty_variables_q, template_preview
 from cobranca.exceptions import ApplicationError
 
 DS = Dispatch.Status
@@ -41,9 +41,38 @@ class CampaignValidation:
     def ok(self) -> bool:
         return not self.problems
 
+    empty_variables: int = 0
+
     @property
     def numbers(self) -> dict[str, int]:
-        return {"total": self.total, "suppressed": self.suppressed, "closed": self.closed}
+        return {
+            "total": self.total,
+            "suppressed": self.suppressed,
+            "closed": self.closed,
+            "empty_variables": self.empty_variables,
+        }
+
+
+def empty_variables_problem(*, body: str, audience: QuerySet[Charge]) -> tuple[int, str]:
+    """How many recipients (audience charges the driver sends to: not suppressed, open for reminders) would
+    get a message with an empty variable, and the problem text; (0, "") when none would."""
+    q, names = empty_variables_q(body)
+    if q is None:
+        return 0, ""
+    count = (
+        audience.filter(q)
+        .exclude(suppressed_clients_q("client__"))
+        .exclude(status__in=Charge.NO_REMINDER_STATUSES)
+        .count()
+    )
+    if not count:
+        return 0, ""
+    shown = ", ".join("{" + name + "}" for name in names)
+    example = names[0]
+    return count, (
+        f"{count} destinatário(s) receberiam a mensagem com variável vazia ({shown}). Complete os dados ou "
+        f'dê um valor padrão no modelo, por exemplo {{{example}|"sua mensalidade"}}.'
+    )
 
 
 def campaign_validate(
@@ -74,11 +103,17 @@ def campaign_validate(
     sample = audience.select_related("client").order_by("pk").first()
     preview = template_preview(body=template.body, charge=sample)
     problems.extend(preview.errors)
+    empty = 0
+    if not preview.errors:
+        empty, problem = empty_variables_problem(body=template.body, audience=audience)
+        if problem:
+            problems.append(problem)
     try:
         parse_window(send_window or settings.SEND_WINDOW)
     except ApplicationError as exc:
         problems.append(exc.message)
     return CampaignValidation(
+        empty_variables=empty,
         total=numbers["total"],
         suppressed=numbers["suppressed"],
         closed=numbers["closed"],

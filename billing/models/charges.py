@@ -111,6 +111,14 @@ class Charge(models.Model):
         return f"{self.external_id or self.pk} · {self.amount} · {self.due_date:%d/%m/%Y}"
 
     @property
+    def title(self) -> str:
+        """What an operator or a debtor reads for this charge: its description, else a readable default (never
+        the generated `auto-…` import id)."""
+        if self.description.strip():
+            return self.description.strip()
+        return f"Cobrança com vencimento em {self.due_date:%d/%m/%Y}" if self.due_date else "Cobrança"
+
+    @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
 

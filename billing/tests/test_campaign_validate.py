@@ -49,7 +49,7 @@ def test_the_dry_run_counts_every_client_the_driver_will_skip(change, reason):
     skipped = ChargeFactory(client=_flagged(change))
     sent = ChargeFactory()
     result = campaign_validate(template=MessageTemplateFactory(), import_batch=_batch(skipped, sent))
-    assert result.numbers == {"total": 2, "suppressed": 1, "closed": 0}
+    assert result.numbers == {"total": 2, "suppressed": 1, "closed": 0, "empty_variables": 0}
     assert services.skip_reason_for(client=skipped.client, charge=skipped) == reason
     assert result.ok
 
@@ -102,3 +102,34 @@ def test_a_preview_without_a_debtor_uses_the_sample_and_a_bad_body_renders_nothi
     assert template_preview(body="{first_name}").text == "Maria"
     bad = template_preview(body="Oi {nme}")
     assert bad.text == "" and bad.errors and bad.variables == []
+
+
+def test_recipients_with_an_empty_variable_block_the_campaign_until_the_template_gives_a_fallback():
+    """Issue #13 item 3: "Consta em aberto ** no valor de…" reached every debtor, validation said fine."""
+    from cobranca.exceptions import ApplicationError
+
+    empty = [ChargeFactory(description="") for _ in range(3)]
+    described = ChargeFactory(description="Plano anual")
+    batch = _batch(*empty, described)
+    template = MessageTemplateFactory(body="Consta em aberto *{description}* no valor de {valor}.")
+    result = campaign_validate(template=template, import_batch=batch)
+    assert result.numbers["empty_variables"] == 3 and not result.ok
+    assert any("3 destinatário(s)" in p and "{description}" in p for p in result.problems)
+    campaign = services.campaign_create(template=template, import_batch=batch)
+    with pytest.raises(ApplicationError, match="variável vazia"):
+        services.campaign_start(campaign=campaign, confirm_compliance=True)
+    assert campaign.dispatches.count() == 0
+
+    template.body = 'Consta em aberto *{description|"sua mensalidade"}* no valor de {valor}.'
+    template.save()
+    result = campaign_validate(template=template, import_batch=batch)
+    assert result.numbers["empty_variables"] == 0 and result.ok
+    assert services.campaign_start(campaign=campaign, confirm_compliance=True).total == 4
+
+
+def test_suppressed_and_closed_charges_do_not_count_as_empty_recipients():
+    closed = ChargeFactory(description="", status=Charge.Status.PAID)
+    suppressed = ChargeFactory(description="", client=_flagged({"opted_out_at": "now"}))
+    batch = _batch(closed, suppressed, ChargeFactory(description="x"))
+    template = MessageTemplateFactory(body="{description}")
+    assert campaign_validate(template=template, import_batch=batch).numbers["empty_variables"] == 0

@@ -160,3 +160,55 @@ class TestTemplateApi:
         )
 
         assert response.json()["text"] == "Zeca: R$ 99,90"
+
+
+# --- fallbacks for empty variables (issue #13 item 3) -------------------------------------------------------
+
+
+def test_a_fallback_renders_where_the_variable_is_empty_and_only_there():
+    body = 'Consta em aberto *{description|"sua mensalidade"}* no valor de {valor}.'
+    assert template_validate(body) == []
+    empty = template_render(body=body, context={"description": "", "amount": "R$ 10,00"})
+    assert empty == "Consta em aberto *sua mensalidade* no valor de R$ 10,00."
+    full = template_render(body=body, context={"description": "Plano anual", "amount": "R$ 10,00"})
+    assert full == "Consta em aberto *Plano anual* no valor de R$ 10,00."
+    # A ':' inside the quotes is text, not a format spec; the alias takes a fallback too.
+    assert template_render(body='{descricao|"obs: mensalidade"}', context={"description": " "}) == (
+        "obs: mensalidade"
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{description|}",
+        '{description|""}',
+        "{description|sua mensalidade}",
+        '{|"x"}',
+        '{descricao|"' + "a" * 61 + '"}',
+    ],
+)
+@pytest.mark.django_db
+def test_a_malformed_fallback_is_refused_when_saved(body):
+    errors = template_validate(body)
+    assert errors and "valor padrão" in errors[0]
+    with pytest.raises(ApplicationError):
+        template_create(name="com-padrao", body=body)
+
+
+def test_the_variables_that_can_reach_a_debtor_empty_are_those_without_a_fallback(settings):
+    from billing.templating import empty_variables_q
+
+    settings.CREDITOR_ADDRESS = ""
+    q, names = empty_variables_q('{nome|"cliente"} {description} {valor} {creditor_address} {descricao|"x"}')
+    assert names == ["description", "creditor_address"] and q is not None
+    assert empty_variables_q('{nome|"cliente"} {description|"x"} {valor}') == (None, [])
+
+
+@pytest.mark.django_db
+def test_a_charge_without_description_has_a_readable_title_never_its_generated_id():
+    charge = ChargeFactory(
+        description="", external_id="auto-06e35c402207c692a92e", due_date=dt.date(2026, 1, 15)
+    )
+    assert charge.title == "Cobrança com vencimento em 15/01/2026"
+    assert ChargeFactory(description="Plano anual").title == "Plano anual"

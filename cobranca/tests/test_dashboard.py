@@ -492,7 +492,12 @@ def test_validate_first_counts_a_forgotten_client_as_one_the_driver_will_skip(op
         reverse("dashboard:campaign-new"),
         {"modelo": data["template"].pk, "importacao": batch.pk, "intervalo": "5", "acao": "validar"},
     )
-    assert response.context["validation"]["numbers"] == {"total": 1, "suppressed": 1, "closed": 0}
+    assert response.context["validation"]["numbers"] == {
+        "total": 1,
+        "suppressed": 1,
+        "closed": 0,
+        "empty_variables": 0,
+    }
 
 
 def test_every_preview_shows_a_client_the_same_charge_as_the_api(op_client, data, operator):
