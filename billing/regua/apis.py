@@ -21,6 +21,8 @@ from billing.regua.planner import plan_compute
 from cobranca.exceptions import ApplicationError
 from cobranca.openapi import error_responses
 
+MAX_ID = 2**63 - 1
+
 
 def _regua_data(regua: Regua, *, with_steps: bool = True) -> dict:
     data = {
@@ -122,9 +124,12 @@ class ReguaAssignApi(APIView):
     write_permissions = {"POST": ["billing.change_regua"]}
 
     class InputSerializer(serializers.Serializer):
-        import_batch = serializers.IntegerField(required=False)
+        # Ids within the database's integer range: a bigger number is a 400, not a driver overflow.
+        import_batch = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
         segment = serializers.DictField(required=False)
-        charge_ids = serializers.ListField(child=serializers.IntegerField(), required=False, max_length=10000)
+        charge_ids = serializers.ListField(
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=10000
+        )
 
     @extend_schema(
         summary="Definir a régua de cobranças",

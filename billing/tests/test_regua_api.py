@@ -200,3 +200,27 @@ def test_resuming_after_a_pause_of_days_does_not_send_the_missed_days_late(api):
     old = Campaign.objects.get(regua__slug="default", regua_day=timezone.localdate(yesterday))
     assert old.status == Campaign.Status.CANCELLED
     assert set(Dispatch.objects.values_list("status", flat=True)) == {Dispatch.Status.SKIPPED}
+
+
+def test_assign_refuses_ids_out_of_range_with_a_400(api):
+    response = api.post("/api/billing/reguas/default/assign", {"charge_ids": [10**23]}, format="json")
+    assert response.status_code == 400
+    assert "charge_ids" in str(response.json()["extra"])
+
+
+def test_assign_makes_a_list_of_charges_follow_the_regua(api):
+    from billing.regua.models import ReguaStep
+
+    school = Regua.objects.create(name="Escola", slug="escola")
+    ReguaStep.objects.create(
+        regua=school,
+        offset_days=0,
+        label="D0",
+        template=Regua.objects.get(slug="default").steps.first().template,
+    )
+    charges = [ChargeFactory(), ChargeFactory()]
+    body = api.post(
+        "/api/billing/reguas/escola/assign", {"charge_ids": [charges[0].pk]}, format="json"
+    ).json()
+    assert body["charges"] == 1
+    assert [c.regua_id for c in Charge.objects.order_by("pk")] == [school.pk, None]
