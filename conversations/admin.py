@@ -60,15 +60,25 @@ class MessageAdmin(admin.ModelAdmin):
         "conversation",
         "direction",
         "author",
+        "source",
         "intent",
         "confidence",
         "corrected_intent",
         "ack",
     )
-    list_filter = ("direction", "author", "intent", "corrected_intent", "ack")
+    list_filter = ("direction", "author", "source", "intent", "corrected_intent", "ack")
     search_fields = ("body", "waha_id", "conversation__client__name")
     list_select_related = ("conversation",)
-    readonly_fields = ("waha_id", "entities", "dispatch", "sent_at", "created_at", "replied_at")
+    readonly_fields = (
+        "waha_id",
+        "source",
+        "source_user",
+        "entities",
+        "dispatch",
+        "sent_at",
+        "created_at",
+        "replied_at",
+    )
     raw_id_fields = ("conversation", "operator", "corrected_by", "dispatch")
     actions = ["correct_intent"]
 
