@@ -450,3 +450,31 @@ def test_import_clients_with_an_unknown_regua_stops_before_importing(tmp_path):
     with pytest.raises(CommandError, match="Régua não encontrada"):
         call_command("import_clients", str(path), "--regua", "nenhuma", "--no-progress", stdout=io.StringIO())
     assert not Charge.objects.exists()
+
+
+def test_setup_schedules_creates_the_daily_regua_plan_at_the_configured_time(settings):
+    from django_q.models import Schedule
+
+    settings.REGUA_PLAN_AT = "06:30"
+    call_command("setup_schedules", stdout=io.StringIO())
+    call_command("setup_schedules", stdout=io.StringIO())
+    schedule = Schedule.objects.get(name="regua-plan")
+    assert (schedule.func, schedule.schedule_type, schedule.repeats) == (
+        "billing.tasks.regua_plan_task",
+        Schedule.DAILY,
+        -1,
+    )
+    assert timezone.localtime(schedule.next_run).strftime("%H:%M") == "06:30"
+
+    settings.REGUA_PLAN_AT = "07:15"  # changing the setting moves the next run
+    call_command("setup_schedules", stdout=io.StringIO())
+    assert timezone.localtime(Schedule.objects.get(name="regua-plan").next_run).strftime("%H:%M") == "07:15"
+
+
+def test_the_regua_plan_task_plans_today(regua):
+    from billing.tasks import regua_plan_task
+
+    Regua.objects.filter(pk=regua.pk).update(send_window="always", skip_carnival=False)
+    ChargeFactory(due_date=timezone.localdate())
+    summary = regua_plan_task()
+    assert (summary["day"], summary["planned"]) == (timezone.localdate().isoformat(), 1)
