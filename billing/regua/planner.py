@@ -104,7 +104,9 @@ def _suppressed_client_ids(client_ids: set[int]) -> set[int]:
     return {pk for pk in qs.iterator(chunk_size=5000) if pk in client_ids}
 
 
-def _charge_rows(plan: Plan, targets: dict[dt.date, list[StepInfo]], default_id: int | None):
+def _charge_rows(
+    plan: Plan, targets: dict[dt.date, list[StepInfo]], default_id: int | None, charge_ids: list[int] | None
+):
     """Charges whose due date puts one of the réguas' due steps on the day, with the régua each follows."""
     if not targets:
         return []
@@ -119,6 +121,8 @@ def _charge_rows(plan: Plan, targets: dict[dt.date, list[StepInfo]], default_id:
         .values_list("pk", "external_id", "client_id", "due_date", "status", "eff")
         .order_by()
     )
+    if charge_ids is not None:
+        qs = qs.filter(pk__in=list(charge_ids))
     return _raw_rows(qs, date_column=3)
 
 
@@ -184,9 +188,7 @@ def plan_compute(
     charge_status: dict[int, str] = {}
     charge_regua: dict[int, int] = {}
 
-    rows = _charge_rows(plan, due_targets, default_id)
-    if charge_ids is not None and due_targets:
-        rows = [r for r in rows if r[0] in set(charge_ids)]
+    rows = _charge_rows(plan, due_targets, default_id, charge_ids)
     for pk, external_id, client_id, due_date, status, eff in rows:
         regua_id = eff if eff is not None else default_id
         charge_status[pk] = status
