@@ -29,6 +29,14 @@ def _progress_fields(*, required: bool = True) -> dict[str, serializers.Field]:
         "rate_per_minute": serializers.FloatField(**r),
         "eta_seconds": serializers.IntegerField(allow_null=True, **r),
         "eta_at": serializers.DateTimeField(allow_null=True, **r),
+        "waiting_for_window": serializers.BooleanField(
+            help_text="Em execução, mas fora da janela de envio: nada sai até window_opens_at.", **r
+        ),
+        "window_opens_at": serializers.DateTimeField(allow_null=True, **r),
+        "state_display": serializers.CharField(
+            help_text='O estado como o operador lê: "aguardando janela de envio: segunda 08:00" ou o status.',
+            **r,
+        ),
         "delay_seconds": serializers.FloatField(**r),
         "jitter_seconds": serializers.FloatField(**r),
         "starts_at": serializers.DateTimeField(allow_null=True, **r),
@@ -64,6 +72,9 @@ PROGRESS_EXAMPLE = {
     "rate_per_minute": 4.0,
     "eta_seconds": 1065,
     "eta_at": "2025-01-15T11:05:00-03:00",
+    "waiting_for_window": False,
+    "window_opens_at": None,
+    "state_display": "em execução",
     "delay_seconds": 15.0,
     "jitter_seconds": 5.0,
     "starts_at": None,

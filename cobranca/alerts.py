@@ -22,8 +22,11 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from loguru import logger
 
+from billing.dispatch.window import window_for_campaign
 from billing.models import Campaign, Dispatch
+from cobranca import clock
 from cobranca.audit import audit_record
+from cobranca.exceptions import ApplicationError
 from whatsapp.models import WahaSession
 
 ACTIVE_CACHE_KEY = "alerts:active"
@@ -58,6 +61,16 @@ def _waha_sessions_failed() -> list[Alert]:
     ]
 
 
+def _window_open_throughout(campaign: Campaign, since: dt.datetime, now: dt.datetime) -> bool:
+    """A campaign only waiting for its send window is not stalled: its window must be open now and at the
+    start of the stall period (it did not just open) for silence to mean something is wrong."""
+    try:
+        window = window_for_campaign(campaign)
+    except ApplicationError:  # a bad spec is the driver's problem; the alert judges by sends alone
+        return True
+    return window.is_open(now) and window.is_open(since)
+
+
 def _campaigns_stalled(now: dt.datetime) -> list[Alert]:
     minutes = int(settings.ALERT_CAMPAIGN_STALL_MINUTES)
     limit = now - dt.timedelta(minutes=minutes)
@@ -72,7 +85,7 @@ def _campaigns_stalled(now: dt.datetime) -> list[Alert]:
     alerts = []
     for campaign in running:
         last = campaign.last_sent or campaign.started_at or campaign.created_at
-        if last and last < limit:
+        if last and last < limit and _window_open_throughout(campaign, limit, now):
             alerts.append(
                 Alert(
                     key=f"campaign_stalled:{campaign.pk}",
@@ -132,7 +145,7 @@ def _queue_backlog() -> list[Alert]:
 
 
 def alerts_evaluate(*, now: dt.datetime | None = None) -> list[Alert]:
-    now = now or timezone.now()
+    now = now or clock.now()
     return [*_waha_sessions_failed(), *_campaigns_stalled(now), *_error_rate(), *_queue_backlog()]
 
 

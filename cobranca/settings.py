@@ -382,6 +382,8 @@ if DISPATCH_PACING_BACKEND == "redis" and not REDIS_URL:
     raise ImproperlyConfigured("DISPATCH_PACING_BACKEND=redis needs REDIS_URL")
 SEND_WINDOW = env_str("SEND_WINDOW", "mon-fri 08:00-20:00; sat 08:00-14:00")
 SEND_WINDOW_SKIP_HOLIDAYS = env_bool("SEND_WINDOW_SKIP_HOLIDAYS", True)
+# A file holding an ISO datetime that sets the send-window clock (cobranca/clock.py); empty = the real clock.
+CLOCK_FILE = env_str("COBRANCA_CLOCK_FILE", "")
 # Local time (HH:MM, America/Sao_Paulo) the daily "regua-plan" schedule plans the day's régua reminders,
 # before the send window opens, so the messages go out from its first minute (docs/regua.md).
 REGUA_PLAN_AT = env_str("REGUA_PLAN_AT", "07:00")

@@ -23,6 +23,7 @@ from billing.dispatch.window import parse_window
 from billing.models import Campaign, Dispatch, ImportBatch, MessageTemplate
 from billing.segments import campaign_audience, segment_as_json
 from billing.templating import template_validate
+from cobranca import clock
 from cobranca.exceptions import ApplicationError
 from cobranca.tasks import enqueue_on_commit
 from whatsapp.models import WahaSession
@@ -178,7 +179,7 @@ def campaign_start(*, campaign: Campaign, by=None, confirm_compliance: bool = Fa
     )
     if problem:
         raise ApplicationError(problem, {"campaign_id": campaign.pk, "empty_variables": empty})
-    now = timezone.now()
+    now = clock.now()
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if locked.status != CS.DRAFT:
@@ -235,7 +236,7 @@ def campaign_pause(*, campaign: Campaign, by=None, reason: str = "") -> Campaign
 
 
 def campaign_resume(*, campaign: Campaign, by=None) -> Campaign:
-    now = timezone.now()
+    now = clock.now()
     with transaction.atomic():
         status = CS.SCHEDULED if campaign.starts_at and campaign.starts_at > now else CS.RUNNING
         campaign = _transition(
@@ -248,7 +249,7 @@ def campaign_resume(*, campaign: Campaign, by=None) -> Campaign:
 
 def campaign_cancel(*, campaign: Campaign, by=None) -> Campaign:
     """Cancel: pending dispatches are skipped with a reason; one being sent right now still completes."""
-    now = timezone.now()
+    now = clock.now()
     with transaction.atomic():
         campaign = _transition(
             campaign,
@@ -272,7 +273,7 @@ def campaigns_complete_finished(*, session_name: str | None = None, campaign_id:
     if campaign_id is not None:
         qs = qs.filter(pk=campaign_id)
     busy = Dispatch.objects.filter(campaign_id=OuterRef("pk"), status__in=IN_FLIGHT)
-    count = qs.filter(~Exists(busy)).update(status=CS.COMPLETED, finished_at=timezone.now())
+    count = qs.filter(~Exists(busy)).update(status=CS.COMPLETED, finished_at=clock.now())
     if count:
         logger.info("campaign.completed count={} session={}", count, session_name)
     return count
@@ -280,7 +281,7 @@ def campaigns_complete_finished(*, session_name: str | None = None, campaign_id:
 
 def campaigns_promote_scheduled(*, session_name: str | None = None) -> list[tuple[str, float]]:
     """Scheduled campaigns whose start time has come become running; returns their (session, delay)."""
-    qs = Campaign.objects.filter(status=CS.SCHEDULED, starts_at__lte=timezone.now())
+    qs = Campaign.objects.filter(status=CS.SCHEDULED, starts_at__lte=clock.now())
     if session_name is not None:
         qs = qs.filter(session_name=session_name)
     due = list(qs.values_list("pk", "session_name", "delay_seconds"))
@@ -318,7 +319,7 @@ def campaigns_resume_for_session(*, session_name: str) -> int:
     Campaigns paused for the 463 time-lock resume only when the session records that the lock has expired
     (`WahaSession.reachout_locked_until` in the past); without that knowledge an operator decides.
     """
-    now = timezone.now()
+    now = clock.now()
     which = Q(pause_reason__startswith=AUTO_PAUSE_PREFIX)
     locked_until = (
         WahaSession.objects.filter(name=session_name).values_list("reachout_locked_until", flat=True).first()

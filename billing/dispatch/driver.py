@@ -33,7 +33,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, F, Min, Q
-from django.utils import timezone
 from loguru import logger
 
 from billing.dispatch import services as svc
@@ -45,6 +44,7 @@ from billing.services import clients_record_whatsapp_check
 from billing.signals import messages_sent_announce
 from billing.suppression import annotate_suppressed
 from billing.templating import template_render
+from cobranca import clock
 from whatsapp import client as waha_api
 from whatsapp.client import WahaError
 from whatsapp.models import WahaSession
@@ -152,7 +152,7 @@ def _session_cap(session_name: str) -> int:
 
 
 def _load_context(session_name: str) -> _Context:
-    now = timezone.now()
+    now = clock.now()
     svc.campaigns_promote_scheduled(session_name=session_name)
     campaigns = {
         c.pk: c
@@ -222,7 +222,7 @@ def dispatch_claim_next(*, campaign_ids: list[int], stats: DriveStats | None = N
     stats = stats if stats is not None else DriveStats()
     skip_locked = connection.features.has_select_for_update_skip_locked
     for _ in range(200):
-        now = timezone.now()
+        now = clock.now()
         with transaction.atomic():
             qs = (
                 Dispatch.objects.filter(
@@ -287,7 +287,7 @@ def dispatch_claim_batch(
     skip_locked = connection.features.has_select_for_update_skip_locked
     cap = settings.DISPATCH_PER_DEBTOR_DAILY_CAP
     for _ in range(200):
-        now = timezone.now()
+        now = clock.now()
         with transaction.atomic():
             qs = _due_pending(campaign_ids, now)
             if skip_locked:
@@ -406,7 +406,7 @@ def _handle_error(
         # probing.
         svc.dispatch_release(
             dispatch_id=dispatch.pk,
-            next_attempt_at=timezone.now() + dt.timedelta(seconds=svc.backoff_seconds(1)),
+            next_attempt_at=clock.now() + dt.timedelta(seconds=svc.backoff_seconds(1)),
             reason=svc.REASON_RETRY.format(reason),
             count_attempt=False,
         )
@@ -496,7 +496,7 @@ def _resolve_chat_ids(*, batch: list[Dispatch], waha, session_name: str, stats: 
             found[client.pk] = chat_id
     clients_record_whatsapp_check(chat_ids={**found, **dict.fromkeys(absent)})
     if absent:
-        now = timezone.now()
+        now = clock.now()
         skipped = [d.pk for d in batch if d.client_id in absent]
         Dispatch.objects.filter(pk__in=skipped, status=DS.SENDING).update(
             status=DS.SKIPPED, reason=svc.REASON_NOT_ON_WHATSAPP, next_attempt_at=None, updated_at=now
@@ -615,7 +615,7 @@ def _send_claimed(
         return _handle_error(
             dispatch=dispatch, exc=exc, phase="send", session_name=session_name, body=body, stats=stats
         )
-    sent_at = timezone.now()
+    sent_at = clock.now()
     if not svc.dispatch_mark_sent(dispatch_id=dispatch.pk, waha_message_id=waha_id, body=body):
         Dispatch.objects.filter(pk=dispatch.pk, status=DS.UNKNOWN, waha_message_id__isnull=True).update(
             waha_message_id=waha_id, body=body
@@ -661,7 +661,7 @@ def _other_lanes_alive(session_name: str, lane: int, lanes: int) -> bool:
 def _next_wake(session_name: str, lane: int):
     """When this session may have work again: a retry/deferral coming due, a scheduled start, or a dead
     worker's `sending` row becoming old enough to recover. None when nothing is waiting."""
-    now = timezone.now()
+    now = clock.now()
     candidates = []
     due = Dispatch.objects.filter(
         campaign__session_name=session_name, campaign__status=CS.RUNNING, status=DS.PENDING
@@ -812,7 +812,7 @@ def _drive(*, session_name: str, lane: int, budget: float, lease: _Lease, stats:
         if wake is None:
             stats.stop = "idle"
             return
-        wait = (wake - timezone.now()).total_seconds()
+        wait = (wake - clock.now()).total_seconds()
         remaining = deadline - time.monotonic()
         if wait > remaining:
             stats.stop = "waiting"

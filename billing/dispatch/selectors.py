@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
-from django.utils import timezone
 
-from billing.dispatch.window import parse_window
+from billing.dispatch.window import campaign_window_wait, describe_opening, parse_window, window_for_campaign
 from billing.models import Campaign, Charge, Dispatch, ImportBatch, MessageTemplate
 from billing.segments import campaign_audience
 from billing.suppression import suppressed_clients_q
 from billing.templating import TemplatePreview, empty_variables_q, template_preview
+from cobranca import clock
 from cobranca.exceptions import ApplicationError
 
 DS = Dispatch.Status
@@ -108,17 +108,25 @@ def campaign_validate(
         empty, problem = empty_variables_problem(body=template.body, audience=audience)
         if problem:
             problems.append(problem)
+    warnings = list(preview.warnings)
     try:
-        parse_window(send_window or settings.SEND_WINDOW)
+        window = parse_window(send_window or settings.SEND_WINDOW)
     except ApplicationError as exc:
         problems.append(exc.message)
+    else:
+        now = clock.now()
+        if not window.is_open(now):
+            warnings.append(
+                "A janela de envio está fechada agora: a campanha fica aguardando e os envios começam "
+                f"{describe_opening(window.next_opening(now), now=now)}."
+            )
     return CampaignValidation(
         empty_variables=empty,
         total=numbers["total"],
         suppressed=numbers["suppressed"],
         closed=numbers["closed"],
         problems=problems,
-        warnings=preview.warnings,
+        warnings=warnings,
         sample=sample,
         preview=preview,
     )
@@ -141,9 +149,16 @@ def campaign_status_counts(*, campaign_id: int) -> dict[str, int]:
     return counts
 
 
+def _window_opening(campaign: Campaign, at: dt.datetime) -> dt.datetime:
+    try:
+        return window_for_campaign(campaign).next_opening(at)
+    except ApplicationError:
+        return at
+
+
 def campaign_progress(*, campaign: Campaign, now: dt.datetime | None = None) -> dict:
     """Counts per dispatch status, processed share, send rate (messages/minute) and an ETA for the rest."""
-    now = now or timezone.now()
+    now = now or clock.now()
     counts = campaign_status_counts(campaign_id=campaign.pk)
     remaining = counts[DS.PENDING] + counts[DS.SENDING]
     total = campaign.total or sum(counts.values())
@@ -155,13 +170,18 @@ def campaign_progress(*, campaign: Campaign, now: dt.datetime | None = None) -> 
     minutes = max((now - start).total_seconds() / 60, 1 / 60)
     rate = recent / minutes if recent else 0.0
     eta_seconds = None
+    waits_until = campaign_window_wait(campaign, now) if remaining else None
     if remaining and campaign.status in (CS.RUNNING, CS.SCHEDULED):
-        if rate > 0:
+        if rate > 0 and waits_until is None:
             eta_seconds = remaining / rate * 60
         else:
             eta_seconds = remaining * float(campaign.delay_seconds)
+        start = now
         if campaign.status == CS.SCHEDULED and campaign.starts_at and campaign.starts_at > now:
-            eta_seconds += (campaign.starts_at - now).total_seconds()
+            start = campaign.starts_at
+        opens = waits_until or _window_opening(campaign, start)
+        # Nothing goes out before the campaign starts and its window opens.
+        eta_seconds += (max(start, opens) - now).total_seconds()
     elif not remaining:
         eta_seconds = 0
     return {
@@ -181,6 +201,14 @@ def campaign_progress(*, campaign: Campaign, now: dt.datetime | None = None) -> 
         "rate_per_minute": round(rate, 2),
         "eta_seconds": round(eta_seconds) if eta_seconds is not None else None,
         "eta_at": (now + dt.timedelta(seconds=eta_seconds)).isoformat() if eta_seconds is not None else None,
+        # Running, but its send window is closed now: nothing goes out until window_opens_at.
+        "waiting_for_window": waits_until is not None,
+        "window_opens_at": waits_until.isoformat() if waits_until else None,
+        "state_display": (
+            f"aguardando janela de envio: {describe_opening(waits_until, now=now)}"
+            if waits_until
+            else campaign.get_status_display()
+        ),
         "delay_seconds": float(campaign.delay_seconds),
         "jitter_seconds": float(campaign.jitter_seconds),
         "starts_at": campaign.starts_at.isoformat() if campaign.starts_at else None,

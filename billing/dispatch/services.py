@@ -53,6 +53,7 @@ from billing.suppression import (  # noqa: F401 - re-exported: the driver and te
     is_suppressed,
 )
 from billing.templating import template_render
+from cobranca import clock
 from cobranca.exceptions import ApplicationError
 from whatsapp import client as waha_api
 from whatsapp.client import WahaAck, WahaError
@@ -122,7 +123,7 @@ def backoff_seconds(attempts: int) -> float:
 
 
 def local_day_start(at: dt.datetime | None = None) -> dt.datetime:
-    local = timezone.localtime(at or timezone.now())
+    local = timezone.localtime(at or clock.now())
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
@@ -163,7 +164,7 @@ def dispatch_skip_reason(dispatch: Dispatch) -> str:
 def dispatch_skip(*, dispatch_id: int, reason: str, from_status: str = DS.SENDING) -> bool:
     return (
         Dispatch.objects.filter(pk=dispatch_id, status=from_status).update(
-            status=DS.SKIPPED, reason=reason[:255], next_attempt_at=None, updated_at=timezone.now()
+            status=DS.SKIPPED, reason=reason[:255], next_attempt_at=None, updated_at=clock.now()
         )
         > 0
     )
@@ -172,7 +173,7 @@ def dispatch_skip(*, dispatch_id: int, reason: str, from_status: str = DS.SENDIN
 def dispatch_mark_sent(*, dispatch_id: int, waha_message_id: str, body: str) -> bool:
     """Commit the outcome right after sendText returned: this is what makes a crash leave at most one row
     behind."""
-    now = timezone.now()
+    now = clock.now()
     return (
         Dispatch.objects.filter(pk=dispatch_id, status=DS.SENDING).update(
             status=DS.SENT,
@@ -192,7 +193,7 @@ def dispatch_mark_failed(*, dispatch_id: int, reason: str, body: str = "") -> bo
         "status": DS.FAILED,
         "reason": reason[:255],
         "next_attempt_at": None,
-        "updated_at": timezone.now(),
+        "updated_at": clock.now(),
     }
     if body:
         values["body"] = body
@@ -200,7 +201,7 @@ def dispatch_mark_failed(*, dispatch_id: int, reason: str, body: str = "") -> bo
 
 
 def dispatch_mark_unknown(*, dispatch_id: int, reason: str, body: str = "") -> bool:
-    values = {"status": DS.UNKNOWN, "reason": reason[:255], "updated_at": timezone.now()}
+    values = {"status": DS.UNKNOWN, "reason": reason[:255], "updated_at": clock.now()}
     if body:
         values["body"] = body
     return Dispatch.objects.filter(pk=dispatch_id, status=DS.SENDING).update(**values) > 0
@@ -218,7 +219,7 @@ def dispatch_release(
         "status": DS.PENDING,
         "next_attempt_at": next_attempt_at,
         "reason": reason[:255],
-        "updated_at": timezone.now(),
+        "updated_at": clock.now(),
     }
     if not count_attempt:
         values["attempts"] = F("attempts") - 1
@@ -231,7 +232,7 @@ def dispatch_release_many(*, dispatch_ids: list[int]) -> int:
     if not dispatch_ids:
         return 0
     return Dispatch.objects.filter(pk__in=list(dispatch_ids), status=DS.SENDING, attempts__gt=0).update(
-        status=DS.PENDING, next_attempt_at=None, attempts=F("attempts") - 1, updated_at=timezone.now()
+        status=DS.PENDING, next_attempt_at=None, attempts=F("attempts") - 1, updated_at=clock.now()
     )
 
 
@@ -242,7 +243,7 @@ def dispatch_retry_or_fail(*, dispatch_id: int, attempts: int, error_reason: str
             dispatch_id=dispatch_id, reason=REASON_RETRIES_EXHAUSTED.format(attempts, error_reason)
         )
         return DS.FAILED
-    at = timezone.now() + dt.timedelta(seconds=backoff_seconds(attempts))
+    at = clock.now() + dt.timedelta(seconds=backoff_seconds(attempts))
     dispatch_release(
         dispatch_id=dispatch_id,
         next_attempt_at=at,
@@ -257,7 +258,7 @@ def defer_pending(*, campaign_ids: Iterable[int], until: dt.datetime) -> int:
     return (
         Dispatch.objects.filter(campaign_id__in=list(campaign_ids), status=DS.PENDING)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=until))
-        .update(next_attempt_at=until, updated_at=timezone.now())
+        .update(next_attempt_at=until, updated_at=clock.now())
     )
 
 
@@ -270,7 +271,7 @@ def dispatch_resend_unknown(*, dispatch: Dispatch, by=None) -> Dispatch:
     Never automatic: only a person can know whether the debtor got the first one. Reopens a completed
     campaign.
     """
-    now = timezone.now()
+    now = clock.now()
     with transaction.atomic():
         updated = Dispatch.objects.filter(pk=dispatch.pk, status=DS.UNKNOWN).update(
             status=DS.PENDING, reason="", next_attempt_at=None, waha_message_id=None, updated_at=now
@@ -307,7 +308,7 @@ def dispatch_record_ack(*, waha_message_id: str, ack: int) -> bool:
     """
     if not waha_message_id:
         return False
-    now = timezone.now()
+    now = clock.now()
     qs = Dispatch.objects.filter(waha_message_id=waha_message_id)
     if ack == WahaAck.ERROR:
         return (
@@ -351,7 +352,7 @@ def dispatch_recover_stale(*, older_than: float | None = None, session_name: str
     Safe to run any time, from any process: it only touches rows no live sender can still hold.
     """
     threshold = stale_after_seconds() if older_than is None else older_than
-    cutoff = timezone.now() - dt.timedelta(seconds=threshold)
+    cutoff = clock.now() - dt.timedelta(seconds=threshold)
     qs = Dispatch.objects.filter(status=DS.SENDING, claimed_at__lt=cutoff)
     if session_name is not None:
         qs = qs.filter(campaign__session_name=session_name)
@@ -359,7 +360,7 @@ def dispatch_recover_stale(*, older_than: float | None = None, session_name: str
     if not ids:
         return 0
     count = Dispatch.objects.filter(pk__in=ids, status=DS.SENDING, claimed_at__lt=cutoff).update(
-        status=DS.UNKNOWN, reason=REASON_UNKNOWN_STALE, updated_at=timezone.now()
+        status=DS.UNKNOWN, reason=REASON_UNKNOWN_STALE, updated_at=clock.now()
     )
     if count:
         logger.warning("dispatch.recovered_stale count={} session={}", count, session_name)

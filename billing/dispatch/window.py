@@ -25,6 +25,7 @@ from django.conf import settings
 from cobranca.exceptions import ApplicationError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAYS_PT = ("segunda", "terça", "quarta", "quinta", "sexta", "sábado", "domingo")
 ALWAYS = "always"
 # Far enough to cross any run of holidays and weekends; a window that never opens in this horizon is a bad
 # spec.
@@ -176,3 +177,25 @@ def _parse_window(spec: str, skip_holidays: bool) -> SendWindow:
 
 def window_for_campaign(campaign) -> SendWindow:
     return parse_window(campaign.send_window or settings.SEND_WINDOW)
+
+
+def describe_opening(at: dt.datetime, *, now: dt.datetime | None = None) -> str:
+    """pt-BR for an opening time: "segunda 08:00" within the coming week, "segunda 14/12 08:00" beyond."""
+    local = at.astimezone(ZoneInfo(settings.TIME_ZONE))
+    text = f"{DAYS_PT[local.weekday()]} {local:%H:%M}"
+    if now is not None and (at - now) >= dt.timedelta(days=6):
+        text = f"{DAYS_PT[local.weekday()]} {local:%d/%m} {local:%H:%M}"
+    return text
+
+
+def campaign_window_wait(campaign, now: dt.datetime) -> dt.datetime | None:
+    """When a running campaign whose send window is closed at `now` may send again; None when it is not
+    waiting for its window (open window, another status, a spec that no longer parses)."""
+    if campaign.status != "running":
+        return None
+    try:
+        window = window_for_campaign(campaign)
+        opens = window.next_opening(now)
+    except ApplicationError:
+        return None
+    return opens if opens > now else None

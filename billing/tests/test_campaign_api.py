@@ -252,6 +252,54 @@ def test_batch_status_without_id_reports_the_current_campaign(api, fake_waha):
     assert body["eta_seconds"] == 60
 
 
+def test_batch_status_of_a_campaign_outside_its_window_waits_for_it(api, settings, tmp_path):
+    """Issue #13 item 2: started on a Sunday at 20:48, the ETA counts from Monday 08:00, not 8 s from now."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from cobranca.clock import set_clock
+
+    sp = ZoneInfo("America/Sao_Paulo")
+    settings.CLOCK_FILE = str(tmp_path / "clock")
+    settings.SEND_WINDOW_SKIP_HOLIDAYS = False
+    set_clock(settings.CLOCK_FILE, dt.datetime(2026, 12, 6, 20, 48, tzinfo=sp))
+    campaign = start_campaign(make_charges(4), delay="2", jitter="0", send_window="mon-fri 08:00-20:00")
+    body = api.get(f"/api/billing/batch-status?campaign_id={campaign.pk}").json()
+    assert body["status"] == "running" and body["waiting_for_window"] is True
+    assert body["state_display"] == "aguardando janela de envio: segunda 08:00"
+    opens = dt.datetime(2026, 12, 7, 8, 0, tzinfo=sp)
+    assert dt.datetime.fromisoformat(body["window_opens_at"]) == opens
+    eta_at = dt.datetime.fromisoformat(body["eta_at"])
+    assert opens + dt.timedelta(seconds=7) <= eta_at <= opens + dt.timedelta(seconds=9)  # 4 sends, 2 s apart
+    # Once the window is open the campaign is simply running again.
+    set_clock(settings.CLOCK_FILE, opens + dt.timedelta(minutes=1))
+    body = api.get(f"/api/billing/batch-status?campaign_id={campaign.pk}").json()
+    assert body["waiting_for_window"] is False and body["state_display"] == "em execução"
+    assert body["eta_seconds"] == 8
+
+
+def test_validation_warns_when_the_window_is_closed_now(settings, tmp_path):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from billing.dispatch.selectors import campaign_validate
+    from billing.models import ImportBatch
+    from cobranca.clock import set_clock
+
+    settings.CLOCK_FILE = str(tmp_path / "clock")
+    settings.SEND_WINDOW_SKIP_HOLIDAYS = False
+    set_clock(settings.CLOCK_FILE, dt.datetime(2026, 12, 6, 20, 48, tzinfo=ZoneInfo("America/Sao_Paulo")))
+    batch = ImportBatch.objects.create(filename="x.csv", file_format="csv")
+    ChargeFactory(import_batch=batch)
+    closed = campaign_validate(
+        template=plain_template(), import_batch=batch, send_window="mon-fri 08:00-20:00"
+    )
+    assert closed.ok  # a warning, not a problem: the campaign may start and wait
+    assert any("fechada agora" in w and "segunda 08:00" in w for w in closed.warnings)
+    always = campaign_validate(template=plain_template("t2"), import_batch=batch, send_window="always")
+    assert not any("fechada agora" in w for w in always.warnings)
+
+
 def test_batch_status_with_nothing_is_idle(api):
     assert api.get("/api/billing/batch-status").json() == {
         "success": True,

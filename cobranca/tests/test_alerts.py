@@ -52,6 +52,9 @@ def test_a_failed_session_alerts_once_by_webhook_and_email(receiver, settings):
 
 def test_a_running_campaign_with_pending_dispatches_and_no_recent_send_is_stalled(settings):
     settings.ALERT_CAMPAIGN_STALL_MINUTES = 15
+    settings.SEND_WINDOW = (
+        "always"  # stalled inside an open window (a closed one is test_..._waits_for_its_window)
+    )
     campaign = CampaignFactory(status="running", started_at=timezone.now() - dt.timedelta(hours=1))
     DispatchFactory(campaign=campaign, status="sent", sent_at=timezone.now() - dt.timedelta(minutes=30))
     DispatchFactory(campaign=campaign, status="pending")
@@ -60,6 +63,24 @@ def test_a_running_campaign_with_pending_dispatches_and_no_recent_send_is_stalle
     DispatchFactory(campaign=healthy, status="pending")
     keys = [a.key for a in alerts.alerts_evaluate()]
     assert f"campaign_stalled:{campaign.pk}" in keys and f"campaign_stalled:{healthy.pk}" not in keys
+
+
+def test_a_campaign_that_only_waits_for_its_window_is_not_stalled(settings):
+    """Issue #13 item 2: started on a Sunday evening, pending, nothing sent: waiting, not stalled."""
+    from zoneinfo import ZoneInfo
+
+    settings.ALERT_CAMPAIGN_STALL_MINUTES = 15
+    settings.SEND_WINDOW = "mon-fri 08:00-20:00; sat 08:00-14:00"
+    settings.SEND_WINDOW_SKIP_HOLIDAYS = False
+    sunday = dt.datetime(2026, 12, 6, 23, 30, tzinfo=ZoneInfo("America/Sao_Paulo"))
+    campaign = CampaignFactory(status="running", started_at=sunday - dt.timedelta(hours=3))
+    DispatchFactory(campaign=campaign, status="pending")
+    assert f"campaign_stalled:{campaign.pk}" not in [a.key for a in alerts.alerts_evaluate(now=sunday)]
+    # Monday 08:05, window open for 5 minutes only: still not stalled; at 08:30 with nothing sent, stalled.
+    monday = dt.datetime(2026, 12, 7, 8, 5, tzinfo=ZoneInfo("America/Sao_Paulo"))
+    assert f"campaign_stalled:{campaign.pk}" not in [a.key for a in alerts.alerts_evaluate(now=monday)]
+    later = monday + dt.timedelta(minutes=25)
+    assert f"campaign_stalled:{campaign.pk}" in [a.key for a in alerts.alerts_evaluate(now=later)]
 
 
 def test_an_error_rate_above_the_threshold_alerts(settings):

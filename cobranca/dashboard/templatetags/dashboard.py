@@ -69,3 +69,17 @@ _STATUS_COLOURS = {
 @register.filter
 def cor_status(value) -> str:
     return _STATUS_COLOURS.get(str(value), "secondary")
+
+
+@register.filter
+def estado_campanha(campaign) -> str:
+    """The campaign status as the operator reads it: "aguardando janela de envio: segunda 08:00" for a running
+    campaign whose send window is closed now (no query: the window comes from the campaign's own fields)."""
+    from billing.dispatch.window import campaign_window_wait, describe_opening
+    from cobranca import clock
+
+    now = clock.now()
+    opens = campaign_window_wait(campaign, now)
+    if opens is not None:
+        return f"aguardando janela de envio: {describe_opening(opens, now=now)}"
+    return campaign.get_status_display()

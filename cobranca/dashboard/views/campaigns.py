@@ -3,6 +3,7 @@ detail with its polled progress, the lifecycle buttons, resending an unknown dis
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -113,6 +114,13 @@ def _progress(campaign: Campaign) -> dict[str, Any]:
         "percent": 100 if data.get("total") and not data.get("remaining") else min(int(percent), 99),
         "rate": data.get("rate_per_minute"),
         "eta_seconds": data.get("eta_seconds"),
+        # Waiting for the window, the end is a date ("07/12/2026 08:01"), not a duration from now.
+        "eta_at": dt.datetime.fromisoformat(data["eta_at"])
+        if data.get("waiting_for_window") and data.get("eta_at")
+        else None,
+        "waiting": data.get("waiting_for_window", False),
+        "state": data.get("state_display") or campaign.get_status_display(),
+        "opens_display": data.get("state_display", "").removeprefix("aguardando janela de envio: "),
         "rows": [(s.value, s.label, counts.get(s.value, 0)) for s in Dispatch.Status],
     }
 
