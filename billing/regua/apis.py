@@ -67,7 +67,9 @@ class ReguaListApi(APIView):
     """GET /api/billing/reguas — every régua with its steps."""
 
     @extend_schema(
-        summary="Listar réguas de cobrança", responses={200: OpenApiTypes.OBJECT, **error_responses()}
+        operation_id="billing_reguas_list",
+        summary="Listar réguas de cobrança",
+        responses={200: OpenApiTypes.OBJECT, **error_responses()},
     )
     def get(self, request):
         return Response({"results": [_regua_data(r) for r in selectors.regua_list()]})
@@ -76,7 +78,11 @@ class ReguaListApi(APIView):
 class ReguaDetailApi(APIView):
     """GET /api/billing/reguas/<slug or id> — the régua, its steps and the results per step."""
 
-    @extend_schema(summary="Detalhar régua", responses={200: OpenApiTypes.OBJECT, **error_responses(404)})
+    @extend_schema(
+        operation_id="billing_reguas_detail",
+        summary="Detalhar régua",
+        responses={200: OpenApiTypes.OBJECT, **error_responses(404)},
+    )
     def get(self, request, regua: str):
         obj = services.regua_get(slug_or_id=regua)
         return Response({**_regua_data(obj), "results": selectors.regua_step_results(regua=obj)})
@@ -156,6 +162,7 @@ class ReguaPreviewApi(APIView):
     """GET /api/billing/reguas/preview?date=YYYY-MM-DD — the lines of `manage.py regua_preview`."""
 
     @extend_schema(
+        operation_id="billing_reguas_preview",
         summary="Prévia do dia",
         parameters=[OpenApiParameter("date", OpenApiTypes.DATE, required=True)],
         responses={200: OpenApiTypes.OBJECT, **error_responses(400)},
@@ -186,6 +193,7 @@ class ReguaCalendarApi(APIView):
     """GET /api/billing/reguas/calendar[?days=7] — per day: messages, reminders per step, stops per reason."""
 
     @extend_schema(
+        operation_id="billing_reguas_calendar",
         summary="Calendário dos próximos dias",
         parameters=[OpenApiParameter("days", OpenApiTypes.INT, required=False)],
         responses={200: OpenApiTypes.OBJECT, **error_responses(400)},
@@ -207,7 +215,9 @@ class ChargeRemindersApi(APIView):
     """GET /api/billing/reguas/charges/<charge id> — a charge's reminders: history (with reasons) and next."""
 
     @extend_schema(
-        summary="Lembretes de uma cobrança", responses={200: OpenApiTypes.OBJECT, **error_responses(404)}
+        operation_id="billing_reguas_charge_reminders",
+        summary="Lembretes de uma cobrança",
+        responses={200: OpenApiTypes.OBJECT, **error_responses(404)},
     )
     def get(self, request, charge_id: int):
         charge = get_object_or_404(
