@@ -1,5 +1,5 @@
 """Issue #13 item 4 in a real browser: the "Situação da cobrança" checkboxes never overlap the Atraso/Valor
-fields on the new-campaign form, and no page asks for a favicon that is not there. Desktop and phone widths."""
+fields on the new-campaign form, and no page asks for a favicon that is not there. Desktop and phone."""
 
 from __future__ import annotations
 
