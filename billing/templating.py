@@ -204,7 +204,7 @@ def empty_variables_q(body: str) -> tuple[Q | None, list[str]]:
     for name in variables_without_fallback(body):
         setting = _SETTINGS_VARIABLES.get(name)
         if setting is not None:
-            if not str(getattr(settings, setting, "") or "").strip():
+            if not str(getattr(settings, setting) or "").strip():
                 names.append(name)
                 q = Q(pk__isnull=False)  # every charge
             continue

@@ -41,7 +41,7 @@ def _offset(path: str) -> float:
 
 
 def now() -> dt.datetime:
-    path = getattr(settings, "CLOCK_FILE", "")
+    path = settings.CLOCK_FILE
     if not path:
         return timezone.now()
     return dt.datetime.fromtimestamp(time.time() + _offset(path), tz=dt.UTC)
