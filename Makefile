@@ -12,7 +12,7 @@ COV_MIN ?= 80
 help:
 	@echo "make run   - instala, migra, carrega dados de demonstração e inicia web + worker + simulador WAHA"
 	@echo "make test  - instala e roda toda a suíte com cobertura (mínimo $(COV_MIN)%)"
-	@echo "make lint  - ruff (lint + formatação)"
+	@echo "make lint  - ruff (lint + formatação), contratos de import (.importlinter) e tamanho de módulos/funções"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,8 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) scripts/check_structure.py
 
 format: install
 	$(VENV)/bin/ruff check --fix .
