@@ -23,7 +23,8 @@ from billing.phones import PhoneError, normalize_phone, phone_variants
 from billing.suppression import suppress_client
 from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
-from conversations.models import Conversation, Message
+from conversations.models import Attachment, Conversation, Message
+from conversations.services import attachments_remove
 from whatsapp.models import WebhookEvent
 
 REMOVED_BODY = "[removido]"
@@ -66,6 +67,9 @@ def forget_client(*, client: Client, by=None, reason: str = "", ip: str | None =
     ]
 
     n_messages = messages_qs.update(body=REMOVED_BODY, entities={})
+    n_attachments = attachments_remove(
+        Attachment.objects.filter(message__conversation_id__in=conversation_ids)
+    )
     for pk in conversation_ids:
         # chat_id is unique and holds the phone number: replace it with a unique placeholder.
         Conversation.objects.filter(pk=pk).update(
@@ -107,6 +111,7 @@ def forget_client(*, client: Client, by=None, reason: str = "", ip: str | None =
         details={
             "reason": reason[:200],
             "messages": n_messages,
+            "attachments": n_attachments,
             "conversations": len(conversation_ids),
             "dispatches": n_dispatches,
             "webhook_events": n_webhooks,

@@ -15,7 +15,8 @@ from loguru import logger
 
 from billing.models import Dispatch
 from cobranca.privacy import REMOVED_BODY
-from conversations.models import Message
+from conversations.models import Attachment, Message
+from conversations.services import attachments_remove
 from whatsapp.models import WebhookEvent
 
 BATCH = 500  # rows per UPDATE: short write transactions (SQLite has one writer)
@@ -41,6 +42,10 @@ def prune_old_data(*, now: dt.datetime | None = None, dry_run: bool = False) -> 
 
     messages = Message.objects.filter(sent_at__lt=message_limit).exclude(body__in=["", REMOVED_BODY])
     dispatches = Dispatch.objects.filter(created_at__lt=message_limit).exclude(body="")
+    # The files debtors sent (receipts, documents) expire with the texts of their messages.
+    attachments = Attachment.objects.filter(message__sent_at__lt=message_limit).exclude(
+        status=Attachment.Status.REMOVED
+    )
     # Pending events are still to be processed: never prune what has not been read.
     webhooks = (
         WebhookEvent.objects.filter(received_at__lt=webhook_limit)
@@ -52,12 +57,14 @@ def prune_old_data(*, now: dt.datetime | None = None, dry_run: bool = False) -> 
             "messages": messages.count(),
             "dispatches": dispatches.count(),
             "webhook_events": webhooks.count(),
+            "attachments": attachments.count(),
         }
     else:
         counts = {
             "messages": _in_batches(messages, body=REMOVED_BODY, entities={}),
             "dispatches": _in_batches(dispatches, body=""),
             "webhook_events": _in_batches(webhooks, payload=PRUNED_PAYLOAD, raw_body=None),
+            "attachments": attachments_remove(attachments),
         }
     logger.info(
         "retention.prune dry_run={} messages={} dispatches={} webhook_events={} "

@@ -16,6 +16,8 @@ _SITE = {"site_header": admin.site.site_header, "site_title": admin.site.site_ti
 urlpatterns = [
     path("", views.home, name="home"),
     path("health", views.health, name="health"),
+    # Browsers ask for /favicon.ico on pages without a <link rel="icon"> (the admin, API docs): no 404.
+    path("favicon.ico", views.favicon),
     # Before admin.site.urls so that the admin's own login is limited like the others (cobranca.ratelimit).
     path("admin/login/", login_attempts_limited(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),

@@ -149,6 +149,7 @@ class Attachment(models.Model):
         STORED = "stored", "guardado"
         REJECTED = "rejected", "recusado"  # too large, or not a picture/PDF/audio by its content
         FAILED = "failed", "falhou"  # WAHA did not deliver it
+        REMOVED = "removed", "apagado"  # erased: the client was forgotten, or retention expired
 
     message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="attachment")
     url = models.CharField("URL no WAHA", max_length=2000, blank=True)
@@ -170,7 +171,7 @@ class Attachment(models.Model):
         verbose_name_plural = "anexos"
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "stored", "rejected", "failed"]),
+                condition=Q(status__in=["pending", "stored", "rejected", "failed", "removed"]),
                 name="attachment_status_valid",
             ),
         ]

@@ -166,6 +166,10 @@ def campaign_progress(*, campaign: Campaign, now: dt.datetime | None = None) -> 
     sent = sum(counts[s] for s in DELIVERED_OR_BETTER)
     since = now - dt.timedelta(minutes=RATE_WINDOW_MINUTES)
     start = max(since, campaign.started_at) if campaign.started_at else since
+    # A window that opened within the rate period: measure from its opening (the closed minutes sent nothing).
+    opened = _window_opening(campaign, start)
+    if start < opened <= now:
+        start = opened
     recent = Dispatch.objects.filter(campaign_id=campaign.pk, sent_at__gte=start).count()
     minutes = max((now - start).total_seconds() / 60, 1 / 60)
     rate = recent / minutes if recent else 0.0

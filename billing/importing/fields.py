@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from unidecode import unidecode
 
 from billing.money import AmountError, parse_brl_amount
@@ -297,11 +299,25 @@ def _text(raw: object, *, label: str) -> str:
     raise ValueError(f"{label} com tipo inválido")
 
 
-def derived_external_id(phone: str, due_date: dt.date, description: str) -> str:
+def auto_id_key() -> bytes:
+    return _auto_id_key(settings.SUPPRESSION_HASH_KEY)
+
+
+@functools.lru_cache(maxsize=4)
+def _auto_id_key(secret: str) -> bytes:
+    """The key of the generated ids: derived from SUPPRESSION_HASH_KEY (secret, never rotated), so an `auto-…`
+    id cannot be recomputed from a guessed phone number by whoever reads it (an export, a forgotten client's
+    charge kept for accounting)."""
+    return hashlib.sha256(b"cobranca.auto-external-id|" + secret.encode()).digest()
+
+
+def derived_external_id(phone: str, due_date: dt.date, description: str, *, key: bytes | None = None) -> str:
     """A stable id for rows without one, so re-importing the same spreadsheet updates instead of duplicating:
-    one charge per phone, due date and description."""
+    one charge per phone, due date and description. Keyed BLAKE2b (a MAC), never a bare hash of the phone."""
     digest = hashlib.blake2b(
-        f"{phone}|{due_date.isoformat()}|{description}".encode(), digest_size=10
+        f"{phone}|{due_date.isoformat()}|{description}".encode(),
+        digest_size=10,
+        key=auto_id_key() if key is None else key,
     ).hexdigest()
     return f"auto-{digest}"
 

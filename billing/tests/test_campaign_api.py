@@ -276,6 +276,12 @@ def test_batch_status_of_a_campaign_outside_its_window_waits_for_it(api, setting
     body = api.get(f"/api/billing/batch-status?campaign_id={campaign.pk}").json()
     assert body["waiting_for_window"] is False and body["state_display"] == "em execução"
     assert body["eta_seconds"] == 8
+    # One sent in the minute since the opening: the rate counts from the opening (1/min), not over the last
+    # 5 minutes the window was closed (0.2/min, "20 min" for a campaign 3 sends from the end).
+    first = campaign.dispatches.order_by("pk").first()
+    Dispatch.objects.filter(pk=first.pk).update(status="sent", sent_at=opens + dt.timedelta(seconds=30))
+    body = api.get(f"/api/billing/batch-status?campaign_id={campaign.pk}").json()
+    assert body["rate_per_minute"] == 1.0
 
 
 def test_validation_warns_when_the_window_is_closed_now(settings, tmp_path):

@@ -16,6 +16,16 @@ from conversations.models import Conversation
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
+class CheckboxList(forms.CheckboxSelectMultiple):
+    """Checkboxes whose Bootstrap class goes on each input only: Django puts the widget's class on the wrapper
+    too, and a `form-check-input` wrapper is a 1em box the options spill out of, over the next fields."""
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["attrs"] = {k: v for k, v in context["widget"]["attrs"].items() if k != "class"}
+        return context
+
+
 class BootstrapMixin:
     """Give every widget its Bootstrap class so templates render `{{ field }}` without style attributes."""
 
@@ -84,7 +94,7 @@ class SegmentForm(BootstrapMixin, forms.Form):
         label="Situação da cobrança",
         choices=[(s.value, s.label) for s in Charge.Status if s not in Charge.NO_REMINDER_STATUSES],
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=CheckboxList,
     )
     atraso_min = forms.IntegerField(label="Atraso mínimo (dias)", required=False, min_value=0)
     atraso_max = forms.IntegerField(label="Atraso máximo (dias)", required=False, min_value=0)

@@ -34,9 +34,19 @@ def test_old_bodies_and_payloads_are_emptied_and_recent_ones_kept(settings):
     WebhookEvent.objects.filter(pk__in=[events[0].pk, events[1].pk]).update(
         received_at=now - dt.timedelta(days=31)
     )
-    assert prune_old_data(dry_run=True) == {"messages": 1, "dispatches": 1, "webhook_events": 1}
-    assert prune_old_data() == {"messages": 1, "dispatches": 1, "webhook_events": 1}
-    assert prune_old_data() == {"messages": 0, "dispatches": 0, "webhook_events": 0}  # idempotent
+    assert prune_old_data(dry_run=True) == {
+        "messages": 1,
+        "dispatches": 1,
+        "webhook_events": 1,
+        "attachments": 0,
+    }
+    assert prune_old_data() == {"messages": 1, "dispatches": 1, "webhook_events": 1, "attachments": 0}
+    assert prune_old_data() == {
+        "messages": 0,
+        "dispatches": 0,
+        "webhook_events": 0,
+        "attachments": 0,
+    }  # idempotent
     assert Message.objects.get(pk=old.pk).body == "[removido]"
     assert Message.objects.get(pk=new.pk).body == "texto novo"
     assert Dispatch.objects.get(pk=old_dispatch.pk).body == ""

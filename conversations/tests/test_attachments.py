@@ -234,3 +234,58 @@ def test_the_inbox_shows_a_preview_a_player_and_a_link_without_inline_script(
     assert reverse("dashboard:attachment", args=[refused.pk]) not in html
     assert "[mídia]" not in html
     assert "<script>" not in html.split('id="chat-messages"', 1)[1].split("</section>", 1)[0]
+
+
+def _stored_file(message: Message, content: bytes = JPEG) -> Attachment:
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    name = default_storage.save("conversations/attachments/2026/01/test.jpg", ContentFile(content))
+    return Attachment.objects.create(
+        message=message, status=Attachment.Status.STORED, kind="image", content_type="image/jpeg", file=name
+    )
+
+
+def test_forgetting_a_client_deletes_his_files(storage, django_capture_on_commit_callbacks):
+    from cobranca.privacy import forget_client
+    from conversations.tests.factories import ConversationFactory, MessageFactory
+
+    client = ClientFactory(phone=f"+{PHONE}")
+    attachment = _stored_file(MessageFactory(conversation=ConversationFactory(client=client)))
+    other = _stored_file(MessageFactory())
+    path = storage / attachment.file.name
+
+    with django_capture_on_commit_callbacks(execute=True):
+        forget_client(client=client)
+
+    attachment.refresh_from_db()
+    assert attachment.status == Attachment.Status.REMOVED and not attachment.file
+    assert attachment.url == "" and attachment.filename == ""
+    assert not path.exists()
+    assert (storage / other.file.name).exists()
+
+
+def test_retention_deletes_old_files_and_keeps_recent_ones(
+    settings, storage, django_capture_on_commit_callbacks
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from cobranca.retention import prune_old_data
+    from conversations.tests.factories import MessageFactory
+
+    settings.RETENTION_DAYS_MESSAGES = 30
+    old = _stored_file(MessageFactory(sent_at=timezone.now() - dt.timedelta(days=40)))
+    old_path = storage / old.file.name
+    recent = _stored_file(MessageFactory())
+
+    assert prune_old_data(dry_run=True)["attachments"] == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = prune_old_data()
+
+    assert counts["attachments"] == 1
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert old.status == Attachment.Status.REMOVED and not old.file and not old_path.exists()
+    assert recent.status == Attachment.Status.STORED and (storage / recent.file.name).exists()

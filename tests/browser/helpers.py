@@ -30,8 +30,8 @@ class Session:
     errors: list[str] = field(default_factory=list)
 
 
-# The favicon 404 is issue #13 item 4 (another change); every other error fails the journeys.
-IGNORED_URLS = ("/favicon.ico",)
+# Every console error fails the journeys (the favicon is shipped: static/favicon.svg, /favicon.ico).
+IGNORED_URLS: tuple[str, ...] = ()
 
 
 def _console(session: Session, msg) -> None:

