@@ -64,3 +64,42 @@ def test_the_polled_progress_swaps_the_action_buttons_when_the_campaign_finishes
     # The full page renders the buttons in place, without the out-of-band marker.
     page = op_client.get(reverse("dashboard:campaign-detail", args=[campaign.pk])).content.decode()
     assert 'id="campaign-actions">' in page
+
+
+def _checks(response) -> dict:
+    return {label: check for label, _icon, check in response.context["checks"]}
+
+
+def test_a_fresh_install_shows_the_shipped_model_answering_not_a_red_card(op_client):
+    response = op_client.get(reverse("dashboard:sistema"))
+    model = _checks(response)["Modelo do assistente"]
+    assert model["ok"] is True, model
+    assert "modelo embarcado" in model["detail"] and "respondeu" in model["detail"]
+    assert "Nenhuma versão ativa" not in response.content.decode()
+
+
+def test_a_trained_active_version_is_the_one_reported(op_client, tmp_path):
+    from chatbot.models import ModelVersion
+    from chatbot.nlu.classifier import DEFAULT_MODEL_PATH
+
+    ModelVersion.objects.create(
+        version="v9", path=str(DEFAULT_MODEL_PATH), is_active=True, metrics={"macro_f1": 0.93}
+    )
+    model = _checks(op_client.get(reverse("dashboard:sistema")))["Modelo do assistente"]
+    assert model["ok"] is True and model["detail"].startswith("v9 (torch), F1 macro 0.930")
+
+
+def test_the_system_page_lists_the_active_alerts(op_client, settings):
+    from cobranca.alerts import alerts_run
+    from whatsapp.models import WahaSession
+
+    settings.ADMINS = []
+    settings.ALERT_WEBHOOK_URL = ""
+    html = op_client.get(reverse("dashboard:sistema")).content.decode()
+    assert "Nenhum alerta ativo." in html
+
+    WahaSession.objects.create(name="vendas", status=WahaSession.Status.FAILED)
+    alerts_run()
+    html = op_client.get(reverse("dashboard:sistema")).content.decode()
+    assert 'data-alert="waha_session_failed"' in html
+    assert "Sessão WhatsApp vendas falhou" in html

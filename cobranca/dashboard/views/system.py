@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +17,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_q.status import Stat
 
-from chatbot.models import ModelVersion
+from chatbot.classification import active_classifier
+from chatbot.selectors import active_model_version
+from cobranca.alerts import alerts_active
 from cobranca.dashboard import selectors
 from cobranca.roles import operator_required
 from whatsapp import client as waha_api
@@ -52,14 +55,27 @@ def _check_waha() -> tuple[bool, str]:
     return ok, ("WAHA respondeu ao ping" if ok else f"Sem resposta de {settings.WAHA_BASE_URL}")
 
 
+def _f1(value: Any) -> str:
+    return f", F1 macro {value:.3f}" if isinstance(value, (int, float)) else ""
+
+
 def _check_model() -> tuple[bool, str]:
-    active = ModelVersion.objects.filter(is_active=True).first()
-    if active is None:
-        return False, "Nenhuma versão ativa do modelo"
-    f1 = active.macro_f1
-    return True, f"{active.version} ({active.backend})" + (
-        f", F1 macro {f1:.3f}" if isinstance(f1, (int, float)) else ""
-    )
+    """The model the bot answers with (chatbot.classification.active_classifier: the active ModelVersion, else
+    the configured/shipped weights), asked one sample question. A fresh install has no trained version and is
+    fine: the shipped model answers."""
+    version = active_model_version()
+    classifier = active_classifier()
+    prediction = classifier.predict("quero pagar o boleto")
+    answered = f"; respondeu “{prediction.raw_intent or prediction.intent}” ({prediction.confidence:.0%})"
+    path = getattr(classifier, "path", None)
+    backend = getattr(classifier, "backend", "?")
+    if version is not None and path is not None and Path(version.path).resolve() == Path(path).resolve():
+        return True, f"{version.version} ({version.backend}){_f1(version.macro_f1)}{answered}"
+    metrics = (getattr(classifier, "metadata", None) or {}).get("metrics") or {}
+    shipped = f"modelo embarcado {path.name if path else ''} ({backend}){_f1(metrics.get('macro_f1'))}"
+    if version is not None:
+        return True, f"Versão ativa {version.version} inutilizável; em uso o {shipped}{answered}"
+    return True, f"Sem versão treinada ativa: em uso o {shipped}{answered}"
 
 
 @operator_required
@@ -75,7 +91,13 @@ def sistema(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboard/sistema.html",
-        {"checks": checks, "queue": selectors.queue_numbers(), "nav": "sistema", "now": timezone.now()},
+        {
+            "checks": checks,
+            "alerts": alerts_active(),
+            "queue": selectors.queue_numbers(),
+            "nav": "sistema",
+            "now": timezone.now(),
+        },
     )
 
 
