@@ -23,8 +23,8 @@ from billing.phones import PhoneError, normalize_phone, phone_variants
 from billing.suppression import suppress_client
 from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
+from conversations.attachments import attachments_remove
 from conversations.models import Attachment, Conversation, Message
-from conversations.services import attachments_remove
 from whatsapp.models import WebhookEvent
 
 REMOVED_BODY = "[removido]"
@@ -41,14 +41,24 @@ def anonymous_phone(client_id: int) -> str:
 
 
 @transaction.atomic
+def _remove_webhook_payloads(ids: list[str]) -> int:
+    removed = 0
+    for start in range(0, len(ids), 500):
+        removed += WebhookEvent.objects.filter(payload_id__in=ids[start : start + 500]).update(
+            payload={"removed": True}, raw_body=None
+        )
+    return removed
+
+
 def forget_client(*, client: Client, by=None, reason: str = "", ip: str | None = None) -> Client:
     """Anonymise a client and every message to or from them. Idempotent: forgetting twice changes nothing
     more.
 
     Kept: charges (amounts, dates, statuses), dispatch statuses, promises and agreements, conversation states,
     message directions/intents/timestamps (the numbers the dashboard aggregates). Cleared: name, phone,
-    document, email, WhatsApp ids, message texts, dispatch texts, bot context, the raw webhook payloads of the
-    client's messages. `opted_out_at` is set so no campaign can ever send to the record again.
+    document, email, WhatsApp ids, message texts, the files they sent, dispatch texts, bot context, the raw
+    webhook payloads of the client's messages. `opted_out_at` is set so no campaign can ever send to the
+    record again.
     """
     client = Client.objects.select_for_update().get(pk=client.pk)
     if client.forgotten_at:
@@ -76,12 +86,7 @@ def forget_client(*, client: Client, by=None, reason: str = "", ip: str | None =
             chat_id=f"anon-{pk}@forgotten", context={}, attention_reason="", client=client
         )
     n_dispatches = data.dispatches.update(body="", updated_at=now)
-    n_webhooks = 0
-    ids = waha_ids + dispatch_waha_ids
-    for start in range(0, len(ids), 500):
-        n_webhooks += WebhookEvent.objects.filter(payload_id__in=ids[start : start + 500]).update(
-            payload={"removed": True}, raw_body=None
-        )
+    n_webhooks = _remove_webhook_payloads(waha_ids + dispatch_waha_ids)
 
     client.name = anonymous_name(client.pk)
     client.phone = anonymous_phone(client.pk)

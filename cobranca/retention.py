@@ -15,8 +15,8 @@ from loguru import logger
 
 from billing.models import Dispatch
 from cobranca.privacy import REMOVED_BODY
+from conversations.attachments import attachments_remove
 from conversations.models import Attachment, Message
-from conversations.services import attachments_remove
 from whatsapp.models import WebhookEvent
 
 BATCH = 500  # rows per UPDATE: short write transactions (SQLite has one writer)

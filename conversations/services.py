@@ -333,26 +333,6 @@ def _attachment_fetch_and_store(attachment: Attachment) -> None:
     )
 
 
-def attachments_remove(queryset) -> int:
-    """Erase these attachments' files (the client was forgotten, or retention expired): the rows stay, as
-    `removed`, without file, URL or file name. The files are deleted after the transaction commits (a
-    rolled-back erasure keeps them). Returns how many rows changed."""
-    rows = list(queryset.exclude(status=Attachment.Status.REMOVED).values_list("pk", "file"))
-    if not rows:
-        return 0
-    changed = Attachment.objects.filter(pk__in=[pk for pk, _ in rows]).update(
-        status=Attachment.Status.REMOVED, file="", url="", filename="", error="apagado"
-    )
-    names = [name for _, name in rows if name]
-
-    def delete_files() -> None:
-        for name in names:
-            default_storage.delete(name)
-
-    transaction.on_commit(delete_files)
-    return changed
-
-
 def _attachment_finish(attachment: Attachment, *, status: str, error: str = "", **fields) -> None:
     updated = Attachment.objects.filter(pk=attachment.pk, status=Attachment.Status.PENDING).update(
         status=status, error=error[:200], downloaded_at=timezone.now(), **fields
