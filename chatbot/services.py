@@ -50,6 +50,7 @@ from chatbot.selectors import (
 from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
 from cobranca.masking import mask_chat_id
+from cobranca.metrics import observe_bot_answer, observe_classification
 from cobranca.roles import is_operator
 from conversations import services as conversations
 from conversations.models import Attachment, Conversation, Message
@@ -70,6 +71,7 @@ CONSENT_CONTEXT_KEYS = ("opted_out",)
 def classify(text: str) -> tuple[str, float]:
     """(intent, confidence) from the active model. The model loads lazily, once per worker process."""
     prediction = active_classifier().predict(text)
+    observe_classification(prediction.intent, float(prediction.confidence))
     return prediction.intent, float(prediction.confidence)
 
 
@@ -284,6 +286,8 @@ def _run_turn(message: Message, *, now: dt.datetime, send: bool, acting_for=None
     )
     if decision.reply:
         result.sent = _deliver(conversation, decision.reply, reply_to=message.waha_id, send=send)
+        # From the debtor's message reaching us (its row) to the reply handed to WAHA / recorded.
+        observe_bot_answer((timezone.now() - message.created_at).total_seconds())
     return result
 
 
