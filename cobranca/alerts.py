@@ -3,7 +3,8 @@
 - `alerts_evaluate()` looks at the database and the shared metrics window and returns what is wrong now.
 - `alerts_run()` (the schedule's func) evaluates, stores the active list for the dashboard
   (`alerts_active()`), and notifies each alert at most once per ALERT_RESEND_MINUTES (dedupe key in the shared
-  cache, so two workers running the schedule concurrently still send once: `cache.add` is atomic).
+  cache, so two workers running the schedule concurrently still send once: `cache.add` is atomic). A condition
+  that clears drops its dedupe key, so the next occurrence (a second outage) is notified again.
 
 No network call happens inside a transaction; the webhook POST has a short timeout and its failure is logged,
 not raised (the next run tries again because the dedupe key is only set after a successful send).
@@ -201,6 +202,13 @@ def alerts_run() -> int:
     """django-q2 schedule entry point (`cobranca.alerts.alerts_run`, every minute). Returns how many were
     sent."""
     alerts = alerts_evaluate()
+    current = {a.key for a in alerts}
+    # A condition that cleared since the last run forgets its dedupe key: a new outage after the recovery is a
+    # new incident and alerts again, even inside ALERT_RESEND_MINUTES (the window only stops repeats of one
+    # continuing condition).
+    recovered = [SENT_KEY.format(key=a["key"]) for a in alerts_active() if a.get("key") not in current]
+    if recovered:
+        cache.delete_many(recovered)
     cache.set(ACTIVE_CACHE_KEY, [a.as_dict() for a in alerts], 3600)
     for alert in alerts:
         logger.warning("alerts.active key={} title={}", alert.key, alert.title)

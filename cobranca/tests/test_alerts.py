@@ -104,3 +104,21 @@ def test_a_webhook_that_fails_is_retried_on_the_next_run(settings):
     WahaSession.objects.create(name="default", status="FAILED")
     assert alerts.alerts_run() == 0
     assert AuditLog.objects.filter(action="alert.sent").count() == 0
+
+
+def test_a_second_outage_after_recovery_alerts_again_inside_the_resend_window(settings):
+    settings.ALERT_WEBHOOK_URL = ""
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    settings.ALERT_RESEND_MINUTES = 60
+    session = WahaSession.objects.create(name="default", status="FAILED")
+    assert alerts.alerts_run() == 1
+    assert alerts.alerts_run() == 0  # the same outage, still going: not repeated
+
+    session.status = "WORKING"
+    session.save()
+    assert alerts.alerts_run() == 0 and alerts.alerts_active() == []
+
+    session.status = "FAILED"
+    session.save()
+    assert alerts.alerts_run() == 1  # a new outage, minutes after the first: reported
+    assert len(mail.outbox) == 2
