@@ -190,7 +190,7 @@ def bot_handle_inbound(*, message_id: int) -> None:
     conversations enqueues when a debtor's message arrives. Safe to run twice: the second run finds the
     message claimed and does nothing."""
     message = (
-        Message.objects.select_related("conversation", "conversation__client")
+        Message.objects.select_related("conversation", "conversation__client", "attachment")
         .filter(pk=message_id, direction=Message.Direction.IN)
         .first()
     )
