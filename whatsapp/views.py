@@ -21,7 +21,6 @@ def waha_webhook(request: HttpRequest) -> JsonResponse:
             body=body,
             signature=request.headers.get("X-Webhook-Hmac"),
             header_timestamp=request.headers.get("X-Webhook-Timestamp"),
-            request_id=request.headers.get("X-Webhook-Request-Id"),
             client_ip=request.META.get("REMOTE_ADDR", ""),
         )
     except WebhookRejected as exc:

@@ -245,7 +245,6 @@ def webhook_receive(
     body: bytes,
     signature: str | None,
     header_timestamp: str | None,
-    request_id: str | None,
     client_ip: str = "",
 ) -> IntakeResult:
     """Verify and store one delivery. Raises WebhookRejected with the HTTP status to answer."""
