@@ -103,3 +103,19 @@ def test_the_system_page_lists_the_active_alerts(op_client, settings):
     html = op_client.get(reverse("dashboard:sistema")).content.decode()
     assert 'data-alert="waha_session_failed"' in html
     assert "Sessão WhatsApp vendas falhou" in html
+
+
+def test_the_intent_badge_shows_the_real_confidence_not_a_rounded_100(op_client):
+    from cobranca.dashboard.templatetags.dashboard import confianca
+    from conversations.tests.factories import ConversationFactory, MessageFactory
+
+    assert confianca(0.9998) == "99,9 %"
+    assert confianca(0.995) == "99,5 %"
+    assert confianca(0.873) == "87 %"
+    assert confianca(1.0) == "100 %"
+    assert confianca(None) == "—"
+
+    conversation = ConversationFactory()
+    MessageFactory(conversation=conversation, direction="in", intent="saudacao", confidence=0.9973)
+    html = op_client.get(reverse("dashboard:inbox")).content.decode()
+    assert "99,7 %" in html and "100 %" not in html

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django import template
 
 from cobranca.dashboard import formatting
@@ -20,10 +22,14 @@ register.filter("whatsapp", formatting.whatsapp_html, is_safe=True)
 
 @register.filter
 def confianca(value) -> str:
-    """Classifier confidence 0.873 → 87 %."""
+    """Classifier confidence 0.873 → 87 %, floored: 0.9998 reads "99,9 %", only a certain 1.0 reads "100 %"
+    (rounding made every confident answer of the shipped model look certain)."""
     if value is None:
         return "—"
-    return f"{round(float(value) * 100)} %"
+    tenths = math.floor(min(max(float(value), 0.0), 1.0) * 1000 + 1e-6) / 10
+    if tenths >= 99 and tenths < 100:
+        return f"{tenths:.1f} %".replace(".", ",")
+    return f"{math.floor(tenths)} %"
 
 
 @register.filter
