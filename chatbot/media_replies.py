@@ -16,6 +16,7 @@ from typing import Any
 
 from chatbot.policy import Action, ActionKind, Decision, reply
 from chatbot.policy.decide import PENDING_RECEIPT, PENDING_TTL
+from conversations.models import Attachment
 
 # The texts live in the reply catalogue (chatbot/replies.toml, [respostas]).
 AUDIO_REPLY_KEY = "audio_recebido"
@@ -71,4 +72,26 @@ def with_file_flag(decision: Decision) -> Decision:
         actions=[*decision.actions, Action(ActionKind.FLAG, {"reason": FILE_WITH_TEXT_FLAG})],
         context_updates=decision.context_updates,
         handoff=decision.handoff,
+    )
+
+
+def attachment_of(message):
+    """The message's Attachment (a picture, PDF or audio it carries), None for a text message or none."""
+    if message is None:
+        return None
+    try:
+        return message.attachment
+    except Attachment.DoesNotExist:
+        return None
+
+
+def media_turn(conversation, attachment, *, context: dict[str, Any], now: dt.datetime) -> Decision:
+    """A picture, PDF or audio without text: acknowledged (as the receipt when one was asked for) or, for
+    audio, a polite request to write; a person is flagged either way."""
+    client = conversation.client
+    return media_decision(
+        kind=attachment.effective_kind,
+        context=context,
+        now=now,
+        opted_out=bool(client is not None and client.opted_out_at),
     )

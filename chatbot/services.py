@@ -53,7 +53,7 @@ from cobranca.masking import mask_chat_id
 from cobranca.metrics import observe_bot_answer, observe_classification
 from cobranca.roles import is_operator
 from conversations import services as conversations
-from conversations.models import Attachment, Conversation, Message
+from conversations.models import Conversation, Message
 from conversations.selectors import bot_silence_reason
 from whatsapp import client as waha_api
 from whatsapp.client import WahaError
@@ -335,39 +335,12 @@ def _decide(
     message: Message | None = None,
 ) -> Decision:
     """The dialogue policy's decision on the debtor as he is now (the conversation row is locked); a file
-    the debtor sent is answered by `chatbot.media_replies` (`_media_turn`)."""
-    attachment = _attachment_of(message)
+    the debtor sent is answered by `chatbot.media_replies` (`media_turn`)."""
+    attachment = media_replies.attachment_of(message)
     if attachment is not None and not understood.text:
-        return _media_turn(conversation, attachment, context=context, now=now)
+        return media_replies.media_turn(conversation, attachment, context=context, now=now)
     decision = _policy_decision(conversation, understood, context=context, now=now)
     return media_replies.with_file_flag(decision) if attachment is not None else decision
-
-
-# --- media messages: kept apart from the policy's wording (chatbot/media_replies.py) ------------------------
-
-
-def _attachment_of(message: Message | None):
-    """The message's Attachment (a picture, PDF or audio it carries), None for a text message."""
-    if message is None:
-        return None
-    try:
-        return message.attachment
-    except Attachment.DoesNotExist:
-        return None
-
-
-def _media_turn(
-    conversation: Conversation, attachment, *, context: dict[str, Any], now: dt.datetime
-) -> Decision:
-    """A picture, PDF or audio without text: acknowledged (as the receipt when one was asked for) or, for
-    audio, a polite request to write; a person is flagged either way."""
-    client = conversation.client
-    return media_replies.media_decision(
-        kind=attachment.effective_kind,
-        context=context,
-        now=now,
-        opted_out=bool(client is not None and client.opted_out_at),
-    )
 
 
 def _policy_decision(
