@@ -10,12 +10,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
-
-import torch
+from typing import TYPE_CHECKING, Protocol
 
 from .labels import FALLBACK_INTENT
-from .model import load_model_file
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "DEFAULT_MARGIN",
@@ -80,6 +80,11 @@ class TorchIntentClassifier:
     backend = "torch"
 
     def __init__(self, path: str | Path, threshold: float | None = None, margin: float | None = None) -> None:
+        # torch is heavy (~250 MB): imported on first model load, so Django start-up never pays it.
+        import torch
+
+        from .model import load_model_file
+
         self.path = Path(path)
         self.model, self.featurizer, self.labels, payload = load_model_file(self.path)
         self.metadata = {
@@ -96,6 +101,8 @@ class TorchIntentClassifier:
         ]
 
     def probabilities(self, text: str) -> torch.Tensor:
+        import torch  # deferred (heavy); already in sys.modules once __init__ ran, so this is a dict lookup
+
         id_list, weight_list = self.featurizer.featurize_weighted(text)
         ids = torch.tensor(id_list, dtype=torch.long)
         weights = torch.tensor(weight_list, dtype=torch.float32)
@@ -149,6 +156,8 @@ def load_classifier(
         cached = _CACHE.get(key)
         if cached is not None:
             return cached
+        import torch  # heavy optional dependency: loaded with the first model, not at Django start-up
+
         torch.set_num_threads(1)
         classifier: IntentClassifier
         if backend == "torch":
