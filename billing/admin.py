@@ -28,7 +28,7 @@ from billing.models import (
 from billing.regua.admin import ReguaEntryInline
 from billing.services import charge_mark_paid, client_opt_out
 from billing.suppression import LIFT_PERMISSION, suppression_lift
-from cobranca.admin_utils import export_csv_response, pretty_json
+from cobranca.admin_utils import export_csv_response, json_table
 from cobranca.audit import client_ip
 from cobranca.exceptions import ApplicationError
 from cobranca.masking import mask_document
@@ -218,7 +218,7 @@ class ImportBatchAdmin(admin.ModelAdmin):
 
     @admin.display(description="relatório")
     def report_pretty(self, obj: ImportBatch) -> str:
-        return pretty_json(obj.report)
+        return json_table(obj.report)
 
 
 class DispatchInline(admin.TabularInline):

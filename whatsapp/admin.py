@@ -76,7 +76,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
     @admin.display(description="corpo (JSON)")
     def payload_pretty(self, obj: WebhookEvent) -> str:
         text = json.dumps(obj.payload, ensure_ascii=False, indent=2, sort_keys=True)
-        return format_html('<pre style="white-space: pre-wrap; max-width: 100ch">{}</pre>', text)
+        return format_html("<pre>{}</pre>", text)  # no inline style: the admin's CSP refuses it
 
     @admin.action(description="Reprocessar eventos selecionados", permissions=["change"])
     def replay_events(self, request, queryset):

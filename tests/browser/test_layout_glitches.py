@@ -56,3 +56,46 @@ def test_every_page_has_a_favicon(live_server, browser):
     assert response.headers["content-type"].startswith("image/")
     # The browser's own /favicon.ico request must not 404 either.
     assert page.request.get(live_server.url + "/favicon.ico").status == 200
+
+
+def test_the_admin_client_page_has_no_csp_error(live_server, browser, shots):
+    from django.contrib.auth.models import User
+
+    from billing.models import Charge, Client, ImportBatch
+
+    User.objects.create_superuser("admin", "admin@example.com", "senha-do-admin-42")
+    client = Client.objects.create(name="Maria Devedora", phone="+5511912345678")
+    batch = ImportBatch.objects.create(
+        filename="clientes.csv",
+        file_format="csv",
+        total_rows=2,
+        report={"errors": [{"row": 3, "field": "phone"}]},
+    )
+    Charge.objects.create(
+        client=client, external_id="ref-1", amount="150.50", due_date="2026-01-15", import_batch=batch
+    )
+    context = browser.new_context(locale="pt-BR")
+    page = shots.page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(live_server.url + "/admin/login/?next=/admin/")
+    page.locator("#id_username").fill("admin")
+    page.locator("#id_password").fill("senha-do-admin-42")
+    page.locator("input[type=submit]").click()
+    page.wait_for_url(live_server.url + "/admin/")
+    for url in (
+        f"/admin/billing/client/{client.pk}/change/",
+        "/admin/billing/client/",
+        "/admin/billing/client/add/",
+        f"/admin/billing/charge/{Charge.objects.get().pk}/change/",
+        "/admin/billing/importbatch/",
+        f"/admin/billing/importbatch/{batch.pk}/change/",
+    ):
+        page.goto(live_server.url + url)
+        page.wait_for_load_state("networkidle")
+        shots.take("admin-client")
+    page.goto(live_server.url + f"/admin/billing/client/{client.pk}/change/")
+    page.locator(".add-row a").first.click()
+    page.wait_for_load_state("networkidle")
+    assert errors == []
+    context.close()
