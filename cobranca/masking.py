@@ -69,7 +69,6 @@ def mask_text(text: str) -> str:
 
 # A model permission, so the full number is opt-in per group or per user (docs/security.md, "Roles").
 FULL_CONTACT_PERMISSION = "billing.view_full_contact"
-_EMBEDDED_NUMBER_RE = re.compile(r"\d{8,15}")
 
 
 def sees_full_contact(user) -> bool:
@@ -88,11 +87,11 @@ def mask_email(value: str) -> str:
 
 
 def mask_embedded_numbers(value: str) -> str:
-    """Ids that carry a phone (chat ids, WAHA message ids such as `false_5511987654321@c.us_3EB0…`): every run
-    of 8 to 15 digits is masked like a phone, the rest of the id is kept."""
+    """Ids that carry a phone (chat ids, WAHA message ids such as `false_5511987654321@c.us_3EB0…`): every
+    number the one phone pattern finds (`_PHONE_RE`, as in the logs) is masked, the rest of the id is kept."""
     if not value:
         return value
-    return _EMBEDDED_NUMBER_RE.sub(lambda m: mask_phone(m.group(0)), value)
+    return _PHONE_RE.sub(lambda m: mask_phone(m.group(0)), value)
 
 
 def full_contact_in(context: dict | None) -> bool:
