@@ -214,6 +214,7 @@ def shipped_latency(test: list[Example], repeats: int) -> None:
     )
 
 
+# long-function: a benchmark script's steps (setup, measure, report) read best in order
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)

@@ -102,6 +102,7 @@ def _cluster(env: dict, log: Path) -> subprocess.Popen:
     )
 
 
+# long-function: a benchmark run's steps (setup, measure, report) read best in order
 def run(
     *,
     messages: int,

@@ -182,6 +182,7 @@ def child(path: str, workdir: str) -> None:
     )
 
 
+# long-function: a benchmark script's steps (setup, measure, report) read best in order
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -52,6 +52,7 @@ def _env(workdir: Path) -> dict[str, str]:
     )
 
 
+# long-function: one fixture database built step by step, in order
 def build_template(workdir: Path, charges: int, seed: int = 7) -> Path:
     """Migrate a database and fill it (Django bulk_create in a child-free setup: this process)."""
     env = _env(workdir)
@@ -186,6 +187,7 @@ def child(workdir: str) -> None:
     )
 
 
+# long-function: a benchmark script's steps (setup, measure, report) read best in order
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

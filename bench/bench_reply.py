@@ -106,6 +106,7 @@ def stage_breakdown(env: dict[str, str], last: int) -> dict[str, list[float]]:
     return {name: [p(values, 50), p(values, 95)] for name, values in stages.items()}
 
 
+# long-function: a benchmark script's steps (setup, measure, report) read best in order
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--messages", type=int, default=120)

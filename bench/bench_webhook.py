@@ -106,6 +106,7 @@ def client_worker(args: tuple) -> dict:
     return {"latencies": latencies, "statuses": statuses}
 
 
+# long-function: a benchmark script's steps (setup, measure, report) read best in order
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--requests", type=int, default=6000)

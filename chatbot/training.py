@@ -65,6 +65,7 @@ class TrainOutcome:
     metrics: dict[str, Any]
 
 
+# long-function: train, evaluate, save, register: one pipeline's steps in order
 def train_and_register(
     *,
     seed: int = 13,

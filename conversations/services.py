@@ -98,6 +98,7 @@ def conversation_get_or_create(
     return _get_or_create_conversation(chat_ids=chat_ids, client=client, session_name=session_name)
 
 
+# long-function: a handful of bulk statements that must run in this order
 def messages_record_outbound_bulk(*, items: list[dict], author: str, session_name: str) -> int:
     """Record many messages we sent (the campaign driver, one batch) in a handful of statements.
 

@@ -38,38 +38,7 @@ KNOWN_LONG_MODULES: dict[str, int] = {
 }
 
 # Known at the rule's introduction: "path::qualified.name" → lines then. Only shrinks.
-KNOWN_LONG_FUNCTIONS: dict[str, int] = {
-    "bench/bench_classifier.py::main": 108,
-    "bench/bench_dispatch.py::run": 108,
-    "bench/bench_import.py::main": 75,
-    "bench/bench_regua.py::build_template": 76,
-    "bench/bench_regua.py::main": 64,
-    "bench/bench_reply.py::main": 114,
-    "bench/bench_webhook.py::main": 78,
-    "bench/load_api.py::main": 178,
-    "billing/dispatch/driver.py::_drive": 110,
-    "billing/dispatch/driver.py::_handle_error": 61,
-    "billing/dispatch/driver.py::_send_claimed": 65,
-    "billing/dispatch/driver.py::dispatch_claim_batch": 84,
-    "billing/dispatch/selectors.py::campaign_progress": 63,
-    "billing/importing/fields.py::clean_row": 82,
-    "billing/importing/services.py::_validate_pass": 66,
-    "billing/importing/services.py::_write_pass": 69,
-    "billing/importing/writer.py::ChunkWriter.write": 132,
-    "billing/regua/planner.py::_decide": 83,
-    "billing/regua/planner.py::plan_compute": 128,
-    "billing/regua/run.py::regua_plan_run": 146,
-    "billing/regua/selectors.py::regua_step_results": 68,
-    "chatbot/nlu/model.py::train_intent_model": 68,
-    "chatbot/nlu/transformers_backend.py::train_transformers_model": 67,
-    "chatbot/training.py::train_and_register": 73,
-    "cobranca/privacy.py::export_client": 87,
-    "cobranca/privacy.py::forget_client": 80,
-    "conversations/services.py::messages_record_outbound_bulk": 79,
-    "whatsapp/client.py::WahaClient._request": 67,
-    "whatsapp/client.py::classify_response": 88,
-    "whatsapp/simulator/webhooks.py::WebhookDispatcher._deliver": 78,
-}
+KNOWN_LONG_FUNCTIONS: dict[str, int] = {}
 
 
 @dataclass(frozen=True)

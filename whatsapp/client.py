@@ -214,6 +214,7 @@ def _exception_text(response: requests.Response) -> str:
     return ""
 
 
+# long-function: one decision table over WAHA's answers, best seen whole
 def classify_response(response: requests.Response, path: str) -> WahaError:
     """Turn a non-2xx WAHA answer into a WahaError; see the module docstring for what is kept out."""
     status = response.status_code
@@ -343,6 +344,7 @@ class WahaClient:
 
     # --- transport --------------------------------------------------------------------------------------
 
+    # long-function: one HTTP call's steps (send, retry, classify) read best in order
     def _request(
         self,
         method: str,

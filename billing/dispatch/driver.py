@@ -272,6 +272,7 @@ def _due_pending(campaign_ids: list[int], now):
     return annotate_suppressed(qs, prefix="client__", name="client_listed")
 
 
+# long-function: one short transaction's steps read best in order
 def dispatch_claim_batch(
     *, campaign_ids: list[int], limit: int, stats: DriveStats | None = None
 ) -> list[Dispatch]:
@@ -379,6 +380,7 @@ def _render(campaign: Campaign, dispatch: Dispatch) -> str:
     return template_render(body=campaign.template.body, charge=dispatch.charge, client=dispatch.client)
 
 
+# long-function: one decision table over WAHA error reasons, best seen whole
 def _handle_error(
     *, dispatch: Dispatch, exc, phase: str, session_name: str, body: str, stats: DriveStats
 ) -> str:
@@ -571,6 +573,7 @@ def send_batch(
     return len(batch), attempted, outcome, streak
 
 
+# long-function: one send's steps (resolve, gate, call, record) read best in order
 def _send_claimed(
     *,
     ctx: _Context,
@@ -710,6 +713,7 @@ def dispatch_drive(*, session_name: str, lane: int = 0, budget: float | None = N
     return stats
 
 
+# long-function: the lane's loop and its pacing closure share state; split, the pacing is hard to follow
 def _drive(*, session_name: str, lane: int, budget: float, lease: _Lease, stats: DriveStats) -> None:
     deadline = time.monotonic() + budget
     svc.dispatch_recover_stale(session_name=session_name)

@@ -156,6 +156,7 @@ def _window_opening(campaign: Campaign, at: dt.datetime) -> dt.datetime:
         return at
 
 
+# long-function: one query and the arithmetic on its result, read best together
 def campaign_progress(*, campaign: Campaign, now: dt.datetime | None = None) -> dict:
     """Counts per dispatch status, processed share, send rate (messages/minute) and an ETA for the rest."""
     now = now or clock.now()

@@ -327,6 +327,7 @@ def derived_external_id(phone: str, due_date: dt.date, description: str, *, key:
 CleanRow = tuple
 
 
+# long-function: one check per field in column order; a list of independent checks
 def clean_row(row_number: int, values: dict[str, object]) -> tuple[CleanRow | None, list[FieldError]]:
     """Validate one row given as canonical field → raw value. Returns the clean tuple or the errors."""
     errors: list[FieldError] = []

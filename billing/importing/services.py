@@ -211,6 +211,7 @@ def _spool_read(spool: IO[bytes]) -> list[tuple]:
     return marshal.loads(spool.read(size))  # noqa: S302 - our own temporary file, written by _spool_write
 
 
+# long-function: one streaming pass over the file; its per-row steps read best in order
 def _validate_pass(
     path: Path,
     report: ImportReport,
@@ -298,6 +299,7 @@ def _name_conflict(name_of_phone: dict[int, int], clean: tuple) -> FieldError | 
     )
 
 
+# long-function: one transaction's steps read best in order
 def _write_pass(
     report: ImportReport,
     rejected: RejectedRowsWriter,

@@ -176,6 +176,7 @@ class ChunkWriter:
                     )
                 )
 
+    # long-function: one chunk's statements on one cursor, in the order they must run
     def write(self, rows: list[tuple]) -> None:
         if not rows:
             return

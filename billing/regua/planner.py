@@ -146,6 +146,7 @@ def _raw_rows(qs, *, date_column: int):
                 yield row
 
 
+# long-function: the day's plan built in ordered stages over shared candidate sets
 def plan_compute(
     *,
     day: dt.date,
@@ -327,6 +328,7 @@ def _charge_stop_reasons() -> set[str]:
     return set(REASON_CHARGE.values())
 
 
+# long-function: the stop conditions applied in their documented order, one after another
 def _decide(
     plan: Plan,
     candidates: list[Candidate],

@@ -54,6 +54,7 @@ def _campaign_for(regua: Regua, info: ReguaInfo, day: dt.date, now: dt.datetime)
         return Campaign.objects.get(regua=regua, regua_day=day)
 
 
+# long-function: one idempotent run's steps (lock, plan, write, hand over) read best in order
 def regua_plan_run(*, now: dt.datetime | None = None, regua_slugs: list[str] | None = None) -> dict:
     """Plan today's reminders of every active régua and hand them to the dispatch engine. Idempotent.
 

@@ -177,6 +177,7 @@ def _reference_dates(charge: Charge) -> dict[str, list[dt.date]]:
     return refs
 
 
+# long-function: one grouped query with its EXISTS subqueries, best read whole
 def regua_step_results(*, regua: Regua, since: dt.date | None = None) -> list[dict]:
     """Per step: reminders planned, and of their messages how many were sent, read, replied to and paid
     within RESULT_DAYS days of the send. One grouped query over the entries with EXISTS subqueries."""

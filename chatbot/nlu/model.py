@@ -126,6 +126,7 @@ def _drop_features(row: Row, rate: float, generator: torch.Generator) -> Row:
     return [i for i, _w in kept], [w * scale for _i, w in kept]
 
 
+# long-function: a deterministic training loop; its setup and epochs read best in order
 def train_intent_model(
     examples: Sequence[Example], config: TrainConfig | None = None, labels: Sequence[str] | None = None
 ) -> TrainResult:

@@ -63,6 +63,7 @@ class TransformersIntentClassifier:
         return apply_confidence_rule(dict(zip(self.labels, probs, strict=True)), self.threshold, self.margin)
 
 
+# long-function: a plain fine-tuning loop; its setup and epochs read best in order
 def train_transformers_model(
     examples: Sequence[Example],
     base_model: str | Path,

@@ -192,6 +192,7 @@ class WebhookDispatcher:
                 with self._lock:
                     self._pending -= 1
 
+    # long-function: one delivery with its retries, steps in order
     def _deliver(self, job: _Job) -> None:
         with self._lock:
             if job.generation != self._generation:
