@@ -27,7 +27,6 @@ WHY = re.compile(r"#\s*long-function:\s*\S")
 
 # Known at the rule's introduction: path → lines then. Only shrinks.
 KNOWN_LONG_MODULES: dict[str, int] = {
-    "bench/load_api.py": 518,
     "billing/dispatch/driver.py": 822,
     "billing/importing/readers.py": 532,
     "chatbot/policy/decide.py": 961,
