@@ -219,7 +219,7 @@ UPLOADS_DIR = Path(env_str("UPLOADS_DIR", str(DATA_DIR / "uploads")))
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_MB", 50, minimum=1) * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 # An XLSX is a ZIP: refuse archives that would inflate past this or hold more parts than this
-# (billing.importing.readers). 100 MB of sheet XML is about 240,000 rows; bigger imports go as CSV.
+# (billing.importing.xlsx). 100 MB of sheet XML is about 240,000 rows; bigger imports go as CSV.
 XLSX_MAX_UNCOMPRESSED_BYTES = env_int("XLSX_MAX_UNCOMPRESSED_MB", 100, minimum=1) * 1024 * 1024
 XLSX_MAX_MEMBERS = env_int("XLSX_MAX_MEMBERS", 200, minimum=10)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
