@@ -392,7 +392,7 @@ def test_project_code_reaches_waha_through_the_one_accessor():
             )
         ):
             continue
-        if rel == Path("whatsapp/client.py"):
+        if rel.parts[:2] == ("whatsapp", "client"):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module == "whatsapp.client":
