@@ -440,7 +440,7 @@ def test_a_template_error_fails_that_message_only(fake_waha, monkeypatch):
     def broken(campaign, dispatch):
         raise KeyError("variavel")
 
-    monkeypatch.setattr("billing.dispatch.driver._render", broken)
+    monkeypatch.setattr("billing.dispatch.driver.sending._render", broken)
     charge = ChargeFactory()
     start_campaign([charge])
 
