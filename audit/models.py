@@ -23,7 +23,7 @@ class AuditLog(models.Model):
     target_type = models.CharField("tipo do alvo", max_length=60, blank=True)
     target_id = models.CharField("id do alvo", max_length=64, blank=True)
     details = models.JSONField("detalhes", default=dict, blank=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
+    ip = models.GenericIPAddressField(verbose_name="endereço IP", null=True, blank=True)
     created_at = models.DateTimeField("data", auto_now_add=True, db_index=True)
 
     class Meta:

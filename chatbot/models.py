@@ -9,13 +9,13 @@ from django.db.models import Q
 class ModelVersion(models.Model):
     """One trained intent classifier. Exactly one is active (the one the bot uses)."""
 
-    version = models.CharField(max_length=40, unique=True)
-    backend = models.CharField(max_length=20, default="torch")
+    version = models.CharField(verbose_name="versão", max_length=40, unique=True)
+    backend = models.CharField(verbose_name="tecnologia", max_length=20, default="torch")
     path = models.CharField("arquivo", max_length=500)
     metrics = models.JSONField("métricas", default=dict, blank=True)
     is_active = models.BooleanField("ativa", default=False)
     notes = models.TextField("notas", blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name="criada em", auto_now_add=True)
 
     class Meta:
         verbose_name = "versão do modelo"

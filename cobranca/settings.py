@@ -195,6 +195,8 @@ LANGUAGE_CODE = "pt-br"
 LANGUAGES = [("pt-br", "Português (Brasil)")]
 TIME_ZONE = "America/Sao_Paulo"
 USE_I18N = True
+# Project translations: pt-BR for third-party apps that ship none (django-q2's admin).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 # --- Static files -------------------------------------------------------------------------------------------

@@ -18,23 +18,33 @@ class Conversation(models.Model):
         CLOSED = "closed", "encerrada"
 
     client = models.ForeignKey(
-        "billing.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+        "billing.Client",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
+        verbose_name="cliente",
     )
-    chat_id = models.CharField("chat id", max_length=64, unique=True)
+    chat_id = models.CharField("chat (WhatsApp)", max_length=64, unique=True)
     session_name = models.CharField("sessão WAHA", max_length=100, default="default")
-    state = models.CharField(max_length=10, choices=State.choices, default=State.BOT, db_index=True)
+    state = models.CharField(
+        verbose_name="estado", max_length=10, choices=State.choices, default=State.BOT, db_index=True
+    )
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="conversations",
+        verbose_name="atribuída a",
     )
     needs_attention = models.BooleanField("requer atendimento", default=False, db_index=True)
     attention_reason = models.CharField("motivo", max_length=200, blank=True)
     context = models.JSONField("contexto", default=dict, blank=True)
-    last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    last_message_at = models.DateTimeField(
+        verbose_name="última mensagem em", null=True, blank=True, db_index=True
+    )
+    created_at = models.DateTimeField(verbose_name="criada em", auto_now_add=True)
 
     class Meta:
         verbose_name = "conversa"
@@ -76,10 +86,14 @@ class Message(models.Model):
 
     ACK_ORDER = {"error": -1, "pending": 0, "sent": 1, "delivered": 2, "read": 3}
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
-    direction = models.CharField(max_length=3, choices=Direction.choices)
-    author = models.CharField(max_length=10, choices=Author.choices)
-    operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages", verbose_name="conversa"
+    )
+    direction = models.CharField(verbose_name="direção", max_length=3, choices=Direction.choices)
+    author = models.CharField(verbose_name="autor", max_length=10, choices=Author.choices)
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name="operador"
+    )
     # Where an inbound message came from: the debtor's WhatsApp, or an API caller typing in his name (who is
     # kept in `source_user`). Only WhatsApp messages are the debtor's own words (consent, exports, inbox).
     source = models.CharField("origem", max_length=10, choices=Source.choices, default=Source.WHATSAPP)
@@ -93,20 +107,32 @@ class Message(models.Model):
     )
     body = models.TextField("texto", blank=True)
     waha_id = models.CharField("id WAHA", max_length=200, null=True, blank=True, unique=True)
-    ack = models.CharField(max_length=10, choices=Ack.choices, default=Ack.PENDING)
+    ack = models.CharField(
+        verbose_name="confirmação de leitura", max_length=10, choices=Ack.choices, default=Ack.PENDING
+    )
     intent = models.CharField("intenção", max_length=40, blank=True, db_index=True)
     confidence = models.FloatField("confiança", null=True, blank=True)
     entities = models.JSONField("entidades", default=dict, blank=True)
     corrected_intent = models.CharField("intenção corrigida", max_length=40, blank=True)
     corrected_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="corrigida por",
     )
     dispatch = models.ForeignKey(
-        "billing.Dispatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        "billing.Dispatch",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        verbose_name="envio",
     )
     sent_at = models.DateTimeField("data", db_index=True)
     replied_at = models.DateTimeField("respondida em", null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name="registrada em", auto_now_add=True)
 
     class Meta:
         verbose_name = "mensagem"
@@ -151,11 +177,15 @@ class Attachment(models.Model):
         FAILED = "failed", "falhou"  # WAHA did not deliver it
         REMOVED = "removed", "apagado"  # erased: the client was forgotten, or retention expired
 
-    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="attachment")
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, related_name="attachment", verbose_name="mensagem"
+    )
     url = models.CharField("URL no WAHA", max_length=2000, blank=True)
     declared_mimetype = models.CharField("tipo declarado", max_length=120, blank=True)
     filename = models.CharField("nome do arquivo", max_length=255, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(
+        verbose_name="situação", max_length=10, choices=Status.choices, default=Status.PENDING
+    )
     kind = models.CharField("tipo", max_length=10, choices=Kind.choices, blank=True)
     content_type = models.CharField("tipo pelo conteúdo", max_length=60, blank=True)
     file = models.FileField(
@@ -163,8 +193,8 @@ class Attachment(models.Model):
     )
     size = models.PositiveIntegerField("tamanho (bytes)", null=True, blank=True)
     error = models.CharField("erro", max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    downloaded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name="criado em", auto_now_add=True)
+    downloaded_at = models.DateTimeField(verbose_name="baixado em", null=True, blank=True)
 
     class Meta:
         verbose_name = "anexo"

@@ -18,13 +18,15 @@ class WahaSession(models.Model):
         FAILED = "FAILED", "falhou"
 
     name = models.CharField("nome", max_length=100, unique=True)
-    status = models.CharField(max_length=40, choices=Status.choices, default=Status.STOPPED)
+    status = models.CharField(
+        verbose_name="situação", max_length=40, choices=Status.choices, default=Status.STOPPED
+    )
     me_id = models.CharField("número conectado", max_length=64, blank=True)
     me_push_name = models.CharField("nome no WhatsApp", max_length=200, blank=True)
     daily_cap = models.PositiveIntegerField("limite diário", null=True, blank=True)
     reachout_locked_until = models.DateTimeField("bloqueio de novos contatos até", null=True, blank=True)
-    status_changed_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    status_changed_at = models.DateTimeField(verbose_name="situação alterada em", null=True, blank=True)
+    updated_at = models.DateTimeField(verbose_name="atualizada em", auto_now=True)
 
     class Meta:
         verbose_name = "sessão WAHA"
@@ -57,11 +59,13 @@ class WebhookEvent(models.Model):
     # The body exactly as WAHA signed it; `payload` is its parsed and sanitised form (NUL stripped, lone
     # surrogates replaced). Emptied with the payload by retention and by forget_client.
     raw_body = models.BinaryField("corpo bruto", null=True, blank=True, editable=False)
-    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING, db_index=True)
+    state = models.CharField(
+        verbose_name="estado", max_length=12, choices=State.choices, default=State.PENDING, db_index=True
+    )
     error = models.TextField("erro", blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(verbose_name="tentativas", default=0)
+    received_at = models.DateTimeField(verbose_name="recebido em", auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(verbose_name="processado em", null=True, blank=True)
 
     class Meta:
         verbose_name = "evento de webhook"

@@ -19,8 +19,8 @@ class MessageTemplate(models.Model):
     title = models.CharField("título", max_length=200, blank=True)
     body = models.TextField("texto")
     is_active = models.BooleanField("ativo", default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(verbose_name="criado em", auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name="atualizado em", auto_now=True)
 
     class Meta:
         verbose_name = "modelo de mensagem"
@@ -49,9 +49,16 @@ class Campaign(models.Model):
     ACTIVE_STATUSES = (Status.SCHEDULED, Status.RUNNING)
 
     name = models.CharField("nome", max_length=200)
-    template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="campaigns")
+    template = models.ForeignKey(
+        MessageTemplate, on_delete=models.PROTECT, related_name="campaigns", verbose_name="modelo de mensagem"
+    )
     import_batch = models.ForeignKey(
-        ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="campaigns"
+        ImportBatch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="campaigns",
+        verbose_name="importação",
     )
     segment = models.JSONField("segmento", default=dict, blank=True, help_text="Filtros da audiência")
     session_name = models.CharField("sessão WAHA", max_length=100, default="default")
@@ -64,14 +71,18 @@ class Campaign(models.Model):
     send_window = models.CharField("janela de envio", max_length=200, blank=True)
     daily_cap = models.PositiveIntegerField("limite diário", null=True, blank=True)
     starts_at = models.DateTimeField("início", null=True, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    status = models.CharField(
+        verbose_name="situação", max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
     pause_reason = models.CharField("motivo da pausa", max_length=200, blank=True)
     compliance_confirmed = models.BooleanField("conformidade confirmada", default=False)
-    total = models.PositiveIntegerField(default=0)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    total = models.PositiveIntegerField(verbose_name="total de envios", default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name="criada por"
+    )
+    created_at = models.DateTimeField(verbose_name="criada em", auto_now_add=True)
+    started_at = models.DateTimeField(verbose_name="iniciada em", null=True, blank=True)
+    finished_at = models.DateTimeField(verbose_name="encerrada em", null=True, blank=True)
     # Set on the daily campaign a régua feeds (one per régua and day, see billing.regua.planner).
     regua = models.ForeignKey(
         "billing.Regua",
@@ -134,21 +145,29 @@ class Dispatch(models.Model):
         Status.UNKNOWN,
     )
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="dispatches")
-    charge = models.ForeignKey(Charge, on_delete=models.CASCADE, related_name="dispatches")
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="dispatches")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="dispatches", verbose_name="campanha"
+    )
+    charge = models.ForeignKey(
+        Charge, on_delete=models.CASCADE, related_name="dispatches", verbose_name="cobrança"
+    )
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="dispatches", verbose_name="cliente"
+    )
+    status = models.CharField(
+        verbose_name="situação", max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
     reason = models.CharField("motivo", max_length=255, blank=True)
     attempts = models.PositiveSmallIntegerField("tentativas", default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(verbose_name="próxima tentativa em", null=True, blank=True)
     waha_message_id = models.CharField("id WAHA", max_length=200, null=True, blank=True, unique=True)
     body = models.TextField("texto enviado", blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    read_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    claimed_at = models.DateTimeField(verbose_name="reservado em", null=True, blank=True)
+    sent_at = models.DateTimeField(verbose_name="enviado em", null=True, blank=True)
+    delivered_at = models.DateTimeField(verbose_name="entregue em", null=True, blank=True)
+    read_at = models.DateTimeField(verbose_name="lido em", null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name="criado em", auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name="atualizado em", auto_now=True)
 
     class Meta:
         verbose_name = "envio"
@@ -176,11 +195,11 @@ class PacingState(models.Model):
     """Per WAHA session pacing state shared by all workers (the ORM variant; Redis mirrors it when
     configured)."""
 
-    session_name = models.CharField(max_length=100, unique=True)
-    next_send_at = models.DateTimeField(null=True, blank=True)
-    day = models.DateField(null=True, blank=True)
-    sent_today = models.PositiveIntegerField(default=0)
-    last_sent_at = models.DateTimeField(null=True, blank=True)
+    session_name = models.CharField(verbose_name="sessão", max_length=100, unique=True)
+    next_send_at = models.DateTimeField(verbose_name="próximo envio em", null=True, blank=True)
+    day = models.DateField(verbose_name="dia", null=True, blank=True)
+    sent_today = models.PositiveIntegerField(verbose_name="enviados hoje", default=0)
+    last_sent_at = models.DateTimeField(verbose_name="último envio em", null=True, blank=True)
 
     class Meta:
         verbose_name = "ritmo de envio"

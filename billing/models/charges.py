@@ -27,14 +27,20 @@ class ImportBatch(models.Model):
 
     filename = models.CharField("arquivo", max_length=255)
     file_format = models.CharField("formato", max_length=10)
-    total_rows = models.PositiveIntegerField(default=0)
-    imported_rows = models.PositiveIntegerField(default=0)
-    rejected_rows = models.PositiveIntegerField(default=0)
-    created_clients = models.PositiveIntegerField(default=0)
-    created_charges = models.PositiveIntegerField(default=0)
-    updated_charges = models.PositiveIntegerField(default=0)
+    total_rows = models.PositiveIntegerField(verbose_name="total de linhas", default=0)
+    imported_rows = models.PositiveIntegerField(verbose_name="linhas importadas", default=0)
+    rejected_rows = models.PositiveIntegerField(verbose_name="linhas rejeitadas", default=0)
+    created_clients = models.PositiveIntegerField(verbose_name="clientes criados", default=0)
+    created_charges = models.PositiveIntegerField(verbose_name="cobranças criadas", default=0)
+    updated_charges = models.PositiveIntegerField(verbose_name="cobranças atualizadas", default=0)
     report = models.JSONField("relatório", default=dict, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name="importado por",
+    )
     regua = models.ForeignKey(
         "billing.Regua",
         null=True,
@@ -44,7 +50,7 @@ class ImportBatch(models.Model):
         verbose_name="régua",
         help_text="Régua que as cobranças desta importação seguem (vazio: a régua padrão).",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name="importado em", auto_now_add=True)
 
     class Meta:
         verbose_name = "importação"
@@ -77,9 +83,16 @@ class Charge(models.Model):
     amount = models.DecimalField("valor", max_digits=12, decimal_places=2)
     due_date = models.DateField("vencimento")
     description = models.CharField("descrição", max_length=500, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True)
+    status = models.CharField(
+        verbose_name="situação", max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
     import_batch = models.ForeignKey(
-        ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="charges"
+        ImportBatch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="charges",
+        verbose_name="importação",
     )
     paid_at = models.DateTimeField("paga em", null=True, blank=True)
     # The régua this charge follows; null = its import's régua, else the default one (billing.regua.planner).
@@ -91,9 +104,9 @@ class Charge(models.Model):
         related_name="charges",
         verbose_name="régua",
     )
-    status_changed_at = models.DateTimeField(default=timezone.now)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    status_changed_at = models.DateTimeField(verbose_name="situação alterada em", default=timezone.now)
+    created_at = models.DateTimeField(verbose_name="criada em", auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name="atualizada em", auto_now=True)
 
     class Meta:
         verbose_name = "cobrança"
@@ -140,14 +153,18 @@ class PromiseToPay(models.Model):
         BROKEN = "broken", "quebrada"
         CANCELLED = "cancelled", "cancelada"
 
-    charge = models.ForeignKey(Charge, on_delete=models.CASCADE, related_name="promises")
+    charge = models.ForeignKey(
+        Charge, on_delete=models.CASCADE, related_name="promises", verbose_name="cobrança"
+    )
     promised_date = models.DateField("data prometida")
     amount = models.DecimalField("valor", max_digits=12, decimal_places=2, null=True, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(
+        verbose_name="situação", max_length=20, choices=Status.choices, default=Status.PENDING
+    )
     follow_up_at = models.DateTimeField("lembrete em", null=True, blank=True)
-    follow_up_sent_at = models.DateTimeField(null=True, blank=True)
-    source_message_id = models.BigIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    follow_up_sent_at = models.DateTimeField(verbose_name="lembrete enviado em", null=True, blank=True)
+    source_message_id = models.BigIntegerField(verbose_name="mensagem de origem", null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name="registrada em", auto_now_add=True)
 
     class Meta:
         verbose_name = "promessa de pagamento"
@@ -167,14 +184,18 @@ class Agreement(models.Model):
         BROKEN = "broken", "quebrado"
         CANCELLED = "cancelled", "cancelado"
 
-    charge = models.ForeignKey(Charge, on_delete=models.CASCADE, related_name="agreements")
+    charge = models.ForeignKey(
+        Charge, on_delete=models.CASCADE, related_name="agreements", verbose_name="cobrança"
+    )
     installments = models.PositiveSmallIntegerField("parcelas")
     installment_amount = models.DecimalField("valor da parcela", max_digits=12, decimal_places=2)
     total_amount = models.DecimalField("valor total", max_digits=12, decimal_places=2)
     discount_percent = models.DecimalField("desconto %", max_digits=5, decimal_places=2, default=Decimal("0"))
     first_due_date = models.DateField("primeiro vencimento")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
-    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(
+        verbose_name="situação", max_length=20, choices=Status.choices, default=Status.ACTIVE
+    )
+    created_at = models.DateTimeField(verbose_name="criado em", auto_now_add=True)
 
     class Meta:
         verbose_name = "acordo"
@@ -201,7 +222,7 @@ class NegotiationPolicy(models.Model):
     max_discount_percent = models.DecimalField(
         "desconto máximo à vista (%)", max_digits=5, decimal_places=2, default=Decimal("10.00")
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(verbose_name="atualizada em", auto_now=True)
 
     class Meta:
         verbose_name = "política de negociação"

@@ -25,12 +25,12 @@ class Client(models.Model):
     not_on_whatsapp = models.BooleanField("sem WhatsApp", default=False)
     document = models.CharField("CPF/CNPJ", max_length=18, blank=True, db_index=True)
     external_id = models.CharField("id externo", max_length=100, null=True, blank=True, unique=True)
-    email = models.EmailField(blank=True)
+    email = models.EmailField(verbose_name="e-mail", blank=True)
     opted_out_at = models.DateTimeField("descadastrado em", null=True, blank=True)
     wrong_number = models.BooleanField("número errado", default=False)
     forgotten_at = models.DateTimeField("anonimizado em", null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(verbose_name="criado em", auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name="atualizado em", auto_now=True)
 
     class Meta:
         verbose_name = "cliente"
@@ -94,7 +94,12 @@ class SuppressedPhone(models.Model):
     number_hash = models.CharField("hash do número canônico", max_length=64, db_index=True)
     reason = models.CharField("motivo", max_length=20, choices=Reason.choices)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="registrado por",
     )
     created_at = models.DateTimeField("incluído em", auto_now_add=True)
 

@@ -56,7 +56,9 @@ class Regua(models.Model):
     jitter_seconds = models.DecimalField(
         "variação (s)", max_digits=8, decimal_places=2, null=True, blank=True
     )
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name="criada por"
+    )
     created_at = models.DateTimeField("criada em", auto_now_add=True)
     updated_at = models.DateTimeField("atualizada em", auto_now=True)
 

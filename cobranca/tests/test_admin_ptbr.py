@@ -30,3 +30,79 @@ def test_an_import_report_renders_as_a_table_without_inline_style(admin_client_p
     assert "<th scope='col'>linha</th><th scope='col'>campo</th>" in html
     assert "&lt;b&gt;inválido&lt;/b&gt;" in html
     assert '{"imported"' not in html and "style=" not in html.split("<body")[1]
+
+
+OUR_APPS = ("audit", "billing", "conversations", "chatbot", "whatsapp")
+
+
+def _english_default(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _our_models():
+    from django.apps import apps
+
+    for label in OUR_APPS:
+        yield from apps.get_app_config(label).get_models()
+
+
+def test_every_model_and_field_of_our_apps_has_a_portuguese_verbose_name():
+    """Without a verbose name Django derives one from the attribute ("created at", "import batch"):
+    English in the admin. Each one must be written in pt-BR."""
+    from django.utils.text import camel_case_to_spaces
+
+    english = []
+    for model in _our_models():
+        if str(model._meta.verbose_name) == camel_case_to_spaces(model.__name__):
+            english.append(f"{model.__name__} (modelo)")
+        for field in model._meta.get_fields():
+            if field.auto_created or not hasattr(field, "verbose_name") or field.name == "id":
+                continue
+            if str(field.verbose_name) == _english_default(field.name):
+                english.append(f"{model.__name__}.{field.name}")
+    assert english == []
+
+
+def test_every_choice_of_our_apps_has_a_label_not_derived_from_its_value():
+    english = []
+    for model in _our_models():
+        for field in model._meta.get_fields():
+            for value, label in getattr(field, "choices", None) or []:
+                derived = isinstance(value, str) and str(label) == value.replace("_", " ").title()
+                if derived and len(value) > 3:
+                    english.append(f"{model.__name__}.{field.name}={value}")
+    assert english == []
+
+
+def test_every_admin_action_has_a_portuguese_description():
+    from django.contrib import admin
+    from django.test import RequestFactory
+    from django.utils.text import capfirst
+
+    request = RequestFactory().get("/admin/")
+    request.user = User(is_superuser=True, is_staff=True)
+    english = []
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label not in (*OUR_APPS, "django_q"):
+            continue
+        for name, (_func, action_name, description) in model_admin.get_actions(request).items():
+            if str(description) == capfirst(action_name.replace("_", " ")):
+                english.append(f"{model.__name__}: {name}")
+    assert english == []
+
+
+def test_django_q_speaks_portuguese_in_the_admin():
+    from django.utils import translation
+    from django_q.models import Failure, OrmQ, Schedule, Success, Task
+
+    with translation.override("pt-br"):
+        names = {str(m._meta.verbose_name_plural) for m in (Task, Success, Failure, Schedule, OrmQ)}
+        fields = {str(f.verbose_name) for f in Task._meta.get_fields() if hasattr(f, "verbose_name")}
+    assert names == {
+        "tarefas",
+        "tarefas concluídas",
+        "tarefas com falha",
+        "tarefas agendadas",
+        "tarefas na fila",
+    }
+    assert "started" not in fields and "stopped" not in fields
