@@ -320,8 +320,12 @@ def test_the_runs_render_every_entry_of_the_catalogue(monkeypatch):
 
         return render
 
-    monkeypatch.setattr(decide_module, "reply", spy("respostas", reply))
-    monkeypatch.setattr(decide_module, "phrase", spy("frases", phrase))
+    # The turn's parts live in several modules of chatbot.policy; each binds reply/phrase at import.
+    for name in ("decide", "charges", "deals", "common"):
+        module = importlib.import_module(f"chatbot.policy.{name}")
+        for attr, section, original in (("reply", "respostas", reply), ("phrase", "frases", phrase)):
+            if hasattr(module, attr):
+                monkeypatch.setattr(module, attr, spy(section, original))
     every_reply()
     book = catalogue()
     # Rendered by chatbot.services (follow-ups, a refused action): covered by test_services_replies below;

@@ -1,0 +1,300 @@
+"""The part of a turn that handles promises, negotiation (offers, plans) and confirmations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from billing.money import agreement_terms
+
+from .common import (
+    _NEGOTIATION_WORDS,
+    _NO,
+    _OVERRIDING,
+    _YES,
+    AGREEMENT_FIRST_DUE_DAYS,
+    PENDING_CONFIRM,
+    PENDING_PLAN_CHOICE,
+    PENDING_PROMISE_DATE,
+    PROMISE_MAX_DAYS,
+    UNKNOWN_STREAK_HANDOFF,
+    _answer_word,
+    _percent,
+    day,
+    money,
+)
+from .parsing import as_date, as_decimal, fold, is_date_only, parse_plan_choice
+from .replies import phrase, reply
+from .types import (
+    ActionKind,
+    ChargeSnapshot,
+    _jsonable,
+)
+
+
+class _DealsMixin:
+    """The part of a turn that handles promises, negotiation (offers, plans) and confirmations."""
+
+    # promise ------------------------------------------------------------------------------------------------
+
+    def _promise(self) -> str:
+        charge = self._target()
+        if charge is None:
+            return self._ask_which() if self.ambiguous else self._no_charge_reply()
+        promised = as_date(self.entities.get("date"))
+        if promised is None:
+            self._set_pending(PENDING_PROMISE_DATE, charge_id=charge.id)
+            return reply("promessa_qual_dia", cobranca=self._label(charge))
+        return self._record_promise(charge, promised)
+
+    def _answer_promise_date(self) -> str | None:
+        promised = as_date(self.entities.get("date"))
+        if promised and (is_date_only(self.text) or self.intent not in _OVERRIDING):
+            charge = self._charge_by_id(self._pending_data().get("charge_id")) or self._target()
+            if charge is None:
+                if self.ambiguous:
+                    self.intent = "promessa_pagamento"
+                    return self._ask_which()
+                self._set_pending(None)
+                return self._no_charge_reply()
+            return self._record_promise(charge, promised)
+        if self.intent == "desconhecido":
+            streak = int(self.context.get("unknown_streak") or 0) + 1
+            if streak >= UNKNOWN_STREAK_HANDOFF:
+                return self._not_understood()
+            self.updates["unknown_streak"] = streak
+            return reply("promessa_data_nao_entendi")
+        return None
+
+    def _record_promise(self, charge: ChargeSnapshot, promised: dt.date) -> str:
+        if promised < self.today:
+            self._set_pending(PENDING_PROMISE_DATE, charge_id=charge.id)
+            return reply("promessa_data_passada")
+        if promised > self.today + dt.timedelta(days=PROMISE_MAX_DAYS):
+            self._set_pending(PENDING_PROMISE_DATE, charge_id=charge.id)
+            return reply("promessa_longe_demais", dias=PROMISE_MAX_DAYS)
+        amount = as_decimal(self.entities.get("amount"))
+        if amount is not None and (amount >= charge.amount or amount == charge.agreement_installment_amount):
+            amount = None  # the whole charge or its installment (or a total of several): a plain promise
+        if amount is not None:
+            self._propose(
+                ActionKind.CREATE_PROMISE, charge_id=charge.id, promised_date=promised, amount=amount
+            )
+            return reply(
+                "promessa_parcial_proposta",
+                valor=money(amount),
+                cobranca=self._label(charge),
+                data=day(promised),
+                restante=money(charge.amount - amount),
+            )
+        return self._promise_recorded(charge, promised, None)
+
+    def _promise_recorded(self, charge: ChargeSnapshot, promised: dt.date, amount: Decimal | None) -> str:
+        self._do(ActionKind.CREATE_PROMISE, charge_id=charge.id, promised_date=promised, amount=amount)
+        self._focus_on(charge)
+        self._set_pending(None)
+        if amount is not None:
+            text = reply(
+                "promessa_parcial_registrada",
+                valor=money(amount),
+                cobranca=self._label(charge),
+                data=day(promised),
+                restante=money(charge.amount - amount),
+            )
+        else:
+            text = reply(
+                "promessa_registrada",
+                valor=money(charge.amount_due_now),
+                data=day(promised),
+                cobranca=self._label(charge),
+            )
+        if total := self._total_line():
+            text += f" {total}"
+        return text
+
+    # negotiation --------------------------------------------------------------------------------------------
+
+    def _max_installments(self, charge: ChargeSnapshot) -> int:
+        limits = self.snap.limits
+        by_minimum = (
+            int(charge.amount // limits.min_installment_amount) if limits.min_installment_amount > 0 else 99
+        )
+        return max(1, min(limits.max_installments, by_minimum))
+
+    def _offer_lines(self, charge: ChargeSnapshot) -> list[str]:
+        discount = self.snap.limits.max_discount_percent
+        lump = agreement_terms(amount=charge.amount, installments=1, discount_percent=discount)
+        if discount > 0:
+            lines = [
+                phrase("opcao_a_vista_desconto", n=1, desconto=_percent(discount), valor=money(lump.total))
+            ]
+        else:
+            lines = [phrase("opcao_a_vista", n=1, valor=money(lump.total))]
+        for n in range(2, self._max_installments(charge) + 1):
+            terms = agreement_terms(amount=charge.amount, installments=n)
+            values = {"n": n, "parcelas": n, "parcela": money(terms.installment_amount)}
+            if terms.last_installment_amount != terms.installment_amount:
+                lines.append(
+                    phrase("opcao_parcelada_ultima", ultima=money(terms.last_installment_amount), **values)
+                )
+            else:
+                lines.append(phrase("opcao_parcelada", **values))
+        return lines
+
+    def _offer(self, charge: ChargeSnapshot, lead: str) -> str:
+        lines = self._offer_lines(charge)
+        self._set_pending(PENDING_PLAN_CHOICE, charge_id=charge.id)
+        return reply(
+            "oferta" if len(lines) > 1 else "oferta_so_a_vista",
+            abertura=lead,
+            cobranca=self._label(charge),
+            opcoes="\n".join(lines),
+            quantidade=len(lines),
+        )
+
+    def _negotiation(self) -> str:
+        charge = self._target(prefer_free=True)
+        if charge is None:
+            return self._ask_which() if self.ambiguous else self._no_charge_reply()
+        if charge.under_agreement:
+            return self._agreement_in_force(charge)
+        lead = phrase(
+            "abertura_dificuldade" if self.intent == "dificuldade_financeira" else "abertura_negociacao"
+        )
+        choice = parse_plan_choice(self.text, self.entities, bare_numbers=False)
+        if choice is not None:
+            return self._pick(charge, choice)
+        if as_date(self.entities.get("date")) and not _NEGOTIATION_WORDS.search(fold(self.text)):
+            # "posso pagar dia 15?" read as a negotiation: a day to pay the whole charge is a promise.
+            self.intent = "promessa_pagamento"
+            return self._promise()
+        return self._offer(charge, lead)
+
+    def _agreement_in_force(self, charge: ChargeSnapshot) -> str:
+        """A charge under an active agreement gets no new offer: the agreement and its next installment."""
+        self._set_pending(None)
+        return reply(
+            "acordo_em_vigor_dificuldade" if self.intent == "dificuldade_financeira" else "acordo_em_vigor",
+            cobranca=self._label(charge),
+            acordo=self._agreement_phrase(charge),
+            valor=money(charge.amount_due_now),
+        )
+
+    def _answer_plan_choice(self) -> str | None:
+        if self.intent in _OVERRIDING - {"negociacao", "dificuldade_financeira"}:
+            return None
+        choice = parse_plan_choice(self.text, self.entities, bare_numbers=True)
+        charge = self._charge_by_id(self._pending_data().get("charge_id"))
+        if choice is not None and charge is not None:
+            return self._pick(charge, choice)
+        if choice is None and self.intent == "desconhecido" and charge is not None:
+            streak = int(self.context.get("unknown_streak") or 0) + 1
+            if streak >= UNKNOWN_STREAK_HANDOFF:
+                return self._not_understood()
+            self.updates["unknown_streak"] = streak
+            return reply("oferta_nao_entendi", quantidade=len(self._offer_lines(charge)))
+        return None
+
+    def _pick(self, charge: ChargeSnapshot, installments: int) -> str:
+        limits = self.snap.limits
+        allowed = self._max_installments(charge)
+        if installments < 1:
+            return self._offer(charge, phrase("abertura_opcao_invalida"))
+        if installments > limits.max_installments:
+            return self._offer(charge, phrase("abertura_maximo", maximo=limits.max_installments))
+        if installments > allowed:
+            return self._offer(
+                charge,
+                phrase("abertura_minimo", minimo=money(limits.min_installment_amount), permitido=allowed),
+            )
+        discount = limits.max_discount_percent if installments == 1 else Decimal("0")
+        first_due = self.today + dt.timedelta(days=AGREEMENT_FIRST_DUE_DAYS)
+        plan, _first = self._plan(charge, installments, discount)
+        self._propose(
+            ActionKind.CREATE_AGREEMENT,
+            charge_id=charge.id,
+            installments=installments,
+            discount_percent=discount,
+            first_due_date=first_due,
+        )
+        return reply(
+            "acordo_proposta_a_vista" if installments == 1 else "acordo_proposta_parcelado",
+            cobranca=self._label(charge),
+            plano=plan,
+            data=day(first_due),
+        )
+
+    def _plan(self, charge: ChargeSnapshot, installments: int, discount: Decimal) -> tuple[str, Decimal]:
+        """The plan in words and the first payment's amount."""
+        terms = agreement_terms(amount=charge.amount, installments=installments, discount_percent=discount)
+        if installments == 1:
+            if discount:
+                plan = phrase("plano_a_vista_desconto", valor=money(terms.total), desconto=_percent(discount))
+            else:
+                plan = phrase("plano_a_vista", valor=money(terms.total))
+            return plan, terms.total
+        values = {"parcelas": installments, "parcela": money(terms.installment_amount)}
+        if terms.last_installment_amount != terms.installment_amount:
+            plan = phrase("plano_parcelado_ultima", ultima=money(terms.last_installment_amount), **values)
+        else:
+            plan = phrase("plano_parcelado", **values)
+        return plan, terms.installment_amount
+
+    def _agreement_recorded(self, charge: ChargeSnapshot, params: dict[str, Any]) -> str:
+        installments = int(params["installments"])
+        discount = as_decimal(params.get("discount_percent")) or Decimal("0")
+        first_due = as_date(params["first_due_date"]) or self.today
+        self._do(
+            ActionKind.CREATE_AGREEMENT,
+            charge_id=charge.id,
+            installments=installments,
+            discount_percent=discount,
+            first_due_date=first_due,
+        )
+        self._focus_on(charge)
+        plan, first = self._plan(charge, installments, discount)
+        return reply(
+            "acordo_registrado_a_vista" if installments == 1 else "acordo_registrado_parcelado",
+            cobranca=self._label(charge),
+            plano=plan,
+            data=day(first_due),
+            pix=self._pix_block(first, charge.reference),
+            rodape=self._creditor_footer(),
+        )
+
+    # confirmation -------------------------------------------------------------------------------------------
+
+    def _propose(self, kind: str, **params: Any) -> None:
+        """Keep an action for the debtor's "sim" (pending `confirm`, expiring after `confirm_ttl`)."""
+        self._set_pending(
+            PENDING_CONFIRM, action=kind, params={key: _jsonable(value) for key, value in params.items()}
+        )
+
+    def _answer_confirm(self) -> str | None:
+        """ "sim"/"pode"/"isso"/"ok" carries out the proposal, "não" cancels it; anything else that is no new
+        topic asks again. None: a new topic (the caller drops the proposal)."""
+        data = self._pending_data()
+        word = _answer_word(self.text)
+        if word in _NO:
+            self._set_pending(None)
+            return reply("confirmacao_cancelada")
+        if word not in _YES:
+            if self.intent != "desconhecido" and self.intent != "agradecimento":
+                return None
+            return reply("confirmar_de_novo")
+        self._set_pending(None)
+        kind, params = data.get("action"), data.get("params") or {}
+        if kind == ActionKind.OPT_OUT:
+            return self._opt_out_now()
+        charge = self._charge_by_id(params.get("charge_id"))
+        if charge is None:
+            return self._no_charge_reply()
+        if kind == ActionKind.CREATE_AGREEMENT:
+            return self._agreement_recorded(charge, params)
+        if kind == ActionKind.CREATE_PROMISE:
+            promised = as_date(params.get("promised_date"))
+            if promised is None:
+                return self._not_understood()
+            return self._promise_recorded(charge, promised, as_decimal(params.get("amount")))
+        return self._not_understood()
