@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 
+from billing.dispatch import services as dispatch_services
 from billing.dispatch.export import campaign_export_response
 from billing.models import (
     Agreement,
@@ -237,8 +238,52 @@ class CampaignAdmin(admin.ModelAdmin):
     list_filter = ("status", "session_name", "created_at")
     search_fields = ("name", "template__name")
     list_select_related = ("template",)
-    readonly_fields = ("total", "started_at", "finished_at", "created_at", "created_by", "pause_reason")
-    actions = ["export_dispatches_csv"]
+    # The status is never edited by hand: it changes through the lifecycle services (the actions below, the
+    # dashboard's buttons), which queue, pause or discard the dispatches with it.
+    readonly_fields = (
+        "status",
+        "total",
+        "started_at",
+        "finished_at",
+        "created_at",
+        "created_by",
+        "pause_reason",
+    )
+    actions = [
+        "start_campaigns",
+        "pause_campaigns",
+        "resume_campaigns",
+        "cancel_campaigns",
+        "export_dispatches_csv",
+    ]
+
+    def _transition(self, request, queryset, service: str, done: str) -> None:
+        ok = 0
+        for campaign in queryset:
+            try:
+                getattr(dispatch_services, service)(campaign=campaign, by=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, f"{campaign.name}: {exc.message}", messages.ERROR)
+            else:
+                ok += 1
+        if ok:
+            self.message_user(request, f"{ok} campanha(s) {done}.", messages.SUCCESS)
+
+    @admin.action(description="Iniciar campanhas selecionadas", permissions=["change"])
+    def start_campaigns(self, request, queryset):
+        self._transition(request, queryset, "campaign_start", "iniciada(s)")
+
+    @admin.action(description="Pausar campanhas selecionadas", permissions=["change"])
+    def pause_campaigns(self, request, queryset):
+        self._transition(request, queryset, "campaign_pause", "pausada(s)")
+
+    @admin.action(description="Retomar campanhas selecionadas", permissions=["change"])
+    def resume_campaigns(self, request, queryset):
+        self._transition(request, queryset, "campaign_resume", "retomada(s)")
+
+    @admin.action(description="Cancelar campanhas selecionadas", permissions=["change"])
+    def cancel_campaigns(self, request, queryset):
+        self._transition(request, queryset, "campaign_cancel", "cancelada(s)")
 
     def get_queryset(self, request):
         return (

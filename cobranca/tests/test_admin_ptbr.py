@@ -106,3 +106,45 @@ def test_django_q_speaks_portuguese_in_the_admin():
         "tarefas na fila",
     }
     assert "started" not in fields and "stopped" not in fields
+
+
+def test_the_campaign_status_is_read_only_and_changes_through_the_service_actions(
+    admin_client_pt, monkeypatch
+):
+    from billing.models import Campaign
+    from billing.tests.factories import CampaignFactory
+
+    campaign = CampaignFactory(status=Campaign.Status.RUNNING)
+    html = admin_client_pt.get(f"/admin/billing/campaign/{campaign.pk}/change/").content.decode()
+    assert 'name="status"' not in html  # no free dropdown
+
+    calls = []
+    from billing.dispatch import services as dispatch_services
+
+    real_pause = dispatch_services.campaign_pause
+
+    def pause(**kwargs):
+        calls.append(kwargs["campaign"].pk)
+        return real_pause(**kwargs)
+
+    monkeypatch.setattr(dispatch_services, "campaign_pause", pause)
+    response = admin_client_pt.post(
+        "/admin/billing/campaign/",
+        {"action": "pause_campaigns", "_selected_action": [campaign.pk]},
+        follow=True,
+    )
+    assert calls == [campaign.pk]
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.PAUSED
+    assert "1 campanha(s) pausada(s)." in response.content.decode()
+
+    # A refused transition (resume a cancelled campaign) shows the service's message, nothing changes.
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.CANCELLED)
+    response = admin_client_pt.post(
+        "/admin/billing/campaign/",
+        {"action": "resume_campaigns", "_selected_action": [campaign.pk]},
+        follow=True,
+    )
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.CANCELLED
+    assert "campanha(s) retomada(s)" not in response.content.decode()
