@@ -200,7 +200,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 @admin.register(ImportBatch)
 class ImportBatchAdmin(admin.ModelAdmin):
     list_display = (
-        "pk",
+        "id",
         "filename",
         "file_format",
         "total_rows",
@@ -305,7 +305,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 @admin.register(Dispatch)
 class DispatchAdmin(admin.ModelAdmin):
-    list_display = ("pk", "campaign", "client", "status", "reason", "attempts", "sent_at")
+    list_display = ("id", "campaign", "client", "status", "reason", "attempts", "sent_at")
     list_filter = ("status", "campaign")
     search_fields = ("client__name", "client__phone", "waha_message_id", "charge__external_id")
     list_select_related = ("campaign", "client")

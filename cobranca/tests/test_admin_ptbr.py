@@ -148,3 +148,26 @@ def test_the_campaign_status_is_read_only_and_changes_through_the_service_action
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.CANCELLED
     assert "campanha(s) retomada(s)" not in response.content.decode()
+
+
+# Words that read the same in Portuguese.
+SAME_IN_PORTUGUESE = {"id", "cluster", "cron", "total"}
+
+
+def test_every_admin_column_and_read_only_field_has_a_portuguese_label():
+    from django.contrib import admin
+    from django.contrib.admin.utils import label_for_field
+    from django.utils import translation
+
+    english = []
+    with translation.override("pt-br"):
+        for model, model_admin in admin.site._registry.items():
+            if model._meta.app_label not in (*OUR_APPS, "django_q"):
+                continue
+            for name in [*model_admin.list_display, *model_admin.readonly_fields]:
+                if not isinstance(name, str) or name == "__str__" or name in SAME_IN_PORTUGUESE:
+                    continue
+                label = str(label_for_field(name, model, model_admin))
+                if label.lower() == name.replace("_", " ").lower():
+                    english.append(f"{model.__name__}.{name}: {label}")
+    assert english == []
