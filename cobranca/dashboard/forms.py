@@ -9,21 +9,31 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
+from billing.dispatch.window import ALWAYS
 from billing.models import Charge, ImportBatch, MessageTemplate
 from cobranca.dashboard.formatting import INTENT_LABELS
 from conversations.models import Conversation
+from whatsapp.models import WahaSession
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class CheckboxList(forms.CheckboxSelectMultiple):
-    """Checkboxes whose Bootstrap class goes on each input only: Django puts the widget's class on the wrapper
-    too, and a `form-check-input` wrapper is a 1em box the options spill out of, over the next fields."""
+class _ClassOnInputs:
+    """Bootstrap class on each input only: Django puts the widget's class on the wrapper too, and a
+    `form-check-input` wrapper is a 1em box the options spill out of, over the next fields."""
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
         context["widget"]["attrs"] = {k: v for k, v in context["widget"]["attrs"].items() if k != "class"}
         return context
+
+
+class CheckboxList(_ClassOnInputs, forms.CheckboxSelectMultiple):
+    pass
+
+
+class RadioList(_ClassOnInputs, forms.RadioSelect):
+    pass
 
 
 class BootstrapMixin:
@@ -33,7 +43,7 @@ class BootstrapMixin:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             widget = field.widget
-            if isinstance(widget, forms.CheckboxSelectMultiple):
+            if isinstance(widget, (forms.CheckboxSelectMultiple, forms.RadioSelect)):
                 css = "form-check-input"
             elif isinstance(widget, forms.CheckboxInput):
                 css = "form-check-input"
@@ -121,27 +131,58 @@ class SegmentForm(BootstrapMixin, forms.Form):
         return segment
 
 
+# Pace presets: (label, delay s, jitter s). Messages per hour = 3600 / delay.
+PACE_PRESETS = {
+    "cauteloso": ("Cauteloso — 1 a cada 60 s (60 msg/h)", "60", "20"),
+    "normal": ("Normal — 1 a cada 30 s (120 msg/h)", "30", "10"),
+    "rapido": ("Rápido — 1 a cada 15 s (240 msg/h)", "15", "5"),
+}
+WEEKDAYS_PT = ("seg", "ter", "qua", "qui", "sex", "sáb", "dom")
+WINDOW_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 class CampaignForm(SegmentForm):
     nome = forms.CharField(label="Nome da campanha", max_length=200, required=False)
     modelo = forms.ModelChoiceField(
         label="Modelo de mensagem", queryset=MessageTemplate.objects.filter(is_active=True).order_by("name")
     )
-    sessao = forms.CharField(label="Sessão do WhatsApp", max_length=100, required=False)
+    sessao = forms.ChoiceField(label="Sessão do WhatsApp", required=False)
+    ritmo = forms.ChoiceField(
+        label="Ritmo de envio",
+        choices=[(key, label) for key, (label, _delay, _jitter) in PACE_PRESETS.items()]
+        + [("personalizado", "Personalizado")],
+        initial="normal",
+        widget=RadioList,
+        required=False,
+    )
     intervalo = forms.DecimalField(
-        label="Intervalo entre envios (s)",
+        label="Intervalo entre envios (segundos)",
+        min_value=Decimal("0"),
+        max_digits=8,
+        decimal_places=2,
+        required=False,
+        help_text="Só no ritmo personalizado.",
+    )
+    variacao = forms.DecimalField(
+        label="Variação aleatória (segundos)",
         min_value=Decimal("0"),
         max_digits=8,
         decimal_places=2,
         required=False,
     )
-    variacao = forms.DecimalField(
-        label="Variação aleatória (s)", min_value=Decimal("0"), max_digits=8, decimal_places=2, required=False
-    )
-    janela = forms.CharField(
-        label="Janela de envio",
-        max_length=200,
+    janela_sempre = forms.BooleanField(label="Enviar a qualquer hora (sem janela)", required=False)
+    janela_dias = forms.MultipleChoiceField(
+        label="Dias de envio",
+        choices=list(enumerate(WEEKDAYS_PT)),
+        widget=CheckboxList,
         required=False,
-        help_text="Ex.: mon-fri 08:00-20:00; sat 08:00-14:00 (vazio = padrão do sistema)",
+        help_text="Nenhum dia marcado = janela padrão do sistema.",
+    )
+    janela_inicio = forms.TimeField(
+        label="Das", required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    janela_fim = forms.TimeField(
+        label="Até", required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
     )
     limite_diario = forms.IntegerField(label="Limite diário", min_value=1, required=False)
     inicio = forms.DateTimeField(
@@ -153,9 +194,37 @@ class CampaignForm(SegmentForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        statuses = dict(WahaSession.objects.values_list("name", "status"))
+        names = sorted({settings.WAHA_SESSION_NAME, *statuses})
+        labels = dict(WahaSession.Status.choices)
+        self.fields["sessao"].choices = [
+            (name, f"{name} — {labels.get(statuses[name], statuses[name])}" if name in statuses else name)
+            for name in names
+        ]
         self.fields["sessao"].initial = settings.WAHA_SESSION_NAME
         self.fields["intervalo"].initial = Decimal(str(settings.DISPATCH_DELAY_SECONDS))
         self.fields["variacao"].initial = Decimal(str(settings.DISPATCH_JITTER_SECONDS))
+        self.fields["janela_inicio"].initial = dt.time(8, 0)
+        self.fields["janela_fim"].initial = dt.time(20, 0)
+
+    def pace(self) -> tuple[Decimal | None, Decimal | None]:
+        """(delay, jitter) in seconds: the preset's, or the typed ones for "personalizado"."""
+        data = self.cleaned_data
+        preset = PACE_PRESETS.get(data.get("ritmo") or "")
+        if preset is not None:
+            return Decimal(preset[1]), Decimal(preset[2])
+        return data.get("intervalo"), data.get("variacao")
+
+    def send_window(self) -> str:
+        """The picker (weekdays + start/end) serialised to billing.dispatch.window's syntax, "" = default."""
+        data = self.cleaned_data
+        if data.get("janela_sempre"):
+            return ALWAYS
+        days = sorted(int(d) for d in data.get("janela_dias") or [])
+        if not days:
+            return ""
+        start, end = data.get("janela_inicio"), data.get("janela_fim")
+        return f"{','.join(WINDOW_DAYS[d] for d in days)} {start:%H:%M}-{end:%H:%M}"
 
     def clean_inicio(self):
         value = self.cleaned_data.get("inicio")
@@ -167,6 +236,14 @@ class CampaignForm(SegmentForm):
         data = super().clean()
         if not data.get("importacao") and not self.segment():
             raise forms.ValidationError("Escolha a audiência: uma importação ou pelo menos um filtro.")
+        if data.get("ritmo") == "personalizado" and data.get("intervalo") is None:
+            self.add_error("intervalo", "Informe o intervalo do ritmo personalizado.")
+        if data.get("janela_dias") and not data.get("janela_sempre"):
+            start, end = data.get("janela_inicio"), data.get("janela_fim")
+            if start is None or end is None:
+                self.add_error("janela_inicio", "Informe o horário de início e de fim da janela.")
+            elif start >= end:
+                self.add_error("janela_fim", "O fim da janela precisa ser depois do início.")
         return data
 
     def service_kwargs(self) -> dict:
@@ -176,11 +253,11 @@ class CampaignForm(SegmentForm):
             "name": data.get("nome") or "",
             "segment": self.segment() or None,
             "import_batch": data.get("importacao"),
-            "delay_seconds": data.get("intervalo"),
-            "jitter_seconds": data.get("variacao"),
+            "delay_seconds": self.pace()[0],
+            "jitter_seconds": self.pace()[1],
             "session_name": data.get("sessao") or None,
             "starts_at": data.get("inicio"),
-            "send_window": data.get("janela") or "",
+            "send_window": self.send_window(),
             "daily_cap": data.get("limite_diario"),
         }
 

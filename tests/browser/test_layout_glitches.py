@@ -27,7 +27,8 @@ def test_status_checkboxes_do_not_overlap_the_range_fields(width, live_server, b
     page.goto(live_server.url + "/painel/cobranca/campanhas/nova/")
     shots.take("campaign-form")
 
-    checkboxes = page.locator("fieldset.checkbox-list label, fieldset.checkbox-list input")
+    situacoes = "fieldset.checkbox-list:has(#id_situacoes)"
+    checkboxes = page.locator(f"{situacoes} label, {situacoes} input")
     assert checkboxes.count() >= 2
     fields = page.locator(
         "label[for=id_atraso_min], #id_atraso_min, label[for=id_atraso_max], #id_atraso_max, "
@@ -36,7 +37,7 @@ def test_status_checkboxes_do_not_overlap_the_range_fields(width, live_server, b
     assert fields.count() == 8
     boxes = [checkboxes.nth(i).bounding_box() for i in range(checkboxes.count())]
     others = [fields.nth(i).bounding_box() for i in range(fields.count())]
-    fieldset = page.locator("fieldset.checkbox-list").bounding_box()
+    fieldset = page.locator(situacoes).bounding_box()
     for box in boxes:
         # Every checkbox and its label sit inside the fieldset, which ends above the range fields.
         assert box["y"] + box["height"] <= fieldset["y"] + fieldset["height"] + 0.5, box

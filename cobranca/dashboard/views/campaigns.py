@@ -17,7 +17,8 @@ from billing.compliance import template_compliance_warnings
 from billing.dispatch import selectors as dispatch_selectors
 from billing.dispatch import services as dispatch_services
 from billing.dispatch.export import campaign_export_response
-from billing.models import Campaign, Charge, Client, Dispatch, MessageTemplate
+from billing.models import Campaign, Charge, Client, Dispatch, ImportBatch, MessageTemplate
+from billing.segments import campaign_audience
 from billing.templating import template_preview
 from cobranca.dashboard import forms, selectors
 from cobranca.dashboard.formatting import whatsapp_html
@@ -44,8 +45,15 @@ def _validation(form: forms.CampaignForm) -> dict[str, Any]:
         segment=kwargs["segment"],
         send_window=kwargs["send_window"],
     )
+    delay = kwargs["delay_seconds"]
+    numbers = result.numbers
+    recipients = max(0, numbers.get("total", 0) - numbers.get("suppressed", 0) - numbers.get("closed", 0))
     return {
         "numbers": result.numbers,
+        # Messages per hour at the chosen pace and the campaign's sending time (inside the window).
+        "per_hour": int(3600 // float(delay)) if delay else None,
+        "eta_seconds": int(recipients * float(delay)) if delay else None,
+        "recipients": recipients,
         "problems": result.problems,
         "warnings": result.warnings,
         "sample": result.sample,
@@ -56,7 +64,11 @@ def _validation(form: forms.CampaignForm) -> dict[str, Any]:
 
 @operator_required
 def campaign_new(request: HttpRequest) -> HttpResponse:
-    form = forms.CampaignForm(request.POST or None)
+    initial = {}
+    if (batch_id := request.GET.get("importacao", "")).isdigit():
+        # The "Campanha" link of an import preselects it.
+        initial["importacao"] = ImportBatch.objects.filter(pk=int(batch_id)).first()
+    form = forms.CampaignForm(request.POST or None, initial=initial)
     validation = None
     if request.method == "POST" and form.is_valid():
         if request.POST.get("acao", "validar") == "criar":
@@ -79,7 +91,8 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
 @operator_required
 @require_POST
 def campaign_preview(request: HttpRequest) -> HttpResponse:
-    """htmx: the chosen template rendered for a chosen client, or for the first open charge."""
+    """htmx: the chosen template rendered for a chosen client, else for a charge of the chosen audience (the
+    form's import and filters, posted with the template), else for the first open charge."""
     template = MessageTemplate.objects.filter(pk=request.POST.get("modelo") or 0).first()
     if template is None:
         return render(request, "dashboard/partials/preview.html", {"error": "Escolha um modelo de mensagem."})
@@ -87,9 +100,23 @@ def campaign_preview(request: HttpRequest) -> HttpResponse:
     client = Client.objects.filter(pk=int(client_id)).first() if client_id.isdigit() else None
     charge = None
     if client is None:
-        charge = (
-            Charge.objects.select_related("client").filter(status=Charge.Status.OPEN).order_by("pk").first()
-        )
+        audience = forms.SegmentForm(request.POST)
+        if audience.is_valid() and (audience.cleaned_data.get("importacao") or audience.segment()):
+            batch = audience.cleaned_data.get("importacao")
+            batch_id = batch.pk if batch else None
+            charge = (
+                campaign_audience(import_batch_id=batch_id, segment=audience.segment() or None)
+                .select_related("client")
+                .order_by("pk")
+                .first()
+            )
+        else:
+            charge = (
+                Charge.objects.select_related("client")
+                .filter(status=Charge.Status.OPEN)
+                .order_by("pk")
+                .first()
+            )
     preview = template_preview(body=template.body, client=client, charge=charge)
     return render(
         request,

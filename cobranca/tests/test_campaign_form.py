@@ -1,0 +1,129 @@
+"""Issue #13 item 5: the new-campaign form speaks Portuguese: a session select with its status, pace presets
+with messages per hour and the campaign's sending time, a weekday/time window picker serialised to the window
+syntax, the import preselected from its "Campanha" link, and a preview drawn from the chosen audience."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from django.test import Client as HttpClient
+from django.urls import reverse
+
+from billing.dispatch.window import parse_window
+from billing.models import ImportBatch
+from billing.tests.factories import ChargeFactory, ClientFactory, MessageTemplateFactory
+from cobranca.dashboard.forms import CampaignForm
+from cobranca.roles import OPERATORS
+from whatsapp.models import WahaSession
+
+pytestmark = pytest.mark.django_db
+URL = "/painel/cobranca/campanhas/nova/"
+
+
+@pytest.fixture
+def op_client(db) -> HttpClient:
+    call_command("create_groups", stdout=open(os.devnull, "w"))
+    user = User.objects.create_user("operadora", password="senha-forte-123")
+    user.groups.add(Group.objects.get(name=OPERATORS))
+    client = HttpClient()
+    client.force_login(user)
+    return client
+
+
+def _batch(name: str, client_name: str) -> ImportBatch:
+    batch = ImportBatch.objects.create(filename=name, file_format="csv", total_rows=1)
+    ChargeFactory(client=ClientFactory(name=client_name), import_batch=batch)
+    return batch
+
+
+def _form(**data) -> CampaignForm:
+    template = MessageTemplateFactory()
+    batch = _batch("a.csv", "Ana")
+    form = CampaignForm({"modelo": template.pk, "importacao": batch.pk, "sessao": "default", **data})
+    return form
+
+
+def test_the_session_is_a_select_of_the_known_sessions_with_their_status(op_client, settings):
+    settings.WAHA_SESSION_NAME = "default"
+    WahaSession.objects.create(name="vendas", status=WahaSession.Status.WORKING)
+    html = op_client.get(URL).content.decode()
+    assert '<select name="sessao"' in html
+    assert "vendas — conectada" in html and '<option value="default" selected>' in html
+    form = _form(sessao="digitada-errada")
+    assert not form.is_valid() and "sessao" in form.errors
+
+
+@pytest.mark.parametrize(("preset", "delay", "per_hour"), [("cauteloso", 60, 60), ("rapido", 15, 240)])
+def test_a_pace_preset_sets_the_interval_and_the_page_shows_messages_per_hour_and_eta(
+    op_client, preset, delay, per_hour
+):
+    form = _form(ritmo=preset, intervalo="999")
+    assert form.is_valid(), form.errors
+    assert form.service_kwargs()["delay_seconds"] == delay
+    template = MessageTemplateFactory()
+    batch = _batch("b.csv", "Bia")
+    ChargeFactory(import_batch=batch)
+    html = op_client.post(
+        URL,
+        {
+            "modelo": template.pk,
+            "importacao": batch.pk,
+            "sessao": "default",
+            "ritmo": preset,
+            "acao": "validar",
+        },
+    ).content.decode()
+    assert f"Ritmo: {per_hour} mensagens por hora; 2 envio(s) em cerca de" in html
+
+
+def test_the_custom_pace_needs_an_interval():
+    form = _form(ritmo="personalizado")
+    assert not form.is_valid() and "intervalo" in form.errors
+    form = _form(ritmo="personalizado", intervalo="7", variacao="2")
+    assert form.is_valid(), form.errors
+    assert (form.service_kwargs()["delay_seconds"], form.service_kwargs()["jitter_seconds"]) == (7, 2)
+
+
+def test_the_window_picker_serialises_to_the_window_syntax():
+    form = _form(janela_dias=["0", "1", "2", "3", "4"], janela_inicio="08:00", janela_fim="18:30")
+    assert form.is_valid(), form.errors
+    window = form.service_kwargs()["send_window"]
+    assert window == "mon,tue,wed,thu,fri 08:00-18:30"
+    parse_window(window)  # the driver's parser accepts it
+    assert _form(janela_sempre="on").is_valid()
+    always = _form(janela_sempre="on")
+    always.is_valid()
+    assert always.service_kwargs()["send_window"] == "always"
+    nothing = _form()
+    nothing.is_valid()
+    assert nothing.service_kwargs()["send_window"] == ""  # the system's default window
+    reversed_hours = _form(janela_dias=["5"], janela_inicio="14:00", janela_fim="08:00")
+    assert not reversed_hours.is_valid() and "janela_fim" in reversed_hours.errors
+
+
+def test_the_form_has_no_english_window_syntax_nor_seconds_typed_by_hand(op_client):
+    html = op_client.get(URL).content.decode()
+    assert "mon-fri" not in html
+    for day in ("seg", "ter", "qua", "qui", "sex", "sáb", "dom"):
+        assert re.search(rf'name="janela_dias" value="\d"[^>]*>\s*{day}</label>', html), day
+
+
+def test_the_campaign_link_of_an_import_preselects_it(op_client):
+    _batch("primeira.csv", "Ana")
+    second = _batch("segunda.csv", "Bia")
+    html = op_client.get(URL + f"?importacao={second.pk}").content.decode()
+    assert f'<option value="{second.pk}" selected>' in html
+
+
+def test_the_preview_uses_a_charge_of_the_chosen_audience(op_client):
+    template = MessageTemplateFactory(body="Olá {name}.")
+    _batch("primeira.csv", "Ana Primeira")
+    second = _batch("segunda.csv", "Bia Segunda")
+    html = op_client.post(
+        reverse("dashboard:campaign-preview"), {"modelo": template.pk, "importacao": second.pk}
+    ).content.decode()
+    assert "Bia Segunda" in html and "Ana Primeira" not in html
