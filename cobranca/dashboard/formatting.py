@@ -124,3 +124,37 @@ def whatsapp_html(text: str | None) -> SafeString:
         html = pattern.sub(rf"<{tag}>\1</{tag}>", html)
     html = html.replace("\r\n", "\n").replace("\n", "<br>")
     return mark_safe(html)  # noqa: S308 - built from escaped text plus our fixed tags only
+
+
+_DAYS_SHORT = ("seg", "ter", "qua", "qui", "sex", "sáb", "dom")
+
+
+def send_window_pt(spec: str | None) -> str:
+    """A send window in Portuguese: "mon-fri 08:00-20:00; sat 08:00-14:00" → "seg a sex 08:00–20:00; sáb
+    08:00–14:00"; empty = the system's default (settings.SEND_WINDOW); "always" → "a qualquer hora"."""
+    from django.conf import settings
+
+    from billing.dispatch.window import parse_window
+    from cobranca.exceptions import ApplicationError
+
+    try:
+        window = parse_window(spec or settings.SEND_WINDOW)
+    except ApplicationError:
+        return spec or ""
+    if window.always:
+        return "a qualquer hora"
+    groups: list[tuple[list[int], tuple]] = []
+    for day in sorted(window.spans):
+        spans = window.spans[day]
+        if groups and groups[-1][1] == spans and groups[-1][0][-1] == day - 1:
+            groups[-1][0].append(day)
+        else:
+            groups.append(([day], spans))
+    parts = []
+    for days, spans in groups:
+        names = (
+            _DAYS_SHORT[days[0]] if len(days) == 1 else f"{_DAYS_SHORT[days[0]]} a {_DAYS_SHORT[days[-1]]}"
+        )
+        hours = ", ".join(f"{s // 60:02d}:{s % 60:02d}–{e // 60:02d}:{e % 60:02d}" for s, e in spans)
+        parts.append(f"{names} {hours}")
+    return "; ".join(parts)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from billing.dispatch.window import ALWAYS
 from billing.models import Charge, ImportBatch, MessageTemplate
-from cobranca.dashboard.formatting import INTENT_LABELS
+from cobranca.dashboard.formatting import INTENT_LABELS, send_window_pt
 from conversations.models import Conversation
 from whatsapp.models import WahaSession
 
@@ -204,6 +204,9 @@ class CampaignForm(SegmentForm):
         self.fields["sessao"].initial = settings.WAHA_SESSION_NAME
         self.fields["intervalo"].initial = Decimal(str(settings.DISPATCH_DELAY_SECONDS))
         self.fields["variacao"].initial = Decimal(str(settings.DISPATCH_JITTER_SECONDS))
+        self.fields[
+            "janela_dias"
+        ].help_text = f"Nenhum dia marcado = janela padrão do sistema ({send_window_pt('')})."
         self.fields["janela_inicio"].initial = dt.time(8, 0)
         self.fields["janela_fim"].initial = dt.time(20, 0)
 

@@ -127,3 +127,23 @@ def test_the_preview_uses_a_charge_of_the_chosen_audience(op_client):
         reverse("dashboard:campaign-preview"), {"modelo": template.pk, "importacao": second.pk}
     ).content.decode()
     assert "Bia Segunda" in html and "Ana Primeira" not in html
+
+
+def test_windows_are_shown_in_portuguese_on_the_form_and_the_campaign_page(op_client, settings):
+    from billing.tests.factories import CampaignFactory
+    from cobranca.dashboard.formatting import send_window_pt
+
+    settings.SEND_WINDOW = "mon-fri 08:00-20:00; sat 08:00-14:00"
+    assert send_window_pt("") == "seg a sex 08:00–20:00; sáb 08:00–14:00"
+    assert send_window_pt("always") == "a qualquer hora"
+    assert (
+        send_window_pt("mon,wed 09:00-12:00,14:00-18:00")
+        == "seg 09:00–12:00, 14:00–18:00; qua 09:00–12:00, 14:00–18:00"
+    )
+    assert (
+        "janela padrão do sistema (seg a sex 08:00–20:00; sáb 08:00–14:00)"
+        in op_client.get(URL).content.decode()
+    )
+    campaign = CampaignFactory(send_window="mon-fri 09:00-18:00")
+    html = op_client.get(reverse("dashboard:campaign-detail", args=[campaign.pk])).content.decode()
+    assert "janela seg a sex 09:00–18:00" in html and "mon-fri" not in html

@@ -17,6 +17,7 @@ register.filter("datahora_br", formatting.datetime_br)
 register.filter("hora_br", formatting.time_br)
 register.filter("duracao", formatting.duration_br)
 register.filter("intencao", formatting.intent_label)
+register.filter("janela", formatting.send_window_pt)
 register.filter("whatsapp", formatting.whatsapp_html, is_safe=True)
 
 
