@@ -100,3 +100,33 @@ def test_the_admin_client_page_has_no_csp_error(live_server, browser, shots):
     page.wait_for_load_state("networkidle")
     assert errors == []
     context.close()
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_pause_and_cancel_leave_the_page_when_the_campaign_finishes_without_a_reload(
+    width, live_server, browser, shots
+):
+    from playwright.sync_api import expect
+
+    from billing.models import Campaign, Dispatch
+    from billing.tests.factories import CampaignFactory, DispatchFactory
+
+    make_operator()
+    campaign = CampaignFactory(status=Campaign.Status.RUNNING)
+    DispatchFactory(campaign=campaign, status=Dispatch.Status.PENDING)
+    session = open_session(browser, live_server.url, width)
+    page = shots.page = session.page
+    page.goto(live_server.url + f"/painel/cobranca/campanhas/{campaign.pk}/")
+    actions = page.locator("#campaign-actions")
+    expect(actions.get_by_role("button", name="Pausar")).to_be_visible()
+    shots.take("running")
+
+    Dispatch.objects.filter(campaign=campaign).update(status=Dispatch.Status.SENT)
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.COMPLETED)
+    # The 2 s polling brings the finished state and, out of band, the buttons without Pausar/Cancelar.
+    expect(page.locator("#campaign-status")).to_have_text("concluída", timeout=10_000)
+    expect(actions.get_by_role("button", name="Pausar")).to_have_count(0)
+    expect(actions.get_by_role("button", name="Cancelar")).to_have_count(0)
+    expect(actions.get_by_role("link", name="Exportar CSV")).to_be_visible()
+    shots.take("finished")
+    assert session.errors == []
