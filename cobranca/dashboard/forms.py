@@ -131,11 +131,20 @@ class SegmentForm(BootstrapMixin, forms.Form):
         return segment
 
 
-# Pace presets: (label, delay s, jitter s). Messages per hour = 3600 / delay.
+def _pace_label(delay) -> str:
+    delay = float(delay)
+    per_hour = f"{int(3600 // delay)} msg/h" if delay > 0 else "sem pausa"
+    return f"1 a cada {delay:g} s ({per_hour})"
+
+
+# Pace presets: (label, delay s, jitter s); the label says the messages per hour (3600 / delay).
 PACE_PRESETS = {
-    "cauteloso": ("Cauteloso — 1 a cada 60 s (60 msg/h)", "60", "20"),
-    "normal": ("Normal — 1 a cada 30 s (120 msg/h)", "30", "10"),
-    "rapido": ("Rápido — 1 a cada 15 s (240 msg/h)", "15", "5"),
+    key: (f"{name} — {_pace_label(delay)}", delay, jitter)
+    for key, name, delay, jitter in (
+        ("cauteloso", "Cauteloso", "60", "20"),
+        ("normal", "Normal", "30", "10"),
+        ("rapido", "Rápido", "15", "5"),
+    )
 }
 WEEKDAYS_PT = ("seg", "ter", "qua", "qui", "sex", "sáb", "dom")
 WINDOW_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -149,9 +158,7 @@ class CampaignForm(SegmentForm):
     sessao = forms.ChoiceField(label="Sessão do WhatsApp", required=False)
     ritmo = forms.ChoiceField(
         label="Ritmo de envio",
-        choices=[(key, label) for key, (label, _delay, _jitter) in PACE_PRESETS.items()]
-        + [("personalizado", "Personalizado")],
-        initial="normal",
+        initial="padrao",
         widget=RadioList,
         required=False,
     )
@@ -202,6 +209,11 @@ class CampaignForm(SegmentForm):
             for name in names
         ]
         self.fields["sessao"].initial = settings.WAHA_SESSION_NAME
+        self.fields["ritmo"].choices = [
+            ("padrao", f"Padrão do sistema — {_pace_label(settings.DISPATCH_DELAY_SECONDS)}"),
+            *((key, label) for key, (label, _delay, _jitter) in PACE_PRESETS.items()),
+            ("personalizado", "Personalizado"),
+        ]
         self.fields["intervalo"].initial = Decimal(str(settings.DISPATCH_DELAY_SECONDS))
         self.fields["variacao"].initial = Decimal(str(settings.DISPATCH_JITTER_SECONDS))
         self.fields[
@@ -213,6 +225,10 @@ class CampaignForm(SegmentForm):
     def pace(self) -> tuple[Decimal | None, Decimal | None]:
         """(delay, jitter) in seconds: the preset's, or the typed ones for "personalizado"."""
         data = self.cleaned_data
+        if data.get("ritmo") == "padrao":
+            return Decimal(str(settings.DISPATCH_DELAY_SECONDS)), Decimal(
+                str(settings.DISPATCH_JITTER_SECONDS)
+            )
         preset = PACE_PRESETS.get(data.get("ritmo") or "")
         if preset is not None:
             return Decimal(preset[1]), Decimal(preset[2])

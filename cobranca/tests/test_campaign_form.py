@@ -147,3 +147,14 @@ def test_windows_are_shown_in_portuguese_on_the_form_and_the_campaign_page(op_cl
     campaign = CampaignFactory(send_window="mon-fri 09:00-18:00")
     html = op_client.get(reverse("dashboard:campaign-detail", args=[campaign.pk])).content.decode()
     assert "janela seg a sex 09:00–18:00" in html and "mon-fri" not in html
+
+
+def test_the_default_pace_is_the_systems_and_says_its_messages_per_hour(op_client, settings):
+    settings.DISPATCH_DELAY_SECONDS = 45
+    settings.DISPATCH_JITTER_SECONDS = 5
+    html = op_client.get(URL).content.decode()
+    assert "Padrão do sistema — 1 a cada 45 s (80 msg/h)" in html
+    assert re.search(r'value="padrao"[^>]*checked', html)
+    form = _form(ritmo="padrao")
+    assert form.is_valid(), form.errors
+    assert (form.service_kwargs()["delay_seconds"], form.service_kwargs()["jitter_seconds"]) == (45, 5)
