@@ -385,3 +385,14 @@ def test_a_catalogue_with_an_undeclared_variable_is_refused_with_its_key(tmp_pat
     bad.write_text('versao = 1\n[variaveis]\nvalor = "x"\n[frases]\na = "b"\n', encoding="utf-8")
     with pytest.raises(ReplyCatalogueError, match=r"\[respostas\]"):
         load(bad)
+
+
+@pytest.mark.parametrize(
+    "key", ["pagamento_informado", "pagamento_informado_outras", "pagamento_informado_todas"]
+)
+def test_a_claimed_payment_is_noted_as_informed_not_as_registered(key):
+    # Nothing was verified: the debtor must not read that the payment was recorded, only that it is checked.
+    text = catalogue().replies[key]
+    assert "registrei o pagamento" not in text.lower()
+    assert text.startswith("Obrigado por avisar! Anotei que você informou o pagamento")
+    assert "Vamos conferir" in text and "comprovante" in text
