@@ -7,8 +7,9 @@ the worker's VmHWM: the figure is the peak above the RSS of the idle, warmed-up 
 
     .venv/bin/python bench/bench_upload_bomb.py [--bomb-mb 400]
 
-Cases: the issue's ZIP bomb (a ~1.6 MB XLSX whose sheet expands to 400 MB), a billion-laughs entity bomb, an
-external entity (XXE), an archive with 20,000 members, and a 200 MB body (declared; only 1 MB is sent).
+Cases: the issue's ZIP bomb (a ~1.6 MB XLSX whose sheet expands to 400 MB), a billion-laughs entity bomb, a
+shared-strings table of 51 MB packed into ~125 KB (under the total cap, over the ratio cap), an external
+entity (XXE), an archive with 20,000 members, and a 200 MB body (declared; only 1 MB is sent).
 Linux only (reads /proc).
 """
 
@@ -119,6 +120,7 @@ def main() -> None:
         cases = [
             (f"ZIP bomb ({len(bomb) / 1e6:.1f} MB → {args.bomb_mb} MB)", bomb, None),
             ("billion laughs (entity bomb)", payloads.xlsx_entity_bomb(), None),
+            ("shared strings: 3,000,000 × <si><t>a</t></si>", payloads.xlsx_shared_strings_bomb(), None),
             ("external entity (XXE)", payloads.xlsx_external_entity(), None),
             ("20,000 archive members", payloads.xlsx_with_many_members(20_000), None),
             ("200 MB body (1 MB sent)", b"x" * (1024 * 1024), 200 * 1024 * 1024),

@@ -224,6 +224,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 # (billing.importing.xlsx). 100 MB of sheet XML is about 240,000 rows; bigger imports go as CSV.
 XLSX_MAX_UNCOMPRESSED_BYTES = env_int("XLSX_MAX_UNCOMPRESSED_MB", 100, minimum=1) * 1024 * 1024
 XLSX_MAX_MEMBERS = env_int("XLSX_MAX_MEMBERS", 200, minimum=10)
+# A part over 1 MB that unpacks to more than this many times its packed size is refused (real sheets: 5-30x),
+# and the shared-strings table (loaded whole by openpyxl) has its own cap.
+XLSX_MAX_RATIO = env_int("XLSX_MAX_RATIO", 100, minimum=10)
+XLSX_MAX_SHARED_STRINGS_BYTES = env_int("XLSX_MAX_SHARED_STRINGS_MB", 30, minimum=1) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Security -----------------------------------------------------------------------------------------------

@@ -17,6 +17,12 @@ from .rows import RowTuple, _fatal, _map_header
 # the central directory's size (checked from the end record, before ZipFile builds one object per entry),
 # the member count, and the sum of the declared uncompressed sizes.
 MAX_CENTRAL_DIRECTORY_BYTES = 256 * 1024
+# The total cap alone let through a 125 KB file whose shared-strings table unpacked to 51 MB (ratio ~400):
+# openpyxl loads that table whole, so it cost 53 s and ~750 MB. Real sheets compress 5-30x (a generated
+# 100,000-row workbook: 9.4x), so a member past this size is also held to XLSX_MAX_RATIO, and the
+# shared-strings table has its own cap (XLSX_MAX_SHARED_STRINGS_BYTES).
+RATIO_CHECKED_FROM_BYTES = 1024 * 1024
+SHARED_STRINGS_PART = "xl/sharedStrings.xml"
 
 
 def _too_many_members(count: int | str, limit: int) -> ApplicationError:
@@ -29,7 +35,8 @@ def _too_many_members(count: int | str, limit: int) -> ApplicationError:
 
 def check_xlsx_archive(path: Path) -> None:
     """Refuse a ZIP bomb from the archive's directory alone (nothing is inflated). Limits:
-    XLSX_MAX_MEMBERS and XLSX_MAX_UNCOMPRESSED_BYTES (settings)."""
+    XLSX_MAX_MEMBERS, XLSX_MAX_UNCOMPRESSED_BYTES, XLSX_MAX_RATIO and XLSX_MAX_SHARED_STRINGS_BYTES
+    (settings)."""
     import zipfile
 
     from django.conf import settings
@@ -60,6 +67,30 @@ def check_xlsx_archive(path: Path) -> None:
             limit_bytes=max_bytes,
             uncompressed_bytes=expanded,
         )
+    _check_members(members, settings.XLSX_MAX_RATIO, settings.XLSX_MAX_SHARED_STRINGS_BYTES)
+
+
+def _check_members(members: list, max_ratio: int, max_shared_strings: int) -> None:
+    for member in members:
+        if member.file_size > RATIO_CHECKED_FROM_BYTES:
+            ratio = member.file_size / max(member.compress_size, 1)
+            if ratio > max_ratio:
+                raise _fatal(
+                    f"Planilha XLSX recusada: a parte interna {member.filename} tem taxa de compactação "
+                    f"{ratio:.0f}:1 (limite {max_ratio}:1), típica de arquivo malicioso e não de planilha. "
+                    "Salve a planilha de novo no Excel ou LibreOffice, ou envie os dados como CSV.",
+                    member=member.filename,
+                    ratio=round(ratio),
+                    limit_ratio=max_ratio,
+                )
+        if member.filename == SHARED_STRINGS_PART and member.file_size > max_shared_strings:
+            raise _fatal(
+                f"Planilha XLSX recusada: a tabela de textos compartilhados tem "
+                f"{member.file_size // (1024 * 1024)} MB descompactada (limite "
+                f"{max_shared_strings // (1024 * 1024)} MB). Divida a planilha ou envie os dados como CSV.",
+                member=member.filename,
+                limit_shared_strings_bytes=max_shared_strings,
+            )
 
 
 def _from_defusedxml(exc: BaseException | None) -> bool:

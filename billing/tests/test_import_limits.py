@@ -12,6 +12,7 @@ from django.urls import include, path
 from rest_framework.test import APIClient
 
 from billing.importing import import_file
+from billing.importing.xlsx import check_xlsx_archive
 from billing.models import Charge, ImportBatch
 from cobranca.exceptions import ApplicationError
 from tests.security import payloads
@@ -55,6 +56,43 @@ def test_an_xlsx_that_expands_past_the_cap_is_refused_before_it_is_opened(tmp_pa
     assert info.value.extra["code"] == "invalid_file"
     assert info.value.extra["limit_bytes"] == 5 * 1024 * 1024
     assert Charge.objects.count() == 0
+
+
+def test_a_highly_compressed_shared_strings_table_under_the_total_cap_is_refused(tmp_path):
+    # The attacker's file: 3,000,000 `<si><t>a</t></si>`, 51 MB unpacked from ~125 KB (ratio ~400), under
+    # the 100 MB total; it took 53 s and 755 MB of worker before the ratio cap.
+    content = payloads.xlsx_shared_strings_bomb(3_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ApplicationError, match="compactação") as info:
+            _import_bytes(tmp_path, content)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert info.value.extra["code"] == "invalid_file"
+    assert info.value.extra["member"] == "xl/sharedStrings.xml"
+    assert peak < 10 * 1024 * 1024
+    assert Charge.objects.count() == 0
+
+
+def test_a_shared_strings_table_past_its_own_cap_is_refused(tmp_path, settings):
+    settings.XLSX_MAX_RATIO = 10_000  # only the table's own size cap applies
+    settings.XLSX_MAX_SHARED_STRINGS_BYTES = 2 * 1024 * 1024
+
+    with pytest.raises(ApplicationError, match="textos compartilhados") as info:
+        _import_bytes(tmp_path, payloads.xlsx_shared_strings_bomb(200_000))
+
+    assert info.value.extra["limit_shared_strings_bytes"] == 2 * 1024 * 1024
+
+
+def test_a_small_member_is_not_held_to_the_ratio(tmp_path, settings):
+    # Under 1 MB a high ratio costs nothing: 20,000 entries are 340 KB at ~300x.
+    settings.XLSX_MAX_RATIO = 2
+    target = tmp_path / "pequena.xlsx"
+    target.write_bytes(payloads.xlsx_shared_strings_bomb(20_000))
+
+    check_xlsx_archive(target)  # does not raise
 
 
 def test_an_xlsx_with_too_many_members_is_refused(tmp_path, settings):
@@ -101,8 +139,13 @@ def test_a_rejected_bomb_costs_almost_no_memory(tmp_path):
 
 @pytest.mark.parametrize(
     "content",
-    [payloads.xlsx_entity_bomb(), payloads.xlsx_external_entity(), payloads.xlsx_with_many_members(20_000)],
-    ids=["billion-laughs", "xxe", "members"],
+    [
+        payloads.xlsx_entity_bomb(),
+        payloads.xlsx_external_entity(),
+        payloads.xlsx_with_many_members(20_000),
+        payloads.xlsx_shared_strings_bomb(3_000_000),
+    ],
+    ids=["billion-laughs", "xxe", "members", "shared-strings"],
 )
 def test_the_api_answers_a_hostile_xlsx_with_a_clean_400(api, content):
     upload = SimpleUploadedFile("planilha.xlsx", content, content_type="application/octet-stream")

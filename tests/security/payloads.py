@@ -12,6 +12,7 @@ import zipfile
 from openpyxl import Workbook
 
 SHEET_PART = "xl/worksheets/sheet1.xml"
+SHARED_STRINGS_PART = "xl/sharedStrings.xml"
 _SHEET_NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 _ROW = (
     '<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>Nome {r}</t></is></c>'
@@ -66,6 +67,24 @@ def xlsx_zip_bomb(uncompressed_mb: int = 400) -> bytes:
                 sheet.write(block)
                 written += len(block)
             sheet.write(b"</sheetData></worksheet>")
+    return out.getvalue()
+
+
+def xlsx_shared_strings_bomb(strings: int = 3_000_000) -> bytes:
+    """A shared-strings table of `strings` one-letter entries (the attacker's file: 3,000,000 of them are
+    51 MB unpacked from ~125 KB, under the total cap); openpyxl loads the whole table into memory."""
+    source = zipfile.ZipFile(io.BytesIO(workbook_bytes()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+        for info in source.infolist():
+            if info.filename != SHARED_STRINGS_PART:
+                target.writestr(info.filename, source.read(info.filename))
+        with target.open(SHARED_STRINGS_PART, "w", force_zip64=True) as table:
+            table.write(f'<?xml version="1.0" encoding="UTF-8"?><sst {_SHEET_NS} count="{strings}">'.encode())
+            block = b"<si><t>a</t></si>" * 10_000
+            for _ in range(strings // 10_000):
+                table.write(block)
+            table.write(b"<si><t>a</t></si>" * (strings % 10_000) + b"</sst>")
     return out.getvalue()
 
 
