@@ -17,7 +17,14 @@ from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from cobranca.auth_tokens import refresh_matches_password
-from cobranca.ratelimit import LOGIN_GROUP, LOGIN_LOCKED_MESSAGE, login_attempt_limited, too_many_requests
+from cobranca.ratelimit import (
+    LOGIN_GROUP,
+    LOGIN_LOCKED_MESSAGE,
+    login_attempt_failed,
+    login_attempt_limited,
+    login_attempt_succeeded,
+    too_many_requests,
+)
 
 
 def _login_username(request) -> str:
@@ -45,18 +52,22 @@ class LoginApi(APIView):
         summary="Obter tokens JWT",
     )
     def post(self, request):
-        if login_attempt_limited(request, _login_username(request)):
+        username = _login_username(request)
+        if login_attempt_limited(request, username):
             return too_many_requests(
                 request, settings.LOGIN_RATE_LIMIT, group=LOGIN_GROUP, message=LOGIN_LOCKED_MESSAGE
             )
         serializer = self.LoginInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():
+            login_attempt_failed(request, username)
+            serializer.is_valid(raise_exception=True)
         user = authenticate(
             request,
             username=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
         )
         if user is None or not user.is_active:
+            login_attempt_failed(request, username)
             logger.bind(security=True).warning(
                 "security.login_failed ip={} user_hash={}",
                 request.META.get("REMOTE_ADDR", ""),
@@ -66,6 +77,7 @@ class LoginApi(APIView):
                 {"message": "Usuário ou senha inválidos.", "extra": {"code": "invalid_credentials"}},
                 status=status.HTTP_401_UNAUTHORIZED,
             )
+        login_attempt_succeeded(request, username)
         refresh = RefreshToken.for_user(user)
         logger.info("auth.login user_id={} ip={}", user.pk, request.META.get("REMOTE_ADDR", ""))
         return Response({"access": str(refresh.access_token), "refresh": str(refresh)})

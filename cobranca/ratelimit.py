@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 
 from django.conf import settings
+from django.core.cache import caches
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django_ratelimit import ALL
-from django_ratelimit.core import is_ratelimited
+from django_ratelimit.core import _get_window, _make_cache_key, _split_rate, get_usage, is_ratelimited
 from loguru import logger
 from rest_framework.throttling import BaseThrottle
 
@@ -68,21 +69,71 @@ LOGIN_LOCKED_MESSAGE = (
 )
 
 
-def login_attempt_limited(request, username: str) -> bool:
-    """Count one login attempt against the caller's IP and against the username (LOGIN_RATE_LIMIT each, in
-    the shared cache, so every web worker sees the same counters) and say whether it is over the limit.
-
-    Every attempt counts, right or wrong: once the limit is reached even the right password is refused until
-    the window ends, so guessing cannot go on in parallel with a successful login.
-    """
-    rate = settings.LOGIN_RATE_LIMIT
+def _login_keys(request, username: str) -> dict[str, object]:
+    """The two counters of a login attempt: the caller's IP and the username (lower-cased)."""
     name = (username or "").strip().lower() or "-"
-    keys = (
-        lambda group, req: f"ip:{client_ip(req) or ''}",
-        lambda group, req: f"user:{name}",
-    )
-    limited = [rate_limited(request, group=LOGIN_GROUP, key=key, rate=rate, method=ALL) for key in keys]
-    return any(limited)
+    ip = client_ip(request) or ""
+    return {
+        "ip": lambda group, req: f"ip:{ip}",
+        "user": lambda group, req: f"user:{name}",
+    }
+
+
+def _login_usage(request, key) -> dict | None:
+    try:
+        return get_usage(request, group=LOGIN_GROUP, key=key, rate=settings.LOGIN_RATE_LIMIT, method=ALL)
+    except Exception as exc:  # noqa: BLE001 - see rate_limited: an unavailable cache never locks anyone out
+        logger.bind(security=True).error(
+            "security.ratelimit_unavailable group={} path={} error={}",
+            LOGIN_GROUP,
+            request.path,
+            type(exc).__name__,
+        )
+        return None
+
+
+def login_attempt_limited(request, username: str) -> bool:
+    """Say whether a login attempt must be refused before its password is checked: the caller's IP or the
+    username already has LOGIN_RATE_LIMIT failed attempts in the current window (in the shared cache, so every
+    web worker sees the same counters).
+
+    Only failures count (`login_attempt_failed`): a user who types the right password is never locked out by
+    their own logins. Once the limit is reached even the right password is refused until the window ends, so
+    guessing cannot go on in parallel with a successful login.
+    """
+    for key in _login_keys(request, username).values():
+        usage = _login_usage(request, key)
+        if usage is not None and usage["count"] >= usage["limit"]:
+            return True
+    return False
+
+
+def login_attempt_failed(request, username: str) -> None:
+    """Count one failed login against the caller's IP and against the username."""
+    for key in _login_keys(request, username).values():
+        rate_limited(request, group=LOGIN_GROUP, key=key, rate=settings.LOGIN_RATE_LIMIT, method=ALL)
+
+
+def login_attempt_succeeded(request, username: str) -> None:
+    """A successful login clears the username's failures (the typos of its owner), never the IP's: one
+    account an attacker owns must not buy more guesses at the others from the same address."""
+    if not settings.RATELIMIT_ENABLE:
+        return
+    rate = settings.LOGIN_RATE_LIMIT
+    key = _login_keys(request, username)["user"]
+    value = key(LOGIN_GROUP, request)
+    _, period = _split_rate(rate)
+    # django-ratelimit's own key for this counter (its window and hashing), so the next check reads zero.
+    cache_key = _make_cache_key(LOGIN_GROUP, _get_window(value, period), rate, value, ALL)
+    try:
+        caches[settings.RATELIMIT_USE_CACHE].delete(cache_key)
+    except Exception as exc:  # noqa: BLE001 - the cache backends raise their own errors
+        logger.bind(security=True).error(
+            "security.ratelimit_unavailable group={} path={} error={}",
+            LOGIN_GROUP,
+            request.path,
+            type(exc).__name__,
+        )
 
 
 def login_locked_page(request) -> HttpResponse:
@@ -106,13 +157,23 @@ def login_locked_page(request) -> HttpResponse:
 
 
 def login_attempts_limited(view):
-    """Wrap a login view (a form posting `username`): over the limit, answer the 429 page instead."""
+    """Wrap a login view (a form posting `username`): over the limit, answer the 429 page instead; otherwise
+    count the attempt as a failure or a success by the view's answer."""
 
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
-        if request.method == "POST" and login_attempt_limited(request, request.POST.get("username", "")):
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
+        username = request.POST.get("username", "")
+        if login_attempt_limited(request, username):
             return login_locked_page(request)
-        return view(request, *args, **kwargs)
+        response = view(request, *args, **kwargs)
+        # Django's login views redirect after a login and answer the form again (200) after a failure.
+        if response.status_code in (301, 302) and request.user.is_authenticated:
+            login_attempt_succeeded(request, username)
+        else:
+            login_attempt_failed(request, username)
+        return response
 
     return wrapped
 

@@ -324,3 +324,57 @@ def test_a_refresh_token_without_the_password_claim_is_refused_at_refresh(api, o
     response = api.post("/auth/refresh", {"refresh": str(token)}, format="json")
     assert response.status_code == 401
     assert response.json()["extra"]["code"] == "token_not_valid"
+
+
+# --- only failed attempts count: a user who types the right password is never locked out by it --------------
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_successful_page_logins_do_not_count_toward_the_limit(client, staff, path):
+    for _ in range(8):
+        response = _page_login(client, path, "chefe", "s3nha-forte-123", ip="10.6.6.6")
+        assert response.status_code == 302
+        client.logout()
+
+
+def test_successful_logins_on_the_three_endpoints_do_not_lock_the_next_one(client, api, staff):
+    """The operator's report: three dashboard logins, then the admin login refused with the right password."""
+    for _ in range(3):
+        assert (
+            _page_login(client, "/accounts/login/", "chefe", "s3nha-forte-123", ip="10.6.6.7").status_code
+            == 302
+        )
+        client.logout()
+    for _ in range(3):
+        assert _login(api, username="chefe", ip="10.6.6.7").status_code == 200
+
+    assert _page_login(client, "/admin/login/", "chefe", "s3nha-forte-123", ip="10.6.6.7").status_code == 302
+
+
+def test_a_success_clears_the_username_failures_but_not_the_ip_ones(client, operator, staff):
+    # Four typos, then the right password: the username's count starts over...
+    for i in range(4):
+        _page_login(client, "/accounts/login/", "chefe", "errada", ip=f"10.8.8.{i}")
+    assert (
+        _page_login(client, "/accounts/login/", "chefe", "s3nha-forte-123", ip="10.8.9.1").status_code == 302
+    )
+    client.logout()
+    for i in range(4):
+        assert _page_login(client, "/accounts/login/", "chefe", "errada", ip=f"10.8.7.{i}").status_code == 200
+    assert (
+        _page_login(client, "/accounts/login/", "chefe", "s3nha-forte-123", ip="10.8.9.2").status_code == 302
+    )
+    client.logout()
+
+    # ...but the IP's does not: four failures on other names and one success from it still leave one try.
+    for i in range(4):
+        _page_login(client, "/accounts/login/", f"x{i}", "errada", ip="10.8.6.6")
+    assert (
+        _page_login(client, "/accounts/login/", "chefe", "s3nha-forte-123", ip="10.8.6.6").status_code == 302
+    )
+    client.logout()
+    _page_login(client, "/accounts/login/", "x9", "errada", ip="10.8.6.6")
+    assert (
+        _page_login(client, "/accounts/login/", "operador", "s3nha-forte-123", ip="10.8.6.6").status_code
+        == 429
+    )
