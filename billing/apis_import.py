@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
 from drf_spectacular.types import OpenApiTypes
@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from billing.importing import import_file, rejected_path
 from billing.models import ImportBatch
 from cobranca.exceptions import ApplicationError
+from cobranca.masking import sees_full_contact
 from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses
 
 
@@ -152,8 +153,19 @@ class ImportApi(APIView):
         )
 
 
+def readable_batch(request, batch_id: int) -> ImportBatch:
+    """The batch if the caller may read its report and rejected rows (which echo full names and phones): its
+    uploader, or whoever reads full contact data (`sees_full_contact`, staff included). Anyone else gets the
+    same 404 as for a batch that does not exist, so ids of other users' imports are not confirmed."""
+    batch = get_object_or_404(ImportBatch, pk=batch_id)
+    if batch.created_by_id != request.user.pk and not sees_full_contact(request.user):
+        raise Http404
+    return batch
+
+
 class ImportBatchApi(APIView):
-    """GET /api/billing/import/<batch_id> → the stored report of a batch."""
+    """GET /api/billing/import/<batch_id> → the stored report of a batch (for its uploader, staff and holders
+    of the full-contact permission; others 404)."""
 
     @extend_schema(
         summary="Relatório de uma importação",
@@ -167,7 +179,7 @@ class ImportBatchApi(APIView):
         ],
     )
     def get(self, request, batch_id: int):
-        batch = get_object_or_404(ImportBatch, pk=batch_id)
+        batch = readable_batch(request, batch_id)
         return Response(
             {
                 **batch.report,
@@ -186,7 +198,8 @@ class ImportRejectedCsvApi(APIView):
     @extend_schema(
         summary="Baixar as linhas rejeitadas de uma importação (CSV)",
         description="CSV separado por ';', UTF-8, com as colunas do arquivo e o motivo da rejeição. "
-        "404 quando a importação não existe ou não tem linhas rejeitadas.",
+        "404 quando a importação não existe, não tem linhas rejeitadas ou foi enviada por outro usuário "
+        "(só quem a enviou, a equipe e quem vê contatos completos podem lê-la).",
         operation_id="api_billing_import_rejected_csv_retrieve",
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="Linhas rejeitadas (anexo)."),
@@ -194,7 +207,7 @@ class ImportRejectedCsvApi(APIView):
         },
     )
     def get(self, request, batch_id: int):
-        batch = get_object_or_404(ImportBatch, pk=batch_id)
+        batch = readable_batch(request, batch_id)
         path = rejected_path(batch.pk)
         if not path.is_file():
             raise ApplicationError(

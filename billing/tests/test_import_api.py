@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -12,6 +13,7 @@ from django.urls import include, path
 from rest_framework.test import APIClient
 
 from billing.models import Charge, ImportBatch
+from cobranca.tests.security_helpers import api_for, make_user
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -178,3 +180,46 @@ def test_the_command_turns_an_unreadable_file_into_a_command_error(tmp_path):
 
     with pytest.raises(CommandError, match="JSON"):
         call_command("import_clients", str(bad), "--no-progress")
+
+
+# --- who reads an import's report and rejected rows (second outside test) -----------------------------------
+
+
+def _import_as(user) -> int:
+    response = api_for(user).post(
+        "/api/billing/import", {"file": upload("c.json", MIXED), "skip_invalid": "true"}, format="multipart"
+    )
+    assert response.status_code == 200, response.content
+    return response.json()["batch_id"]
+
+
+def _reads(user, batch_id: int) -> tuple[int, int]:
+    client = api_for(user)
+    report = client.get(f"/api/billing/import/{batch_id}")
+    rejected = client.get(f"/api/billing/import/{batch_id}/rejected.csv")
+    return report.status_code, rejected.status_code
+
+
+def _second_integrator():
+    user = get_user_model().objects.create_user("integrador-2", password="x")
+    user.groups.add(Group.objects.get(name="Integradores"))
+    return user
+
+
+def test_an_integrator_cannot_read_another_users_import_report_or_rejected_rows():
+    # The rejected CSV echoes full names and phones: the attacker read another user's with 200.
+    integrator = make_user("integrator")
+    other_batch = _import_as(make_user("staff"))
+    integrators_batch = _import_as(_second_integrator())
+
+    assert _reads(integrator, other_batch) == (404, 404)
+    assert _reads(integrator, integrators_batch) == (404, 404)
+
+
+def test_the_uploader_staff_and_full_contact_holders_read_the_import():
+    integrator = make_user("integrator")
+    batch_id = _import_as(integrator)
+
+    assert _reads(integrator, batch_id) == (200, 200)
+    assert _reads(make_user("operator"), batch_id) == (200, 200)  # billing.view_full_contact
+    assert _reads(make_user("staff"), batch_id) == (200, 200)

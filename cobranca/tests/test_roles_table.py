@@ -69,6 +69,8 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("api/dispatches/<pk>", "GET"): API,
     # billing: imports and templates (billing/apis_import.py, billing/apis_templates.py)
     ("api/billing/import", "POST"): API,
+    # An import's report and rejected rows: any API role reaches the view, which answers 404 unless the caller
+    # uploaded the batch or sees full contact data (billing.apis_import.readable_batch; test_import_api.py).
     ("api/billing/import/<int:batch_id>", "GET"): API,
     ("api/billing/import/<int:batch_id>/rejected.csv", "GET"): API,
     ("api/billing/templates", "GET"): API,
