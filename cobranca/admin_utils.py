@@ -4,6 +4,7 @@ payloads."""
 from __future__ import annotations
 
 import csv
+import unicodedata
 
 from django.http import HttpResponse
 from django.utils.html import format_html, format_html_join
@@ -11,20 +12,29 @@ from django.utils.html import format_html, format_html_join
 # What a spreadsheet reads as the start of a formula: = + - @ and their full-width forms (East Asian input
 # methods turn them into the ASCII ones). Tab, CR and LF are skipped by some spreadsheets before a formula.
 _FORMULA_CHARS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
-_LEADING_BLANKS = " \t\r\n"
+
+
+def _blank(char: str) -> bool:
+    """Blank for the formula check: every Unicode whitespace (NBSP, vertical tab, form feed, the separators
+    U+001C-U+001F, the ideographic space, …) and every invisible format character (category Cf: zero-width
+    spaces and joiners, BOM, bidi marks), which a spreadsheet may skip or never show before a formula."""
+    return char.isspace() or unicodedata.category(char) == "Cf"
 
 
 def csv_safe(value) -> str:
     """Neutralise spreadsheet formulas (CSV injection), the one neutraliser of the project.
 
     A cell whose first character is a formula character (= + - @ or ＝ ＋ － ＠), a tab, a CR or a LF, or
-    whose first non-blank character is a formula character, is prefixed with a quote.
+    whose first non-blank character (`_blank`: Unicode whitespace and format characters) is a formula
+    character, is prefixed with a quote.
     """
     text = "" if value is None else str(value)
     if not text:
         return text
-    stripped = text.lstrip(_LEADING_BLANKS)
-    if text[0] in "\t\r\n" or (stripped and stripped[0] in _FORMULA_CHARS):
+    if text[0] in "\t\r\n":
+        return "'" + text
+    first = next((char for char in text if not _blank(char)), "")
+    if first in _FORMULA_CHARS:
         return "'" + text
     return text
 

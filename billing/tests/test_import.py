@@ -278,13 +278,30 @@ def test_skip_invalid_imports_the_valid_rows_and_saves_the_rejected_ones_as_csv(
         "\uff0d1",
         "\uff20SUM(A1)",
         ' \uff1dHYPERLINK("http://x")',
+        # Any Unicode blank or invisible format character before the formula (second outside test): NBSP,
+        # vertical tab, form feed, the information separators, the ideographic space, zero-width ones, BOM.
+        "\u00a0=1+1",
+        "\x0b=1+1",
+        "\x0c+1",
+        "\x1c=1+1",
+        "\x1d-1",
+        "\x1e@SUM(A1)",
+        "\x1f=1+1",
+        "\u3000=1+1",
+        "\u200b=1+1",
+        "\u200b\u00a0\u3000\ufeff\u2060=1+1",
+        "\u202e\uff1d1+1",
+        "\u2028=1+1",
+        "\x85=1+1",
     ],
 )
 def test_csv_export_cells_that_look_like_formulas_get_a_quote(value):
     assert csv_safe(value) == "'" + value
 
 
-@pytest.mark.parametrize("value", ["Maria", "R$ 150,00", "150.50", "a=b", "x-y", "e-mail@x.com", "", " "])
+@pytest.mark.parametrize(
+    "value", ["Maria", "R$ 150,00", "150.50", "a=b", "x-y", "e-mail@x.com", "", " ", "\u00a0Maria", "\u200b"]
+)
 def test_csv_export_leaves_ordinary_cells_alone(value):
     assert csv_safe(value) == value
 
