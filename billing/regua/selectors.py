@@ -4,12 +4,25 @@ and next), and the results per step (sent, read, replied, paid within 7 days).""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter, defaultdict
 
-from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    When,
+)
 from django.utils import timezone
 
 from billing.models import Charge, Dispatch
+from billing.phones import PhoneError, normalize_phone
 from billing.regua import reasons
 from billing.regua.models import Regua, ReguaEntry, ReguaStep
 from billing.regua.planner import plan_compute, regua_info
@@ -94,6 +107,41 @@ def _fill_names(calendar: list[dict]) -> None:
         for step in day["steps"]:
             for who in step["who"]:
                 who["name"] = names.get(who["client_id"], "")
+
+
+# How many charges the "Próximos lembretes" search lists when several match (the count is always complete).
+CHARGE_SEARCH_LIMIT = 20
+
+
+def charge_search(*, text: str, limit: int = CHARGE_SEARCH_LIMIT) -> tuple[list[Charge], int]:
+    """Charges matching what an operator typed: the charge's id (external id, case-insensitive, or the
+    database id), the debtor's name (any part of it) or phone (any format, or at least 4 of its digits).
+    Returns (up to `limit` charges, open ones first and then by due date; how many matched). Two queries."""
+    text = (text or "").strip()
+    if not text:
+        return [], 0
+    cond = Q(external_id__iexact=text) | Q(client__name__icontains=text)
+    digits = re.sub(r"\D", "", text)
+    if digits == text and len(digits) <= 9:
+        cond |= Q(pk=int(digits))
+    if len(digits) >= 4:
+        cond |= Q(client__phone__contains=digits)
+        try:
+            cond |= Q(client__phone=normalize_phone(text))
+        except PhoneError:
+            pass
+    matches = Charge.objects.filter(cond)
+    exact = [c for c in matches.filter(external_id__iexact=text).select_related("client")[:1]]
+    if exact:
+        # An id typed in full means that charge, even if its text also appears in some debtor's name.
+        return exact, 1
+    found = list(
+        matches.select_related("client", "regua", "import_batch__regua").order_by(
+            Case(When(status=Charge.Status.OPEN, then=0), default=1), "due_date", "pk"
+        )[: limit + 1]
+    )
+    total = len(found) if len(found) <= limit else matches.count()
+    return found[:limit], total
 
 
 def charge_regua(charge: Charge) -> Regua | None:

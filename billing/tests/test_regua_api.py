@@ -8,7 +8,9 @@ import datetime as dt
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.test import Client as HttpClient
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -224,3 +226,69 @@ def test_assign_makes_a_list_of_charges_follow_the_regua(api):
     ).json()
     assert body["charges"] == 1
     assert [c.regua_id for c in Charge.objects.order_by("pk")] == [school.pk, None]
+
+
+# --- "Próximos lembretes": find the charge by debtor name, phone or id --------------------------------------
+
+
+def test_the_dashboard_finds_a_charge_by_the_debtors_name(op_client):
+    joao = ClientFactory(name="João da Silva", phone="+5511987650001")
+    ChargeFactory(client=joao, external_id=None, description="Mensalidade de março")
+    ChargeFactory(client=ClientFactory(name="Maria Souza"), external_id=None)
+
+    page = op_client.get("/painel/regua/", {"cobranca": "joão da silva"})
+
+    html = page.content.decode()
+    assert "não encontrada" not in html
+    assert 'id="lembretes-cobranca"' in html and "Mensalidade de março · João da Silva" in html
+    assert 'id="escolha-cobranca"' not in html
+
+
+def test_the_dashboard_finds_a_charge_by_phone_in_any_format(op_client):
+    client = ClientFactory(name="Ana Lima", phone="+5511987650002")
+    ChargeFactory(client=client, external_id=None, description="Plano anual")
+
+    for typed in ("(11) 98765-0002", "11 8765-0002", "650002"):
+        html = op_client.get("/painel/regua/", {"cobranca": typed}).content.decode()
+        assert "Plano anual · Ana Lima" in html, typed
+
+
+def _queries(op_client, params) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert op_client.get("/painel/regua/", params).status_code == 200
+    return len(captured)
+
+
+def test_several_matches_are_listed_to_pick_one(op_client):
+    joao = ClientFactory(name="João da Silva", phone="+5511987650003")
+    first = ChargeFactory(client=joao, external_id=None, description="Parcela 1")
+    ChargeFactory(client=joao, external_id="FAT-9", description="Parcela 2")
+    ChargeFactory(client=ClientFactory(name="João Pedro", phone="+5511987650004"), description="Outra")
+
+    # The search costs a few queries on top of the page, however many charges match.
+    base = _queries(op_client, {})
+    assert _queries(op_client, {"cobranca": "João"}) <= base + 3
+    for i in range(10):
+        ChargeFactory(client=ClientFactory(name=f"João {i}", phone=f"+55119876511{i:02d}"))
+    assert _queries(op_client, {"cobranca": "João"}) <= base + 3
+
+    page = op_client.get("/painel/regua/", {"cobranca": "João da"})
+    html = page.content.decode()
+    assert 'id="lembretes-cobranca"' not in html
+    listed = html.split('id="escolha-cobranca"', 1)[1].split("</section>", 1)[0]
+    assert "2 cobranças encontradas" in listed
+    assert "Parcela 1" in listed and "Parcela 2" in listed and "João Pedro" not in listed
+    assert "+5511987650003" not in listed and "0003" in listed  # the list masks the phones
+    assert f"escolha={first.pk}" in listed
+
+    chosen = op_client.get("/painel/regua/", {"cobranca": "João da", "escolha": first.pk})
+    html = chosen.content.decode()
+    assert 'id="lembretes-cobranca"' in html and "Parcela 1 · João da Silva" in html
+
+
+def test_an_id_still_finds_its_charge_and_nothing_found_says_so(op_client):
+    charge = ChargeFactory(external_id="FAT-2026-00042", description="Fatura 42")
+    assert "Fatura 42" in op_client.get("/painel/regua/", {"cobranca": "fat-2026-00042"}).content.decode()
+    assert "Fatura 42" in op_client.get("/painel/regua/", {"cobranca": str(charge.pk)}).content.decode()
+    html = op_client.get("/painel/regua/", {"cobranca": "Ninguém"}, follow=True).content.decode()
+    assert "Nenhuma cobrança encontrada para “Ninguém”" in html

@@ -29,23 +29,28 @@ def regua_page(request: HttpRequest) -> HttpResponse:
     for regua in reguas:
         regua.results = selectors.regua_step_results(regua=regua)
     lookup = (request.GET.get("cobranca") or "").strip()
-    charge, reminders = None, None
-    if lookup:
+    chosen = (request.GET.get("escolha") or "").strip()
+    charge, reminders, matches, total = None, None, [], 0
+    if chosen.isdigit():
         charge = (
             Charge.objects.select_related("client", "regua", "import_batch__regua")
-            .filter(external_id=lookup)
+            .filter(pk=int(chosen))
             .first()
         )
-        if charge is None and lookup.isdigit():
-            charge = (
-                Charge.objects.select_related("client", "regua", "import_batch__regua")
-                .filter(pk=int(lookup))
-                .first()
+    elif lookup:
+        matches, total = selectors.charge_search(text=lookup)
+        if total == 1:
+            charge, matches = matches[0], []
+        elif total == 0:
+            messages.warning(
+                request,
+                f"Nenhuma cobrança encontrada para “{lookup}”. Busque pelo nome do devedor, pelo telefone "
+                "ou pelo id da cobrança.",
             )
-        if charge is None:
-            messages.warning(request, f"Cobrança “{lookup}” não encontrada.")
-        else:
-            reminders = selectors.charge_reminders(charge=charge)
+    if charge is not None:
+        reminders = selectors.charge_reminders(charge=charge)
+    elif chosen:
+        messages.warning(request, "Cobrança não encontrada.")
     context = {
         "nav": "regua",
         "reguas": reguas,
@@ -53,6 +58,8 @@ def regua_page(request: HttpRequest) -> HttpResponse:
         "lookup": lookup,
         "charge": charge,
         "reminders": reminders,
+        "matches": matches,
+        "total": total,
     }
     return render(request, "dashboard/regua.html", context)
 
