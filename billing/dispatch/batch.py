@@ -30,28 +30,27 @@ class SendBatchResult:
 
 
 def resolve_upload(name: str) -> Path:
-    """A file inside settings.UPLOADS_DIR named by a relative path; anything that could leave it is refused.
+    """A file directly inside settings.UPLOADS_DIR, named by its bare file name; anything else is refused.
 
-    Refused: absolute paths, drive letters, backslashes, `..` parts, NUL bytes, names the file system cannot
-    hold (too long), and anything whose resolved path (symlinks followed) is not inside the resolved uploads
+    Refused: any path separator (`/` or `\\`, so no subfolder either: uploads/rejected/ holds other imports'
+    rejected rows), drive letters, `.` and `..`, NUL bytes, names the file system cannot hold (too long), and
+    anything whose resolved path (symlinks followed) is not a file directly inside the resolved uploads
     directory.
     """
     refuse = ApplicationError(
         "Arquivo inválido: informe só o nome de um arquivo enviado para a pasta de uploads.",
         {"clients_file": name},
     )
-    if not name or "\x00" in name or "\\" in name or ":" in name:
+    if not name or name in (".", "..") or any(char in name for char in "/\\:\x00"):
         raise refuse
     relative = PurePosixPath(name)
-    if relative.is_absolute() or any(part in ("..", "") for part in relative.parts):
-        raise refuse
     base = Path(settings.UPLOADS_DIR).resolve()
     try:
         candidate = (base / relative).resolve()
         exists = candidate.is_file()
     except OSError:  # e.g. ENAMETOOLONG: not a name an upload could have
         raise refuse from None
-    if not candidate.is_relative_to(base) or candidate == base:
+    if candidate.parent != base:
         raise refuse
     if not exists:
         raise ApplicationError(

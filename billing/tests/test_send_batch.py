@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from billing.dispatch.batch import campaign_send_batch
+from billing.dispatch.batch import campaign_send_batch, resolve_upload
 from billing.models import Campaign, ImportBatch
 from billing.tests.dispatch_support import make_charges, plain_template
 from billing.tests.factories import MessageTemplateFactory
@@ -56,3 +56,28 @@ def test_a_file_outside_the_uploads_folder_is_refused_before_anything_is_written
     with pytest.raises(ApplicationError, match="Arquivo inválido"):
         campaign_send_batch(template=plain_template(), clients_file="../etc/passwd")
     assert not Campaign.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["rejected/2.csv", "sub/clientes.json", "./clientes.json", "sub/"])
+def test_a_name_with_a_path_separator_is_refused_even_inside_the_uploads_folder(settings, tmp_path, name):
+    # The attacker read uploads/rejected/2.csv (another import's rejected rows) although only a bare file name
+    # is allowed.
+    settings.UPLOADS_DIR = tmp_path
+    for folder in ("rejected", "sub"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "rejected" / "2.csv").write_text("id;nome;telefone\n", encoding="utf-8")
+    (tmp_path / "sub" / "clientes.json").write_text("[]", encoding="utf-8")
+    (tmp_path / "clientes.json").write_text("[]", encoding="utf-8")
+
+    with pytest.raises(ApplicationError, match="Arquivo inválido"):
+        resolve_upload(name)
+    with pytest.raises(ApplicationError, match="Arquivo inválido"):
+        campaign_send_batch(template=plain_template(), clients_file=name)
+    assert not Campaign.objects.exists() and not ImportBatch.objects.exists()
+
+
+def test_a_bare_file_name_in_the_uploads_folder_is_read(settings, tmp_path):
+    settings.UPLOADS_DIR = tmp_path
+    (tmp_path / "clientes.json").write_text("[]", encoding="utf-8")
+
+    assert resolve_upload("clientes.json") == (tmp_path / "clientes.json").resolve()
