@@ -43,6 +43,7 @@ from .common import (
     money,
 )
 from .deals import _DealsMixin
+from .greeting import _GreetingMixin
 from .parsing import fold
 from .replies import phrase, reply
 from .types import (
@@ -89,7 +90,7 @@ def decide(
     ).run()
 
 
-class _Turn(_ChargesMixin, _DealsMixin):
+class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
     def __init__(
         self,
         *,
@@ -149,9 +150,6 @@ class _Turn(_ChargesMixin, _DealsMixin):
         if self.snap.first_name:
             return phrase("saudacao_nome", nome=self.snap.first_name)
         return phrase("saudacao")
-
-    def _menu(self) -> str:
-        return phrase("menu")
 
     def _pending(self) -> str | None:
         pending = self.context.get("pending")
@@ -226,12 +224,6 @@ class _Turn(_ChargesMixin, _DealsMixin):
             self._set_pending(None)
             return reply("comprovante_recebido")
         return reply("arquivo_recebido")
-
-    def _greeting(self) -> str:
-        return reply("saudacao", saudacao=self._hello(), credor=self.snap.creditor.name, menu=self._menu())
-
-    def _thanks(self) -> str:
-        return reply("agradecimento")
 
     def _not_understood(self) -> str:
         streak = int(self.context.get("unknown_streak") or 0) + 1

@@ -103,6 +103,12 @@ CASES: dict[str, ClientSnapshot] = {
     "payment claimed": ClientSnapshot(
         7, CREDITOR, "Maria", charges=(chg(1, "300.00", status="payment_claimed"),)
     ),
+    "several, one payment claimed": ClientSnapshot(
+        7,
+        CREDITOR,
+        "Maria",
+        charges=(chg(1, "300.00", "Mensalidade", status="payment_claimed"), chg(2, "250.00")),
+    ),
     "disputed": ClientSnapshot(7, CREDITOR, "Maria", charges=(chg(1, "300.00", status="disputed"),)),
     "nothing open": ClientSnapshot(7, CREDITOR, "Maria", charges=()),
     "no discount policy": ClientSnapshot(7, CREDITOR, "Maria", charges=(chg(1, "300.00", "Mensalidade"),)),
@@ -130,6 +136,19 @@ SCRIPTS: dict[str, list[tuple]] = {
     "greeting": [("saudacao", "oi")],
     "greeting read as opt-out": [("opt_out", "bom dia, tudo bem?", {}, 0.97)],
     "thanks": [("agradecimento", "obrigada")],
+    "greeting, then greetings again": [
+        ("saudacao", "oi"),
+        ("saudacao", "bom dia, Deus abençoe"),
+        ("saudacao", "boa noite"),
+        ("saudacao", "opa"),
+    ],
+    "who is writing": [("saudacao", "quem é?")],
+    "claim, greeting, who is writing": [
+        ("confirmacao_pagamento", "já paguei"),
+        ("saudacao", "bom dia, Deus abençoe"),
+        ("saudacao", "quem fala?"),
+        ("agradecimento", "Deus abençoe"),
+    ],
     "two unknowns": [("desconhecido", "xpto"), ("desconhecido", "abcd")],
     "claim then receipt": [("confirmacao_pagamento", "já paguei"), ("desconhecido", "")],
     "claim of the total": [("confirmacao_pagamento", "paguei tudo", {"amount": "1534.56"})],
@@ -321,7 +340,7 @@ def test_the_runs_render_every_entry_of_the_catalogue(monkeypatch):
         return render
 
     # The turn's parts live in several modules of chatbot.policy; each binds reply/phrase at import.
-    for name in ("decide", "charges", "deals", "common"):
+    for name in ("decide", "charges", "deals", "common", "greeting"):
         module = importlib.import_module(f"chatbot.policy.{name}")
         for attr, section, original in (("reply", "respostas", reply), ("phrase", "frases", phrase)):
             if hasattr(module, attr):
