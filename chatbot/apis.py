@@ -12,50 +12,49 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chatbot import selectors, services
-from cobranca.masking import mask_phone, sees_full_contact
+from cobranca.masking import MaskedFieldsMixin, mask_phone, mask_text
 from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses
 from conversations import selectors as conversation_selectors
 
-# Mirrors chatbot.selectors.chat_history (OpenAPI only).
-_HISTORY = inline_serializer(
-    "ChatHistory",
-    {
-        "phone": serializers.CharField(),
-        "client": inline_serializer(
-            "ChatHistoryClient",
-            {"id": serializers.IntegerField(), "name": serializers.CharField()},
-            allow_null=True,
-        ),
-        "conversations": inline_serializer(
-            "ChatHistoryConversation",
-            {
-                "id": serializers.IntegerField(),
-                "state": serializers.CharField(),
-                "needs_attention": serializers.BooleanField(),
-                "attention_reason": serializers.CharField(allow_blank=True),
-                "context": serializers.DictField(),
-            },
-            many=True,
-        ),
-        "messages": inline_serializer(
-            "ChatHistoryMessage",
-            {
-                "id": serializers.IntegerField(),
-                "conversation_id": serializers.IntegerField(),
-                "direction": serializers.CharField(),
-                "author": serializers.CharField(),
-                "source": serializers.CharField(),
-                "body": serializers.CharField(allow_blank=True),
-                "intent": serializers.CharField(allow_blank=True),
-                "confidence": serializers.FloatField(allow_null=True),
-                "entities": serializers.DictField(),
-                "sent_at": serializers.DateTimeField(),
-                "ack": serializers.CharField(),
-            },
-            many=True,
-        ),
-    },
-)
+
+# The shape of chatbot.selectors.chat_history, and its masking for callers without full contact
+# (cobranca.masking.MaskedFieldsMixin: the phone, and phones/CPF/CNPJ inside message bodies).
+class ChatHistoryClientSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class ChatHistoryConversationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    needs_attention = serializers.BooleanField()
+    attention_reason = serializers.CharField(allow_blank=True)
+    context = serializers.DictField()
+
+
+class ChatHistoryMessageSerializer(MaskedFieldsMixin, serializers.Serializer):
+    masked_fields = {"body": mask_text}
+
+    id = serializers.IntegerField()
+    conversation_id = serializers.IntegerField()
+    direction = serializers.CharField()
+    author = serializers.CharField()
+    source = serializers.CharField()
+    body = serializers.CharField(allow_blank=True)
+    intent = serializers.CharField(allow_blank=True)
+    confidence = serializers.FloatField(allow_null=True)
+    entities = serializers.DictField()
+    sent_at = serializers.DateTimeField()
+    ack = serializers.CharField()
+
+
+class ChatHistorySerializer(MaskedFieldsMixin, serializers.Serializer):
+    masked_fields = {"phone": mask_phone}
+
+    phone = serializers.CharField()
+    client = ChatHistoryClientSerializer(allow_null=True)
+    conversations = ChatHistoryConversationSerializer(many=True)
+    messages = ChatHistoryMessageSerializer(many=True)
 
 
 class ChatProcessApi(APIView):
@@ -150,7 +149,7 @@ class ChatConversationApi(APIView):
         summary="Histórico de conversa de um telefone",
         description="Cliente, conversas (estado, contexto) e todas as mensagens do telefone "
         "(qualquer formato brasileiro comum). 400 quando `phone` não é um telefone.",
-        responses={200: _HISTORY, **error_responses(400)},
+        responses={200: ChatHistorySerializer, **error_responses(400)},
         examples=[
             OpenApiExample(
                 "Histórico",
@@ -193,9 +192,7 @@ class ChatConversationApi(APIView):
     )
     def get(self, request, phone: str):
         history = selectors.chat_history(phone=phone)
-        if not sees_full_contact(request.user):
-            history["phone"] = mask_phone(history["phone"])
-        return Response(history)
+        return Response(ChatHistorySerializer(history, context={"request": request}).data)
 
 
 # Mirrors conversations.selectors.conversation_stats, which this API answers (the dashboard reads it too).

@@ -18,7 +18,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cobranca.masking import MaskedFieldsMixin, mask_embedded_numbers, mask_phone
+from cobranca.masking import MaskedFieldsMixin, mask_embedded_numbers, mask_phone, mask_text
 from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses, paginated
 from cobranca.permissions import ApiModelPermissions, IsOperator
 from conversations import selectors, services
@@ -26,7 +26,8 @@ from conversations.models import Conversation, Message
 
 
 class MessageOutput(MaskedFieldsMixin, serializers.ModelSerializer):
-    masked_fields = {"waha_id": mask_embedded_numbers}
+    # A debtor's text often carries a CPF or a phone: masked like a log line for callers without full contact.
+    masked_fields = {"waha_id": mask_embedded_numbers, "body": mask_text}
 
     effective_intent = serializers.CharField(read_only=True)
     operator = serializers.CharField(
@@ -54,7 +55,11 @@ class MessageOutput(MaskedFieldsMixin, serializers.ModelSerializer):
 
 
 class ConversationOutput(MaskedFieldsMixin, serializers.ModelSerializer):
-    masked_fields = {"client_phone": mask_phone, "chat_id": mask_embedded_numbers}
+    masked_fields = {
+        "client_phone": mask_phone,
+        "chat_id": mask_embedded_numbers,
+        "last_message_body": mask_text,
+    }
 
     client_id = serializers.IntegerField(allow_null=True, read_only=True)
     client_name = serializers.CharField(source="client.name", default=None, read_only=True, allow_null=True)

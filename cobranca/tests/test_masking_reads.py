@@ -144,3 +144,35 @@ def test_send_single_to_a_number_without_whatsapp_does_not_reveal_the_clients_ph
     response = api.post("/api/billing/send-single", {"client_id": client.pk, "text": "Oi"}, format="json")
     assert response.status_code == 422
     assert "12345678" not in response.content.decode()
+
+
+BODY_WITH_CONTACTS = "meu cpf é 123.456.789-09 (ou 12345678909), cnpj 12.345.678/0001-95, zap (21) 97654-3210"
+BODY_SECRETS = ("456.789", "12345678909", "345.678/0001", "97654-3210", "76543210")
+BODY_READS = ("/api/conversations/", "/api/conversations/{pk}", "/api/chat/conversation/21976543210")
+
+
+def _with_contacts_in_a_body(debtor):
+    MessageFactory(conversation=debtor["conversation"], body=BODY_WITH_CONTACTS)
+    return [path.format(pk=debtor["conversation"].pk) for path in BODY_READS]
+
+
+def test_integrators_read_message_bodies_with_phones_and_documents_masked(debtor):
+    # The second outside test read a debtor's CPF and phone inside message bodies (conversation thread, inbox
+    # preview, chat history): bodies go through mask_text for callers without full contact.
+    api = api_for(make_user("integrator"))
+    for path in _with_contacts_in_a_body(debtor):
+        response = api.get(path)
+        assert response.status_code == 200, path
+        text = response.content.decode()
+        assert not [s for s in BODY_SECRETS if s in text], (path, text[:800])
+        assert "vou pagar" in text or "meu cpf" in text  # the words are kept, only the numbers masked
+    thread = api.get(f"/api/conversations/{debtor['conversation'].pk}").json()
+    bodies = [message["body"] for message in thread["messages"]]
+    assert "meu cpf é 123******09" in bodies[-1] and "21*****3210" in bodies[-1]
+
+
+@pytest.mark.parametrize("role", ["operator", "staff"])
+def test_operators_and_staff_read_message_bodies_in_full(debtor, role):
+    api = api_for(make_user(role))
+    for path in _with_contacts_in_a_body(debtor):
+        assert BODY_WITH_CONTACTS in api.get(path).content.decode(), path
