@@ -431,6 +431,8 @@ def _apply(
         attention_reason=reasons[-1] if reasons else "",
         handoff=decision.handoff,
         at=now,
+        message=message,
+        acted_as=decision.acted_as,
     )
     return decision
 

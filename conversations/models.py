@@ -114,6 +114,9 @@ class Message(models.Model):
     confidence = models.FloatField("confiança", null=True, blank=True)
     entities = models.JSONField("entidades", default=dict, blank=True)
     corrected_intent = models.CharField("intenção corrigida", max_length=40, blank=True)
+    # What the message did when it answered the bot's question: a "sim" that confirmed a 3x agreement was
+    # classified `saudacao` but acted as `negociacao`. Shown in the inbox; `intent` stays the model's guess.
+    acted_as_intent = models.CharField("intenção aplicada", max_length=40, blank=True)
     corrected_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -154,6 +157,12 @@ class Message(models.Model):
     @property
     def effective_intent(self) -> str:
         return self.corrected_intent or self.intent
+
+    @property
+    def shown_intent(self) -> str:
+        """The intent the inbox shows: the operator's correction, else what the message acted as, else the
+        model's label."""
+        return self.corrected_intent or self.acted_as_intent or self.intent
 
 
 class Attachment(models.Model):

@@ -550,8 +550,14 @@ def conversation_record_bot_turn(
     attention_reason: str = "",
     handoff: bool = False,
     at: dt.datetime,
+    message: Message | None = None,
+    acted_as: str = "",
 ) -> Conversation:
-    """Save what a bot turn changed: its context, a flag for a person, a handoff to human mode."""
+    """Save what a bot turn changed: its context, a flag for a person, a handoff to human mode, and the intent
+    the debtor's `message` acted as when it answered a question of the bot (`acted_as`)."""
+    if message is not None and acted_as:
+        Message.objects.filter(pk=message.pk).update(acted_as_intent=acted_as[:40])
+        message.acted_as_intent = acted_as[:40]
     fields = ["context"]
     if attention_reason:
         conversation.needs_attention = True

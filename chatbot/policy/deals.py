@@ -32,6 +32,13 @@ from .types import (
     _jsonable,
 )
 
+# The intent a "sim" acts as, by the kind of proposal it confirms.
+_PROPOSAL_INTENT = {
+    ActionKind.CREATE_AGREEMENT: "negociacao",
+    ActionKind.CREATE_PROMISE: "promessa_pagamento",
+    ActionKind.OPT_OUT: "opt_out",
+}
+
 
 class _DealsMixin:
     """The part of a turn that handles promises, negotiation (offers, plans) and confirmations."""
@@ -187,6 +194,7 @@ class _DealsMixin:
         choice = parse_plan_choice(self.text, self.entities, bare_numbers=True)
         charge = self._charge_by_id(self._pending_data().get("charge_id"))
         if choice is not None and charge is not None:
+            self.intent = "negociacao"  # "2" picks an option of the offer
             return self._pick(charge, choice)
         if choice is None and self.intent == "desconhecido" and charge is not None:
             streak = int(self.context.get("unknown_streak") or 0) + 1
@@ -285,6 +293,8 @@ class _DealsMixin:
             return reply("confirmar_de_novo")
         self._set_pending(None)
         kind, params = data.get("action"), data.get("params") or {}
+        # The "sim" acts as the proposal's intent (the inbox shows it so, not as the classifier's guess).
+        self.intent = _PROPOSAL_INTENT.get(kind, self.intent)
         if kind == ActionKind.OPT_OUT:
             return self._opt_out_now()
         charge = self._charge_by_id(params.get("charge_id"))

@@ -130,13 +130,20 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
         if self.context.get("opted_out") or self.snap.opted_out:
             # Opted out: confirmed once when it happened, silence from then on.
             return Decision(reply="")
+        classified = self.intent
         body = self._known() if self.snap.is_known else self._unknown()
         self.updates.setdefault("unknown_streak", 0)
         last = [*self.context.get("last_intents", []), self.intent][-LAST_INTENTS_KEPT:]
         self.updates["last_intents"] = last
         if body and self.snap.is_known and self.intent != "pessoa_errada":
             body = self._introduce(body)
-        return Decision(reply=body, actions=self.actions, context_updates=self.updates, handoff=self.handoff)
+        return Decision(
+            reply=body,
+            actions=self.actions,
+            context_updates=self.updates,
+            handoff=self.handoff,
+            acted_as=self.intent if self.intent != classified else "",
+        )
 
     def _introduce(self, body: str) -> str:
         name = self.snap.creditor.name

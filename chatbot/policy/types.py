@@ -51,6 +51,9 @@ class Decision:
     actions: list[Action] = field(default_factory=list)
     context_updates: dict[str, Any] = field(default_factory=dict)
     handoff: bool = False
+    # The intent the message acted as when it is not the classified one: a "sim" that confirmed an agreement
+    # acted as `negociacao`, a "1" that picked the charge of a PIX request as `informacoes_pagamento`.
+    acted_as: str = ""
 
     def action_kinds(self) -> list[str]:
         return [action.kind for action in self.actions]

@@ -304,6 +304,7 @@ def inbox_page(filters: dict[str, Any], *, limit: int = 100) -> list[Conversatio
     qs = qs.annotate(
         last_intent=Subquery(last_in.values("intent")[:1]),
         last_corrected=Subquery(last_in.values("corrected_intent")[:1]),
+        last_acted_as=Subquery(last_in.values("acted_as_intent")[:1]),
         last_confidence=Subquery(last_in.values("confidence")[:1]),
     )
     return list(qs[:limit])
