@@ -36,6 +36,7 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     # project pages
     ("", "GET"): ("302", "302", "302", "302"),
     ("health", "GET"): ("200", "200", "200", "200"),
+    ("favicon.ico", "GET"): ("301", "301", "301", "301"),  # to the static favicon.svg, for every role
     ("admin/", "GET"): ("login", "login", "login", "200"),
     ("admin/login/", "GET"): ("200", "200", "200", "302"),  # limited like /auth/login (test_auth.py)
     ("accounts/login/", "GET"): ("200", "200", "200", "200"),
