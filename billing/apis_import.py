@@ -62,6 +62,10 @@ class ImportReportSerializer(serializers.Serializer):
         help_text="Cobranças de titular anonimizado (LGPD) mantidas sem transferência."
     )
     name_conflicts = serializers.IntegerField(help_text="Linhas que repetem um telefone com outro nome.")
+    existing_clients = serializers.IntegerField(
+        help_text="Linhas cujo telefone já era de um cliente cadastrado: a cobrança é vinculada a ele "
+        "(um aviso por linha, com o nome do cliente quando o da linha é outro)."
+    )
     errors = ImportRowErrorSerializer(many=True, help_text="As primeiras 1000 linhas/campos rejeitados.")
     errors_count = serializers.IntegerField()
     errors_truncated = serializers.BooleanField()
@@ -69,7 +73,7 @@ class ImportReportSerializer(serializers.Serializer):
     row_warnings = ImportRowErrorSerializer(
         many=True,
         help_text="Avisos por linha (importada, mas confira): número suprimido, nome diferente para o mesmo "
-        "telefone, bytes fora do UTF-8. Os primeiros 1000.",
+        "telefone, telefone de cliente já cadastrado, bytes fora do UTF-8. Os primeiros 1000.",
     )
     row_warnings_count = serializers.IntegerField()
     rejected_csv_url = serializers.CharField(allow_null=True)
@@ -98,6 +102,7 @@ _REPORT_EXAMPLE = {
     "suppressed_rows": 0,
     "kept_on_forgotten_charges": 0,
     "name_conflicts": 0,
+    "existing_clients": 0,
     "errors": [{"row": 4, "field": "telefone", "value": "1234", "message": "telefone inválido"}],
     "errors_count": 1,
     "errors_truncated": False,

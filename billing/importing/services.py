@@ -59,6 +59,7 @@ class ImportReport:
     suppressed_rows: int = 0
     kept_on_forgotten_charges: int = 0
     name_conflicts: int = 0
+    existing_clients: int = 0
     errors: list[dict] = field(default_factory=list)
     # Rows imported that need the operator's eye (suppressed number, name conflicts…): row, field, why.
     row_warnings: list[dict] = field(default_factory=list)
@@ -103,6 +104,7 @@ class ImportReport:
             "suppressed_rows": self.suppressed_rows,
             "kept_on_forgotten_charges": self.kept_on_forgotten_charges,
             "name_conflicts": self.name_conflicts,
+            "existing_clients": self.existing_clients,
             "errors": self.errors,
             "errors_count": self.errors_count,
             "errors_truncated": self.errors_truncated,
@@ -350,6 +352,7 @@ def _write_pass(
                 report.unchanged_closed_charges = stats.unchanged_closed
                 report.suppressed_rows = stats.suppressed_rows
                 report.kept_on_forgotten_charges = stats.kept_on_forgotten
+                report.existing_clients = stats.existing_clients
                 report.add_row_warnings(stats.warnings)
                 report.row_warnings.sort(key=lambda w: w["row"])
         report.success = not blocked
@@ -385,6 +388,11 @@ def _summary(report: ImportReport, valid_rows: int) -> str:
     if report.unchanged_closed_charges:
         text += (
             f" {report.unchanged_closed_charges} cobrança(s) paga(s)/cancelada(s) mantida(s) sem alteração."
+        )
+    if report.existing_clients:
+        text += (
+            f" {report.existing_clients} linha(s) de cliente(s) já cadastrado(s) (mesmo telefone): "
+            "cobrança(s) vinculada(s) a ele(s); confira os avisos."
         )
     if report.name_conflicts:
         text += (

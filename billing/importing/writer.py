@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from billing.models import Charge, Client, SuppressedPhone
 from billing.suppression import phone_hash
-from cobranca.masking import mask_document
+from cobranca.masking import mask_document, mask_phone
 
 from .fields import FieldError
 
@@ -46,6 +46,8 @@ class WriteStats:
     unchanged_closed: int = 0
     kept_on_forgotten: int = 0
     suppressed_rows: int = 0
+    # Rows whose phone matched a client already in the database (not one created earlier by this import).
+    existing_clients: int = 0
     rejected: list[tuple[tuple, list[FieldError]]] = field(default_factory=list)
     # Rows imported with something the operator must know (suppressed number, charge of a forgotten client).
     warnings: list[FieldError] = field(default_factory=list)
@@ -98,6 +100,17 @@ class _ClientState:
     document: str
     email: str
     dirty: bool = False
+    known_name: str | None = None  # the name it had in the database when the chunk read it (None: new)
+
+
+def _existing_client_note(row: tuple, known_name: str) -> FieldError:
+    """The row's phone belongs to a client already in the database: the charge joins that client's others,
+    and a different name in the row renames the client."""
+    name = row[3]
+    message = "telefone de um cliente já cadastrado: a cobrança é vinculada a ele, junto das que ele já tem"
+    if known_name.casefold() != name.casefold():
+        message += f"; o cliente “{known_name}” passa a se chamar “{name}”"
+    return FieldError(row[0], "telefone", mask_phone(row[4]), message)
 
 
 class ChunkWriter:
@@ -107,6 +120,9 @@ class ChunkWriter:
         self.batch_id = batch_id
         self.now = now or timezone.now()
         self.stats = WriteStats()
+        # hash() of the phones of the clients this import created: a later chunk finds them in the database,
+        # and they are not "existing" clients. One int per new client.
+        self._created: set[int] = set()
         self._now_db = Charge._meta.get_field("updated_at").get_db_prep_save(self.now, connection)
         self._strings_ok = connection.vendor == "sqlite"
         # An empty suppression list (a new install) costs no query per chunk.
@@ -185,7 +201,9 @@ class ChunkWriter:
             phones = list(dict.fromkeys(r[4] for r in rows))
             cursor.execute(self._client_select + f"({_in_clause(len(phones))})", phones)
             clients = {
-                phone: _ClientState(id=pk, name=name, document=document or "", email=email or "")
+                phone: _ClientState(
+                    id=pk, name=name, document=document or "", email=email or "", known_name=name
+                )
                 for pk, phone, name, document, email in cursor.fetchall()
             }
 
@@ -219,6 +237,9 @@ class ChunkWriter:
                         state.name, state.dirty = name, True
                     if email and email != state.email:
                         state.email, state.dirty = email, True
+                    if state.known_name is not None and hash(phone) not in self._created:
+                        stats.existing_clients += 1
+                        stats.warnings.append(_existing_client_note(row, state.known_name))
                 accepted.append(row)
 
             if new_clients:
@@ -241,6 +262,7 @@ class ChunkWriter:
                 for pk, phone in cursor.fetchall():
                     new_clients[phone].id = pk
                 stats.created_clients += len(new_clients)
+                self._created.update(hash(phone) for phone in new_clients)
             self._mark_suppressed(cursor, phones, accepted)
             dirty = [
                 (s.name, s.document, s.email, self._now_db, s.id)

@@ -328,6 +328,20 @@ def test_the_htmx_upload_returns_only_the_report_partial(op_client, settings, tm
     assert "<html" not in html and 'id="report"' in html
 
 
+def test_the_dry_run_shows_rows_attached_to_existing_clients(op_client, settings, tmp_path):
+    settings.UPLOADS_DIR = tmp_path
+    ClientFactory(name="Ana Antiga", phone="+5511912345678")
+    good = CSV_WITH_A_BAD_ROW.replace(",123,", ",+55 21 98765-4321,")
+
+    response = op_client.post(reverse("dashboard:import-dry-run"), {"arquivo": _upload("ok.csv", good)})
+
+    html = response.content.decode()
+    existing = html.split('id="report-existing-clients"', 1)[1].split("</dd>", 1)[0]
+    assert "Clientes existentes" in html and existing.endswith(">1")
+    notes = html.split('id="report-row-warnings"', 1)[1].split("</table>", 1)[0]
+    assert "+5511*****5678" in notes and "“Ana Antiga” passa a se chamar “Ana Lima”" in notes
+
+
 def test_confirming_a_clean_file_imports_it(op_client, settings, tmp_path):
     settings.UPLOADS_DIR = tmp_path
     good = CSV_WITH_A_BAD_ROW.replace("+55 11 91234-5678", "+55 11 91234-5678").replace(

@@ -130,6 +130,8 @@ def import_confirm(request: HttpRequest) -> HttpResponse:
             f"{report.created_clients} cliente(s) novo(s), {report.created_charges} cobrança(s) nova(s), "
             f"{report.updated_charges} atualizada(s)."
         )
+        if report.existing_clients:
+            text += f" {report.existing_clients} linha(s) vinculada(s) a cliente(s) já cadastrado(s)."
         if report.rejected and report.batch_id and rejected_path(report.batch_id).is_file():
             url = reverse("dashboard:import-rejected", args=[report.batch_id])
             messages.success(
