@@ -342,6 +342,19 @@ def test_the_dry_run_shows_rows_attached_to_existing_clients(op_client, settings
     assert "+5511*****5678" in notes and "“Ana Antiga” passa a se chamar “Ana Lima”" in notes
 
 
+def test_recent_imports_show_the_rows_attached_to_existing_clients(op_client):
+    ImportBatch.objects.create(
+        filename="mescla.csv", file_format="csv", total_rows=3, report={"existing_clients": 2}
+    )
+    ImportBatch.objects.create(filename="antiga.csv", file_format="csv", total_rows=1, report={})
+
+    html = op_client.get(reverse("dashboard:cobranca")).content.decode()
+
+    table = html.split('id="titulo-importacoes"', 1)[1].split("</table>", 1)[0]
+    assert "Clientes existentes" in table
+    assert 'data-existing-clients="2"' in table and 'data-existing-clients="0"' in table
+
+
 def test_confirming_a_clean_file_imports_it(op_client, settings, tmp_path):
     settings.UPLOADS_DIR = tmp_path
     good = CSV_WITH_A_BAD_ROW.replace("+55 11 91234-5678", "+55 11 91234-5678").replace(
