@@ -16,6 +16,9 @@ chatbot changes conversations and messages only through `conversations.services`
 Consent: only the debtor's own WhatsApp message may opt him out or mark his number wrong. A message typed
 through /api/chat/process (source `api`) never does, unless an operator states that he acts for the debtor
 (`acting_for_debtor`), and then the change is audited with the operator as its author.
+
+Step 3's application of the decision (consent gate, actions, audit) is in chatbot.applying; promise
+follow-ups and model activation in chatbot.follow_ups (re-exported here).
 """
 
 from __future__ import annotations
@@ -31,23 +34,17 @@ from django.db import transaction
 from django.utils import timezone
 from loguru import logger
 
-from billing import services as billing
-from billing import suppression
-from billing.dispatch.window import parse_window
-from billing.models import Charge, PromiseToPay
 from chatbot import media_replies
+from chatbot.applying import _apply, _consent_gate
 from chatbot.classification import active_classifier, entities_for
-from chatbot.models import ModelVersion
-from chatbot.policy import Action, ActionKind, Decision, charge_label, day, decide, money, phrase, reply
+from chatbot.follow_ups import follow_ups_send_due, model_version_activate, promise_follow_up_send
+from chatbot.policy import Decision, decide
 from chatbot.selectors import (
     bot_client_snapshot,
     bot_focus_charge_id,
     client_by_phone,
-    creditor_from_settings,
     phone_to_e164,
-    promises_due_follow_up,
 )
-from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
 from cobranca.masking import mask_chat_id
 from cobranca.metrics import observe_bot_answer, observe_classification
@@ -61,9 +58,6 @@ from whatsapp.client import WahaError
 # What whatsapp.services stores as the body of a media message without caption.
 MEDIA_PLACEHOLDER = "[mídia]"
 MAX_TEXT_LENGTH = 4096
-# What only the debtor himself may decide: actions, and the context keys that carry the same decision.
-CONSENT_ACTIONS = (ActionKind.OPT_OUT, ActionKind.MARK_WRONG_NUMBER)
-CONSENT_CONTEXT_KEYS = ("opted_out",)
 
 # --- seams (tests replace these) ---------------------------------------------------------------------------
 
@@ -366,134 +360,6 @@ def _policy_decision(
     )
 
 
-def _consent_gate(decision: Decision, *, message: Message, acting_for) -> tuple[Decision, list[str]]:
-    """The decision without its consent changes when the message is not the debtor's own word (an API
-    message, unless an operator acts for the debtor); returns it and the kinds taken out."""
-    if message.source == Message.Source.WHATSAPP or acting_for is not None:
-        return decision, []
-    refused = [a.kind for a in decision.actions if a.kind in CONSENT_ACTIONS]
-    if (
-        any(decision.context_updates.get(key) for key in CONSENT_CONTEXT_KEYS)
-        and ActionKind.OPT_OUT not in refused
-    ):
-        refused.append(ActionKind.OPT_OUT)
-    if not refused:
-        return decision, []
-    logger.bind(message_id=message.pk).warning(
-        "chatbot.consent_refused source={} actions={}", message.source, refused
-    )
-    kept = Decision(
-        reply=decision.reply,
-        actions=[a for a in decision.actions if a.kind not in CONSENT_ACTIONS],
-        context_updates={k: v for k, v in decision.context_updates.items() if k not in CONSENT_CONTEXT_KEYS},
-        handoff=decision.handoff,
-    )
-    return kept, [str(kind) for kind in refused]
-
-
-def _apply(
-    decision: Decision,
-    *,
-    conversation: Conversation,
-    message: Message,
-    context: dict[str, Any],
-    now: dt.datetime,
-    acting_for=None,
-) -> Decision:
-    """Carry out the decision: its actions through billing's services (in a savepoint), then the
-    conversation's context, flag and handoff through conversations' services. Returns the decision as
-    carried out: when billing refuses an action (the charge changed under us: paid meanwhile, an operator's
-    edit) nothing of it stays, the debtor hears something safe and a person looks."""
-    try:
-        with transaction.atomic():
-            _apply_actions(
-                decision.actions, conversation=conversation, message=message, acting_for=acting_for
-            )
-            if decision.context_updates.get("opted_out") and conversation.client is None:
-                # A number without a client (it wrote first, or was forgotten): the list keeps its wish.
-                suppression.suppress(conversation.chat_id, reason=suppression.Reason.OPT_OUT, by=acting_for)
-                _audit_for_debtor("chat.opt_out_for_debtor", acting_for, message=message, target=conversation)
-    except ApplicationError as exc:
-        logger.warning("chatbot.action_refused conversation={} error={}", conversation.pk, exc.message)
-        decision = Decision(
-            reply=reply("nao_consegui_registrar"),
-            actions=[Action(ActionKind.FLAG, {"reason": f"Assistente não conseguiu: {exc.message}"})],
-        )
-    context.update(decision.context_updates)
-    reasons = [
-        a.params.get("reason", "")
-        for a in decision.actions
-        if a.kind in (ActionKind.FLAG, ActionKind.HANDOFF)
-    ]
-    conversations.conversation_record_bot_turn(
-        conversation=conversation,
-        context=context,
-        attention_reason=reasons[-1] if reasons else "",
-        handoff=decision.handoff,
-        at=now,
-        message=message,
-        acted_as=decision.acted_as,
-    )
-    return decision
-
-
-def _audit_for_debtor(action: str, operator, *, message: Message, target) -> None:
-    """A consent change an operator made for the debtor through the API: recorded with him as its author."""
-    if operator is not None:
-        audit_record(
-            action=action,
-            actor=operator,
-            target=target,
-            details={"source": message.source, "message_id": message.pk, "acting_for_debtor": True},
-        )
-
-
-def _apply_actions(
-    actions: list[Action], *, conversation: Conversation, message: Message, acting_for=None
-) -> None:
-    client = conversation.client
-    for action in actions:
-        params = action.params
-        if action.kind in (ActionKind.FLAG, ActionKind.HANDOFF):
-            continue  # conversation fields, saved by conversation_record_bot_turn
-        if action.kind == ActionKind.OPT_OUT:
-            if client is not None:
-                billing.client_opt_out(client=client, by=acting_for)
-                _audit_for_debtor("client.opt_out_for_debtor", acting_for, message=message, target=client)
-            continue
-        if action.kind == ActionKind.MARK_WRONG_NUMBER:
-            if client is not None:
-                billing.client_mark_wrong_number(client=client)
-                _audit_for_debtor(
-                    "client.wrong_number_for_debtor", acting_for, message=message, target=client
-                )
-            continue
-        # Every charge action names a charge of this conversation's client, never another one.
-        charge = Charge.objects.select_for_update().filter(pk=params.get("charge_id"), client=client).first()
-        if charge is None:
-            raise ApplicationError("Cobrança não encontrada.", {"charge_id": params.get("charge_id")})
-        if action.kind == ActionKind.CLAIM_PAYMENT:
-            billing.charge_claim_payment(charge=charge, source_message=message)
-        elif action.kind == ActionKind.DISPUTE:
-            billing.charge_dispute(charge=charge, reason=f"contestação pelo WhatsApp (mensagem {message.pk})")
-        elif action.kind == ActionKind.CREATE_PROMISE:
-            billing.promise_create(
-                charge=charge,
-                promised_date=params["promised_date"],
-                amount=params.get("amount"),
-                source_message=message,
-            )
-        elif action.kind == ActionKind.CREATE_AGREEMENT:
-            billing.agreement_create(
-                charge=charge,
-                installments=params["installments"],
-                discount_percent=params.get("discount_percent") or Decimal("0"),
-                first_due_date=params["first_due_date"],
-            )
-        else:  # pragma: no cover - a new ActionKind without its applier is a programming error
-            raise ValueError(f"unknown action {action.kind}")
-
-
 def _deliver(conversation: Conversation, text: str, *, reply_to: str | None, send: bool) -> bool:
     """Send the reply (after commit: no network inside the turn's transaction) and record it. A reply WAHA
     refused is recorded with an error ack and the conversation flagged for a person. True when sent."""
@@ -532,95 +398,6 @@ def _send_reply(conversation: Conversation, text: str, *, reply_to: str | None) 
             exc.permanent,
         )
         return None
-
-
-# --- promise follow-ups ------------------------------------------------------------------------------------
-
-
-def follow_up_text(*, promise: PromiseToPay, first_name: str) -> str:
-    charge = promise.charge
-    return reply(
-        "lembrete_promessa",
-        saudacao=phrase("saudacao_nome", nome=first_name) if first_name else phrase("saudacao"),
-        credor=creditor_from_settings().name,
-        valor=money(promise.amount or charge.amount),
-        cobranca=charge_label(amount=charge.amount, due_date=charge.due_date, description=charge.description),
-        data=day(promise.promised_date),
-    )
-
-
-def promise_follow_up_send(*, promise_id: int, now: dt.datetime | None = None) -> str:
-    """Send one promise's follow-up. Returns what happened ("sent", "skipped: …", "already").
-
-    Claimed with a conditional UPDATE on `follow_up_sent_at`, so two workers never both send it. The claim
-    stays even when the send fails: a reminder is not worth a duplicate (an operator sees the flag).
-    """
-    now = now or timezone.now()
-    if not PromiseToPay.objects.filter(
-        pk=promise_id, status=PromiseToPay.Status.PENDING, follow_up_sent_at__isnull=True
-    ).update(follow_up_sent_at=now):
-        return "already"
-    promise = PromiseToPay.objects.select_related("charge", "charge__client").get(pk=promise_id)
-    charge, client = promise.charge, promise.charge.client
-    if charge.status != Charge.Status.PROMISED:
-        return f"skipped: cobrança {charge.status}"
-    if client.is_suppressed:
-        return "skipped: cliente suprimido"
-    conversation = client.conversations.order_by("-last_message_at", "-pk").first()
-    if conversation is None:
-        chat_id = client.chat_id or f"{client.phone.lstrip('+')}@c.us"
-        conversation = conversations.conversation_get_or_create(
-            chat_ids=[chat_id], client=client, session_name=settings.WAHA_SESSION_NAME
-        )
-    if conversation.state != Conversation.State.BOT:
-        conversations.conversation_flag(
-            conversation=conversation, reason="Promessa de pagamento vencida sem confirmação"
-        )
-        return "skipped: conversa com atendente"
-    text = follow_up_text(promise=promise, first_name=client.first_name)
-    try:
-        waha_id = waha_api.get_client().send_text(
-            conversation.chat_id, text, session=conversation.session_name
-        )
-    except WahaError as exc:
-        logger.warning("chatbot.follow_up_failed promise={} reason={}", promise.pk, exc.reason)
-        conversations.conversation_flag(
-            conversation=conversation, reason="Falha ao enviar lembrete de promessa"
-        )
-        return f"skipped: {exc.reason}"
-    conversations.message_record_outbound(
-        conversation=conversation, body=text, author=Message.Author.BOT, waha_id=waha_id
-    )
-    logger.bind(conversation_id=conversation.pk).info("chatbot.follow_up_sent promise={}", promise.pk)
-    return "sent"
-
-
-def follow_ups_send_due(*, now: dt.datetime | None = None) -> int:
-    """Send every due follow-up, inside the send window only (the next run picks up the rest)."""
-    now = now or timezone.now()
-    if not parse_window(settings.SEND_WINDOW).is_open(now):
-        return 0
-    sent = 0
-    for promise_id in promises_due_follow_up(now=now):
-        sent += promise_follow_up_send(promise_id=promise_id, now=now) == "sent"
-    return sent
-
-
-# --- model versions ----------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def model_version_activate(*, model_version: ModelVersion, by=None) -> ModelVersion:
-    """Make this version the one the bot uses (exactly one active: a partial unique constraint guards it).
-
-    Workers pick it up on their next message (the classifier cache is keyed by path)."""
-    ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=model_version.pk).update(
-        is_active=False
-    )
-    ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True)
-    model_version.is_active = True
-    logger.info("chatbot.model_activated version={} by={}", model_version.version, getattr(by, "pk", None))
-    return model_version
 
 
 __all__ = [

@@ -27,7 +27,6 @@ WHY = re.compile(r"#\s*long-function:\s*\S")
 
 # Known at the rule's introduction: path → lines then. Only shrinks.
 KNOWN_LONG_MODULES: dict[str, int] = {
-    "chatbot/services.py": 653,
     "conversations/services.py": 693,
 }
 

@@ -215,7 +215,7 @@ def test_a_refused_action_rolls_back_and_answers_safely(classified, waha, conver
     def refuse(**kwargs):
         raise ApplicationError("Esta cobrança não aceita promessa de pagamento.")
 
-    monkeypatch.setattr(services.billing, "promise_create", refuse)
+    monkeypatch.setattr("billing.services.promise_create", refuse)  # what chatbot.applying calls
     say(conversation, "pago dia 20")
     assert "atendente" in waha.sent[0][1]
     charge.refresh_from_db()
