@@ -1,0 +1,133 @@
+"""What operators do in a conversation: answer from the phone or the dashboard, take over, give back, correct
+an intent."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from loguru import logger
+
+from cobranca.exceptions import ApplicationError
+from conversations.models import Conversation, Message
+from conversations.recording import (
+    INTENT_LABELS,
+    MAX_TEXT_LENGTH,
+    _create_message,
+    _get_or_create_conversation,
+    _touch,
+    message_record_outbound,
+)
+from conversations.selectors import (
+    client_for_chat,
+)
+from whatsapp import client as waha_api
+from whatsapp.client import WahaError
+
+
+def operator_message_from_phone(
+    *, chat_id: str, body: str, waha_id: str, sent_at: dt.datetime, session_name: str
+) -> tuple[Message, bool]:
+    """Someone answered from the phone itself (WAHA `message.any`, fromMe, source "app"): record it as an
+    operator message and switch the conversation to human mode so the bot stops talking over the person."""
+    client = client_for_chat(chat_id=chat_id, lid=chat_id if chat_id.endswith("@lid") else "")
+    with transaction.atomic():
+        conversation = _get_or_create_conversation(
+            chat_ids=[chat_id], client=client, session_name=session_name
+        )
+        message, created = _create_message(
+            conversation=conversation,
+            direction=Message.Direction.OUT,
+            author=Message.Author.OPERATOR,
+            body=body,
+            waha_id=waha_id,
+            sent_at=sent_at,
+            ack=Message.Ack.SENT,
+        )
+        if created:
+            _touch(conversation.pk, sent_at)
+            Conversation.objects.filter(pk=conversation.pk).exclude(state=Conversation.State.HUMAN).update(
+                state=Conversation.State.HUMAN
+            )
+    if created:
+        logger.bind(conversation_id=conversation.pk).info("conversation.human_from_phone")
+    return message, created
+
+
+@transaction.atomic
+def conversation_take_over(*, conversation: Conversation, by) -> Conversation:
+    """An operator takes the conversation: the bot stays silent until it is given back."""
+    conversation.state = Conversation.State.HUMAN
+    conversation.assigned_to = by
+    conversation.needs_attention = False
+    conversation.save(update_fields=["state", "assigned_to", "needs_attention"])
+    logger.bind(conversation_id=conversation.pk, user_id=getattr(by, "pk", None)).info(
+        "conversation.take_over"
+    )
+    return conversation
+
+
+@transaction.atomic
+def conversation_give_back(*, conversation: Conversation, by) -> Conversation:
+    """Hand the conversation back to the assistant."""
+    conversation.state = Conversation.State.BOT
+    conversation.assigned_to = None
+    conversation.needs_attention = False
+    conversation.attention_reason = ""
+    conversation.save(update_fields=["state", "assigned_to", "needs_attention", "attention_reason"])
+    logger.bind(conversation_id=conversation.pk, user_id=getattr(by, "pk", None)).info(
+        "conversation.give_back"
+    )
+    return conversation
+
+
+def operator_reply(*, conversation: Conversation, text: str, by) -> Message:
+    """Send an operator's text to the debtor through WAHA and record it; the conversation goes to human mode.
+
+    Not atomic on purpose: the WAHA call must not hold a transaction open (conventions). If WAHA refuses,
+    nothing is recorded and the operator sees the error."""
+    text = (text or "").strip()
+    if not text:
+        raise ApplicationError("Escreva a mensagem antes de enviar.", {"field": "text"})
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ApplicationError(
+            f"A mensagem passa de {MAX_TEXT_LENGTH} caracteres.", {"field": "text", "max": MAX_TEXT_LENGTH}
+        )
+    try:
+        waha_id = waha_api.get_client().send_text(
+            conversation.chat_id, text, session=conversation.session_name
+        )
+    except WahaError as exc:
+        logger.bind(conversation_id=conversation.pk).warning(
+            "conversation.operator_reply_failed reason={}", exc.reason
+        )
+        raise ApplicationError(
+            "Não foi possível enviar a mensagem pelo WhatsApp.",
+            {"reason": exc.reason, "retry": not exc.permanent},
+            status_code=502,
+        ) from exc
+    with transaction.atomic():
+        message = message_record_outbound(
+            conversation=conversation, body=text, author=Message.Author.OPERATOR, waha_id=waha_id, operator=by
+        )
+        updates = {"state": Conversation.State.HUMAN}
+        if conversation.assigned_to_id is None:
+            updates["assigned_to"] = by
+        Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    conversation.refresh_from_db(fields=["state", "assigned_to", "last_message_at"])
+    return message
+
+
+def message_correct_intent(*, message: Message, intent: str, by) -> Message:
+    """An operator fixes the intent the classifier gave an inbound message (training feedback)."""
+    if intent not in INTENT_LABELS:
+        raise ApplicationError("Intenção inválida.", {"intent": intent, "allowed": list(INTENT_LABELS)})
+    if message.direction != Message.Direction.IN:
+        raise ApplicationError("Só mensagens recebidas do devedor têm intenção.", {"message_id": message.pk})
+    message.corrected_intent = intent
+    message.corrected_by = by
+    message.save(update_fields=["corrected_intent", "corrected_by"])
+    logger.bind(message_id=message.pk, user_id=getattr(by, "pk", None)).info(
+        "conversation.intent_corrected from={} to={}", message.intent, intent
+    )
+    return message
