@@ -13,10 +13,7 @@ from billing.dispatch.window import parse_window
 from billing.models import Charge, PromiseToPay
 from chatbot.models import ModelVersion
 from chatbot.policy import charge_label, day, money, phrase, reply
-from chatbot.selectors import (
-    creditor_from_settings,
-    promises_due_follow_up,
-)
+from chatbot.selectors import creditor_from_settings, promises_due_follow_up
 from conversations import services as conversations
 from conversations.models import Conversation, Message
 from whatsapp import client as waha_api

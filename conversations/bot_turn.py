@@ -9,9 +9,7 @@ from django.db.models import Q
 
 from conversations.models import Conversation, Message
 from conversations.recording import ATTENTION_OPTED_OUT_WROTE
-from conversations.selectors import (
-    SILENT_OPTED_OUT,
-)
+from conversations.selectors import SILENT_OPTED_OUT
 
 # --- the chatbot's writes (its turn: classify, claim, apply, deliver) ---------------------------------------
 

@@ -18,9 +18,7 @@ from conversations.recording import (
     _touch,
     message_record_outbound,
 )
-from conversations.selectors import (
-    client_for_chat,
-)
+from conversations.selectors import client_for_chat
 from whatsapp import client as waha_api
 from whatsapp.client import WahaError
 

@@ -14,9 +14,7 @@ from billing.models import Client
 from chatbot.nlu.labels import INTENTS
 from cobranca.exceptions import ApplicationError
 from conversations.models import Conversation, Message
-from conversations.selectors import (
-    conversation_for_chat,
-)
+from conversations.selectors import conversation_for_chat
 from whatsapp.client import WahaAck
 from whatsapp.selectors import webhook_acks_latest
 

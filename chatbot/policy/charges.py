@@ -20,13 +20,7 @@ from .common import (
 )
 from .parsing import as_date, as_decimal, fold
 from .replies import phrase, reply
-from .types import (
-    DISPUTED,
-    PAYMENT_CLAIMED,
-    ActionKind,
-    ChargeSnapshot,
-    _jsonable,
-)
+from .types import DISPUTED, PAYMENT_CLAIMED, ActionKind, ChargeSnapshot, _jsonable
 
 
 class _ChargesMixin:

@@ -11,9 +11,7 @@ from babel.numbers import format_currency
 
 from .parsing import fold
 from .replies import phrase
-from .types import (
-    ChargeSnapshot,
-)
+from .types import ChargeSnapshot
 
 # A pending question ("para qual dia?", "qual opção?") is forgotten after a day: an answer that late is a new
 # topic.

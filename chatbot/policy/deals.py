@@ -26,11 +26,7 @@ from .common import (
 )
 from .parsing import as_date, as_decimal, fold, is_date_only, parse_plan_choice
 from .replies import phrase, reply
-from .types import (
-    ActionKind,
-    ChargeSnapshot,
-    _jsonable,
-)
+from .types import ActionKind, ChargeSnapshot, _jsonable
 
 # The intent a "sim" acts as, by the kind of proposal it confirms.
 _PROPOSAL_INTENT = {

@@ -46,13 +46,7 @@ from .deals import _DealsMixin
 from .greeting import _GreetingMixin
 from .parsing import fold
 from .replies import phrase, reply
-from .types import (
-    Action,
-    ActionKind,
-    ChargeSnapshot,
-    ClientSnapshot,
-    Decision,
-)
+from .types import Action, ActionKind, ChargeSnapshot, ClientSnapshot, Decision
 
 __all__ = ["PENDING_RECEIPT", "PENDING_TTL", "charge_label", "day", "decide", "money"]
 
