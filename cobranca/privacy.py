@@ -51,6 +51,7 @@ def _remove_webhook_payloads(ids: list[str]) -> int:
 
 
 # long-function: one transaction's anonymising steps read best in order
+@transaction.atomic
 def forget_client(*, client: Client, by=None, reason: str = "", ip: str | None = None) -> Client:
     """Anonymise a client and every message to or from them. Idempotent: forgetting twice changes nothing
     more.

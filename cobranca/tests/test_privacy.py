@@ -224,3 +224,13 @@ def test_export_and_forget_cover_the_same_data(debtor):
     forgotten = set(Conversation.objects.filter(chat_id__endswith="@forgotten").values_list("pk", flat=True))
     assert exported == forgotten and early.pk in exported
     assert not Message.objects.filter(body="mensagem antiga").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_forget_runs_in_its_own_transaction_outside_any_request_transaction():
+    # Regression (found by tests/security/attack.py on PostgreSQL): the atomic decorator had moved to a
+    # helper, so the row lock on the client ran outside a transaction and PostgreSQL refused it (a 500).
+    client = ClientFactory()
+    ChargeFactory(client=client)
+    forgotten = forget_client(client=client, reason="teste")
+    assert forgotten.forgotten_at is not None
