@@ -17,8 +17,9 @@ from django.utils import timezone
 from loguru import logger
 
 from billing import suppression
-from billing.models import Agreement, Charge, Client, NegotiationPolicy, PromiseToPay
+from billing.models import Agreement, Charge, Client, Installment, NegotiationPolicy, PromiseToPay
 from billing.money import agreement_terms
+from billing.payments.schedule import plan_installments
 from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
 
@@ -120,6 +121,10 @@ def charge_mark_paid(
             charge.save(update_fields=["paid_at", "updated_at"])
         charge.promises.filter(status=PromiseToPay.Status.PENDING).update(status=PromiseToPay.Status.KEPT)
         charge.agreements.filter(status=Agreement.Status.ACTIVE).update(status=Agreement.Status.KEPT)
+        # Marked paid as a whole (an operator, a payment of the balance): no installment is owed any more.
+        Installment.objects.filter(agreement__charge=charge, status=Installment.Status.OPEN).update(
+            status=Installment.Status.CANCELLED
+        )
         audit_record(
             action="charge.mark_paid",
             actor=by,
@@ -253,6 +258,9 @@ def agreement_create(
     terms = agreement_terms(
         amount=charge.amount, installments=installments, discount_percent=discount_percent
     )
+    Installment.objects.filter(
+        agreement__charge=charge, agreement__status=Agreement.Status.ACTIVE, status=Installment.Status.OPEN
+    ).update(status=Installment.Status.CANCELLED)
     charge.agreements.filter(status=Agreement.Status.ACTIVE).update(status=Agreement.Status.CANCELLED)
     charge.promises.filter(status=PromiseToPay.Status.PENDING).update(status=PromiseToPay.Status.CANCELLED)
     agreement = Agreement.objects.create(
@@ -263,8 +271,22 @@ def agreement_create(
         discount_percent=discount_percent,
         first_due_date=first_due_date,
     )
+    _agreement_schedule(agreement)
     charge_set_status(charge=charge, status=Status.NEGOTIATING, reason=f"acordo {agreement.pk}")
     return agreement
+
+
+def _agreement_schedule(agreement: Agreement) -> None:
+    """One Installment row per installment of the terms, a month apart, summing exactly to the total."""
+    Installment.objects.bulk_create(
+        Installment(agreement=agreement, number=p.number, due_date=p.due_date, amount=p.amount)
+        for p in plan_installments(
+            amount=agreement.charge.amount,
+            installments=agreement.installments,
+            first_due_date=agreement.first_due_date,
+            discount_percent=agreement.discount_percent,
+        )
+    )
 
 
 # --- suppressions -------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@ name to use everywhere.
 
 - clients.py: debtors and the suppression list;
 - charges.py: import batches, charges, promises to pay, agreements, negotiation limits;
-- campaigns.py: message templates, campaigns, dispatches, pacing state.
+- campaigns.py: message templates, campaigns, dispatches, pacing state;
+- payments.py: agreement installments, Pix charges (cobv), payments, PSP notifications, the operator queue.
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ from billing.models.charges import (
     PromiseToPay,
 )
 from billing.models.clients import Client, SuppressedPhone, SuppressionLift, SuppressionReason
+from billing.models.payments import (
+    Installment,
+    Payment,
+    PaymentIssue,
+    PaymentSource,
+    PixCobv,
+    PixNotification,
+)
 
 # The régua's models live in their own package but belong to this app: imported last, they need the above.
 from billing.regua.models import Regua, ReguaEntry, ReguaStep
@@ -39,9 +48,15 @@ __all__ = [
     "Dispatch",
     "DispatchStatus",
     "ImportBatch",
+    "Installment",
     "MessageTemplate",
     "NegotiationPolicy",
     "PacingState",
+    "Payment",
+    "PaymentIssue",
+    "PaymentSource",
+    "PixCobv",
+    "PixNotification",
     "PromiseToPay",
     "Regua",
     "ReguaEntry",

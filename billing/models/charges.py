@@ -95,6 +95,8 @@ class Charge(models.Model):
         verbose_name="importação",
     )
     paid_at = models.DateTimeField("paga em", null=True, blank=True)
+    # Sum of the payments received (billing.payments.apply): a partial payment leaves `balance` open.
+    amount_paid = models.DecimalField("valor recebido", max_digits=12, decimal_places=2, default=Decimal("0"))
     # The régua this charge follows; null = its import's régua, else the default one (billing.regua.planner).
     regua = models.ForeignKey(
         "billing.Regua",
@@ -130,6 +132,11 @@ class Charge(models.Model):
         if self.description.strip():
             return self.description.strip()
         return f"Cobrança com vencimento em {self.due_date:%d/%m/%Y}" if self.due_date else "Cobrança"
+
+    @property
+    def balance(self) -> Decimal:
+        """What is still owed after the payments received."""
+        return max(Decimal(self.amount) - Decimal(self.amount_paid or 0), Decimal("0"))
 
     @property
     def is_open(self) -> bool:
