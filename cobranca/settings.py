@@ -11,6 +11,7 @@ import os
 import re
 import sys
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from csp.constants import NONE, SELF
@@ -357,6 +358,23 @@ CREDITOR_DOCUMENT = env_str("CREDITOR_DOCUMENT", "00.000.000/0001-91")
 CREDITOR_ADDRESS = env_str("CREDITOR_ADDRESS", "Av. Paulista, 1000 - São Paulo/SP")
 CREDITOR_CITY = env_str("CREDITOR_CITY", "SAO PAULO")
 PIX_KEY = env_str("PIX_KEY", "pix@cobranca.example")
+# How a charge's PIX code is made (docs/payments.md): "static" = a BR Code built here, nothing to configure
+# and no payment notice; "api_pix" = a cobv at the creditor's PSP (API Pix), each paid Pix confirmed there.
+PIX_PROVIDER = env_choice("PIX_PROVIDER", "static", ("static", "api_pix"))
+# The PSP's API Pix root with its version path (https://…/v2) and its OAuth2 token endpoint.
+PIX_API_BASE_URL = env_url("PIX_API_BASE_URL", "")
+PIX_OAUTH_URL = env_url("PIX_OAUTH_URL", "")
+PIX_CLIENT_ID = env_str("PIX_CLIENT_ID", "")
+PIX_CLIENT_SECRET = env_str("PIX_CLIENT_SECRET", "")
+# The client certificate and key (PEM) the PSP issued: mutual TLS, required for any PSP off the loopback.
+PIX_CERT_FILE = env_str("PIX_CERT_FILE", "")
+PIX_KEY_FILE = env_str("PIX_KEY_FILE", "")
+# Secret path segment of the payment webhook (/webhook/pix/<token>/pix) registered at the PSP.
+PIX_WEBHOOK_TOKEN = env_str("PIX_WEBHOOK_TOKEN", "")
+# Fine after the due date (% of the amount) and default interest (% a month) put in each cobv. A consumer's
+# fine is capped at 2 % (CDC art. 52 §1º): the system check pix.E006 refuses more.
+PIX_FINE_PERCENT = Decimal(str(env_float("PIX_FINE_PERCENT", 2.0, minimum=0)))
+PIX_INTEREST_MONTHLY_PERCENT = Decimal(str(env_float("PIX_INTEREST_MONTHLY_PERCENT", 1.0, minimum=0)))
 DISPATCH_DELAY_SECONDS = env_float("DISPATCH_DELAY_SECONDS", 30.0, minimum=0)
 DISPATCH_JITTER_SECONDS = env_float("DISPATCH_JITTER_SECONDS", 10.0, minimum=0)
 DISPATCH_DAILY_CAP = env_int("DISPATCH_DAILY_CAP", 1000, minimum=1)
