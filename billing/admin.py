@@ -8,7 +8,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.utils import timezone
 
 from billing.dispatch import services as dispatch_services
 from billing.dispatch.export import campaign_export_response
@@ -27,7 +26,7 @@ from billing.models import (
     SuppressionLift,
 )
 from billing.regua.admin import ReguaEntryInline
-from billing.services import charge_mark_paid, client_opt_out
+from billing.services import charge_cancel, charge_mark_paid, client_opt_out
 from billing.suppression import LIFT_PERMISSION, suppression_lift
 from cobranca.admin_utils import export_csv_response, json_table
 from cobranca.audit import client_ip
@@ -143,11 +142,6 @@ class ChargeAdmin(admin.ModelAdmin):
             return (*fields, "client")
         return fields
 
-    def _set_status(self, request, queryset, status: str, label: str) -> None:
-        now = timezone.now()
-        updated = queryset.exclude(status=status).update(status=status, status_changed_at=now)
-        self.message_user(request, f"{updated} cobrança(s) marcada(s) como {label}.", messages.SUCCESS)
-
     @admin.action(description="Marcar como paga")
     def mark_paid(self, request, queryset):
         # Through the one service, so promises are kept, agreements fulfilled and the payment audited.
@@ -167,7 +161,20 @@ class ChargeAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancelar cobrança")
     def mark_cancelled(self, request, queryset):
-        self._set_status(request, queryset, Charge.Status.CANCELLED, "cancelada")
+        # Through the one service, like "Marcar como paga": history, promises/agreements and audit follow.
+        done, refused = 0, []
+        for charge in queryset.exclude(status=Charge.Status.CANCELLED):
+            try:
+                charge_cancel(charge=charge, by=request.user, reason="admin", ip=client_ip(request))
+            except ApplicationError:
+                refused.append(charge.external_id or str(charge.pk))
+            else:
+                done += 1
+        self.message_user(request, f"{done} cobrança(s) marcada(s) como cancelada.", messages.SUCCESS)
+        if refused:
+            self.message_user(
+                request, f"Não é possível cancelar: {', '.join(refused[:20])}.", messages.WARNING
+            )
 
     @admin.action(description="Exportar CSV")
     def export_csv(self, request, queryset):

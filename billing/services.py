@@ -17,7 +17,15 @@ from django.utils import timezone
 from loguru import logger
 
 from billing import suppression
-from billing.models import Agreement, Charge, Client, Installment, NegotiationPolicy, PromiseToPay
+from billing.models import (
+    Agreement,
+    Charge,
+    ChargeStatusChange,
+    Client,
+    Installment,
+    NegotiationPolicy,
+    PromiseToPay,
+)
 from billing.money import agreement_terms
 from billing.payments.schedule import plan_installments
 from cobranca.audit import audit_record
@@ -69,8 +77,12 @@ FOLLOW_UP_HOUR = 10
 # --- charges ------------------------------------------------------------------------------------------------
 
 
+@transaction.atomic
 def charge_set_status(*, charge: Charge, status: str, by=None, reason: str = "") -> Charge:
-    """Move a charge to `status` if the transition is allowed. Same status: nothing changes (idempotent)."""
+    """Move a charge to `status` if the transition is allowed. Same status: nothing changes (idempotent).
+
+    The one place a charge's status changes: each change is kept as a `ChargeStatusChange` (the history the
+    debtor page shows), in the same transaction as the change."""
     status = Status(status)
     if charge.status == status:
         return charge
@@ -92,6 +104,14 @@ def charge_set_status(*, charge: Charge, status: str, by=None, reason: str = "")
         charge.paid_at = None
         fields.append("paid_at")
     charge.save(update_fields=fields)
+    ChargeStatusChange.objects.create(
+        charge=charge,
+        from_status=previous,
+        to_status=status,
+        reason=reason[:200],
+        changed_by=by if getattr(by, "is_authenticated", False) else None,
+        created_at=now,
+    )
     logger.info(
         "charge.status charge={} from={} to={} by={} reason={}",
         charge.pk,
@@ -130,6 +150,28 @@ def charge_mark_paid(
             actor=by,
             target=charge,
             details={"amount": str(Decimal(charge.amount))},
+            ip=ip,
+        )
+    return charge
+
+
+def charge_cancel(*, charge: Charge, by=None, reason: str = "", ip: str | None = None) -> Charge:
+    """Cancel a charge (created by mistake, written off): pending promises and active agreements on it are
+    cancelled too, so nothing follows up on them. The one way to cancel (admin, dashboard). Idempotent: a
+    charge already cancelled is returned unchanged. A paid charge raises (reopen it first). Audited."""
+    if charge.status == Status.CANCELLED:
+        return charge
+    with transaction.atomic():
+        charge_set_status(charge=charge, status=Status.CANCELLED, by=by, reason=reason or "cancelada")
+        charge.promises.filter(status=PromiseToPay.Status.PENDING).update(
+            status=PromiseToPay.Status.CANCELLED
+        )
+        charge.agreements.filter(status=Agreement.Status.ACTIVE).update(status=Agreement.Status.CANCELLED)
+        audit_record(
+            action="charge.cancel",
+            actor=by,
+            target=charge,
+            details={"amount": str(Decimal(charge.amount)), "reason": reason[:200]},
             ip=ip,
         )
     return charge

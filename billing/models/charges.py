@@ -151,6 +151,36 @@ class Charge(models.Model):
         return max((today - self.due_date).days, 0)
 
 
+class ChargeStatusChange(models.Model):
+    """One change of a charge's status, written by `billing.services.charge_set_status` (the one place status
+    changes go through), so the debtor page can show a charge's history. Append-only."""
+
+    charge = models.ForeignKey(
+        Charge, on_delete=models.CASCADE, related_name="status_changes", verbose_name="cobrança"
+    )
+    from_status = models.CharField("de", max_length=20, choices=ChargeStatus.choices)
+    to_status = models.CharField("para", max_length=20, choices=ChargeStatus.choices)
+    reason = models.CharField("motivo", max_length=200, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="alterada por",
+    )
+    created_at = models.DateTimeField("alterada em", default=timezone.now)
+
+    class Meta:
+        verbose_name = "mudança de situação"
+        verbose_name_plural = "mudanças de situação"
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["charge", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.charge_id}: {self.from_status} → {self.to_status}"
+
+
 class PromiseToPay(models.Model):
     """A debtor's promise, understood by the bot or registered by an operator."""
 
