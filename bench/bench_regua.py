@@ -60,7 +60,8 @@ def build_template(workdir: Path, charges: int, seed: int = 7) -> Path:
     _common.setup_django(env)
     from django.utils import timezone
 
-    from billing.models import Agreement, Charge, Client, PromiseToPay
+    from billing.models import Agreement, Charge, Client, Installment, PromiseToPay
+    from billing.payments.schedule import plan_installments
     from billing.suppression import phone_hash
     from conversations.models import Conversation
 
@@ -118,6 +119,15 @@ def build_template(workdir: Path, charges: int, seed: int = 7) -> Path:
                 first_due_date=DAY + dt.timedelta(days=1),
             )
             for c, _ in agreed
+        ]
+    )
+    Installment.objects.bulk_create(
+        [
+            Installment(agreement=a, number=p.number, due_date=p.due_date, amount=p.amount)
+            for a in Agreement.objects.all()
+            for p in plan_installments(
+                amount=a.total_amount, installments=a.installments, first_due_date=a.first_due_date
+            )
         ]
     )
     Client.objects.filter(pk__in=[cl for _, cl in opted]).update(opted_out_at=now)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
 from billing.money import agreement_terms
+from billing.regua.calendar import add_months
 
 
 @dataclass(frozen=True)
@@ -15,13 +15,6 @@ class PlannedInstallment:
     number: int
     due_date: dt.date
     amount: Decimal
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """The same day `months` later; a day the month lacks becomes its last day (31/01 + 1 → 28/02)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def plan_installments(

@@ -136,9 +136,3 @@ def add_months(day: dt.date, months: int) -> dt.date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def installment_dates(first_due_date: dt.date, installments: int) -> list[dt.date]:
-    """Due dates of an agreement's installments: monthly from the first one. There is no installment model
-    yet, so the agreement's own due data is the source (docs/regua.md)."""
-    return [add_months(first_due_date, k) for k in range(installments)]

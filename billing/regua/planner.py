@@ -27,13 +27,12 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from billing.models import Agreement, Charge, Client, Dispatch, PromiseToPay
+from billing.models import Agreement, Charge, Client, Dispatch, Installment, PromiseToPay
 from billing.regua import reasons
 from billing.regua.calendar import (  # noqa: F401 - the calendar's names stay importable from the planner
     ReguaInfo,
     StepInfo,
     add_months,
-    installment_dates,
     is_carnival,
     regua_info,
 )
@@ -238,10 +237,17 @@ def plan_compute(
     )
     if charge_ids is not None:
         agreements = agreements.filter(charge_id__in=charge_ids)
-    for charge_id, first_due, count, ext, client_id, status, eff in agreements.values_list(
+    open_installments: dict[int, list[tuple[int, dt.date]]] = defaultdict(list)
+    if installment_targets:
+        for agreement_id, number, due in Installment.objects.filter(
+            agreement__status=Agreement.Status.ACTIVE,
+            status=Installment.Status.OPEN,
+            due_date__in=list(installment_targets),
+        ).values_list("agreement_id", "number", "due_date"):
+            open_installments[agreement_id].append((number, due))
+    for agreement_id, charge_id, ext, client_id, status, eff in agreements.values_list(
+        "pk",
         "charge_id",
-        "first_due_date",
-        "installments",
         "charge__external_id",
         "charge__client_id",
         "charge__status",
@@ -252,7 +258,8 @@ def plan_compute(
         if regua_id not in infos or not installment_targets:
             continue
         charge_status[charge_id] = status
-        for number, due in enumerate(installment_dates(first_due, count), start=1):
+        # Only installments still open: a paid one gets no reminder.
+        for number, due in open_installments.get(agreement_id, ()):
             for step in installment_targets.get(due, ()):
                 if step.regua_id == regua_id:
                     candidates.append(

@@ -209,8 +209,7 @@ def charge_reminders(*, charge: Charge, horizon_days: int = 45) -> dict:
 
 
 def _reference_dates(charge: Charge) -> dict[str, list[dt.date]]:
-    from billing.models import Agreement, PromiseToPay
-    from billing.regua.planner import installment_dates
+    from billing.models import Agreement, Installment, PromiseToPay
 
     refs: dict[str, list[dt.date]] = defaultdict(list)
     refs["due"].append(charge.due_date)
@@ -218,10 +217,15 @@ def _reference_dates(charge: Charge) -> dict[str, list[dt.date]]:
         charge=charge, status=PromiseToPay.Status.PENDING
     ).values_list("promised_date", flat=True):
         refs["promise"].append(promised)
-    for first, count in Agreement.objects.filter(charge=charge, status=Agreement.Status.ACTIVE).values_list(
-        "first_due_date", "installments"
-    ):
-        refs["installment"].extend(installment_dates(first, count))
+    refs["installment"].extend(
+        Installment.objects.filter(
+            agreement__charge=charge,
+            agreement__status=Agreement.Status.ACTIVE,
+            status=Installment.Status.OPEN,
+        )
+        .order_by("number")
+        .values_list("due_date", flat=True)
+    )
     return refs
 
 

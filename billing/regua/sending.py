@@ -24,7 +24,9 @@ def _line(entry: ReguaEntry, today: dt.date) -> tuple[str, object]:
     kind = entry.step.kind
     if kind == StepKind.INSTALLMENT:
         agreement = charge.agreements.filter(status="active").order_by("-created_at").first()
-        amount = agreement.installment_amount if agreement else charge.amount
+        row = agreement.schedule.filter(number=entry.installment).first() if agreement else None
+        # What is still owed on this installment (the last one absorbs the rounding; part may be paid).
+        amount = row.balance if row else (agreement.installment_amount if agreement else charge.amount)
         total = agreement.installments if agreement else entry.installment
         due = entry.ref_date
         when = "vence hoje" if due == today else ("vence em" if due > today else "venceu em")

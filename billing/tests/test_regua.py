@@ -11,7 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from billing.models import Agreement, Campaign, Charge, Dispatch, PromiseToPay
+from billing.models import Agreement, Campaign, Charge, Dispatch, Installment, PromiseToPay
+from billing.payments.schedule import plan_installments
 from billing.regua import reasons
 from billing.regua.models import Regua, ReguaEntry
 from billing.regua.run import regua_plan_run
@@ -267,17 +268,23 @@ def test_a_promise_stops_the_steps_until_the_day_after_then_the_promise_step_goe
     assert promise.follow_up_sent_at is not None
 
 
-def test_an_active_agreement_replaces_the_due_steps_with_installment_reminders(regua):
-    charge = charge_due(WED - dt.timedelta(days=7), status=Charge.Status.NEGOTIATING)
-    Agreement.objects.create(
+def _agreement(charge, first_due_date):
+    agreement = Agreement.objects.create(
         charge=charge,
         installments=3,
         installment_amount=Decimal("50.00"),
         total_amount=Decimal("150.00"),
-        first_due_date=WED - dt.timedelta(days=31),  # the 2nd installment is due tomorrow... a month later
+        first_due_date=first_due_date,
     )
+    for p in plan_installments(amount=Decimal("150.00"), installments=3, first_due_date=first_due_date):
+        Installment.objects.create(agreement=agreement, number=p.number, due_date=p.due_date, amount=p.amount)
+    return agreement
+
+
+def test_an_active_agreement_replaces_the_due_steps_with_installment_reminders(regua):
+    charge = charge_due(WED - dt.timedelta(days=7), status=Charge.Status.NEGOTIATING)
     due_tomorrow = WED + dt.timedelta(days=1)
-    Agreement.objects.filter(charge=charge).update(first_due_date=due_tomorrow)
+    _agreement(charge, due_tomorrow)
 
     regua_plan_run(now=at(WED))
 
@@ -294,6 +301,16 @@ def test_an_active_agreement_replaces_the_due_steps_with_installment_reminders(r
     regua_plan_run(now=at(dt.date(2027, 1, 9)))
     second = ReguaEntry.objects.get(charge=charge, installment=2)
     assert (second.status, second.step.offset_days, second.ref_date) == (ES.PLANNED, -1, dt.date(2027, 1, 10))
+
+
+def test_a_paid_installment_gets_no_reminder(regua):
+    charge = charge_due(WED - dt.timedelta(days=7), status=Charge.Status.NEGOTIATING)
+    agreement = _agreement(charge, WED + dt.timedelta(days=1))
+    agreement.schedule.filter(number=1).update(status=Installment.Status.PAID, amount_paid=Decimal("50.00"))
+
+    regua_plan_run(now=at(WED))
+
+    assert not ReguaEntry.objects.filter(charge=charge, installment=1).exists()
 
 
 # --- windows and holidays -----------------------------------------------------------------------------------
