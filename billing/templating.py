@@ -113,8 +113,9 @@ def _split_fallback(raw: str) -> tuple[str, str | None, str | None]:
     return match["name"].strip(), fallback, None
 
 
-def _parse(body: str) -> tuple[list[Piece], list[str]]:
-    """(literal, canonical variable or None, fallback or None) pieces and the errors found."""
+def _parse(body: str, extra: tuple[str, ...] = ()) -> tuple[list[Piece], list[str]]:
+    """(literal, canonical variable or None, fallback or None) pieces and the errors found. `extra` names
+    variables a caller adds to the standard ones (the inbox's canned replies add {pix})."""
     errors: list[str] = []
     pieces: list[Piece] = []
     try:
@@ -161,10 +162,10 @@ def _parse(body: str) -> tuple[list[Piece], list[str]]:
             )
         elif conversion or format_spec:
             errors.append(f"{shown}: formatação (':' ou '!') não é permitida; use apenas {{{field_name}}}.")
-        elif field_name not in VARIABLES and field_name not in ALIASES:
+        elif field_name not in VARIABLES and field_name not in ALIASES and field_name not in extra:
             errors.append(
                 f"Variável desconhecida {shown}.{_suggest(field_name)} "
-                f"Disponíveis: {', '.join('{' + v + '}' for v in VARIABLES)}."
+                f"Disponíveis: {', '.join('{' + v + '}' for v in (*VARIABLES, *extra))}."
             )
         else:
             pieces.append((literal, ALIASES.get(field_name, field_name), fallback))
@@ -173,13 +174,13 @@ def _parse(body: str) -> tuple[list[Piece], list[str]]:
     return pieces, errors
 
 
-def template_validate(body: str) -> list[str]:
+def template_validate(body: str, *, extra: tuple[str, ...] = ()) -> list[str]:
     """Errors (pt-BR) that make a template body unusable; empty when it is fine."""
     if not isinstance(body, str) or not body.strip():
         return ["O texto do modelo não pode ficar vazio."]
     if len(body) > MAX_BODY:
         return [f"O texto do modelo é longo demais ({len(body)} caracteres; máximo {MAX_BODY})."]
-    return _parse(body)[1]
+    return _parse(body, extra)[1]
 
 
 def template_variables(body: str) -> list[str]:
@@ -188,9 +189,9 @@ def template_variables(body: str) -> list[str]:
     return list(dict.fromkeys(name for _literal, name, _fallback in pieces if name))
 
 
-def variables_without_fallback(body: str) -> list[str]:
+def variables_without_fallback(body: str, *, extra: tuple[str, ...] = ()) -> list[str]:
     """Canonical names used at least once without a fallback: the ones that can reach a debtor empty."""
-    pieces, _errors = _parse(body)
+    pieces, _errors = _parse(body, extra)
     return list(dict.fromkeys(name for _literal, name, fallback in pieces if name and fallback is None))
 
 
@@ -296,16 +297,18 @@ def template_render(
     client: Client | None = None,
     context: dict[str, str] | None = None,
     now: dt.datetime | None = None,
+    extra: tuple[str, ...] = (),
 ) -> str:
     """Render a body. Values come from `template_context(charge, client)`; `context` overrides them (canonical
-    names). Raises ApplicationError when the body is invalid (it should have been rejected when saved)."""
-    errors = template_validate(body)
+    names) and gives the `extra` variables theirs. Raises ApplicationError when the body is invalid (it should
+    have been rejected when saved)."""
+    errors = template_validate(body, extra=extra)
     if errors:
         raise ApplicationError("Modelo de mensagem inválido.", {"errors": errors})
     values = template_context(charge=charge, client=client, now=now)
     if context:
         values.update({ALIASES.get(k, k): "" if v is None else str(v) for k, v in context.items()})
-    pieces, _ = _parse(body)
+    pieces, _ = _parse(body, extra)
     return "".join(
         literal + ((values.get(name, "").strip() and values.get(name, "")) or fallback or "" if name else "")
         for literal, name, fallback in pieces

@@ -39,6 +39,10 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "conversations.view_message",
         "conversations.add_message",
         "conversations.change_message",
+        # The inbox's canned replies: operators keep them themselves (dashboard and admin).
+        "conversations.view_cannedreply",
+        "conversations.add_cannedreply",
+        "conversations.change_cannedreply",
         "whatsapp.view_wahasession",
         "whatsapp.change_wahasession",
         "chatbot.view_modelversion",

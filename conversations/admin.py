@@ -7,8 +7,10 @@ from django.contrib import admin, messages
 from django.shortcuts import render
 
 from chatbot.nlu.labels import INTENTS
+from cobranca.exceptions import ApplicationError
 from cobranca.masking import mask_chat_id
-from conversations.models import Conversation, Message
+from conversations.inbox import canned_reply_errors, canned_reply_save
+from conversations.models import CannedReply, Conversation, Message
 
 INTENT_CHOICES = [(label, label) for label in INTENTS]
 
@@ -110,3 +112,43 @@ class MessageAdmin(admin.ModelAdmin):
                 "title": "Corrigir intenção",
             },
         )
+
+
+class CannedReplyForm(forms.ModelForm):
+    """The admin checks a canned reply's body with the same rules as the dashboard (the template variables
+    plus {pix}), through `canned_reply_save`'s checks."""
+
+    class Meta:
+        model = CannedReply
+        fields = ("title", "body", "is_active")
+
+    def clean(self):
+        cleaned = super().clean()
+        fields = canned_reply_errors(
+            title=(cleaned.get("title") or "").strip(),
+            body=(cleaned.get("body") or "").strip(),
+            instance=self.instance if self.instance.pk else None,
+        )
+        for field, errors in fields.items():
+            for error in errors:
+                self.add_error(field, error)
+        return cleaned
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    form = CannedReplyForm
+    list_display = ("title", "is_active", "created_by", "updated_at")
+    list_filter = ("is_active",)
+    search_fields = ("title", "body")
+    readonly_fields = ("created_by", "updated_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        try:
+            canned_reply_save(
+                title=obj.title, body=obj.body, is_active=obj.is_active, by=request.user, instance=obj
+            )
+        except ApplicationError as exc:  # the form's clean() ran the same checks: a race at most
+            self.message_user(request, exc.message, messages.ERROR)

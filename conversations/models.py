@@ -229,3 +229,57 @@ class Attachment(models.Model):
     @property
     def effective_kind(self) -> str:
         return self.kind or self.declared_kind
+
+
+class ReadMarker(models.Model):
+    """How far one user has read one conversation: the newest message id shown to him when he opened it.
+
+    A message id and not a time: a late webhook stores an older `sent_at` after the user looked, and ids only
+    grow, so "unread" is exactly "a debtor's message recorded after what this user saw". Moves forward only
+    (`conversations.inbox.conversation_mark_read`)."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="read_markers", verbose_name="conversa"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name="usuário"
+    )
+    last_read_message_id = models.BigIntegerField("última mensagem lida (id)", default=0)
+    read_at = models.DateTimeField("lida em")
+
+    class Meta:
+        verbose_name = "leitura de conversa"
+        verbose_name_plural = "leituras de conversas"
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "user"], name="read_marker_one_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · conversa {self.conversation_id}"
+
+
+class CannedReply(models.Model):
+    """A ready answer operators insert in a chat. Its body uses the message templates' variables
+    (billing.templating: {name}, {amount}, {due_date}…) plus {pix}, rendered for the conversation's debtor
+    and the charge the operator picks; a variable that would reach the debtor empty blocks the send."""
+
+    title = models.CharField("título", max_length=80, unique=True)
+    body = models.TextField("texto")
+    is_active = models.BooleanField("ativa", default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="criada por",
+    )
+    updated_at = models.DateTimeField("atualizada em", auto_now=True)
+
+    class Meta:
+        verbose_name = "resposta pronta"
+        verbose_name_plural = "respostas prontas"
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title

@@ -8,6 +8,7 @@ import datetime as dt
 from django.db import transaction
 from loguru import logger
 
+from billing.suppression import REASON_LISTED, client_suppression_reason, is_suppressed
 from cobranca.exceptions import ApplicationError
 from conversations.models import Conversation, Message
 from conversations.recording import (
@@ -79,11 +80,32 @@ def conversation_give_back(*, conversation: Conversation, by) -> Conversation:
     return conversation
 
 
-def operator_reply(*, conversation: Conversation, text: str, by) -> Message:
+def conversation_send_refusal(conversation: Conversation) -> str:
+    """Why an operator may not write to this chat now, or "": the suppression rules every send follows
+    (billing.suppression: forgotten, opted out, wrong number, not on WhatsApp, listed number). A chat
+    without a client is checked against the suppression list by its number."""
+    if conversation.client is not None:
+        return client_suppression_reason(conversation.client)
+    if is_suppressed(conversation.chat_id):
+        return REASON_LISTED
+    return ""
+
+
+def conversation_check_sendable(conversation: Conversation) -> None:
+    """Raise (409, with the reason) when the suppression rules forbid writing to this chat."""
+    refusal = conversation_send_refusal(conversation)
+    if refusal:
+        raise ApplicationError(
+            f"Esta conversa não pode receber mensagens: {refusal}.", {"reason": refusal}, status_code=409
+        )
+
+
+def operator_send(*, conversation: Conversation, text: str, by) -> Message:
     """Send an operator's text to the debtor through WAHA and record it; the conversation goes to human mode.
 
-    Not atomic on purpose: the WAHA call must not hold a transaction open (conventions). If WAHA refuses,
-    nothing is recorded and the operator sees the error."""
+    The one outbound path of the inbox (a typed reply, a canned reply, a PIX): the suppression rules are
+    checked first (`conversation_send_refusal`, 409). Not atomic on purpose: the WAHA call must not hold a
+    transaction open (conventions). If WAHA refuses, nothing is recorded and the operator sees the error."""
     text = (text or "").strip()
     if not text:
         raise ApplicationError("Escreva a mensagem antes de enviar.", {"field": "text"})
@@ -91,6 +113,7 @@ def operator_reply(*, conversation: Conversation, text: str, by) -> Message:
         raise ApplicationError(
             f"A mensagem passa de {MAX_TEXT_LENGTH} caracteres.", {"field": "text", "max": MAX_TEXT_LENGTH}
         )
+    conversation_check_sendable(conversation)
     try:
         waha_id = waha_api.get_client().send_text(
             conversation.chat_id, text, session=conversation.session_name
@@ -108,12 +131,16 @@ def operator_reply(*, conversation: Conversation, text: str, by) -> Message:
         message = message_record_outbound(
             conversation=conversation, body=text, author=Message.Author.OPERATOR, waha_id=waha_id, operator=by
         )
-        updates = {"state": Conversation.State.HUMAN}
-        if conversation.assigned_to_id is None:
-            updates["assigned_to"] = by
-        Conversation.objects.filter(pk=conversation.pk).update(**updates)
+        Conversation.objects.filter(pk=conversation.pk).update(state=Conversation.State.HUMAN)
+        # Whoever answers an unassigned conversation owns it; an assigned one keeps its owner.
+        Conversation.objects.filter(pk=conversation.pk, assigned_to__isnull=True).update(assigned_to=by)
     conversation.refresh_from_db(fields=["state", "assigned_to", "last_message_at"])
     return message
+
+
+def operator_reply(*, conversation: Conversation, text: str, by) -> Message:
+    """An operator's typed reply (dashboard, API): `operator_send`."""
+    return operator_send(conversation=conversation, text=text, by=by)
 
 
 def message_correct_intent(*, message: Message, intent: str, by) -> Message:

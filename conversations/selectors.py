@@ -8,13 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, Func, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from billing.models import Client
 from billing.suppression import is_suppressed
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Message, ReadMarker
 
 
 def br_phone_variants(digits: str) -> list[str]:
@@ -157,6 +157,71 @@ def inbox(filters: dict[str, Any] | None = None) -> QuerySet[Conversation]:
             cond |= Q(client__phone__contains=digits) | Q(chat_id__contains=digits)
         qs = qs.filter(cond)
     return qs
+
+
+# --- the team inbox: views, unread counts -------------------------------------------------------------
+
+VIEW_MINE = "minhas"
+VIEW_UNASSIGNED = "sem-responsavel"
+VIEW_ALL = "todas"
+VIEWS = (VIEW_MINE, VIEW_UNASSIGNED, VIEW_ALL)
+
+
+def view_q(view: str, user) -> Q:
+    """The conversations of an inbox view: mine (assigned to `user`), unassigned, or all."""
+    if view == VIEW_MINE:
+        return Q(assigned_to_id=getattr(user, "pk", None))
+    if view == VIEW_UNASSIGNED:
+        return Q(assigned_to__isnull=True)
+    return Q()
+
+
+def _unread_messages() -> QuerySet[Message]:
+    # Correlated on an outer query annotated by `with_unread` (`read_upto`).
+    return Message.objects.filter(
+        conversation=OuterRef("pk"), direction=Message.Direction.IN, pk__gt=OuterRef("read_upto")
+    )
+
+
+def with_read_upto(qs: QuerySet[Conversation], user) -> QuerySet[Conversation]:
+    """Annotates `read_upto`: the id of the last message `user` saw in each conversation (0: never opened)."""
+    marker = ReadMarker.objects.filter(conversation=OuterRef("pk"), user_id=getattr(user, "pk", None))
+    return qs.annotate(read_upto=Coalesce(Subquery(marker.values("last_read_message_id")[:1]), Value(0)))
+
+
+def with_unread(qs: QuerySet[Conversation], user) -> QuerySet[Conversation]:
+    """Annotates `unread_count`: the debtor's messages recorded after what `user` last saw (one correlated
+    subquery per row, on the message index; no query per conversation)."""
+    counted = _unread_messages().order_by().annotate(n=Func(Value(1), function="COUNT")).values("n")[:1]
+    return with_read_upto(qs, user).annotate(unread_count=Coalesce(Subquery(counted), Value(0)))
+
+
+def inbox_counts(user) -> dict[str, dict[str, int]]:
+    """Per view (mine, unassigned, all): how many conversations, and how many with unread messages for
+    `user`. One query."""
+    qs = with_read_upto(Conversation.objects.all(), user).annotate(has_unread=Exists(_unread_messages()))
+    aggregates = {}
+    for view in VIEWS:
+        key = view.replace("-", "_")
+        aggregates[f"{key}_total"] = Count("pk", filter=view_q(view, user))
+        aggregates[f"{key}_unread"] = Count("pk", filter=view_q(view, user) & Q(has_unread=True))
+    row = qs.aggregate(**aggregates)
+    return {
+        view: {
+            "total": row[f"{view.replace('-', '_')}_total"],
+            "unread": row[f"{view.replace('-', '_')}_unread"],
+        }
+        for view in VIEWS
+    }
+
+
+def unread_for_nav(user) -> int:
+    """The navigation badge: conversations with messages `user` has not read that are his, or that nobody
+    owns and that wait for a person (handed over or flagged). Bot-handled conversations stay out: the
+    assistant answers them. One query."""
+    waiting = Q(assigned_to__isnull=True) & (Q(needs_attention=True) | Q(state=Conversation.State.HUMAN))
+    qs = Conversation.objects.filter(Q(assigned_to_id=getattr(user, "pk", None)) | waiting)
+    return with_read_upto(qs, user).filter(Exists(_unread_messages())).count()
 
 
 def _percentile(values: list[float], pct: float) -> float | None:
