@@ -6,7 +6,7 @@ import contextlib
 
 import pytest
 
-pytest_plugins = ["whatsapp.simulator.pytest_plugin"]
+pytest_plugins = ["whatsapp.simulator.pytest_plugin", "billing.pix_api.simulator.pytest_plugin"]
 
 
 @pytest.fixture(autouse=True)

@@ -119,10 +119,14 @@ def _reason_for(status: int) -> tuple[str, bool]:
 def classify_response(response: requests.Response, path: str) -> PixApiError:
     """Turn a non-2xx answer into a PixApiError (PixNotFound for 404), reading its problem+json if any.
 
-    A 5xx body is not read at all: a server error page may echo the request (the debtor's data).
+    A 5xx body is read only when it is a problem+json (the spec's ``ServicoIndisponivel``): any other server
+    error page may echo the request, that is the debtor's data.
     """
     status = response.status_code
-    problem = _problem(response) if status < 500 else {}
+    content_type = response.headers.get("Content-Type", "")
+    problem = (
+        _problem(response) if status < 500 or content_type.startswith("application/problem+json") else {}
+    )
     title = str(problem.get("title") or "")[:200]
     detail = str(problem.get("detail") or "")[:500]
     violacoes = _violations(problem)

@@ -154,10 +154,17 @@ def test_statuses_are_classified(status, reason, permanent):
     assert (error.reason, error.permanent, error.status) == (reason, permanent, status)
 
 
-def test_a_5xx_body_is_never_read_into_the_error():
+def test_a_5xx_body_other_than_a_problem_is_never_read_into_the_error():
     body = b'{"title": "echo", "detail": "devedor Francisco cpf 12345678909"}'
-    error = classify_response(_response(500, body), "/cobv/x")
-    assert "Francisco" not in str(error) and error.detail == "" and error.title == ""
+    for content_type in ("application/json", "text/html"):
+        error = classify_response(_response(500, body, content_type), "/cobv/x")
+        assert "Francisco" not in str(error) and error.detail == "" and error.title == ""
+
+
+def test_a_503_problem_keeps_its_title():
+    body = b'{"type": "x/ServicoIndisponivel", "title": "Servico Indisponivel", "status": 503}'
+    error = classify_response(_response(503, body), "/pix")
+    assert (error.reason, error.permanent, error.title) == ("server_error", False, "Servico Indisponivel")
 
 
 def _ids(settings) -> set[str]:
