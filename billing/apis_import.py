@@ -66,6 +66,13 @@ class ImportReportSerializer(serializers.Serializer):
         help_text="Linhas cujo telefone já era de um cliente cadastrado: a cobrança é vinculada a ele "
         "(um aviso por linha, com o nome do cliente quando o da linha é outro)."
     )
+    landlines = serializers.IntegerField(
+        help_text="Linhas com telefone fixo: importadas, com um aviso (o WhatsApp precisa de um celular)."
+    )
+    columns = serializers.DictField(
+        help_text="CSV/XLSX: `header_key` (o cabeçalho normalizado), `unknown` (cada coluna não reconhecida: "
+        "`header`, `key`, `field` em vigor) e `remembered` (mapeamento lembrado aplicado). Vazio para JSON."
+    )
     errors = ImportRowErrorSerializer(many=True, help_text="As primeiras 1000 linhas/campos rejeitados.")
     errors_count = serializers.IntegerField()
     errors_truncated = serializers.BooleanField()
@@ -103,6 +110,8 @@ _REPORT_EXAMPLE = {
     "kept_on_forgotten_charges": 0,
     "name_conflicts": 0,
     "existing_clients": 0,
+    "landlines": 0,
+    "columns": {"header_key": "3f1c…", "unknown": [], "remembered": False},
     "errors": [{"row": 4, "field": "telefone", "value": "1234", "message": "telefone inválido"}],
     "errors_count": 1,
     "errors_truncated": False,

@@ -18,6 +18,7 @@ from typing import IO
 
 from cobranca.exceptions import ApplicationError
 
+from .columns import ColumnPlan
 from .fields import field_for_header
 from .rows import RowTuple, RowWarnings, _fatal, _map_header
 from .xlsx import check_xlsx_archive, iter_xlsx
@@ -60,16 +61,21 @@ def detect_format(path: Path, filename: str, fmt: str | None) -> str:
 
 
 def open_rows(
-    path: Path, file_format: str, warnings: list[str], row_warnings: RowWarnings | None = None
+    path: Path,
+    file_format: str,
+    warnings: list[str],
+    row_warnings: RowWarnings | None = None,
+    plan: ColumnPlan | None = None,
 ) -> Iterator[RowTuple]:
     """The rows of the file. `warnings` collects notes about the whole file; `row_warnings`, when given,
-    notes about single rows, appended while the row is yielded (the caller drains it per row)."""
+    notes about single rows, appended while the row is yielded (the caller drains it per row); `plan`, when
+    given, maps a spreadsheet's unknown columns and records them (JSON keys are not mapped)."""
     if file_format == "json":
         return iter_json(path, warnings)
     if file_format == "csv":
-        return iter_csv(path, warnings, row_warnings)
+        return iter_csv(path, warnings, row_warnings, plan)
     if file_format == "xlsx":
-        return iter_xlsx(path, warnings)
+        return iter_xlsx(path, warnings, plan)
     raise _fatal(f"Formato desconhecido: {file_format}.")
 
 
@@ -298,16 +304,21 @@ def _sniff_delimiter(line: str) -> str:
     return next(d for d in (";", "\t", ",") if counts[d] == best)
 
 
-def iter_csv(path: Path, warnings: list[str], row_warnings: RowWarnings | None = None) -> Iterator[RowTuple]:
+def iter_csv(
+    path: Path,
+    warnings: list[str],
+    row_warnings: RowWarnings | None = None,
+    plan: ColumnPlan | None = None,
+) -> Iterator[RowTuple]:
     encoding = detect_encoding(path)
     row_warnings = row_warnings if row_warnings is not None else []
     if encoding != MIXED:
         with open(path, encoding=encoding, newline="") as fh:
-            yield from _csv_rows(fh, warnings, row_warnings)
+            yield from _csv_rows(fh, warnings, row_warnings, plan=plan)
         return
     with open(path, "rb") as raw:
         mixed = _MixedText(raw)
-        yield from _csv_rows(mixed, warnings, row_warnings, mixed=mixed)
+        yield from _csv_rows(mixed, warnings, row_warnings, mixed=mixed, plan=plan)
     warnings.append(
         "O arquivo está em UTF-8, mas algumas linhas têm caracteres em outra codificação (Windows-1252, "
         "típico de uma edição no Excel): só esses caracteres foram lidos como Windows-1252. Confira as "
@@ -316,7 +327,12 @@ def iter_csv(path: Path, warnings: list[str], row_warnings: RowWarnings | None =
 
 
 def _csv_rows(
-    fh, warnings: list[str], row_warnings: RowWarnings, *, mixed: _MixedText | None = None
+    fh,
+    warnings: list[str],
+    row_warnings: RowWarnings,
+    *,
+    mixed: _MixedText | None = None,
+    plan: ColumnPlan | None = None,
 ) -> Iterator[RowTuple]:
     line = fh.readline(MAX_HEADER_LINE)
     if line.startswith("\ufeff"):
@@ -334,7 +350,7 @@ def _csv_rows(
     headers = next(csv.reader([line], delimiter=delimiter), [])
     if len(headers) > MAX_COLUMNS:
         raise _fatal(f"O cabeçalho tem colunas demais ({len(headers)}; máximo {MAX_COLUMNS}).")
-    mapping = _map_header([h.strip() for h in headers], warnings)
+    mapping = _map_header([h.strip() for h in headers], warnings, plan)
     if mixed is not None and (bad := mixed.take_bad()):
         warnings.append(f"Cabeçalho: {_bad_bytes_message(bad)}.")
     width = len(headers)

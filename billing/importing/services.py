@@ -28,8 +28,10 @@ from django.utils import timezone
 from loguru import logger
 
 from billing.models import ImportBatch
+from billing.phones import is_mobile
 from cobranca.exceptions import ApplicationError
 
+from .columns import ColumnPlan, column_mapping_remember
 from .fields import FieldError, clean_row, display_value
 from .readers import detect_format, open_rows
 from .rejected import RejectedRowsWriter, clean_row_values
@@ -60,6 +62,9 @@ class ImportReport:
     kept_on_forgotten_charges: int = 0
     name_conflicts: int = 0
     existing_clients: int = 0
+    landlines: int = 0
+    # The header's unknown columns and the mapping applied to them (CSV/XLSX; see columns.ColumnPlan).
+    columns: dict = field(default_factory=dict)
     errors: list[dict] = field(default_factory=list)
     # Rows imported that need the operator's eye (suppressed number, name conflicts…): row, field, why.
     row_warnings: list[dict] = field(default_factory=list)
@@ -105,6 +110,8 @@ class ImportReport:
             "kept_on_forgotten_charges": self.kept_on_forgotten_charges,
             "name_conflicts": self.name_conflicts,
             "existing_clients": self.existing_clients,
+            "landlines": self.landlines,
+            "columns": self.columns,
             "errors": self.errors,
             "errors_count": self.errors_count,
             "errors_truncated": self.errors_truncated,
@@ -150,6 +157,7 @@ def _fingerprint(external_id: str) -> int:
     return hash(external_id)
 
 
+# long-function: the docstring is the import's contract; the body is one with-block
 def import_file(
     *,
     path_or_file: str | os.PathLike | IO[bytes],
@@ -159,6 +167,7 @@ def import_file(
     skip_invalid: bool = False,
     by=None,
     progress: ProgressCallback | None = None,
+    column_map: dict[str, str] | None = None,
 ) -> ImportReport:
     """Import debtors and their charges from a JSON, CSV or XLSX file.
 
@@ -166,9 +175,15 @@ def import_file(
     valid rows go in and the rejected ones are saved as a CSV next to the batch. Re-importing upserts by
     external id; an opted-out or wrong-number client stays suppressed and paid/cancelled charges are not
     reopened. Every real (non dry-run) import creates an ImportBatch. A file that cannot be read at all raises
-    ApplicationError and writes nothing.
+    ApplicationError and writes nothing (its `extra["columns"]` lists the unknown columns when required ones
+    are missing, so a caller can offer to map them).
+
+    `column_map` (normalised column name → field, '' to ignore) says what a spreadsheet's unknown columns
+    hold; None applies the mapping remembered for the same headers, if any. A real import that succeeds with
+    a `column_map` remembers it for the next file with the same headers.
     """
     report = ImportReport(dry_run=dry_run, skip_invalid=skip_invalid)
+    plan = ColumnPlan(chosen=column_map)
     rejected = RejectedRowsWriter()
     try:
         with (
@@ -177,11 +192,16 @@ def import_file(
         ):
             report.filename = name[:255]
             report.file_format = detect_format(path, name, fmt)
-            chunks = _validate_pass(path, report, rejected, spool, progress)
+            try:
+                chunks = _validate_pass(path, report, rejected, spool, progress, plan)
+            finally:
+                report.columns = plan.as_dict() if plan.key else {}
             if report.total == 0:
                 raise ApplicationError("O arquivo não tem nenhuma linha de dados.", {"code": "empty_file"})
             spool.seek(0)
             _write_pass(report, rejected, spool, chunks, by=by, progress=progress)
+            if column_map is not None and report.success and not dry_run:
+                column_mapping_remember(plan=plan, by=by)
     except BaseException:
         rejected.discard()
         raise
@@ -220,13 +240,14 @@ def _validate_pass(
     rejected: RejectedRowsWriter,
     spool: IO[bytes],
     progress: ProgressCallback | None,
+    plan: ColumnPlan,
 ) -> int:
     first_row_of: dict[int, int] = {}
     name_of_phone: dict[int, int] = {}
     row_warnings: list[tuple[int, str, str]] = []
     buffer: list[tuple] = []
     chunks = 0
-    for row, values, problem in open_rows(path, report.file_format, report.warnings, row_warnings):
+    for row, values, problem in open_rows(path, report.file_format, report.warnings, row_warnings, plan):
         report.total += 1
         if row_warnings:
             report.add_row_warnings([FieldError(r, label, "", message) for r, label, message in row_warnings])
@@ -267,6 +288,9 @@ def _validate_pass(
             if conflict := _name_conflict(name_of_phone, clean):
                 report.name_conflicts += 1
                 report.add_row_warnings([conflict])
+            if not is_mobile(clean[4]):
+                report.landlines += 1
+                report.add_row_warnings([_landline_warning(clean[0], values)])
             buffer.append(clean)
             if len(buffer) >= CHUNK_SIZE:
                 _spool_write(spool, buffer)
@@ -280,6 +304,16 @@ def _validate_pass(
     if progress:
         progress("validate", report.total % CHUNK_SIZE, None)
     return chunks
+
+
+def _landline_warning(row: int, values: dict[str, object] | None) -> FieldError:
+    return FieldError(
+        row,
+        "telefone",
+        display_value((values or {}).get("phone")),
+        "telefone fixo: o WhatsApp precisa de um celular; a linha é importada, mas as mensagens a este "
+        "número não devem chegar (troque por um celular, se tiver)",
+    )
 
 
 def _name_conflict(name_of_phone: dict[int, int], clean: tuple) -> FieldError | None:
@@ -394,6 +428,8 @@ def _summary(report: ImportReport, valid_rows: int) -> str:
             f" {report.existing_clients} linha(s) de cliente(s) já cadastrado(s) (mesmo telefone): "
             "cobrança(s) vinculada(s) a ele(s); confira os avisos."
         )
+    if report.landlines:
+        text += f" {report.landlines} linha(s) com telefone fixo: o WhatsApp precisa de um celular."
     if report.name_conflicts:
         text += (
             f" {report.name_conflicts} linha(s) repetem um telefone com outro nome: confira os nomes nos "

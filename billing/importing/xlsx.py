@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cobranca.exceptions import ApplicationError
 
+from .columns import ColumnPlan
 from .rows import RowTuple, _fatal, _map_header
 
 # Why the archive is checked before openpyxl sees it: an XLSX is a ZIP of XML parts, and a few hundred KB can
@@ -113,7 +114,7 @@ def _xml_entities_refused() -> ApplicationError:
     )
 
 
-def iter_xlsx(path: Path, warnings: list[str]) -> Iterator[RowTuple]:
+def iter_xlsx(path: Path, warnings: list[str], plan: ColumnPlan | None = None) -> Iterator[RowTuple]:
     import zipfile
     from xml.etree.ElementTree import ParseError
 
@@ -150,7 +151,7 @@ def iter_xlsx(path: Path, warnings: list[str]) -> Iterator[RowTuple]:
                 break
         if not headers:
             raise _fatal("A planilha está vazia: nenhum cabeçalho nas primeiras 20 linhas.")
-        mapping = _map_header(headers, warnings)
+        mapping = _map_header(headers, warnings, plan)
         due_index = next(i for i, f in mapping.items() if f == "due_date")
         for row, cells in enumerate(rows, start=header_row + 1):
             if not any(c not in (None, "") and not (isinstance(c, str) and not c.strip()) for c in cells):

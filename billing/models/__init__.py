@@ -23,6 +23,7 @@ from billing.models.charges import (
     ChargeStatus,
     ChargeStatusChange,
     ImportBatch,
+    ImportColumnMapping,
     NegotiationPolicy,
     PromiseToPay,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "Dispatch",
     "DispatchStatus",
     "ImportBatch",
+    "ImportColumnMapping",
     "Installment",
     "MessageTemplate",
     "NegotiationPolicy",

@@ -61,6 +61,35 @@ class ImportBatch(models.Model):
         return f"#{self.pk} {self.filename}"
 
 
+class ImportColumnMapping(models.Model):
+    """What the operator said the unknown columns of a spreadsheet mean, remembered per set of headers: the
+    next file with the same headers (compared normalised, in any order) gets the same mapping pre-selected
+    and applied in its dry run (billing.importing.columns)."""
+
+    header_key = models.CharField("chave do cabeçalho", max_length=64, unique=True)
+    headers = models.JSONField("cabeçalho", default=list, help_text="Os nomes de coluna normalizados.")
+    mapping = models.JSONField(
+        "mapeamento", default=dict, help_text="Coluna normalizada → campo (vazio: coluna ignorada)."
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="alterado por",
+    )
+    updated_at = models.DateTimeField(verbose_name="alterado em", auto_now=True)
+
+    class Meta:
+        verbose_name = "mapeamento de colunas"
+        verbose_name_plural = "mapeamentos de colunas"
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return ", ".join(f"{column} → {field or '(ignorada)'}" for column, field in self.mapping.items())
+
+
 class Charge(models.Model):
     """What a client owes. Status moves open → promised/negotiating/payment_claimed/disputed →
     paid/cancelled."""

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from billing.dispatch.window import ALWAYS
+from billing.importing.columns import FIELD_CHOICES
 from billing.models import Charge, ImportBatch, MessageTemplate
 from cobranca.dashboard.formatting import INTENT_LABELS, send_window_pt
 from conversations.models import Conversation
@@ -89,6 +90,35 @@ class ImportConfirmForm(forms.Form):
     ignorar_invalidas = forms.BooleanField(
         label="Importar só as linhas válidas (as rejeitadas ficam num CSV para correção)", required=False
     )
+
+
+class ColumnMappingForm(BootstrapMixin, forms.Form):
+    """One select per unknown column of the uploaded spreadsheet: which field it holds (or ignore it).
+    `columns` is the report's `columns["unknown"]` list; each select starts on the field in force."""
+
+    PREFIX = "coluna__"
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, columns: list[dict] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.columns = columns or []
+        choices = [("", "Ignorar esta coluna"), *FIELD_CHOICES]
+        for column in self.columns:
+            self.fields[self.PREFIX + column["key"]] = forms.ChoiceField(
+                label=column["header"], choices=choices, required=False, initial=column.get("field", "")
+            )
+            self.fields[self.PREFIX + column["key"]].widget.attrs["class"] = "form-select form-select-sm"
+
+    def column_fields(self):
+        return [self[name] for name in self.fields if name.startswith(self.PREFIX)]
+
+    def mapping(self) -> dict[str, str]:
+        """Normalised column → field, from the submitted selects (the service drops unknown names)."""
+        return {
+            name[len(self.PREFIX) :]: value or ""
+            for name, value in self.data.items()
+            if name.startswith(self.PREFIX) and isinstance(value, str)
+        }
 
 
 class SegmentForm(BootstrapMixin, forms.Form):

@@ -13,6 +13,8 @@ urlpatterns = [
     path("cobranca/", cobranca.cobranca, name="cobranca"),
     path("cobranca/importar/", cobranca.import_dry_run, name="import-dry-run"),
     path("cobranca/importar/confirmar/", cobranca.import_confirm, name="import-confirm"),
+    path("cobranca/importar/colunas/", cobranca.import_remap, name="import-remap"),
+    path("cobranca/importar/modelo.<str:fmt>", cobranca.import_sample, name="import-sample"),
     path(
         "cobranca/importacoes/<int:pk>/rejeitadas.csv",
         cobranca.import_rejected_csv,

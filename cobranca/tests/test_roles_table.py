@@ -130,6 +130,8 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("painel/cobranca/", "GET"): PAGE_OPERATOR,
     ("painel/cobranca/importar/", "POST"): PAGE_OPERATOR,
     ("painel/cobranca/importar/confirmar/", "POST"): PAGE_OPERATOR,
+    ("painel/cobranca/importar/colunas/", "POST"): PAGE_OPERATOR,
+    ("painel/cobranca/importar/modelo.<str:fmt>", "GET"): PAGE_OPERATOR,
     ("painel/cobranca/importacoes/<int:pk>/rejeitadas.csv", "GET"): PAGE_OPERATOR,
     ("painel/cobranca/campanhas/nova/", "GET"): PAGE_OPERATOR,
     ("painel/cobranca/campanhas/nova/", "POST"): PAGE_OPERATOR,

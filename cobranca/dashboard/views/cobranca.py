@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from billing.importing import import_file, rejected_path
+from billing.importing.samples import sample_csv, sample_xlsx
 from billing.models import ImportBatch
 from cobranca.dashboard import forms, selectors
 from cobranca.dashboard.views.common import is_htmx, show_error
@@ -72,33 +73,81 @@ def import_dry_run(request: HttpRequest) -> HttpResponse:
 
     The dry run counts the rows as if the operator skipped the invalid ones (skip_invalid=True, rolled back):
     the report's "Válidas" and the button's "Importar N linha(s)" are then the rows the confirmation with
-    "Importar só as linhas válidas" writes, rejections found while writing included."""
+    "Importar só as linhas válidas" writes, rejections found while writing included. Unknown columns come
+    with a select each (pre-selected from the mapping remembered for these headers)."""
     form = forms.UploadForm(request.POST, request.FILES)
-    report = token = None
-    error = ""
-    if form.is_valid():
-        upload = form.cleaned_data["arquivo"]
-        token = _stash_upload(request, upload)
-        entry = request.session[UPLOAD_SESSION_KEY][token]
-        try:
-            report = import_file(
-                path_or_file=entry["path"],
-                filename=entry["filename"],
-                dry_run=True,
-                skip_invalid=True,
-                by=request.user,
-            )
-        except ApplicationError as exc:
-            error = exc.message
-    ctx = {
-        "upload_form": form,
+    if not form.is_valid():
+        return _render_report(request, {"upload_form": form})
+    token = _stash_upload(request, form.cleaned_data["arquivo"])
+    return _render_report(request, {"upload_form": form, **_dry_run(request, token)})
+
+
+@operator_required
+@require_POST
+def import_remap(request: HttpRequest) -> HttpResponse:
+    """Validate the stashed file again with the operator's choice for each unknown column; the choice goes
+    with the confirmation (and is remembered for the next file with the same headers once imported)."""
+    form = forms.ColumnMappingForm(request.POST)
+    stash = request.session.get(UPLOAD_SESSION_KEY, {})
+    token = request.POST.get("token", "")
+    if not form.is_valid() or token not in stash:
+        messages.error(request, "Envie o arquivo novamente: a validação expirou.")
+        return redirect("dashboard:cobranca")
+    stash[token]["column_map"] = form.mapping()
+    request.session[UPLOAD_SESSION_KEY] = stash
+    return _render_report(request, {"upload_form": forms.UploadForm(), **_dry_run(request, token)})
+
+
+def _dry_run(request: HttpRequest, token: str) -> dict[str, Any]:
+    entry = request.session[UPLOAD_SESSION_KEY][token]
+    report, error, columns = None, "", {}
+    try:
+        report = import_file(
+            path_or_file=entry["path"],
+            filename=entry["filename"],
+            dry_run=True,
+            skip_invalid=True,
+            by=request.user,
+            column_map=entry.get("column_map"),
+        )
+        columns = report.columns
+    except ApplicationError as exc:
+        error = exc.message
+        columns = exc.extra.get("columns") or {}
+    unknown = columns.get("unknown") or []
+    mapping_form = forms.ColumnMappingForm(initial={"token": token}, columns=unknown) if unknown else None
+    return {
         "report": report,
         "error": error,
         "confirm_form": forms.ImportConfirmForm(initial={"token": token}) if report else None,
+        "mapping_form": mapping_form,
+        "mapping_remembered": columns.get("remembered", False) and entry.get("column_map") is None,
     }
+
+
+def _render_report(request: HttpRequest, ctx: dict[str, Any]) -> HttpResponse:
     if is_htmx(request):
         return render(request, "dashboard/partials/import_report.html", ctx)
     return render(request, "dashboard/cobranca.html", _page_context(**ctx))
+
+
+@operator_required
+@require_GET
+def import_sample(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The sample spreadsheet (accepted headers and three example rows) as CSV or XLSX."""
+    if fmt not in ("csv", "xlsx"):
+        raise Http404
+    if fmt == "csv":
+        return HttpResponse(
+            sample_csv(),
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="modelo-devedores.csv"'},
+        )
+    return HttpResponse(
+        sample_xlsx(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": 'attachment; filename="modelo-devedores.xlsx"'},
+    )
 
 
 @operator_required
@@ -117,6 +166,7 @@ def import_confirm(request: HttpRequest) -> HttpResponse:
             dry_run=False,
             skip_invalid=form.cleaned_data["ignorar_invalidas"],
             by=request.user,
+            column_map=entry.get("column_map"),
         )
     except ApplicationError as exc:
         show_error(request, exc)
