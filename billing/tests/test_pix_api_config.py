@@ -217,3 +217,27 @@ def test_a_fine_above_two_percent_is_an_error_whatever_the_provider(settings):
     assert _ids(settings) == {"pix.E006"}
     settings.PIX_FINE_PERCENT = Decimal("2")
     assert _ids(settings) == set()
+
+
+def test_make_run_starts_the_psp_simulator_only_for_a_loopback_api_pix(settings):
+    from cobranca.management.commands.devserver import pix_simulator_argv, pix_simulator_wanted
+
+    settings.PIX_PROVIDER = "static"
+    settings.PIX_API_BASE_URL = "http://127.0.0.1:3211/v2"
+    assert not pix_simulator_wanted()
+    settings.PIX_PROVIDER = "api_pix"
+    assert pix_simulator_wanted()
+    settings.PIX_WEBHOOK_TOKEN = "tok" * 11
+    settings.PIX_KEY = "pix@cobranca.example"
+    argv = pix_simulator_argv(["python", "manage.py"], 8111)
+    assert argv[2:] == [
+        "pix_simulator",
+        "--port",
+        "3211",
+        "--webhook-url",
+        f"http://127.0.0.1:8111/webhook/pix/{'tok' * 11}",
+        "--chave",
+        "pix@cobranca.example",
+    ]
+    settings.PIX_API_BASE_URL = "https://pix.psp.example/api/v2"
+    assert not pix_simulator_wanted()

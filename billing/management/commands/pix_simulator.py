@@ -39,6 +39,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--client-secret", default=None)
         parser.add_argument("--token-ttl", type=float, default=3600.0, help="token lifetime in seconds")
+        parser.add_argument(
+            "--webhook-url",
+            default="",
+            help="register this webhook for --chave at start (what PUT /v2/webhook/{chave} would do)",
+        )
+        parser.add_argument(
+            "--chave", default=settings.PIX_KEY, help="the Pix key the webhook is registered for"
+        )
         parser.add_argument("--verbose", action="store_true", help="log every HTTP request to stderr")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -56,7 +64,12 @@ class Command(BaseCommand):
             )
         except OSError as exc:
             raise CommandError(f"cannot listen on {options['host']}:{options['port']}: {exc}") from exc
+        if options["webhook_url"]:
+            server.state.put_webhook(options["chave"], {"webhookUrl": options["webhook_url"]})
         self.stdout.write(f"PSP simulator: API {server.base_url}  OAuth2 {server.oauth_url}")
+        self.stdout.write(
+            f"  webhook for {options['chave']}: {'registered' if options['webhook_url'] else '-'}"
+        )
         self.stdout.write("Control API under /_sim/ (see docs/payments.md). Ctrl-C to stop.")
         try:
             server.serve_forever(poll_interval=0.2)

@@ -1,4 +1,4 @@
-"""Run web + django-q2 worker (+ the WAHA simulator) in the foreground; Ctrl-C stops them all.
+"""Run web + django-q2 worker (+ the WAHA and PSP simulators) in the foreground; Ctrl-C stops them all.
 
 This is what `make run` ends with. Production runs the same pieces as separate processes (Procfile, compose).
 """
@@ -27,8 +27,26 @@ def simulator_wanted() -> bool:
     return host in LOOPBACK_HOSTS
 
 
+def pix_simulator_wanted() -> bool:
+    """Start the PSP simulator when the provider is the API Pix and PIX_API_BASE_URL is on the loopback."""
+    if settings.PIX_PROVIDER != "api_pix" or not settings.PIX_API_BASE_URL:
+        return False
+    return (urlparse(settings.PIX_API_BASE_URL).hostname or "") in LOOPBACK_HOSTS
+
+
+def pix_simulator_argv(manage: list[str], web_port: int) -> list[str]:
+    """The simulator on PIX_API_BASE_URL's port, its webhook already registered for PIX_KEY, pointing at our
+    payment webhook (/webhook/pix/<PIX_WEBHOOK_TOKEN>), as a creditor would register it at a real PSP."""
+    port = urlparse(settings.PIX_API_BASE_URL).port or 3200
+    argv = [*manage, "pix_simulator", "--port", str(port)]
+    if settings.PIX_WEBHOOK_TOKEN:
+        webhook = f"http://127.0.0.1:{web_port}/webhook/pix/{settings.PIX_WEBHOOK_TOKEN}"
+        argv += ["--webhook-url", webhook, "--chave", settings.PIX_KEY]
+    return argv
+
+
 class Command(BaseCommand):
-    help = "Inicia servidor web, worker django-q2 e (se aplicável) o simulador WAHA."
+    help = "Inicia servidor web, worker django-q2 e (se aplicável) os simuladores WAHA e PSP (API Pix)."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=settings.PORT)
@@ -42,6 +60,9 @@ class Command(BaseCommand):
             waha_port = urlparse(settings.WAHA_BASE_URL).port or 3000
             simulator_argv = [*manage, "waha_simulator", "--port", str(waha_port)]
             procs.append(("waha-simulator", subprocess.Popen(simulator_argv)))  # noqa: S603 - own manage.py
+        if pix_simulator_wanted():
+            pix_argv = pix_simulator_argv(manage, options["port"])
+            procs.append(("pix-simulator", subprocess.Popen(pix_argv)))  # noqa: S603 - own manage.py
         procs.append(("worker", subprocess.Popen([*manage, "qcluster"])))  # noqa: S603 - own manage.py
         web_argv = [*manage, "runserver", "--noreload", f"{options['host']}:{options['port']}"]
         procs.append(("web", subprocess.Popen(web_argv)))  # noqa: S603 - own manage.py
