@@ -47,23 +47,35 @@ class Command(BaseCommand):
         parser.add_argument(
             "--chave", default=settings.PIX_KEY, help="the Pix key the webhook is registered for"
         )
+        parser.add_argument("--tls-cert", default=None, help="serve https with this certificate (PEM)")
+        parser.add_argument("--tls-key", default=None, help="the private key of --tls-cert (PEM)")
+        parser.add_argument(
+            "--tls-client-ca", default=None, help="require client certificates signed by this CA (mutual TLS)"
+        )
         parser.add_argument("--verbose", action="store_true", help="log every HTTP request to stderr")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if bool(options["client_id"]) != bool(options["client_secret"]):
             raise CommandError("--client-id and --client-secret go together")
+        if bool(options["tls_cert"]) != bool(options["tls_key"]) or (
+            options["tls_client_ca"] and not options["tls_cert"]
+        ):
+            raise CommandError("--tls-cert and --tls-key go together (and --tls-client-ca needs them)")
         sim_options = Options(
             client_id=options["client_id"],
             client_secret=options["client_secret"],
             token_ttl=options["token_ttl"],
             receiver=_receiver(),
+            tls_cert=options["tls_cert"],
+            tls_key=options["tls_key"],
+            tls_client_ca=options["tls_client_ca"],
         )
         try:
             server = PixSimulatorServer(
                 (options["host"], options["port"]), sim_options, verbose=options["verbose"]
             )
-        except OSError as exc:
-            raise CommandError(f"cannot listen on {options['host']}:{options['port']}: {exc}") from exc
+        except OSError as exc:  # ssl.SSLError included: a certificate or key that does not load
+            raise CommandError(f"cannot serve on {options['host']}:{options['port']}: {exc}") from exc
         if options["webhook_url"]:
             server.state.put_webhook(options["chave"], {"webhookUrl": options["webhook_url"]})
         self.stdout.write(f"PSP simulator: API {server.base_url}  OAuth2 {server.oauth_url}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import ssl
 import sys
 import threading
 import time
@@ -46,13 +47,44 @@ class PixSimulatorServer(ThreadingHTTPServer):
         self.verbose = verbose
         self._thread: threading.Thread | None = None
         super().__init__(address, _Handler)
+        try:
+            self.tls = self._tls_context(self.state.options)
+        except (OSError, ValueError):
+            self.server_close()
+            raise
+        if self.tls is not None:
+            self.socket = self.tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
         if self.state.options.public_host == "127.0.0.1":
             self.state.options.public_host = f"{self.server_address[0]}:{self.server_address[1]}"
+
+    @staticmethod
+    def _tls_context(options: Options) -> ssl.SSLContext | None:
+        if not options.tls_cert:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(options.tls_cert, options.tls_key)
+        if options.tls_client_ca:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(options.tls_client_ca)
+        return context
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # The TLS handshake runs here, in the request's thread, so a client that never completes it (or has no
+        # certificate) holds up nobody else.
+        if self.tls is not None:
+            try:
+                request.settimeout(10)
+                request.do_handshake()
+            except (ssl.SSLError, OSError) as exc:
+                if self.verbose:
+                    sys.stderr.write(f"[pix-simulator] {client_address[0]} TLS refused: {exc}\n")
+                return
+        super().finish_request(request, client_address)
 
     @property
     def root_url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls is not None else 'http'}://{host}:{port}"
 
     @property
     def base_url(self) -> str:

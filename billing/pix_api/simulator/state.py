@@ -98,6 +98,11 @@ class Options:
     )
     public_host: str = "127.0.0.1"
     webhook_timeout: float = 5.0
+    # https with this certificate and key (PEM); with tls_client_ca, mutual TLS: only clients presenting a
+    # certificate signed by that CA get through the handshake, as at a real PSP.
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
 
 
 @dataclass
