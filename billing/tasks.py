@@ -59,3 +59,10 @@ def regua_plan_task() -> dict:
     from billing.regua.run import regua_plan_run
 
     return regua_plan_run()
+
+
+def payments_lifecycle_task() -> dict:
+    """Hourly (schedule "payments-lifecycle"): broken promises and agreements, expired payment claims."""
+    from billing.payments.lifecycle import payments_lifecycle_run
+
+    return payments_lifecycle_run()

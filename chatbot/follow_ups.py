@@ -11,6 +11,7 @@ from loguru import logger
 
 from billing.dispatch.window import parse_window
 from billing.models import Charge, PromiseToPay
+from billing.payments.lifecycle import promises_mark_broken
 from chatbot.models import ModelVersion
 from chatbot.policy import charge_label, day, money, phrase, reply
 from chatbot.selectors import creditor_from_settings, promises_due_follow_up
@@ -20,6 +21,9 @@ from whatsapp import client as waha_api
 from whatsapp.client import WahaError
 
 # --- promise follow-ups ------------------------------------------------------------------------------------
+
+# A follow-up goes to a promise still pending at its time, or one the lifecycle already marked broken.
+FOLLOWED_UP = (PromiseToPay.Status.PENDING, PromiseToPay.Status.BROKEN)
 
 
 def follow_up_text(*, promise: PromiseToPay, first_name: str) -> str:
@@ -42,14 +46,33 @@ def promise_follow_up_send(*, promise_id: int, now: dt.datetime | None = None) -
     """
     now = now or timezone.now()
     if not PromiseToPay.objects.filter(
-        pk=promise_id, status=PromiseToPay.Status.PENDING, follow_up_sent_at__isnull=True
+        pk=promise_id, status__in=FOLLOWED_UP, follow_up_sent_at__isnull=True
     ).update(follow_up_sent_at=now):
         return "already"
     promise = PromiseToPay.objects.select_related("charge", "charge__client").get(pk=promise_id)
     charge, client = promise.charge, promise.charge.client
-    if charge.status != Charge.Status.PROMISED:
+    # A broken promise reopened its charge (billing.payments.lifecycle); paid/claimed/disputed ones say no.
+    if charge.status not in (Charge.Status.PROMISED, Charge.Status.OPEN):
         return f"skipped: cobrança {charge.status}"
-    if client.is_suppressed:
+    text = follow_up_text(promise=promise, first_name=client.first_name)
+    outcome = bot_send_to_client(
+        client=client,
+        text=text,
+        human_reason="Promessa de pagamento vencida sem confirmação",
+        fail_reason="Falha ao enviar lembrete de promessa",
+    )
+    if outcome == "sent":
+        logger.info("chatbot.follow_up_sent promise={}", promise.pk)
+    return outcome
+
+
+def bot_send_to_client(*, client, text: str, human_reason: str, fail_reason: str) -> str:
+    """Send a bot message to a client's latest conversation (created on its chat id when there is none).
+
+    Returns "sent" or "skipped: …": a suppressed client gets nothing; a conversation with a person is only
+    flagged with `human_reason` (the person decides what to say); a failed send flags it with `fail_reason`.
+    """
+    if client.is_suppressed or client.forgotten_at:
         return "skipped: cliente suprimido"
     conversation = client.conversations.order_by("-last_message_at", "-pk").first()
     if conversation is None:
@@ -58,25 +81,19 @@ def promise_follow_up_send(*, promise_id: int, now: dt.datetime | None = None) -
             chat_ids=[chat_id], client=client, session_name=settings.WAHA_SESSION_NAME
         )
     if conversation.state != Conversation.State.BOT:
-        conversations.conversation_flag(
-            conversation=conversation, reason="Promessa de pagamento vencida sem confirmação"
-        )
+        conversations.conversation_flag(conversation=conversation, reason=human_reason)
         return "skipped: conversa com atendente"
-    text = follow_up_text(promise=promise, first_name=client.first_name)
     try:
         waha_id = waha_api.get_client().send_text(
             conversation.chat_id, text, session=conversation.session_name
         )
     except WahaError as exc:
-        logger.warning("chatbot.follow_up_failed promise={} reason={}", promise.pk, exc.reason)
-        conversations.conversation_flag(
-            conversation=conversation, reason="Falha ao enviar lembrete de promessa"
-        )
+        logger.bind(conversation_id=conversation.pk).warning("chatbot.bot_send_failed reason={}", exc.reason)
+        conversations.conversation_flag(conversation=conversation, reason=fail_reason)
         return f"skipped: {exc.reason}"
     conversations.message_record_outbound(
         conversation=conversation, body=text, author=Message.Author.BOT, waha_id=waha_id
     )
-    logger.bind(conversation_id=conversation.pk).info("chatbot.follow_up_sent promise={}", promise.pk)
     return "sent"
 
 
@@ -85,6 +102,8 @@ def follow_ups_send_due(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     if not parse_window(settings.SEND_WINDOW).is_open(now):
         return 0
+    # Promises whose day has passed are broken first, so the follow-up and the Painel agree.
+    promises_mark_broken(today=timezone.localdate(now))
     sent = 0
     for promise_id in promises_due_follow_up(now=now):
         sent += promise_follow_up_send(promise_id=promise_id, now=now) == "sent"

@@ -113,10 +113,12 @@ def bot_client_snapshot(
 
 
 def promises_due_follow_up(*, now: dt.datetime, limit: int = 200) -> list[int]:
-    """Ids of pending promises whose follow-up time has come and that were not followed up yet."""
+    """Ids of pending or broken promises whose follow-up time has come and that were not followed up yet."""
     return list(
         PromiseToPay.objects.filter(
-            status=PromiseToPay.Status.PENDING, follow_up_at__lte=now, follow_up_sent_at__isnull=True
+            status__in=(PromiseToPay.Status.PENDING, PromiseToPay.Status.BROKEN),
+            follow_up_at__lte=now,
+            follow_up_sent_at__isnull=True,
         )
         .order_by("follow_up_at", "pk")
         .values_list("pk", flat=True)[:limit]

@@ -25,6 +25,8 @@ SCHEDULES: dict[str, tuple[str, int]] = {
     "dispatch-tick": ("billing.tasks.dispatch_tick", 1),
     "dispatch-recover-stale": ("billing.tasks.dispatch_recover_stale_task", 5),
     "chatbot-follow-ups": ("chatbot.tasks.send_due_follow_ups", 5),
+    "payments-lifecycle": ("billing.tasks.payments_lifecycle_task", 60),
+    "payment-thanks": ("chatbot.tasks.send_due_payment_thanks", 5),
     "alerts": ("cobranca.alerts.alerts_run", 1),
     "retention": ("cobranca.retention.prune_old_data", 24 * 60),
 }

@@ -375,6 +375,10 @@ PIX_WEBHOOK_TOKEN = env_str("PIX_WEBHOOK_TOKEN", "")
 # fine is capped at 2 % (CDC art. 52 §1º): the system check pix.E006 refuses more.
 PIX_FINE_PERCENT = Decimal(str(env_float("PIX_FINE_PERCENT", 2.0, minimum=0)))
 PIX_INTEREST_MONTHLY_PERCENT = Decimal(str(env_float("PIX_INTEREST_MONTHLY_PERCENT", 1.0, minimum=0)))
+# A "já paguei" with no payment after this many days goes to the operator queue (docs/payments.md).
+PAYMENT_CLAIM_DAYS = env_int("PAYMENT_CLAIM_DAYS", 5, minimum=1)
+# An agreement with two installments overdue by more than this many days is broken; the charge reopens.
+AGREEMENT_BREAK_DAYS = env_int("AGREEMENT_BREAK_DAYS", 5, minimum=0)
 DISPATCH_DELAY_SECONDS = env_float("DISPATCH_DELAY_SECONDS", 30.0, minimum=0)
 DISPATCH_JITTER_SECONDS = env_float("DISPATCH_JITTER_SECONDS", 10.0, minimum=0)
 DISPATCH_DAILY_CAP = env_int("DISPATCH_DAILY_CAP", 1000, minimum=1)

@@ -144,6 +144,8 @@ class Payment(models.Model):
         related_name="+",
         verbose_name="registrado por",
     )
+    # When the debtor was thanked for it (chatbot.payment_thanks): claimed once, so never thanked twice.
+    thanked_at = models.DateTimeField(verbose_name="agradecimento enviado em", null=True, blank=True)
     created_at = models.DateTimeField(verbose_name="registrado em", auto_now_add=True)
 
     class Meta:

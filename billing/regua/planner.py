@@ -42,6 +42,8 @@ from conversations.models import Conversation
 
 DS = Dispatch.Status
 ES = ReguaEntry.Status
+# How far back a broken promise still gets its "promessa vencida" steps (P+k).
+BROKEN_LOOKBACK_DAYS = 60
 # A promise blocks the charge's other reminders until (and including) the day after the promised date.
 PROMISE_BLOCK_DAYS_AFTER = 1
 CONTACT_STATUSES = (DS.SENDING, DS.SENT, DS.DELIVERED, DS.READ, DS.UNKNOWN)
@@ -201,11 +203,16 @@ def plan_compute(
                     )
                 )
 
-    # Pending promises (few): the block for the charge's other steps, and the "promessa vencida" step.
+    # Pending promises (few): the block for the charge's other steps, and the "promessa vencida" step. A
+    # promise the lifecycle marked broken the day after its date keeps its follow-up steps (recent ones).
     promised: dict[int, dt.date] = {}
-    promise_rows = PromiseToPay.objects.filter(status=PromiseToPay.Status.PENDING).annotate(
-        eff=Coalesce("charge__regua_id", "charge__import_batch__regua_id")
-    )
+    promise_rows = PromiseToPay.objects.filter(
+        Q(status=PromiseToPay.Status.PENDING)
+        | Q(
+            status=PromiseToPay.Status.BROKEN,
+            promised_date__gte=day - dt.timedelta(days=BROKEN_LOOKBACK_DAYS),
+        )
+    ).annotate(eff=Coalesce("charge__regua_id", "charge__import_batch__regua_id"))
     if charge_ids is not None:
         promise_rows = promise_rows.filter(charge_id__in=charge_ids)
     for charge_id, promised_date, ext, client_id, status, eff in promise_rows.values_list(

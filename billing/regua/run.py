@@ -184,7 +184,7 @@ def regua_plan_run(*, now: dt.datetime | None = None, regua_slugs: list[str] | N
         if promise_charges:
             PromiseToPay.objects.filter(
                 charge_id__in=promise_charges,
-                status=PromiseToPay.Status.PENDING,
+                status__in=(PromiseToPay.Status.PENDING, PromiseToPay.Status.BROKEN),
                 follow_up_sent_at__isnull=True,
             ).update(follow_up_sent_at=now)
         for campaign in campaigns.values():

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from billing.models import Agreement, Campaign, Charge, Dispatch, Installment, PromiseToPay
+from billing.payments.lifecycle import promises_mark_broken
 from billing.payments.schedule import plan_installments
 from billing.regua import reasons
 from billing.regua.models import Regua, ReguaEntry
@@ -264,6 +265,22 @@ def test_a_promise_stops_the_steps_until_the_day_after_then_the_promise_step_goe
     step_entry = ReguaEntry.objects.get(charge=charge, step__kind="promise")
     assert step_entry.status == ES.PLANNED
     assert step_entry.ref_date == promise.promised_date
+    promise.refresh_from_db()
+    assert promise.follow_up_sent_at is not None
+
+
+def test_a_broken_promise_keeps_its_promise_step(regua):
+    """The lifecycle marks the promise broken (charge back to open) before the day's plan: P+1 still goes."""
+    charge = charge_due(WED - dt.timedelta(days=7), status=Charge.Status.PROMISED)
+    promise = PromiseToPay.objects.create(charge=charge, promised_date=WED + dt.timedelta(days=1))
+    assert promises_mark_broken(today=WED + dt.timedelta(days=2)) == [promise.pk]
+    charge.refresh_from_db()
+    assert charge.status == Charge.Status.OPEN
+
+    regua_plan_run(now=at(WED + dt.timedelta(days=2)))
+
+    step_entry = ReguaEntry.objects.get(charge=charge, step__kind="promise")
+    assert step_entry.status == ES.PLANNED and step_entry.ref_date == promise.promised_date
     promise.refresh_from_db()
     assert promise.follow_up_sent_at is not None
 

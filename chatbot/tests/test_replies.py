@@ -353,6 +353,11 @@ def test_the_runs_render_every_entry_of_the_catalogue(monkeypatch):
         ("respostas", "lembrete_promessa"),
         ("respostas", "nao_consegui_registrar"),
         ("respostas", "audio_recebido"),
+        # by chatbot.payment_thanks (a payment arrived): covered by chatbot/tests/test_payment_thanks.py.
+        ("respostas", "pagamento_recebido"),
+        ("respostas", "pagamento_parcela_recebido"),
+        ("respostas", "pagamento_acordo_quitado"),
+        ("respostas", "pagamento_parcial_recebido"),
     }
     expected = {("respostas", k) for k in book.replies} | {("frases", k) for k in book.phrases}
     assert expected - used - outside == set()
