@@ -334,13 +334,17 @@ def _agreement_schedule(agreement: Agreement) -> None:
 # --- suppressions -------------------------------------------------------------------------------------------
 
 
-def client_opt_out(*, client: Client, by=None) -> Client:
+def client_opt_out(*, client: Client, by=None, ip: str | None = None) -> Client:
     """Suppress the client from every future message, and put the number on the suppression list so the
-    opt-out also holds for any later record of it. Idempotent: the first opt-out time is kept."""
-    updated = Client.objects.filter(pk=client.pk, opted_out_at__isnull=True).update(
-        opted_out_at=timezone.now(), updated_at=timezone.now()
-    )
-    suppression.suppress_client(client=client, reason=suppression.Reason.OPT_OUT, by=by)
+    opt-out also holds for any later record of it. Idempotent: the first opt-out time is kept. An operator's
+    opt-out (`by`, admin or dashboard) is audited once, when it takes effect."""
+    with transaction.atomic():
+        updated = Client.objects.filter(pk=client.pk, opted_out_at__isnull=True).update(
+            opted_out_at=timezone.now(), updated_at=timezone.now()
+        )
+        suppression.suppress_client(client=client, reason=suppression.Reason.OPT_OUT, by=by)
+        if updated and getattr(by, "is_authenticated", False):
+            audit_record(action="client.opt_out", actor=by, target=client, ip=ip)
     client.refresh_from_db(fields=["opted_out_at"])
     if updated:
         logger.info("client.opt_out client={}", client.pk)

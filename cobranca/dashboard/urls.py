@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from django.urls import path
 
-from cobranca.dashboard.views import campaigns, cobranca, inbox, painel, regua, sessions, system, templates
+from cobranca.dashboard.views import (
+    campaigns,
+    cobranca,
+    debtors,
+    inbox,
+    painel,
+    regua,
+    sessions,
+    system,
+    templates,
+)
 
 app_name = "dashboard"
 
@@ -27,6 +37,22 @@ urlpatterns = [
     path("cobranca/campanhas/<int:pk>/exportar.csv", campaigns.campaign_export, name="campaign-export"),
     path("cobranca/campanhas/<int:pk>/<slug:action>/", campaigns.campaign_action, name="campaign-action"),
     path("cobranca/envios/<int:pk>/reenviar/", campaigns.dispatch_resend, name="dispatch-resend"),
+    path("devedores/", debtors.debtor_list, name="debtors"),
+    path("devedores/<int:pk>/", debtors.debtor_detail, name="debtor"),
+    path("devedores/<int:pk>/conversa/", debtors.debtor_conversation, name="debtor-conversation"),
+    path("devedores/<int:pk>/descadastrar/", debtors.debtor_opt_out, name="debtor-opt-out"),
+    path("devedores/<int:pk>/dados-lgpd.json", debtors.debtor_export, name="debtor-export"),
+    path(
+        "devedores/<int:pk>/cobrancas/<int:charge_pk>/pagar/",
+        debtors.charge_mark_paid,
+        name="debtor-charge-paid",
+    ),
+    path(
+        "devedores/<int:pk>/cobrancas/<int:charge_pk>/cancelar/",
+        debtors.charge_cancel,
+        name="debtor-charge-cancel",
+    ),
+    path("devedores/<int:pk>/cobrancas/<int:charge_pk>/pix/", debtors.charge_pix, name="debtor-charge-pix"),
     path("regua/", regua.regua_page, name="regua"),
     path("regua/<slug:slug>/<slug:action>/", regua.regua_action, name="regua-action"),
     path("conversas/", inbox.inbox, name="inbox"),

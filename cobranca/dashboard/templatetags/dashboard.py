@@ -7,6 +7,7 @@ import math
 from django import template
 
 from cobranca.dashboard import formatting
+from cobranca.masking import mask_document, mask_email, mask_phone
 
 register = template.Library()
 
@@ -90,3 +91,20 @@ def estado_campanha(campaign) -> str:
     if opens is not None:
         return f"aguardando janela de envio: {describe_opening(opens, now=now)}"
     return campaign.get_status_display()
+
+
+# Contact data as the reader may see it: `{{ client.phone|contato_telefone:full_contact }}`, where the view
+# passes `full_contact = cobranca.masking.sees_full_contact(request.user)` (the one rule of every read).
+@register.filter
+def contato_telefone(value, full) -> str:
+    return value if full else mask_phone(value or "")
+
+
+@register.filter
+def contato_documento(value, full) -> str:
+    return value if full else mask_document(value or "")
+
+
+@register.filter
+def contato_email(value, full) -> str:
+    return value if full else mask_email(value or "")

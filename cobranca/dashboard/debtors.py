@@ -1,0 +1,198 @@
+"""Reads of the Devedores pages (/painel/devedores/): finding a debtor by what an operator has at hand, and
+everything about one debtor on one page, in a fixed number of queries whatever the data size.
+
+Whose data it is comes from `cobranca.privacy.subject_data` (the same definition the LGPD export and erasure
+use), so the timeline shows every conversation the export would hand over.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+
+from billing.models import (
+    Agreement,
+    Charge,
+    ChargeStatusChange,
+    Client,
+    Dispatch,
+    Installment,
+    Payment,
+    PromiseToPay,
+)
+from billing.phones import PhoneError, normalize_phone, phone_variants
+from billing.suppression import annotate_suppressed, client_suppression_reason
+from cobranca.privacy import subject_data
+from conversations.models import Conversation, Message
+
+# How much of a long history the page shows; older rows stay in the LGPD export and the admin.
+TIMELINE_LIMIT = 300
+DISPATCH_LIMIT = 100
+
+
+def _document_forms(digits: str) -> list[str]:
+    """A CPF/CNPJ typed with or without punctuation, as stored (bare, see billing.importing.fields) and in the
+    punctuated forms an older record may hold."""
+    forms = [digits]
+    if len(digits) == 11:
+        forms.append(f"{digits[:3]}.{digits[3:6]}.{digits[6:9]}-{digits[9:]}")
+    elif len(digits) == 14:
+        forms.append(f"{digits[:2]}.{digits[2:5]}.{digits[5:8]}/{digits[8:12]}-{digits[12:]}")
+    return forms
+
+
+def _phone_forms(text: str) -> list[str]:
+    try:
+        return phone_variants(normalize_phone(text))
+    except PhoneError:
+        return []
+
+
+def debtor_search_q(text: str) -> Q:
+    """What an operator typed, as a filter on clients: a part of the name, the phone in any Brazilian format
+    (or at least 4 of its digits), the CPF/CNPJ with or without punctuation, the client's or one of its
+    charges' external id (the reference on the bill)."""
+    text = text.strip()
+    cond = Q(name__icontains=text) | Q(external_id__iexact=text)
+    cond |= Exists(Charge.objects.filter(client=OuterRef("pk"), external_id__iexact=text))
+    digits = re.sub(r"\D", "", text)
+    alnum = re.sub(r"[\s./\-]", "", text).upper()
+    if len(alnum) == 14 or (digits == alnum and len(digits) == 11):
+        cond |= Q(document__in=_document_forms(alnum))
+    if len(digits) >= 4 and len(digits) >= len(text.replace(" ", "")) // 2:
+        cond |= Q(phone__contains=digits)
+        if variants := _phone_forms(text):
+            cond |= Q(phone__in=variants)
+    return cond
+
+
+def debtor_search(text: str) -> QuerySet[Client]:
+    """Clients matching `text` (all when empty), by name, with their open amount and charge counts (two
+    subqueries per row of the page, not a join over every charge)."""
+    qs = Client.objects.all()
+    if text.strip():
+        qs = qs.filter(debtor_search_q(text))
+    open_charges = Charge.objects.filter(client=OuterRef("pk"), status__in=Charge.OPEN_STATUSES)
+    return (
+        annotate_suppressed(qs)
+        .annotate(
+            open_count=Coalesce(
+                _scalar(open_charges.values("client").annotate(n=Count("pk")).values("n")), 0
+            ),
+            open_amount=Coalesce(
+                _scalar(open_charges.values("client").annotate(s=Sum("amount")).values("s")), Decimal("0")
+            ),
+        )
+        .order_by("name", "pk")
+    )
+
+
+def _scalar(qs: QuerySet) -> Subquery:
+    return Subquery(qs[:1])
+
+
+def debtors_with_suppression() -> QuerySet[Client]:
+    """Clients with `on_suppression_list` annotated, so the page reads the suppression state with the row."""
+    return annotate_suppressed(Client.objects.all())
+
+
+@dataclass
+class DebtorPage:
+    """Everything the debtor page shows."""
+
+    client: Client
+    suppression_reason: str
+    charges: list[Charge]
+    open_amount: Decimal
+    conversations: list[Conversation]
+    timeline: list[dict[str, Any]]
+    dispatches: list[Dispatch]
+    payments: list[Payment] = field(default_factory=list)
+    timeline_truncated: bool = False
+
+
+def _charges(client: Client) -> list[Charge]:
+    """Every charge with its status history, promises, agreements and their installments. One query per
+    kind."""
+    return list(
+        Charge.objects.filter(client=client)
+        .prefetch_related(
+            Prefetch(
+                "status_changes",
+                queryset=ChargeStatusChange.objects.select_related("changed_by").order_by("created_at", "pk"),
+            ),
+            Prefetch("promises", queryset=PromiseToPay.objects.order_by("-created_at", "-pk")),
+            Prefetch("agreements", queryset=Agreement.objects.order_by("-created_at", "-pk")),
+            Prefetch("agreements__schedule", queryset=Installment.objects.order_by("number")),
+        )
+        .order_by("-due_date", "-pk")
+    )
+
+
+def _payments(client: Client) -> list[Payment]:
+    return list(
+        Payment.objects.filter(charge__client=client)
+        .select_related("recorded_by", "installment")
+        .order_by("-paid_at", "-pk")[:TIMELINE_LIMIT]
+    )
+
+
+def _timeline(
+    messages: list[Message],
+    changes: list[ChargeStatusChange],
+    payments: list[Payment],
+    dispatches: list[Dispatch],
+) -> list[dict[str, Any]]:
+    """Messages in and out (debtor, bot, operator, campaign), status changes, payments and the campaign sends
+    that left no message (skipped, failed), newest first."""
+    events: list[dict[str, Any]] = [{"kind": "message", "at": m.sent_at, "item": m} for m in messages]
+    events += [{"kind": "status", "at": c.created_at, "item": c} for c in changes]
+    events += [{"kind": "payment", "at": p.paid_at, "item": p} for p in payments]
+    with_message = {m.dispatch_id for m in messages if m.dispatch_id}
+    events += [
+        {"kind": "dispatch", "at": d.sent_at or d.updated_at, "item": d}
+        for d in dispatches
+        if d.pk not in with_message and d.status in (Dispatch.Status.FAILED, Dispatch.Status.SKIPPED)
+    ]
+    events.sort(key=lambda e: (e["at"], e["kind"]), reverse=True)
+    return events
+
+
+def debtor_page(client: Client) -> DebtorPage:
+    """The debtor page's data. About ten queries, whatever the number of charges or messages."""
+    charges = _charges(client)
+    conversations = list(subject_data(client=client).conversations.select_related("assigned_to"))
+    messages = list(
+        Message.objects.filter(conversation__in=[c.pk for c in conversations])
+        .select_related("operator", "source_user", "dispatch__campaign")
+        .order_by("-sent_at", "-pk")[: TIMELINE_LIMIT + 1]
+    )
+    truncated = len(messages) > TIMELINE_LIMIT
+    messages = messages[:TIMELINE_LIMIT]
+    dispatches = list(
+        Dispatch.objects.filter(client=client)
+        .select_related("campaign", "charge")
+        .order_by("-created_at", "-pk")[:DISPATCH_LIMIT]
+    )
+    payments = _payments(client)
+    changes = [change for charge in charges for change in charge.status_changes.all()]
+    for change in changes:  # the charge is already loaded: no query per row for its title
+        change.charge = next(c for c in charges if c.pk == change.charge_id)
+    return DebtorPage(
+        client=client,
+        suppression_reason=client_suppression_reason(
+            client, listed=getattr(client, "on_suppression_list", None)
+        ),
+        charges=charges,
+        open_amount=sum((c.amount for c in charges if c.is_open), Decimal("0")),
+        conversations=conversations,
+        timeline=_timeline(messages, changes, payments, dispatches),
+        dispatches=dispatches,
+        payments=payments,
+        timeline_truncated=truncated,
+    )
