@@ -45,6 +45,7 @@ def check_secrets(app_configs, **kwargs):
 
 # Consumer fines are capped at 2 % of the amount (CDC, Lei 8.078/1990, art. 52 §1º).
 CDC_MAX_FINE_PERCENT = 2
+MIN_WEBHOOK_TOKEN_LENGTH = 32
 
 
 @register("cobranca")
@@ -79,6 +80,15 @@ def check_pix(app_configs, **kwargs):
                     f"{name} is not set but PIX_PROVIDER=api_pix.", hint=f"Set {name} to {what}.", id=check_id
                 )
             )
+    if 0 < len(settings.PIX_WEBHOOK_TOKEN) < MIN_WEBHOOK_TOKEN_LENGTH:
+        problems.append(
+            Warning(
+                f"PIX_WEBHOOK_TOKEN is shorter than {MIN_WEBHOOK_TOKEN_LENGTH} characters: the webhook's URL "
+                "is easier to guess.",
+                hint="Use a long random value: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+                id="pix.W001",
+            )
+        )
     if settings.PIX_API_BASE_URL and settings.PIX_OAUTH_URL:
         problems.extend(_pix_tls_problems())
     return problems

@@ -197,8 +197,8 @@ class PixApiClient:
         refreshed = False
         attempt = 0
         while True:
-            token = self._access_token()
             try:
+                token = self._access_token()
                 response = self._send(
                     method,
                     self.base_url + path,

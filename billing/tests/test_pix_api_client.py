@@ -100,6 +100,13 @@ def test_server_errors_are_retried_until_the_psp_recovers(pix_simulator, pix_cli
     assert len([r for r in _api_calls(pix_simulator) if r["method"] == "GET"]) == 3
 
 
+def test_a_token_endpoint_that_fails_once_is_retried(pix_simulator, pix_client):
+    pix_simulator.faults(oauth_5xx=1)
+    with pytest.raises(PixNotFound):
+        pix_client.get_cobv(TXID)
+    assert pix_simulator.state.tokens_issued == 1 and pix_simulator.state.faults.oauth_5xx == 0
+
+
 def test_server_errors_beyond_the_retries_are_a_transient_error(pix_simulator, pix_client):
     pix_simulator.faults(status_5xx=3)
     with pytest.raises(PixApiError) as failed:

@@ -211,6 +211,14 @@ def test_api_pix_off_the_loopback_without_certificate_is_an_error(settings):
     assert _ids(settings) == {"pix.E005"}
 
 
+def test_a_short_webhook_token_is_a_warning(settings):
+    settings.PIX_PROVIDER = "api_pix"
+    for name, value in LOCAL.items():
+        setattr(settings, name, value)
+    settings.PIX_WEBHOOK_TOKEN = "short"
+    assert _ids(settings) == {"pix.W001"}
+
+
 def test_a_fine_above_two_percent_is_an_error_whatever_the_provider(settings):
     settings.PIX_PROVIDER = "static"
     settings.PIX_FINE_PERCENT = Decimal("2.5")

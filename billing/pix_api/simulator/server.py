@@ -54,7 +54,7 @@ class PixSimulatorServer(ThreadingHTTPServer):
             raise
         if self.tls is not None:
             self.socket = self.tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
-        if self.state.options.public_host == "127.0.0.1":
+        if self.state.options.public_host is None:
             self.state.options.public_host = f"{self.server_address[0]}:{self.server_address[1]}"
 
     @staticmethod
@@ -233,6 +233,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     @route("POST", "/oauth/token")
     def oauth_token(self, params: dict[str, str]) -> tuple[int, Any]:
+        if self.state.take_oauth_fault():
+            raise Problem(
+                503, "ServicoIndisponivel", "Serviço Indisponível", "Serviço não está disponível no momento."
+            )
         form = self.body if isinstance(self.body, dict) else {}
         if form.get("grant_type") != "client_credentials":
             return 400, {"error": "unsupported_grant_type"}

@@ -96,7 +96,7 @@ class Options:
             "cep": "01310100",
         }
     )
-    public_host: str = "127.0.0.1"
+    public_host: str | None = None  # host[:port] in each cobv's location; None: the server's own address
     webhook_timeout: float = 5.0
     # https with this certificate and key (PEM); with tls_client_ca, mutual TLS: only clients presenting a
     # certificate signed by that CA get through the handshake, as at a real PSP.
@@ -110,12 +110,14 @@ class Faults:
     status_5xx: int = 0  # the next n API calls answer 503
     timeout: int = 0  # the next n API calls answer only after timeout_seconds
     timeout_seconds: float = 15.0
+    oauth_5xx: int = 0  # the next n token requests answer 503
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "status_5xx": self.status_5xx,
             "timeout": self.timeout,
             "timeout_seconds": self.timeout_seconds,
+            "oauth_5xx": self.oauth_5xx,
         }
 
 
@@ -179,8 +181,17 @@ class PspState:
                 self.faults.timeout = max(0, int(body["timeout"]))
             if "timeout_seconds" in body:
                 self.faults.timeout_seconds = max(0.0, float(body["timeout_seconds"]))
+            if "oauth_5xx" in body:
+                self.faults.oauth_5xx = max(0, int(body["oauth_5xx"]))
             expired = self.expire_tokens() if body.get("expire_tokens") else 0
             return {**self.faults.as_dict(), "tokens_expired": expired}
+
+    def take_oauth_fault(self) -> bool:
+        with self.lock:
+            if self.faults.oauth_5xx > 0:
+                self.faults.oauth_5xx -= 1
+                return True
+            return False
 
     def take_fault(self) -> tuple[str, float] | None:
         """The fault the next API call suffers, if any (each one is used up)."""
