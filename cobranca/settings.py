@@ -230,6 +230,11 @@ XLSX_MAX_MEMBERS = env_int("XLSX_MAX_MEMBERS", 200, minimum=10)
 XLSX_MAX_RATIO = env_int("XLSX_MAX_RATIO", 100, minimum=10)
 XLSX_MAX_SHARED_STRINGS_BYTES = env_int("XLSX_MAX_SHARED_STRINGS_MB", 30, minimum=1) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Bank statements (billing.payments.statements): a credit matches a charge by amount and payer only when
+# posted between the charge's creation less the first number of days and its due date (or creation, if
+# later) plus the second.
+STATEMENT_MATCH_DAYS_BEFORE_CREATION = env_int("STATEMENT_MATCH_DAYS_BEFORE_CREATION", 7, minimum=0)
+STATEMENT_MATCH_DAYS_AFTER_DUE = env_int("STATEMENT_MATCH_DAYS_AFTER_DUE", 180, minimum=0)
 
 # --- Security -----------------------------------------------------------------------------------------------
 

@@ -1,0 +1,127 @@
+"""Reading OFX statements: the quirks of Brazilian exports (billing.payments.ofx)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import tracemalloc
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from billing.payments.ofx import OfxError, read_transactions
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ofx"
+BRT = ZoneInfo("America/Sao_Paulo")
+
+
+def read(name: str):
+    with (FIXTURES / name).open("rb") as fh:
+        return list(read_transactions(fh))
+
+
+def test_it_reads_sgml_without_closing_tags_in_cp1252():
+    lines = read("extrato_banco_a_1252.ofx")
+    assert [t.fitid for t in lines] == [
+        "202612020001",
+        "202612030002",
+        "202612030003",
+        "202612040004",
+        "202612040005",
+        "202612050006",
+    ]
+    assert lines[0].memo == "PIX RECEBIDO MARIA JOSÉ DA CONCEIÇÃO ***.444.777-**"
+    assert lines[1].name == "JOÃO P ALVES"
+    assert {t.account for t in lines} == {"0999/0042/12345-6"}
+
+
+def test_it_reads_comma_amounts_and_thousands_separators():
+    amounts = [t.amount for t in read("extrato_banco_a_1252.ofx")]
+    assert amounts == [
+        Decimal("150.00"),
+        Decimal("89.90"),
+        Decimal("200.00"),
+        Decimal("-12.90"),
+        Decimal("75.00"),
+        Decimal("1234.56"),
+    ]
+
+
+def test_bracketed_timezones_are_honoured_and_a_bare_date_is_brasilia_time():
+    lines = read("extrato_banco_a_1252.ofx")
+    assert lines[0].posted == dt.datetime(2026, 12, 2, 9, 30, tzinfo=BRT)
+    assert lines[3].posted == dt.datetime(2026, 12, 4, 0, 0, tzinfo=BRT)  # <DTPOSTED>20261204
+
+
+def test_an_unclosed_transaction_ends_at_the_next_one_and_odd_fields_are_kept_raw():
+    lines = read("extrato_banco_a_1252.ofx")
+    assert lines[2].memo.endswith("cobv12ab34cd56ef78gh90ij12kl") and lines[3].fitid == "202612040004"
+    # TRNTYPE "PIX" is not in the spec: typed as OTHER, the bank's word kept; CHECKNUM longer than the spec.
+    assert lines[1].trntype == "OTHER" and lines[1].extra["TRNTYPE"] == "PIX"
+    assert lines[0].extra["CHECKNUM"] == "20261202000000001"
+
+
+def test_odd_header_utf8_body_declared_1252_and_a_one_line_body_are_read():
+    lines = read("extrato_banco_b_fitid_repetido.ofx")
+    assert len(lines) == 4
+    assert lines[0].memo == "PIX RECEBIDO MARIA JOSÉ DA CONCEIÇÃO"
+    assert lines[2].memo == "PIX RECEBIDO ANTÔNIO"
+    assert [t.fitid for t in lines] == ["000001", "000001", "000002", "000002"]
+    assert lines[0].account == "0777/998877"
+
+
+def test_ofx2_xml_is_read_too():
+    (line,) = read("extrato_ofx2.ofx")
+    assert line.name == "MARIA JOSÉ DA CONCEIÇÃO" and line.amount == Decimal("150.00")
+
+
+def test_a_malformed_amount_names_the_line_and_the_field():
+    with pytest.raises(OfxError) as err:
+        read("extrato_valor_invalido.ofx")
+    assert err.value.line == 52 and err.value.field == "TRNAMT"
+    assert str(err.value) == "linha 52, campo TRNAMT: valor inválido '89x,90'"
+
+
+def test_a_transaction_without_fitid_is_refused_with_its_line():
+    text = (FIXTURES / "extrato_banco_a_1252.ofx").read_bytes().replace(b"<FITID>202612030003\r\n", b"")
+    with pytest.raises(OfxError) as err:
+        list(read_transactions(io.BytesIO(text)))
+    assert err.value.field == "FITID" and err.value.line == 56
+
+
+def test_a_file_that_is_not_ofx_is_refused():
+    with pytest.raises(OfxError, match="não é um arquivo OFX"):
+        list(read_transactions(io.BytesIO(b"nome;valor\nMaria;150,00\n")))
+
+
+def test_a_truncated_file_is_refused():
+    text = (FIXTURES / "extrato_banco_a_1252.ofx").read_bytes()
+    cut = text[: text.index(b"<ACCTTYPE>")]
+    with pytest.raises(OfxError, match="truncado"):
+        list(read_transactions(io.BytesIO(cut)))
+
+
+def _big_statement(count: int) -> bytes:
+    head = (FIXTURES / "extrato_banco_a_1252.ofx").read_bytes()
+    start, end = head.index(b"<STMTTRN>"), head.rindex(b"</BANKTRANLIST>")
+    one = (
+        "<STMTTRN>\r\n<TRNTYPE>CREDIT\r\n<DTPOSTED>20261202093000[-3:BRT]\r\n<TRNAMT>{n},00\r\n"
+        "<FITID>F{n}\r\n<MEMO>PIX RECEBIDO JOSÉ DA SILVA {n}\r\n</STMTTRN>\r\n"
+    )
+    body = "".join(one.format(n=n) for n in range(1, count + 1)).encode("cp1252")
+    return head[:start] + body + head[end:]
+
+
+def test_memory_stays_flat_as_the_statement_grows():
+    peaks = []
+    for count in (500, 5000):
+        data = _big_statement(count)
+        tracemalloc.start()
+        n = sum(1 for _ in read_transactions(io.BytesIO(data)))
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert n == count
+    # Ten times the lines, far less than ten times the memory (the source bytes are not traced).
+    assert peaks[1] < peaks[0] * 2
