@@ -440,3 +440,7 @@ class SuppressionLiftAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# Payments, Pix charges and the PSP's notifications have their own module (this one is near the size limit).
+from billing import admin_payments  # noqa: E402, F401

@@ -66,3 +66,28 @@ def payments_lifecycle_task() -> dict:
     from billing.payments.lifecycle import payments_lifecycle_run
 
     return payments_lifecycle_run()
+
+
+def pix_confirm_task(notification_ids: list[int]) -> dict:
+    """Confirm PSP payment notifications at the PSP and apply them (enqueued by the Pix webhook with the ids
+    it stored, and by the sweep). Safe to run twice: a notification already handled is skipped, and a payment
+    is applied once per e2eid."""
+    from billing.payments.pix_notifications import pix_notifications_confirm
+
+    return pix_notifications_confirm(notification_ids=list(notification_ids))
+
+
+def pix_sweep_task() -> int:
+    """Every minute (schedule "pix-sweep"): hand PENDING notifications due again to a worker (a task lost or
+    killed, a retry after a PSP failure)."""
+    from billing.payments.pix_notifications import pix_notifications_sweep
+
+    return pix_notifications_sweep()
+
+
+def pix_catch_up_task() -> dict:
+    """Every PIX_CATCH_UP_MINUTES (schedule "pix-catch-up"): apply the Pix the PSP received since the last
+    seen time that no webhook announced. Does nothing with PIX_PROVIDER=static."""
+    from billing.payments.pix_notifications import pix_catch_up
+
+    return pix_catch_up()

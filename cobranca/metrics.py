@@ -11,8 +11,8 @@ Two kinds, on a registry of our own (not the global one, so nothing a library re
   and prometheus_client aggregates them across workers; without it, each scrape sees the answering worker
   only.
 
-Feeding functions for other modules: `observe_webhook(seconds)`, `observe_bot_answer(seconds)`,
-`observe_classification(intent, confidence)`.
+Feeding functions for other modules: `observe_webhook(seconds)`, `observe_pix_webhook(seconds)`,
+`observe_bot_answer(seconds)`, `observe_classification(intent, confidence)`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from loguru import logger
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from billing.models import Campaign, Dispatch
+from billing.models import Campaign, Dispatch, PixNotification
 from conversations.models import Message
 from whatsapp.models import WahaSession, WebhookEvent
 
@@ -40,6 +40,12 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 WEBHOOK_SECONDS = Histogram(
     "cobranca_webhook_seconds",
     "Time to answer a WAHA webhook request",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    registry=REGISTRY,
+)
+PIX_WEBHOOK_SECONDS = Histogram(
+    "cobranca_pix_webhook_seconds",
+    "Time to answer a PSP payment webhook request (API Pix)",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     registry=REGISTRY,
 )
@@ -77,6 +83,10 @@ def observe_webhook(seconds: float) -> None:
     WEBHOOK_SECONDS.observe(max(seconds, 0.0))
 
 
+def observe_pix_webhook(seconds: float) -> None:
+    PIX_WEBHOOK_SECONDS.observe(max(seconds, 0.0))
+
+
 def observe_bot_answer(seconds: float) -> None:
     BOT_ANSWER_SECONDS.observe(max(seconds, 0.0))
 
@@ -102,6 +112,15 @@ def queue_depth() -> int | None:
     except Exception as exc:  # noqa: BLE001 - a scrape must not fail because the broker is down
         logger.warning("metrics.queue_depth_failed error={}", type(exc).__name__)
         return None
+
+
+def _pix_notifications_family() -> GaugeMetricFamily:
+    family = GaugeMetricFamily(
+        "cobranca_pix_notifications", "PSP payment notifications per status", labels=["status"]
+    )
+    for row in PixNotification.objects.values("status").annotate(n=Count("pk")).order_by():
+        family.add_metric([row["status"]], row["n"])
+    return family
 
 
 class DatabaseCollector:
@@ -138,6 +157,8 @@ class DatabaseCollector:
         for row in WebhookEvent.objects.values("state").annotate(n=Count("pk")).order_by():
             webhooks.add_metric([row["state"]], row["n"])
         yield webhooks
+
+        yield _pix_notifications_family()
 
         sessions = GaugeMetricFamily(
             "cobranca_waha_session_up", "1 when the WAHA session is WORKING", labels=["session", "status"]

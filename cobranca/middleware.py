@@ -21,6 +21,8 @@ FLUSH_SECONDS = 10.0
 BUCKET_SECONDS = 60
 BUCKET_TTL = 3600
 WEBHOOK_PATH = "/webhook/waha"
+# The PSP's payment webhook: /webhook/pix/<token>/pix (billing.payments.pix_webhook).
+PIX_WEBHOOK_PREFIX = "/webhook/pix/"
 
 
 def bucket_key(kind: str, bucket: int) -> str:
@@ -88,6 +90,8 @@ class RequestMetricsMiddleware:
         metrics.observe_http(status_code, seconds)
         if path == WEBHOOK_PATH:
             metrics.observe_webhook(seconds)
+        elif path.startswith(PIX_WEBHOOK_PREFIX):
+            metrics.observe_pix_webhook(seconds)
         WINDOW.add(is_error=status_code >= 500)
 
 
@@ -118,6 +122,10 @@ class RequestBodyLimitMiddleware:
             declared = 0
         if request.path == WEBHOOK_PATH:
             if declared > settings.WAHA_WEBHOOK_MAX_BYTES:
+                return JsonResponse({"status": "error", "reason": "too_large"}, status=413)
+            return self.get_response(request)
+        if request.path.startswith(PIX_WEBHOOK_PREFIX):
+            if declared > settings.PIX_WEBHOOK_MAX_BYTES:
                 return JsonResponse({"status": "error", "reason": "too_large"}, status=413)
             return self.get_response(request)
         limit = settings.MAX_UPLOAD_BYTES

@@ -384,6 +384,13 @@ PIX_INTEREST_MONTHLY_PERCENT = Decimal(str(env_float("PIX_INTEREST_MONTHLY_PERCE
 PAYMENT_CLAIM_DAYS = env_int("PAYMENT_CLAIM_DAYS", 5, minimum=1)
 # An agreement with two installments overdue by more than this many days is broken; the charge reopens.
 AGREEMENT_BREAK_DAYS = env_int("AGREEMENT_BREAK_DAYS", 5, minimum=0)
+# An overdue charge's cobv is due this many days from the day its code is first sent (fine and interest run
+# from there); it keeps that date until it passes (docs/payments.md).
+PIX_COBV_OVERDUE_DAYS = env_int("PIX_COBV_OVERDUE_DAYS", 3, minimum=0)
+# Largest body the payment webhook accepts (a PSP sends a few Pix per POST).
+PIX_WEBHOOK_MAX_BYTES = env_int("PIX_WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024)
+# Minutes between runs of the catch-up (GET /pix since the last seen time) that repairs missed webhooks.
+PIX_CATCH_UP_MINUTES = env_int("PIX_CATCH_UP_MINUTES", 10, minimum=1)
 DISPATCH_DELAY_SECONDS = env_float("DISPATCH_DELAY_SECONDS", 30.0, minimum=0)
 DISPATCH_JITTER_SECONDS = env_float("DISPATCH_JITTER_SECONDS", 10.0, minimum=0)
 DISPATCH_DAILY_CAP = env_int("DISPATCH_DAILY_CAP", 1000, minimum=1)

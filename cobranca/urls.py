@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from billing.payments.pix_webhook import pix_webhook
 from cobranca import auth_apis, metrics, views
 from cobranca.ratelimit import login_attempts_limited
 
@@ -57,4 +58,6 @@ urlpatterns = [
     path("api/conversations/", include("conversations.urls")),
     path("api/", include("cobranca.resources.urls")),
     path("", include("whatsapp.urls")),
+    # The PSP's payment webhook: the secret token is a path segment, the PSP appends "/pix".
+    path("webhook/pix/<str:token>/pix", pix_webhook, name="pix-webhook"),
 ]

@@ -33,6 +33,7 @@ from billing.models.payments import (
     Payment,
     PaymentIssue,
     PaymentSource,
+    PixCatchUp,
     PixCobv,
     PixNotification,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "Payment",
     "PaymentIssue",
     "PaymentSource",
+    "PixCatchUp",
     "PixCobv",
     "PixNotification",
     "PromiseToPay",

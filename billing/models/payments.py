@@ -79,15 +79,15 @@ class PixCobv(models.Model):
         related_name="pix_cobvs",
         verbose_name="parcela",
     )
-    txid = models.CharField("txid", max_length=35, unique=True)
+    txid = models.CharField("identificador (txid)", max_length=35, unique=True)
     amount = models.DecimalField("valor original", max_digits=12, decimal_places=2)
     due_date = models.DateField("vencimento")
     version_key = models.CharField("versão", max_length=64)
     status = models.CharField(
         verbose_name="situação", max_length=20, choices=Status.choices, default=Status.ACTIVE, db_index=True
     )
-    pix_copia_e_cola = models.TextField("pix copia e cola", blank=True)
-    location = models.CharField("location", max_length=255, blank=True)
+    pix_copia_e_cola = models.TextField("código Pix copia e cola", blank=True)
+    location = models.CharField("endereço do QR (location)", max_length=255, blank=True)
     psp_response = models.JSONField("resposta do PSP", default=dict, blank=True)
     created_at = models.DateTimeField(verbose_name="criada em", auto_now_add=True)
     updated_at = models.DateTimeField(verbose_name="atualizada em", auto_now=True)
@@ -130,7 +130,7 @@ class Payment(models.Model):
     paid_at = models.DateTimeField("pago em")
     # The Pix end-to-end id (E + ISPB + yyyyMMddHHmm + 11): one Pix settles at most one payment.
     e2eid = models.CharField("id fim a fim (e2eid)", max_length=32, null=True, blank=True, unique=True)
-    txid = models.CharField("txid", max_length=35, blank=True, db_index=True)
+    txid = models.CharField("identificador (txid)", max_length=35, blank=True, db_index=True)
     # A statement line's bank id (FITID) or another source's own reference; unique per source when set.
     reference = models.CharField("referência", max_length=255, blank=True)
     payer_name = models.CharField("pagador", max_length=200, blank=True)
@@ -177,7 +177,7 @@ class PixNotification(models.Model):
         FAILED = "failed", "falhou"
 
     e2eid = models.CharField("id fim a fim (e2eid)", max_length=32, unique=True)
-    txid = models.CharField("txid", max_length=35, blank=True)
+    txid = models.CharField("identificador (txid)", max_length=35, blank=True)
     notified_amount = models.CharField("valor notificado", max_length=20, blank=True)
     raw = models.JSONField("notificação", default=dict)
     status = models.CharField(
@@ -185,6 +185,12 @@ class PixNotification(models.Model):
     )
     attempts = models.PositiveSmallIntegerField("tentativas", default=0)
     last_error = models.CharField("último erro", max_length=255, blank=True)
+    # When the sweep (billing.payments.pix_notifications) may hand a PENDING one to a worker again: set at
+    # intake a few minutes ahead (the enqueued task should have finished by then), pushed back with backoff
+    # after each transient failure at the PSP.
+    next_attempt_at = models.DateTimeField("próxima tentativa", null=True, blank=True, db_index=True)
+    # "webhook" (the PSP's POST) or "catch_up" (found by GET /pix since the last seen time).
+    origin = models.CharField("origem", max_length=20, default="webhook")
     payment = models.ForeignKey(
         Payment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name="pagamento"
     )
@@ -198,6 +204,23 @@ class PixNotification(models.Model):
 
     def __str__(self) -> str:
         return self.e2eid
+
+
+class PixCatchUp(models.Model):
+    """Where the periodic catch-up (`GET /pix?inicio&fim`) stopped: one row per PSP account (Pix key)."""
+
+    key = models.CharField("chave Pix", max_length=100, unique=True)
+    last_seen = models.DateTimeField("consultado até")
+    last_run_at = models.DateTimeField("última execução", null=True, blank=True)
+    last_found = models.PositiveIntegerField("Pix encontrados na última execução", default=0)
+    last_error = models.CharField("último erro", max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = "conciliação Pix (GET /pix)"
+        verbose_name_plural = "conciliações Pix (GET /pix)"
+
+    def __str__(self) -> str:
+        return f"{self.key} até {self.last_seen:%d/%m/%Y %H:%M}"
 
 
 class PaymentIssue(models.Model):
