@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .decide import charge_label, day, decide, money, payment_reply
+from .decide import charge_label, day, decide, money
 from .replies import ReplyCatalogueError, phrase, reply
 from .types import (
     Action,
@@ -27,7 +27,6 @@ __all__ = [
     "day",
     "decide",
     "money",
-    "payment_reply",
     "phrase",
     "reply",
 ]

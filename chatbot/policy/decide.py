@@ -48,7 +48,7 @@ from .parsing import fold
 from .replies import phrase, reply
 from .types import Action, ActionKind, ChargeSnapshot, ClientSnapshot, Decision
 
-__all__ = ["PENDING_RECEIPT", "PENDING_TTL", "charge_label", "day", "decide", "money", "payment_reply"]
+__all__ = ["PENDING_RECEIPT", "PENDING_TTL", "charge_label", "day", "decide", "money"]
 
 
 def decide(
@@ -82,30 +82,6 @@ def decide(
         now=now,
         tz=tz or DEFAULT_TZ,
     ).run()
-
-
-def payment_reply(
-    *, client_snapshot: ClientSnapshot, charge_id: int, now: dt.datetime, tz: dt.tzinfo | None = None
-) -> str | None:
-    """The payment instructions the bot answers "quero pagar" with when this charge is the one meant (its
-    PIX, the installment under an agreement, the creditor's footer), for an operator's "enviar o PIX".
-
-    None when the charge is not open for payment or no PIX code can be built (no key configured): an
-    operator's button must refuse then, not send "um atendente vai enviar os dados"."""
-    turn = _Turn(
-        intent="informacoes_pagamento",
-        entities={},
-        text="",
-        context={},
-        snap=client_snapshot,
-        now=now,
-        tz=tz or DEFAULT_TZ,
-    )
-    charge = turn._charge_by_id(charge_id)
-    if charge is None or turn._pix(charge.amount_due_now, charge.reference) is None:
-        return None
-    turn.chosen = charge
-    return turn._payment_info()
 
 
 class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):

@@ -393,7 +393,7 @@ def test_send_pix_is_refused_to_an_opted_out_debtor_and_without_a_pix_key(op_cli
     response = op_client.post(
         reverse("dashboard:debtor-charge-pix", args=[charge.client_id, charge.pk]), follow=True
     )
-    assert "PIX não configurado" in response.content.decode()
+    assert "O PIX não está configurado" in response.content.decode()
     billing_services.client_opt_out(client=charge.client)
     settings.PIX_KEY = "pix@cobranca.example"
     response = op_client.post(

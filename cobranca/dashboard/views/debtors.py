@@ -3,8 +3,8 @@
 
 Every action is a POST (CSRF) behind the operator role and the model permission the admin and the API ask
 for the same change, confirmed in the browser (`.confirm-submit`), and done by the one service that owns it,
-which audits it: billing.services (charge_mark_paid, charge_cancel, client_opt_out), chatbot.operator_pix,
-cobranca.privacy.export_client_audited.
+which audits it: billing.services (charge_mark_paid, charge_cancel, client_opt_out),
+conversations.debtor_actions (the PIX, the conversation), cobranca.privacy.export_client_audited.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from billing import services as billing_services
 from billing.models import Charge, Client
-from chatbot.operator_pix import charge_send_pix, client_conversation
 from cobranca.audit import client_ip
 from cobranca.dashboard import debtors
 from cobranca.dashboard.views.common import show_error
@@ -30,6 +29,7 @@ from cobranca.exceptions import ApplicationError
 from cobranca.masking import sees_full_contact
 from cobranca.privacy import export_client_audited
 from cobranca.roles import operator_required
+from conversations.debtor_actions import charge_send_pix, client_conversation
 
 PAGE_SIZE = 25
 
