@@ -16,7 +16,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from cobranca.auth_tokens import refresh_matches_password
+from cobranca.auth_tokens import refresh_matches_password, revoke_access_token
 from cobranca.ratelimit import (
     LOGIN_GROUP,
     LOGIN_LOCKED_MESSAGE,
@@ -134,4 +134,6 @@ class LogoutApi(APIView):
                 {"message": "Token inválido ou expirado.", "extra": {"code": "token_not_valid"}},
                 status=status.HTTP_400_BAD_REQUEST,
             )
+        if request.auth is not None and hasattr(request.auth, "get"):
+            revoke_access_token(request.auth)  # the access token this logout came with ends too
         return Response(status=status.HTTP_205_RESET_CONTENT)

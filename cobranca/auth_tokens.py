@@ -6,14 +6,50 @@
 - Refresh tokens are blacklisted (simplejwt's token_blacklist) when the password changes and when the user is
   deactivated: a refresh token never mints a new access token afterwards, even once the user is active again.
 
+- Logging out (/auth/logout) also ends the access token it was called with: its `jti` is kept in the shared
+  cache until the token would have expired, and `RevocableJWTAuthentication` refuses it.
+
 The signal handlers compare the saved row with the one being saved, so they see every path that saves a User.
 """
 
 from __future__ import annotations
 
+import time
+
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db.models.signals import post_save, pre_save
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from loguru import logger
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+
+REVOKED_ACCESS_PREFIX = "jwt-revoked-access:"
+
+
+def revoke_access_token(token) -> None:
+    """Refuse this access token from now until it expires (logout). Needs the shared cache (database or
+    Redis), which every process of a deployment uses."""
+    jti, exp = token.get("jti"), token.get("exp")
+    if not jti or not exp:
+        return
+    cache.set(REVOKED_ACCESS_PREFIX + str(jti), 1, timeout=max(int(exp - time.time()), 1))
+
+
+class RevocableJWTAuthentication(JWTAuthentication):
+    """simplejwt's authentication, plus the access tokens ended by a logout."""
+
+    def get_validated_token(self, raw_token):
+        token = super().get_validated_token(raw_token)
+        if cache.get(REVOKED_ACCESS_PREFIX + str(token.get("jti"))):
+            raise InvalidToken({"detail": "Token encerrado (logout).", "code": "token_not_valid"})
+        return token
+
+
+class RevocableJWTScheme(SimpleJWTScheme):
+    """The OpenAPI description of the same bearer scheme (drf-spectacular matches the class exactly)."""
+
+    target_class = "cobranca.auth_tokens.RevocableJWTAuthentication"
 
 
 def revoke_refresh_tokens(user) -> int:

@@ -88,6 +88,19 @@ def test_refresh_rotates_and_logout_blacklists(api, operator):
     assert api.post("/auth/refresh", {"refresh": new["refresh"]}, format="json").status_code == 401
 
 
+def test_logout_ends_the_access_token_it_came_with(api, operator):
+    """Found in the last round: an access token kept working after logout until it expired."""
+    tokens = _login(api).json()
+    other = _login(api).json()  # another device of the same user
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    assert api.get("/api/schema/").status_code == 200
+    assert api.post("/auth/logout", {"refresh": tokens["refresh"]}, format="json").status_code == 205
+    refused = api.get("/api/schema/")
+    assert refused.status_code == 401
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {other['access']}")
+    assert api.get("/api/schema/").status_code == 200
+
+
 def test_refresh_with_garbage_gets_401(api):
     assert api.post("/auth/refresh", {"refresh": "not-a-token"}, format="json").status_code == 401
 
