@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
 from billing.money import agreement_terms
-from billing.regua.calendar import add_months
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Same day `months` later, clamped to the month's end (31/01 + 1 → 28/02). Here, not in the régua's
+    calendar: billing.services needs it, and conversations may not reach billing's dispatch through it."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)

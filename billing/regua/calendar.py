@@ -3,7 +3,6 @@ day, and the plan-time view of réguas and steps (plain values, read once per ru
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import functools
 from dataclasses import dataclass
@@ -129,10 +128,3 @@ def regua_info(regua: Regua) -> ReguaInfo:
         skip_carnival=regua.skip_carnival,
         steps=steps,
     )
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """Same day `months` later, clamped to the month's end (31/01 + 1 → 28/02)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

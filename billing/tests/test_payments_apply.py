@@ -11,8 +11,7 @@ from django.utils import timezone
 from billing import services
 from billing.models import Agreement, Charge, Installment, Payment, PaymentIssue, PromiseToPay
 from billing.payments.apply import PaymentFacts, apply_payment, payment_applied
-from billing.payments.schedule import plan_installments
-from billing.regua.calendar import add_months
+from billing.payments.schedule import add_months, plan_installments
 from billing.tests.factories import ChargeFactory
 from cobranca.exceptions import ApplicationError
 
