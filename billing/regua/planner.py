@@ -28,7 +28,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing.models import Agreement, Charge, Client, Dispatch, Installment, PromiseToPay
-from billing.payments.schedule import add_months  # noqa: F401 - importable from the planner, as before
 from billing.regua import reasons
 from billing.regua.calendar import (  # noqa: F401 - the calendar's names stay importable from the planner
     ReguaInfo,
