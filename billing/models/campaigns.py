@@ -175,6 +175,8 @@ class Dispatch(models.Model):
         ordering = ["pk"]
         indexes = [
             models.Index(fields=["campaign", "status"]),
+            # The Painel reads reminders by the period they were sent in (funnel, results, sends per day).
+            models.Index(fields=["sent_at", "campaign"], name="dispatch_sent_at_idx"),
             # The driver's claim: the first pending rows of a campaign by id, without walking the sent ones.
             models.Index(
                 fields=["campaign", "id"], condition=Q(status="pending"), name="dispatch_pending_idx"

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from cobranca.dashboard import forms, selectors
+from cobranca.dashboard import forms, outcomes, selectors
 from cobranca.roles import operator_required
 
 
@@ -21,10 +21,16 @@ def painel(request: HttpRequest) -> HttpResponse:
         period = selectors.DateRange(start=start, end=end)
     elif not form.is_bound:
         form = forms.PeriodForm(initial={"inicio": period.start, "fim": period.end})
-    numbers = selectors.overview(period)
-    charts = selectors.painel_charts(period, numbers["funnel"])
-    return render(
-        request,
-        "dashboard/painel.html",
-        {"form": form, "period": period, "n": numbers, "charts": charts, "nav": "painel"},
-    )
+    results = outcomes.reminder_outcomes(period.start_at, period.end_at)
+    numbers = selectors.overview(period, funnel=results["funnel"])
+    charts = selectors.painel_charts(period, numbers["funnel"], recovery=results["recovery_chart"])
+    context = {
+        "form": form,
+        "period": period,
+        "n": numbers,
+        "charts": charts,
+        "outcomes": results,
+        "deals": outcomes.deals_in_period(period.start_at, period.end_at),
+        "nav": "painel",
+    }
+    return render(request, "dashboard/painel.html", context)
