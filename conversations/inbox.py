@@ -4,11 +4,11 @@ canned replies operators keep."""
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from loguru import logger
 
-from billing.templating import template_validate
+from billing.templating import VARIABLES, template_validate
 from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
 from cobranca.roles import is_operator
@@ -78,31 +78,54 @@ def conversation_assign(
 # --- read markers -------------------------------------------------------------------------------------------
 
 
-def conversation_mark_read(*, conversation: Conversation, user, upto_message_id: int) -> bool:
+_UNKNOWN = object()
+
+
+def conversation_mark_read(
+    *, conversation: Conversation, user, upto_message_id: int, current: int | object | None = _UNKNOWN
+) -> bool:
     """Record that `user` has seen the conversation up to message `upto_message_id`. Forward only (a page
-    opened earlier that polls late never moves the marker back); safe when two tabs do it at once. Returns
-    whether the marker moved."""
+    opened earlier that polls late never moves the marker back). `current` is the marker the caller already
+    read (None: there is none; `conversations.selectors.with_read_upto(..., default=None)`), which makes this
+    one statement at most. Returns whether the marker moved."""
     if not upto_message_id or not getattr(user, "pk", None):
         return False
-    now = timezone.now()
-    moved = ReadMarker.objects.filter(
-        conversation=conversation, user=user, last_read_message_id__lt=upto_message_id
-    ).update(last_read_message_id=upto_message_id, read_at=now)
-    if moved:
-        return True
-    if ReadMarker.objects.filter(conversation=conversation, user=user).exists():
+    if current is _UNKNOWN:
+        current = (
+            ReadMarker.objects.filter(conversation=conversation, user=user)
+            .values_list("last_read_message_id", flat=True)
+            .first()
+        )
+    if current is not None and current >= upto_message_id:
         return False
-    try:
-        with transaction.atomic():
-            ReadMarker.objects.create(
-                conversation=conversation, user=user, last_read_message_id=upto_message_id, read_at=now
-            )
-    except IntegrityError:  # the other tab created it first: move it forward like above
-        return conversation_mark_read(conversation=conversation, user=user, upto_message_id=upto_message_id)
-    return True
+    now = timezone.now()
+    if current is None:
+        # Another tab may create it at the same moment: the first insert stands, this one is dropped, and the
+        # next refresh of the page moves it forward (no exception, no savepoint).
+        ReadMarker.objects.bulk_create(
+            [
+                ReadMarker(
+                    conversation=conversation, user=user, last_read_message_id=upto_message_id, read_at=now
+                )
+            ],
+            ignore_conflicts=True,
+        )
+        return True
+    return bool(
+        ReadMarker.objects.filter(
+            conversation=conversation, user=user, last_read_message_id__lt=upto_message_id
+        ).update(last_read_message_id=upto_message_id, read_at=now)
+    )
 
 
 # --- canned replies -----------------------------------------------------------------------------------------
+
+
+def canned_variables() -> list[tuple[str, str]]:
+    """(name, what it holds) of every variable a canned reply may use, for the editor's help."""
+    pix = ("pix", "Código PIX copia e cola da cobrança escolhida")
+    skip = {"charges_list", "charges_total"}  # a chat answers about one charge
+    return [*((name, label) for name, label in VARIABLES.items() if name not in skip), pix]
 
 
 def canned_reply_errors(

@@ -183,10 +183,14 @@ def _unread_messages() -> QuerySet[Message]:
     )
 
 
-def with_read_upto(qs: QuerySet[Conversation], user) -> QuerySet[Conversation]:
-    """Annotates `read_upto`: the id of the last message `user` saw in each conversation (0: never opened)."""
+def with_read_upto(qs: QuerySet[Conversation], user, default: int | None = 0) -> QuerySet[Conversation]:
+    """Annotates `read_upto`: the id of the last message `user` saw in each conversation (`default` when he
+    never opened it)."""
     marker = ReadMarker.objects.filter(conversation=OuterRef("pk"), user_id=getattr(user, "pk", None))
-    return qs.annotate(read_upto=Coalesce(Subquery(marker.values("last_read_message_id")[:1]), Value(0)))
+    read_upto = Subquery(marker.values("last_read_message_id")[:1])
+    if default is not None:
+        read_upto = Coalesce(read_upto, Value(default))
+    return qs.annotate(read_upto=read_upto)
 
 
 def with_unread(qs: QuerySet[Conversation], user) -> QuerySet[Conversation]:

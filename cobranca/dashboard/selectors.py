@@ -21,7 +21,7 @@ from billing.models import Agreement, Campaign, Charge, Client, Dispatch, Import
 from billing.suppression import suppressed_clients_q
 from cobranca.dashboard.formatting import intent_label
 from conversations.models import Conversation, Message
-from conversations.selectors import inbox
+from conversations.selectors import inbox, view_q, with_unread
 from whatsapp.models import WahaSession, WebhookEvent
 
 DS = Dispatch.Status
@@ -315,9 +315,14 @@ def recent_imports(limit: int = 10) -> QuerySet[ImportBatch]:
 # --- Conversas
 
 
-def inbox_page(filters: dict[str, Any], *, limit: int = 100) -> list[Conversation]:
-    """The inbox through conversations.selectors.inbox, plus the dashboard's date and campaign filters."""
+def inbox_page(filters: dict[str, Any], *, user=None, limit: int = 100) -> list[Conversation]:
+    """The inbox through conversations.selectors.inbox, plus the dashboard's date and campaign filters, the
+    team view (`view`: minhas, sem-responsavel, todas) and `user`'s unread count on each row."""
     qs = inbox({k: filters.get(k) for k in ("state", "intent", "search") if filters.get(k)})
+    if filters.get("view"):
+        qs = qs.filter(view_q(filters["view"], user))
+    if user is not None:
+        qs = with_unread(qs, user)
     if filters.get("date_from"):
         qs = qs.filter(last_message_at__gte=day_start(filters["date_from"]))
     if filters.get("date_to"):
@@ -388,3 +393,18 @@ def sends_today() -> list[dict[str, Any]]:
         sent = int(pacing_sent_today(session_name=name) or 0)
         result.append({"name": name, "sent": sent, "cap": cap})
     return result
+
+
+def assignable_operators() -> list:
+    """The people a conversation can be given to: active staff and members of Operadores, by name."""
+    from django.contrib.auth import get_user_model
+
+    from cobranca.roles import OPERATORS
+
+    return list(
+        get_user_model()
+        .objects.filter(Q(is_staff=True) | Q(is_superuser=True) | Q(groups__name=OPERATORS), is_active=True)
+        .distinct()
+        .order_by("username")
+        .only("pk", "username", "first_name", "last_name")
+    )

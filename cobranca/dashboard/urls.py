@@ -9,6 +9,7 @@ from cobranca.dashboard.views import (
     cobranca,
     debtors,
     inbox,
+    inbox_team,
     painel,
     regua,
     sessions,
@@ -61,6 +62,18 @@ urlpatterns = [
     path("conversas/<int:pk>/assumir/", inbox.conversation_take_over, name="conversation-take-over"),
     path("conversas/<int:pk>/devolver/", inbox.conversation_give_back, name="conversation-give-back"),
     path("conversas/anexos/<int:pk>/", inbox.attachment_file, name="attachment"),
+    path("conversas/<int:pk>/atribuir/", inbox_team.conversation_assign, name="conversation-assign"),
+    path("conversas/<int:pk>/resposta-pronta/", inbox_team.canned_reply_insert, name="canned-reply-insert"),
+    path(
+        "conversas/<int:pk>/resposta-pronta/enviar/", inbox_team.canned_reply_send, name="canned-reply-send"
+    ),
+    path("conversas/<int:pk>/pix/", inbox_team.conversation_send_pix, name="conversation-pix"),
+    path("conversas/<int:pk>/pagamento/", inbox_team.conversation_confirm_payment, name="conversation-paid"),
+    path(
+        "conversas/<int:pk>/promessa/", inbox_team.conversation_register_promise, name="conversation-promise"
+    ),
+    path("conversas/respostas-prontas/", inbox_team.canned_replies, name="canned-replies"),
+    path("conversas/respostas-prontas/<int:pk>/", inbox_team.canned_replies, name="canned-reply-edit"),
     path("conversas/mensagens/<int:pk>/intencao/", inbox.message_correct_intent, name="message-intent"),
     path("templates/", templates.template_list, name="templates"),
     path("templates/novo/", templates.template_edit, name="template-new"),

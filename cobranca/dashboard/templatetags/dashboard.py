@@ -108,3 +108,22 @@ def contato_documento(value, full) -> str:
 @register.filter
 def contato_email(value, full) -> str:
     return value if full else mask_email(value or "")
+
+
+@register.filter
+def telefone(value: str, full: bool = False) -> str:
+    """A debtor's number for the inbox: "+55 11 98765-4321" for a reader who may see full contacts
+    (`cobranca.masking.sees_full_contact`, passed as the argument), masked otherwise. Takes an E.164 phone or
+    a WhatsApp chat id ("5511987654321@c.us"); an @lid id has no number and reads as such."""
+    from billing.phones import format_phone
+    from billing.suppression import phone_from_chat_id
+    from cobranca.masking import mask_embedded_numbers, mask_phone
+
+    value = value or ""
+    if "@" in value:
+        phone = phone_from_chat_id(value)
+        if phone is None:
+            user = value.split("@", 1)[0]
+            return f"id WhatsApp {user if full else mask_embedded_numbers(user)}"
+        value = phone
+    return format_phone(value) if full else mask_phone(value)

@@ -13,9 +13,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cobranca.dashboard import forms, selectors
 from cobranca.dashboard.formatting import INTENT_LABELS
+from cobranca.dashboard.views import inbox_team
 from cobranca.dashboard.views.common import is_htmx, show_error
 from cobranca.exceptions import ApplicationError
+from cobranca.masking import sees_full_contact
 from cobranca.roles import operator_required
+from conversations import inbox as conversation_inbox
 from conversations import selectors as conversation_selectors
 from conversations import services as conversation_services
 from conversations.models import Attachment, Conversation, Message
@@ -25,11 +28,40 @@ from conversations.models import Attachment, Conversation, Message
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     form = forms.InboxFilterForm(request.GET or None, campaigns=selectors.campaign_choices())
-    conversations = selectors.inbox_page(form.filters() if form.is_bound else {})
-    ctx = {"form": form, "conversations": conversations, "nav": "conversas", "query": request.GET.urlencode()}
+    view = request.GET.get("vista")
+    view = view if view in conversation_selectors.VIEWS else conversation_selectors.VIEW_ALL
+    filters = (form.filters() if form.is_bound else {}) | {"view": view}
+    conversations = selectors.inbox_page(filters, user=request.user)
+    ctx = {
+        "form": form,
+        "conversations": conversations,
+        "nav": "conversas",
+        "view": view,
+        "views": _views(conversation_selectors.inbox_counts(request.user)),
+        "query": request.GET.urlencode(),
+        "filter_query": _without(request.GET, "vista"),
+        "full_contact": sees_full_contact(request.user),
+    }
     if is_htmx(request):
-        return render(request, "dashboard/partials/inbox_rows.html", ctx)
+        return render(request, "dashboard/partials/inbox_rows.html", ctx | {"oob": True})
     return render(request, "dashboard/inbox.html", ctx)
+
+
+_VIEW_LABELS = [
+    (conversation_selectors.VIEW_MINE, "Minhas"),
+    (conversation_selectors.VIEW_UNASSIGNED, "Sem responsável"),
+    (conversation_selectors.VIEW_ALL, "Todas"),
+]
+
+
+def _views(counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    return [{"code": code, "label": label, **counts[code]} for code, label in _VIEW_LABELS]
+
+
+def _without(query, key: str) -> str:
+    kept = query.copy()
+    kept.pop(key, None)
+    return kept.urlencode()
 
 
 def _conversation(pk: int) -> Conversation:
@@ -48,16 +80,31 @@ def _chat_context(conversation: Conversation) -> dict[str, Any]:
 @operator_required
 @require_GET
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = _conversation(pk)
+    conversation = get_object_or_404(
+        conversation_selectors.with_read_upto(
+            Conversation.objects.select_related("client", "assigned_to"), request.user, default=None
+        ),
+        pk=pk,
+    )
     ctx = _chat_context(conversation)
+    # Opening the page (and each refresh of its messages) marks what the operator has now seen as read.
+    if ctx["history"]:
+        conversation_inbox.conversation_mark_read(
+            conversation=conversation,
+            user=request.user,
+            upto_message_id=max(m.pk for m in ctx["history"]),
+            current=conversation.read_upto,
+        )
     if is_htmx(request):
-        return render(request, "dashboard/partials/chat_messages.html", ctx)
+        return render(request, "dashboard/partials/chat_messages.html", ctx | {"oob": True})
+    panel = selectors.client_panel(conversation.client)
     ctx |= {
         "nav": "conversas",
-        "panel": selectors.client_panel(conversation.client),
+        "panel": panel,
         "reply_form": forms.ReplyForm(),
         "intent_form": forms.IntentCorrectionForm(),
     }
+    ctx |= inbox_team.team_context(request, conversation, panel["charges"])
     return render(request, "dashboard/conversation.html", ctx)
 
 
