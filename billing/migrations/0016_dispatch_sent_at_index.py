@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0013_import_column_mapping'),
+        ('billing', '0015_pix_intake'),
     ]
 
     operations = [
