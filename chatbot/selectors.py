@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
 
-from billing.models import Agreement, Charge, Client, PromiseToPay
+from billing.models import Agreement, Charge, Client, Installment, PromiseToPay
 from billing.phones import PhoneError, normalize_phone
 from billing.services import negotiation_policy_current
 from chatbot.models import ModelVersion
@@ -61,12 +62,27 @@ def bot_focus_charge_id(*, conversation: Conversation, context: dict[str, Any]) 
     return charge_id
 
 
+def _next_installment_balances(agreements) -> dict[int, Decimal]:
+    """agreement id → what its earliest open installment still owes (one query)."""
+    ids = [a.pk for a in agreements]
+    if not ids:
+        return {}
+    found: dict[int, Decimal] = {}
+    rows = Installment.objects.filter(agreement_id__in=ids, status=Installment.Status.OPEN).order_by(
+        "agreement_id", "number"
+    )
+    for installment in rows:
+        found.setdefault(installment.agreement_id, installment.balance)
+    return found
+
+
 def bot_client_snapshot(
     *, client: Client | None, with_limits: bool = True, focus_charge_id: int | None = None
 ) -> ClientSnapshot:
     """The debtor as the policy sees him: open charges (with the active agreement's installment), limits.
 
-    One query for the charges, one more only when a charge is under negotiation (its agreement), one for the
+    One query for the charges, two more only when a charge is under negotiation (its agreement and the
+    agreement's next open installment, whose balance is what the PIX asks), one for the
     policy row unless `with_limits` is False (the turn needs no offer: the defaults stand in, unused).
     No client: an empty snapshot that makes the policy answer generically.
     """
@@ -84,6 +100,7 @@ def bot_client_snapshot(
             charge_id__in=negotiating, status=Agreement.Status.ACTIVE
         ).order_by("created_at", "pk"):
             agreements[agreement.charge_id] = agreement
+    next_due = _next_installment_balances(agreements.values())
     snapshots = []
     for charge in charges:
         agreement = agreements.get(charge.pk)
@@ -96,8 +113,11 @@ def bot_client_snapshot(
                 status=charge.status,
                 reference=charge.external_id or f"COB{charge.pk}",
                 agreement_installments=agreement.installments if agreement else None,
-                agreement_installment_amount=agreement.installment_amount if agreement else None,
+                agreement_installment_amount=(
+                    next_due.get(agreement.pk, agreement.installment_amount) if agreement else None
+                ),
                 agreement_first_due_date=agreement.first_due_date if agreement else None,
+                balance=charge.balance,
             )
         )
     return ClientSnapshot(

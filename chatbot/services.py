@@ -8,8 +8,9 @@ One turn (conventions: no network call inside a transaction), one function each:
    with it;
 3. decide and apply, in one transaction with the conversation locked: the policy's `decide` on a snapshot of
    the debtor, the actions through billing's services, the context/flag/handoff through conversations';
-4. deliver, after commit: seen → typing (proportional to the reply, capped) → sendText, then the outbound
-   Message.
+4. deliver, after commit: the PSP's PIX codes in place of the policy's static ones (PIX_PROVIDER=api_pix,
+   billing.payments.pix_charges.psp_codes_in_text), seen → typing (proportional to the reply, capped) →
+   sendText, then the outbound Message.
 A crash between 2 and 4 leaves the message unanswered rather than answered twice (at-most-once reply). The
 chatbot changes conversations and messages only through `conversations.services`.
 
@@ -34,6 +35,7 @@ from django.db import transaction
 from django.utils import timezone
 from loguru import logger
 
+from billing.payments.pix_charges import psp_codes_in_text
 from chatbot import media_replies
 from chatbot.applying import _apply, _consent_gate
 from chatbot.classification import active_classifier, entities_for
@@ -268,7 +270,8 @@ def _run_turn(message: Message, *, now: dt.datetime, send: bool, acting_for=None
             now=now,
             acting_for=acting_for,
         )
-    result.response = decision.reply
+    reply = _with_psp_codes(conversation, decision.reply)
+    result.response = reply
     result.actions = [action.as_dict() for action in decision.actions]
     result.handoff = decision.handoff
     logger.bind(conversation_id=conversation.pk, message_id=message.pk).info(
@@ -278,8 +281,8 @@ def _run_turn(message: Message, *, now: dt.datetime, send: bool, acting_for=None
         decision.action_kinds(),
         decision.handoff,
     )
-    if decision.reply:
-        result.sent = _deliver(conversation, decision.reply, reply_to=message.waha_id, send=send)
+    if reply:
+        result.sent = _deliver(conversation, reply, reply_to=message.waha_id, send=send)
         # From the debtor's message reaching us (its row) to the reply handed to WAHA / recorded.
         observe_bot_answer((timezone.now() - message.created_at).total_seconds())
     return result
@@ -358,6 +361,16 @@ def _policy_decision(
         confirm_ttl=dt.timedelta(minutes=settings.CHATBOT_CONFIRM_TTL_MINUTES),
         opt_out_confirm_below=settings.CHATBOT_OPT_OUT_CONFIRM_BELOW,
     )
+
+
+def _with_psp_codes(conversation: Conversation, text: str) -> str:
+    """The policy writes static PIX codes (it is pure); with PIX_PROVIDER=api_pix they become the cobvs' codes
+    here, after the turn committed (a PSP call, bounded by the client's timeout). A code that stays static
+    (PSP down, debtor without CPF/CNPJ) is still sent, and the conversation flagged with why."""
+    text, reasons = psp_codes_in_text(text=text, client=conversation.client)
+    if reasons:
+        conversations.conversation_flag(conversation=conversation, reason=f"PIX estático: {reasons[0]}")
+    return text
 
 
 def _deliver(conversation: Conversation, text: str, *, reply_to: str | None, send: bool) -> bool:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from billing.models import Charge
+from billing.payments.pix_charges import psp_codes_in_text
 from billing.services import charge_mark_paid, promise_create
 from billing.templating import template_context, template_render, variables_without_fallback
 from chatbot.pix import PixError, pix_payload_for
@@ -77,6 +78,8 @@ def pix_message_text(*, conversation: Conversation, charge: Charge, now: dt.date
 def conversation_send_pix(*, conversation: Conversation, charge: Charge, by) -> Message:
     """Send the PIX of `charge` to the debtor (quick action)."""
     text = pix_message_text(conversation=conversation, charge=charge)
+    # PIX_PROVIDER=api_pix: the cobv's code in place of the static one (a PSP call, outside any transaction).
+    text, _static_reasons = psp_codes_in_text(text=text, client=conversation.client)
     return operator_send(conversation=conversation, text=text, by=by)
 
 

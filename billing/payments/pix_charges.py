@@ -35,7 +35,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 from loguru import logger
 
-from billing.models import Agreement, Charge, Installment, Payment, PixCobv
+from billing.models import Agreement, Charge, Client, Installment, Payment, PixCobv
 from billing.pix_api import PixApiError, PixNotFound, get_pix_client
 from chatbot.pix import PixError, pix_payload_for
 from cobranca.exceptions import ApplicationError
@@ -49,6 +49,7 @@ __all__ = [
     "cobv_ensure",
     "message_pix_code",
     "pix_code_for",
+    "psp_codes_in_text",
     "txid_for",
 ]
 
@@ -316,3 +317,34 @@ def message_pix_code(charge: Charge, installment: Installment | None = None) -> 
         return PixCode(code=static_code(charge, amount), amount=amount, fallback_reason=reason)
     except PixError:
         return None
+
+
+def psp_codes_in_text(*, text: str, client: Client | None) -> tuple[str, list[str]]:
+    """A message written with static codes (the bot's policy is pure and builds them itself) made to carry
+    the PSP's: with PIX_PROVIDER=api_pix, each static code of one of the client's open charges found in
+    `text` (the amount it owes now, as `amount_owed` and the bot's snapshot both say) is replaced by its
+    cobv's `pixCopiaECola`. Returns the text and the reasons a code stayed static (for the operator).
+
+    Called outside any transaction, where a message leaves: the bot's reply after its turn commits, the
+    operator's "enviar o PIX", canned replies. A code for several charges at once stays static (no cobv
+    covers more than one charge)."""
+    if settings.PIX_PROVIDER != "api_pix" or client is None or not text or "br.gov.bcb.pix" not in text:
+        return text, []
+    reasons: list[str] = []
+    charges = Charge.objects.filter(client=client, status__in=PAYABLE_STATUSES).order_by("due_date", "pk")
+    for charge in charges.select_related("client"):
+        installment, amount = amount_owed(charge)
+        if amount <= 0:
+            continue
+        try:
+            static = static_code(charge, amount)
+        except PixError:
+            return text, reasons
+        if static not in text:
+            continue
+        pix = message_pix_code(charge, installment)
+        if pix is None or pix.fallback_reason:
+            reasons.append(pix.fallback_reason if pix else "sem código Pix")
+            continue
+        text = text.replace(static, pix.code)
+    return text, reasons

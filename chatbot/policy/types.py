@@ -68,8 +68,11 @@ class ChargeSnapshot:
     status: str = OPEN
     reference: str = ""  # the charge's external id: the PIX txid
     agreement_installments: int | None = None
+    # What the agreement's next open installment still owes (its amount until money arrives for it).
     agreement_installment_amount: Decimal | None = None
     agreement_first_due_date: dt.date | None = None
+    # What is still owed after the payments received (None: the whole amount).
+    balance: Decimal | None = None
 
     @property
     def under_agreement(self) -> bool:
@@ -82,9 +85,11 @@ class ChargeSnapshot:
 
     @property
     def amount_due_now(self) -> Decimal:
-        """What a PIX for this charge should ask: the installment under an active agreement, else the
-        amount."""
-        return self.agreement_installment_amount or self.amount
+        """What a PIX for this charge should ask: the installment under an active agreement, else what is
+        still owed (billing.payments.pix_charges.amount_owed gives the same figure)."""
+        if self.agreement_installment_amount:
+            return self.agreement_installment_amount
+        return self.balance if self.balance is not None and self.balance > 0 else self.amount
 
 
 @dataclass(frozen=True)
