@@ -29,7 +29,9 @@ from django.utils import timezone
 from billing.compliance import template_compliance_warnings
 from billing.models import Charge, Client, MessageTemplate
 from billing.money import format_brl
+from billing.payments.pix_charges import PAYABLE_STATUSES, amount_owed, message_pix_code, static_code
 from billing.phones import format_phone
+from chatbot.pix import PixError, pix_payload
 from cobranca.exceptions import ApplicationError
 from cobranca.masking import mask_phone
 
@@ -48,6 +50,7 @@ VARIABLES: dict[str, str] = {
     "creditor_address": "Endereço do credor",
     "charges_list": "Lista das cobranças da mensagem, uma por linha (régua: várias cobranças do devedor)",
     "charges_total": "Soma das cobranças da mensagem (R$)",
+    "pix": "Código PIX copia e cola do valor em aberto (a parcela do acordo, se houver)",
 }
 ALIASES: dict[str, str] = {
     "nome": "name",
@@ -268,7 +271,29 @@ def template_context(
             description=charge.description, amount=charge.amount, due_date=charge.due_date, today=today
         )
         context["charges_total"] = format_brl(charge.amount)
+        context["pix"] = _static_pix(charge)
     return context
+
+
+def _static_pix(charge: Charge) -> str:
+    """The static code for what the charge owes now (no PSP call: previews and contexts use it);
+    `template_render` swaps it for the cobv's with PIX_PROVIDER=api_pix when the body uses {pix}."""
+    if charge.status not in PAYABLE_STATUSES:
+        return ""
+    _installment, amount = amount_owed(charge)
+    if amount <= 0:
+        return ""
+    try:
+        return static_code(charge, amount)
+    except PixError:
+        return ""
+
+
+def _sample_pix() -> str:
+    """A well-formed static BR Code (a made-up CPF key) standing in for a debtor's code in previews."""
+    return pix_payload(
+        key="12345678909", name="Credor Exemplo", city="SAO PAULO", amount=Decimal("150.50"), txid="EXEMPLO"
+    )
 
 
 def sample_context(now: dt.datetime | None = None) -> dict[str, str]:
@@ -284,6 +309,7 @@ def sample_context(now: dt.datetime | None = None) -> dict[str, str]:
         "charges_list": "• Mensalidade de janeiro: R$ 150,50, venceu em 15/01/2026\n"
         "• Mensalidade de fevereiro: R$ 150,50, vence em 15/02/2026",
         "charges_total": format_brl(Decimal("301.00")),
+        "pix": _sample_pix(),
     }
     context.update(_creditor_context())
     context.update(_clock_context(now))
@@ -309,6 +335,11 @@ def template_render(
     if context:
         values.update({ALIASES.get(k, k): "" if v is None else str(v) for k, v in context.items()})
     pieces, _ = _parse(body, extra)
+    if charge is not None and "pix" not in (context or {}) and any(name == "pix" for _l, name, _f in pieces):
+        # A message that leaves (campaign, régua, single send; never a preview, which passes its context):
+        # the PSP's code with PIX_PROVIDER=api_pix, the static one otherwise or when the PSP cannot give one.
+        pix = message_pix_code(charge)
+        values["pix"] = pix.code if pix is not None else ""
     return "".join(
         literal + ((values.get(name, "").strip() and values.get(name, "")) or fallback or "" if name else "")
         for literal, name, fallback in pieces

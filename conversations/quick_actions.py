@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from billing.models import Charge
-from billing.payments.pix_charges import psp_codes_in_text
+from billing.payments.pix_charges import amount_owed, psp_codes_in_text
 from billing.services import charge_mark_paid, promise_create
 from billing.templating import template_context, template_render, variables_without_fallback
 from chatbot.pix import PixError, pix_payload_for
@@ -102,7 +102,7 @@ def canned_reply_render(
     values = template_context(charge=charge, client=client)
     used = variables_without_fallback(canned.body, extra=CANNED_EXTRA_VARIABLES)
     if "pix" in used:
-        values["pix"] = _pix_code(charge, charge.amount) if charge is not None else ""
+        values["pix"] = _pix_code(charge, amount_owed(charge)[1]) if charge is not None else ""
     empty = [name for name in used if not str(values.get(name, "")).strip()]
     if empty:
         names = ", ".join("{" + name + "}" for name in empty)
@@ -123,6 +123,8 @@ def conversation_send_canned_reply(
 ) -> Message:
     """Render the canned reply for this debtor (`canned_reply_render`) and send it (`operator_send`)."""
     text = canned_reply_render(canned=canned, conversation=conversation, charge=charge)
+    # A {pix} in it: the cobv's code with PIX_PROVIDER=api_pix (a PSP call, outside any transaction).
+    text, _static_reasons = psp_codes_in_text(text=text, client=conversation.client)
     return operator_send(conversation=conversation, text=text, by=by)
 
 
