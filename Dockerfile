@@ -10,7 +10,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-RUN apt-get update && apt-get install -y --no-install-recommends libpq5 && rm -rf /var/lib/apt/lists/*
+# tesseract-ocr(-por), poppler-utils and the fonts: the worker reads Pix receipts (docs/receipts.md).
+RUN apt-get update && apt-get install -y --no-install-recommends libpq5 \
+      tesseract-ocr tesseract-ocr-por poppler-utils fonts-dejavu-core fonts-liberation \
+    && rm -rf /var/lib/apt/lists/*
 
 COPY requirements.txt .
 # PIP_EXTRA_INDEX_URL may point at a CPU-only torch wheel index to keep the image small (see README).

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 PYTEST_ARGS ?=
 COV_MIN ?= 80
 
-.PHONY: help install setup run test test-fast lint format migrate clean browser vendor
+.PHONY: help install setup run test test-fast lint format migrate clean browser ocr vendor
 
 help:
 	@echo "make run   - instala, migra, carrega dados de demonstração e inicia web + worker + simulador WAHA"
@@ -38,7 +38,7 @@ migrate: install
 
 setup: migrate
 
-run: setup
+run: setup ocr
 	$(PY) manage.py load_demo
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py devserver
@@ -49,7 +49,17 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq chromium >/dev/null); \
 	  else echo "Chromium ausente: sudo apt-get install chromium (testes de navegador serão pulados)"; fi; } || true
 
-test: install browser
+# Debian's Tesseract (Portuguese model), poppler's pdftotext/pdftoppm and fonts for reading and generating Pix
+# receipts (billing/receipts, docs/receipts.md). Installed when run as root and missing.
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-por poppler-utils fonts-dejavu-core fonts-liberation
+ocr:
+	@{ command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx por \
+	   && command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 \
+	   && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf; } || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq $(OCR_PACKAGES) >/dev/null); \
+	  else echo "OCR ausente: sudo apt-get install $(OCR_PACKAGES) (leitura de comprovantes desligada)"; fi; } || true
+
+test: install browser ocr
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COV_MIN) $(PYTEST_ARGS)

@@ -1,8 +1,9 @@
-"""Pix participants the generator draws and the reader recognises: ISPB → the institution's short name.
+"""Pix participants the generator draws and the reader recognises: ISPB → the institution's short
+name.
 
-The ISPB is the first part of every end-to-end id (it names the payer's institution), so a receipt whose bank name
-the OCR missed still gets one from its e2eid. Public data from the Central Bank's list of Pix participants;
-a handful is enough, an unknown ISPB just leaves the name as read."""
+The ISPB is the first part of every end-to-end id (it names the payer's institution), so a receipt whose
+bank name the OCR missed still gets one from its e2eid. Public data from the Central Bank's list of Pix
+participants; a handful is enough, an unknown ISPB just leaves the name as read."""
 
 from __future__ import annotations
 

@@ -82,7 +82,9 @@ class Canvas:
     def width_of(self, text: str, size: float, bold: bool = False, family: str | None = None) -> float:
         return self.draw.textlength(text, font=self.font(size, bold, family)) / self.scale
 
-    def text(self, x: float, y: float, text: str, size: float, *, bold=False, color=None, align="left", family=None):
+    def text(
+        self, x: float, y: float, text: str, size: float, *, bold=False, color=None, align="left", family=None
+    ):
         """Draw `text` with its top-left (or top-right/centre, by `align`) at (x, y) in 1080-wide units."""
         font = self.font(size, bold, family)
         width = self.width_of(text, size, bold, family)
@@ -111,7 +113,9 @@ class Canvas:
         self.text(1080 - self.margin, self.y, value, size, bold=True, align="right")
         self.y += size * 1.25 + gap
 
-    def line(self, text: str, size: float = 34, *, bold=False, color=None, align="left", gap=18.0, family=None):
+    def line(
+        self, text: str, size: float = 34, *, bold=False, color=None, align="left", gap=18.0, family=None
+    ):
         x = {"left": self.margin, "center": 540, "right": 1080 - self.margin}[align]
         self.text(x, self.y, text, size, bold=bold, color=color, align=align, family=family)
         self.y += size * 1.25 + gap

@@ -8,13 +8,17 @@ import re
 from billing.importing.fields import _cnpj_ok as cnpj_valid
 from billing.importing.fields import _cpf_ok as cpf_valid
 
-__all__ = ["cnpj_valid", "cpf_valid", "find_document", "format_document", "digits_of"]
+__all__ = ["cnpj_valid", "cpf_valid", "digits_of", "find_document", "format_document"]
 
 _CONFUSED = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1", "S": "5", "B": "8"})
-_CNPJ = re.compile(r"(?<![\d])(\d{2})\s?[.,]?\s?(\d{3})\s?[.,]?\s?(\d{3})\s?/?\s?(\d{4})\s?-?\s?(\d{2})(?!\d)")
+_CNPJ = re.compile(
+    r"(?<![\d])(\d{2})\s?[.,]?\s?(\d{3})\s?[.,]?\s?(\d{3})\s?/?\s?(\d{4})\s?-?\s?(\d{2})(?!\d)"
+)
 _CPF = re.compile(r"(?<![\d.])(\d{3})\s?[.,]?\s?(\d{3})\s?[.,]?\s?(\d{3})\s?-?\s?(\d{2})(?!\d)")
 # The bank hides the first three and the last two digits with stars or dots, which OCR reads as anything.
-_MASKED_CPF = re.compile(r"(?<![\d.,])[^\d\s]{1,4}?\s?[.,]?\s?(\d{3})\s?[.,]\s?(\d{3})\s?-?\s?[^\d\s]{1,3}(?!\d)")
+_MASKED_CPF = re.compile(
+    r"(?<![\d.,])[^\d\s]{1,4}?\s?[.,]?\s?(\d{3})\s?[.,]\s?(\d{3})\s?-?\s?[^\d\s]{1,3}(?!\d)"
+)
 
 
 def digits_of(value: str) -> str:
@@ -32,7 +36,9 @@ def format_document(digits: str) -> str:
 def find_document(text: str) -> tuple[str, float] | None:
     """(formatted document, confidence) of the first CNPJ, CPF or masked CPF in `text`; a full number counts
     only with valid check digits."""
-    fixed = re.sub(r"(?<=[\d.\-/])[OoIl|SB]|[OoIl|SB](?=[\d.\-/])", lambda m: m.group(0).translate(_CONFUSED), text)
+    fixed = re.sub(
+        r"(?<=[\d.\-/])[OoIl|SB]|[OoIl|SB](?=[\d.\-/])", lambda m: m.group(0).translate(_CONFUSED), text
+    )
     for match in _CNPJ.finditer(fixed):
         digits = "".join(match.groups())
         if cnpj_valid(digits):

@@ -2,15 +2,16 @@
 
 Brazilian bank apps print the same facts under different words ("Destino", "Para", "Quem recebeu",
 "Dados do recebedor"…), either "label: value" on one line, the label alone with the value under it, or a
-sentence ("Você pagou R$ 10,00 para FULANO"). The text is read line by line, keeping which party's section
-(recipient or payer) we are in, so "Nome" and "CPF" land on the right side.
+sentence ("Você pagou R$ 10,00 para FULANO"). The text is read line by line, keeping which party's
+section (recipient or payer) we are in, so "Nome" and "CPF" land on the right side.
 
-The end-to-end id carries the payer's institution (ISPB) and the minute of the payment in UTC: it fills the bank
-when the name was not read, and it confirms (or repairs) the date."""
+The end-to-end id carries the payer's institution (ISPB) and the minute of the payment in UTC: it fills the
+bank when the name was not read, and it confirms (or repairs) the date."""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -119,7 +120,8 @@ def extract(text: str, *, ocr_quality: float = 1.0, id_rereads: list[str] | None
 
 
 def _heading(low: str) -> tuple[str | None, str]:
-    """(section, rest of the line) when the line opens a party's section: "Para: FULANO" → (recipient, "FULANO")."""
+    """(section, rest of the line) when the line opens a party's section: "Para: FULANO" → (recipient,
+    "FULANO")."""
     for section, words in ((RECIPIENT, _RECIPIENT_HEADINGS), (PAYER, _PAYER_HEADINGS)):
         for word in words:
             if low == word or low.startswith(word + ":") or low.startswith(word + " -"):
@@ -219,7 +221,7 @@ def e2eid_time(e2eid: str) -> dt.datetime | None:
 def _e2eid(lines: list[_Line]) -> tuple[str | None, float]:
     # A long id may wrap: each line is tried alone, then joined to the next one.
     squeezed = [re.sub(r"\s+", "", line.raw.split(":")[-1]) for line in lines]
-    pieces = squeezed + [a + b for a, b in zip(squeezed, squeezed[1:], strict=False)]
+    pieces = squeezed + [a + b for a, b in itertools.pairwise(squeezed)]
     for piece in pieces:
         for match in _E2E.finditer(piece):
             raw = match.group(0)
@@ -298,8 +300,8 @@ def _paid_at(lines: list[_Line], e2eid: str | None) -> tuple[dt.datetime | None,
 
 _NAME_LABELS = ("nome", "razao social", "nome do recebedor", "nome do pagador", "nome completo")
 _NOT_A_NAME = (
-    "nome", "cpf", "cnpj", "chave", "instituicao", "banco", "agencia", "conta", "tipo", "valor", "data", "id ",
-    "r$", "pix", "comprovante", "transferencia", "documento", "horario",
+    "nome", "cpf", "cnpj", "chave", "instituicao", "banco", "agencia", "conta", "tipo", "valor", "data",
+    "id ", "r$", "pix", "comprovante", "transferencia", "documento", "horario",
 )  # fmt: skip
 
 

@@ -1,7 +1,8 @@
 """Which receipt files are read at all. The type comes from the file's own first bytes; a file whose declared
 type (its name's extension or the type the phone announced) says otherwise is refused, as are files that would
 cost the worker unbounded time or memory: over MAX_BYTES, pictures over MAX_PIXELS (a small file can unpack to
-gigabytes), animated pictures, PDFs with too many pages. Every refusal carries a pt-BR reason for the operator."""
+gigabytes), animated pictures, PDFs with too many pages. Every refusal carries a pt-BR reason for the
+operator."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def sniff(content: bytes) -> tuple[str, str] | None:
 
 
 def declared_type(content_type: str | None, filename: str | None) -> str | None:
-    """The type the sender claims: the announced content type, else the one the file name's extension implies."""
+    """The type the sender claims: the announced content type, else the one the file name's extension
+    implies."""
     declared = (content_type or "").split(";", 1)[0].strip().lower()
     if not declared and filename:
         declared = mimetypes.guess_type(filename)[0] or ""
@@ -50,7 +52,9 @@ def declared_type(content_type: str | None, filename: str | None) -> str | None:
     return declared or None
 
 
-def check_file(content: bytes, *, content_type: str | None = None, filename: str | None = None) -> tuple[str, str]:
+def check_file(
+    content: bytes, *, content_type: str | None = None, filename: str | None = None
+) -> tuple[str, str]:
     """(kind, real content type) of a file we accept to read, or ReceiptRefused."""
     if len(content) > MAX_BYTES:
         raise ReceiptRefused(f"Arquivo grande demais ({len(content) // (1024 * 1024)} MB; limite 20 MB).")

@@ -1,6 +1,6 @@
 """Test receipts: Pix receipts drawn in the six layouts of `billing.receipts.layouts`, with what phones do to
-them (screen sizes, JPEG compression, dark mode, a slight rotation), as PDFs with a text layer and without, and
-edited fakes (amount or recipient changed after the payment). Every file's truth goes to `labels.json`.
+them (screen sizes, JPEG compression, dark mode, a slight rotation), as PDFs with a text layer and without,
+and edited fakes (amount or recipient changed after the payment). Every file's truth goes to `labels.json`.
 
 Deterministic for a seed: the tuning seed and the measuring seed give different receipts. Used by
 `manage.py generate_receipts`, the tests and bench/bench_receipts.py."""
@@ -30,10 +30,15 @@ SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 # fpdf2 subsets the fonts with fontTools, which logs every table it prunes.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 SCREENS = ((1080, 2340), (1080, 1920), (720, 1600), (1170, 2532), (828, 1792), (1080, 2400))
-FIRST = ["Maria", "José", "Ana", "João", "Francisca", "Antônio", "Luiza", "Carlos", "Paulo", "Juliana",
-         "Márcia", "Rafael", "Fernanda", "Lucas", "Aline", "Sebastião", "Patrícia", "Gabriel", "Tânia", "Diego"]  # fmt: skip
-LAST = ["Silva", "Santos", "Oliveira", "Souza", "Rodrigues", "Ferreira", "Alves", "Pereira", "Lima", "Gomes",
-        "Ribeiro", "Carvalho", "Araújo", "Conceição", "Nascimento", "Barbosa", "Moreira", "Melo", "Cardoso"]  # fmt: skip
+FIRST = (
+    "Maria José Ana João Francisca Antônio Luiza Carlos Paulo Juliana Márcia Rafael Fernanda Lucas Aline "
+    "Sebastião Patrícia Gabriel Tânia Diego"
+).split()
+LAST = (
+    "Silva Santos Oliveira Souza Rodrigues Ferreira Alves Pereira Lima Gomes Ribeiro Carvalho Araújo "
+    "Conceição "
+    "Nascimento Barbosa Moreira Melo Cardoso"
+).split()
 COMPANY_WORDS = ["Comercial", "Distribuidora", "Serviços", "Atacado", "Mercado", "Construtora", "Auto Peças"]
 FAKE_KINDS = ("amount_all", "amount_header", "recipient_name", "recipient_full")
 
@@ -150,7 +155,9 @@ def render(layout: Layout, shown: Shown, size: tuple[int, int], dark: bool) -> C
 def phone_image(canvas: Canvas, rng: random.Random, rotate: float) -> Image.Image:
     image = canvas.image
     if rotate:
-        image = image.rotate(rotate, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=canvas.palette.bg)
+        image = image.rotate(
+            rotate, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=canvas.palette.bg
+        )
     return image
 
 
@@ -194,7 +201,9 @@ def _label(shown: Shown, layout: Layout) -> dict:
     }
 
 
-def generate_one(rng: random.Random, index: int, creditor: Creditor, fake_rate: float) -> tuple[str, bytes, dict]:
+def generate_one(
+    rng: random.Random, index: int, creditor: Creditor, fake_rate: float
+) -> tuple[str, bytes, dict]:
     """(file name, bytes, label) of receipt number `index`."""
     layout = LAYOUTS[index % len(LAYOUTS)] if index < len(LAYOUTS) else rng.choice(LAYOUTS)
     fake = rng.choice(FAKE_KINDS) if rng.random() < fake_rate else None

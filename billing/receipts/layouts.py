@@ -1,5 +1,5 @@
-"""Six ways Brazilian bank apps lay out a Pix receipt, drawn from scratch for the test generator: the words and
-the order of the facts follow what the apps commonly show; colours, shapes and fonts are ours, no bank's.
+"""Six ways Brazilian bank apps lay out a Pix receipt, drawn from scratch for the test generator: the words
+and the order of the facts follow what the apps commonly show; colours, shapes and fonts are ours, no bank's.
 
 Each layout draws a `Shown` receipt on a `Canvas` and says whether it prints the seconds of the time."""
 
@@ -191,7 +191,11 @@ def layout_dark_summary(c: Canvas, s: Shown) -> None:
     c.line("Pix enviado", 44, bold=True, color=c.palette.accent)
     c.line(brl(s.amount(0)), 60, bold=True)
     t = s.paid_at
-    c.line(f"{WEEKDAYS[t.weekday()]}, {t.day:02d} {MONTHS[t.month - 1]} {t.year} - {t:%H:%M}", 32, color=c.palette.muted)
+    c.line(
+        f"{WEEKDAYS[t.weekday()]}, {t.day:02d} {MONTHS[t.month - 1]} {t.year} - {t:%H:%M}",
+        32,
+        color=c.palette.muted,
+    )
     c.rule()
     c.line("Quem recebeu", 32, color=c.palette.muted, gap=8)
     c.line(s.recipient_name, 38, bold=True)
@@ -218,11 +222,35 @@ class Layout:
     family: str = "dejavu"
 
 
+def _palette(bg, fg, muted, accent, card) -> Palette:
+    return Palette(bg=bg, fg=fg, muted=muted, accent=accent, card=card)
+
+
+WHITE = (255, 255, 255)
 LAYOUTS: tuple[Layout, ...] = (
-    Layout("purple_card", layout_purple_card, Palette((255,) * 3, (30, 30, 30), (110, 110, 110), (120, 40, 200), (245, 245, 245)), True, 1),
-    Layout("orange_lines", layout_orange_lines, Palette((255,) * 3, (20, 20, 20), (90, 90, 90), (236, 112, 0), (245, 245, 245)), False, 2, "liberation"),
-    Layout("red_blocks", layout_red_blocks, Palette((250, 250, 250), (25, 25, 25), (105, 105, 105), (204, 9, 47), (240, 240, 240)), True, 1, "liberation"),
-    Layout("mono_slip", layout_mono_slip, Palette((230, 236, 245), (10, 10, 10), (70, 70, 70), (250, 220, 0), (255, 255, 255)), True, 1, "mono"),
-    Layout("wallet_sentence", layout_wallet_sentence, Palette((255,) * 3, (25, 25, 25), (100, 100, 100), (17, 199, 111), (243, 246, 244)), False, 2),
-    Layout("dark_summary", layout_dark_summary, Palette((255,) * 3, (20, 20, 20), (110, 110, 110), (255, 122, 0), (245, 245, 245)), False, 1, "narrow"),
+    Layout(
+        "purple_card", layout_purple_card,
+        _palette(WHITE, (30, 30, 30), (110, 110, 110), (120, 40, 200), (245, 245, 245)), True, 1,
+    ),
+    Layout(
+        "orange_lines", layout_orange_lines,
+        _palette(WHITE, (20, 20, 20), (90, 90, 90), (236, 112, 0), (245, 245, 245)), False, 2, "liberation",
+    ),
+    Layout(
+        "red_blocks", layout_red_blocks,
+        _palette((250, 250, 250), (25, 25, 25), (105, 105, 105), (204, 9, 47), (240, 240, 240)), True, 1,
+        "liberation",
+    ),
+    Layout(
+        "mono_slip", layout_mono_slip,
+        _palette((230, 236, 245), (10, 10, 10), (70, 70, 70), (250, 220, 0), WHITE), True, 1, "mono",
+    ),
+    Layout(
+        "wallet_sentence", layout_wallet_sentence,
+        _palette(WHITE, (25, 25, 25), (100, 100, 100), (17, 199, 111), (243, 246, 244)), False, 2,
+    ),
+    Layout(
+        "dark_summary", layout_dark_summary,
+        _palette(WHITE, (20, 20, 20), (110, 110, 110), (255, 122, 0), (245, 245, 245)), False, 1, "narrow",
+    ),
 )  # fmt: skip

@@ -2,11 +2,13 @@
 (`pdftoppm`, bounded size), and pictures cleaned up for Tesseract (`por`) through pytesseract.
 
 Every external program runs with a timeout and an address-space limit, so a hostile file costs a bounded
-amount of time and memory; Tesseract runs on one thread (OMP_THREAD_LIMIT=1: the worker shares the machine)."""
+amount of time and memory; Tesseract runs on one thread (OMP_THREAD_LIMIT=1: the worker shares the
+machine)."""
 
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import re
 import resource
@@ -76,7 +78,19 @@ def pdf_first_page(path: Path) -> Image.Image:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "page"
         done = _run(
-            ["pdftoppm", "-f", "1", "-l", "1", "-gray", "-png", "-scale-to", str(RASTER_LONG_SIDE), str(path), str(out)]
+            [
+                "pdftoppm",
+                "-f",
+                "1",
+                "-l",
+                "1",
+                "-gray",
+                "-png",
+                "-scale-to",
+                str(RASTER_LONG_SIDE),
+                str(path),
+                str(out),
+            ]
         )
         produced = sorted(Path(tmp).glob("page*.png"))
         if done.returncode != 0 or not produced:
@@ -129,14 +143,13 @@ def _for_ocr(image: Image.Image) -> Image.Image:
 def _row_profile_score(image: Image.Image, angle: float) -> float:
     rotated = image.rotate(angle, resample=Image.Resampling.NEAREST, expand=False, fillcolor=255)
     dark = rotated.point(lambda v: 255 if v < 128 else 0)
-    rows = dark.resize((1, dark.height), Image.Resampling.BOX).getdata()
-    values = list(rows)
-    return sum((a - b) ** 2 for a, b in zip(values, values[1:], strict=False))
+    values = dark.resize((1, dark.height), Image.Resampling.BOX).tobytes()  # one grey byte per row
+    return sum((a - b) ** 2 for a, b in itertools.pairwise(values))
 
 
 def deskew(image: Image.Image) -> Image.Image:
-    """Straighten a picture rotated by a few degrees: the angle whose rows of ink are sharpest (text lines give
-    a spiky row profile only when level). Searched on a small copy."""
+    """Straighten a picture rotated by a few degrees: the angle whose rows of ink are sharpest (text lines
+    give a spiky row profile only when level). Searched on a small copy."""
     side = max(1, image.width // 300)
     small = image.resize((max(1, image.width // side), max(1, image.height // side)), Image.Resampling.BOX)
     small = small.filter(ImageFilter.MinFilter(3))
@@ -181,10 +194,10 @@ def ocr(image: Image.Image) -> tuple[str, float, list[str]]:
 
 
 def _reread_id(image: Image.Image, data: dict, lines: list[list[int]]) -> list[str]:
-    """The end-to-end id read again from its own crop, enlarged, without the Portuguese dictionary and with only
-    letters and digits allowed: the random tail has no words for the language model to lean on, and this pass
-    gets O/0, I/1, s/5 right more often (a second re-read with the Portuguese model, voting, was tried: worse
-    and slower). The id may wrap onto the next line."""
+    """The end-to-end id read again from its own crop, enlarged, without the Portuguese dictionary and with
+    only letters and digits allowed: the random tail has no words for the language model to lean on, and this
+    pass gets O/0, I/1, s/5 right more often (a second re-read with the Portuguese model, voting, was tried:
+    worse and slower). The id may wrap onto the next line."""
     for n, words in enumerate(lines):
         start = next((i for i in words if ID_START.match(data["text"][i])), None)
         if start is None:
