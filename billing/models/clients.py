@@ -38,6 +38,8 @@ class Client(models.Model):
         ordering = ["name"]
         # Reads mask phone, chat id, document and e-mail without it (cobranca.masking.sees_full_contact).
         permissions = [("view_full_contact", "Pode ver telefone, documento e e-mail completos")]
+        # The Devedores list pages clients by name (cobranca.dashboard.debtors).
+        indexes = [models.Index(fields=["name", "id"], name="client_name_idx")]
         constraints = [
             models.CheckConstraint(condition=~Q(phone=""), name="client_phone_not_empty"),
             models.CheckConstraint(condition=~Q(name=""), name="client_name_not_empty"),

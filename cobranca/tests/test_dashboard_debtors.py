@@ -19,6 +19,7 @@ from audit.models import AuditLog
 from billing import services as billing_services
 from billing.models import Agreement, Charge, Installment, Payment, PromiseToPay
 from billing.tests.factories import CampaignFactory, ChargeFactory, ClientFactory, DispatchFactory
+from cobranca.dashboard import debtors
 from cobranca.roles import INTEGRATORS, OPERATORS
 from conversations.models import Conversation, Message
 from conversations.tests.factories import ConversationFactory, MessageFactory
@@ -179,6 +180,32 @@ def test_search_by_cnpj_with_punctuation_and_by_the_old_8_digit_number(op_client
         body = op_client.get(reverse("dashboard:debtors"), {"q": typed}).content.decode()
         assert "Padaria Central" in body and "Outro" not in body, typed
     assert company.pk
+
+
+def test_a_reference_with_digits_is_not_read_as_a_phone(op_client, debtor):
+    ChargeFactory(client=debtor, external_id="FAT-0031337")
+    ClientFactory(name="Número parecido", phone="+5511900031337")
+    body = op_client.get(reverse("dashboard:debtors"), {"q": "fat-0031337"}).content.decode()
+    assert debtor.name in body and "Número parecido" not in body
+
+
+def test_the_timeline_keeps_the_latest_messages_and_links_the_conversation_for_older_ones(op_client, debtor):
+    conversation = ConversationFactory(client=debtor)
+    start = timezone.now() - dt.timedelta(hours=5)
+    Message.objects.bulk_create(
+        Message(
+            conversation=conversation,
+            direction="in",
+            author="debtor",
+            body=f"mensagem número {n}",
+            sent_at=start + dt.timedelta(minutes=n),
+        )
+        for n in range(debtors.TIMELINE_LIMIT + 5)
+    )
+    body = op_client.get(_page(debtor.pk)).content.decode()
+    assert f"mensagem número {debtors.TIMELINE_LIMIT + 4}<" in body and "mensagem número 4<" not in body
+    assert 'id="timeline-truncated"' in body
+    assert reverse("dashboard:conversation", args=[conversation.pk]) in body
 
 
 def test_search_without_a_match_says_so(op_client, debtor):

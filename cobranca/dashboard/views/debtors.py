@@ -57,7 +57,13 @@ def debtor_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboard/debtors.html",
-        {"nav": "devedores", "q": text, "page": page, "full_contact": sees_full_contact(request.user)},
+        {
+            "nav": "devedores",
+            "q": text,
+            "page": page,
+            "rows": debtors.debtor_rows(list(page)),
+            "full_contact": sees_full_contact(request.user),
+        },
     )
 
 
