@@ -159,29 +159,8 @@ def measure(http, url: str, repeat: int) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--charges", type=int, default=100_000)
-    parser.add_argument("--conversations", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=15)
-    args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-debtors-"))
-    env = _common.server_env(
-        workdir,
-        DATABASE_URL=f"sqlite:///{workdir / 'bench.db'}",
-        WAHA_WEBHOOK_HMAC_KEY="bench-hmac-" + "k" * 32,
-        WAHA_BASE_URL="http://127.0.0.1:9",
-        REDIS_URL="",
-        ALLOWED_HOSTS="testserver",
-    )
-    _common.prepare_database(env)
-    _common.setup_django(env)
-    started = time.perf_counter()
-    facts = build(args.charges, args.conversations)
-    build_seconds = time.perf_counter() - started
-
+def measure_pages(facts: dict, repeat: int) -> dict:
+    """Each page `repeat` times as the bench operator."""
     from django.conf import settings
     from django.contrib.auth.models import User
     from django.test import Client as HttpClient
@@ -206,7 +185,34 @@ def main() -> None:
         "search reference 'fat-0031337'": "/painel/devedores/?q=fat-0031337",
         "debtor page (30 charges, 400 messages)": f"/painel/devedores/{facts['heavy']}/",
     }
-    results = {name: measure(http, url, args.repeat) for name, url in pages.items()}
+    results = {name: measure(http, url, repeat) for name, url in pages.items()}
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--charges", type=int, default=100_000)
+    parser.add_argument("--conversations", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-debtors-"))
+    env = _common.server_env(
+        workdir,
+        DATABASE_URL=f"sqlite:///{workdir / 'bench.db'}",
+        WAHA_WEBHOOK_HMAC_KEY="bench-hmac-" + "k" * 32,
+        WAHA_BASE_URL="http://127.0.0.1:9",
+        REDIS_URL="",
+        ALLOWED_HOSTS="testserver",
+    )
+    _common.prepare_database(env)
+    _common.setup_django(env)
+    started = time.perf_counter()
+    facts = build(args.charges, args.conversations)
+    build_seconds = time.perf_counter() - started
+
+    results = measure_pages(facts, args.repeat)
     baseline = results["baseline /painel/"]["median_ms"]
     for row in results.values():
         row["x_baseline"] = round(row["median_ms"] / baseline, 2) if baseline else None
