@@ -1,0 +1,141 @@
+"""The payment pages' forms and what the operator queue shows per issue (details turned into rows, personal
+data masked for readers without full contact). No queries: the view hands in the page's issues."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from billing.models import PaymentIssue
+from billing.payments.queue import APPLICABLE_KINDS
+from cobranca.dashboard.forms import BootstrapMixin
+from cobranca.masking import mask_document, mask_text
+
+# What each kind asks of the operator, shown under its title.
+HINTS = {
+    PaymentIssue.Kind.OVERPAYMENT: "Entrou mais do que o devido: devolva ou combine o uso do excedente.",
+    PaymentIssue.Kind.UNKNOWN_TXID: "Pix recebido para um txid que não é de nenhuma cobrança.",
+    PaymentIssue.Kind.AMBIGUOUS: "Mais de uma cobrança combina com esta linha do extrato: escolha a certa.",
+    PaymentIssue.Kind.UNMATCHED: "Nenhuma cobrança combina com esta linha: informe a cobrança ou descarte.",
+    PaymentIssue.Kind.SUSPECT_RECEIPT: "O comprovante enviado não confere: verifique no banco.",
+    PaymentIssue.Kind.CLAIM_EXPIRED: "O devedor disse que pagou e o pagamento não chegou no prazo.",
+}
+
+
+class StatementUploadForm(BootstrapMixin, forms.Form):
+    # The request body limit (MAX_UPLOAD_MB) is enforced before the file is read, by
+    # RequestBodyLimitMiddleware; the size check here covers a multi-file request under that limit.
+    arquivo = forms.FileField(
+        label="Extrato bancário (OFX)", widget=forms.ClearableFileInput(attrs={"accept": ".ofx"})
+    )
+    simular = forms.BooleanField(label="Só simular (não grava nada)", required=False)
+
+    def clean_arquivo(self):
+        upload = self.cleaned_data["arquivo"]
+        if not upload.name.lower().endswith(".ofx"):
+            raise forms.ValidationError("Envie o extrato no formato OFX (arquivo .ofx exportado pelo banco).")
+        if upload.size > settings.MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(f"Arquivo acima de {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+        return upload
+
+
+class PaymentIssueActionForm(forms.Form):
+    cobranca = forms.IntegerField(required=False, min_value=1)
+    parcela = forms.IntegerField(required=False, min_value=1)
+    observacao = forms.CharField(required=False, max_length=1000)
+
+
+@dataclass
+class IssueRow:
+    issue: PaymentIssue
+    hint: str
+    applicable: bool
+    posted: dt.datetime | None = None
+    payer: str = ""
+    document: str = ""
+    memo: str = ""
+    file: str = ""
+    line: int | None = None
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    candidates_total: int = 0
+    suggestions: bool = False
+    facts: list[tuple[str, str]] = field(default_factory=list)
+
+
+def issue_rows(issues: list[PaymentIssue], *, full_contact: bool) -> list[IssueRow]:
+    return [_row(issue, full_contact) for issue in issues]
+
+
+def _row(issue: PaymentIssue, full: bool) -> IssueRow:
+    details = issue.details or {}
+    row = IssueRow(issue=issue, hint=HINTS.get(issue.kind, ""), applicable=False)
+    facts = details.get("facts")
+    if details.get("source") == "statement" and isinstance(facts, dict):
+        row.applicable = issue.kind in APPLICABLE_KINDS
+        row.posted = _datetime(facts.get("paid_at"))
+        row.payer = facts.get("payer_name") or facts.get("name") or ""
+        document = facts.get("payer_document") or ""
+        row.document = document if full else mask_document(document)
+        memo = facts.get("memo") or ""
+        row.memo = memo if full else mask_text(memo)
+        row.file, row.line = details.get("file", ""), details.get("line")
+        row.candidates = [_candidate(c) for c in details.get("candidates") or []]
+        row.candidates_total = details.get("candidates_total", len(row.candidates))
+        row.suggestions = bool(details.get("suggestions"))
+        return row
+    row.facts = [(_LABELS.get(k, k), _plain(v, full)) for k, v in details.items() if k in _LABELS]
+    return row
+
+
+_LABELS = {
+    "reason": "Motivo",
+    "payment_amount": "Valor pago",
+    "excess": "Excedente",
+    "txid": "txid",
+    "e2eid": "id fim a fim",
+    "claimed_at": "Informado em",
+    "days": "Dias sem pagamento",
+    "amount": "Valor",
+}
+
+
+def _candidate(data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    out["balance"] = _decimal(data.get("balance"))
+    out["due_date"] = _date(data.get("due_date"))
+    return out
+
+
+def _plain(value: Any, full: bool) -> str:
+    text = str(value)
+    parsed = _datetime(text) if isinstance(value, str) and "T" in text else None
+    if parsed is not None:
+        return timezone.localtime(parsed).strftime("%d/%m/%Y %H:%M") if parsed.tzinfo else text
+    return text if full else mask_text(text)
+
+
+def _datetime(value: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _date(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None

@@ -1,0 +1,151 @@
+"""Pagamentos: the bank statement upload (/painel/pagamentos/extratos/) and the operator queue
+(/painel/pagamentos/pendencias/).
+
+The upload is kept on disk only while it is reconciled (billing.payments.statements reads a path, twice) and
+removed after; the request body limit (MAX_UPLOAD_MB) applies as for every upload. Queue actions are POSTs
+(CSRF) behind the operator role and `billing.change_paymentissue`, done by billing.payments.queue, which
+audits them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import wraps
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from billing.models import PaymentIssue
+from billing.payments import queue
+from billing.payments.statements import statement_import
+from cobranca.dashboard.payments import PaymentIssueActionForm, StatementUploadForm, issue_rows
+from cobranca.dashboard.views.common import show_error
+from cobranca.exceptions import ApplicationError
+from cobranca.masking import sees_full_contact
+from cobranca.roles import operator_required
+
+PAGE_SIZE = 20
+CHANGE_PERMISSION = "billing.change_paymentissue"
+OUTCOMES = {
+    "paid": "pagamento aplicado: cobrança quitada",
+    "partial": "pagamento parcial aplicado: ainda há saldo em aberto",
+    "overpaid": "pagamento aplicado; o valor acima do devido foi para a fila",
+    "not_payable": "a cobrança já estava paga ou cancelada: o valor foi registrado e foi para a fila",
+    "already_applied": "este pagamento já tinha sido aplicado",
+}
+
+
+def _can_change(view):
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.has_perm(CHANGE_PERMISSION):
+            raise PermissionDenied("Sem permissão para tratar pendências de pagamento.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def statement_upload(request: HttpRequest) -> HttpResponse:
+    form = StatementUploadForm(request.POST or None, request.FILES or None)
+    summary = error = None
+    if request.method == "POST" and form.is_valid():
+        target = _keep(form.cleaned_data["arquivo"])
+        try:
+            summary = statement_import(
+                path=target,
+                filename=form.cleaned_data["arquivo"].name[:255],
+                dry_run=form.cleaned_data["simular"],
+                by=request.user,
+            )
+        except ApplicationError as exc:
+            error = exc.message
+        finally:
+            target.unlink(missing_ok=True)
+        if summary is not None:
+            form = StatementUploadForm()
+    context = {
+        "nav": "pagamentos",
+        "form": form,
+        "summary": summary,
+        "error": error,
+        "open_issues": queue.payment_issues_open_count(),
+    }
+    return render(request, "dashboard/statements.html", context, status=400 if error else 200)
+
+
+def _keep(upload) -> Path:
+    folder = Path(settings.UPLOADS_DIR) / "statements"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{secrets.token_urlsafe(18)}.ofx"
+    with target.open("wb") as fh:
+        for chunk in upload.chunks():
+            fh.write(chunk)
+    return target
+
+
+@operator_required
+@require_GET
+def issue_list(request: HttpRequest) -> HttpResponse:
+    kind = request.GET.get("tipo") or ""
+    if kind not in PaymentIssue.Kind.values:
+        kind = ""
+    page = Paginator(queue.payment_issues_open(kind=kind), PAGE_SIZE).get_page(request.GET.get("pagina"))
+    full = sees_full_contact(request.user)
+    context = {
+        "nav": "pagamentos",
+        "page": page,
+        "rows": issue_rows(list(page.object_list), full_contact=full),
+        "kind": kind,
+        "kinds": PaymentIssue.Kind.choices,
+        "can_change": request.user.has_perm(CHANGE_PERMISSION),
+        "full_contact": full,
+    }
+    return render(request, "dashboard/payment_issues.html", context)
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    response = redirect("dashboard:payment-issues")
+    kind = request.POST.get("tipo") or ""
+    if kind in PaymentIssue.Kind.values:
+        response["Location"] += f"?tipo={kind}"
+    return response
+
+
+@operator_required
+@require_POST
+@_can_change
+def issue_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    form = PaymentIssueActionForm(request.POST)
+    if action not in ("aplicar", "descartar", "resolver") or not form.is_valid():
+        messages.error(request, "Pedido inválido: confira a cobrança e a observação.")
+        return _back(request)
+    data = form.cleaned_data
+    try:
+        if action == "aplicar":
+            if not data["cobranca"]:
+                raise ApplicationError("Informe o número da cobrança.", {})
+            outcome = queue.payment_issue_apply(
+                issue_id=pk,
+                charge_id=data["cobranca"],
+                installment_id=data["parcela"],
+                note=data["observacao"],
+                by=request.user,
+            )
+            messages.success(request, f"Pendência #{pk}: {OUTCOMES.get(outcome.status, outcome.status)}.")
+        elif action == "descartar":
+            queue.payment_issue_dismiss(issue_id=pk, note=data["observacao"], by=request.user)
+            messages.success(request, f"Pendência #{pk} descartada.")
+        else:
+            queue.payment_issue_resolve(issue_id=pk, note=data["observacao"], by=request.user)
+            messages.success(request, f"Pendência #{pk} marcada como resolvida.")
+    except ApplicationError as exc:
+        show_error(request, exc)
+    return _back(request)
