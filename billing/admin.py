@@ -442,5 +442,6 @@ class SuppressionLiftAdmin(admin.ModelAdmin):
         return False
 
 
-# Payments, Pix charges and the PSP's notifications have their own module (this one is near the size limit).
-from billing import admin_payments  # noqa: E402, F401
+# Payments, Pix charges, the PSP's notifications and the payments queue have their own modules (this one is
+# near the size limit).
+from billing import admin_payment_issues, admin_payments  # noqa: E402, F401

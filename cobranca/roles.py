@@ -34,6 +34,9 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "billing.add_importbatch",
         "billing.view_promisetopay",
         "billing.view_agreement",
+        # The payments queue of the dashboard (/painel/pagamentos/pendencias/): apply, dismiss, resolve.
+        "billing.view_paymentissue",
+        "billing.change_paymentissue",
         "conversations.view_conversation",
         "conversations.change_conversation",
         "conversations.view_message",

@@ -57,6 +57,7 @@ urlpatterns = [
     path("devedores/<int:pk>/cobrancas/<int:charge_pk>/pix/", debtors.charge_pix, name="debtor-charge-pix"),
     path("pagamentos/extratos/", payments.statement_upload, name="statement-upload"),
     path("pagamentos/pendencias/", payments.issue_list, name="payment-issues"),
+    path("pagamentos/pendencias/contagem/", payments.issue_count, name="payment-issue-count"),
     path("pagamentos/pendencias/<int:pk>/<slug:action>/", payments.issue_action, name="payment-issue-action"),
     path("regua/", regua.regua_page, name="regua"),
     path("regua/<slug:slug>/<slug:action>/", regua.regua_action, name="regua-action"),

@@ -111,6 +111,14 @@ def issue_list(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/payment_issues.html", context)
 
 
+@operator_required
+@require_GET
+def issue_count(request: HttpRequest) -> HttpResponse:
+    """The nav's badge (loaded by htmx after each dashboard page): empty when nothing is open."""
+    count = queue.payment_issues_open_count()
+    return render(request, "dashboard/partials/payment_issue_count.html", {"count": count})
+
+
 def _back(request: HttpRequest) -> HttpResponse:
     response = redirect("dashboard:payment-issues")
     kind = request.POST.get("tipo") or ""
