@@ -60,7 +60,6 @@ def team_context(request: HttpRequest, conversation: Conversation, charges: list
         "canned_replies": canned,
         "open_charges": open_charges,
         "payable_charges": [c for c in charges if c.status in Charge.OPEN_STATUSES],
-        "promise_form": inbox_forms.PromiseForm(charges=open_charges),
         "send_refusal": conversation_send_refusal(conversation),
         "full_contact": sees_full_contact(request.user),
         "can_change_charge": request.user.has_perm("billing.change_charge"),
