@@ -303,7 +303,8 @@ def pix_catch_up(*, now: dt.datetime | None = None) -> dict[str, Any]:
     `last_seen` where it was and the next run lists the window again (each Pix is deduplicated by e2eid)."""
     if settings.PIX_PROVIDER != "api_pix":
         return {"skipped": "PIX_PROVIDER is not api_pix"}
-    now = now or timezone.now()
+    # The client sends whole seconds (RFC 3339): the window ends, and is remembered, at the second.
+    now = (now or timezone.now()).replace(microsecond=0)
     state, _ = PixCatchUp.objects.get_or_create(
         key=settings.PIX_KEY[:100], defaults={"last_seen": now - CATCH_UP_FIRST_WINDOW}
     )

@@ -65,7 +65,8 @@ def run_enqueued(enqueued):
     outcomes = {}
     while enqueued:
         func, *args = enqueued.pop(0)
-        assert func == CONFIRM_TASK
+        if func != CONFIRM_TASK:
+            continue  # e.g. the thank-you message payment_applied's receiver enqueues
         for key, value in pix_confirm_task(*args).items():
             outcomes[key] = outcomes.get(key, 0) + value
     return outcomes
@@ -306,7 +307,7 @@ def test_a_psp_answer_for_another_pix_is_refused(client, psp, enqueued):
 def test_the_catch_up_applies_what_no_webhook_announced_and_remembers_where_it_stopped(psp):
     charge, cobv = cobv_for("100.00")
     psp.pay(cobv.txid, "100.00", 1)
-    now = timezone.now()
+    now = timezone.now().replace(microsecond=0)  # the window is in whole seconds
     assert pix_catch_up(now=now) == {"found": 1, "paid": 1}
     charge.refresh_from_db()
     assert charge.status == Charge.Status.PAID
@@ -327,7 +328,7 @@ def test_the_catch_up_and_the_webhook_apply_one_pix_once(client, psp, enqueued):
 
 
 def test_a_psp_failure_keeps_the_catch_up_window(psp):
-    start = timezone.now()
+    start = timezone.now().replace(microsecond=0)
     pix_catch_up(now=start)
     psp.failures.append(transient())
     assert pix_catch_up(now=start + dt.timedelta(minutes=10))["error"] == "server_error"
