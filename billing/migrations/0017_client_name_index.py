@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0015_pix_intake'),
+        ('billing', '0016_dispatch_sent_at_index'),
     ]
 
     operations = [
