@@ -11,6 +11,7 @@ from cobranca.exceptions import ApplicationError
 from cobranca.masking import mask_chat_id
 from conversations.inbox import canned_reply_errors, canned_reply_save
 from conversations.models import CannedReply, Conversation, Message
+from conversations.operators import conversation_give_back, conversation_take_over
 
 INTENT_CHOICES = [(label, label) for label in INTENTS]
 
@@ -40,15 +41,20 @@ class ConversationAdmin(admin.ModelAdmin):
     def masked_chat(self, obj: Conversation) -> str:
         return mask_chat_id(obj.chat_id)
 
+    # Through the services, so the owner changes like in the dashboard (never stolen, audited).
     @admin.action(description="Assumir atendimento (silenciar o assistente)")
     def take_over(self, request, queryset):
-        updated = queryset.update(state=Conversation.State.HUMAN, assigned_to=request.user)
-        self.message_user(request, f"{updated} conversa(s) com atendente.", messages.SUCCESS)
+        for conversation in queryset:
+            conversation_take_over(conversation=conversation, by=request.user)
+        self.message_user(request, f"{len(queryset)} conversa(s) com atendente.", messages.SUCCESS)
 
     @admin.action(description="Devolver ao assistente")
     def give_back(self, request, queryset):
-        updated = queryset.update(state=Conversation.State.BOT, needs_attention=False)
-        self.message_user(request, f"{updated} conversa(s) devolvida(s) ao assistente.", messages.SUCCESS)
+        for conversation in queryset:
+            conversation_give_back(conversation=conversation, by=request.user)
+        self.message_user(
+            request, f"{len(queryset)} conversa(s) devolvida(s) ao assistente.", messages.SUCCESS
+        )
 
 
 class CorrectIntentForm(forms.Form):

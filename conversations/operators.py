@@ -9,6 +9,7 @@ from django.db import transaction
 from loguru import logger
 
 from billing.suppression import REASON_LISTED, client_suppression_reason, is_suppressed
+from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
 from conversations.models import Conversation, Message
 from conversations.recording import (
@@ -53,27 +54,48 @@ def operator_message_from_phone(
     return message, created
 
 
+def _audit_owner_change(*, conversation: Conversation, by, before: int | None, after: int | None, via: str):
+    audit_record(
+        action="conversation.assign",
+        actor=by,
+        target=conversation,
+        details={"from_user": before, "to_user": after, "via": via},
+    )
+
+
 @transaction.atomic
 def conversation_take_over(*, conversation: Conversation, by) -> Conversation:
-    """An operator takes the conversation: the bot stays silent until it is given back."""
-    conversation.state = Conversation.State.HUMAN
-    conversation.assigned_to = by
-    conversation.needs_attention = False
-    conversation.save(update_fields=["state", "assigned_to", "needs_attention"])
-    logger.bind(conversation_id=conversation.pk, user_id=getattr(by, "pk", None)).info(
-        "conversation.take_over"
+    """An operator takes the conversation: the bot stays silent until it is given back. An unassigned
+    conversation becomes his (audited like `conversations.inbox.conversation_assign`); one another operator
+    owns keeps its owner: changing the owner is the explicit "Atribuir" (race-safe, conditional)."""
+    Conversation.objects.filter(pk=conversation.pk).update(
+        state=Conversation.State.HUMAN, needs_attention=False
     )
+    by_id = getattr(by, "pk", None)
+    if by_id and Conversation.objects.filter(pk=conversation.pk, assigned_to__isnull=True).update(
+        assigned_to=by
+    ):
+        _audit_owner_change(conversation=conversation, by=by, before=None, after=by_id, via="take_over")
+    conversation.refresh_from_db(fields=["state", "assigned_to", "needs_attention"])
+    logger.bind(conversation_id=conversation.pk, user_id=by_id).info("conversation.take_over")
     return conversation
 
 
 @transaction.atomic
 def conversation_give_back(*, conversation: Conversation, by) -> Conversation:
-    """Hand the conversation back to the assistant."""
-    conversation.state = Conversation.State.BOT
-    conversation.assigned_to = None
-    conversation.needs_attention = False
-    conversation.attention_reason = ""
-    conversation.save(update_fields=["state", "assigned_to", "needs_attention", "attention_reason"])
+    """Hand the conversation back to the assistant; it leaves its owner (audited when it had one)."""
+    before = (
+        Conversation.objects.select_for_update()
+        .filter(pk=conversation.pk)
+        .values_list("assigned_to_id", flat=True)
+        .first()
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(
+        state=Conversation.State.BOT, assigned_to=None, needs_attention=False, attention_reason=""
+    )
+    if before is not None:
+        _audit_owner_change(conversation=conversation, by=by, before=before, after=None, via="give_back")
+    conversation.refresh_from_db(fields=["state", "assigned_to", "needs_attention", "attention_reason"])
     logger.bind(conversation_id=conversation.pk, user_id=getattr(by, "pk", None)).info(
         "conversation.give_back"
     )

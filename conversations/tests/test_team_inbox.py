@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditLog
@@ -337,3 +338,57 @@ def test_a_promise_goes_through_the_billing_rules_and_is_audited_as_the_operator
             amount=None,
             by=ana,
         )
+
+
+def test_taking_over_an_unassigned_conversation_makes_it_mine_audited_but_never_steals_one(ana, bia):
+    from conversations import services
+
+    free = ConversationFactory()
+    services.conversation_take_over(conversation=free, by=ana)
+    owned = ConversationFactory(assigned_to=bia)
+    services.conversation_take_over(conversation=owned, by=ana)
+    free.refresh_from_db()
+    owned.refresh_from_db()
+    assert (free.state, free.assigned_to, owned.state, owned.assigned_to) == ("human", ana, "human", bia)
+    services.conversation_give_back(conversation=owned, by=ana)
+    details = list(
+        AuditLog.objects.filter(action="conversation.assign").order_by("pk").values_list("details", flat=True)
+    )
+    assert details == [
+        {"from_user": None, "to_user": ana.pk, "via": "take_over"},
+        {"from_user": bia.pk, "to_user": None, "via": "give_back"},
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="threads share one SQLite writer lock anyway; the stale-page test above covers the rule",
+)
+def test_two_operators_assigning_at_the_same_instant_leave_exactly_one_owner():
+    import threading
+
+    ana, bia = _operator("ana"), _operator("bia")
+    conversation = ConversationFactory()
+    barrier = threading.Barrier(2)
+    won, refused = [], []
+
+    def take(user):
+        try:
+            barrier.wait(timeout=10)
+            inbox.conversation_assign(conversation=conversation, to=user, expected_id=None, by=user)
+            won.append(user.pk)
+        except ApplicationError:
+            refused.append(user.pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=take, args=(user,)) for user in (ana, bia)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    conversation.refresh_from_db()
+    assert len(won) == 1 and len(refused) == 1
+    assert conversation.assigned_to_id == won[0]
+    assert AuditLog.objects.filter(action="conversation.assign").count() == 1
