@@ -79,12 +79,21 @@ def _documents(text: str) -> tuple[str, ...]:
 
 def line_identity(name: str, memo: str) -> LineIdentity:
     text = f"{name} {memo}"
-    tokens = [t for t in name_tokens(text) if t not in _BANK_WORDS and len(t) > 1]
+    # Words with digits (a txid, an account, a CPF) and the bank's own words are not the payer's name.
+    words = [w for w in text.split() if not any(c.isdigit() for c in w)]
+    tokens = [t for t in name_tokens(" ".join(words)) if t not in _BANK_WORDS and len(t) > 1]
     payer = " ".join(w for w in (name or "").split() if not any(c.isdigit() for c in w)).strip()
     if not payer:
-        payer = " ".join(w.upper() for w in tokens)
+        payer = " ".join(w for w in memo.split() if _is_name_word(w))
     txids = tuple(dict.fromkeys(m.group(0) for m in _TXID_RE.finditer(text) if _looks_like_txid(m.group(0))))
     return LineIdentity(frozenset(tokens), payer[:200], _documents(text), txids)
+
+
+def _is_name_word(word: str) -> bool:
+    if any(c.isdigit() for c in word):
+        return False
+    plain = re.findall(r"[a-z]+", unidecode(word).lower())
+    return bool(plain) and all(t not in _BANK_WORDS for t in plain)
 
 
 def _looks_like_txid(token: str) -> bool:
