@@ -26,9 +26,7 @@ SECOND = "Carla Souza;(31) 98888-7777;45,00;10/02/2026;\n"
 
 
 @pytest.mark.parametrize("width", ["desktop", "phone"])
-def test_import_remembers_column_mapping(
-    width, live_server, browser, shots, settings, tmp_path
-):
+def test_import_remembers_column_mapping(width, live_server, browser, shots, settings, tmp_path):
     settings.UPLOADS_DIR = tmp_path / "uploads"
     make_operator()
     session = open_session(browser, live_server.url, width)
