@@ -15,6 +15,7 @@ from billing.models import (
     Agreement,
     Campaign,
     Charge,
+    ChargeStatusChange,
     Client,
     Dispatch,
     ImportBatch,
@@ -122,10 +123,24 @@ class ClientAdmin(admin.ModelAdmin):
         )
 
 
+class ChargeStatusChangeInline(admin.TabularInline):
+    """The charge's status history (written by billing.services.charge_set_status), read-only."""
+
+    model = ChargeStatusChange
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "from_status", "to_status", "reason", "changed_by")
+    readonly_fields = fields
+    verbose_name_plural = "histórico da situação"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Charge)
 class ChargeAdmin(admin.ModelAdmin):
     list_display = ("external_id", "client", "amount", "due_date", "status", "import_batch")
-    inlines = [ReguaEntryInline]
+    inlines = [ChargeStatusChangeInline, ReguaEntryInline]
     list_filter = ("status", "due_date", "import_batch")
     search_fields = ("external_id", "client__name", "client__phone", "description")
     list_select_related = ("client", "import_batch")

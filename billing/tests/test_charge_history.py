@@ -81,3 +81,19 @@ def test_a_paid_charge_cannot_be_cancelled():
     charge.refresh_from_db()
     assert charge.status == S.PAID
     assert not AuditLog.objects.filter(action="charge.cancel").exists()
+
+
+def test_the_admin_shows_the_history_on_the_charge_page_and_cancels_through_the_service(client):
+    admin = get_user_model().objects.create_superuser("chefe", password="x")
+    client.force_login(admin)
+    charge = ChargeFactory()
+    services.charge_set_status(charge=charge, status=S.DISPUTED, by=admin, reason="cliente contestou")
+    page = client.get(f"/admin/billing/charge/{charge.pk}/change/").content.decode()
+    assert "histórico da situação" in page.lower() and "cliente contestou" in page
+    client.post(
+        "/admin/billing/charge/",
+        {"action": "mark_cancelled", "_selected_action": [charge.pk]},
+    )
+    charge.refresh_from_db()
+    assert charge.status == S.CANCELLED
+    assert AuditLog.objects.get(action="charge.cancel").actor == admin
