@@ -303,9 +303,13 @@ class CampaignAdmin(admin.ModelAdmin):
     def resume_campaigns(self, request, queryset):
         self._transition(request, queryset, "campaign_resume", "retomada(s)")
 
-    @admin.action(description="Cancelar campanhas selecionadas", permissions=["change"])
+    @admin.action(description="Cancelar campanhas selecionadas", permissions=["cancel"])
     def cancel_campaigns(self, request, queryset):
         self._transition(request, queryset, "campaign_cancel", "cancelada(s)")
+
+    def has_cancel_permission(self, request) -> bool:
+        # The same permission as the API's cancel (cobranca/roles.py): change_campaign alone does not cancel.
+        return request.user.has_perm("billing.cancel_campaign")
 
     def get_queryset(self, request):
         return (

@@ -338,7 +338,12 @@ class CampaignDetailApi(APIView):
 class CampaignActionApi(APIView):
     """POST /api/billing/campaigns/<id>/start|pause|resume|cancel."""
 
-    write_permissions = {"POST": ["billing.change_campaign"]}
+    # Keyed by action first (cobranca.permissions.ApiModelPermissions): cancelling needs the operators' own
+    # permission, the other actions change_campaign.
+    write_permissions = {
+        "cancel": ["billing.change_campaign", "billing.cancel_campaign"],
+        "POST": ["billing.change_campaign"],
+    }
 
     action: str = ""
 
@@ -349,7 +354,8 @@ class CampaignActionApi(APIView):
     @extend_schema(
         summary="Iniciar, pausar, retomar ou cancelar campanha",
         description="`confirm_compliance` vale para iniciar; `reason`, para pausar. "
-        "409 quando a campanha não está num status que permita a ação.",
+        "409 quando a campanha não está num status que permita a ação. Cancelar exige a permissão "
+        "`billing.cancel_campaign` (Operadores); Integradores recebem 403.",
         request=InputSerializer,
         responses={200: CAMPAIGN_PROGRESS, **error_responses(400, 404, 409)},
         examples=[VALIDATION_ERROR_EXAMPLE],

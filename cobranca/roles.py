@@ -25,6 +25,9 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
         "billing.view_campaign",
         "billing.add_campaign",
         "billing.change_campaign",
+        # Cancelling a campaign (pending sends skipped for good) is the operators' call; Integradores may
+        # start, pause and resume, not cancel.
+        "billing.cancel_campaign",
         # The régua page of the dashboard turns réguas on and off; the API asks for the same permission.
         "billing.view_regua",
         "billing.change_regua",

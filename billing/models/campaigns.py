@@ -98,6 +98,9 @@ class Campaign(models.Model):
         verbose_name = "campanha"
         verbose_name_plural = "campanhas"
         ordering = ["-created_at"]
+        # Cancelling skips every pending send for good: an operator's decision, not an integration's
+        # (cobranca/roles.py gives it to Operadores only; docs/security.md).
+        permissions = [("cancel_campaign", "Pode cancelar uma campanha")]
         constraints = [
             models.UniqueConstraint(
                 fields=["regua", "regua_day"],

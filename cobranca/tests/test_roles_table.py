@@ -93,7 +93,8 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("api/billing/campaigns/<int:campaign_id>/start", "POST"): API,
     ("api/billing/campaigns/<int:campaign_id>/pause", "POST"): API,
     ("api/billing/campaigns/<int:campaign_id>/resume", "POST"): API,
-    ("api/billing/campaigns/<int:campaign_id>/cancel", "POST"): API,
+    # Cancelling skips pending sends for good: operators only (billing.cancel_campaign, cobranca/roles.py).
+    ("api/billing/campaigns/<int:campaign_id>/cancel", "POST"): OPERATOR_WRITE,
     ("api/billing/dispatches/<int:dispatch_id>/resend", "POST"): API,
     # billing: suppression list (billing/apis_suppression.py): needs billing.lift_suppressedphone (superusers)
     ("api/billing/suppressions/lift", "POST"): STAFF_ONLY,
@@ -319,7 +320,8 @@ def _drf_write_views():
             else:
                 if not hasattr(callback.cls, method.lower()):
                     continue
-                view = callback.cls()
+                # initkwargs: one class may serve several routes (CampaignActionApi's action per route).
+                view = callback.cls(**callback.initkwargs)
             yield route, method, view
 
 
@@ -368,3 +370,23 @@ def test_integrators_cannot_write_templates(method, settings):
     assert response.status_code == 403, response.content
     assert MessageTemplate.objects.filter(name="lembrete-x").exists()
     assert not MessageTemplate.objects.filter(name="novo-modelo").exists()
+
+
+@pytest.mark.parametrize(
+    ("role", "status", "final"), [("integrator", 403, "running"), ("operator", 200, "cancelled")]
+)
+def test_only_operators_cancel_a_running_campaign_through_the_api(role, status, final, settings):
+    from billing.models import Campaign, Dispatch
+    from billing.tests.factories import CampaignFactory, DispatchFactory
+    from cobranca.tests.security_helpers import api_for
+
+    settings.RATELIMIT_ENABLE = False
+    campaign = CampaignFactory(status=Campaign.Status.RUNNING)
+    dispatch = DispatchFactory(campaign=campaign)
+    api = api_for(make_user(role))
+    response = api.post(f"/api/billing/campaigns/{campaign.pk}/cancel", {}, format="json")
+    assert response.status_code == status, response.content
+    campaign.refresh_from_db()
+    dispatch.refresh_from_db()
+    assert campaign.status == final
+    assert (dispatch.status == Dispatch.Status.PENDING) == (role == "integrator")
