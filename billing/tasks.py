@@ -91,3 +91,11 @@ def pix_catch_up_task() -> dict:
     from billing.payments.pix_notifications import pix_catch_up
 
     return pix_catch_up()
+
+
+def receipt_check_task(check_id: int) -> str:
+    """Read and check one Pix receipt a debtor sent (OCR: seconds of CPU, so never in a request). Enqueued by
+    `billing.receipts.services.receipt_check_request`; safe to run twice (only a pending check is claimed)."""
+    from billing.receipts.services import receipt_check_run
+
+    return receipt_check_run(check_id=check_id)

@@ -13,6 +13,7 @@ from loguru import logger
 from billing import services as billing
 from billing import suppression
 from billing.models import Charge
+from billing.receipts import services as receipts
 from chatbot.policy import Action, ActionKind, Decision, reply
 from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
@@ -118,6 +119,11 @@ def _apply_actions(
             if client is not None:
                 billing.client_opt_out(client=client, by=acting_for)
                 _audit_for_debtor("client.opt_out_for_debtor", acting_for, message=message, target=client)
+            continue
+        if action.kind == ActionKind.CHECK_RECEIPT:
+            receipts.receipt_check_request(
+                attachment_id=params["attachment_id"], charge_id=params.get("charge_id")
+            )
             continue
         if action.kind == ActionKind.MARK_WRONG_NUMBER:
             if client is not None:

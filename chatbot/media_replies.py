@@ -43,8 +43,11 @@ def receipt_expected(context: dict[str, Any], now: dt.datetime) -> bool:
     return "confirmacao_pagamento" in recent
 
 
-def media_decision(*, kind: str, context: dict[str, Any], now: dt.datetime, opted_out: bool) -> Decision:
-    """The turn for a media message without text. `kind` is "image", "pdf", "audio" or "other"."""
+def media_decision(
+    *, kind: str, context: dict[str, Any], now: dt.datetime, opted_out: bool, attachment_id: int | None = None
+) -> Decision:
+    """The turn for a media message without text. `kind` is "image", "pdf", "audio" or "other". A stored
+    picture or PDF taken as the receipt is also queued for reading (`billing.receipts`)."""
     if opted_out or context.get("opted_out"):
         return Decision(reply="")
     if kind == "audio":
@@ -55,11 +58,11 @@ def media_decision(*, kind: str, context: dict[str, Any], now: dt.datetime, opte
         updates: dict[str, Any] = {}
         if context.get("pending") == PENDING_RECEIPT:
             updates = {"pending": None, "pending_at": None, "pending_data": {}}
-        return Decision(
-            reply=reply(RECEIPT_REPLY_KEY),
-            actions=[Action(ActionKind.FLAG, {"reason": RECEIPT_FLAG})],
-            context_updates=updates,
-        )
+        actions = [Action(ActionKind.FLAG, {"reason": RECEIPT_FLAG})]
+        if attachment_id is not None and kind in ("image", "pdf"):
+            params = {"attachment_id": attachment_id, "charge_id": context.get("focus_charge_id")}
+            actions.append(Action(ActionKind.CHECK_RECEIPT, params))
+        return Decision(reply=reply(RECEIPT_REPLY_KEY), actions=actions, context_updates=updates)
     return Decision(reply=reply(FILE_REPLY_KEY), actions=[Action(ActionKind.FLAG, {"reason": FILE_FLAG})])
 
 
@@ -94,4 +97,5 @@ def media_turn(conversation, attachment, *, context: dict[str, Any], now: dt.dat
         context=context,
         now=now,
         opted_out=bool(client is not None and client.opted_out_at),
+        attachment_id=attachment.pk if attachment.status == Attachment.Status.STORED else None,
     )

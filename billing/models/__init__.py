@@ -4,7 +4,8 @@ name to use everywhere.
 - clients.py: debtors and the suppression list;
 - charges.py: import batches, charges, promises to pay, agreements, negotiation limits;
 - campaigns.py: message templates, campaigns, dispatches, pacing state;
-- payments.py: agreement installments, Pix charges (cobv), payments, PSP notifications, the operator queue.
+- payments.py: agreement installments, Pix charges (cobv), payments, PSP notifications, the operator queue;
+- receipts.py: Pix receipts debtors sent, as read and checked.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from billing.models.payments import (
     PixCobv,
     PixNotification,
 )
+from billing.models.receipts import ReceiptCheck
 
 # The régua's models live in their own package but belong to this app: imported last, they need the above.
 from billing.regua.models import Regua, ReguaEntry, ReguaStep
@@ -64,6 +66,7 @@ __all__ = [
     "PixCobv",
     "PixNotification",
     "PromiseToPay",
+    "ReceiptCheck",
     "Regua",
     "ReguaEntry",
     "ReguaStep",

@@ -13,7 +13,7 @@ import json
 import logging
 import random
 import string
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,6 +24,7 @@ from PIL import Image
 from billing.receipts import documents
 from billing.receipts.banks import BANKS
 from billing.receipts.canvas import Canvas, font_path
+from billing.receipts.checks import Creditor
 from billing.receipts.layouts import LAYOUTS, Layout, Shown
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -41,13 +42,6 @@ LAST = (
 ).split()
 COMPANY_WORDS = ["Comercial", "Distribuidora", "Serviços", "Atacado", "Mercado", "Construtora", "Auto Peças"]
 FAKE_KINDS = ("amount_all", "amount_header", "recipient_name", "recipient_full")
-
-
-@dataclass(frozen=True)
-class Creditor:
-    name: str
-    document: str  # formatted CNPJ
-    key: str
 
 
 def _check_digits(base: list[int], weights_from: int) -> int:

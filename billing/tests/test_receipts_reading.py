@@ -17,8 +17,9 @@ from django.core.management.base import CommandError
 from PIL import Image
 
 from billing.receipts import ReceiptRefused, documents, read_receipt
+from billing.receipts.checks import Creditor
 from billing.receipts.fields import SAO_PAULO, e2eid_valid, extract
-from billing.receipts.generator import Creditor, generate, random_cnpj, random_cpf
+from billing.receipts.generator import generate, random_cnpj, random_cpf
 
 CREDITOR = Creditor("Cobrança Inteligente Demo Ltda", "00.000.000/0001-91", "pix@cobranca.example")
 TOOLS = ("tesseract", "pdftotext", "pdftoppm", "pdfinfo")

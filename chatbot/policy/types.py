@@ -23,6 +23,7 @@ class ActionKind:
     MARK_WRONG_NUMBER = "mark_wrong_number"
     FLAG = "flag"  # needs_attention for an operator, the bot keeps answering
     HANDOFF = "handoff"  # conversation → human, the bot goes silent
+    CHECK_RECEIPT = "check_receipt"  # a picture/PDF taken as the receipt: read and checked by a worker
 
 
 @dataclass(frozen=True)

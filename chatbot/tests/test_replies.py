@@ -358,6 +358,8 @@ def test_the_runs_render_every_entry_of_the_catalogue(monkeypatch):
         ("respostas", "pagamento_parcela_recebido"),
         ("respostas", "pagamento_acordo_quitado"),
         ("respostas", "pagamento_parcial_recebido"),
+        # by the inbox when an operator rejects a receipt: cobranca/tests/test_dashboard_receipts.py.
+        ("respostas", "comprovante_nao_confirmado"),
     }
     expected = {("respostas", k) for k in book.replies} | {("frases", k) for k in book.phrases}
     assert expected - used - outside == set()

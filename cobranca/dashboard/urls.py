@@ -12,6 +12,7 @@ from cobranca.dashboard.views import (
     inbox_team,
     painel,
     payments,
+    receipts,
     regua,
     sessions,
     system,
@@ -67,6 +68,8 @@ urlpatterns = [
     path("conversas/<int:pk>/assumir/", inbox.conversation_take_over, name="conversation-take-over"),
     path("conversas/<int:pk>/devolver/", inbox.conversation_give_back, name="conversation-give-back"),
     path("conversas/anexos/<int:pk>/", inbox.attachment_file, name="attachment"),
+    path("conversas/comprovantes/<int:pk>/confirmar/", receipts.receipt_confirm, name="receipt-confirm"),
+    path("conversas/comprovantes/<int:pk>/rejeitar/", receipts.receipt_reject, name="receipt-reject"),
     path("conversas/<int:pk>/atribuir/", inbox_team.conversation_assign, name="conversation-assign"),
     path("conversas/<int:pk>/resposta-pronta/", inbox_team.canned_reply_insert, name="canned-reply-insert"),
     path(
