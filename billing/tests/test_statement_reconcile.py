@@ -136,7 +136,7 @@ def test_a_bank_that_reuses_fitids_gets_a_fallback_key_per_transaction(debtors):
     assert (summary.matched, summary.unmatched) == (2, 2)
     refs = sorted(Payment.objects.values_list("reference", flat=True))
     assert refs[0] == "0777/998877:000001"
-    assert refs[1].startswith("0777/998877:000001:") and len(refs[1]) == len(refs[0]) + 13
+    assert refs[1].startswith("0777/998877:000001:") and len(refs[1]) == len(refs[0]) + 14
     keys = sorted(PaymentIssue.objects.values_list("key", flat=True))
     assert keys[0] == "statement:0777/998877:000002"
     assert keys[1].startswith("statement:0777/998877:000002:")
@@ -235,3 +235,19 @@ def test_the_command_fails_on_a_malformed_file(tmp_path):
     shutil.copy(FIXTURES / "extrato_valor_invalido.ofx", bad)
     with pytest.raises(CommandError, match="linha 52, campo TRNAMT"):
         call_command("import_statement", str(bad))
+
+
+def test_a_line_whose_fingerprint_looks_like_a_number_is_still_recognised(tmp_path):
+    # This memo, date and amount once gave the fingerprint "3498148177e8", which SQLite's JSON lookup read
+    # back as a float: the line looked new on every import.
+    text = BANK_A.read_bytes()
+    start, end = text.index(b"<STMTTRN>"), text.rindex(b"</BANKTRANLIST>")
+    line = (
+        b"<STMTTRN>\r\n<TRNTYPE>CREDIT\r\n<DTPOSTED>20261203120000[-3:BRT]\r\n<TRNAMT>321,00\r\n"
+        b"<FITID>X304\r\n<MEMO>PIX RECEBIDO LOJA 304 LTDA\r\n</STMTTRN>\r\n"
+    )
+    path = tmp_path / "uma-linha.ofx"
+    path.write_bytes(text[:start] + line + text[end:])
+    assert statement_import(path=path).unmatched == 1
+    again = statement_import(path=path)
+    assert (again.unmatched, again.already_queued) == (0, 1) and PaymentIssue.objects.count() == 1
