@@ -21,7 +21,7 @@ from billing.models import Agreement, Campaign, Charge, Client, Dispatch, Import
 from billing.suppression import suppressed_clients_q
 from cobranca.dashboard.formatting import intent_label
 from conversations.models import Conversation, Message
-from conversations.selectors import inbox, view_q, with_unread
+from conversations.selectors import inbox_annotate, inbox_filtered, view_q, with_unread
 from whatsapp.models import WahaSession, WebhookEvent
 
 DS = Dispatch.Status
@@ -316,13 +316,14 @@ def recent_imports(limit: int = 10) -> QuerySet[ImportBatch]:
 
 
 def inbox_page(filters: dict[str, Any], *, user=None, limit: int = 100) -> list[Conversation]:
-    """The inbox through conversations.selectors.inbox, plus the dashboard's date and campaign filters, the
-    team view (`view`: minhas, sem-responsavel, todas) and `user`'s unread count on each row."""
-    qs = inbox({k: filters.get(k) for k in ("state", "intent", "search") if filters.get(k)})
+    """The inbox through conversations.selectors, plus the dashboard's date and campaign filters, the team
+    view (`view`: minhas, sem-responsavel, todas) and `user`'s unread count on each row.
+
+    Two queries: the page's ids first (filters, order, limit: no per-row figure), then the figures for those
+    rows only. Computing them for every conversation before the LIMIT took seconds at 10,000 conversations."""
+    qs = inbox_filtered({k: filters.get(k) for k in ("state", "intent", "search") if filters.get(k)})
     if filters.get("view"):
         qs = qs.filter(view_q(filters["view"], user))
-    if user is not None:
-        qs = with_unread(qs, user)
     if filters.get("date_from"):
         qs = qs.filter(last_message_at__gte=day_start(filters["date_from"]))
     if filters.get("date_to"):
@@ -331,16 +332,23 @@ def inbox_page(filters: dict[str, Any], *, user=None, limit: int = 100) -> list[
         qs = qs.filter(
             client_id__in=Dispatch.objects.filter(campaign=filters["campaign"]).values("client_id")
         )
+    ids = list(qs.values_list("pk", flat=True)[:limit])
+    if not ids:
+        return []
+    rows = inbox_annotate(Conversation.objects.filter(pk__in=ids))
+    if user is not None:
+        rows = with_unread(rows, user)
     last_in = Message.objects.filter(conversation=OuterRef("pk"), direction=Message.Direction.IN).order_by(
         "-sent_at", "-pk"
     )
-    qs = qs.annotate(
+    rows = rows.annotate(
         last_intent=Subquery(last_in.values("intent")[:1]),
         last_corrected=Subquery(last_in.values("corrected_intent")[:1]),
         last_acted_as=Subquery(last_in.values("acted_as_intent")[:1]),
         last_confidence=Subquery(last_in.values("confidence")[:1]),
     )
-    return list(qs[:limit])
+    position = {pk: n for n, pk in enumerate(ids)}
+    return sorted(rows, key=lambda c: position[c.pk])
 
 
 def client_panel(client: Client | None) -> dict[str, Any]:
