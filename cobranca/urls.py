@@ -17,6 +17,8 @@ _SITE = {"site_header": admin.site.site_header, "site_title": admin.site.site_ti
 urlpatterns = [
     path("", views.home, name="home"),
     path("health", views.health, name="health"),
+    # The PSP's payment webhook (early: a hot path); the token is a path segment, the PSP appends "/pix".
+    path("webhook/pix/<str:token>/pix", pix_webhook, name="pix-webhook"),
     # Browsers ask for /favicon.ico on pages without a <link rel="icon"> (the admin, API docs): no 404.
     path("favicon.ico", views.favicon),
     # Before admin.site.urls so that the admin's own login is limited like the others (cobranca.ratelimit).
@@ -58,6 +60,4 @@ urlpatterns = [
     path("api/conversations/", include("conversations.urls")),
     path("api/", include("cobranca.resources.urls")),
     path("", include("whatsapp.urls")),
-    # The PSP's payment webhook: the secret token is a path segment, the PSP appends "/pix".
-    path("webhook/pix/<str:token>/pix", pix_webhook, name="pix-webhook"),
 ]

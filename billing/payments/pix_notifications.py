@@ -81,30 +81,46 @@ def _text(value: Any, limit: int) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
+def _valid_e2eid(item: Any) -> str | None:
+    e2eid = item.get("endToEndId") if isinstance(item, dict) else None
+    return e2eid if isinstance(e2eid, str) and E2EID_RE.match(e2eid) else None
+
+
+def _insert(item: dict, e2eid: str, origin: str, now: dt.datetime) -> PixNotification:
+    txid = item.get("txid")
+    return PixNotification.objects.create(
+        e2eid=e2eid,
+        txid=txid if isinstance(txid, str) and TXID_RE.match(txid) else "",
+        notified_amount=_text(item.get("valor"), 20),
+        raw=item,
+        origin=origin,
+        next_attempt_at=now + dt.timedelta(minutes=STALE_MINUTES),
+    )
+
+
 def pix_notifications_store(
-    *, items: list[Any], origin: str = "webhook", now: dt.datetime | None = None
+    *, items: list[Any], origin: str = "webhook", now: dt.datetime | None = None, savepoints: bool = True
 ) -> StoreResult:
     """Store each Pix of a notification once (unique e2eid: a replay or a second delivery is a duplicate and
     changes nothing). An item without a valid endToEndId is ignored. Runs in the caller's transaction; the
-    caller enqueues `CONFIRM_TASK` with `accepted`."""
+    caller enqueues `CONFIRM_TASK` with `accepted`.
+
+    `savepoints=False` (one valid item, the webhook's fast path): no savepoint around the INSERT, so a
+    duplicate raises IntegrityError out of the caller's transaction, which the caller answers as a duplicate
+    (two statements fewer per request)."""
     now = now or timezone.now()
     result = StoreResult()
     for item in items:
-        e2eid = item.get("endToEndId") if isinstance(item, dict) else None
-        if not isinstance(e2eid, str) or not E2EID_RE.match(e2eid):
+        e2eid = _valid_e2eid(item)
+        if e2eid is None:
             result.ignored += 1
             continue
-        txid = item.get("txid")
+        if not savepoints:
+            result.accepted.append(_insert(item, e2eid, origin, now).pk)
+            continue
         try:
             with transaction.atomic():
-                row = PixNotification.objects.create(
-                    e2eid=e2eid,
-                    txid=txid if isinstance(txid, str) and TXID_RE.match(txid) else "",
-                    notified_amount=_text(item.get("valor"), 20),
-                    raw=item,
-                    origin=origin,
-                    next_attempt_at=now + dt.timedelta(minutes=STALE_MINUTES),
-                )
+                row = _insert(item, e2eid, origin, now)
         except IntegrityError:
             if not PixNotification.objects.filter(e2eid=e2eid).exists():
                 raise

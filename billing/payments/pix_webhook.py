@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from django.conf import settings
-from django.db import router, transaction
+from django.db import IntegrityError, router, transaction
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -52,8 +52,9 @@ def parse_notification(body: bytes) -> list[Any]:
     """The `pix` list of a notification body; PixWebhookRejected(400) for anything else."""
     try:
         data = json.loads(body, parse_constant=_refuse_constant)
-        # A lone surrogate (\ud800) is JSON but cannot be stored as text: refused, not mangled.
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
+        if b"\\ud" in body.lower():
+            # A lone surrogate (\ud800) is JSON but cannot be stored as text: refused, not mangled.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
     except RecursionError:
         raise PixWebhookRejected(400, "too_deep") from None
     except (ValueError, UnicodeError):
@@ -68,12 +69,22 @@ def parse_notification(body: bytes) -> list[Any]:
 
 
 def pix_webhook_receive(*, body: bytes) -> StoreResult:
-    """Store a notification's Pix and enqueue their confirmation, atomically (see the module docstring)."""
+    """Store a notification's Pix and enqueue their confirmation, atomically (see the module docstring).
+
+    The usual notification carries one Pix: it is stored without a savepoint, and a duplicate (the unique
+    e2eid refusing the INSERT) rolls the whole transaction back, task included."""
     items = parse_notification(body)
-    with transaction.atomic():
-        result = pix_notifications_store(items=items)
-        if result.accepted:
-            enqueue_with_rows(CONFIRM_TASK, result.accepted, using=router.db_for_write(PixNotification))
+    single = len(items) == 1
+    try:
+        with transaction.atomic():
+            result = pix_notifications_store(items=items, savepoints=not single)
+            if result.accepted:
+                enqueue_with_rows(CONFIRM_TASK, result.accepted, using=router.db_for_write(PixNotification))
+    except IntegrityError:
+        e2eid = items[0].get("endToEndId") if single and isinstance(items[0], dict) else None
+        if not single or not PixNotification.objects.filter(e2eid=e2eid).exists():
+            raise
+        return StoreResult(duplicates=1)
     return result
 
 
