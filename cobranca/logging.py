@@ -3,6 +3,7 @@ masking patcher so that no sink ever sees a full phone number, CPF/CNPJ or messa
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from pathlib import Path
@@ -43,13 +44,58 @@ def _mask_value(value: object, depth: int = 0) -> object:
     return value
 
 
+class _MaskedException(Exception):
+    """What the sinks format in place of a logged exception: its text masked, the rest as it was."""
+
+
+@functools.lru_cache(maxsize=256)
+def _stand_in_type(original: type) -> type:
+    # Same name, qualname and module as the original: the traceback's last line reads as before
+    # ("django.db.utils.IntegrityError: …"); only the text after the colon differs.
+    return type(
+        original.__name__,
+        (_MaskedException,),
+        {"__module__": original.__module__, "__qualname__": original.__qualname__},
+    )
+
+
+def _masked_exception(value: BaseException | None, seen: dict[int, BaseException]) -> BaseException | None:
+    """A stand-in of `value` for the sinks: its str and notes masked, its traceback (frames and source lines)
+    and its chain (`__cause__`, `__context__`, each masked the same way) kept. The caller's exception object
+    is never changed: it may still be re-raised or shown."""
+    if value is None:
+        return None
+    if id(value) in seen:
+        return seen[id(value)]
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not break logging
+        text = "<exception str() failed>"
+    clone = _stand_in_type(type(value))(mask_text(text))
+    seen[id(value)] = clone
+    clone.__traceback__ = value.__traceback__
+    clone.__cause__ = _masked_exception(value.__cause__, seen)
+    clone.__context__ = _masked_exception(value.__context__, seen)
+    clone.__suppress_context__ = value.__suppress_context__
+    notes = getattr(value, "__notes__", None)
+    if isinstance(notes, list):
+        clone.__notes__ = [mask_text(str(note)) for note in notes]
+    return clone
+
+
 def mask_record(record: dict) -> None:
     """Loguru patcher, the one place logs are masked: runs before any sink formats the record. Covers the
-    message and every bound extra (strings, numbers that look like phones, nested dicts and lists)."""
+    message, every bound extra (strings, numbers that look like phones, nested dicts and lists) and the
+    exception: sinks format the traceback from `record["exception"]` (the JSON sink's `text` and its
+    `exception.value`), so its value becomes a masked stand-in. The code's source lines in the traceback are
+    left as they are (they hold names, not data)."""
     record["message"] = mask_text(record["message"])
     extra = record["extra"]
     for key, value in list(extra.items()):
         extra[key] = _mask_value(value)
+    exception = record["exception"]
+    if exception is not None and exception.value is not None:
+        record["exception"] = exception._replace(value=_masked_exception(exception.value, {}))
 
 
 def configure_logging(*, level: str | None = None, log_file: str | None = None, force: bool = False) -> None:

@@ -153,3 +153,53 @@ def test_the_patcher_masks_numbers_and_nested_values_in_extras(tmp_path):
     for secret in ("98765", "98888", "5511987654321"):
         assert secret not in dumped
     assert json.loads(dumped)["record"]["extra"]["batch"] == 12
+
+
+# Data, as in real code: the traceback's source lines (printed as they are) carry only the names.
+_DATA = {
+    "phone": "+5511987654321",
+    "document": "123.456.789-09",
+    "other": "5521998765432",
+    "key": "+5531991234567",
+}
+
+
+def _raise_integrity_with_cause(phone: str, document: str, other: str) -> None:
+    try:
+        raise ValueError(f"telefone {phone} inválido")
+    except ValueError as exc:
+        raise RuntimeError(f"UNIQUE constraint failed for cpf {document} phone {other}") from exc
+
+
+def test_exception_text_and_traceback_reach_the_log_file_masked(tmp_path):
+    log_file = tmp_path / "app.log"
+    phones = {"5541988887777": 1}
+    configure_logging(level="INFO", log_file=str(log_file), force=True)
+    try:
+        try:
+            _raise_integrity_with_cause(_DATA["phone"], _DATA["document"], _DATA["other"])
+        except RuntimeError as exc:
+            logger.exception("import failed")
+            raised = exc
+        try:
+            phones[_DATA["key"]]
+        except KeyError:
+            logging.getLogger("django.request").error("Internal Server Error: /api", exc_info=True)
+        logger.complete()
+        lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    finally:
+        configure_logging(force=True)
+    dumped = log_file.read_text()
+    for secret in ("987654321", "998765432", "456.789", "991234567"):
+        assert secret not in dumped
+    # The caller's exception is not touched: only what the sinks see is masked.
+    assert "5521998765432" in str(raised) and "+5511987654321" in str(raised.__cause__)
+    # Still a useful traceback: both exceptions of the chain, their types, the frames that raised.
+    text = lines[0]["text"]
+    assert "ValueError: telefone +5511*****4321 inválido" in text
+    assert "RuntimeError: UNIQUE constraint failed for cpf 123******09 phone 5521*****5432" in text
+    assert "direct cause of the following exception" in text
+    assert text.count("in _raise_integrity_with_cause") == 2
+    assert lines[0]["record"]["exception"]["type"] == "RuntimeError"
+    assert lines[0]["record"]["exception"]["value"].endswith("phone 5521*****5432")
+    assert "KeyError: '+5531*****4567'" in lines[1]["text"]
