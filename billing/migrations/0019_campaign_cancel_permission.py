@@ -6,9 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        # Both 0016 migrations landed in parallel; this one depends on both, which joins the graph again.
-        ('billing', '0016_client_name_index'),
-        ('billing', '0016_dispatch_sent_at_index'),
+        ('billing', '0018_receipt_check'),
     ]
 
     operations = [
