@@ -28,14 +28,14 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from loguru import logger
 
@@ -102,12 +102,27 @@ def statement_import(
         ) from exc
     summary.lines = 0
     run = _Run(summary, by=by)
-    for chunk in _chunks(_transactions(path), CHUNK):
-        run.chunk(chunk)
+    with _connection_kept():
+        for chunk in _chunks(_transactions(path), CHUNK):
+            run.chunk(chunk)
     if not dry_run:
         audit_record(action="statement.import", actor=by, target_type="statement", details=summary.as_dict())
     logger.info("statement.import {}", summary.as_dict())
     return summary
+
+
+@contextmanager
+def _connection_kept() -> Iterator[None]:
+    """Keep the database connection for the whole import. Each applied payment enqueues its thank-you after
+    commit, and django-q's ORM broker closes "old" connections before every enqueue outside a transaction:
+    with SQLite's CONN_MAX_AGE=0 that was a close (a WAL checkpoint) and a reconnect per payment, most of the
+    import's time. The connection is still closed as usual after the import (request end, command end)."""
+    connection.ensure_connection()
+    close_at, connection.close_at = connection.close_at, None
+    try:
+        yield
+    finally:
+        connection.close_at = close_at
 
 
 def _transactions(path: str | Path) -> Iterator[OfxTransaction]:
