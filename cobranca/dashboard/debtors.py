@@ -110,17 +110,23 @@ def debtors_with_suppression() -> QuerySet[Client]:
 
 @dataclass
 class DebtorPage:
-    """Everything the debtor page shows."""
+    """The debtor page: who he is, his state, his charges with everything about each."""
 
     client: Client
     suppression_reason: str
     charges: list[Charge]
     open_amount: Decimal
     conversations: list[Conversation]
+
+
+@dataclass
+class DebtorTimeline:
+    """The debtor page's second request (htmx, on load): one timeline, and the campaign sends."""
+
     timeline: list[dict[str, Any]]
     dispatches: list[Dispatch]
-    payments: list[Payment] = field(default_factory=list)
-    timeline_truncated: bool = False
+    conversation_ids: list[int] = field(default_factory=list)
+    truncated: bool = False
 
 
 def _charges(client: Client) -> list[Charge]:
@@ -171,11 +177,26 @@ def _timeline(
 
 
 def debtor_page(client: Client) -> DebtorPage:
-    """The debtor page's data. About ten queries, whatever the number of charges or messages."""
+    """The debtor page's data: six queries (charges, their status history, promises, agreements,
+    installments; conversations), whatever the number of charges."""
     charges = _charges(client)
-    conversations = list(subject_data(client=client).conversations.select_related("assigned_to"))
+    return DebtorPage(
+        client=client,
+        suppression_reason=client_suppression_reason(
+            client, listed=getattr(client, "on_suppression_list", None)
+        ),
+        charges=charges,
+        open_amount=sum((c.amount for c in charges if c.is_open), Decimal("0")),
+        conversations=list(subject_data(client=client).conversations.select_related("assigned_to")),
+    )
+
+
+def debtor_timeline(client: Client) -> DebtorTimeline:
+    """The timeline of every conversation that is the debtor's (`subject_data`), his status changes,
+    payments and sends: four queries, the latest `TIMELINE_LIMIT` messages."""
+    conversations = subject_data(client=client).conversations.values("pk")
     messages = list(
-        Message.objects.filter(conversation__in=[c.pk for c in conversations])
+        Message.objects.filter(conversation__in=conversations)
         .select_related("operator", "source_user", "dispatch__campaign")
         .order_by("-sent_at", "-pk")[: TIMELINE_LIMIT + 1]
     )
@@ -186,20 +207,14 @@ def debtor_page(client: Client) -> DebtorPage:
         .select_related("campaign", "charge")
         .order_by("-created_at", "-pk")[:DISPATCH_LIMIT]
     )
-    payments = _payments(client)
-    changes = [change for charge in charges for change in charge.status_changes.all()]
-    for change in changes:  # the charge is already loaded: no query per row for its title
-        change.charge = next(c for c in charges if c.pk == change.charge_id)
-    return DebtorPage(
-        client=client,
-        suppression_reason=client_suppression_reason(
-            client, listed=getattr(client, "on_suppression_list", None)
-        ),
-        charges=charges,
-        open_amount=sum((c.amount for c in charges if c.is_open), Decimal("0")),
-        conversations=conversations,
-        timeline=_timeline(messages, changes, payments, dispatches),
+    changes = list(
+        ChargeStatusChange.objects.filter(charge__client=client)
+        .select_related("charge")
+        .order_by("-created_at", "-pk")[:TIMELINE_LIMIT]
+    )
+    return DebtorTimeline(
+        timeline=_timeline(messages, changes, _payments(client), dispatches),
         dispatches=dispatches,
-        payments=payments,
-        timeline_truncated=truncated,
+        conversation_ids=sorted({m.conversation_id for m in messages}),
+        truncated=truncated,
     )

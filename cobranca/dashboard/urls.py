@@ -42,6 +42,7 @@ urlpatterns = [
     path("cobranca/envios/<int:pk>/reenviar/", campaigns.dispatch_resend, name="dispatch-resend"),
     path("devedores/", debtors.debtor_list, name="debtors"),
     path("devedores/<int:pk>/", debtors.debtor_detail, name="debtor"),
+    path("devedores/<int:pk>/linha-do-tempo/", debtors.debtor_timeline, name="debtor-timeline"),
     path("devedores/<int:pk>/conversa/", debtors.debtor_conversation, name="debtor-conversation"),
     path("devedores/<int:pk>/descadastrar/", debtors.debtor_opt_out, name="debtor-opt-out"),
     path("devedores/<int:pk>/dados-lgpd.json", debtors.debtor_export, name="debtor-export"),

@@ -82,11 +82,22 @@ def _page(pk: int) -> str:
     return reverse("dashboard:debtor", args=[pk])
 
 
+def _timeline(pk: int) -> str:
+    return reverse("dashboard:debtor-timeline", args=[pk])
+
+
+def _everything(http, pk: int) -> str:
+    """The page and the timeline it loads (htmx, on load)."""
+    page = http.get(_page(pk)).content.decode()
+    assert f'hx-get="{_timeline(pk)}"' in page
+    return page + http.get(_timeline(pk)).content.decode()
+
+
 # --- access ------
 
 
 def test_anonymous_is_sent_to_the_login_page(debtor):
-    for url in (reverse("dashboard:debtors"), _page(debtor.pk)):
+    for url in (reverse("dashboard:debtors"), _page(debtor.pk), _timeline(debtor.pk)):
         response = HttpClient().get(url)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
@@ -96,6 +107,7 @@ def test_an_integrator_may_not_open_the_pages_nor_act(groups, charge):
     http.force_login(_user("integra", INTEGRATORS))
     assert http.get(reverse("dashboard:debtors")).status_code == 403
     assert http.get(_page(charge.client_id)).status_code == 403
+    assert http.get(_timeline(charge.client_id)).status_code == 403
     url = reverse("dashboard:debtor-charge-paid", args=[charge.client_id, charge.pk])
     assert http.post(url).status_code == 403
     charge.refresh_from_db()
@@ -202,7 +214,7 @@ def test_the_timeline_keeps_the_latest_messages_and_links_the_conversation_for_o
         )
         for n in range(debtors.TIMELINE_LIMIT + 5)
     )
-    body = op_client.get(_page(debtor.pk)).content.decode()
+    body = op_client.get(_timeline(debtor.pk)).content.decode()
     assert f"mensagem número {debtors.TIMELINE_LIMIT + 4}<" in body and "mensagem número 4<" not in body
     assert 'id="timeline-truncated"' in body
     assert reverse("dashboard:conversation", args=[conversation.pk]) in body
@@ -300,7 +312,7 @@ def rich_debtor(debtor):
 def test_the_page_shows_every_charge_history_promise_agreement_installment_and_message(
     op_client, rich_debtor
 ):
-    body = op_client.get(_page(rich_debtor.pk)).content.decode()
+    body = _everything(op_client, rich_debtor.pk)
     for text in (
         "Taxa de adesão",
         "Mensalidade março",
@@ -340,6 +352,8 @@ def test_the_page_stays_within_15_queries_however_much_history(
         MessageFactory(conversation=conversation, direction="in", author="debtor", body=f"mensagem {n}")
     with django_assert_max_num_queries(15):
         assert op_client.get(_page(rich_debtor.pk)).status_code == 200
+    with django_assert_max_num_queries(15):
+        assert op_client.get(_timeline(rich_debtor.pk)).status_code == 200
 
 
 def test_the_search_stays_within_15_queries(op_client, django_assert_max_num_queries):

@@ -86,6 +86,19 @@ def debtor_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@operator_required
+@require_GET
+def debtor_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    """The page's timeline and sends, loaded by htmx after the page: the page's queries stay the page's and
+    the longest part renders in a request of its own."""
+    client = get_object_or_404(Client, pk=pk)
+    return render(
+        request,
+        "dashboard/partials/debtor_timeline.html",
+        {"client": client, "tl": debtors.debtor_timeline(client)},
+    )
+
+
 def _charge(pk: int, charge_pk: int) -> Charge:
     return get_object_or_404(Charge.objects.select_related("client"), pk=charge_pk, client_id=pk)
 
