@@ -3,9 +3,13 @@ the others stop), a charge's "próximos lembretes", pause/resume/turn on, and th
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from billing.models import Charge
@@ -20,6 +24,24 @@ ACTIONS = {
     "pausar": (services.regua_pause, "pausada"),
     "retomar": (services.regua_resume, "retomada"),
 }
+
+
+# The 7-day forecast runs the planner once per day over every open charge: ~60 queries and seconds of
+# Python at 100,000 charges (docs/benchmarks.md). It is a forecast, so it is computed at most once per
+# CALENDAR_SECONDS and shared by every operator; the key changes with the day and with any change of a
+# régua (status, settings: `updated_at`), so pausing or turning one on shows at once.
+CALENDAR_SECONDS = 120
+
+
+def _calendar(reguas) -> tuple[list[dict], dt.datetime]:
+    key = "dashboard:regua-calendar:" + ":".join(
+        [timezone.localdate().isoformat(), *(f"{r.pk}-{r.status}-{r.updated_at.timestamp()}" for r in reguas)]
+    )
+    cached = cache.get(key)
+    if cached is None:
+        cached = (selectors.regua_calendar(days=7), timezone.now())
+        cache.set(key, cached, CALENDAR_SECONDS)
+    return cached
 
 
 @operator_required
@@ -47,6 +69,7 @@ def regua_page(request: HttpRequest) -> HttpResponse:
                 f"Nenhuma cobrança encontrada para “{lookup}”. Busque pelo nome do devedor, pelo telefone "
                 "ou pelo id da cobrança.",
             )
+    calendar, calendar_at = _calendar(reguas)
     if charge is not None:
         reminders = selectors.charge_reminders(charge=charge)
     elif chosen:
@@ -54,7 +77,8 @@ def regua_page(request: HttpRequest) -> HttpResponse:
     context = {
         "nav": "regua",
         "reguas": reguas,
-        "calendar": selectors.regua_calendar(days=7),
+        "calendar": calendar,
+        "calendar_at": calendar_at,
         "lookup": lookup,
         "charge": charge,
         "reminders": reminders,

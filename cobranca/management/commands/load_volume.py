@@ -65,7 +65,7 @@ class Command(BaseCommand):
                 "O banco já tem clientes: use um banco vazio (load_volume só cria dados de teste)."
             )
         started = time.monotonic()
-        builder = _Builder(random.Random(options["seed"]), timezone.now())
+        builder = _Builder(random.Random(options["seed"]), timezone.now(), seed=options["seed"])
         with transaction.atomic():
             counts = builder.build(
                 charges=options["charges"],
@@ -77,8 +77,9 @@ class Command(BaseCommand):
 
 
 class _Builder:
-    def __init__(self, rng: random.Random, now: dt.datetime) -> None:
+    def __init__(self, rng: random.Random, now: dt.datetime, *, seed: int) -> None:
         self.rng = rng
+        self.seed = seed
         self.now = now
         self.today = timezone.localdate(now)
         self.counts: dict[str, int] = {}
@@ -150,7 +151,7 @@ class _Builder:
     def _templates(self) -> list[MessageTemplate]:
         rows = [
             MessageTemplate(
-                name=f"volume-{i}",
+                name=f"volume-{self.seed}-{i}",
                 title=f"Lembrete {i}",
                 body='Olá {primeiro_nome}, consta em aberto {descricao|"sua mensalidade"} no valor de '
                 "{valor}, vencimento {vencimento}. Credor: {credor}.",
