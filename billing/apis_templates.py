@@ -33,6 +33,7 @@ from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses, paginate
 
 
 class TemplateOutputSerializer(serializers.ModelSerializer):
+    display_name = serializers.CharField(read_only=True, help_text="`title`, or `name` when it has none.")
     variables = serializers.SerializerMethodField()
     warnings = serializers.SerializerMethodField()
 
@@ -42,6 +43,7 @@ class TemplateOutputSerializer(serializers.ModelSerializer):
             "id",
             "name",
             "title",
+            "display_name",
             "body",
             "is_active",
             "variables",
@@ -58,7 +60,9 @@ class TemplateOutputSerializer(serializers.ModelSerializer):
 
 
 class TemplateInputSerializer(serializers.Serializer):
-    name = serializers.SlugField(max_length=100)
+    # Optional since templates have a display name: without it, the slug is derived from `title` on create
+    # and left unchanged on update.
+    name = serializers.SlugField(max_length=100, required=False)
     title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     body = serializers.CharField(max_length=4096, trim_whitespace=False)
     is_active = serializers.BooleanField(required=False, default=True)
@@ -77,6 +81,7 @@ _TEMPLATE_EXAMPLE = OpenApiExample(
         "id": 1,
         "name": "lembrete-vencimento",
         "title": "Lembrete de vencimento",
+        "display_name": "Lembrete de vencimento",
         "body": "Olá, {first_name}! Sua parcela de {amount} vence em {due_date}. {creditor_name}",
         "is_active": True,
         "variables": ["first_name", "amount", "due_date", "creditor_name"],
@@ -132,7 +137,9 @@ class TemplateListApi(APIView):
     @extend_schema(
         summary="Criar modelo de mensagem",
         description="O texto é validado (variáveis conhecidas, chaves balanceadas); os avisos de "
-        "conformidade vêm em `warnings` e não impedem a gravação.",
+        "conformidade vêm em `warnings` e não impedem a gravação. Sem `name`, o identificador é gerado a "
+        'partir de `title` ("Lembrete de vencimento" → `lembrete-de-vencimento`, `-2` se já existir); '
+        "um dos dois é obrigatório.",
         request=TemplateInputSerializer,
         responses={201: TemplateOutputSerializer, **error_responses(400)},
         examples=[_TEMPLATE_INPUT_EXAMPLE, _TEMPLATE_EXAMPLE, VALIDATION_ERROR_EXAMPLE],

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import slugify
 
 from billing.compliance import template_compliance_warnings
 from billing.models import Charge, Client, MessageTemplate
@@ -426,9 +427,29 @@ def _check_template(*, name: str, body: str, instance: MessageTemplate | None = 
         raise ApplicationError("Modelo de mensagem inválido.", {"fields": fields})
 
 
+def template_slug_for(title: str) -> str:
+    """A free slug for a template named `title` by a person: "Cobrança à vista" → cobranca-a-vista, then
+    cobranca-a-vista-2… past the names taken and the reserved ones (one query)."""
+    base = slugify(title)[:90].strip("-") or "modelo"
+    taken = set(MessageTemplate.objects.filter(name__startswith=base).values_list("name", flat=True))
+    taken |= RESERVED_NAMES
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
 @transaction.atomic
-def template_create(*, name: str, body: str, title: str = "", is_active: bool = True) -> MessageTemplate:
-    """Create a template after checking its body (see template_validate). Compliance warnings do not block."""
+def template_create(*, body: str, name: str = "", title: str = "", is_active: bool = True) -> MessageTemplate:
+    """Create a template after checking its body (see template_validate). Compliance warnings do not block.
+    Without a `name` (slug) one is derived from `title`; one of the two is required."""
+    if not name:
+        if not title.strip():
+            raise ApplicationError(
+                "Modelo de mensagem inválido.", {"fields": {"name": ["Dê um nome ao modelo."]}}
+            )
+        name = template_slug_for(title)
     _check_template(name=name, body=body)
     template = MessageTemplate(name=name, title=title, body=body, is_active=is_active)
     template.full_clean()

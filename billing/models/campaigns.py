@@ -13,7 +13,9 @@ from billing.models.clients import Client
 
 
 class MessageTemplate(models.Model):
-    """A reminder text with {variables}; `name` is the API's template_name."""
+    """A reminder text with {variables}. `title` is its name for people (what the dashboard shows); `name` is
+    the slug integrations use as template_name, derived from the title when none is given
+    (billing.templating.template_slug_for)."""
 
     name = models.SlugField("nome", max_length=100, unique=True)
     title = models.CharField("título", max_length=200, blank=True)
@@ -29,7 +31,11 @@ class MessageTemplate(models.Model):
         constraints = [models.CheckConstraint(condition=~Q(body=""), name="template_body_not_empty")]
 
     def __str__(self) -> str:
-        return self.name
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
 
 
 class CampaignStatus(models.TextChoices):

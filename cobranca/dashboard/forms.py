@@ -184,7 +184,7 @@ class CampaignForm(SegmentForm):
     nome = forms.CharField(label="Nome da campanha", max_length=200, required=False)
     modelo = forms.ModelChoiceField(
         label="Modelo de mensagem", queryset=MessageTemplate.objects.filter(is_active=True).order_by("name")
-    )
+    )  # options read as the template's display name (MessageTemplate.__str__)
     sessao = forms.ChoiceField(label="Sessão do WhatsApp", required=False)
     ritmo = forms.ChoiceField(
         label="Ritmo de envio",
@@ -320,8 +320,15 @@ class CampaignStartForm(BootstrapMixin, forms.Form):
 class TemplateForm(BootstrapMixin, forms.Form):
     """Input of the template editor; billing.templating.template_create/update validate and save it."""
 
-    name = forms.SlugField(label="Identificador (template_name)", max_length=100)
-    title = forms.CharField(label="Título", max_length=200, required=False)
+    # People name a template in words; the slug integrations use (template_name) is derived from it when left
+    # blank (billing.templating.template_slug_for), and kept as it is when an existing template is edited.
+    title = forms.CharField(label="Nome do modelo", max_length=200, required=False)
+    name = forms.SlugField(
+        label="Identificador para integrações (opcional)",
+        max_length=100,
+        required=False,
+        help_text="Letras, números e hífens. Em branco, é gerado a partir do nome.",
+    )
     body = forms.CharField(label="Texto", widget=forms.Textarea(attrs={"rows": 10}), max_length=4096)
     is_active = forms.BooleanField(label="Ativo", required=False, initial=True)
 
@@ -338,6 +345,12 @@ class TemplateForm(BootstrapMixin, forms.Form):
             else None
         )
         return cls(data, initial=initial)
+
+    def clean(self):
+        data = super().clean()
+        if not (data.get("title") or "").strip() and not data.get("name") and not self.initial.get("name"):
+            self.add_error("title", "Dê um nome ao modelo.")
+        return data
 
     def add_service_errors(self, fields: dict[str, list[str]]) -> None:
         for name, errors in fields.items():

@@ -50,16 +50,16 @@ def test_a_template_with_an_empty_variable_is_refused_until_it_gives_a_fallback(
     base = live_server.url
 
     page.goto(base + "/painel/templates/novo/")
-    page.get_by_label("Identificador (template_name)").fill("em-aberto")
+    page.get_by_label("Nome do modelo").fill("Fatura em aberto")
     page.locator("#id_body").fill(BODY)
     page.get_by_role("button", name="Salvar").click()
-    expect(page.locator(".alert-success")).to_contain_text("em-aberto")
+    expect(page.locator(".alert-success")).to_contain_text("Fatura em aberto")
     shots.take("template-saved")
 
     def validate() -> None:
         page.goto(base + "/painel/cobranca/campanhas/nova/")
         page.get_by_label("Nome da campanha").fill("Em aberto")
-        page.get_by_label("Modelo de mensagem").select_option(label="em-aberto")
+        page.get_by_label("Modelo de mensagem").select_option(label="Fatura em aberto")
         page.get_by_label("Importação").select_option(index=1)
         page.get_by_role("button", name="Validar antes (simulação)").click()
         expect(page.locator("#audience-total")).to_have_text("3")
@@ -86,10 +86,10 @@ def test_a_template_with_an_empty_variable_is_refused_until_it_gives_a_fallback(
 
     # The template gives a fallback: validation passes and the preview shows it.
     page.goto(base + "/painel/templates/")
-    page.get_by_role("link", name="em-aberto").first.click()
+    page.get_by_role("link", name="Fatura em aberto").first.click()
     page.locator("#id_body").fill(BODY.replace("*{description}*", FALLBACK))
     page.get_by_role("button", name="Salvar").click()
-    expect(page.locator(".alert-success")).to_contain_text("em-aberto")
+    expect(page.locator(".alert-success")).to_contain_text("Fatura em aberto")
     validate()
     expect(page.locator("#empty-variables")).to_have_text("0")
     expect(page.locator("#validation")).to_contain_text("Tudo certo")

@@ -87,7 +87,7 @@ def test_an_operator_imports_runs_a_campaign_and_answers_a_debtor(
 
     # A template written in the editor, with its live WhatsApp-style preview.
     page.goto(base + "/painel/templates/novo/")
-    page.get_by_label("Identificador (template_name)").fill("lembrete-e2e")
+    page.get_by_label("Nome do modelo").fill("Lembrete E2E")  # the slug (lembrete-e2e) is derived
     page.locator("#id_body").fill(
         "Olá {nome}, sua fatura de *{valor}* venceu em {vencimento}. Responda esta mensagem para negociar. "
         "{credor}, CNPJ {cnpj_credor}. Para não receber mais mensagens, responda SAIR."
@@ -95,12 +95,12 @@ def test_an_operator_imports_runs_a_campaign_and_answers_a_debtor(
     expect(page.locator("[data-testid=template-preview] strong")).to_have_text("R$ 150,50")
     shots.take("template-editor")
     page.get_by_role("button", name="Salvar").click()
-    expect(page.locator(".alert-success")).to_contain_text("lembrete-e2e")
+    expect(page.locator(".alert-success")).to_contain_text("Lembrete E2E")
 
     # New campaign for the import, validated first (dry run), then created and started.
     page.goto(base + "/painel/cobranca/campanhas/nova/")
     page.get_by_label("Nome da campanha").fill("Campanha E2E")
-    page.get_by_label("Modelo de mensagem").select_option(label="lembrete-e2e")
+    page.get_by_label("Modelo de mensagem").select_option(label="Lembrete E2E")
     expect(page.locator("#campaign-preview [data-testid=preview]")).to_contain_text("Olá")
     page.get_by_label("Importação").select_option(index=1)
     page.get_by_label("Personalizado").check()

@@ -32,8 +32,9 @@ def _save(form: forms.TemplateForm, instance: MessageTemplate | None) -> Message
     data = form.cleaned_data
     fields = {k: data[k] for k in ("name", "body", "title", "is_active")}
     if instance is None:
-        return templating.template_create(**fields)
-    return templating.template_update(template=instance, **fields)
+        return templating.template_create(**fields)  # a blank name: derived from the title
+    # A blank slug keeps the one integrations already use.
+    return templating.template_update(template=instance, **(fields | {"name": data["name"] or None}))
 
 
 @operator_required
@@ -46,7 +47,7 @@ def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         except ApplicationError as exc:
             form.add_service_errors(exc.extra.get("fields") or {None: [exc.message]})
         else:
-            messages.success(request, f"Modelo “{template.name}” salvo.")
+            messages.success(request, f"Modelo “{template.display_name}” salvo.")
             return redirect("dashboard:template-edit", pk=template.pk)
     ctx = {
         "form": form,
