@@ -184,6 +184,7 @@ def measure_pages(facts: dict, repeat: int) -> dict:
         "search CPF with punctuation": f"/painel/devedores/?q={cpf[:3]}.{cpf[3:6]}.{cpf[6:9]}-{cpf[9:]}",
         "search reference 'fat-0031337'": "/painel/devedores/?q=fat-0031337",
         "debtor page (30 charges, 400 messages)": f"/painel/devedores/{facts['heavy']}/",
+        "its timeline (htmx, on load)": f"/painel/devedores/{facts['heavy']}/linha-do-tempo/",
     }
     results = {name: measure(http, url, repeat) for name, url in pages.items()}
     return results
