@@ -463,4 +463,4 @@ class SuppressionLiftAdmin(admin.ModelAdmin):
 
 # Payments, Pix charges, the PSP's notifications and the payments queue have their own modules (this one is
 # near the size limit).
-from billing import admin_payment_issues, admin_payments  # noqa: E402, F401
+from billing import admin_payment_issues, admin_payments, admin_receipts  # noqa: E402, F401

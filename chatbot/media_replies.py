@@ -66,15 +66,30 @@ def media_decision(
     return Decision(reply=reply(FILE_REPLY_KEY), actions=[Action(ActionKind.FLAG, {"reason": FILE_FLAG})])
 
 
-def with_file_flag(decision: Decision) -> Decision:
-    """A file with a caption: the policy answers the caption; a person still looks at the file."""
-    if any(a.kind in (ActionKind.FLAG, ActionKind.HANDOFF) for a in decision.actions):
-        return decision
+def with_file_flag(decision: Decision, attachment=None) -> Decision:
+    """A file with a caption: the policy answers the caption; a person still looks at the file. A caption
+    claiming the payment ("paguei, segue o comprovante") makes the picture/PDF the receipt: it is read too."""
+    actions = list(decision.actions)
+    claim = next((a for a in actions if a.kind == ActionKind.CLAIM_PAYMENT), None)
+    if claim is not None and _readable(attachment):
+        params = {"attachment_id": attachment.pk, "charge_id": claim.params.get("charge_id")}
+        actions.append(Action(ActionKind.CHECK_RECEIPT, params))
+    if not any(a.kind in (ActionKind.FLAG, ActionKind.HANDOFF) for a in actions):
+        actions.append(Action(ActionKind.FLAG, {"reason": FILE_WITH_TEXT_FLAG}))
     return Decision(
         reply=decision.reply,
-        actions=[*decision.actions, Action(ActionKind.FLAG, {"reason": FILE_WITH_TEXT_FLAG})],
+        actions=actions,
         context_updates=decision.context_updates,
         handoff=decision.handoff,
+        acted_as=decision.acted_as,
+    )
+
+
+def _readable(attachment) -> bool:
+    return (
+        attachment is not None
+        and attachment.status == Attachment.Status.STORED
+        and attachment.kind in (Attachment.Kind.IMAGE, Attachment.Kind.PDF)
     )
 
 
@@ -97,5 +112,5 @@ def media_turn(conversation, attachment, *, context: dict[str, Any], now: dt.dat
         context=context,
         now=now,
         opted_out=bool(client is not None and client.opted_out_at),
-        attachment_id=attachment.pk if attachment.status == Attachment.Status.STORED else None,
+        attachment_id=attachment.pk if _readable(attachment) else None,
     )

@@ -36,3 +36,13 @@ def test_a_picture_after_ja_paguei_queues_one_receipt_check(
 def test_a_file_nobody_asked_for_is_not_read(classified, waha, conversation):
     media.send_file(conversation, "pdf")
     assert not ReceiptCheck.objects.exists()
+
+
+def test_a_picture_with_a_caption_claiming_the_payment_is_read_too(classified, waha, conversation):
+    message = media.send_file(conversation, "image", caption="já paguei, segue o comprovante")
+    assert ReceiptCheck.objects.get().attachment == message.attachment
+
+
+def test_a_picture_with_another_caption_is_not_read(classified, waha, conversation):
+    media.send_file(conversation, "image", caption="quero parcelar")
+    assert not ReceiptCheck.objects.exists()
