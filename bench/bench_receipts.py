@@ -131,82 +131,98 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def run(out: Path, labels: list[dict]) -> dict:
-    psp = {
-        label["real"]["e2eid"]: Decimal(label["real"]["amount"])
-        for label in labels
-        if label["real"]["to_creditor"]
+class Tally:
+    """Per-field accuracy (overall and per layout/format/theme) and the fakes' and genuine receipts' fate."""
+
+    def __init__(self, labels: list[dict]):
+        self.psp = {
+            label["real"]["e2eid"]: Decimal(label["real"]["amount"])
+            for label in labels
+            if label["real"]["to_creditor"]
+        }
+        self.right: dict[str, int] = defaultdict(int)
+        self.by_group: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.misses: list[dict] = []
+        self.fakes = {
+            "total": 0,
+            "flagged_offline": 0,
+            "flagged_psp": 0,
+            "flagged_either": 0,
+            "settled_psp": 0,
+        }
+        self.genuine = {"total": 0, "flagged_offline": 0, "flagged_psp": 0}
+
+    def add(self, label: dict, reading) -> None:
+        data = reading.as_json()
+        groups = (label["layout"], label["format"], "dark" if label["dark"] else "light")
+        for group in groups:
+            self.by_group[group]["n"] += 1
+        for field in FIELDS:
+            ok = same(field, data[field], label["shown"][field])
+            self.right[field] += ok
+            for group in groups:
+                self.by_group[group][field] += ok
+            if not ok and field in TARGETS:
+                shown = label["shown"][field]
+                self.misses.append(
+                    {"file": label["file"], "field": field, "read": data[field], "shown": shown}
+                )
+        offline = offline_verdict(reading, label)
+        flagged_psp, settled = psp_verdict(reading, self.psp)
+        bucket = self.fakes if label["fake"] else self.genuine
+        bucket["total"] += 1
+        bucket["flagged_offline"] += offline
+        bucket["flagged_psp"] += flagged_psp
+        if label["fake"]:
+            self.fakes["flagged_either"] += offline or flagged_psp
+            self.fakes["settled_psp"] += settled
+
+    def results(self, n: int) -> dict:
+        return {
+            "receipts": n,
+            "accuracy": {field: round(self.right[field] / n, 4) for field in FIELDS},
+            "targets_met": {field: self.right[field] / n >= target for field, target in TARGETS.items()},
+            "by_group": {
+                g: {k: (v if k == "n" else round(v / c["n"], 3)) for k, v in c.items()}
+                for g, c in self.by_group.items()
+            },
+            "fakes": self.fakes,
+            "genuine": self.genuine,
+            "misses": self.misses,
+        }
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(median(values), 3),
+        "p95": round(percentile(values, 95), 3),
+        "max": round(max(values), 3),
     }
-    right: dict[str, int] = defaultdict(int)
-    by_group: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    seconds, cpu_seconds, misses = [], [], []
+
+
+def run(out: Path, labels: list[dict]) -> dict:
+    tally = Tally(labels)
+    seconds, cpu_seconds = [], []
     baseline_mb = _rss_kb(os.getpid()) / 1024
     sampler = MemorySampler()
     sampler.start()
-    fakes = {"total": 0, "flagged_offline": 0, "flagged_psp": 0, "flagged_either": 0, "settled_psp": 0}
-    genuine = {"total": 0, "flagged_offline": 0, "flagged_psp": 0}
     for label in labels:
         started, cpu = time.perf_counter(), _cpu()
         reading = read_receipt(out / label["file"])
         seconds.append(time.perf_counter() - started)
         cpu_seconds.append(_cpu() - cpu)
-        data = reading.as_json()
-        for group in (label["layout"], label["format"], "dark" if label["dark"] else "light"):
-            by_group[group]["n"] += 1
-        for field in FIELDS:
-            ok = same(field, data[field], label["shown"][field])
-            right[field] += ok
-            for group in (label["layout"], label["format"], "dark" if label["dark"] else "light"):
-                by_group[group][field] += ok
-            if not ok and field in TARGETS:
-                misses.append(
-                    {
-                        "file": label["file"],
-                        "field": field,
-                        "read": data[field],
-                        "shown": label["shown"][field],
-                    }
-                )
-        offline = offline_verdict(reading, label)
-        flagged_psp, settled = psp_verdict(reading, psp)
-        bucket = fakes if label["fake"] else genuine
-        bucket["total"] += 1
-        bucket["flagged_offline"] += offline
-        bucket["flagged_psp"] += flagged_psp
-        if label["fake"]:
-            fakes["flagged_either"] += offline or flagged_psp
-            fakes["settled_psp"] += settled
+        tally.add(label, reading)
     sampler.stop.set()
     sampler.join()
-    n = len(labels)
-    return {
-        "receipts": n,
-        "accuracy": {field: round(right[field] / n, 4) for field in FIELDS},
-        "targets_met": {field: right[field] / n >= target for field, target in TARGETS.items()},
-        "by_group": {
-            g: {k: (v if k == "n" else round(v / c["n"], 3)) for k, v in c.items()}
-            for g, c in by_group.items()
-        },
-        "fakes": fakes,
-        "genuine": genuine,
-        "seconds": {
-            "p50": round(median(seconds), 3),
-            "p95": round(percentile(seconds, 95), 3),
-            "max": round(max(seconds), 3),
-            "total": round(sum(seconds), 1),
-        },
-        "cpu_seconds": {
-            "p50": round(median(cpu_seconds), 3),
-            "p95": round(percentile(cpu_seconds, 95), 3),
-            "max": round(max(cpu_seconds), 3),
-        },
+    return tally.results(len(labels)) | {
+        "seconds": _spread(seconds) | {"total": round(sum(seconds), 1)},
+        "cpu_seconds": _spread(cpu_seconds),
         "peak_memory_mb": {
             "python_before_reading": round(baseline_mb, 1),
             "python_peak": round(sampler.peak_self / 1024, 1),
             "largest_child": round(sampler.peak_child / 1024, 1),
             "worker_total": round(sampler.peak_total / 1024, 1),
         },
-        "misses": misses,
     }
 
 
