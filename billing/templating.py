@@ -21,6 +21,7 @@ import string
 from dataclasses import dataclass
 from decimal import Decimal
 
+from babel.dates import format_date
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -31,8 +32,10 @@ from billing.compliance import template_compliance_warnings
 from billing.models import Charge, Client, MessageTemplate
 from billing.money import format_brl
 from billing.payments.pix_charges import PAYABLE_STATUSES, amount_owed, message_pix_code, static_code
+from billing.payments.schedule import add_months
 from billing.phones import format_phone
 from chatbot.pix import PixError, pix_payload
+from cobranca import clock
 from cobranca.exceptions import ApplicationError
 from cobranca.masking import mask_phone
 
@@ -290,27 +293,32 @@ def _static_pix(charge: Charge) -> str:
         return ""
 
 
-def _sample_pix() -> str:
-    """A well-formed static BR Code (a made-up CPF key) standing in for a debtor's code in previews."""
-    return pix_payload(
-        key="12345678909", name="Credor Exemplo", city="SAO PAULO", amount=Decimal("150.50"), txid="EXEMPLO"
-    )
+SAMPLE_DUE_IN_DAYS = 3  # previews' sample charge is due this long after the clock's today (never a dated day)
 
 
 def sample_context(now: dt.datetime | None = None) -> dict[str, str]:
-    """Sample values for previews in the template editor."""
+    """Sample values for previews in the template editor, dated from `now` (default: cobranca.clock)."""
+    now = now or clock.now()
+    today = now.astimezone(timezone.get_default_timezone()).date()
+    due = today + dt.timedelta(days=SAMPLE_DUE_IN_DAYS)
+    months = (due, add_months(due, 1))
+    charges = [(f"Mensalidade de {format_date(d, 'MMMM', locale='pt_BR')}", d) for d in months]
+    amount = Decimal("150.50")
+    lines = [charge_line(description=d, amount=amount, due_date=when, today=today) for d, when in charges]
     context = {
         "name": "Maria da Silva",
         "first_name": "Maria",
-        "amount": format_brl(Decimal("150.50")),
+        "amount": format_brl(amount),
         "phone": format_phone("+5511987654321"),
-        "due_date": "15/01/2026",
-        "description": "Mensalidade de janeiro",
-        "days_overdue": "5",
-        "charges_list": "• Mensalidade de janeiro: R$ 150,50, venceu em 15/01/2026\n"
-        "• Mensalidade de fevereiro: R$ 150,50, vence em 15/02/2026",
-        "charges_total": format_brl(Decimal("301.00")),
-        "pix": _sample_pix(),
+        "due_date": f"{due:%d/%m/%Y}",
+        "description": charges[0][0],
+        "days_overdue": "0",  # the same sample charge: not due yet
+        "charges_list": "\n".join(lines),
+        "charges_total": format_brl(amount * 2),
+        # A well-formed static BR Code (a made-up CPF key) standing in for a debtor's code.
+        "pix": pix_payload(
+            key="12345678909", name="Credor Exemplo", city="SAO PAULO", amount=amount, txid="EXEMPLO"
+        ),
     }
     context.update(_creditor_context())
     context.update(_clock_context(now))
@@ -428,11 +436,10 @@ def _check_template(*, name: str, body: str, instance: MessageTemplate | None = 
 
 
 def template_slug_for(title: str) -> str:
-    """A free slug for a template named `title` by a person: "Cobrança à vista" → cobranca-a-vista, then
-    cobranca-a-vista-2… past the names taken and the reserved ones (one query)."""
+    """A free slug for a template named in words: "Cobrança à vista" → cobranca-a-vista, else -2, -3…"""
     base = slugify(title)[:90].strip("-") or "modelo"
-    taken = set(MessageTemplate.objects.filter(name__startswith=base).values_list("name", flat=True))
-    taken |= RESERVED_NAMES
+    names = MessageTemplate.objects.filter(name__startswith=base).values_list("name", flat=True)
+    taken = RESERVED_NAMES | set(names)
     candidate, n = base, 1
     while candidate in taken:
         n += 1

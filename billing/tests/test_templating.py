@@ -70,7 +70,7 @@ def test_rendering_an_invalid_body_raises_instead_of_evaluating_it():
 def test_sample_context_fills_every_variable_for_previews():
     text = template_render(body="{name} {amount} {due_date}", context=sample_context(NOW))
 
-    assert text == "Maria da Silva R$ 150,50 15/01/2026"
+    assert text == "Maria da Silva R$ 150,50 23/01/2026"  # due 3 days after NOW
 
 
 @pytest.mark.django_db
