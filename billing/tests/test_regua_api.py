@@ -240,7 +240,11 @@ def test_the_dashboard_finds_a_charge_by_the_debtors_name(op_client):
 
     html = page.content.decode()
     assert "não encontrada" not in html
-    assert 'id="lembretes-cobranca"' in html and "Mensalidade de março · João da Silva" in html
+    assert (
+        'id="lembretes-cobranca"' in html
+        and "Mensalidade de março · <a href=" in html
+        and 'class="debtor-link">João da Silva</a>' in html
+    )
     assert 'id="escolha-cobranca"' not in html
 
 
@@ -250,7 +254,7 @@ def test_the_dashboard_finds_a_charge_by_phone_in_any_format(op_client):
 
     for typed in ("(11) 98765-0002", "11 8765-0002", "650002"):
         html = op_client.get("/painel/regua/", {"cobranca": typed}).content.decode()
-        assert "Plano anual · Ana Lima" in html, typed
+        assert "Plano anual · <a href=" in html and 'class="debtor-link">Ana Lima</a>' in html, typed
 
 
 def _queries(op_client, params) -> int:
@@ -283,7 +287,11 @@ def test_several_matches_are_listed_to_pick_one(op_client):
 
     chosen = op_client.get("/painel/regua/", {"cobranca": "João da", "escolha": first.pk})
     html = chosen.content.decode()
-    assert 'id="lembretes-cobranca"' in html and "Parcela 1 · João da Silva" in html
+    assert (
+        'id="lembretes-cobranca"' in html
+        and "Parcela 1 · <a href=" in html
+        and 'class="debtor-link">João da Silva</a>' in html
+    )
 
 
 def test_an_id_still_finds_its_charge_and_nothing_found_says_so(op_client):
