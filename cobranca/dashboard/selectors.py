@@ -273,30 +273,50 @@ def painel_charts(
 # --- Cobrança
 
 
-def campaigns_with_counts(qs: QuerySet[Campaign] | None = None) -> QuerySet[Campaign]:
-    """Campaigns with their dispatch counts per outcome, in one query for the whole list."""
-    qs = Campaign.objects.all() if qs is None else qs
-    return qs.select_related("template").annotate(
-        n_total=Count("dispatches"),
-        n_pending=Count("dispatches", filter=Q(dispatches__status__in=[DS.PENDING, DS.SENDING])),
-        n_sent=Count("dispatches", filter=Q(dispatches__status__in=SENT_STATUSES)),
-        n_failed=Count("dispatches", filter=Q(dispatches__status__in=[DS.FAILED, DS.UNKNOWN])),
-        n_skipped=Count("dispatches", filter=Q(dispatches__status=DS.SKIPPED)),
-    )
+_COUNT_GROUPS = {
+    "n_pending": (DS.PENDING, DS.SENDING),
+    "n_sent": SENT_STATUSES,
+    "n_failed": (DS.FAILED, DS.UNKNOWN),
+    "n_skipped": (DS.SKIPPED,),
+}
 
 
-def active_campaigns() -> QuerySet[Campaign]:
+def campaigns_with_counts(qs: QuerySet[Campaign]) -> list[Campaign]:
+    """The campaigns of `qs` (ordered and sliced by the caller) with their dispatch counts per outcome:
+    `n_total`, `n_pending`, `n_sent`, `n_failed`, `n_skipped`. Two queries for the whole list: the counts
+    come from one GROUP BY over the (campaign, status) index; a JOIN with COUNT(FILTER) per campaign read
+    every dispatch row instead (0.5 s for 30 campaigns and 100,000 dispatches)."""
+    campaigns = list(qs.select_related("template"))
+    counts: dict[int, dict[str, int]] = {c.pk: {} for c in campaigns}
+    for row in (
+        Dispatch.objects.filter(campaign_id__in=list(counts))
+        .values("campaign_id", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        counts[row["campaign_id"]][row["status"]] = row["n"]
+    for campaign in campaigns:
+        by_status = counts[campaign.pk]
+        campaign.n_total = sum(by_status.values())
+        for name, statuses in _COUNT_GROUPS.items():
+            setattr(campaign, name, sum(by_status.get(status, 0) for status in statuses))
+    return campaigns
+
+
+def active_campaigns() -> list[Campaign]:
     return campaigns_with_counts(
         Campaign.objects.filter(
             status__in=[Campaign.Status.DRAFT, *Campaign.ACTIVE_STATUSES, Campaign.Status.PAUSED]
-        )
-    ).order_by("-created_at")
+        ).order_by("-created_at")
+    )
 
 
-def finished_campaigns(limit: int = 50) -> QuerySet[Campaign]:
+def finished_campaigns(limit: int = 50) -> list[Campaign]:
     return campaigns_with_counts(
-        Campaign.objects.filter(status__in=[Campaign.Status.COMPLETED, Campaign.Status.CANCELLED])
-    ).order_by("-finished_at", "-created_at")[:limit]
+        Campaign.objects.filter(status__in=[Campaign.Status.COMPLETED, Campaign.Status.CANCELLED]).order_by(
+            "-finished_at", "-created_at"
+        )[:limit]
+    )
 
 
 def campaign_problem_dispatches(campaign: Campaign, limit: int = 200) -> QuerySet[Dispatch]:
