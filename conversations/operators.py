@@ -107,7 +107,10 @@ def conversation_send_refusal(conversation: Conversation) -> str:
     (billing.suppression: forgotten, opted out, wrong number, not on WhatsApp, listed number). A chat
     without a client is checked against the suppression list by its number."""
     if conversation.client is not None:
-        return client_suppression_reason(conversation.client)
+        # `client_listed`: annotated by conversations.selectors.conversation_for_page (saves a query).
+        return client_suppression_reason(
+            conversation.client, listed=getattr(conversation, "client_listed", None)
+        )
     if is_suppressed(conversation.chat_id):
         return REASON_LISTED
     return ""

@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from billing.models import Client
-from billing.suppression import is_suppressed
+from billing.suppression import annotate_suppressed, is_suppressed
 from conversations.models import Conversation, Message, ReadMarker
 
 
@@ -210,6 +210,14 @@ def with_unread(qs: QuerySet[Conversation], user) -> QuerySet[Conversation]:
     subquery per row, on the message index; no query per conversation)."""
     counted = _unread_messages().order_by().annotate(n=Func(Value(1), function="COUNT")).values("n")[:1]
     return with_read_upto(qs, user).annotate(unread_count=Coalesce(Subquery(counted), Value(0)))
+
+
+def conversation_for_page(*, user) -> QuerySet[Conversation]:
+    """Conversations as the chat page reads one: with client and owner, `read_upto` for `user` (None: never
+    opened) and `client_listed` (the client's number is on the suppression list, for
+    `conversations.operators.conversation_send_refusal`), all in the one query."""
+    qs = with_read_upto(Conversation.objects.select_related("client", "assigned_to"), user, default=None)
+    return annotate_suppressed(qs, prefix="client__", name="client_listed")
 
 
 def inbox_counts(user) -> dict[str, dict[str, int]]:

@@ -394,3 +394,46 @@ def test_the_conversation_page_stays_within_the_query_budget_with_everything_on_
         MessageFactory(conversation=conversation)
     with django_assert_max_num_queries(MAX_QUERIES):
         assert len(_rows(client.get(reverse("dashboard:inbox")).content.decode())) == 23
+
+
+def test_the_polled_chat_marks_new_messages_read_and_refreshes_the_nav_badge(ana, world):
+    conversation = world["conversation"]
+    client = _login(ana)
+    client.post(
+        reverse("dashboard:conversation-assign", args=[conversation.pk]), {"para": "eu", "esperado": ""}
+    )
+    client.get(reverse("dashboard:conversation", args=[conversation.pk]))
+    MessageFactory(conversation=conversation, body="mais uma coisa")
+    # Hers now, plus the unknown number waiting for a person.
+    assert 'data-count="2"' in client.get(reverse("dashboard:inbox")).content.decode()
+    polled = client.get(reverse("dashboard:conversation", args=[conversation.pk]), HTTP_HX_REQUEST="true")
+    html = polled.content.decode()
+    assert "mais uma coisa" in html
+    assert 'id="nav-unread"' in html and 'hx-swap-oob="true"' in html and 'data-count="1"' in html
+
+
+def test_the_admin_refuses_a_canned_reply_with_an_unknown_variable(world):
+    admin = User.objects.create_superuser("chefe", password="x")
+    client = _login(admin)
+    url = reverse("admin:conversations_cannedreply_add")
+    response = client.post(url, {"title": "Ruim", "body": "Olá {nomee}", "is_active": "on"})
+    assert response.status_code == 200
+    assert "Você quis dizer {nome}?" in response.content.decode()
+    response = client.post(url, {"title": "Boa", "body": "Olá {nome}", "is_active": "on"})
+    assert response.status_code == 302
+    assert CannedReply.objects.get().created_by == admin
+
+
+def test_a_listed_number_disables_the_chats_send_buttons_and_says_why(ana, world, waha):
+    from billing.suppression import REASON_LISTED, suppress
+
+    conversation = world["conversation"]
+    suppress(conversation.client.phone, reason="opt_out")
+    # Only the list remembers it (the client's own flag cleared): the page's annotation must catch it.
+    type(conversation.client).objects.filter(pk=conversation.client_id).update(opted_out_at=None)
+    client = _login(ana)
+    page = client.get(reverse("dashboard:conversation", args=[conversation.pk])).content.decode()
+    assert f"Esta conversa não pode receber mensagens: {REASON_LISTED}." in page
+    assert re.search(r'id="send-reply" disabled', page) and re.search(r'id="send-pix" disabled', page)
+    client.post(reverse("dashboard:conversation-reply", args=[conversation.pk]), {"texto": "Oi"})
+    assert waha.sent == []

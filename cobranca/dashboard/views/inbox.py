@@ -80,12 +80,7 @@ def _chat_context(conversation: Conversation) -> dict[str, Any]:
 @operator_required
 @require_GET
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = get_object_or_404(
-        conversation_selectors.with_read_upto(
-            Conversation.objects.select_related("client", "assigned_to"), request.user, default=None
-        ),
-        pk=pk,
-    )
+    conversation = get_object_or_404(conversation_selectors.conversation_for_page(user=request.user), pk=pk)
     ctx = _chat_context(conversation)
     # Opening the page (and each refresh of its messages) marks what the operator has now seen as read.
     if ctx["history"]:
