@@ -33,7 +33,10 @@ def revoke_access_token(token) -> None:
     jti, exp = token.get("jti"), token.get("exp")
     if not jti or not exp:
         return
-    cache.set(REVOKED_ACCESS_PREFIX + str(jti), 1, timeout=max(int(exp - time.time()), 1))
+    try:
+        cache.set(REVOKED_ACCESS_PREFIX + str(jti), 1, timeout=max(int(exp - time.time()), 1))
+    except Exception as exc:  # noqa: BLE001 - the refresh token is blacklisted all the same
+        logger.bind(security=True).error("security.token_revocation_unavailable error={}", type(exc).__name__)
 
 
 class RevocableJWTAuthentication(JWTAuthentication):
@@ -41,9 +44,19 @@ class RevocableJWTAuthentication(JWTAuthentication):
 
     def get_validated_token(self, raw_token):
         token = super().get_validated_token(raw_token)
-        if cache.get(REVOKED_ACCESS_PREFIX + str(token.get("jti"))):
+        if _logged_out(token):
             raise InvalidToken({"detail": "Token encerrado (logout).", "code": "token_not_valid"})
         return token
+
+
+def _logged_out(token) -> bool:
+    """Whether a logout ended this token. A cache that cannot answer (its table missing, Redis down) lets
+    the token through, as the rate limiter does: a signed, unexpired token beats a whole API down."""
+    try:
+        return bool(cache.get(REVOKED_ACCESS_PREFIX + str(token.get("jti"))))
+    except Exception as exc:  # noqa: BLE001 - any cache backend's failure
+        logger.bind(security=True).error("security.token_revocation_unavailable error={}", type(exc).__name__)
+        return False
 
 
 class RevocableJWTScheme(SimpleJWTScheme):
