@@ -275,13 +275,12 @@ def template_context(
             description=charge.description, amount=charge.amount, due_date=charge.due_date, today=today
         )
         context["charges_total"] = format_brl(charge.amount)
-        context["pix"] = _static_pix(charge)
+    # {pix} is filled only where a body uses it (template_render, template_preview): it costs queries.
     return context
 
 
 def _static_pix(charge: Charge) -> str:
-    """The static code for what the charge owes now (no PSP call: previews and contexts use it);
-    `template_render` swaps it for the cobv's with PIX_PROVIDER=api_pix when the body uses {pix}."""
+    """The static code for what the charge owes now, for previews (no PSP call, no cobv created)."""
     if charge.status not in PAYABLE_STATUSES:
         return ""
     _installment, amount = amount_owed(charge)
@@ -403,6 +402,8 @@ def template_preview(
     context = sample_context(now)
     if client is not None:
         real = template_context(charge=charge, client=client, now=now)
+        if charge is not None and "pix" in template_variables(body):
+            real["pix"] = _static_pix(charge)  # never the PSP's: a preview creates no cobv
         if not full_contact:
             real["phone"] = mask_phone(client.phone)
         context.update({k: v for k, v in real.items() if v or charge is not None})
