@@ -4,13 +4,16 @@ stores the message and lets the bot answer (sent back to the simulator). Then, a
 the operator finds the debtor (the nav's search box by phone in a Brazilian format; the Devedores page by
 CPF with punctuation), opens his page, reads the reply and the bot's answer in the timeline, and marks a
 charge paid (confirmed in the browser's dialog): the charge reads "paga" with its history, the database
-agrees, and no page logged a console error.
+agrees. Desktop downloads the LGPD export; the phone opens the conversation from the debtor. No page logged a
+console error.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -114,6 +117,13 @@ def test_the_operator_finds_the_debtor_after_his_reply_and_marks_a_charge_paid(
         shots.take("debtor-after-reply-desktop")
         _mark_paid(page, november)
         shots.take("marked-paid-desktop")
+        # The LGPD export downloads after its confirmation: the person's data as JSON.
+        page.once("dialog", lambda dialog: dialog.accept())
+        with page.expect_download() as download:
+            page.locator("#debtor-export").click()
+        exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+        assert exported["client"]["document"] == "52998224725"
+        assert download.value.suggested_filename == f"titular-{client.pk}.json"
 
         # Phone: the Devedores page's own search, by CPF with its punctuation.
         phone = open_session(browser, live_server.url, "phone")
@@ -130,6 +140,10 @@ def test_the_operator_finds_the_debtor_after_his_reply_and_marks_a_charge_paid(
         _mark_paid(page, december)
         expect(page.locator("#debtor-open-amount")).to_have_text("R$ 0,00")
         shots.take("marked-paid-phone")
+        # From the debtor to his conversation in the inbox.
+        page.locator("#debtor-open-conversation").click()
+        expect(page.locator("#chat-messages")).to_contain_text("me manda o pix")
+        shots.take("conversation-from-debtor-phone")
     finally:
         cluster.stop()
         for session in (desktop, phone):
