@@ -44,6 +44,10 @@ class Conversation(models.Model):
     last_message_at = models.DateTimeField(
         verbose_name="última mensagem em", null=True, blank=True, db_index=True
     )
+    # The newest debtor message's id, kept by `conversations.recording._create_message`: "unread for a user"
+    # is then one comparison with his ReadMarker instead of a search of the messages per conversation (the
+    # inbox's view counts and the nav badge scan every conversation).
+    last_inbound_id = models.BigIntegerField("última mensagem do devedor (id)", null=True, blank=True)
     created_at = models.DateTimeField(verbose_name="criada em", auto_now_add=True)
 
     class Meta:

@@ -54,6 +54,13 @@ def _touch(conversation_id: int, at: dt.datetime) -> None:
     ).update(last_message_at=at)
 
 
+def _touch_inbound(conversation_id: int, message_id: int) -> None:
+    """Conversation.last_inbound_id moves forward only (two webhooks of one chat may commit out of order)."""
+    Conversation.objects.filter(pk=conversation_id).filter(
+        Q(last_inbound_id__isnull=True) | Q(last_inbound_id__lt=message_id)
+    ).update(last_inbound_id=message_id)
+
+
 def _get_or_create_conversation(
     *, chat_ids: list[str], client: Client | None, session_name: str
 ) -> Conversation:
@@ -175,7 +182,10 @@ def _create_message(**fields) -> tuple[Message, bool]:
     waha_id = fields.get("waha_id")
     try:
         with transaction.atomic():
-            return Message.objects.create(**fields), True
+            message = Message.objects.create(**fields)
+            if message.direction == Message.Direction.IN:
+                _touch_inbound(message.conversation_id, message.pk)
+            return message, True
     except IntegrityError:
         if not waha_id:
             raise

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, Func, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, F, Func, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
@@ -220,15 +220,20 @@ def conversation_for_page(*, user) -> QuerySet[Conversation]:
     return annotate_suppressed(qs, prefix="client__", name="client_listed")
 
 
+def _has_unread() -> Q:
+    # On a queryset annotated by `with_read_upto`: the newest debtor message is past what the user saw.
+    return Q(last_inbound_id__gt=F("read_upto"))
+
+
 def inbox_counts(user) -> dict[str, dict[str, int]]:
     """Per view (mine, unassigned, all): how many conversations, and how many with unread messages for
-    `user`. One query."""
-    qs = with_read_upto(Conversation.objects.all(), user).annotate(has_unread=Exists(_unread_messages()))
+    `user`. One query: a scan of the conversations with one marker lookup each (`last_inbound_id`)."""
+    qs = with_read_upto(Conversation.objects.all(), user)
     aggregates = {}
     for view in VIEWS:
         key = view.replace("-", "_")
         aggregates[f"{key}_total"] = Count("pk", filter=view_q(view, user))
-        aggregates[f"{key}_unread"] = Count("pk", filter=view_q(view, user) & Q(has_unread=True))
+        aggregates[f"{key}_unread"] = Count("pk", filter=view_q(view, user) & _has_unread())
     row = qs.aggregate(**aggregates)
     return {
         view: {
@@ -245,7 +250,7 @@ def unread_for_nav(user) -> int:
     assistant answers them. One query."""
     waiting = Q(assigned_to__isnull=True) & (Q(needs_attention=True) | Q(state=Conversation.State.HUMAN))
     qs = Conversation.objects.filter(Q(assigned_to_id=getattr(user, "pk", None)) | waiting)
-    return with_read_upto(qs, user).filter(Exists(_unread_messages())).count()
+    return with_read_upto(qs, user).filter(_has_unread()).count()
 
 
 def _percentile(values: list[float], pct: float) -> float | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import factory
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.tests.factories import ClientFactory
@@ -26,3 +27,11 @@ class MessageFactory(factory.django.DjangoModelFactory):
     author = Message.Author.DEBTOR
     body = "ja paguei"
     sent_at = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def _last_inbound(obj, create, extracted, **kwargs):
+        # What conversations.recording does for a debtor's message: the inbox's unread counts read it.
+        if create and obj.direction == Message.Direction.IN:
+            Conversation.objects.filter(pk=obj.conversation_id).filter(
+                Q(last_inbound_id__isnull=True) | Q(last_inbound_id__lt=obj.pk)
+            ).update(last_inbound_id=obj.pk)

@@ -392,3 +392,16 @@ def test_two_operators_assigning_at_the_same_instant_leave_exactly_one_owner():
     assert len(won) == 1 and len(refused) == 1
     assert conversation.assigned_to_id == won[0]
     assert AuditLog.objects.filter(action="conversation.assign").count() == 1
+
+
+def test_a_recorded_debtor_message_is_what_the_unread_counts_compare_with(ana):
+    from conversations import services
+
+    conversation = ConversationFactory()
+    message = services.message_record_inbound(conversation=conversation, body="oi", sent_at=timezone.now())
+    services.message_record_outbound(conversation=conversation, body="olá", author="bot", waha_id="true_x_9")
+    conversation.refresh_from_db()
+    assert conversation.last_inbound_id == message.pk
+    assert selectors.inbox_counts(ana)["todas"] == {"total": 1, "unread": 1}
+    inbox.conversation_mark_read(conversation=conversation, user=ana, upto_message_id=message.pk)
+    assert selectors.inbox_counts(ana)["todas"] == {"total": 1, "unread": 0}

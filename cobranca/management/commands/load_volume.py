@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from billing.models import (
@@ -325,3 +326,8 @@ class _Builder:
                     )
                 )
         self._bulk(Message, messages)
+        # What conversations.recording keeps per debtor message, for the inbox's unread counts.
+        newest = Message.objects.filter(conversation=OuterRef("pk"), direction=Message.Direction.IN).order_by(
+            "-pk"
+        )
+        Conversation.objects.update(last_inbound_id=Subquery(newest.values("pk")[:1]))
