@@ -68,3 +68,59 @@ def test_a_pix_paid_at_the_psp_pays_the_charge_through_the_real_worker(
         payment = Payment.objects.get(charge=charge)
         assert payment.txid == cobv.txid and payment.amount == charge.amount
     assert max(latencies) < 10, latencies
+
+
+def test_kill_9_while_confirming_loses_nothing_and_pays_once(
+    pix_settings, pix_simulator, live_server, tmp_path, monkeypatch
+):
+    """The worker is inside `GET /pix/{e2eid}` (the PSP answers late) when the whole cluster is killed: the
+    notification stays pending, nothing is paid; a new cluster, handed the notification by the sweep, pays the
+    charge once."""
+    from billing.payments.pix_notifications import pix_notifications_sweep
+    from cobranca.testing import use_fresh_queue
+
+    pix_settings.PIX_WEBHOOK_TOKEN = TOKEN
+    call_command("pix_register_webhook", base_url=live_server.url)
+    charge = ChargeFactory(client=ClientFactory(document="52998224725"), amount=D("99.90"))
+    cobv = cobv_ensure(charge=charge)
+    env = {
+        "PIX_PROVIDER": "api_pix",
+        "PIX_API_BASE_URL": pix_simulator.base_url,
+        "PIX_OAUTH_URL": pix_simulator.oauth_url,
+        "PIX_CLIENT_ID": pix_simulator.client_id,
+        "PIX_CLIENT_SECRET": pix_simulator.client_secret,
+        "PIX_WEBHOOK_TOKEN": TOKEN,
+    }
+    log = tmp_path / "q.log"
+    cluster = QCluster(waha_url="http://127.0.0.1:9", waha_key="", log_path=log, extra_env=env).start()
+    try:
+        wait_cluster_ready()
+        pix_simulator.faults(timeout=1, timeout_seconds=8)  # the next API call answers 8 s late
+        e2eid = pix_simulator.pay(cobv.txid)["pix"]["endToEndId"]
+        wait_until(
+            lambda: any(e2eid in str(r) for r in pix_simulator.snapshot()["requests"]),
+            timeout=30,
+            what="the worker asking the PSP about the Pix",
+        )
+        cluster.kill()
+        assert Charge.objects.get(pk=charge.pk).status == Charge.Status.OPEN
+        assert PixNotification.objects.get().status == "pending" and not Payment.objects.exists()
+
+        queue = use_fresh_queue(monkeypatch)
+        cluster = QCluster(
+            waha_url="http://127.0.0.1:9",
+            waha_key="",
+            log_path=log,
+            extra_env={**env, "Q_CLUSTER_NAME": queue},
+        ).start()
+        wait_cluster_ready()
+        notification = PixNotification.objects.get()
+        assert pix_notifications_sweep(now=notification.next_attempt_at) == 1  # what the minute's sweep does
+        wait_until(
+            lambda: Charge.objects.filter(pk=charge.pk, status=Charge.Status.PAID).exists(),
+            timeout=60,
+            what="the charge paid after the restart",
+        )
+    finally:
+        cluster.stop()
+    assert Payment.objects.count() == 1 and PixNotification.objects.get().status == "confirmed"

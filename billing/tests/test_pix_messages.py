@@ -116,3 +116,11 @@ def test_the_bot_asks_for_the_balance_after_a_partial_payment(psp, charge, pix_i
     cobv = PixCobv.objects.get()
     assert cobv.amount == D("100.00") and "R$ 100,00" in result["response"]
     assert cobv.pix_copia_e_cola in result["response"]
+
+
+def test_under_an_agreement_the_bots_pix_pays_the_next_open_installment(psp, charge, pix_intent):
+    billing_services.agreement_create(charge=charge, installments=2, first_due_date=timezone.localdate())
+    result = bot.bot_process_text(phone=charge.client.phone, text="me manda o pix")
+    cobv = PixCobv.objects.get()
+    assert cobv.installment.number == 1 and cobv.amount == D("75.25")
+    assert cobv.pix_copia_e_cola in result["response"] and "R$ 75,25" in result["response"]
