@@ -4,8 +4,8 @@ stores the message and lets the bot answer (sent back to the simulator). Then, a
 the operator finds the debtor (the nav's search box by phone in a Brazilian format; the Devedores page by
 CPF with punctuation), opens his page, reads the reply and the bot's answer in the timeline, and marks a
 charge paid (confirmed in the browser's dialog): the charge reads "paga" with its history, the database
-agrees. Desktop downloads the LGPD export; the phone opens the conversation from the debtor. No page logged a
-console error.
+agrees. Desktop sends the other charge's PIX (it reaches the simulator) and downloads the LGPD export; the
+phone opens the conversation from the debtor. No page logged a console error.
 """
 
 from __future__ import annotations
@@ -117,6 +117,12 @@ def test_the_operator_finds_the_debtor_after_his_reply_and_marks_a_charge_paid(
         shots.take("debtor-after-reply-desktop")
         _mark_paid(page, november)
         shots.take("marked-paid-desktop")
+        # "Enviar PIX" of the other charge: the bot's payment text, sent to the simulator as the operator.
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.locator(f"#cobranca-{december.pk} [data-action=pix]").click()
+        expect(page.locator(".alert-success")).to_contain_text("PIX da cobrança “Taxa de material” enviado")
+        assert any("PIX copia e cola (R$ 60,00)" in item["text"] for item in waha_simulator.outbox())
+        expect(page.locator("#debtor-timeline [data-author=operator]").first).to_contain_text("R$ 60,00")
         # The LGPD export downloads after its confirmation: the person's data as JSON.
         page.once("dialog", lambda dialog: dialog.accept())
         with page.expect_download() as download:
