@@ -172,7 +172,7 @@ def _parse(body: str, extra: tuple[str, ...] = ()) -> tuple[list[Piece], list[st
         elif field_name not in VARIABLES and field_name not in ALIASES and field_name not in extra:
             errors.append(
                 f"Variável desconhecida {shown}.{_suggest(field_name)} "
-                f"Disponíveis: {', '.join('{' + v + '}' for v in (*VARIABLES, *extra))}."
+                f"Disponíveis: {', '.join('{' + v + '}' for v in dict.fromkeys((*VARIABLES, *extra)))}."
             )
         else:
             pieces.append((literal, ALIASES.get(field_name, field_name), fallback))

@@ -124,7 +124,8 @@ def conversation_mark_read(
 def canned_variables() -> list[tuple[str, str]]:
     """(name, what it holds) of every variable a canned reply may use, for the editor's help."""
     pix = ("pix", "Código PIX copia e cola da cobrança escolhida")
-    skip = {"charges_list", "charges_total"}  # a chat answers about one charge
+    # A chat answers about one charge; {pix} is a template variable too, listed once with this label.
+    skip = {"charges_list", "charges_total", "pix"}
     return [*((name, label) for name, label in VARIABLES.items() if name not in skip), pix]
 
 
