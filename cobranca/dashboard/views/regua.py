@@ -28,18 +28,21 @@ ACTIONS = {
 
 # The 7-day forecast runs the planner once per day over every open charge: ~60 queries and seconds of
 # Python at 100,000 charges (docs/benchmarks.md). It is a forecast, so it is computed at most once per
-# CALENDAR_SECONDS and shared by every operator; the key changes with the day and with any change of a
-# régua (status, settings: `updated_at`), so pausing or turning one on shows at once.
+# CALENDAR_SECONDS and shared by every operator, with the results per step (4 queries per régua). The key
+# changes with the day and with any change of a régua (status, settings: `updated_at`), so pausing or
+# turning one on shows at once.
 CALENDAR_SECONDS = 120
 
 
-def _calendar(reguas) -> tuple[list[dict], dt.datetime]:
+def _forecast(reguas) -> tuple[list[dict], dict[int, list[dict]], dt.datetime]:
+    """The 7-day calendar, each régua's results per step, and when they were computed (cached together)."""
     key = "dashboard:regua-calendar:" + ":".join(
         [timezone.localdate().isoformat(), *(f"{r.pk}-{r.status}-{r.updated_at.timestamp()}" for r in reguas)]
     )
     cached = cache.get(key)
     if cached is None:
-        cached = (selectors.regua_calendar(days=7), timezone.now())
+        results = {regua.pk: selectors.regua_step_results(regua=regua) for regua in reguas}
+        cached = (selectors.regua_calendar(days=7), results, timezone.now())
         cache.set(key, cached, CALENDAR_SECONDS)
     return cached
 
@@ -48,8 +51,9 @@ def _calendar(reguas) -> tuple[list[dict], dt.datetime]:
 @require_GET
 def regua_page(request: HttpRequest) -> HttpResponse:
     reguas = list(selectors.regua_list())
+    calendar, results, calendar_at = _forecast(reguas)
     for regua in reguas:
-        regua.results = selectors.regua_step_results(regua=regua)
+        regua.results = results[regua.pk]
     lookup = (request.GET.get("cobranca") or "").strip()
     chosen = (request.GET.get("escolha") or "").strip()
     charge, reminders, matches, total = None, None, [], 0
@@ -69,7 +73,6 @@ def regua_page(request: HttpRequest) -> HttpResponse:
                 f"Nenhuma cobrança encontrada para “{lookup}”. Busque pelo nome do devedor, pelo telefone "
                 "ou pelo id da cobrança.",
             )
-    calendar, calendar_at = _calendar(reguas)
     if charge is not None:
         reminders = selectors.charge_reminders(charge=charge)
     elif chosen:
