@@ -28,6 +28,7 @@ TOOL_MEMORY = 512 * 1024 * 1024  # address space of each external program
 RASTER_LONG_SIDE = 2000  # pixels of the rasterised PDF page's long side, whatever its declared size
 OCR_WIDTH = 900  # text on phone screenshots is large: this width keeps it ~25-35 px high, and Tesseract fast
 TESSERACT_CONFIG = "--oem 1 --psm 4"
+INK_GAIN = 1.8  # how far from the background counts as full ink (1 / 1.8: 55 % of the way to black)
 
 
 def _limit_memory() -> None:  # runs in the child, before exec
@@ -131,6 +132,17 @@ def clean(image: Image.Image) -> Image.Image:
     return deskew(grey)
 
 
+def _ink_contrast(grey: Image.Image) -> Image.Image:
+    """Coloured text (an app's accent colour, worse in dark mode) turns mid-grey in grey scale: push every
+    pixel away from the background, so such text reads as dark as the rest. The background is the median.
+    For the page's reading only: the e2eid's re-read keeps the plain strokes (heavier ones blur I/1/l)."""
+    background = max(1, int(ImageStat.Stat(grey).median[0]))
+    table = [
+        round(255 * (1 - min(1.0, max(0.0, (background - v) / background) * INK_GAIN))) for v in range(256)
+    ]
+    return grey.point(table)
+
+
 def _for_ocr(image: Image.Image) -> Image.Image:
     """Resized so that phone-screen text is ~25-35 pixels high: small screenshots are enlarged, big ones
     shrunk (Tesseract's time grows with the pixels, not with the text)."""
@@ -179,7 +191,7 @@ def _tesseract_data(image: Image.Image, lang: str, config: str) -> dict:
 
 def ocr(image: Image.Image) -> tuple[str, float, list[str]]:
     """(text lines, mean word confidence 0–1, the end-to-end id re-read) of a cleaned picture."""
-    small = _for_ocr(image)
+    small = _ink_contrast(_for_ocr(image))
     data = _tesseract_data(small, "por", TESSERACT_CONFIG)
     lines: dict[tuple[int, int, int], list[int]] = {}
     confidences = []

@@ -206,9 +206,8 @@ def test_a_broken_pdf_is_refused_not_crashed(ocr_tools):
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     out = tmp_path_factory.mktemp("receipts")
-    labels = generate(
-        out, count=7, seed=1, creditor=CREDITOR, fake_rate=0
-    )  # the tuning seed: dark, rotated, both PDFs
+    # The tuning seed (never the bench's): its first six are one per layout, dark, rotated, both PDFs.
+    labels = generate(out, count=6, seed=1, creditor=CREDITOR, fake_rate=0)
     return out, labels
 
 
@@ -244,5 +243,5 @@ def test_generated_screenshots_and_pdfs_are_read(ocr_tools, generated):
         reading = read_receipt(out / label["file"]).as_json()
         for field in right:
             right[field] += reading[field] == label["shown"][field]
-    # Seven receipts, one per layout and one more: at most one miss per field.
+    # Six receipts, one per layout (dark, rotated, both kinds of PDF among them): at most one miss per field.
     assert all(count >= len(labels) - 1 for count in right.values()), right
