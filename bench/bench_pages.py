@@ -104,6 +104,8 @@ def _pages() -> list[tuple[str, str]]:
         ("Régua, lembretes de uma cobrança", reverse("dashboard:regua") + f"?escolha={charge.pk}"),
         ("Régua, busca", reverse("dashboard:regua") + "?cobranca=Silva"),
         ("Conversas", reverse("dashboard:inbox")),
+        ("Conversas, Minhas", reverse("dashboard:inbox") + "?vista=minhas"),
+        ("Conversas, Sem responsável", reverse("dashboard:inbox") + "?vista=sem-responsavel"),
         ("Conversa", reverse("dashboard:conversation", args=[conversation.pk])),
         ("Modelos", reverse("dashboard:templates")),
         ("Modelo", reverse("dashboard:template-edit", args=[template.pk])),

@@ -103,6 +103,8 @@ def test_the_three_views_list_their_conversations_with_counts(ana, world, django
         response = client.get(reverse("dashboard:inbox"))
     html = response.content.decode()
     assert set(_rows(html)) == {world["conversation"].pk, world["theirs"].pk, world["unknown"].pk}
+    # Each row links to its conversation (the URL is built from the inbox's, once per page).
+    assert f'href="{reverse("dashboard:conversation", args=[world["conversation"].pk])}"' in html
     assert re.search(r'data-view="minhas"[^>]*>\s*Minhas <span[^>]*>0</span>', html)
     assert re.search(r'data-view="sem-responsavel"[^>]*>\s*Sem responsável <span[^>]*>2</span>', html)
     assert re.search(r'data-view="todas"[^>]*>\s*Todas <span[^>]*>3</span>', html)
