@@ -1,4 +1,5 @@
-"""Replay the outside attack of issue #10 (items 1-11) as real HTTP requests against a running instance.
+"""Replay the outside attacks of issue #10 as real HTTP requests against a running instance: items 1-11 are
+the first attack's findings, items 12-16 the five of the second outside test (docs/security.md).
 
 Starts its own stack on loopback ports, in a throwaway data folder: the WAHA simulator, gunicorn (2 workers,
 DEBUG=False with the production defaults: HTTPS, SSL redirect, behind a proxy that sends X-Forwarded-Proto)
@@ -15,8 +16,10 @@ the suite (marked e2e).
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import hmac
+import io
 import json
 import os
 import re
@@ -26,6 +29,7 @@ import sys
 import tempfile
 import time
 import traceback
+import unicodedata
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -61,6 +65,7 @@ PHONES = {
     3: "+5511987650003",
     6: "+5511987650006",
     11: "+5511987650011",
+    16: "+5511987650016",
 }
 TIMEOUT = 30
 WAHA_HEADERS = {"X-Api-Key": WAHA_KEY}
@@ -270,10 +275,10 @@ class Attacker:
         envelope = {k: v for k, v in envelope.items() if v is not None}
         return json.dumps(envelope).encode().replace(b'"__BODY__"', body_json.encode())
 
-    def import_csv(self, rows: list[tuple[str, str, str]]) -> dict:
+    def import_csv(self, rows: list[tuple[str, str, str]], who: str = "staff") -> dict:
         lines = ["id;nome;telefone;valor;vencimento"] + [f"{i};{n};{p};100,00;15/01/2031" for i, n, p in rows]
         files = {"file": ("atk.csv", ("\n".join(lines) + "\n").encode(), "text/csv")}
-        response = self.api("POST", "/api/billing/import", files=files, data={"skip_invalid": "true"})
+        response = self.api("POST", "/api/billing/import", who, files=files, data={"skip_invalid": "true"})
         if response.status_code != 200:
             raise RuntimeError(f"import: {response.status_code} {response.text[:300]}")
         return response.json()
@@ -555,6 +560,120 @@ class Attacker:
         )
         return "kept apart from WhatsApp messages, consent unchanged"
 
+    # --- the second outside test (docs/security.md, "Found and fixed", after item 10) ---
+
+    def item_12(self) -> str:
+        """An XLSX under the ZIP-bomb cap whose shared-strings table openpyxl would load whole."""
+        workers = self.stack.worker_pids()
+        for pid in workers:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+        idle = {pid: _proc_kb(pid, "VmRSS") for pid in workers}
+        content = payloads.xlsx_shared_strings_bomb()
+        started = time.monotonic()
+        response = self.api(
+            "POST", "/api/billing/import", timeout=120,
+            files={"file": ("strings.xlsx", content, "application/octet-stream")},
+        )  # fmt: skip
+        took = time.monotonic() - started
+        peak = max((_proc_kb(pid, "VmHWM") - idle[pid]) for pid in workers) / 1024
+        check(response.status_code == 400, f"answered {response.status_code} after {took:.0f} s")
+        check(took < 10, f"refused, but only after {took:.0f} s")
+        check(peak < 100, f"a worker's peak RSS grew {peak:.0f} MB above idle")
+        return f"{len(content) // 1024} KB file: 400 in {took:.1f} s, peak worker RSS +{peak:.0f} MB"
+
+    def item_13(self) -> str:
+        """An integrator reads another user's import report and its rejected rows (full names and phones)."""
+        report = self.import_csv(
+            [("ATK-13", "Alvo Relatorio", "+5511987650013"), ("ATK-13b", "Rejeitado", "123")]
+        )
+        batch = report["batch_id"]
+        paths = (f"/api/billing/import/{batch}", f"/api/billing/import/{batch}/rejected.csv")
+        for path in paths:
+            own = self.api("GET", path)
+            check(
+                own.status_code == 200, f"the uploader's GET {path} answered {own.status_code}: inconclusive"
+            )
+            other = self.api("GET", path, who="integrator")
+            check(other.status_code == 404, f"an integrator's GET {path} answered {other.status_code}")
+            check("987650013" not in other.text, f"GET {path} showed the imported number to an integrator")
+        mine = self.import_csv([("ATK-13c", "Do Integrador", "+5511987650113")], who="integrator")
+        own_report = self.api("GET", f"/api/billing/import/{mine['batch_id']}", who="integrator")
+        check(own_report.status_code == 200, f"the integrator's own report answered {own_report.status_code}")
+        return "another user's report and rejected rows 404, the uploader's own 200"
+
+    def item_14(self) -> str:
+        """Formulas behind invisible characters reach the rejected-rows CSV that operators open in Excel."""
+        marker = "cmd|' /C calc'!A0"
+        prefixes = {"NBSP": "\u00a0", "U+3000": "\u3000", "ZWSP": "\u200b", "BOM": "\ufeff", "LRM": "\u200e"}
+        rows = [
+            (f"ATK-14-{i}", f"{prefix}{formula}{marker}", "123")
+            for i, (prefix, formula) in enumerate(zip(prefixes.values(), "=+-@=", strict=True))
+        ]
+        batch = self.import_csv(rows)["batch_id"]
+        response = self.api("GET", f"/api/billing/import/{batch}/rejected.csv")
+        check(response.status_code == 200, f"rejected.csv answered {response.status_code}: inconclusive")
+        cells = [c for row in csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";")
+                 for c in row if marker in c]  # fmt: skip
+        check(len(cells) >= len(rows), f"{len(cells)} of {len(rows)} payloads reached the CSV: inconclusive")
+        armed = [c for c in cells if _runs_as_formula(c)]
+        check(not armed, f"{len(armed)} cell(s) would run as formulas: {[c[:12] for c in armed]}")
+        return f"{len(cells)} formulas behind {', '.join(prefixes)}: all quoted"
+
+    def item_15(self) -> str:
+        """send-batch reads a file in a subfolder of the uploads folder (another import's rejected rows)."""
+        report = self.import_csv([("ATK-15", "Rejeitado Quinze", "123")])
+        batch = report["batch_id"]
+        check(report.get("rejected_csv_url"), "the import stored no rejected rows: inconclusive")
+        templates = self.api("GET", "/api/billing/templates", params={"active": "1"}).json()["results"]
+        check(templates, "no active template to name: inconclusive")
+        campaigns_before = self.api("GET", "/api/billing/campaigns").json()["count"]
+        answers = {}
+        for name in (f"rejected/{batch}.csv", f"./rejected/{batch}.csv", f"rejected\\{batch}.csv"):
+            response = self.api(
+                "POST", "/api/billing/send-batch",
+                json={"template_name": templates[0]["name"], "clients_file": name},
+            )  # fmt: skip
+            answers[name] = response.status_code
+            check(response.status_code == 400, f"clients_file={name!r} answered {response.status_code}")
+        campaigns_after = self.api("GET", "/api/billing/campaigns").json()["count"]
+        check(campaigns_after == campaigns_before, "a campaign was created from another import's rows")
+        return "subfolder names refused: " + ", ".join(f"{k} {v}" for k, v in answers.items())
+
+    def item_16(self) -> str:
+        """A CPF or phone the debtor typed reaches integrators in full (messages, inbox, chat history)."""
+        phone = PHONES[16]
+        created = self.api("POST", "/api/clients/", json={"name": "Alvo Texto", "phone": phone})
+        check(created.status_code in (200, 201), f"client create {created.status_code}")
+        client_id = created.json()["id"]
+        secrets = {"CPF": "982.247", "phone": "98765-0116"}
+        self.inbound(phone, "meu cpf é 529.982.247-25, liga no (21) 98765-0116")
+
+        def conversation():
+            rows = self.api("GET", "/api/conversations/", params={"page_size": 100}).json()["results"]
+            found = next((r for r in rows if r.get("client_id") == client_id), None)
+            return found if found and found.get("last_message_body") else None
+
+        found = self.wait_for(conversation, "the debtor's message")
+        detail = self.api("GET", f"/api/conversations/{found['id']}")
+        check(secrets["CPF"] in detail.text, "staff does not see the message in full: inconclusive")
+        reads = {
+            "GET /api/conversations/": self.api(
+                "GET", "/api/conversations/", who="integrator", params={"page_size": 100}
+            ),
+            "GET /api/conversations/<id>": self.api(
+                "GET", f"/api/conversations/{found['id']}", who="integrator"
+            ),
+            "GET /api/chat/conversation/<phone>": self.api(
+                "GET", f"/api/chat/conversation/{phone}", who="integrator"
+            ),
+        }
+        leaks = []
+        for label, response in reads.items():
+            check(response.status_code == 200, f"{label} answered {response.status_code}")
+            leaks += [f"{what} in {label}" for what, secret in secrets.items() if secret in response.text]
+        check(not leaks, "; ".join(leaks))
+        return f"{len(reads)} reads as an integrator, CPF and phone in the text masked"
+
 
 def _wait_up(url: str, process: subprocess.Popen, what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
@@ -567,6 +686,15 @@ def _wait_up(url: str, process: subprocess.Popen, what: str, timeout: float = 90
         if time.monotonic() > deadline or process.poll() is not None:
             raise RuntimeError(f"{what} did not start")
         time.sleep(0.2)
+
+
+def _runs_as_formula(cell: str) -> bool:
+    """What a spreadsheet would run: no leading quote, and the first character that is neither whitespace
+    nor a format character (zero-width, BOM, bidi marks) starts a formula."""
+    if cell.startswith("'"):
+        return False
+    visible = next((ch for ch in cell if not (ch.isspace() or unicodedata.category(ch) == "Cf")), "")
+    return bool(visible) and visible in "=+-@＝＋－＠"
 
 
 def _proc_kb(pid: int, field: str) -> int:
@@ -604,7 +732,7 @@ def _declared_upload(port: int, token: str, declared: int) -> int:
 
 # Item 7 changes the integrator's password and item 2 locks the loopback address out of the logins: they go
 # last, in that order.
-ORDER = [1, 3, 4, 5, 6, 8, 9, 10, 11, 7, 2]
+ORDER = [1, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 7, 2]
 TITLES = {
     1: "forget undone by re-import / send-single",
     2: "login brute force (dashboard, admin)",
@@ -617,6 +745,11 @@ TITLES = {
     9: "webhook dedupe without an envelope id",
     10: "masking gaps in logs",
     11: "integrators forge debtor messages",
+    12: "XLSX shared-strings bomb under the ZIP cap",
+    13: "integrators read other users' import reports",
+    14: "CSV formulas behind invisible characters",
+    15: "send-batch reads files in uploads subfolders",
+    16: "debtor message text unmasked for integrators",
 }
 
 
