@@ -52,6 +52,12 @@ def _debtor() -> tuple[Client, Charge, Charge]:
     return client, november, december
 
 
+def _fits(page) -> None:
+    """Nothing sticks out sideways (the nav with its search box included): no horizontal scroll."""
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"page {overflow}px wider than the window"
+
+
 def _mark_paid(page, charge: Charge) -> None:
     card = page.locator(f"#cobranca-{charge.pk}")
     page.once("dialog", lambda dialog: dialog.accept())
@@ -107,6 +113,7 @@ def test_the_operator_finds_the_debtor_after_his_reply_and_marks_a_charge_paid(
         page.get_by_label("Buscar devedor").first.press("Enter")
         expect(page.locator("#debtor-table")).to_contain_text("Carla Menezes")
         expect(page.locator("#debtor-table")).not_to_contain_text("Carlos Outro")
+        _fits(page)
         shots.take("search-by-phone-desktop")
         page.get_by_role("link", name="Carla Menezes").click()
         expect(page.locator("#titulo-devedor")).to_have_text("Carla Menezes")
@@ -114,6 +121,7 @@ def test_the_operator_finds_the_debtor_after_his_reply_and_marks_a_charge_paid(
         expect(timeline.locator("[data-author=debtor]")).to_contain_text("me manda o pix")
         expect(timeline.locator("[data-author=bot]").first).to_contain_text("PIX copia e cola")
         expect(page.locator("#debtor-phone")).to_have_text(f"+{PHONE}")
+        _fits(page)
         shots.take("debtor-after-reply-desktop")
         _mark_paid(page, november)
         shots.take("marked-paid-desktop")
@@ -138,10 +146,12 @@ def test_the_operator_finds_the_debtor_after_his_reply_and_marks_a_charge_paid(
         page.locator("#busca-devedor").fill(CPF)
         page.get_by_role("button", name="Buscar").click()
         expect(page.locator("#debtor-count")).to_contain_text("1 resultado(s)")
+        _fits(page)
         shots.take("search-by-cpf-phone")
         page.get_by_role("link", name="Carla Menezes").click()
         expect(page.locator(f"#cobranca-{november.pk} .charge-status")).to_have_text("paga")
         expect(page.locator("#debtor-timeline [data-author=debtor]")).to_contain_text("me manda o pix")
+        _fits(page)
         shots.take("debtor-after-reply-phone")
         _mark_paid(page, december)
         expect(page.locator("#debtor-open-amount")).to_have_text("R$ 0,00")
