@@ -14,8 +14,9 @@ import pytest
 
 from billing.models import Campaign, Dispatch
 from billing.tests import dispatch_support as support
+from billing.tests.cluster_support import CrashableCluster, wait_campaign_settled
 from billing.tests.dispatch_support import make_charges, start_campaign
-from cobranca.testing import QCluster, use_fresh_queue, wait_cluster_ready, wait_until
+from cobranca.testing import wait_until
 
 sibling_modules = support.sibling_modules  # fixture
 
@@ -47,11 +48,7 @@ def status_counts(campaign) -> collections.Counter:
 
 
 def test_a_campaign_is_sent_by_the_real_cluster_quickly_and_once(simulator, e2e_env):
-    cluster = QCluster(
-        waha_url=simulator.base_url, waha_key=simulator.api_key, log_path=e2e_env / "q.log"
-    ).start()
-    try:
-        wait_cluster_ready()
+    with CrashableCluster(simulator, e2e_env / "q.log"):
         started = time.time()
         campaign = start_campaign(make_charges(20))
         first = wait_until(lambda: simulator.outbox(), timeout=20, what="the first send")
@@ -61,8 +58,6 @@ def test_a_campaign_is_sent_by_the_real_cluster_quickly_and_once(simulator, e2e_
             timeout=60,
             what="the campaign to complete",
         )
-    finally:
-        cluster.stop()
     assert latency <= 2.0, f"start to first send took {latency:.2f}s"
     counts = outbox_per_chat(simulator)
     assert len(counts) == 20 and set(counts.values()) == {1}
@@ -75,47 +70,18 @@ def test_a_campaign_is_sent_by_the_real_cluster_quickly_and_once(simulator, e2e_
 
 
 def test_kill_9_mid_campaign_loses_nothing_and_sends_nothing_twice(simulator, e2e_env, monkeypatch):
-    from django_q.tasks import async_task
-
     total = 60
-    log = e2e_env / "q.log"
-    campaign = None
-    cluster = QCluster(waha_url=simulator.base_url, waha_key=simulator.api_key, log_path=log).start()
-    try:
-        wait_cluster_ready()
+    with CrashableCluster(simulator, e2e_env / "q.log", monkeypatch) as cluster:
         campaign = start_campaign(make_charges(total), delay="0.1", jitter="0.02")
         wait_until(lambda: len(simulator.outbox()) >= 10, timeout=60, what="10 sends before the crash")
         cluster.kill()
         sent_before_restart = len(simulator.outbox())
         assert sent_before_restart < total, "the campaign finished before the crash; make it longer"
 
-        queue = use_fresh_queue(monkeypatch)
-        cluster = QCluster(
-            waha_url=simulator.base_url,
-            waha_key=simulator.api_key,
-            log_path=log,
-            extra_env={"Q_CLUSTER_NAME": queue},
-        ).start()
-        wait_cluster_ready()
-        ticks = {"last": 0.0}
-
-        def settled():
-            # What the every-minute "dispatch-tick" schedule does, at a faster cadence so the test needs no
-            # minute-long waits: the dead driver's lease expires after a few seconds and a tick takes over.
-            if time.monotonic() - ticks["last"] > 3:
-                async_task("billing.tasks.dispatch_tick")
-                ticks["last"] = time.monotonic()
-            counts = status_counts(campaign)
-            # The campaign is marked completed by the driver/tick after its last dispatch settles: wait for it
-            # too, or the cluster may be stopped between the two.
-            done = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.COMPLETED).exists()
-            return counts[DS.PENDING] == 0 and counts[DS.SENDING] == 0 and done
-
-        wait_until(
-            settled, timeout=120, what="every dispatch sent or unknown, campaign completed", interval=0.2
+        cluster.restart_on_fresh_queue()
+        wait_campaign_settled(
+            campaign, timeout=120, what="every dispatch sent or unknown, campaign completed"
         )
-    finally:
-        cluster.stop()
 
     counts = outbox_per_chat(simulator)
     assert max(counts.values()) == 1, "a debtor got the same reminder twice"
@@ -134,11 +100,7 @@ def test_an_outage_pauses_the_campaign_and_it_resumes_and_completes(simulator, e
     from whatsapp.services import session_status_apply
 
     total = 30
-    cluster = QCluster(
-        waha_url=simulator.base_url, waha_key=simulator.api_key, log_path=e2e_env / "q.log"
-    ).start()
-    try:
-        wait_cluster_ready()
+    with CrashableCluster(simulator, e2e_env / "q.log"):
         simulator.set_faults(error_rate=1.0)
         campaign = start_campaign(make_charges(total), delay="0.05", jitter="0")
         wait_until(
@@ -165,8 +127,6 @@ def test_an_outage_pauses_the_campaign_and_it_resumes_and_completes(simulator, e
             what="the campaign to complete",
             interval=0.2,
         )
-    finally:
-        cluster.stop()
 
     assert paused.pause_reason
     counts = outbox_per_chat(simulator)
@@ -179,46 +139,19 @@ def test_an_outage_pauses_the_campaign_and_it_resumes_and_completes(simulator, e
 def test_kill_9_mid_unpaced_campaign_leaves_at_most_the_claimed_batches_unknown(
     simulator, e2e_env, monkeypatch
 ):
-    from django_q.tasks import async_task
-
     from billing.dispatch.driver import UNPACED_BATCH
 
     total = 400
-    log = e2e_env / "q.log"
-    campaign = None
-    cluster = QCluster(waha_url=simulator.base_url, waha_key=simulator.api_key, log_path=log).start()
-    try:
-        wait_cluster_ready()
+    with CrashableCluster(simulator, e2e_env / "q.log", monkeypatch) as cluster:
         campaign = start_campaign(make_charges(total))  # delay 0: batches, two lanes
         wait_until(lambda: len(simulator.outbox()) >= 40, timeout=60, what="40 sends before the crash")
         cluster.kill()
         assert len(simulator.outbox()) < total, "the campaign finished before the crash; make it longer"
 
-        queue = use_fresh_queue(monkeypatch)
-        cluster = QCluster(
-            waha_url=simulator.base_url,
-            waha_key=simulator.api_key,
-            log_path=log,
-            extra_env={"Q_CLUSTER_NAME": queue},
-        ).start()
-        wait_cluster_ready()
-        ticks = {"last": 0.0}
-
-        def settled():
-            if time.monotonic() - ticks["last"] > 3:
-                async_task("billing.tasks.dispatch_tick")
-                ticks["last"] = time.monotonic()
-            counts = status_counts(campaign)
-            # The campaign is marked completed by the driver/tick after its last dispatch settles: wait for it
-            # too, or the cluster may be stopped between the two.
-            done = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.COMPLETED).exists()
-            return counts[DS.PENDING] == 0 and counts[DS.SENDING] == 0 and done
-
-        wait_until(
-            settled, timeout=120, what="every dispatch sent or unknown, campaign completed", interval=0.2
+        cluster.restart_on_fresh_queue()
+        wait_campaign_settled(
+            campaign, timeout=120, what="every dispatch sent or unknown, campaign completed"
         )
-    finally:
-        cluster.stop()
 
     counts = outbox_per_chat(simulator)
     assert max(counts.values()) == 1, "a debtor got the same reminder twice"

@@ -8,15 +8,15 @@ ends `unknown` (never resent automatically); everything else is sent exactly onc
 from __future__ import annotations
 
 import collections
-import time
 
 import pytest
 
 from billing.models import Campaign, Dispatch
 from billing.regua.models import Regua, ReguaEntry
 from billing.tests import dispatch_support as support
+from billing.tests.cluster_support import CrashableCluster, wait_campaign_settled
 from billing.tests.factories import ChargeFactory
-from cobranca.testing import QCluster, use_fresh_queue, wait_cluster_ready, wait_until
+from cobranca.testing import wait_until
 
 sibling_modules = support.sibling_modules  # fixture
 
@@ -36,7 +36,6 @@ def test_kill_9_during_a_regua_send_loses_nothing_and_sends_nothing_twice(
     simulator, settings, tmp_path, monkeypatch
 ):
     from django.utils import timezone
-    from django_q.tasks import async_task
 
     from billing.regua.run import regua_plan_run
     from billing.regua.services import regua_enable
@@ -53,10 +52,7 @@ def test_kill_9_during_a_regua_send_loses_nothing_and_sends_nothing_twice(
     for _ in range(total):
         ChargeFactory(due_date=today)  # D0 for 60 debtors
 
-    log = tmp_path / "q.log"
-    cluster = QCluster(waha_url=simulator.base_url, waha_key=simulator.api_key, log_path=log).start()
-    try:
-        wait_cluster_ready()
+    with CrashableCluster(simulator, tmp_path / "q.log", monkeypatch) as cluster:
         summary = regua_plan_run()  # commits, then enqueues the session's driver on the cluster
         assert summary["planned"] == total and summary["messages"] == total
         campaign = Campaign.objects.get(regua=regua, regua_day=today)
@@ -68,29 +64,8 @@ def test_kill_9_during_a_regua_send_loses_nothing_and_sends_nothing_twice(
         again = regua_plan_run()
         assert again["planned"] == 0 and again["messages"] == 0
 
-        queue = use_fresh_queue(monkeypatch)
-        cluster = QCluster(
-            waha_url=simulator.base_url,
-            waha_key=simulator.api_key,
-            log_path=log,
-            extra_env={"Q_CLUSTER_NAME": queue},
-        ).start()
-        wait_cluster_ready()
-        ticks = {"last": 0.0}
-
-        def settled():
-            if time.monotonic() - ticks["last"] > 3:
-                async_task("billing.tasks.dispatch_tick")
-                ticks["last"] = time.monotonic()
-            counts = collections.Counter(
-                Dispatch.objects.filter(campaign=campaign).values_list("status", flat=True)
-            )
-            done = Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.COMPLETED).exists()
-            return counts[DS.PENDING] == 0 and counts[DS.SENDING] == 0 and done
-
-        wait_until(settled, timeout=150, what="every régua message sent or unknown", interval=0.2)
-    finally:
-        cluster.stop()
+        cluster.restart_on_fresh_queue()
+        wait_campaign_settled(campaign, timeout=150, what="every régua message sent or unknown")
 
     per_chat = collections.Counter(item["chatId"] for item in simulator.outbox())
     assert max(per_chat.values()) == 1, "a debtor got the same reminder twice"
