@@ -21,6 +21,7 @@ class ConversationFactory(factory.django.DjangoModelFactory):
 class MessageFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Message
+        skip_postgeneration_save = True  # the hook below updates the conversation, not the message
 
     conversation = factory.SubFactory(ConversationFactory)
     direction = Message.Direction.IN

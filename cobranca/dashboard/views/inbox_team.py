@@ -41,7 +41,7 @@ def _charges(conversation: Conversation) -> list[Charge]:
     return list(Charge.objects.filter(client_id=conversation.client_id).order_by("due_date", "pk"))
 
 
-def _charge(conversation: Conversation, charge_id: int | None) -> Charge | None:
+def _charge(charge_id: int | None) -> Charge | None:
     if charge_id is None:
         return None
     # Another debtor's charge id is refused by the service (it checks the owner), not hidden as a 404 here.
@@ -108,15 +108,13 @@ def conversation_assign(request: HttpRequest, pk: int) -> HttpResponse:
 # --- canned replies in the chat -----------------------------------------------------------------------------
 
 
-def _picked(
-    request: HttpRequest, conversation: Conversation, data
-) -> tuple[CannedReply | None, Charge | None]:
+def _picked(conversation: Conversation, data) -> tuple[CannedReply | None, Charge | None]:
     canned = CannedReply.objects.filter(is_active=True)
     form = inbox_forms.CannedPickForm(data, canned=canned, charges=_charges(conversation))
     if not form.is_valid():
         return None, None
     reply = canned.filter(pk=form.cleaned_data["resposta"]).first()
-    return reply, _charge(conversation, form.cleaned_data.get("cobranca"))
+    return reply, _charge(form.cleaned_data.get("cobranca"))
 
 
 @operator_required
@@ -125,7 +123,7 @@ def canned_reply_insert(request: HttpRequest, pk: int) -> HttpResponse:
     """htmx: the reply box filled with the chosen canned reply rendered for this debtor, for the operator to
     read (and edit) before sending; or the reason it cannot be used, beside an untouched box."""
     conversation = _conversation(pk)
-    canned, charge = _picked(request, conversation, request.GET)
+    canned, charge = _picked(conversation, request.GET)
     ctx: dict[str, Any] = {"conversation": conversation, "text": request.GET.get("texto", "")}
     if canned is None:
         ctx["error"] = "Escolha uma resposta pronta (e a cobrança, se ela usa valores)."
@@ -144,7 +142,7 @@ def canned_reply_insert(request: HttpRequest, pk: int) -> HttpResponse:
 def canned_reply_send(request: HttpRequest, pk: int) -> HttpResponse:
     _require(request, "conversations.add_message")
     conversation = _conversation(pk)
-    canned, charge = _picked(request, conversation, request.POST)
+    canned, charge = _picked(conversation, request.POST)
     if canned is None:
         messages.error(request, "Escolha uma resposta pronta.")
         return _done(pk)
@@ -167,7 +165,7 @@ def _charge_from_post(request: HttpRequest, conversation: Conversation, form_cla
     form = form_class(request.POST, charges=_charges(conversation))
     if not form.is_valid():
         return form, None
-    return form, _charge(conversation, form.cleaned_data["cobranca"])
+    return form, _charge(form.cleaned_data["cobranca"])
 
 
 @operator_required
