@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch
 
+from chatbot.nlu.calibration import expected_calibration_error
 from chatbot.nlu.classifier import DEFAULT_MODEL_PATH, TorchIntentClassifier
 from chatbot.nlu.data import TEST_PATH, TRAIN_PATH, Example, entity_scores, read_entity_cases, read_jsonl
 from chatbot.nlu.labels import INTENTS
@@ -75,6 +76,19 @@ def tfidf_baseline(train: list[Example], test: list[Example]) -> float:
     model = make_pipeline(features, LogisticRegression(C=10, max_iter=2000))
     model.fit([e.text for e in train], [e.intent for e in train])
     return macro_f1([e.intent for e in test], list(model.predict([e.text for e in test])))
+
+
+def calibration_errors(
+    probs: list[dict[str, float]], gold: list[str], temperature: float
+) -> tuple[float, float]:
+    """ECE (15 bins) of the raw softmax and of the shipped (temperature-scaled) one, from shipped scores.
+
+    The model's logits were divided by ``temperature``, so the raw softmax is recovered as softmax(T log p).
+    """
+    calibrated = torch.tensor([[p[label] for label in INTENTS] for p in probs]).clamp_min(1e-12)
+    raw = torch.softmax(calibrated.log() * temperature, dim=1)
+    labels = torch.tensor([INTENTS.index(g) for g in gold])
+    return expected_calibration_error(raw, labels), expected_calibration_error(calibrated, labels)
 
 
 def _grouped_examples() -> tuple[list[Example], list[str]]:
@@ -290,6 +304,12 @@ def main() -> None:
         f"{(out / 'intent_model.pt').stat().st_size / 1e6:.2f} MB, training time "
         f"{median(train_times):.1f} s (median of {args.runs})"
     )
+    held_scores = [p.scores for p in predictions[: len(test)]]
+    ece_raw, ece_shipped = calibration_errors(held_scores, gold, config.temperature)
+    print(
+        f"calibration on the held-out split (ECE, 15 bins): raw softmax {ece_raw:.4f}, shipped "
+        f"(temperature {config.temperature:g}, {config.ensemble} merged seed(s)) {ece_shipped:.4f}"
+    )
     rule = [p.intent for p in predictions[: len(test)]]
     greetings = [guess for example, guess in zip(test, rule, strict=True) if example.intent == "saudacao"]
     print(
@@ -313,6 +333,8 @@ def main() -> None:
             f"(folds {', '.join(f'{s:.3f}' for s in scores)})"
         )
         print("  per intent F1: " + ", ".join(f"{k} {v['f1']:.3f}" for k, v in per_intent.items()))
+        cv_ece_raw, cv_ece = calibration_errors(cv_probs, cv_gold, config.temperature)
+        print(f"  ECE of the out-of-fold scores: raw {cv_ece_raw:.4f}, with the temperature {cv_ece:.4f}")
         tfidf_scores = tfidf_group_cv()
         print(f"group 5-fold CV, TF-IDF + logistic regression: mean {statistics.mean(tfidf_scores):.4f}")
         ranked = calibrate(cv_gold, cv_probs)

@@ -9,6 +9,7 @@ path measured: webhook intake → WebhookEvent → task → Message → task →
     .venv/bin/python bench/bench_reply.py                 # ORM broker (SQLite), poll interval included
     .venv/bin/python bench/bench_reply.py --redis         # starts a private redis-server, REDIS_URL broker
     .venv/bin/python bench/bench_reply.py --typing 3      # with the real typing pause (default: 0, see below)
+    .venv/bin/python bench/bench_reply.py --app-port 8116 --sim-port 3116   # fixed ports instead of free ones
 
 The typing indicator pause (up to CHATBOT_TYPING_MAX_SECONDS, 3 s in production) is a deliberate delay, not
 processing time; it is set to 0 by default so the figures measure the system. Messages are sent one at a time
@@ -117,11 +118,13 @@ def main() -> None:
     parser.add_argument(
         "--gap", type=float, default=0.05, help="seconds between a reply and the next message"
     )
+    parser.add_argument("--app-port", type=int, default=0, help="port for gunicorn (default: a free one)")
+    parser.add_argument("--sim-port", type=int, default=0, help="port for the WAHA simulator (default: free)")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-reply-"))
     (tmp / "bench_settings.py").write_text(SETTINGS)
-    app_port, sim_port = free_port(), free_port()
+    app_port, sim_port = args.app_port or free_port(), args.sim_port or free_port()
     sim_url = f"http://127.0.0.1:{sim_port}"
     env = server_env(
         tmp,

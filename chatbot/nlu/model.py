@@ -28,6 +28,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "load_model_file",
+    "merge_members",
     "save_model_file",
     "train_intent_model",
 ]
@@ -53,6 +54,13 @@ class TrainConfig:
     max_n: int = 5
     word_ngrams: int = 2
     word_weight: float = 0.5
+    # Members of a seed ensemble (seeds seed, seed+1, ...). With no hidden layer the average of their
+    # logits is itself one bag-of-embeddings model with one row of num_classes values per n-gram, so the
+    # ensemble is stored and run as a single (smaller) network: no extra latency.
+    ensemble: int = 1
+    # Logits are divided by this (baked into the saved weights). Fitted on out-of-fold logits of grouped
+    # cross-validation by bench/cv_analysis.py, never on the held-out split; 1.0 = raw softmax.
+    temperature: float = 1.0
 
     def featurizer(self) -> HashingFeaturizer:
         return HashingFeaturizer(
@@ -80,6 +88,12 @@ class IntentNet(nn.Module):
 
     def forward(self, ids: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         return self.head(self.embedding(ids, offsets, per_sample_weights=weights))
+
+    def logits_for(self, texts: Sequence[str], featurizer: HashingFeaturizer) -> torch.Tensor:
+        """Logits of many messages at once (evaluation and calibration; production classifies one by one)."""
+        rows = [featurizer.featurize_weighted(text) for text in texts]
+        with torch.no_grad():
+            return self(*batch_tensors(rows))
 
 
 @dataclass
@@ -126,33 +140,87 @@ def _drop_features(row: Row, rate: float, generator: torch.Generator) -> Row:
     return [i for i, _w in kept], [w * scale for _i, w in kept]
 
 
-# long-function: a deterministic training loop; its setup and epochs read best in order
 def train_intent_model(
     examples: Sequence[Example], config: TrainConfig | None = None, labels: Sequence[str] | None = None
 ) -> TrainResult:
     """Train deterministically: same examples + same config (seed) -> bit-identical weights.
 
     Runs on one thread with deterministic algorithms so results do not depend on how busy the
-    shared machine is; the previous global torch settings are restored afterwards.
+    shared machine is; the previous global torch settings are restored afterwards. With
+    ``config.ensemble > 1`` the members are merged into one network (see :func:`merge_members`), and the
+    temperature is folded into the last layer.
     """
     config = config or TrainConfig()
     if labels is None:
         labels = sorted({example.intent for example in examples})
     labels = list(labels)
+    if config.ensemble > 1 and config.hidden:
+        raise ValueError("a seed ensemble is merged into one network only without a hidden layer")
     index = {label: i for i, label in enumerate(labels)}
     featurizer = config.featurizer()
     rows = [featurizer.featurize_weighted(example.text) for example in examples]
     targets = torch.tensor([index[example.intent] for example in examples], dtype=torch.long)
+    started = time.perf_counter()
+    members, losses = [], []
+    for member in range(max(1, config.ensemble)):
+        model, member_losses = _train_member(rows, targets, len(labels), config, config.seed + member)
+        members.append(model)
+        losses.append(member_losses)
+    model = merge_members(members, config.temperature) if len(members) > 1 else members[0]
+    if len(members) == 1 and config.temperature != 1.0:
+        _scale_last_layer(model, 1.0 / config.temperature)
+    return TrainResult(
+        model=model,
+        featurizer=featurizer,
+        labels=labels,
+        config=config,
+        training_seconds=time.perf_counter() - started,
+        train_size=len(rows),
+        losses=[sum(epoch) / len(epoch) for epoch in zip(*losses, strict=True)],
+    )
 
+
+def merge_members(members: Sequence[IntentNet], temperature: float = 1.0) -> IntentNet:
+    """One network whose logits are the mean of the members' logits divided by ``temperature``.
+
+    Each member computes ``W (E^T x) + b``; the mean over members is linear in the bag ``x``, so it is the
+    network with embedding rows ``mean_k(E_k W_k^T)`` (one value per intent), an identity head and the mean
+    bias. Exact up to float rounding, and the merged rows are smaller than any member's.
+    """
+    if not members:
+        raise ValueError("nothing to merge")
+    num_buckets, _dim = members[0].embedding.weight.shape
+    num_classes = members[0].head[-1].out_features
+    merged = IntentNet(num_buckets, num_classes, num_classes)
+    with torch.no_grad():
+        rows = sum(m.embedding.weight @ m.head[-1].weight.t() for m in members) / len(members)
+        bias = sum(m.head[-1].bias for m in members) / len(members)
+        merged.embedding.weight.copy_(rows / temperature)
+        merged.head[-1].weight.copy_(torch.eye(num_classes))
+        merged.head[-1].bias.copy_(bias / temperature)
+    merged.eval()
+    return merged
+
+
+def _scale_last_layer(model: IntentNet, factor: float) -> None:
+    with torch.no_grad():
+        model.head[-1].weight.mul_(factor)
+        model.head[-1].bias.mul_(factor)
+
+
+# long-function: a deterministic training loop; its setup and epochs read best in order
+def _train_member(
+    rows: Sequence[Row], targets: torch.Tensor, num_classes: int, config: TrainConfig, seed: int
+) -> tuple[IntentNet, list[float]]:
+    """One member of the ensemble, trained from ``seed``: (network, mean loss per epoch)."""
     previous_threads = torch.get_num_threads()
     previous_deterministic = torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-    started = time.perf_counter()
     try:
-        torch.manual_seed(config.seed)
-        generator = torch.Generator().manual_seed(config.seed)
-        model = IntentNet(config.num_buckets, config.dim, len(labels), config.hidden)
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        model = IntentNet(config.num_buckets, config.dim, num_classes, config.hidden)
         sparse_opt = torch.optim.SparseAdam(list(model.embedding.parameters()), lr=config.lr)
         dense_opt = torch.optim.Adam(list(model.head.parameters()), lr=config.lr)
         steps_per_epoch = math.ceil(len(rows) / config.batch_size)
@@ -186,15 +254,7 @@ def train_intent_model(
     finally:
         torch.use_deterministic_algorithms(previous_deterministic)
         torch.set_num_threads(previous_threads)
-    return TrainResult(
-        model=model,
-        featurizer=featurizer,
-        labels=labels,
-        config=config,
-        training_seconds=time.perf_counter() - started,
-        train_size=len(rows),
-        losses=losses,
-    )
+    return model, losses
 
 
 def save_model_file(result: TrainResult, path: str | Path, metrics: dict[str, Any] | None = None) -> Path:
@@ -217,7 +277,7 @@ def save_model_file(result: TrainResult, path: str | Path, metrics: dict[str, An
         "backend": "torch",
         "labels": list(result.labels),
         "featurizer": result.featurizer.config(),
-        "network": {"dim": result.config.dim, "hidden": result.config.hidden},
+        "network": {"dim": result.model.embedding.embedding_dim, "hidden": result.config.hidden},
         "train_config": asdict(result.config),
         "train_size": result.train_size,
         "training_seconds": result.training_seconds,

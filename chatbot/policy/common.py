@@ -80,10 +80,14 @@ _EXPLICIT_OPT_OUT = re.compile(
     r"|\bnao (me )?(mande|mandem|envie|enviem) mais"
     r"|\b(descadastr|cancelar? (o )?cadastro|sair da lista)"
 )
-# A greeting (with the chit-chat that comes with it) is never an opt-out, whatever the classifier says.
+# A greeting (with the chit-chat that comes with it) is never an opt-out, whatever the classifier says: also
+# when it opens with an apology for answering late, a blessing or a regional interjection (issue #12).
 _GREETING = re.compile(
-    r"^(oi+|ola|ole|opa|eai|e ai|bom dia|boa tarde|boa noite|tudo bem|tudo bom|td bem|salve|saudacoes|"
-    r"alo|hey|hello|blz|beleza)\b"
+    r"^(oi+e*|ola+|ole|opa|eai|e ai|bo[am] (dia|tarde|noite)\w*|tudo bem|tudo bom|td bem|salve|saudacoes|"
+    r"alo|hey|hello|blz|beleza"
+    r"|(me )?desculp\w*|perdao|(me )?perdo\w*|foi mal|mil desculpas|sorry"
+    r"|(a )?paz do senhor|a paz|graca e paz|deus (te |lhe |o |a |vos )?abencoe|louvado|bencao|benca|amem"
+    r"|oxe|oxente|oxi|eita|vixe|bah|uai)\b"
 )
 
 # Words that make a message with a date still a negotiation ("parcelar a partir do dia 15").
