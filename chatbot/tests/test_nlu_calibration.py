@@ -42,10 +42,10 @@ def test_a_merged_ensemble_answers_the_mean_of_its_members_logits() -> None:
 
 
 def test_the_temperature_divides_the_logits_and_keeps_the_winner() -> None:
-    plain = train_intent_model(EXAMPLES, _config(ensemble=2))
+    plain = train_intent_model(EXAMPLES, _config(ensemble=2, temperature=1.0))
     cooled = train_intent_model(EXAMPLES, _config(ensemble=2, temperature=2.0))
     assert torch.allclose(_logits(cooled, TEXTS), _logits(plain, TEXTS) / 2.0, atol=1e-5)
-    single = train_intent_model(EXAMPLES, _config(ensemble=1))
+    single = train_intent_model(EXAMPLES, _config(ensemble=1, temperature=1.0))
     single_cooled = train_intent_model(EXAMPLES, _config(ensemble=1, temperature=2.0))
     assert torch.allclose(_logits(single_cooled, TEXTS), _logits(single, TEXTS) / 2.0, atol=1e-5)
     assert torch.equal(_logits(single_cooled, TEXTS).argmax(1), _logits(single, TEXTS).argmax(1))
