@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from loguru import logger
 
@@ -40,6 +41,7 @@ from cobranca.exceptions import ApplicationError
 from cobranca.tasks import enqueue_on_commit
 
 TASK = "billing.tasks.receipt_check_task"
+STALE_READING = dt.timedelta(minutes=10)
 CLOSED = (Charge.Status.PAID, Charge.Status.CANCELLED)
 Status = ReceiptCheck.Status
 
@@ -125,9 +127,14 @@ def _open_issue(check: ReceiptCheck, charge: Charge | None, reasons: list[str]) 
 
 
 def receipt_check_run(*, check_id: int) -> str:
-    """Read and check one receipt (the task). Safe to run twice: only a pending check is claimed. Returns its
-    new status."""
-    claimed = ReceiptCheck.objects.filter(pk=check_id, status=Status.PENDING).update(status=Status.READING)
+    """Read and check one receipt (the task). Safe to run twice: only a pending check (or one left `reading`
+    by a dead worker) is claimed. Returns its new status."""
+    # A worker that died while reading leaves `reading`: django-q hands the task out again, and after
+    # STALE_READING the check may be claimed again.
+    stale = Q(status=Status.READING, created_at__lt=timezone.now() - STALE_READING)
+    claimed = ReceiptCheck.objects.filter(Q(status=Status.PENDING) | stale, pk=check_id).update(
+        status=Status.READING
+    )
     if not claimed:
         return "done"
     check = ReceiptCheck.objects.select_related("attachment__message__conversation").get(pk=check_id)
@@ -197,25 +204,14 @@ def _psp_time(pix: dict, fallback: dt.datetime | None) -> dt.datetime:
 
 def _settle(check, charge, reading, psp, checks: list[Check], installment_id) -> str:
     """Store the reading and the checks, then: pay (the PSP confirmed), flag (a check failed) or wait for an
-    operator (payment_claimed)."""
-    outcome, pix, known_id = psp
+    operator (payment_claimed). The payment and the receipt's new state commit together."""
+    outcome = psp[0]
     failed = [c.message for c in checks if c.ok is False]
-    payment = None
-    if outcome == "confirmed" and charge is not None and (amount := _psp_amount(pix)) and amount > 0:
-        facts = PaymentFacts(
-            amount=amount,
-            paid_at=_psp_time(pix, reading.paid_at),
-            source=Payment.Source.RECEIPT,
-            e2eid=known_id,
-            txid=str(pix.get("txid") or "")[:35],
-            payer_name=reading.payer_name or "",
-            raw={"receipt_check": check.pk, "pix": pix},
-        )
-        payment = apply_payment(charge_id=charge.pk, facts=facts, installment_id=installment_id).payment
-    status = (
-        Status.PAID if payment is not None and not failed else Status.SUSPECT if failed else Status.REVIEW
-    )
     with transaction.atomic():
+        payment = (
+            _apply_confirmed(check, charge, reading, psp, installment_id) if outcome == "confirmed" else None
+        )
+        status = Status.SUSPECT if failed else Status.PAID if payment is not None else Status.REVIEW
         _store(
             check,
             reading,
@@ -232,11 +228,27 @@ def _settle(check, charge, reading, psp, checks: list[Check], installment_id) ->
         if payment is None and charge is not None and charge.status not in CLOSED:
             try:
                 billing_services.charge_claim_payment(charge=charge, source_message=check.attachment.message)
-            except (
-                ApplicationError
-            ) as exc:  # e.g. a charge in a state that cannot claim: the inbox still shows it
+            except ApplicationError as exc:  # a charge that cannot be claimed: the inbox still shows it
                 logger.info("receipts.claim_skipped charge={} reason={}", charge.pk, exc.message)
     return status
+
+
+def _apply_confirmed(check, charge, reading, psp, installment_id) -> Payment | None:
+    """The Pix the PSP confirmed, applied with the PSP's amount and time (what really arrived)."""
+    _outcome, pix, known_id = psp
+    amount = _psp_amount(pix)
+    if charge is None or amount is None or amount <= 0:
+        return None
+    facts = PaymentFacts(
+        amount=amount,
+        paid_at=_psp_time(pix, reading.paid_at),
+        source=Payment.Source.RECEIPT,
+        e2eid=known_id,
+        txid=str(pix.get("txid") or "")[:35],
+        payer_name=reading.payer_name or "",
+        raw={"receipt_check": check.pk, "pix": pix},
+    )
+    return apply_payment(charge_id=charge.pk, facts=facts, installment_id=installment_id).payment
 
 
 # --- The operator's decision --------------------------------------------------------------------------------

@@ -306,3 +306,13 @@ def test_the_operator_confirms_or_rejects(creditor_settings, django_user_model):
     check.refresh_from_db()
     assert check.status == ReceiptCheck.Status.REJECTED and check.decided_by == operator
     assert claimed.status == Charge.Status.OPEN
+
+
+@pytest.mark.django_db
+def test_a_check_left_reading_by_a_dead_worker_is_taken_again_only_when_stale(creditor_settings):
+    charge = ChargeFactory()
+    check = services.receipt_check_request(attachment_id=stored_receipt(charge, b"nada", "image/jpeg").pk)
+    ReceiptCheck.objects.filter(pk=check.pk).update(status=ReceiptCheck.Status.READING)
+    assert services.receipt_check_run(check_id=check.pk) == "done"  # another worker may still be reading
+    ReceiptCheck.objects.filter(pk=check.pk).update(created_at=timezone.now() - dt.timedelta(minutes=11))
+    assert services.receipt_check_run(check_id=check.pk) == ReceiptCheck.Status.REFUSED
