@@ -28,14 +28,14 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from loguru import logger
 
@@ -166,18 +166,14 @@ class _Run:
         self.summary.credits += len(lines)
         if not self.dry_run:
             self.claimed.clear()
-        with transaction.atomic() if not self.dry_run else nullcontext():
-            fresh = self._identify(lines)
-            index = cands.CandidateIndex.load(
-                lines=[ln.tx for ln in fresh], idents=[ln.identity for ln in fresh]
-            )
-            issues: list[PaymentIssue] = []
-            for line in fresh:
-                issue = self._reconcile(line, index)
-                if issue is not None:
-                    issues.append(issue)
-            if issues and not self.dry_run:
-                PaymentIssue.objects.bulk_create(issues, ignore_conflicts=True)
+        # No transaction around the chunk: SQLite has one writer, and a chunk's payments would hold it for
+        # seconds. Each payment commits alone (apply_payment is idempotent by the line's reference, so a line
+        # another process applied meanwhile comes back "already_applied"); the chunk's issues are one INSERT.
+        fresh = self._identify(lines)
+        index = cands.CandidateIndex.load(lines=[ln.tx for ln in fresh], idents=[ln.identity for ln in fresh])
+        issues = [issue for line in fresh if (issue := self._reconcile(line, index)) is not None]
+        if issues and not self.dry_run:
+            PaymentIssue.objects.bulk_create(issues, ignore_conflicts=True)
 
     # --- 1. which line is it ----------------------------------------------------------------------------
 
