@@ -122,6 +122,8 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("api/conversations/messages/<int:pk>/correct-intent", "POST"): OPERATOR_ONLY,
     # whatsapp (whatsapp/views.py: the webhook; whatsapp/apis.py)
     ("webhook/waha", "POST"): ("4xx", "4xx", "4xx", "4xx"),  # HMAC, not roles: unsigned is refused for all
+    # The PSP's Pix webhook (billing.payments): a secret token in the path, not roles; a wrong one is refused.
+    ("webhook/pix/<str:token>/pix", "POST"): ("4xx", "4xx", "4xx", "4xx"),
     ("api/waha/status", "GET"): API,
     ("api/waha/start", "POST"): OPERATOR_ONLY,
     ("api/waha/stop", "POST"): OPERATOR_ONLY,
@@ -142,6 +144,20 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("painel/cobranca/campanhas/<int:pk>/exportar.csv", "GET"): PAGE_OPERATOR,
     ("painel/cobranca/campanhas/<int:pk>/<slug:action>/", "POST"): PAGE_OPERATOR,
     ("painel/cobranca/envios/<int:pk>/reenviar/", "POST"): PAGE_OPERATOR,
+    # debtor pages (cobranca/dashboard/views/debtors.py); actions also need their model permission, which
+    # Operadores hold (the LGPD export: billing.view_full_contact)
+    ("painel/devedores/", "GET"): PAGE_OPERATOR,
+    ("painel/devedores/<int:pk>/", "GET"): PAGE_OPERATOR,
+    ("painel/devedores/<int:pk>/linha-do-tempo/", "GET"): PAGE_OPERATOR,
+    ("painel/devedores/<int:pk>/conversa/", "POST"): PAGE_OPERATOR,
+    ("painel/devedores/<int:pk>/descadastrar/", "POST"): PAGE_OPERATOR,
+    ("painel/devedores/<int:pk>/dados-lgpd.json", "POST"): PAGE_OPERATOR,
+    ("painel/devedores/<int:pk>/cobrancas/<int:charge_pk>/pagar/", "POST"): PAGE_OPERATOR,
+    ("painel/devedores/<int:pk>/cobrancas/<int:charge_pk>/cancelar/", "POST"): PAGE_OPERATOR,
+    ("painel/devedores/<int:pk>/cobrancas/<int:charge_pk>/pix/", "POST"): PAGE_OPERATOR,
+    # receipts the bot received (cobranca/dashboard/views/receipts.py)
+    ("painel/conversas/comprovantes/<int:pk>/confirmar/", "POST"): PAGE_OPERATOR,
+    ("painel/conversas/comprovantes/<int:pk>/rejeitar/", "POST"): PAGE_OPERATOR,
     ("painel/conversas/", "GET"): PAGE_OPERATOR,
     ("painel/conversas/<int:pk>/", "GET"): PAGE_OPERATOR,
     ("painel/conversas/anexos/<int:pk>/", "GET"): PAGE_OPERATOR,
