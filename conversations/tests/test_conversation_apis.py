@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from billing.tests.factories import ClientFactory
@@ -147,3 +150,18 @@ def test_the_stats_have_one_endpoint_the_original_systems_path(api):
     response = api.get("/api/chat/conversations/stats", {"days": 7})
     assert response.status_code == 200
     assert response.json()["conversations"] == 1
+
+
+def test_the_list_keeps_the_inbox_order_across_pages_with_each_rows_figures(api):
+    now = timezone.now()
+    flagged = ConversationFactory(needs_attention=True, last_message_at=now - dt.timedelta(days=1))
+    recent = ConversationFactory(last_message_at=now)
+    older = ConversationFactory(last_message_at=now - dt.timedelta(hours=1))
+    for conversation in (flagged, recent, older):
+        MessageFactory(conversation=conversation, body=f"oi {conversation.pk}")
+    data = api.get(BASE).json()
+    assert [row["id"] for row in data["results"]] == [flagged.pk, recent.pk, older.pk]
+    assert [row["last_message_body"] for row in data["results"]] == [
+        f"oi {c.pk}" for c in (flagged, recent, older)
+    ]
+    assert {row["message_count"] for row in data["results"]} == {1}
