@@ -18,7 +18,17 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from loguru import logger
 
-from billing.models import Charge, Client, Dispatch, SuppressionReason
+from billing.models import (
+    Charge,
+    Client,
+    Dispatch,
+    Payment,
+    PaymentIssue,
+    PixCobv,
+    PixNotification,
+    ReceiptCheck,
+    SuppressionReason,
+)
 from billing.phones import PhoneError, normalize_phone, phone_variants
 from billing.suppression import suppress_client
 from cobranca.audit import audit_record
@@ -89,6 +99,7 @@ def forget_client(*, client: Client, by=None, reason: str = "", ip: str | None =
         )
     n_dispatches = data.dispatches.update(body="", updated_at=now)
     n_webhooks = _remove_webhook_payloads(waha_ids + dispatch_waha_ids)
+    n_payments = _forget_payment_data(data)
 
     client.name = anonymous_name(client.pk)
     client.phone = anonymous_phone(client.pk)
@@ -122,12 +133,25 @@ def forget_client(*, client: Client, by=None, reason: str = "", ip: str | None =
             "conversations": len(conversation_ids),
             "dispatches": n_dispatches,
             "webhook_events": n_webhooks,
+            "payments": n_payments,
             "charges_kept": data.charges.count(),
         },
         ip=ip,
     )
     logger.info("privacy.forget client={} messages={} by={}", client.pk, n_messages, getattr(by, "pk", None))
     return client
+
+
+def _forget_payment_data(data: SubjectData) -> int:
+    """Who paid and what the PSP, the bank statement or the receipt said about the person: cleared. Kept:
+    amounts, times, e2eids and statuses (the creditor's financial record). Returns the payments cleared."""
+    n_payments = data.payments.update(payer_name="", payer_document="", raw={})
+    data.pix_notifications.update(raw={}, notified_amount="")
+    # The cobv's answer repeats the debtor (devedor: CPF/CNPJ and name); the PSP keeps its own copy.
+    data.pix_cobvs.update(psp_response={})
+    data.payment_issues.update(details={}, note="")
+    data.receipt_checks.update(payer_name="", confidence={}, checks=[], error="")
+    return n_payments
 
 
 @dataclass(frozen=True)
@@ -139,17 +163,37 @@ class SubjectData:
     charges: QuerySet[Charge]
     dispatches: QuerySet[Dispatch]
     conversations: QuerySet[Conversation]
+    payments: QuerySet[Payment]
+    pix_cobvs: QuerySet[PixCobv]
+    pix_notifications: QuerySet[PixNotification]
+    payment_issues: QuerySet[PaymentIssue]
+    receipt_checks: QuerySet[ReceiptCheck]
 
 
 def subject_data(*, client: Client) -> SubjectData:
     """The one definition of "this person's data": the client row, its charges and dispatches, and every
     conversation that is theirs: linked to the client, or on one of their chat ids even when it began
     before the client existed (a debtor who wrote first; WhatsApp's 8-digit legacy form of the number)."""
+    conversations = Conversation.objects.filter(Q(client=client) | Q(chat_id__in=_chat_ids(client)))
+    payments = Payment.objects.filter(charge__client=client)
     return SubjectData(
         client=client,
         charges=Charge.objects.filter(client=client),
         dispatches=Dispatch.objects.filter(client=client),
-        conversations=Conversation.objects.filter(Q(client=client) | Q(chat_id__in=_chat_ids(client))),
+        conversations=conversations,
+        payments=payments,
+        pix_cobvs=PixCobv.objects.filter(charge__client=client),
+        # Notifications of the client's Pix: applied to one of its payments, or naming one of its cobvs.
+        pix_notifications=PixNotification.objects.filter(
+            Q(payment__charge__client=client)
+            | Q(txid__in=PixCobv.objects.filter(charge__client=client).values("txid"))
+        ),
+        payment_issues=PaymentIssue.objects.filter(
+            Q(charge__client=client) | Q(payment__charge__client=client)
+        ),
+        receipt_checks=ReceiptCheck.objects.filter(
+            Q(charge__client=client) | Q(attachment__message__conversation__in=conversations)
+        ),
     )
 
 
@@ -171,7 +215,7 @@ def _iso(value) -> str | None:
 def export_client(*, client: Client) -> dict[str, Any]:
     """Everything held about one client (`subject_data`), as JSON-ready data (strings for money and dates)."""
     data = subject_data(client=client)
-    charges = data.charges.prefetch_related("promises", "agreements").order_by("due_date", "pk")
+    charges = data.charges.prefetch_related("promises", "agreements__schedule").order_by("due_date", "pk")
     conversations = data.conversations.prefetch_related("messages").order_by("created_at", "pk")
     return {
         "generated_at": timezone.now().isoformat(),
@@ -208,8 +252,19 @@ def export_client(*, client: Client) -> dict[str, Any]:
                     }
                     for p in charge.promises.all()
                 ],
+                "amount_paid": str(charge.amount_paid),
                 "agreements": [
                     {
+                        "schedule": [
+                            {
+                                "number": i.number,
+                                "due_date": _iso(i.due_date),
+                                "amount": str(i.amount),
+                                "amount_paid": str(i.amount_paid),
+                                "status": i.status,
+                            }
+                            for i in a.schedule.all()
+                        ],
                         "installments": a.installments,
                         "installment_amount": str(a.installment_amount),
                         "total_amount": str(a.total_amount),
@@ -222,6 +277,41 @@ def export_client(*, client: Client) -> dict[str, Any]:
                 ],
             }
             for charge in charges
+        ],
+        "payments": [
+            {
+                "charge": p.charge_id,
+                "installment": p.installment.number if p.installment else None,
+                "source": p.source,
+                "amount": str(p.amount),
+                "paid_at": _iso(p.paid_at),
+                "e2eid": p.e2eid,
+                "payer_name": p.payer_name,
+                "payer_document": p.payer_document,
+            }
+            for p in data.payments.select_related("installment").order_by("paid_at", "pk")
+        ],
+        "receipts": [
+            {
+                "charge": r.charge_id,
+                "status": r.status,
+                "amount_read": str(r.amount) if r.amount is not None else None,
+                "paid_at_read": _iso(r.paid_at),
+                "e2eid_read": r.e2eid,
+                "payer_name_read": r.payer_name,
+                "created_at": _iso(r.created_at),
+            }
+            for r in data.receipt_checks.order_by("pk")
+        ],
+        "payment_issues": [
+            {
+                "kind": i.kind,
+                "status": i.status,
+                "charge": i.charge_id,
+                "amount": str(i.amount or ""),
+                "created_at": _iso(i.created_at),
+            }
+            for i in data.payment_issues.order_by("pk")
         ],
         "dispatches": [
             {

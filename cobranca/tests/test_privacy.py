@@ -234,3 +234,64 @@ def test_forget_runs_in_its_own_transaction_outside_any_request_transaction():
     ChargeFactory(client=client)
     forgotten = forget_client(client=client, reason="teste")
     assert forgotten.forgotten_at is not None
+
+
+def test_payments_are_exported_and_their_payer_data_forgotten(debtor):
+    """Found by the operator test: the export left out payments, and forgetting kept the payer's name and
+    CPF in the payment, the PSP's notification, the cobv answer and the operator queue."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from billing.models import Payment, PaymentIssue, PixCobv, PixNotification
+    from billing.payments.apply import PaymentFacts, apply_payment
+
+    charge = Charge.objects.get(client=debtor)
+    PixCobv.objects.create(
+        charge=charge,
+        txid="CI000000000001000000000000V001",
+        amount=charge.amount,
+        due_date=charge.due_date,
+        version_key="v",
+        psp_response={"devedor": {"cpf": "12345678909", "nome": "Joana Pereira Lima"}},
+    )
+    outcome = apply_payment(
+        charge_id=charge.pk,
+        facts=PaymentFacts(
+            amount=charge.amount + Decimal("10"),
+            paid_at=timezone.now() - dt.timedelta(hours=1),
+            source=Payment.Source.PIX_API,
+            e2eid="E12345678202612071000abcdefghijk",
+            txid="CI000000000001000000000000V001",
+            payer_name="Joana Pereira Lima",
+            payer_document="12345678909",
+            raw={"pagador": {"nome": "Joana Pereira Lima", "cpf": "12345678909"}},
+        ),
+    )
+    PixNotification.objects.create(
+        e2eid="E12345678202612071000abcdefghijk",
+        txid="CI000000000001000000000000V001",
+        raw={"infoPagador": "Joana Pereira Lima pagou"},
+        payment=outcome.payment,
+    )
+    PaymentIssue.objects.filter(payment=outcome.payment).update(details={"payer": "Joana Pereira Lima"})
+
+    exported = export_client(client=debtor)
+    assert [p["payer_document"] for p in exported["payments"]] == ["12345678909"]
+    assert exported["payment_issues"] and exported["charges"][0]["amount_paid"] == str(outcome.payment.amount)
+
+    forget_client(client=debtor)
+
+    rows = json.dumps(
+        [
+            list(Payment.objects.values()),
+            list(PixNotification.objects.values()),
+            list(PixCobv.objects.values()),
+            list(PaymentIssue.objects.values()),
+        ],
+        default=str,
+    )
+    assert "Joana" not in rows and "12345678909" not in rows
+    payment = Payment.objects.get()
+    assert payment.amount == outcome.payment.amount and payment.e2eid  # the financial record stays
