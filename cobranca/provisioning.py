@@ -29,6 +29,9 @@ SCHEDULES: dict[str, tuple[str, int]] = {
     "payment-thanks": ("chatbot.tasks.send_due_payment_thanks", 5),
     "alerts": ("cobranca.alerts.alerts_run", 1),
     "retention": ("cobranca.retention.prune_old_data", 24 * 60),
+    # The Painel reads past days' results from a rollup (cobranca.dashboard.rollup): its figures for them
+    # lag the data by at most this much.
+    "painel-outcomes-rollup": ("cobranca.dashboard.tasks.outcomes_rollup_task", 15),
     # PSP payment notifications: re-hand stale or backed-off ones to a worker; list what webhooks missed.
     "pix-sweep": ("billing.tasks.pix_sweep_task", 1),
     "pix-catch-up": ("billing.tasks.pix_catch_up_task", settings.PIX_CATCH_UP_MINUTES),

@@ -1,0 +1,11 @@
+"""django-q2 tasks of the dashboard."""
+
+from __future__ import annotations
+
+from cobranca.dashboard.rollup import outcomes_rollup_recent
+
+
+def outcomes_rollup_task() -> int:
+    """Schedule "painel-outcomes-rollup": recompute the Painel's rollup of the last days whose reminders'
+    results can still change. Safe to run twice (each day is rewritten whole). Returns the days done."""
+    return outcomes_rollup_recent()
