@@ -77,33 +77,48 @@ FOLLOW_UP_HOUR = 10
 # --- charges ------------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def charge_set_status(*, charge: Charge, status: str, by=None, reason: str = "") -> Charge:
-    """Move a charge to `status` if the transition is allowed. Same status: nothing changes (idempotent).
-
-    The one place a charge's status changes: each change is kept as a `ChargeStatusChange` (the history the
-    debtor page shows), in the same transaction as the change."""
-    status = Status(status)
-    if charge.status == status:
-        return charge
+def _check_transition(charge: Charge, status: Status, by) -> None:
     allowed = ALLOWED_TRANSITIONS[Status(charge.status)]
     if status not in allowed and not (by is not None and status in OPERATOR_REOPEN):
         raise ApplicationError(
             "Mudança de situação não permitida.",
             {"charge": charge.pk, "from": charge.status, "to": str(status)},
         )
+
+
+def charge_set_status(
+    *, charge: Charge, status: str, by=None, reason: str = "", save_also: tuple[str, ...] = ()
+) -> Charge:
+    """Move a charge to `status` if the transition is allowed. Same status: nothing changes (idempotent).
+
+    The one place a charge's status changes: each change is kept as a `ChargeStatusChange` (the history the
+    debtor page shows), in the same transaction as the change. `save_also`: other fields the caller changed
+    on `charge` in memory, saved in the same UPDATE (apply_payment's `amount_paid`)."""
+    status = Status(status)
+    if charge.status == status:
+        return charge
+    _check_transition(charge, status, by)
+    # Checked before the transaction, so a refused change leaves a caller's transaction usable; inside it
+    # no savepoint: a failed write must fail the caller's transaction anyway (one statement pair saved per
+    # status change, which a statement import makes thousands of).
+    with transaction.atomic(savepoint=False):
+        _write_status(charge, status, by, reason, save_also)
+    return charge
+
+
+def _write_status(charge: Charge, status: Status, by, reason: str, save_also: tuple[str, ...]) -> None:
     previous = charge.status
     now = timezone.now()
     charge.status = status
     charge.status_changed_at = now
-    fields = ["status", "status_changed_at", "updated_at"]
+    fields = ["status", "status_changed_at", "updated_at", *save_also]
     if status == Status.PAID:
         charge.paid_at = charge.paid_at or now
         fields.append("paid_at")
     elif previous == Status.PAID:
         charge.paid_at = None
         fields.append("paid_at")
-    charge.save(update_fields=fields)
+    charge.save(update_fields=list(dict.fromkeys(fields)))
     ChargeStatusChange.objects.create(
         charge=charge,
         from_status=previous,
@@ -120,31 +135,43 @@ def charge_set_status(*, charge: Charge, status: str, by=None, reason: str = "")
         getattr(by, "pk", None),
         reason,
     )
-    return charge
 
 
 def charge_mark_paid(
-    *, charge: Charge, by=None, paid_at: dt.datetime | None = None, ip: str | None = None
+    *,
+    charge: Charge,
+    by=None,
+    paid_at: dt.datetime | None = None,
+    ip: str | None = None,
+    save_also: tuple[str, ...] = (),
+    has_agreements: bool | None = None,
 ) -> Charge:
     """Paid: pending promises are kept and active agreements fulfilled, so nothing follows up on them.
 
     The one way to mark a charge paid (API, admin, dashboard). Idempotent: a charge already paid is returned
     unchanged, so a retried request does not fail or audit twice. Audited with the amount (financial, not
-    personal data) and the caller's `ip`.
+    personal data) and the caller's `ip`. `save_also` as for `charge_set_status`; `has_agreements`: whether
+    the charge has any agreement, when the caller already knows (else one EXISTS finds out): without one
+    the agreement and installment UPDATEs are skipped.
     """
     if charge.status == Status.PAID:
         return charge
-    with transaction.atomic():
-        charge_set_status(charge=charge, status=Status.PAID, by=by, reason="pagamento confirmado")
-        if paid_at:
-            charge.paid_at = paid_at
-            charge.save(update_fields=["paid_at", "updated_at"])
-        charge.promises.filter(status=PromiseToPay.Status.PENDING).update(status=PromiseToPay.Status.KEPT)
-        charge.agreements.filter(status=Agreement.Status.ACTIVE).update(status=Agreement.Status.KEPT)
-        # Marked paid as a whole (an operator, a payment of the balance): no installment is owed any more.
-        Installment.objects.filter(agreement__charge=charge, status=Installment.Status.OPEN).update(
-            status=Installment.Status.CANCELLED
+    _check_transition(charge, Status.PAID, by)
+    with transaction.atomic(savepoint=False):
+        # The payment's time goes in the status change's own UPDATE (it was a second UPDATE of the row).
+        charge.paid_at = paid_at or charge.paid_at
+        charge_set_status(
+            charge=charge, status=Status.PAID, by=by, reason="pagamento confirmado", save_also=save_also
         )
+        charge.promises.filter(status=PromiseToPay.Status.PENDING).update(status=PromiseToPay.Status.KEPT)
+        if has_agreements is None:
+            has_agreements = charge.agreements.exists()
+        if has_agreements:
+            charge.agreements.filter(status=Agreement.Status.ACTIVE).update(status=Agreement.Status.KEPT)
+            # Marked paid as a whole (an operator, a payment of the balance): no installment is owed any more.
+            Installment.objects.filter(agreement__charge=charge, status=Installment.Status.OPEN).update(
+                status=Installment.Status.CANCELLED
+            )
         audit_record(
             action="charge.mark_paid",
             actor=by,

@@ -18,7 +18,7 @@ from billing.dispatch.window import parse_window
 from billing.models import Agreement, Charge, Installment, Payment
 from chatbot.follow_ups import bot_send_to_client
 from chatbot.policy import charge_label, day, money, phrase, reply
-from cobranca.tasks import enqueue_on_commit
+from cobranca.tasks import enqueue_with_rows
 
 __all__ = [
     "on_payment_applied",
@@ -34,9 +34,11 @@ THANKS_MAX_AGE = dt.timedelta(days=3)
 
 
 def on_payment_applied(sender, payment, outcome, **kwargs) -> None:
-    """Receiver of `payment_applied` (connected in ChatbotConfig.ready)."""
+    """Receiver of `payment_applied` (connected in ChatbotConfig.ready). Sent after the payment committed;
+    a statement import sends its payments' signals together inside one transaction, where the ORM broker's
+    task rows join that transaction (one commit for the lot) instead of one commit each."""
     if outcome.status in THANKED_OUTCOMES:
-        enqueue_on_commit("chatbot.tasks.payment_thank_you", payment.pk)
+        enqueue_with_rows("chatbot.tasks.payment_thank_you", payment.pk, using="default")
 
 
 def payment_thank_you_text(payment: Payment) -> str:

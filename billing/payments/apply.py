@@ -12,12 +12,18 @@ two workers confirming the same Pix (webhook and catch-up) cannot both apply it.
 - A charge already paid or cancelled still records the money (it arrived) and queues it for an operator.
 
 `payment_applied` is sent after the transaction commits (thank-you message, receipts, Painel) with
-`payment` and `outcome`.
+`payment` and `outcome`. Inside `payments_applied_batched()` (a statement import) the signals are held and
+sent by `payments_applied_flush()` together, in one transaction: with the ORM broker on the same database
+the thank-you tasks they enqueue are then one commit instead of one each. A crash before the flush loses no
+thank-you: the "payment-thanks" schedule sends the ones a recent payment is still owed.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -41,12 +47,23 @@ from billing.models import (
 from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
 
-__all__ = ["ApplyOutcome", "PaymentFacts", "apply_payment", "payment_applied"]
+__all__ = [
+    "ApplyOutcome",
+    "PaymentFacts",
+    "apply_payment",
+    "payment_applied",
+    "payments_applied_batched",
+    "payments_applied_flush",
+]
 
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
 
 payment_applied = Signal()
+# The outcomes whose `payment_applied` is held until `payments_applied_flush` (None: not batching).
+_held: contextvars.ContextVar[list[ApplyOutcome] | None] = contextvars.ContextVar(
+    "payments_applied_held", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -128,9 +145,7 @@ def apply_payment(*, charge_id: int, facts: PaymentFacts, installment_id: int | 
                 "excess": str(outcome.excess),
             },
         )
-        transaction.on_commit(
-            lambda: payment_applied.send(sender=Payment, payment=outcome.payment, outcome=outcome)
-        )
+        transaction.on_commit(lambda: _announce(outcome))
     logger.info(
         "payment.apply charge={} payment={} source={} outcome={}",
         charge.pk,
@@ -139,6 +154,40 @@ def apply_payment(*, charge_id: int, facts: PaymentFacts, installment_id: int | 
         outcome.status,
     )
     return outcome
+
+
+def _announce(outcome: ApplyOutcome) -> None:
+    held = _held.get()
+    if held is None:
+        payment_applied.send(sender=Payment, payment=outcome.payment, outcome=outcome)
+    else:
+        held.append(outcome)
+
+
+@contextmanager
+def payments_applied_batched() -> Iterator[None]:
+    """Hold the `payment_applied` signals of the payments applied inside (see the module docstring); what
+    is held when the block ends is flushed."""
+    token = _held.set([])
+    try:
+        yield
+    finally:
+        try:
+            payments_applied_flush()
+        finally:
+            _held.reset(token)
+
+
+def payments_applied_flush() -> int:
+    """Send the held `payment_applied` signals in one transaction; returns how many."""
+    held = _held.get()
+    if not held:
+        return 0
+    outcomes, held[:] = list(held), []
+    with transaction.atomic():
+        for outcome in outcomes:
+            payment_applied.send(sender=Payment, payment=outcome.payment, outcome=outcome)
+    return len(outcomes)
 
 
 def _record(
@@ -172,21 +221,32 @@ def _settle(
         charge.save(update_fields=["amount_paid", "updated_at"])
         _queue_excess(charge, payment, payment.amount, reason=f"cobrança {charge.get_status_display()}")
         return ApplyOutcome("not_payable", payment, charge, None, ZERO, payment.amount)
-    agreement = charge.agreements.filter(status=Agreement.Status.ACTIVE).order_by("-pk").first()
+    # Every agreement of the charge in one query (most have none): the active one is the plan, and none at
+    # all spares charge_mark_paid its agreement and installment UPDATEs.
+    agreements = list(charge.agreements.order_by("-pk"))
+    agreement = next((a for a in agreements if a.status == Agreement.Status.ACTIVE), None)
     schedule = list(agreement.schedule.select_for_update().order_by("number")) if agreement else []
     if schedule:
         return _settle_installments(charge, payment, agreement, schedule, installment_id, facts)
-    return _settle_charge(charge, payment, facts)
+    return _settle_charge(charge, payment, facts, has_agreements=bool(agreements))
 
 
-def _settle_charge(charge: Charge, payment: Payment, facts: PaymentFacts) -> ApplyOutcome:
+def _settle_charge(
+    charge: Charge, payment: Payment, facts: PaymentFacts, *, has_agreements: bool
+) -> ApplyOutcome:
     owed = charge.balance
     charge.amount_paid += payment.amount
-    charge.save(update_fields=["amount_paid", "updated_at"])
     if payment.amount < owed:
+        charge.save(update_fields=["amount_paid", "updated_at"])
         _keep_promises(charge, payment)
         return ApplyOutcome("partial", payment, charge, None, owed - payment.amount)
-    services.charge_mark_paid(charge=charge, by=facts.by, paid_at=payment.paid_at)
+    services.charge_mark_paid(
+        charge=charge,
+        by=facts.by,
+        paid_at=payment.paid_at,
+        save_also=("amount_paid",),
+        has_agreements=has_agreements,
+    )
     excess = payment.amount - owed
     if excess > 0:
         _queue_excess(charge, payment, excess, reason="valor acima do devido")

@@ -41,7 +41,12 @@ from loguru import logger
 
 from billing.models import Payment, PaymentIssue
 from billing.payments import candidates as cands
-from billing.payments.apply import PaymentFacts, apply_payment
+from billing.payments.apply import (
+    PaymentFacts,
+    apply_payment,
+    payments_applied_batched,
+    payments_applied_flush,
+)
 from billing.payments.matching import LineIdentity, fingerprint, line_identity
 from billing.payments.ofx import OfxError, OfxTransaction, read_transactions
 from cobranca.audit import audit_record
@@ -102,9 +107,10 @@ def statement_import(
         ) from exc
     summary.lines = 0
     run = _Run(summary, by=by)
-    with _connection_kept():
+    with _connection_kept(), payments_applied_batched():
         for chunk in _chunks(_transactions(path), CHUNK):
             run.chunk(chunk)
+            payments_applied_flush()  # the chunk's thank-you tasks, one commit
     if not dry_run:
         audit_record(action="statement.import", actor=by, target_type="statement", details=summary.as_dict())
     logger.info("statement.import {}", summary.as_dict())
@@ -113,10 +119,11 @@ def statement_import(
 
 @contextmanager
 def _connection_kept() -> Iterator[None]:
-    """Keep the database connection for the whole import. Each applied payment enqueues its thank-you after
-    commit, and django-q's ORM broker closes "old" connections before every enqueue outside a transaction:
-    with SQLite's CONN_MAX_AGE=0 that was a close (a WAL checkpoint) and a reconnect per payment, most of the
-    import's time. The connection is still closed as usual after the import (request end, command end)."""
+    """Keep the database connection for the whole import. django-q's ORM broker closes "old" connections
+    before every enqueue outside a transaction: with SQLite's CONN_MAX_AGE=0 that was a close (a WAL
+    checkpoint) and a reconnect per payment when each thank-you was enqueued alone, most of the import's time
+    (they are now enqueued per chunk, in a transaction; a receiver may still enqueue outside one). The
+    connection is still closed as usual after the import (request end, command end)."""
     connection.ensure_connection()
     close_at, connection.close_at = connection.close_at, None
     try:

@@ -6,11 +6,19 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from billing import services
 from billing.models import Agreement, Charge, Installment, Payment, PaymentIssue, PromiseToPay
-from billing.payments.apply import PaymentFacts, apply_payment, payment_applied
+from billing.payments.apply import (
+    PaymentFacts,
+    apply_payment,
+    payment_applied,
+    payments_applied_batched,
+    payments_applied_flush,
+)
 from billing.payments.schedule import add_months, plan_installments
 from billing.tests.factories import ChargeFactory
 from cobranca.exceptions import ApplicationError
@@ -177,3 +185,58 @@ def test_naive_time_is_refused():
     charge = ChargeFactory()
     with pytest.raises(ApplicationError):
         apply_payment(charge_id=charge.pk, facts=facts("1.00", paid_at=dt.datetime(2026, 12, 1, 10)))
+
+
+# Issue #15: a statement of 50,000 lines applies its payments one by one; these are the statements each costs.
+# 21 before: two savepoint pairs, two more UPDATEs of the charge, the agreement and installment UPDATEs.
+APPLY_MAX_QUERIES = 13
+
+
+def test_a_full_payment_without_agreement_takes_at_most_the_measured_statements():
+    charge = ChargeFactory(amount=D("80.00"))
+    statement_line = facts("80.00", source=Payment.Source.STATEMENT, reference="0001:FIT1")
+    with CaptureQueriesContext(connection) as ctx:
+        outcome = apply_payment(charge_id=charge.pk, facts=statement_line)
+    sql = [q["sql"] for q in ctx.captured_queries]
+    charge.refresh_from_db()
+    assert outcome.status == "paid" and charge.status == Charge.Status.PAID
+    assert charge.amount_paid == D("80.00") and charge.paid_at == statement_line.paid_at
+    assert len(sql) <= APPLY_MAX_QUERIES, "\n".join(sql)
+    # No agreement: neither agreements nor installments are updated; status, paid_at and amount in one UPDATE.
+    assert not any("billing_installment" in s or 'UPDATE "billing_agreement"' in s for s in sql)
+    assert sum(s.startswith('UPDATE "billing_charge"') for s in sql) == 1
+
+
+def test_a_charge_with_a_past_agreement_still_has_its_open_installments_cancelled_when_paid():
+    charge = ChargeFactory(amount=D("300.00"))
+    agreement = services.agreement_create(
+        charge=charge, installments=3, first_due_date=timezone.localdate() + dt.timedelta(days=5)
+    )
+    Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.BROKEN)
+    apply_payment(charge_id=charge.pk, facts=facts("300.00", "E300"))
+    charge.refresh_from_db()
+    assert charge.status == Charge.Status.PAID
+    assert set(agreement.schedule.values_list("status", flat=True)) == {Installment.Status.CANCELLED}
+
+
+@pytest.mark.django_db(transaction=True)  # each apply really commits, as in a statement import
+def test_batched_payments_announce_themselves_together_at_the_flush():
+    first, second = ChargeFactory(amount=D("10.00")), ChargeFactory(amount=D("20.00"))
+    seen = []
+
+    def receiver(sender, payment, outcome, **kwargs):
+        seen.append((outcome.status, payment.charge_id))
+
+    payment_applied.connect(receiver)
+    try:
+        with payments_applied_batched():
+            apply_payment(charge_id=first.pk, facts=facts("10.00", "EB1"))
+            apply_payment(charge_id=second.pk, facts=facts("5.00", "EB2"))
+            assert seen == []
+            assert payments_applied_flush() == 2
+            assert seen == [("paid", first.pk), ("partial", second.pk)]
+            apply_payment(charge_id=second.pk, facts=facts("15.00", "EB3"))
+        # What is still held when the block ends is flushed too.
+    finally:
+        payment_applied.disconnect(receiver)
+    assert seen[-1] == ("paid", second.pk)
