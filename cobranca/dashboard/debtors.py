@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from billing.models import (
@@ -25,6 +25,7 @@ from billing.models import (
     Payment,
     PromiseToPay,
 )
+from billing.payments.owed import client_owed_expression, with_owed
 from billing.phones import PhoneError, normalize_phone, phone_variants
 from billing.suppression import annotate_suppressed, client_suppression_reason
 from cobranca.privacy import subject_data
@@ -91,9 +92,7 @@ def debtor_rows(ids: list[int]) -> list[Client]:
     open_charges = Charge.objects.filter(client=OuterRef("pk"), status__in=Charge.OPEN_STATUSES)
     rows = annotate_suppressed(Client.objects.filter(pk__in=ids)).annotate(
         open_count=Coalesce(_scalar(open_charges.values("client").annotate(n=Count("pk")).values("n")), 0),
-        open_amount=Coalesce(
-            _scalar(open_charges.values("client").annotate(s=Sum("amount")).values("s")), Decimal("0")
-        ),
+        open_amount=client_owed_expression(),
     )
     by_id = {row.pk: row for row in rows}
     return [by_id[pk] for pk in ids if pk in by_id]
@@ -133,7 +132,7 @@ def _charges(client: Client) -> list[Charge]:
     """Every charge with its status history, promises, agreements and their installments. One query per
     kind."""
     return list(
-        Charge.objects.filter(client=client)
+        with_owed(Charge.objects.filter(client=client))
         .prefetch_related(
             Prefetch(
                 "status_changes",
@@ -186,7 +185,7 @@ def debtor_page(client: Client) -> DebtorPage:
             client, listed=getattr(client, "on_suppression_list", None)
         ),
         charges=charges,
-        open_amount=sum((c.amount for c in charges if c.is_open), Decimal("0")),
+        open_amount=sum((c.owed for c in charges if c.is_open), Decimal("0")),
         conversations=list(subject_data(client=client).conversations.select_related("assigned_to")),
     )
 

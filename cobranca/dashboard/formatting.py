@@ -158,3 +158,13 @@ def send_window_pt(spec: str | None) -> str:
         hours = ", ".join(f"{s // 60:02d}:{s % 60:02d}–{e // 60:02d}:{e % 60:02d}" for s, e in spans)
         parts.append(f"{names} {hours}")
     return "; ".join(parts)
+
+
+def charge_option(charge) -> str:
+    """A charge in a select: its title, what is still owed, its due date."""
+    # What is still owed (`owed` from billing.payments.owed.with_owed, else the balance), and what was paid
+    # of the amount once something was.
+    owed = getattr(charge, "owed", None)
+    owed = charge.balance if owed is None else owed
+    paid = f" (pago {brl(charge.amount_paid)} de {brl(charge.amount)})" if charge.amount_paid else ""
+    return f"{charge.title} · em aberto {brl(owed)}{paid} · vence {date_br(charge.due_date)}"

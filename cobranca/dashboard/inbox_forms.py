@@ -7,6 +7,7 @@ from decimal import Decimal
 from django import forms
 
 from billing.money import AmountError, parse_brl_amount
+from cobranca.dashboard.formatting import charge_option
 from cobranca.dashboard.forms import DATE_INPUT, BootstrapMixin
 
 ME = "eu"
@@ -49,12 +50,6 @@ class ChargeChoiceForm(BootstrapMixin, forms.Form):
         field.required = required
         field.empty_value = None
         field.choices = [("", "Escolha a cobrança")] + [(c.pk, charge_option(c)) for c in charges]
-
-
-def charge_option(charge) -> str:
-    from cobranca.dashboard.formatting import brl, date_br
-
-    return f"{charge.title} · {brl(charge.amount)} · vence {date_br(charge.due_date)}"
 
 
 class CannedPickForm(ChargeChoiceForm):

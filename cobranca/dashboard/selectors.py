@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from billing.dispatch.pacing import pacing_sent_today
 from billing.models import Agreement, Campaign, Charge, Client, Dispatch, ImportBatch, PromiseToPay
+from billing.payments.owed import with_owed
 from billing.suppression import suppressed_clients_q
 from cobranca.dashboard.formatting import intent_label
 from conversations.models import Conversation, Message
@@ -375,10 +376,10 @@ def client_panel(client: Client | None) -> dict[str, Any]:
     """The debtor's charges, promises and agreements beside the chat. Three queries."""
     if client is None:
         return {"charges": [], "promises": [], "agreements": [], "open_amount": Decimal("0")}
-    charges = list(client.charges.order_by("due_date", "pk"))
+    charges = list(with_owed(client.charges.order_by("due_date", "pk")))
     return {
         "charges": charges,
-        "open_amount": sum((c.amount for c in charges if c.is_open), Decimal("0")),
+        "open_amount": sum((c.owed for c in charges if c.is_open), Decimal("0")),
         "promises": list(PromiseToPay.objects.filter(charge__client=client).select_related("charge")[:20]),
         "agreements": list(Agreement.objects.filter(charge__client=client).select_related("charge")[:20]),
     }

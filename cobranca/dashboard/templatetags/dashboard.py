@@ -12,6 +12,7 @@ from cobranca.masking import mask_document, mask_email, mask_phone
 register = template.Library()
 
 register.filter("brl", formatting.brl)
+register.filter("opcao_cobranca", formatting.charge_option)
 register.filter("pct", formatting.percent)
 register.filter("data_br", formatting.date_br)
 register.filter("datahora_br", formatting.datetime_br)
