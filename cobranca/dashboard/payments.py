@@ -13,7 +13,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from billing.models import PaymentIssue
+from billing.payments.apply import ApplyOutcome
 from billing.payments.queue import APPLICABLE_KINDS
+from cobranca.dashboard.formatting import brl
 from cobranca.dashboard.forms import BootstrapMixin
 from cobranca.masking import mask_document, mask_text
 
@@ -49,6 +51,34 @@ class PaymentIssueActionForm(forms.Form):
     cobranca = forms.IntegerField(required=False, min_value=1)
     parcela = forms.IntegerField(required=False, min_value=1)
     observacao = forms.CharField(required=False, max_length=1000)
+    # "aplicar" without it shows the confirmation step naming the charge (a typed number may be a typo).
+    confirmar = forms.BooleanField(required=False)
+
+
+def outcome_message(outcome: ApplyOutcome, *, owed_after: Decimal) -> str:
+    """What applying a queued payment did, from `apply_payment`'s outcome: `owed_after` is what the charge
+    still owes afterwards (billing.payments.owed)."""
+    charge, amount = outcome.charge, brl(outcome.payment.amount) if outcome.payment else ""
+    name = f"“{charge.title}” ({charge.client.name})"
+    part = f"parcela {outcome.installment.number} de " if outcome.installment else ""
+    left = f"; a cobrança ainda deve {brl(owed_after)}" if owed_after > 0 else "; a cobrança está quitada"
+    if outcome.status == "paid":
+        if charge.status == charge.Status.PAID:
+            return f"pagamento de {amount} aplicado: {name} quitada"
+        return f"pagamento de {amount} aplicado: {part}{name} paga{left}"
+    if outcome.status == "partial":
+        return f"pagamento parcial de {amount} aplicado a {part}{name}: falta {brl(outcome.balance)}{left}"
+    if outcome.status == "overpaid":
+        return (
+            f"pagamento de {amount} aplicado: {name} paga, e o excedente de {brl(outcome.excess)} foi para a "
+            "fila de pendências"
+        )
+    if outcome.status == "not_payable":
+        return (
+            f"{name} já estava {charge.get_status_display()}: os {amount} foram registrados e foram para a "
+            "fila de pendências, nada foi abatido"
+        )
+    return "este pagamento já tinha sido aplicado: nada mudou"
 
 
 @dataclass
@@ -68,8 +98,27 @@ class IssueRow:
     facts: list[tuple[str, str]] = field(default_factory=list)
 
 
-def issue_rows(issues: list[PaymentIssue], *, full_contact: bool) -> list[IssueRow]:
-    return [_row(issue, full_contact) for issue in issues]
+def issue_rows(
+    issues: list[PaymentIssue], *, full_contact: bool, charges: dict[int, Any] | None = None
+) -> list[IssueRow]:
+    """`charges`: the candidates' charges as they are now (with `owed`), so the confirmation names the
+    charge's description and what it owes today."""
+    rows = [_row(issue, full_contact) for issue in issues]
+    for row in rows:
+        for candidate in row.candidates:
+            live = (charges or {}).get(candidate.get("charge"))
+            candidate["title"] = live.title if live else ""
+            candidate["owed"] = live.owed if live else candidate["balance"]
+    return rows
+
+
+def candidate_charge_ids(issues: list[PaymentIssue]) -> set[int]:
+    return {
+        c["charge"]
+        for issue in issues
+        for c in (issue.details or {}).get("candidates") or []
+        if isinstance(c, dict) and isinstance(c.get("charge"), int)
+    }
 
 
 def _row(issue: PaymentIssue, full: bool) -> IssueRow:

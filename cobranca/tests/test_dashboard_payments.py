@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditLog
+from billing import services as billing_services
 from billing.models import Charge, Payment, PaymentIssue
 from billing.payments.statements import statement_import
 from billing.tests.factories import ChargeFactory, ClientFactory
@@ -196,7 +197,7 @@ def test_an_operator_applies_an_ambiguous_line_to_the_charge_he_picks(op_client,
     statement_import(path=BANK_A)
     issue = PaymentIssue.objects.get(kind=PaymentIssue.Kind.AMBIGUOUS)
     response = op_client.post(
-        action(issue.pk, "aplicar"), {"cobranca": carlos[1].pk, "observacao": "confirmado"}
+        action(issue.pk, "aplicar"), {"cobranca": carlos[1].pk, "observacao": "confirmado", "confirmar": "1"}
     )
     assert response.status_code == 302 and response["Location"] == QUEUE
     issue.refresh_from_db()
@@ -217,9 +218,48 @@ def test_an_unmatched_line_is_applied_to_a_charge_typed_by_number(op_client):
     statement_import(path=BANK_A)
     issue = PaymentIssue.objects.get(amount=Decimal("1234.56"))
     target = charge_for("Ômega Comércio", "2000.00")
-    op_client.post(action(issue.pk, "aplicar"), {"cobranca": target.pk})
+    target.description = "Contrato 77"
+    target.save()
+    # A typed number first shows the charge it names; nothing is applied yet.
+    step = op_client.post(action(issue.pk, "aplicar"), {"cobranca": target.pk, "observacao": "ok"})
+    body = step.content.decode()
+    assert step.status_code == 200 and 'id="apply-confirm"' in body
+    assert "Ômega Comércio" in body and "Contrato 77" in body and "R$ 2.000,00" in body
+    assert 'name="confirmar" value="1"' in body and 'name="observacao" value="ok"' in body
+    assert Payment.objects.filter(charge=target).count() == 0
+    done = op_client.post(action(issue.pk, "aplicar"), {"cobranca": target.pk, "confirmar": "1"}, follow=True)
     target.refresh_from_db()
     assert target.amount_paid == Decimal("1234.56") and target.status == Charge.Status.OPEN
+    text = done.content.decode()
+    assert "pagamento parcial de R$ 1.234,56 aplicado" in text and "falta R$ 765,44" in text
+    assert "quitada" not in text
+
+
+def test_applying_one_installment_of_three_says_what_is_left(op_client):
+    statement_import(path=BANK_A)
+    issue = PaymentIssue.objects.get(amount=Decimal("1234.56"))
+    target = charge_for("Ômega Comércio", "3703.68")
+    billing_services.agreement_create(charge=target, installments=3, first_due_date=timezone.localdate())
+    done = op_client.post(action(issue.pk, "aplicar"), {"cobranca": target.pk, "confirmar": "1"}, follow=True)
+    text = done.content.decode()
+    assert "parcela 1 de “" in text and "paga; a cobrança ainda deve R$ 2.469,12" in text
+    assert "quitada" not in text
+
+
+def test_applying_more_than_owed_names_the_excess(op_client):
+    statement_import(path=BANK_A)
+    issue = PaymentIssue.objects.get(amount=Decimal("1234.56"))
+    target = charge_for("Ômega Comércio", "1000.00")
+    done = op_client.post(action(issue.pk, "aplicar"), {"cobranca": target.pk, "confirmar": "1"}, follow=True)
+    assert "o excedente de R$ 234,56 foi para a fila" in done.content.decode()
+
+
+def test_the_candidate_dialog_names_the_charge_and_what_it_owes(op_client, carlos):
+    carlos[1].description = "Plano anual"
+    carlos[1].save()
+    statement_import(path=BANK_A)
+    body = op_client.get(QUEUE).content.decode()
+    assert "de Carlos Eduardo Souza — “Plano anual”, em aberto R$ 75,00?" in body
 
 
 def test_an_unknown_charge_number_is_refused(op_client):

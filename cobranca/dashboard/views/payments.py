@@ -21,10 +21,17 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing.models import PaymentIssue
+from billing.models import Charge, Installment, PaymentIssue
 from billing.payments import queue
+from billing.payments.owed import with_owed
 from billing.payments.statements import statement_import
-from cobranca.dashboard.payments import PaymentIssueActionForm, StatementUploadForm, issue_rows
+from cobranca.dashboard.payments import (
+    PaymentIssueActionForm,
+    StatementUploadForm,
+    candidate_charge_ids,
+    issue_rows,
+    outcome_message,
+)
 from cobranca.dashboard.views.common import show_error
 from cobranca.exceptions import ApplicationError
 from cobranca.masking import sees_full_contact
@@ -32,13 +39,6 @@ from cobranca.roles import operator_required
 
 PAGE_SIZE = 20
 CHANGE_PERMISSION = "billing.change_paymentissue"
-OUTCOMES = {
-    "paid": "pagamento aplicado: cobrança quitada",
-    "partial": "pagamento parcial aplicado: ainda há saldo em aberto",
-    "overpaid": "pagamento aplicado; o valor acima do devido foi para a fila",
-    "not_payable": "a cobrança já estava paga ou cancelada: o valor foi registrado e foi para a fila",
-    "already_applied": "este pagamento já tinha sido aplicado",
-}
 
 
 def _can_change(view):
@@ -99,10 +99,12 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         kind = ""
     page = Paginator(queue.payment_issues_open(kind=kind), PAGE_SIZE).get_page(request.GET.get("pagina"))
     full = sees_full_contact(request.user)
+    issues = list(page.object_list)
+    charges = _charges(candidate_charge_ids(issues))
     context = {
         "nav": "pagamentos",
         "page": page,
-        "rows": issue_rows(list(page.object_list), full_contact=full),
+        "rows": issue_rows(issues, full_contact=full, charges=charges),
         "kind": kind,
         "kinds": PaymentIssue.Kind.choices,
         "can_change": request.user.has_perm(CHANGE_PERMISSION),
@@ -117,6 +119,51 @@ def issue_count(request: HttpRequest) -> HttpResponse:
     """The nav's badge (loaded by htmx after each dashboard page): empty when nothing is open."""
     count = queue.payment_issues_open_count()
     return render(request, "dashboard/partials/payment_issue_count.html", {"count": count})
+
+
+def _charges(ids) -> dict[int, Charge]:
+    """The charges by id as they are now, with what they still owe. One query (none without ids)."""
+    if not ids:
+        return {}
+    return {c.pk: c for c in with_owed(Charge.objects.filter(pk__in=ids).select_related("client"))}
+
+
+def charge_installment(charge: Charge, installment_id: int | None) -> Installment | None:
+    if installment_id is None:
+        return None
+    return Installment.objects.filter(pk=installment_id, agreement__charge=charge).first()
+
+
+def _confirm(request: HttpRequest, pk: int, data: dict) -> HttpResponse:
+    """The confirmation step of "aplicar": the issue's amount and the charge it would go to, by name."""
+    issue = PaymentIssue.objects.filter(pk=pk, status=PaymentIssue.Status.OPEN).first()
+    if issue is None:
+        raise ApplicationError("Esta pendência já foi tratada.", {"issue": pk})
+    charge = _charges([data["cobranca"]]).get(data["cobranca"])
+    if charge is None:
+        raise ApplicationError("Cobrança não encontrada.", {"charge": data["cobranca"]})
+    installment = charge_installment(charge, data["parcela"])
+    context = {
+        "nav": "pagamentos",
+        "issue": issue,
+        "charge": charge,
+        "installment": installment,
+        "data": data,
+        "kind": request.POST.get("tipo") or "",
+    }
+    return render(request, "dashboard/payment_issue_confirm.html", context)
+
+
+def _apply(request: HttpRequest, pk: int, data: dict) -> None:
+    outcome = queue.payment_issue_apply(
+        issue_id=pk,
+        charge_id=data["cobranca"],
+        installment_id=data["parcela"],
+        note=data["observacao"],
+        by=request.user,
+    )
+    owed_after = _charges([outcome.charge.pk])[outcome.charge.pk].owed
+    messages.success(request, f"Pendência #{pk}: {outcome_message(outcome, owed_after=owed_after)}.")
 
 
 def _back(request: HttpRequest) -> HttpResponse:
@@ -140,14 +187,9 @@ def issue_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         if action == "aplicar":
             if not data["cobranca"]:
                 raise ApplicationError("Informe o número da cobrança.", {})
-            outcome = queue.payment_issue_apply(
-                issue_id=pk,
-                charge_id=data["cobranca"],
-                installment_id=data["parcela"],
-                note=data["observacao"],
-                by=request.user,
-            )
-            messages.success(request, f"Pendência #{pk}: {OUTCOMES.get(outcome.status, outcome.status)}.")
+            if not data["confirmar"]:
+                return _confirm(request, pk, data)
+            _apply(request, pk, data)
         elif action == "descartar":
             queue.payment_issue_dismiss(issue_id=pk, note=data["observacao"], by=request.user)
             messages.success(request, f"Pendência #{pk} descartada.")
