@@ -126,6 +126,15 @@ def whatsapp_html(text: str | None) -> SafeString:
     return mark_safe(html)  # noqa: S308 - built from escaped text plus our fixed tags only
 
 
+def whatsapp_plain(text: str | None) -> str:
+    """A message as plain text without WhatsApp's markers ("*Material didático*" → "Material didático"): for
+    one-line previews such as the inbox's, where the bold/italic would not help."""
+    plain = _MONO.sub(r"\1", text or "")
+    for pattern, _tag in _MARKUP:
+        plain = pattern.sub(r"\1", plain)
+    return plain
+
+
 _DAYS_SHORT = ("seg", "ter", "qua", "qui", "sex", "sáb", "dom")
 
 

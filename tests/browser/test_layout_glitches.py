@@ -130,3 +130,39 @@ def test_pause_and_cancel_leave_the_page_when_the_campaign_finishes_without_a_re
     expect(actions.get_by_role("link", name="Exportar CSV")).to_be_visible()
     shots.take("finished")
     assert session.errors == []
+
+
+def test_the_inbox_list_fits_a_phone(live_server, browser, shots):
+    """Operator test: at 390 px the intent/state/owner badges spilled out of the list card."""
+    from conversations.models import Conversation
+    from conversations.tests.factories import ConversationFactory, MessageFactory
+
+    user = make_operator("operadora.com.nome.comprido")
+    for i in range(3):
+        conversation = ConversationFactory(
+            client__name=f"Antônio Cláudio Ribeiro dos Santos {i}",
+            state=Conversation.State.HUMAN,
+            assigned_to=user if i else None,
+            needs_attention=bool(i % 2),
+        )
+        MessageFactory(
+            conversation=conversation,
+            body="Olá, Antônio! Segue o *Material didático* e o código Pix para pagamento da parcela",
+            intent="payment_info",
+            confidence=0.999,
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=conversation.created_at)
+    session = open_session(browser, live_server.url, "phone", username="operadora.com.nome.comprido")
+    page = shots.page = session.page
+    page.goto(live_server.url + "/painel/conversas/?vista=todas")
+    shots.take("inbox-phone")
+    assert page.locator(".inbox-row").count() == 3
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    card = page.locator("#inbox-list").bounding_box()
+    badges = page.locator(".inbox-row .badge")
+    for i in range(badges.count()):
+        box = badges.nth(i).bounding_box()
+        assert box["x"] + box["width"] <= card["x"] + card["width"] + 0.5, box
+    # The preview shows the text, not WhatsApp's markers.
+    assert "*" not in page.locator(".last-message").first.inner_text()
+    assert session.errors == []

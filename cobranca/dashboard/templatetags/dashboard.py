@@ -21,6 +21,7 @@ register.filter("duracao", formatting.duration_br)
 register.filter("intencao", formatting.intent_label)
 register.filter("janela", formatting.send_window_pt)
 register.filter("whatsapp", formatting.whatsapp_html, is_safe=True)
+register.filter("sem_marcacao", formatting.whatsapp_plain)
 
 
 @register.filter
