@@ -32,6 +32,8 @@ SCHEDULES: dict[str, tuple[str, int]] = {
     # The Painel reads past days' results from a rollup (cobranca.dashboard.rollup): its figures for them
     # lag the data by at most this much.
     "painel-outcomes-rollup": ("cobranca.dashboard.tasks.outcomes_rollup_task", 15),
+    # The régua page's forecast (cobranca.dashboard.regua_forecast.REFRESH_MINUTES), only while in use.
+    "painel-regua-forecast": ("cobranca.dashboard.tasks.regua_forecast_task", 2),
     # PSP payment notifications: re-hand stale or backed-off ones to a worker; list what webhooks missed.
     "pix-sweep": ("billing.tasks.pix_sweep_task", 1),
     "pix-catch-up": ("billing.tasks.pix_catch_up_task", settings.PIX_CATCH_UP_MINUTES),

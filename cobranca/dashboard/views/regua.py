@@ -3,17 +3,14 @@ the others stop), a charge's "próximos lembretes", pause/resume/turn on, and th
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.contrib import messages
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from billing.models import Charge
 from billing.regua import selectors, services
+from cobranca.dashboard import regua_forecast
 from cobranca.dashboard.views.common import show_error
 from cobranca.exceptions import ApplicationError
 from cobranca.roles import operator_required
@@ -26,32 +23,11 @@ ACTIONS = {
 }
 
 
-# The 7-day forecast runs the planner once per day over every open charge: ~60 queries and seconds of
-# Python at 100,000 charges (docs/benchmarks.md). It is a forecast, so it is computed at most once per
-# CALENDAR_SECONDS and shared by every operator, with the results per step (4 queries per régua). The key
-# changes with the day and with any change of a régua (status, settings: `updated_at`), so pausing or
-# turning one on shows at once.
-CALENDAR_SECONDS = 120
-
-
-def _forecast(reguas) -> tuple[list[dict], dict[int, list[dict]], dt.datetime]:
-    """The 7-day calendar, each régua's results per step, and when they were computed (cached together)."""
-    key = "dashboard:regua-calendar:" + ":".join(
-        [timezone.localdate().isoformat(), *(f"{r.pk}-{r.status}-{r.updated_at.timestamp()}" for r in reguas)]
-    )
-    cached = cache.get(key)
-    if cached is None:
-        results = {regua.pk: selectors.regua_step_results(regua=regua) for regua in reguas}
-        cached = (selectors.regua_calendar(days=7), results, timezone.now())
-        cache.set(key, cached, CALENDAR_SECONDS)
-    return cached
-
-
 @operator_required
 @require_GET
 def regua_page(request: HttpRequest) -> HttpResponse:
     reguas = list(selectors.regua_list())
-    calendar, results, calendar_at = _forecast(reguas)
+    calendar, results, calendar_at = regua_forecast.forecast_for_page(reguas)
     for regua in reguas:
         regua.results = results[regua.pk]
     lookup = (request.GET.get("cobranca") or "").strip()
