@@ -29,6 +29,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from billing.models import Charge, Client, SuppressedPhone
+from billing.models.clients import search_text
 from billing.suppression import phone_hash
 from cobranca.masking import mask_document, mask_phone
 
@@ -129,7 +130,7 @@ class ChunkWriter:
         self._any_listed = SuppressedPhone.objects.exists()
         client_table, charge_table = _q(Client._meta.db_table), _q(Charge._meta.db_table)
         self._client_insert, self._client_constants = _insert_statement(
-            Client, ["name", "phone", "document", "email", "phone_hash"], self.now
+            Client, ["name", "phone", "document", "email", "phone_hash", "search_name"], self.now
         )
         self._charge_insert, self._charge_constants = _insert_statement(
             Charge, ["client", "external_id", "amount", "due_date", "description", "import_batch"], self.now
@@ -149,7 +150,7 @@ class ChunkWriter:
             f"(SELECT 1 FROM {listed_table} WHERE {listed_table}.{_column(SuppressedPhone, 'phone_hash')} = "
             f"{client_table}.{_column(Client, 'phone_hash')}) AND {_column(Client, 'phone')} IN "
         )
-        client_set = _assignments(Client, "name", "document", "email", "updated_at")
+        client_set = _assignments(Client, "name", "search_name", "document", "email", "updated_at")
         self._client_update = f"UPDATE {client_table} SET {client_set} WHERE {_column(Client, 'id')} = %s"  # noqa: S608
         self._charge_select = (
             f"SELECT {_cols(Charge, 'id', 'external_id', 'status', 'client')} FROM {charge_table} "  # noqa: S608
@@ -252,6 +253,7 @@ class ChunkWriter:
                             s.document,
                             s.email,
                             phone_hash(phone),
+                            search_text(s.name),
                             *self._client_constants,
                         )
                         for phone, s in new_clients.items()
@@ -265,7 +267,7 @@ class ChunkWriter:
                 self._created.update(hash(phone) for phone in new_clients)
             self._mark_suppressed(cursor, phones, accepted)
             dirty = [
-                (s.name, s.document, s.email, self._now_db, s.id)
+                (s.name, search_text(s.name), s.document, s.email, self._now_db, s.id)
                 for phone, s in clients.items()
                 if s.dirty and phone not in new_clients
             ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -9,10 +11,20 @@ from django.db.models import Q
 from cobranca.masking import mask_phone
 
 
+def search_text(text: str) -> str:
+    """`text` folded for a search that ignores accents and case: "Cláudia SIMÕES" → "claudia simoes". The same
+    in Python on both sides, so SQLite and PostgreSQL agree (neither folds accents in a LIKE)."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
 class Client(models.Model):
     """A debtor. Identified by the E.164 phone; the WhatsApp chat id is what WAHA resolved for that phone."""
 
     name = models.CharField("nome", max_length=200)
+    # `search_text(name)`: the Devedores search matches on it (cobranca.dashboard.debtors). Kept in step with
+    # `name` by save() and by the importer's writer.
+    search_name = models.CharField("nome para busca", max_length=200, blank=True, editable=False)
     phone = models.CharField("telefone", max_length=20, unique=True, help_text="E.164, ex.: +5511987654321")
     chat_id = models.CharField("chat id WhatsApp", max_length=64, blank=True, db_index=True)
     lid = models.CharField("LID WhatsApp", max_length=64, blank=True, db_index=True)
@@ -53,9 +65,13 @@ class Client(models.Model):
         from billing.suppression import phone_hash
 
         self.phone_hash = phone_hash(self.phone)
+        self.search_name = search_text(self.name)
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "phone" in update_fields and "phone_hash" not in update_fields:
-            kwargs["update_fields"] = [*update_fields, "phone_hash"]
+        if update_fields is not None:
+            derived = {"phone": "phone_hash", "name": "search_name"}
+            extra = [derived[f] for f in derived if f in update_fields and derived[f] not in update_fields]
+            if extra:
+                kwargs["update_fields"] = [*update_fields, *extra]
         super().save(*args, **kwargs)
 
     @property

@@ -463,3 +463,13 @@ def test_it_reads_excel_unicode_text_in_utf16_with_tabs(tmp_path):
     report = import_file(path_or_file=path)
 
     assert report.success and Client.objects.get().name == "Íris"
+
+
+
+def test_the_importer_keeps_the_search_name(tmp_path):
+    """Clients written by the importer's SQL (not save()) are found by the accent-free Devedores search."""
+    assert import_file(path_or_file=write_json(tmp_path, [row(name="Cláudia Simões")])).success
+    assert Client.objects.get(phone="+5511987654321").search_name == "claudia simoes"
+    renamed = write_json(tmp_path, [row(name="Conceição Simões")], name="de-novo.json")
+    assert import_file(path_or_file=renamed).success
+    assert Client.objects.get(phone="+5511987654321").search_name == "conceicao simoes"

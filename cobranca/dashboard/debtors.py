@@ -25,6 +25,7 @@ from billing.models import (
     Payment,
     PromiseToPay,
 )
+from billing.models.clients import search_text
 from billing.payments.owed import client_owed_expression, with_owed
 from billing.phones import PhoneError, normalize_phone, phone_variants
 from billing.suppression import annotate_suppressed, client_suppression_reason
@@ -62,7 +63,8 @@ def debtor_search_q(text: str) -> Q:
     # References as typed, upper- or lower-cased: exact lookups on the unique indexes (an `iexact` would scan
     # every charge on SQLite), resolved once rather than per client row.
     refs = list({text, text.upper(), text.lower()})
-    cond = Q(name__icontains=text) | Q(external_id__in=refs)
+    # Name: accents and case folded in Python on both sides (Client.search_name), the same on SQLite and PG.
+    cond = Q(search_name__contains=search_text(text)) | Q(external_id__in=refs)
     cond |= Q(pk__in=Charge.objects.filter(external_id__in=refs).values("client_id"))
     digits = re.sub(r"\D", "", text)
     alnum = re.sub(r"[\s./\-]", "", text).upper()

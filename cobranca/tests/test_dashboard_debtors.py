@@ -194,6 +194,33 @@ def test_search_by_cnpj_with_punctuation_and_by_the_old_8_digit_number(op_client
     assert company.pk
 
 
+def test_name_search_ignores_accents_and_case(op_client):
+    """Operator test: "claudia simoes", "simoes", "conceicao", "joao" found nothing."""
+    ClientFactory(name="Cláudia Simões", phone="+5511974120001")
+    ClientFactory(name="Maria José da Conceição", phone="+5511974120002")
+    ClientFactory(name="João Araújo Pereira", phone="+5511974120003")
+    ClientFactory(name="Claudia Regina Barbosa", phone="+5511974120004")
+    for typed, found, not_found in (
+        ("claudia simoes", "Cláudia Simões", "Claudia Regina"),
+        ("SIMÕES", "Cláudia Simões", "Claudia Regina"),
+        ("conceicao", "Maria José da Conceição", "Cláudia Simões"),
+        ("joao", "João Araújo Pereira", "Cláudia Simões"),
+        ("ARAUJO", "João Araújo Pereira", "Cláudia Simões"),
+    ):
+        body = op_client.get(reverse("dashboard:debtors"), {"q": typed}).content.decode()
+        assert found in body and not_found not in body, typed
+    body = op_client.get(reverse("dashboard:debtors"), {"q": "cláudia"}).content.decode()
+    assert "Cláudia Simões" in body and "Claudia Regina" in body
+
+
+def test_the_search_name_follows_a_rename(db):
+    client = ClientFactory(name="Ana Paula", phone="+5511974120005")
+    client.name = "Ângela Müller"
+    client.save(update_fields=["name"])
+    client.refresh_from_db()
+    assert client.search_name == "angela muller"
+
+
 def test_a_reference_with_digits_is_not_read_as_a_phone(op_client, debtor):
     ChargeFactory(client=debtor, external_id="FAT-0031337")
     ClientFactory(name="Número parecido", phone="+5511900031337")
