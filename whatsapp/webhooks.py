@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, router, transaction
 from loguru import logger
 
+from cobranca.json_numbers import JsonRejected, strict_loads
 from cobranca.tasks import enqueue_on_commit
 from whatsapp.models import WebhookEvent
 
@@ -94,18 +93,6 @@ MAX_JSON_DEPTH = 64
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
-def _refuse_constant(name: str):
-    # NaN / Infinity are not JSON (RFC 8259); json.loads accepts them, jsonb and SQLite's JSON_VALID do not.
-    raise WebhookRejected(400, "non_standard_json")
-
-
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):  # 1e400 is valid JSON but becomes inf, which no database stores as JSON
-        raise WebhookRejected(400, "number_out_of_range")
-    return value
-
-
 def clean_text(text: str) -> str:
     """NUL removed (PostgreSQL text and jsonb refuse it) and lone surrogates replaced by U+FFFD (they cannot
     be encoded as UTF-8). json.loads joins valid surrogate pairs, so any surrogate left in a str is lone."""
@@ -145,7 +132,9 @@ def parse_envelope(body: bytes) -> dict:
     """The envelope, parsed once and sanitised once: every later reader (the row, processing, the admin)
     sees text any database can store. The raw bytes are kept apart (WebhookEvent.raw_body)."""
     try:
-        data = json.loads(body, parse_constant=_refuse_constant, parse_float=_parse_float)
+        data = strict_loads(body)  # NaN/Infinity and 1e400 (inf): no database stores them as JSON
+    except JsonRejected as exc:
+        raise WebhookRejected(400, exc.reason) from None
     except RecursionError:
         raise WebhookRejected(400, "too_deep") from None
     except (ValueError, UnicodeDecodeError):

@@ -224,8 +224,31 @@ def _apply_confirmed(notification: PixNotification, pix: dict) -> str:
     )
     with transaction.atomic():
         outcome = apply_payment(charge_id=cobv.charge_id, facts=facts, installment_id=cobv.installment_id)
+        if outcome.payment.charge_id != cobv.charge_id:
+            return _applied_elsewhere(notification, pix, amount, txid, outcome.payment)
         _finish(notification.pk, status=PixNotification.Status.CONFIRMED, payment=outcome.payment)
     return outcome.status
+
+
+def _applied_elsewhere(notification, pix: dict, amount: Decimal, txid: str, payment: Payment) -> str:
+    """This e2eid was already applied to another charge (an operator confirmed a receipt naming it):
+    Payment.e2eid is unique, so the one payment stays and the conflict goes to the operator queue."""
+    PaymentIssue.objects.get_or_create(
+        key=f"unknown_txid:{notification.e2eid}",
+        defaults={
+            "kind": PaymentIssue.Kind.UNKNOWN_TXID,
+            "amount": amount if amount > 0 else None,
+            "charge_id": payment.charge_id,
+            "details": {"e2eid": notification.e2eid, "txid": txid, "pix": pix, "applied_to": payment.pk},
+        },
+    )
+    _finish(
+        notification.pk, status=PixNotification.Status.CONFIRMED, error="Pix já aplicado a outra cobrança"
+    )
+    logger.bind(security=True).warning(
+        "security.pix_applied_elsewhere e2eid={} payment={}", notification.e2eid, payment.pk
+    )
+    return "applied_elsewhere"
 
 
 def _transient(notification: PixNotification, exc: PixApiError) -> str:

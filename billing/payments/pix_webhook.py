@@ -24,6 +24,7 @@ from loguru import logger
 
 from billing.models import PixNotification
 from billing.payments.pix_notifications import CONFIRM_TASK, StoreResult, pix_notifications_store
+from cobranca.json_numbers import JsonRejected, strict_loads
 from cobranca.tasks import enqueue_with_rows
 
 # More Pix than any PSP puts in one POST (they batch a few): a bigger list is refused, not half stored.
@@ -44,17 +45,15 @@ def token_matches(token: str) -> bool:
     return hmac.compare_digest(token.encode("utf-8", "replace"), expected.encode("utf-8"))
 
 
-def _refuse_constant(name: str) -> Any:
-    raise PixWebhookRejected(400, "non_standard_json")
-
-
 def parse_notification(body: bytes) -> list[Any]:
     """The `pix` list of a notification body; PixWebhookRejected(400) for anything else."""
     try:
-        data = json.loads(body, parse_constant=_refuse_constant)
+        data = strict_loads(body)  # the WAHA webhook's rules: NaN/Infinity and 1e400 (inf) refused
         if b"\\ud" in body.lower():
             # A lone surrogate (\ud800) is JSON but cannot be stored as text: refused, not mangled.
             json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except JsonRejected as exc:
+        raise PixWebhookRejected(400, exc.reason) from None
     except RecursionError:
         raise PixWebhookRejected(400, "too_deep") from None
     except (ValueError, UnicodeError):

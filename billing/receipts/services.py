@@ -3,8 +3,10 @@ checked by a worker (one task per receipt, never in a request), then settled or 
 
 - `receipt_check_request`: one ReceiptCheck per attachment, its task enqueued on commit.
 - `receipt_check_run` (the task): reads the file (`read_receipt`), picks the charge, runs the checks. With
-  PIX_PROVIDER=api_pix the PSP decides: a Pix it knows is applied at once (`apply_payment`, source "receipt",
-  the PSP's amount and time, the receipt attached in `raw`), one it does not know makes the receipt suspect.
+  PIX_PROVIDER=api_pix the PSP decides: a Pix it knows, paid to one of THIS charge's cobv txids, is applied
+  at once (`apply_payment`, source "receipt", the PSP's amount and time, the receipt attached in `raw`);
+  one it does not know, or one paid with another txid (someone else's Pix, queued as unknown_txid) makes
+  the receipt suspect, and the open unknown_txid issue of that e2eid is linked to it.
   Without the API the charge goes to `payment_claimed` and the inbox shows the fields and checks.
 - `receipt_confirm` / `receipt_reject`: the operator's click in the inbox.
 
@@ -23,7 +25,7 @@ from django.utils import timezone
 from loguru import logger
 
 from billing import services as billing_services
-from billing.models import Charge, Payment, PaymentIssue, ReceiptCheck
+from billing.models import Charge, Payment, PaymentIssue, PixCobv, ReceiptCheck
 from billing.payments.apply import PaymentFacts, apply_payment
 from billing.pix_api import PixApiError, PixNotFound, get_pix_client
 from billing.receipts import ReceiptRefused, read_receipt
@@ -114,14 +116,40 @@ def _store(check: ReceiptCheck, reading: ReceiptReading, **fields) -> None:
     )
 
 
+def _link_unknown_txid(check: ReceiptCheck) -> int | None:
+    """The open "Pix sem cobrança conhecida" issue of this receipt's Pix, if any: both issues name each other
+    so the operator sees that a debtor claims a Pix nobody's charge received."""
+    if not check.e2eid:
+        return None
+    keys = [f"unknown_txid:{variant}" for variant in e2eid_variants(check.e2eid)]
+    queued = (
+        PaymentIssue.objects.select_for_update()
+        .filter(key__in=keys, status=PaymentIssue.Status.OPEN)
+        .order_by("pk")
+        .first()
+    )
+    if queued is None:
+        return None
+    details = dict(queued.details or {})
+    linked = list(details.get("receipt_checks") or [])
+    if check.pk not in linked:
+        details["receipt_checks"] = [*linked, check.pk]
+        PaymentIssue.objects.filter(pk=queued.pk).update(details=details)
+    return queued.pk
+
+
 def _open_issue(check: ReceiptCheck, charge: Charge | None, reasons: list[str]) -> None:
+    details = {"receipt_check": check.pk, "e2eid": check.e2eid, "reasons": reasons}
+    queued = _link_unknown_txid(check)
+    if queued is not None:
+        details["unknown_txid_issue"] = queued
     PaymentIssue.objects.get_or_create(
         key=f"receipt:{check.pk}",
         defaults={
             "kind": PaymentIssue.Kind.SUSPECT_RECEIPT,
             "charge": charge,
             "amount": check.amount,
-            "details": {"receipt_check": check.pk, "e2eid": check.e2eid, "reasons": reasons},
+            "details": details,
         },
     )
 
@@ -165,18 +193,30 @@ def receipt_check_run(*, check_id: int) -> str:
     psp = ("", None, "")
     if settings.PIX_PROVIDER == "api_pix" and reading.e2eid and charge is not None:
         psp = _ask_psp(reading.e2eid)  # network: outside any transaction
-        checks = [*checks, _psp_check(psp, reading)]
+        checks = [*checks, _psp_check(psp, reading, charge)]
     status = _settle(check, charge, reading, psp, checks, installment_id)
     logger.info("receipts.checked check={} status={} psp={}", check_id, status, psp[0] or "-")
     return status
 
 
-def _psp_check(psp: tuple[str, dict | None, str], reading: ReceiptReading) -> Check:
+def _own_txid(pix: dict | None, charge: Charge) -> str:
+    """The PSP's txid of this Pix when it is one of this charge's (or its installments') cobvs, else ""."""
+    txid = (pix or {}).get("txid")
+    if not isinstance(txid, str) or not txid:
+        return ""
+    return txid if PixCobv.objects.filter(charge=charge, txid=txid).exists() else ""
+
+
+def _psp_check(psp: tuple[str, dict | None, str], reading: ReceiptReading, charge: Charge) -> Check:
     outcome, pix, detail = psp
     if outcome == "not_found":
         return Check("psp", False, "O PSP não conhece este Pix: comprovante suspeito.")
     if outcome == "error":
         return Check("psp", None, f"PSP indisponível ({detail}): conferir à mão.")
+    if not _own_txid(pix, charge):
+        # A real Pix to the creditor's key, but not paid to this charge's Pix code: someone else's money
+        # (or a Pix queued as "sem cobrança conhecida") must never settle this charge on a receipt's word.
+        return Check("psp", False, "O Pix existe no PSP, mas não foi pago a um código Pix desta cobrança.")
     amount = _psp_amount(pix)
     if reading.amount is not None and amount is not None and amount != reading.amount:
         return Check(
@@ -207,10 +247,15 @@ def _settle(check, charge, reading, psp, checks: list[Check], installment_id) ->
     operator (payment_claimed). The payment and the receipt's new state commit together."""
     outcome = psp[0]
     failed = [c.message for c in checks if c.ok is False]
+    own = outcome == "confirmed" and charge is not None and bool(_own_txid(psp[1], charge))
     with transaction.atomic():
-        payment = (
-            _apply_confirmed(check, charge, reading, psp, installment_id) if outcome == "confirmed" else None
-        )
+        payment = _apply_confirmed(check, charge, reading, psp, installment_id) if own else None
+        if payment is not None and payment.charge_id != charge.pk:
+            # The webhook applied this e2eid to another charge meanwhile (Payment.e2eid is unique): one
+            # payment stays, and the receipt goes to an operator.
+            payment = None
+            conflict = Check("e2eid", False, "Este Pix foi aplicado a outra cobrança enquanto era conferido.")
+            checks, failed = [*checks, conflict], [*failed, conflict.message]
         status = Status.SUSPECT if failed else Status.PAID if payment is not None else Status.REVIEW
         _store(
             check,

@@ -116,6 +116,11 @@ def test_the_webhook_is_off_without_a_configured_token(client, psp, settings):
     [
         (b"{nope", "malformed_json"),
         (b'{"pix": NaN}', "non_standard_json"),
+        (
+            b'{"pix": [{"endToEndId": "E18236120202612070600ABCDEFGHJK1", "valor": 1e400}]}',
+            "number_out_of_range",
+        ),
+        (b'{"pix": [{"valor": -1E+999}]}', "number_out_of_range"),
         (b'{"outra": []}', "missing_pix_list"),
         (b"[]", "missing_pix_list"),
         (b'{"pix": [{"endToEndId": "\\u0000"}]}', "nul_character"),
@@ -281,6 +286,27 @@ def test_a_crash_after_the_payment_before_the_mark_is_finished_by_the_rerun(clie
     charge.refresh_from_db()
     assert row.status == "confirmed" and row.payment_id == Payment.objects.get().pk
     assert charge.amount_paid == D("100.00") and Payment.objects.count() == 1
+
+
+def test_a_pix_already_applied_to_another_charge_is_queued_not_moved(client, psp, enqueued):
+    """The receipt path (an operator's confirm) applied this e2eid to another charge first: one payment, an
+    open issue, no 500."""
+    charge, cobv = cobv_for("100.00")
+    item = psp.pay(cobv.txid, "100.00", 1)
+    other = ChargeFactory(amount=D("100.00"))
+    facts = PaymentFacts(
+        amount=D("100.00"), paid_at=timezone.now(), source=Payment.Source.RECEIPT, e2eid=item["endToEndId"]
+    )
+    apply_payment(charge_id=other.pk, facts=facts)
+    post(client, [item])
+    assert run_enqueued(enqueued) == {"applied_elsewhere": 1}
+    assert Payment.objects.get().charge == other
+    issue = PaymentIssue.objects.get(key=f"unknown_txid:{item['endToEndId']}")
+    assert (
+        issue.status == PaymentIssue.Status.OPEN and issue.details["applied_to"] == Payment.objects.get().pk
+    )
+    charge.refresh_from_db()
+    assert charge.amount_paid == 0 and PixNotification.objects.get().status == "confirmed"
 
 
 def test_running_the_task_twice_applies_once(client, psp, enqueued):

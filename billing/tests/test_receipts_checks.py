@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from billing.models import Charge, Payment, PaymentIssue, ReceiptCheck
+from billing.models import Charge, Payment, PaymentIssue, PixCobv, ReceiptCheck
 from billing.payments.apply import PaymentFacts, apply_payment
 from billing.pix_api import PixNotFound
 from billing.receipts import services
@@ -236,7 +236,8 @@ def test_with_the_api_a_pix_the_psp_confirms_is_paid_at_once(creditor_settings, 
     charge = ChargeFactory(amount=Decimal("189.90"))
     attachment = stored_receipt(charge, receipt_pdf(Decimal("189.90")))
     e2eid = services.read_receipt(attachment.file.open("rb").read()).e2eid
-    psp = FakePsp({e2eid: {"endToEndId": e2eid, "valor": "189.90", "horario": timezone.now().isoformat()}})
+    txid = own_cobv(charge)
+    psp = FakePsp({e2eid: psp_pix(e2eid, "189.90", txid)})
     monkeypatch.setattr(services, "get_pix_client", lambda: psp)
     check = run(attachment, charge)
     charge.refresh_from_db()
@@ -245,6 +246,76 @@ def test_with_the_api_a_pix_the_psp_confirms_is_paid_at_once(creditor_settings, 
     assert payment.source == Payment.Source.RECEIPT and payment.e2eid == e2eid
     assert payment.raw["receipt_check"] == check.pk and check.payment == payment
     assert charge.status == Charge.Status.PAID
+
+
+def own_cobv(charge: Charge) -> str:
+    txid = f"cobv{charge.pk:031d}"
+    PixCobv.objects.create(
+        charge=charge, txid=txid, amount=charge.amount, due_date=timezone.localdate(), version_key="v1"
+    )
+    return txid
+
+
+def psp_pix(e2eid: str, valor: str, txid: str | None) -> dict:
+    pix = {"endToEndId": e2eid, "valor": valor, "horario": timezone.now().isoformat()}
+    return pix if txid is None else {**pix, "txid": txid}
+
+
+@pytest.mark.ocr
+@pytest.mark.django_db
+@pytest.mark.parametrize("txid", [None, "", "outrotxiddeterceiro0000000000001", "other-charge"])
+def test_a_real_pix_that_is_not_one_of_this_charges_cobvs_is_never_applied(
+    creditor_settings, monkeypatch, txid
+):
+    """Finding #1: someone else's Pix (a txid that is not ours, or another charge's) named in a receipt."""
+    creditor_settings.PIX_PROVIDER = "api_pix"
+    charge = ChargeFactory(amount=Decimal("189.90"))
+    if txid == "other-charge":
+        txid = own_cobv(ChargeFactory(amount=Decimal("189.90")))
+    attachment = stored_receipt(charge, receipt_pdf(Decimal("189.90")))
+    e2eid = services.read_receipt(attachment.file.open("rb").read()).e2eid
+    queued = PaymentIssue.objects.create(
+        key=f"unknown_txid:{e2eid}",
+        kind=PaymentIssue.Kind.UNKNOWN_TXID,
+        amount=Decimal("189.90"),
+        details={"e2eid": e2eid, "txid": txid or ""},
+    )
+    monkeypatch.setattr(services, "get_pix_client", lambda: FakePsp({e2eid: psp_pix(e2eid, "189.90", txid)}))
+    check = run(attachment, charge)
+    charge.refresh_from_db()
+    assert check.status == ReceiptCheck.Status.SUSPECT and not Payment.objects.exists()
+    assert charge.status == Charge.Status.PAYMENT_CLAIMED
+    assert any(c["code"] == "psp" and c["ok"] is False for c in check.checks), check.checks
+    issue = PaymentIssue.objects.get(key=f"receipt:{check.pk}")
+    assert issue.details["unknown_txid_issue"] == queued.pk
+    queued.refresh_from_db()
+    assert queued.details["receipt_checks"] == [check.pk]
+
+
+@pytest.mark.ocr
+@pytest.mark.django_db
+def test_a_pix_the_webhook_applied_to_another_charge_does_not_mark_the_receipt_paid(
+    creditor_settings, monkeypatch
+):
+    """The race: the webhook path applied this e2eid to another charge between the checks and the apply."""
+    creditor_settings.PIX_PROVIDER = "api_pix"
+    charge = ChargeFactory(amount=Decimal("189.90"))
+    attachment = stored_receipt(charge, receipt_pdf(Decimal("189.90")))
+    e2eid = services.read_receipt(attachment.file.open("rb").read()).e2eid
+    other = ChargeFactory(amount=Decimal("189.90"))
+    txid = own_cobv(charge)
+
+    def psp_then_webhook():
+        facts = PaymentFacts(amount=Decimal("189.90"), paid_at=timezone.now(), source="pix_api", e2eid=e2eid)
+        apply_payment(charge_id=other.pk, facts=facts)
+        return FakePsp({e2eid: psp_pix(e2eid, "189.90", txid)})
+
+    monkeypatch.setattr(services, "get_pix_client", psp_then_webhook)
+    check = run(attachment, charge)
+    charge.refresh_from_db()
+    assert check.status == ReceiptCheck.Status.SUSPECT and check.payment is None
+    assert Payment.objects.get().charge == other and charge.status == Charge.Status.PAYMENT_CLAIMED
+    assert PaymentIssue.objects.filter(key=f"receipt:{check.pk}").exists()
 
 
 @pytest.mark.ocr
@@ -271,7 +342,7 @@ def test_with_the_api_an_edited_amount_applies_only_what_really_arrived(creditor
     charge = ChargeFactory(amount=Decimal("189.90"))
     attachment = stored_receipt(charge, receipt_pdf(Decimal("189.90")))
     e2eid = services.read_receipt(attachment.file.open("rb").read()).e2eid
-    psp = FakePsp({e2eid: {"endToEndId": e2eid, "valor": "18.99", "horario": timezone.now().isoformat()}})
+    psp = FakePsp({e2eid: psp_pix(e2eid, "18.99", own_cobv(charge))})
     monkeypatch.setattr(services, "get_pix_client", lambda: psp)
     check = run(attachment, charge)
     charge.refresh_from_db()
