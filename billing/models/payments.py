@@ -279,6 +279,15 @@ class PaymentIssue(models.Model):
         verbose_name = "pendência de pagamento"
         verbose_name_plural = "pendências de pagamento"
         ordering = ["-created_at"]
+        constraints = [
+            # An `inf` or NaN amount (an OFX "1E+400", third outside test) made every page that read the row
+            # answer 500: the database refuses anything the field cannot hold (billing 0021).
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True)
+                | Q(amount__gte=Decimal("-9999999999.99"), amount__lte=Decimal("9999999999.99")),
+                name="paymentissue_amount_in_range",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"

@@ -61,6 +61,11 @@ _REQUIRED = ("DTPOSTED", "TRNAMT", "FITID")
 _SPEC = {name: ofx_models.STMTTRN.spec[name.lower()] for name in _TYPED}
 _TRNTYPES = frozenset(ofx_models.STMTTRN.spec["trntype"].valid)
 _THOUSANDS_COMMA = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+,\d+$")
+# Plain digits with an optional decimal part: no exponent (1E+400), no NaN/Infinity (Decimal takes them all).
+_PLAIN_AMOUNT = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
+# Payment amounts are DecimalField(max_digits=12, decimal_places=2): 10 whole digits, whole cents.
+_MAX_AMOUNT = Decimal("9999999999.99")
+_CENT = Decimal("0.01")
 
 
 class OfxError(ValueError):
@@ -247,7 +252,7 @@ class _Reader:
             fitid=values["FITID"].strip(),
             trntype=values.get("TRNTYPE") or "OTHER",
             posted=posted,
-            amount=Decimal(values["TRNAMT"]),
+            amount=_amount(values["TRNAMT"], texts["TRNAMT"], body, line),
             name=(values.get("NAME") or "").strip(),
             memo=(values.get("MEMO") or "").strip(),
             line=line,
@@ -296,6 +301,21 @@ class _Reader:
                 return _SPEC[tag].convert(text)
         except Exception as exc:  # ofxtools raises ValueError/TypeError subclasses
             raise OfxError(f"valor inválido {text!r}", line=_line_of(body, tag, line), field=tag) from exc
+
+
+def _amount(value, text: str, body: str, line: int) -> Decimal:
+    """TRNAMT as stored: finite, plain notation, at most 10 whole digits and whole cents (what the model's
+    field holds); anything else is refused with its line, so nothing of the file is applied."""
+    amount = Decimal(value) if _PLAIN_AMOUNT.match(text) else None
+    if amount is None or not amount.is_finite():
+        reason = f"valor inválido {text!r} (só dígitos, sem expoente)"
+    elif abs(amount) > _MAX_AMOUNT:
+        reason = f"valor fora do limite {text!r} (máximo 9999999999,99)"
+    elif amount != amount.quantize(_CENT):
+        reason = f"valor com frações de centavo {text!r}"
+    else:
+        return amount.quantize(_CENT)
+    raise OfxError(reason, line=_line_of(body, "TRNAMT", line), field="TRNAMT")
 
 
 def _line_of(body: str, tag: str, start: int) -> int:

@@ -465,7 +465,6 @@ def test_it_reads_excel_unicode_text_in_utf16_with_tabs(tmp_path):
     assert report.success and Client.objects.get().name == "Íris"
 
 
-
 def test_the_importer_keeps_the_search_name(tmp_path):
     """Clients written by the importer's SQL (not save()) are found by the accent-free Devedores search."""
     assert import_file(path_or_file=write_json(tmp_path, [row(name="Cláudia Simões")])).success

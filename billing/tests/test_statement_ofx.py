@@ -84,6 +84,35 @@ def test_a_malformed_amount_names_the_line_and_the_field():
     assert str(err.value) == "linha 52, campo TRNAMT: valor inválido '89x,90'"
 
 
+@pytest.mark.parametrize(
+    "amount",
+    ["1E+400", "1e2", "NaN", "-NaN", "sNaN", "Infinity", "-Infinity", "inf", "12345678901,00", "1,001"],
+)
+def test_a_non_finite_exponent_or_out_of_range_amount_is_refused_with_its_line(amount):
+    """Third outside test: 1E+400 was stored as inf (the queue and admin then answered 500 forever), NaN and
+    Infinity answered 500 even in a dry run. The model's field holds 12 digits with 2 decimals."""
+    text = (
+        (FIXTURES / "extrato_banco_a_1252.ofx")
+        .read_bytes()
+        .replace(b"<TRNAMT>89,90", b"<TRNAMT>" + amount.encode())
+    )
+    with pytest.raises(OfxError) as err:
+        list(read_transactions(io.BytesIO(text)))
+    assert err.value.line == 52 and err.value.field == "TRNAMT"
+    assert str(err.value).startswith("linha 52, campo TRNAMT: ")
+
+
+@pytest.mark.parametrize(("amount", "read_as"), [("9999999999,99", "9999999999.99"), ("-89.900", "-89.90")])
+def test_the_largest_amount_and_trailing_zeros_are_read(amount, read_as):
+    text = (
+        (FIXTURES / "extrato_banco_a_1252.ofx")
+        .read_bytes()
+        .replace(b"<TRNAMT>89,90", b"<TRNAMT>" + amount.encode())
+    )
+    lines = list(read_transactions(io.BytesIO(text)))
+    assert Decimal(read_as) in [t.amount for t in lines]
+
+
 def test_a_transaction_without_fitid_is_refused_with_its_line():
     text = (FIXTURES / "extrato_banco_a_1252.ofx").read_bytes().replace(b"<FITID>202612030003\r\n", b"")
     with pytest.raises(OfxError) as err:
