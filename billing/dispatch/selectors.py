@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
+from billing.dispatch.audience_checks import audience_warnings
 from billing.dispatch.window import campaign_window_wait, describe_opening, parse_window, window_for_campaign
 from billing.models import Campaign, Charge, Dispatch, ImportBatch, MessageTemplate
 from billing.segments import campaign_audience
@@ -109,6 +110,8 @@ def campaign_validate(
         if problem:
             problems.append(problem)
     warnings = list(preview.warnings)
+    if not preview.errors:
+        warnings.extend(audience_warnings(body=template.body, audience=audience))
     try:
         window = parse_window(send_window or settings.SEND_WINDOW)
     except ApplicationError as exc:

@@ -133,3 +133,42 @@ def test_suppressed_and_closed_charges_do_not_count_as_empty_recipients():
     batch = _batch(closed, suppressed, ChargeFactory(description="x"))
     template = MessageTemplateFactory(body="{description}")
     assert campaign_validate(template=template, import_batch=batch).numbers["empty_variables"] == 0
+
+
+def test_the_dry_run_warns_of_debtors_without_document_with_the_psp_pix(settings):
+    settings.PIX_PROVIDER = "api_pix"
+    settings.PIX_KEY = settings.PIX_KEY or "cobranca@example.com"
+    bare = ChargeFactory(client=ClientFactory(document=""))
+    ChargeFactory(client=ClientFactory(document="123.456.789-09"))
+    result = campaign_validate(
+        template=MessageTemplateFactory(body="Pague: {pix}"), import_batch=_batch(bare)
+    )
+    assert any(
+        "1 devedor(es) sem CPF/CNPJ receberão um PIX sem baixa automática" in w for w in result.warnings
+    )
+    settings.PIX_PROVIDER = "static"
+    result = campaign_validate(
+        template=MessageTemplateFactory(body="Pague: {pix}"), import_batch=_batch(bare)
+    )
+    assert not any("CPF/CNPJ" in w for w in result.warnings)
+
+
+def test_the_dry_run_warns_of_landlines():
+    landline = ChargeFactory(client=ClientFactory(phone="+551133334444"))
+    mobile = ChargeFactory()
+    result = campaign_validate(
+        template=MessageTemplateFactory(body="Oi {name}"), import_batch=_batch(landline, mobile)
+    )
+    assert any(w.startswith("1 destinatário(s) com telefone fixo") for w in result.warnings)
+
+
+@pytest.mark.parametrize("body", ["Sua conta venceu há {days_overdue} dias", "Consta vencido em {due_date}"])
+def test_the_dry_run_warns_when_overdue_wording_reaches_charges_not_yet_due(body):
+    future = ChargeFactory(due_date=timezone.localdate() + dt.timedelta(days=9))
+    late = ChargeFactory(due_date=timezone.localdate() - dt.timedelta(days=9))
+    result = campaign_validate(template=MessageTemplateFactory(body=body), import_batch=_batch(future, late))
+    assert any(w.startswith("1 cobrança(s) ainda não venceram") for w in result.warnings)
+    neutral = campaign_validate(
+        template=MessageTemplateFactory(body="Vence em {due_date}"), import_batch=_batch(future)
+    )
+    assert not any("ainda não venceram" in w for w in neutral.warnings)

@@ -158,3 +158,15 @@ def test_the_default_pace_is_the_systems_and_says_its_messages_per_hour(op_clien
     form = _form(ritmo="padrao")
     assert form.is_valid(), form.errors
     assert (form.service_kwargs()["delay_seconds"], form.service_kwargs()["jitter_seconds"]) == (45, 5)
+
+
+def test_the_validation_does_not_say_all_is_well_while_the_audience_has_warnings(op_client, settings):
+    settings.SEND_WINDOW = "mon-sun 00:00-23:59"
+    settings.SEND_WINDOW_SKIP_HOLIDAYS = False
+    template = MessageTemplateFactory(body="Olá {name}, sua conta está vencida há {days_overdue} dias.")
+    batch = ImportBatch.objects.create(filename="fixo.csv", file_format="csv", total_rows=1)
+    ChargeFactory(client=ClientFactory(phone="+551133334444"), import_batch=batch)
+    data = {"modelo": template.pk, "importacao": batch.pk, "sessao": "default", "acao": "validar"}
+    html = op_client.post(URL, data).content.decode()
+    assert "1 destinatário(s) com telefone fixo" in html and "1 cobrança(s) ainda não venceram" in html
+    assert "Tudo certo" not in html and "Pode criar a campanha, mas leia os avisos" in html

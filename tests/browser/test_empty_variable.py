@@ -92,7 +92,7 @@ def test_a_template_with_an_empty_variable_is_refused_until_it_gives_a_fallback(
     expect(page.locator(".alert-success")).to_contain_text("Fatura em aberto")
     validate()
     expect(page.locator("#empty-variables")).to_have_text("0")
-    expect(page.locator("#validation")).to_contain_text("Tudo certo")
+    expect(page.locator("#validation")).to_contain_text("pode criar a campanha", ignore_case=True)
     expect(page.locator("#validation .wa-bubble")).to_contain_text(
         "consta em aberto sua mensalidade no valor"
     )
