@@ -15,7 +15,7 @@ from billing.payments.pix_charges import amount_owed, psp_codes_in_text
 from billing.services import charge_mark_paid, promise_create
 from billing.templating import template_context, template_render, variables_without_fallback
 from chatbot.pix import PixError, pix_payload_for
-from chatbot.policy import ActionKind, decide
+from chatbot.policy import PAYMENT_REPORTED_FLAG, ActionKind, decide
 from chatbot.selectors import bot_client_snapshot
 from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
@@ -135,9 +135,15 @@ def conversation_confirm_payment(
     *, conversation: Conversation, charge: Charge, by, ip: str | None = None
 ) -> Charge:
     """The operator saw the payment: `billing.services.charge_mark_paid` (promises kept, agreements
-    fulfilled, audited). Nothing is sent to the debtor."""
+    fulfilled, audited). Nothing is sent to the debtor. A "Pagamento informado" flag is what this resolves:
+    it is cleared (a flag raised for something else stays)."""
     charge = _charge_of(conversation, charge)
-    return charge_mark_paid(charge=charge, by=by, ip=ip)
+    charge = charge_mark_paid(charge=charge, by=by, ip=ip)
+    if Conversation.objects.filter(
+        pk=conversation.pk, needs_attention=True, attention_reason=PAYMENT_REPORTED_FLAG
+    ).update(needs_attention=False, attention_reason=""):
+        conversation.needs_attention, conversation.attention_reason = False, ""
+    return charge
 
 
 def conversation_register_promise(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .decide import charge_label, day, decide, money
+from .decide import PAYMENT_REPORTED_FLAG, charge_label, day, decide, money
 from .replies import ReplyCatalogueError, phrase, reply
 from .types import (
     Action,
@@ -15,6 +15,7 @@ from .types import (
 )
 
 __all__ = [
+    "PAYMENT_REPORTED_FLAG",
     "Action",
     "ActionKind",
     "ChargeSnapshot",

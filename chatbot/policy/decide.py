@@ -48,6 +48,10 @@ from .parsing import fold
 from .replies import phrase, reply
 from .types import Action, ActionKind, ChargeSnapshot, ClientSnapshot, Decision
 
+# The flag raised when the debtor says he paid; confirming that payment in the inbox clears it
+# (conversations.quick_actions.conversation_confirm_payment).
+PAYMENT_REPORTED_FLAG = "Pagamento informado: conferir comprovante"
+
 __all__ = ["PENDING_RECEIPT", "PENDING_TTL", "charge_label", "day", "decide", "money"]
 
 
@@ -247,7 +251,7 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
             return self._ask_which()
         for charge in targets:
             self._do(ActionKind.CLAIM_PAYMENT, charge_id=charge.id)
-        self._do(ActionKind.FLAG, reason="Pagamento informado: conferir comprovante")
+        self._do(ActionKind.FLAG, reason=PAYMENT_REPORTED_FLAG)
         self._set_pending(PENDING_RECEIPT)
         if len(targets) > 1:
             total = sum((c.amount for c in targets), Decimal("0"))

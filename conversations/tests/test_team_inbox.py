@@ -319,6 +319,29 @@ def test_confirming_a_payment_marks_the_charge_paid_through_the_billing_service(
     assert AuditLog.objects.get(action="charge.mark_paid").actor == ana
 
 
+def test_confirming_the_payment_clears_the_flag_it_was_raised_for(ana):
+    """Operator test: "Requer atendimento" stayed after "Confirmar pagamento" resolved the payment."""
+    charge = ChargeFactory()
+    conversation = ConversationFactory(
+        client=charge.client,
+        needs_attention=True,
+        attention_reason="Pagamento informado: conferir comprovante",
+    )
+    quick_actions.conversation_confirm_payment(conversation=conversation, charge=charge, by=ana)
+    conversation.refresh_from_db()
+    assert (conversation.needs_attention, conversation.attention_reason) == (False, "")
+
+
+def test_confirming_a_payment_keeps_a_flag_raised_for_something_else(ana):
+    charge = ChargeFactory()
+    conversation = ConversationFactory(
+        client=charge.client, needs_attention=True, attention_reason="Cliente pediu um atendente"
+    )
+    quick_actions.conversation_confirm_payment(conversation=conversation, charge=charge, by=ana)
+    conversation.refresh_from_db()
+    assert conversation.needs_attention and conversation.attention_reason == "Cliente pediu um atendente"
+
+
 def test_a_promise_goes_through_the_billing_rules_and_is_audited_as_the_operators(ana):
     charge = ChargeFactory(amount=Decimal("300.00"))
     conversation = ConversationFactory(client=charge.client)
