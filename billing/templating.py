@@ -31,6 +31,7 @@ from django.utils.text import slugify
 from billing.compliance import template_compliance_warnings
 from billing.models import Charge, Client, MessageTemplate
 from billing.money import format_brl
+from billing.payments.owed import amount_now
 from billing.payments.pix_charges import PAYABLE_STATUSES, amount_owed, message_pix_code, static_code
 from billing.payments.schedule import add_months
 from billing.phones import format_phone
@@ -42,7 +43,7 @@ from cobranca.masking import mask_phone
 VARIABLES: dict[str, str] = {
     "name": "Nome do cliente",
     "first_name": "Primeiro nome do cliente",
-    "amount": "Valor (R$ 150,50)",
+    "amount": "Valor em aberto agora (R$ 150,50): o saldo, ou a próxima parcela do acordo (o valor do {pix})",
     "phone": "Telefone (+55 11 98765-4321)",
     "due_date": "Vencimento (15/01/2026)",
     "description": "Descrição da cobrança",
@@ -267,7 +268,7 @@ def template_context(
         context["phone"] = format_phone(client.phone)
     if charge is not None:
         today = now.astimezone(timezone.get_default_timezone()).date()
-        context["amount"] = format_brl(charge.amount)
+        context["amount"] = format_brl(amount_now(charge))  # what {pix} charges (billing.payments.owed)
         context["due_date"] = charge.due_date.strftime("%d/%m/%Y")
         context["description"] = charge.description or ""
         context["days_overdue"] = str(charge.days_overdue(today))

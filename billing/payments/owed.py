@@ -25,6 +25,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from billing.models import Agreement, Charge, Installment
+from billing.payments.pix_charges import PAYABLE_STATUSES, amount_owed
 
 MONEY = DecimalField(max_digits=12, decimal_places=2)
 ZERO = Value(Decimal("0"), output_field=MONEY)
@@ -94,3 +95,17 @@ def client_owed_expression(client_ref: str = "pk") -> Coalesce:
         + Coalesce(Subquery(in_agreements[:1], output_field=MONEY), ZERO),
         output_field=MONEY,
     )
+
+
+def amount_now(charge: Charge) -> Decimal:
+    """What {amount} says: what the debtor owes now, the amount {pix} carries (`amount_owed`: the next open
+    installment's balance under an active agreement, else the charge's balance). A charge no longer payable
+    (paid, cancelled) keeps its amount. An open charge has no agreement in force (an agreement moves it to
+    negotiation, and breaking it cancels the agreement before reopening): its balance, with no query, so a
+    campaign costs nothing more; any other payable status asks `amount_owed` (one or two queries)."""
+    if charge.status not in PAYABLE_STATUSES:
+        return charge.amount
+    if charge.status == Charge.Status.OPEN:
+        return charge.balance
+    _installment, amount = amount_owed(charge)
+    return amount
