@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from cobranca.masking import mask_chat_id
+from cobranca.text import normalize_newlines
 
 
 class Conversation(models.Model):
@@ -287,3 +288,7 @@ class CannedReply(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args, **kwargs) -> None:
+        self.body = normalize_newlines(self.body)  # the textarea posts CRLF; messages carry LF only
+        super().save(*args, **kwargs)

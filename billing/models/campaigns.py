@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from billing.models.charges import Charge, ImportBatch
 from billing.models.clients import Client
+from cobranca.text import normalize_newlines
 
 
 class MessageTemplate(models.Model):
@@ -32,6 +33,10 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def save(self, *args, **kwargs) -> None:
+        self.body = normalize_newlines(self.body)  # the textarea posts CRLF; messages carry LF only
+        super().save(*args, **kwargs)
 
     @property
     def display_name(self) -> str:

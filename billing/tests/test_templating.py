@@ -212,3 +212,12 @@ def test_a_charge_without_description_has_a_readable_title_never_its_generated_i
     )
     assert charge.title == "Cobrança com vencimento em 15/01/2026"
     assert ChargeFactory(description="Plano anual").title == "Plano anual"
+
+
+@pytest.mark.django_db
+def test_a_template_posted_with_crlf_is_saved_and_rendered_with_lf_only():
+    template = MessageTemplateFactory(body="Olá {name},\r\nsua conta\r\n\r\nvence {due_date}.\r")
+    template.refresh_from_db()
+    assert template.body == "Olá {name},\nsua conta\n\nvence {due_date}.\n"
+    text = template_render(body="Linha 1\r\nLinha 2", context={"name": "Ana"})
+    assert text == "Linha 1\nLinha 2" and "\r" not in text

@@ -428,3 +428,17 @@ def test_a_recorded_debtor_message_is_what_the_unread_counts_compare_with(ana):
     assert selectors.inbox_counts(ana)["todas"] == {"total": 1, "unread": 1}
     inbox.conversation_mark_read(conversation=conversation, user=ana, upto_message_id=message.pk)
     assert selectors.inbox_counts(ana)["todas"] == {"total": 1, "unread": 0}
+
+
+def test_a_canned_reply_posted_with_crlf_is_saved_and_rendered_with_lf_only():
+    client = ClientFactory(name="Maria Souza")
+    charge = ChargeFactory(client=client)
+    canned = CannedReply.objects.create(title="Linhas", body="Olá {primeiro_nome}!\r\nSegue:\r\n\r\nobrigado")
+    canned.refresh_from_db()
+    assert canned.body == "Olá {primeiro_nome}!\nSegue:\n\nobrigado"
+    CannedReply.objects.filter(pk=canned.pk).update(body="Oi\r\n{primeiro_nome}")  # saved before the fix
+    canned.refresh_from_db()
+    text = quick_actions.canned_reply_render(
+        canned=canned, conversation=ConversationFactory(client=client), charge=charge
+    )
+    assert text == "Oi\nMaria"
