@@ -18,7 +18,13 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cobranca.masking import MaskedFieldsMixin, mask_embedded_numbers, mask_phone, mask_text
+from cobranca.masking import (
+    MaskedFieldsMixin,
+    mask_embedded_numbers,
+    mask_phone,
+    mask_text,
+    sees_full_contact,
+)
 from cobranca.openapi import VALIDATION_ERROR_EXAMPLE, error_responses, paginated
 from cobranca.permissions import ApiModelPermissions, IsOperator
 from conversations import selectors, services
@@ -120,7 +126,11 @@ class ConversationListApi(APIView):
         # Count and cut the page on the plain filtered rows, then add the per-row figures to that page only
         # (computed before the LIMIT, they cost seconds at 10,000 conversations).
         page = paginator.paginate_queryset(
-            selectors.inbox_filtered(filters.validated_data).only("pk"), request, view=self
+            selectors.inbox_filtered(
+                filters.validated_data, full_contact=sees_full_contact(request.user)
+            ).only("pk"),
+            request,
+            view=self,
         )
         ids = [c.pk for c in page]
         rows = {c.pk: c for c in selectors.inbox_annotate(Conversation.objects.filter(pk__in=ids))}

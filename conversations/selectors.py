@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from billing.models import Client
+from billing.phones import PhoneError, normalize_phone, phone_variants
 from billing.suppression import annotate_suppressed, is_suppressed
 from conversations.models import Conversation, Message, ReadMarker
 
@@ -128,10 +129,28 @@ def conversation_history(
 INBOX_ORDER = ("-needs_attention", "-last_message_at", "-pk")
 
 
-def inbox_filtered(filters: dict[str, Any] | None = None) -> QuerySet[Conversation]:
+def whole_number_q(text: str, *, phone_field: str, chat_field: str | None = None) -> Q | None:
+    """A filter matching the whole number `text` (any Brazilian format, and its form without the 9th digit)
+    on `phone_field` (E.164) and `chat_field` (a WAHA chat id), or None when `text` is not a phone number.
+    What a user who reads numbers masked may search by: a substring would reveal the hidden digits."""
+    try:
+        variants = phone_variants(normalize_phone(text))
+    except PhoneError:
+        return None
+    cond = Q(**{f"{phone_field}__in": variants})
+    if chat_field:
+        cond |= Q(**{f"{chat_field}__in": [f"{v[1:]}@c.us" for v in variants]})
+    return cond
+
+
+def inbox_filtered(
+    filters: dict[str, Any] | None = None, *, full_contact: bool = True
+) -> QuerySet[Conversation]:
     """The inbox's conversations without the per-row figures: filters state, intent (effective intent of an
     inbound message), search (client name, phone or chat id digits), needs_attention, assigned_to (user id).
-    Cheap enough to sort and cut a page from before `inbox_annotate` adds the figures to that page only."""
+    Cheap enough to sort and cut a page from before `inbox_annotate` adds the figures to that page only.
+    Without `full_contact` (cobranca.masking.sees_full_contact) the search matches the name or the whole
+    number only, never digits inside the masked phone or chat id."""
     filters = filters or {}
     qs = Conversation.objects.order_by(*INBOX_ORDER)
     if filters.get("state"):
@@ -150,8 +169,10 @@ def inbox_filtered(filters: dict[str, Any] | None = None) -> QuerySet[Conversati
     if search:
         cond = Q(client__name__icontains=search)
         digits = re.sub(r"\D", "", search)
-        if len(digits) >= 4:
+        if full_contact and len(digits) >= 4:
             cond |= Q(client__phone__contains=digits) | Q(chat_id__contains=digits)
+        elif (whole := whole_number_q(search, phone_field="client__phone", chat_field="chat_id")) is not None:
+            cond |= whole
         qs = qs.filter(cond)
     return qs
 

@@ -113,7 +113,9 @@ def _fill_names(calendar: list[dict]) -> None:
 CHARGE_SEARCH_LIMIT = 20
 
 
-def charge_search(*, text: str, limit: int = CHARGE_SEARCH_LIMIT) -> tuple[list[Charge], int]:
+def charge_search(
+    *, text: str, limit: int = CHARGE_SEARCH_LIMIT, full_contact: bool = True
+) -> tuple[list[Charge], int]:
     """Charges matching what an operator typed: the charge's id (external id, case-insensitive, or the
     database id), the debtor's name (any part of it) or phone (any format, or at least 4 of its digits).
     Returns (up to `limit` charges, open ones first and then by due date; how many matched). Two queries."""
@@ -125,7 +127,8 @@ def charge_search(*, text: str, limit: int = CHARGE_SEARCH_LIMIT) -> tuple[list[
     if digits == text and len(digits) <= 9:
         cond |= Q(pk=int(digits))
     if len(digits) >= 4:
-        cond |= Q(client__phone__contains=digits)
+        if full_contact:  # masked numbers: the whole number only, or the hidden digits could be probed
+            cond |= Q(client__phone__contains=digits)
         try:
             cond |= Q(client__phone=normalize_phone(text))
         except PhoneError:

@@ -55,7 +55,7 @@ def _phone_forms(text: str) -> list[str]:
         return []
 
 
-def debtor_search_q(text: str) -> Q:
+def debtor_search_q(text: str, *, full_contact: bool = True) -> Q:
     """What an operator typed, as a filter on clients: a part of the name, the phone in any Brazilian format
     (or at least 4 of its digits), the CPF/CNPJ with or without punctuation, the client's or one of its
     charges' external id (the reference on the bill)."""
@@ -72,19 +72,20 @@ def debtor_search_q(text: str) -> Q:
         cond |= Q(document__in=_document_forms(alnum))
     # Digits and separators only (no letters: "fat-0031337" is a reference, not a phone).
     if len(digits) >= 4 and not re.search(r"[^\d\s()+.\-/]", text):
-        cond |= Q(phone__contains=digits)
+        if full_contact:  # masked numbers: the whole number only, or the hidden digits could be probed
+            cond |= Q(phone__contains=digits)
         if variants := _phone_forms(text):
             cond |= Q(phone__in=variants)
     return cond
 
 
-def debtor_search(text: str) -> QuerySet[Client]:
+def debtor_search(text: str, *, full_contact: bool = True) -> QuerySet[Client]:
     """Ids of the clients matching `text` (all when empty), by name: what the list paginates. Only ids, so a
     deep page costs a sort of ids, not the figures of every client before it (`debtor_rows` adds those for
     the page's rows only)."""
     qs = Client.objects.all()
     if text.strip():
-        qs = qs.filter(debtor_search_q(text))
+        qs = qs.filter(debtor_search_q(text, full_contact=full_contact))
     return qs.order_by("name", "pk").values_list("pk", flat=True)
 
 

@@ -21,6 +21,7 @@ from billing.models import Agreement, Campaign, Charge, Client, Dispatch, Import
 from billing.payments.owed import with_owed
 from billing.suppression import suppressed_clients_q
 from cobranca.dashboard.formatting import intent_label
+from cobranca.masking import sees_full_contact
 from conversations.models import Conversation, Message
 from conversations.selectors import inbox_annotate, inbox_filtered, view_q, with_unread
 from whatsapp.models import WahaSession, WebhookEvent
@@ -342,7 +343,10 @@ def inbox_page(filters: dict[str, Any], *, user=None, limit: int = 100) -> list[
 
     Two queries: the page's ids first (filters, order, limit: no per-row figure), then the figures for those
     rows only. Computing them for every conversation before the LIMIT took seconds at 10,000 conversations."""
-    qs = inbox_filtered({k: filters.get(k) for k in ("state", "intent", "search") if filters.get(k)})
+    qs = inbox_filtered(
+        {k: filters.get(k) for k in ("state", "intent", "search") if filters.get(k)},
+        full_contact=sees_full_contact(user),
+    )
     if filters.get("view"):
         qs = qs.filter(view_q(filters["view"], user))
     if filters.get("date_from"):

@@ -176,3 +176,23 @@ def test_operators_and_staff_read_message_bodies_in_full(debtor, role):
     api = api_for(make_user(role))
     for path in _with_contacts_in_a_body(debtor):
         assert BODY_WITH_CONTACTS in api.get(path).content.decode(), path
+
+
+@pytest.mark.django_db
+def test_dashboard_searches_match_masked_numbers_only_whole_without_full_contact():
+    """Third outside test, the same oracle in the dashboard: Devedores, the régua's charge search and the
+    inbox match digits inside a phone only for users who read it in full."""
+    from billing.regua.selectors import charge_search
+    from cobranca.dashboard.debtors import debtor_search
+    from conversations.selectors import inbox_filtered
+
+    client = ClientFactory(name="Maria Penha", phone="+5511987650001")
+    charge = ChargeFactory(client=client)
+    conversation = ConversationFactory(client=client, chat_id="5511987650001@c.us")
+    for full, partial_found in ((True, True), (False, False)):
+        assert (client.pk in debtor_search("98765", full_contact=full)) is partial_found
+        assert (charge in charge_search(text="650001", full_contact=full)[0]) is partial_found
+        assert (conversation in inbox_filtered({"search": "5511987"}, full_contact=full)) is partial_found
+        assert client.pk in debtor_search("(11) 98765-0001", full_contact=full)
+        assert charge in charge_search(text="11 98765 0001", full_contact=full)[0]
+        assert conversation in inbox_filtered({"search": "+5511987650001"}, full_contact=full)

@@ -165,3 +165,24 @@ def test_the_list_keeps_the_inbox_order_across_pages_with_each_rows_figures(api)
         f"oi {c.pk}" for c in (flagged, recent, older)
     ]
     assert {row["message_count"] for row in data["results"]} == {1}
+
+
+def test_an_integrator_cannot_recover_a_masked_number_by_searching_its_digits(api, integrator_api):
+    """Third outside test: `?search=` matched a substring of the full chat id while the answer masked it, so
+    the hidden digits came back one at a time (22 requests). Without full-contact permission only the whole
+    number (any Brazilian format) or the name matches; an operator still finds it by any 4 of its digits."""
+    maria = ConversationFactory(
+        client=ClientFactory(name="Maria Penha", phone="+5511987650001"), chat_id="5511987650001@c.us"
+    )
+    ConversationFactory(
+        client=ClientFactory(name="Outro", phone="+5521912340002"), chat_id="5521912340002@c.us"
+    )
+
+    def found(client, search):
+        return [c["id"] for c in client.get(BASE, {"search": search}).json()["results"]]
+
+    for partial in ("55119", "551198", "5511987", "98765", "0001", "650001"):
+        assert found(integrator_api, partial) == [], partial
+        assert found(api, partial) == [maria.pk], partial
+    for whole in ("5511987650001", "+55 (11) 98765-0001", "11987650001", "Penha"):
+        assert found(integrator_api, whole) == [maria.pk], whole

@@ -53,7 +53,8 @@ def _permission(codename: str):
 @require_GET
 def debtor_list(request: HttpRequest) -> HttpResponse:
     text = (request.GET.get("q") or "").strip()[:100]
-    page = Paginator(debtors.debtor_search(text), PAGE_SIZE).get_page(request.GET.get("pagina"))
+    found = debtors.debtor_search(text, full_contact=sees_full_contact(request.user))
+    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("pagina"))
     return render(
         request,
         "dashboard/debtors.html",

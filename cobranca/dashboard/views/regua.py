@@ -13,6 +13,7 @@ from billing.regua import selectors, services
 from cobranca.dashboard import regua_forecast
 from cobranca.dashboard.views.common import show_error
 from cobranca.exceptions import ApplicationError
+from cobranca.masking import sees_full_contact
 from cobranca.roles import operator_required
 
 # Button (URL slug) → (service, flash text).
@@ -40,7 +41,7 @@ def regua_page(request: HttpRequest) -> HttpResponse:
             .first()
         )
     elif lookup:
-        matches, total = selectors.charge_search(text=lookup)
+        matches, total = selectors.charge_search(text=lookup, full_contact=sees_full_contact(request.user))
         if total == 1:
             charge, matches = matches[0], []
         elif total == 0:
