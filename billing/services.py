@@ -27,6 +27,7 @@ from billing.models import (
     PromiseToPay,
 )
 from billing.money import agreement_terms
+from billing.payments.pix_removal import cobvs_retire_on_commit
 from billing.payments.schedule import plan_installments
 from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
@@ -172,6 +173,7 @@ def charge_mark_paid(
             Installment.objects.filter(agreement__charge=charge, status=Installment.Status.OPEN).update(
                 status=Installment.Status.CANCELLED
             )
+        cobvs_retire_on_commit(charge)  # its Pix codes at the PSP must not take a second payment
         audit_record(
             action="charge.mark_paid",
             actor=by,
@@ -194,6 +196,7 @@ def charge_cancel(*, charge: Charge, by=None, reason: str = "", ip: str | None =
             status=PromiseToPay.Status.CANCELLED
         )
         charge.agreements.filter(status=Agreement.Status.ACTIVE).update(status=Agreement.Status.CANCELLED)
+        cobvs_retire_on_commit(charge)
         audit_record(
             action="charge.cancel",
             actor=by,

@@ -24,6 +24,7 @@ from loguru import logger
 
 from billing import services
 from billing.models import Agreement, Charge, Installment, PaymentIssue, PromiseToPay
+from billing.payments.pix_removal import cobvs_remove
 from cobranca.audit import audit_record
 
 __all__ = [
@@ -145,4 +146,8 @@ def payments_lifecycle_run(*, now: dt.datetime | None = None) -> dict:
     )
     if any(asdict(result).values()):
         logger.info("payments.lifecycle {}", asdict(result))
+    # Pix charges of settled charges, and superseded versions, the PSP could not be told about yet.
+    cobvs = cobvs_remove()
+    if any(cobvs.values()):
+        logger.info("payments.lifecycle cobvs {}", cobvs)
     return asdict(result)

@@ -36,6 +36,7 @@ from django.utils import timezone
 from loguru import logger
 
 from billing.models import Agreement, Charge, Client, Installment, Payment, PixCobv
+from billing.payments.pix_removal import cobvs_retire_on_commit
 from billing.pix_api import PixApiError, PixNotFound, get_pix_client
 from chatbot.pix import PixError, pix_payload_for
 from cobranca.exceptions import ApplicationError
@@ -281,6 +282,8 @@ def cobv_ensure(*, charge: Charge, installment: Installment | None = None) -> Pi
     answer = _put(cobv, body)
     _save_answer(cobv, answer, body=body, key=key, amount=amount, due=due)
     logger.info("pix.cobv_created charge={} txid={}", charge.pk, cobv.txid)
+    if cobv.txid[-3:] != "001":  # a new version: the older ones must not be paid any more
+        cobvs_retire_on_commit(charge)
     return cobv
 
 

@@ -49,6 +49,11 @@ def pay(state: PspState, body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(txid, str) or not txid:
         raise _bad("txid é obrigatório")
     due = state.amount_due(txid)
+    removed = state.cobv_status(txid) == "REMOVIDA_PELO_USUARIO_RECEBEDOR"
+    if removed:  # the payer's bank finds no payable charge behind the code: no Pix is made
+        raise Problem(
+            422, "CobVOperacaoInvalida", "Operação inválida.", f"cobv {txid} foi removida pelo recebedor"
+        )
     if body.get("valor") is not None:
         valor = money(str(body["valor"]), "valor")
     elif due is None:

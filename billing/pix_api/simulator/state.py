@@ -438,6 +438,11 @@ class PspState:
             hook = self.webhooks.get(chave or "") or next(iter(self.webhooks.values()), None)
             return hook["webhookUrl"] if hook else None
 
+    def cobv_status(self, txid: str) -> str | None:
+        with self.lock:
+            record = self.cobvs.get(txid)
+            return record["status"] if record is not None else None
+
     def amount_due(self, txid: str) -> Decimal | None:
         with self.lock:
             record = self.cobvs.get(txid)
