@@ -5,29 +5,20 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import models
-
-
-class OutcomeDay(models.Model):
-    """A local day whose reminders are summed up in OutcomeRollup (a day with no reminder has a mark and no
-    rows): the Painel reads marked days from the rollup and computes the others from the dispatches."""
-
-    day = models.DateField("dia", unique=True)
-    computed_at = models.DateTimeField("calculado em")
-
-    class Meta:
-        verbose_name = "dia resumido dos resultados"
-        verbose_name_plural = "dias resumidos dos resultados"
-
-    def __str__(self) -> str:
-        return self.day.isoformat()
+from django.db.models import Q
+from django.utils import timezone
 
 
 class OutcomeRollup(models.Model):
     """What the reminders of one campaign sent on one local day achieved, as cobranca.dashboard.outcomes
-    counts it (same names). Rewritten whole per day, never edited."""
+    counts it (same names). A day is rewritten whole, never edited. Each rolled-up day also has one row
+    without a campaign (all zeros), also for a day with no reminder: it marks the day as done, so the Painel
+    learns which days it may read from here in the same query that sums them."""
 
     day = models.DateField("dia")
-    campaign = models.ForeignKey("billing.Campaign", on_delete=models.CASCADE, related_name="+")
+    campaign = models.ForeignKey(
+        "billing.Campaign", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     sent = models.PositiveIntegerField(default=0)
     delivered = models.PositiveIntegerField(default=0)
     read = models.PositiveIntegerField(default=0)
@@ -42,13 +33,17 @@ class OutcomeRollup(models.Model):
     wrong_number = models.PositiveIntegerField(default=0)
     paid_7_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
     paid_30_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    computed_at = models.DateTimeField("calculado em", default=timezone.now)
 
     class Meta:
         verbose_name = "resultado do dia por campanha"
         verbose_name_plural = "resultados do dia por campanha"
         constraints = [
-            models.UniqueConstraint(fields=["day", "campaign"], name="outcome_rollup_day_campaign")
+            models.UniqueConstraint(fields=["day", "campaign"], name="outcome_rollup_day_campaign"),
+            models.UniqueConstraint(
+                fields=["day"], condition=Q(campaign__isnull=True), name="outcome_rollup_one_mark_per_day"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.day.isoformat()} campanha {self.campaign_id}"
+        return f"{self.day.isoformat()} campanha {self.campaign_id or '-'}"

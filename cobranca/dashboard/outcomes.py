@@ -33,6 +33,8 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Func,
+    Max,
+    Min,
     OuterRef,
     Q,
     Sum,
@@ -42,7 +44,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing.models import Agreement, Charge, Dispatch, PromiseToPay
-from cobranca.dashboard.models import OutcomeDay, OutcomeRollup
+from cobranca.dashboard.models import OutcomeRollup
 from cobranca.dashboard.selectors import DELIVERED_STATUSES, day_start, replied_after_dispatch
 
 WINDOWS = (7, 30)
@@ -110,9 +112,13 @@ def _followed_by(model, **filters) -> Exists:
 
 def per_campaign_rows(start_at: dt.datetime, end_at: dt.datetime) -> list[dict[str, Any]]:
     """One row per campaign with reminders sent in [start_at, end_at), from the dispatches. One query."""
+    return _dispatch_rows(Q(sent_at__gte=start_at, sent_at__lt=end_at))
+
+
+def _dispatch_rows(sent_in: Q) -> list[dict[str, Any]]:
     zero = Value(Decimal("0"))
     return list(
-        Dispatch.objects.filter(sent_at__gte=start_at, sent_at__lt=end_at)
+        Dispatch.objects.filter(sent_in)
         .annotate(follow_until=_after_sent(FOLLOW_DAYS))
         .values("campaign_id", "campaign__name", "campaign__template_id", "campaign__template__name")
         .annotate(
@@ -148,21 +154,36 @@ def _local_day(at: dt.datetime) -> dt.date | None:
     return day if day_start(day) == at else None
 
 
-def _rolled_up_rows(start: dt.date, end: dt.date) -> list[dict[str, Any]]:
-    """The rollup summed per campaign over the local days [start, end). One query."""
+def _rolled_up(start: dt.date, end: dt.date) -> tuple[list[dict[str, Any]], set[dt.date]]:
+    """The rollup summed per campaign over the local days [start, end), and the days it holds. One query
+    (the mark rows, without a campaign, tell which days), two when those days are not one unbroken run."""
     sums = {name: Sum(name) for name in (*COUNTS, *AMOUNTS)}
-    return list(OutcomeRollup.objects.filter(day__gte=start, day__lt=end).values(*LABELS).annotate(**sums))
+    rows = list(
+        OutcomeRollup.objects.filter(day__gte=start, day__lt=end)
+        .values(*LABELS)
+        .annotate(**sums, days=Count("pk"), first=Min("day"), last=Max("day"))
+    )
+    marks = next((row for row in rows if row["campaign_id"] is None), None)
+    if marks is None:
+        return [], set()
+    days = {marks["first"] + dt.timedelta(days=n) for n in range((marks["last"] - marks["first"]).days + 1)}
+    if len(days) != marks["days"]:
+        days = set(
+            OutcomeRollup.objects.filter(day__gte=start, day__lt=end, campaign=None).values_list(
+                "day", flat=True
+            )
+        )
+    return [row for row in rows if row["campaign_id"] is not None], days
 
 
 def _rows(start_at: dt.datetime, end_at: dt.datetime) -> list[dict[str, Any]]:
-    """Per campaign, what per_campaign_rows(start_at, end_at) gives: rolled-up days from the rollup, each run
-    of other days from the dispatches. Three queries when only today is not rolled up."""
+    """Per campaign, what per_campaign_rows(start_at, end_at) gives: rolled-up days from the rollup, the
+    other days (today) from the dispatches. Two queries."""
     start, end = _local_day(start_at), _local_day(end_at)
     if start is None or end is None or start >= end:
         return per_campaign_rows(start_at, end_at)
-    marked = set(OutcomeDay.objects.filter(day__gte=start, day__lt=end).values_list("day", flat=True))
-    parts = [_rolled_up_rows(start, end)] if marked else []
-    day = start
+    rolled, marked = _rolled_up(start, end)
+    live, day = Q(pk__in=[]), start
     while day < end:
         if day in marked:
             day += dt.timedelta(days=1)
@@ -170,8 +191,11 @@ def _rows(start_at: dt.datetime, end_at: dt.datetime) -> list[dict[str, Any]]:
         run_end = day
         while run_end < end and run_end not in marked:
             run_end += dt.timedelta(days=1)
-        parts.append(per_campaign_rows(day_start(day), day_start(run_end)))
+        live |= Q(sent_at__gte=day_start(day), sent_at__lt=day_start(run_end))
         day = run_end
+    parts = [rolled]
+    if len(marked) < (end - start).days:
+        parts.append(_dispatch_rows(live))
     merged: dict[int, dict[str, Any]] = {}
     for part in parts:
         for raw in part:
@@ -207,7 +231,7 @@ def _add(total: dict[str, Any], row: dict[str, Any]) -> None:
 def reminder_outcomes(start_at: dt.datetime, end_at: dt.datetime, *, limit: int = 50) -> dict[str, Any]:
     """Per campaign (most reminders first, up to `limit`), per template, and the total of the period, each
     with its counts, amounts and rates (None when nothing was sent); the Painel's funnel and the chart of
-    the amount recovered within 30 days per campaign (top 10). One query, or three with the rollup."""
+    the amount recovered within 30 days per campaign (top 10). Two queries: the rollup, today's dispatches."""
     campaigns, templates = [], {}
     total = _empty(name="Total")
     for raw in _rows(start_at, end_at):

@@ -9,7 +9,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from billing.models import Dispatch
-from cobranca.dashboard.models import OutcomeDay, OutcomeRollup
+from cobranca.dashboard.models import OutcomeRollup
 from cobranca.dashboard.rollup import REFRESH_DAYS, outcomes_rollup_day
 
 
@@ -29,7 +29,6 @@ class Command(BaseCommand):
         today = timezone.localdate()
         if all:
             OutcomeRollup.objects.all().delete()
-            OutcomeDay.objects.all().delete()
             first = Dispatch.objects.filter(sent_at__isnull=False).aggregate(first=Min("sent_at"))["first"]
             days = (today - timezone.localtime(first).date()).days if first else 0
         elif days < 1:
