@@ -86,6 +86,10 @@ def conversation_send_pix(*, conversation: Conversation, charge: Charge, by) -> 
 # --- canned replies -----------------------------------------------------------------------------------------
 
 
+def _would_be_empty(count: int) -> str:
+    return "ficariam vazias" if count > 1 else "ficaria vazia"
+
+
 def canned_reply_render(
     *, canned: CannedReply, conversation: Conversation, charge: Charge | None = None
 ) -> str:
@@ -110,7 +114,7 @@ def canned_reply_render(
         if client is None:
             why = "o número não está cadastrado"
         raise ApplicationError(
-            f"A resposta não pode ser enviada: {names} ficaria vazia ({why}).",
+            f"A resposta não pode ser enviada: {names} {_would_be_empty(len(empty))} ({why}).",
             {"empty": empty, "canned_reply": canned.pk},
         )
     return template_render(

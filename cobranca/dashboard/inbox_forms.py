@@ -50,6 +50,8 @@ class ChargeChoiceForm(BootstrapMixin, forms.Form):
         field.required = required
         field.empty_value = None
         field.choices = [("", "Escolha a cobrança")] + [(c.pk, charge_option(c)) for c in charges]
+        if len(charges) == 1:  # the only open charge: nothing to choose (operator test)
+            field.initial = charges[0].pk
 
 
 class CannedPickForm(ChargeChoiceForm):

@@ -301,7 +301,24 @@ def test_inserting_a_canned_reply_fills_the_reply_box_for_this_debtor(ana, world
     unknown = _login(ana).get(
         reverse("dashboard:canned-reply-insert", args=[world["unknown"].pk]), {"resposta": canned.pk}
     )
-    assert "ficaria vazia" in unknown.content.decode()
+    assert "{first_name}, {amount} ficariam vazias" in unknown.content.decode()
+
+
+def test_the_single_open_charge_is_preselected_for_canned_replies(ana, world):
+    """Operator test: with one open charge the "Cobrança" select stayed on "Escolha a cobrança", so "Inserir"
+    refused {description}, {amount}."""
+    CannedReply.objects.create(title="Valor", body="{description}, {amount}")
+    html = _login(ana).get(reverse("dashboard:conversation", args=[world["conversation"].pk])).content
+    canned_form = html.decode().split('id="canned-form"', 1)[1].split("</form>", 1)[0]
+    assert re.search(rf'<option value="{world["charge"].pk}"[^>]* selected>', canned_form)
+
+
+def test_several_empty_variables_are_named_in_the_plural(ana, world):
+    canned = CannedReply.objects.create(title="Valor", body="{description}, {amount}")
+    response = _login(ana).get(
+        reverse("dashboard:canned-reply-insert", args=[world["conversation"].pk]), {"resposta": canned.pk}
+    )
+    assert "{description}, {amount} ficariam vazias" in response.content.decode()
 
 
 def test_sending_a_canned_reply_goes_out_rendered_and_recorded(ana, world, waha):
