@@ -41,9 +41,14 @@ def forecast_compute(reguas) -> Forecast:
 
 def forecast_for_page(reguas) -> Forecast:
     """The calendar, the results per step and when they were computed: the kept ones, else computed now."""
-    cache.set(_WANTED_KEY, True, WANTED_SECONDS)
-    kept = cache.get(_key(reguas))
-    if kept is not None and timezone.now() - kept[2] <= dt.timedelta(seconds=SHOW_SECONDS):
+    key, now = _key(reguas), timezone.now()
+    found = cache.get_many([key, _WANTED_KEY])  # one query with the database cache
+    # Each write to the database cache is several queries: renew the mark only every few minutes.
+    wanted_at = found.get(_WANTED_KEY)
+    if wanted_at is None or now - wanted_at > dt.timedelta(seconds=SHOW_SECONDS):
+        cache.set(_WANTED_KEY, now, WANTED_SECONDS)
+    kept = found.get(key)
+    if kept is not None and now - kept[2] <= dt.timedelta(seconds=SHOW_SECONDS):
         return kept
     return forecast_compute(reguas)
 
