@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 
 from django.conf import settings
 from django.core.cache import caches
@@ -101,11 +102,35 @@ def login_attempt_limited(request, username: str) -> bool:
     their own logins. Once the limit is reached even the right password is refused until the window ends, so
     guessing cannot go on in parallel with a successful login.
     """
-    for key in _login_keys(request, username).values():
+    keys = _login_keys(request, username)
+    if _known_address(request, username):
+        del keys["user"]  # the username's lock is for strangers (see KNOWN_ADDRESS_SECONDS)
+    for key in keys.values():
         usage = _login_usage(request, key)
         if usage is not None and usage["count"] >= usage["limit"]:
             return True
     return False
+
+
+# A successful login remembers (username, address) this long: from there the username's lock does not apply,
+# so strangers who know a username cannot lock its owner out of the address the owner uses. The address's own
+# limit still applies to everyone, so guessing from a known address is as limited as from any other.
+KNOWN_ADDRESS_SECONDS = 30 * 24 * 3600
+
+
+def _known_address_key(request, username: str) -> str:
+    name = (username or "").strip().lower()
+    digest = hashlib.sha256(f"{name}\x00{client_ip(request) or ''}".encode()).hexdigest()
+    return f"login-known:{digest}"
+
+
+def _known_address(request, username: str) -> bool:
+    if not client_ip(request) or not (username or "").strip():
+        return False
+    try:
+        return bool(caches[settings.RATELIMIT_USE_CACHE].get(_known_address_key(request, username)))
+    except Exception:  # noqa: BLE001 - an unavailable cache: the ordinary rule (both counters)
+        return False
 
 
 def login_attempt_failed(request, username: str) -> None:
@@ -127,6 +152,10 @@ def login_attempt_succeeded(request, username: str) -> None:
     cache_key = _make_cache_key(LOGIN_GROUP, _get_window(value, period), rate, value, ALL)
     try:
         caches[settings.RATELIMIT_USE_CACHE].delete(cache_key)
+        if client_ip(request):
+            caches[settings.RATELIMIT_USE_CACHE].set(
+                _known_address_key(request, username), 1, KNOWN_ADDRESS_SECONDS
+            )
     except Exception as exc:  # noqa: BLE001 - the cache backends raise their own errors
         logger.bind(security=True).error(
             "security.ratelimit_unavailable group={} path={} error={}",

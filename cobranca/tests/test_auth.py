@@ -391,3 +391,28 @@ def test_a_success_clears_the_username_failures_but_not_the_ip_ones(client, oper
         _page_login(client, "/accounts/login/", "operador", "s3nha-forte-123", ip="10.8.6.6").status_code
         == 429
     )
+
+
+def test_a_username_locked_by_strangers_still_logs_in_from_an_address_it_used_before(client, operator, staff):
+    """Third outside test: anyone who knows a username can lock its owner out with 5 wrong passwords a
+    minute. From an address the user logged in from recently the username's lock does not apply (the
+    address's own limit still does); from any other address it does."""
+    assert (
+        _page_login(client, "/accounts/login/", "chefe", "s3nha-forte-123", ip="10.9.1.1").status_code == 302
+    )
+    client.logout()
+    for i in range(6):
+        _page_login(client, "/accounts/login/", "chefe", "errada", ip=f"10.9.2.{i}")
+    assert (
+        _page_login(client, "/accounts/login/", "chefe", "s3nha-forte-123", ip="10.9.3.3").status_code == 429
+    )
+    assert (
+        _page_login(client, "/accounts/login/", "chefe", "s3nha-forte-123", ip="10.9.1.1").status_code == 302
+    )
+    client.logout()
+    # The known address still has its own limit: guessing from it stops after LOGIN_RATE_LIMIT failures.
+    for _ in range(5):
+        _page_login(client, "/accounts/login/", "chefe", "errada", ip="10.9.1.1")
+    assert (
+        _page_login(client, "/accounts/login/", "chefe", "s3nha-forte-123", ip="10.9.1.1").status_code == 429
+    )
