@@ -99,3 +99,12 @@ def receipt_check_task(check_id: int) -> str:
     from billing.receipts.services import receipt_check_run
 
     return receipt_check_run(check_id=check_id)
+
+
+def statement_import_task(job_id: int) -> str:
+    """Reconcile one statement uploaded on the dashboard. Enqueued by
+    `billing.payments.statement_jobs.statement_job_create`; safe to run twice (only a pending job, or one
+    whose worker died, is claimed)."""
+    from billing.payments.statement_jobs import statement_job_run
+
+    return statement_job_run(job_id=job_id)

@@ -37,6 +37,7 @@ from billing.models.payments import (
     PixCatchUp,
     PixCobv,
     PixNotification,
+    StatementImport,
 )
 from billing.models.receipts import ReceiptCheck
 
@@ -70,6 +71,7 @@ __all__ = [
     "Regua",
     "ReguaEntry",
     "ReguaStep",
+    "StatementImport",
     "SuppressedPhone",
     "SuppressionLift",
     "SuppressionReason",

@@ -291,3 +291,43 @@ class PaymentIssue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
+
+
+class StatementImport(models.Model):
+    """A statement uploaded on the dashboard, reconciled by a worker (`billing.tasks.statement_import_task`):
+    the file is stored first, the page polls `lines_done`/`lines_total` and then shows `summary`."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "na fila"
+        RUNNING = "running", "processando"
+        DONE = "done", "concluído"
+        FAILED = "failed", "falhou"
+
+    status = models.CharField("situação", max_length=10, choices=Status.choices, default=Status.PENDING)
+    path = models.CharField("arquivo guardado", max_length=500)
+    filename = models.CharField("arquivo", max_length=255)
+    dry_run = models.BooleanField("simulação", default=False)
+    lines_total = models.PositiveIntegerField("lançamentos", default=0)
+    lines_done = models.PositiveIntegerField("lançamentos conferidos", default=0)
+    summary = models.JSONField("resumo", default=dict, blank=True)
+    error = models.TextField("erro", blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="enviado por",
+    )
+    created_at = models.DateTimeField("enviado em", auto_now_add=True)
+    # Touched after each chunk: a RUNNING import not touched for longer than the broker's retry was lost
+    # with its worker, and the redelivered task may take it over.
+    updated_at = models.DateTimeField("atualizado em", auto_now=True)
+
+    class Meta:
+        verbose_name = "importação de extrato"
+        verbose_name_plural = "importações de extrato"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -91,10 +91,17 @@ class _Line:
 
 
 def statement_import(
-    *, path: str | Path, filename: str = "", dry_run: bool = False, by=None
+    *,
+    path: str | Path,
+    filename: str = "",
+    dry_run: bool = False,
+    by=None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> StatementSummary:
     """Reconcile one OFX statement (see the module docstring). Safe to run again on the same or an
-    overlapping statement. Raises ApplicationError for a file that is not a readable OFX statement."""
+    overlapping statement. Raises ApplicationError for a file that is not a readable OFX statement.
+    `progress(lines_done, lines_total)` is called after the check and after each chunk (the dashboard's
+    worker shows it)."""
     summary = StatementSummary(file=filename or Path(path).name, dry_run=dry_run)
     try:
         for tx in _transactions(path):  # pass 1: the whole file must read before anything is written
@@ -105,12 +112,15 @@ def statement_import(
         raise ApplicationError(
             f"Extrato OFX inválido: {exc}", {"line": exc.line, "field": exc.field, "detail": exc.detail}
         ) from exc
-    summary.lines = 0
+    total, summary.lines = summary.lines, 0
+    report = progress or (lambda done, total: None)
+    report(0, total)
     run = _Run(summary, by=by)
     with _connection_kept(), payments_applied_batched():
         for chunk in _chunks(_transactions(path), CHUNK):
             run.chunk(chunk)
             payments_applied_flush()  # the chunk's thank-you tasks, one commit
+            report(summary.lines, total)
     if not dry_run:
         audit_record(action="statement.import", actor=by, target_type="statement", details=summary.as_dict())
     logger.info("statement.import {}", summary.as_dict())

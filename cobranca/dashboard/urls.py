@@ -58,6 +58,12 @@ urlpatterns = [
     ),
     path("devedores/<int:pk>/cobrancas/<int:charge_pk>/pix/", debtors.charge_pix, name="debtor-charge-pix"),
     path("pagamentos/extratos/", payments.statement_upload, name="statement-upload"),
+    path("pagamentos/extratos/<int:pk>/", payments.statement_job, name="statement-job"),
+    path(
+        "pagamentos/extratos/<int:pk>/progresso/",
+        payments.statement_job_progress,
+        name="statement-job-progress",
+    ),
     path("pagamentos/pendencias/", payments.issue_list, name="payment-issues"),
     path("pagamentos/pendencias/contagem/", payments.issue_count, name="payment-issue-count"),
     path("pagamentos/pendencias/<int:pk>/<slug:action>/", payments.issue_action, name="payment-issue-action"),

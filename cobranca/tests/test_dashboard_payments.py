@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from billing import services as billing_services
-from billing.models import Charge, Payment, PaymentIssue
+from billing.models import Charge, Payment, PaymentIssue, StatementImport
 from billing.payments.statements import statement_import
+from billing.tasks import statement_import_task
 from billing.tests.factories import ChargeFactory, ClientFactory
 from cobranca.roles import INTEGRATORS, OPERATORS
 
@@ -123,11 +124,38 @@ def test_uploads_and_actions_refuse_a_post_without_the_csrf_token(operator, carl
 # --- upload ------------------------------------------------------------------------------------------------
 
 
-def test_an_upload_reconciles_and_shows_the_summary(op_client, carlos):
+def upload(op_client, capture, data: dict) -> tuple[StatementImport, str]:
+    """POST the upload: the page answers at once with the job's page, the worker's task is enqueued on commit.
+    Returns the job and the task it enqueued (not run yet)."""
+    with capture() as callbacks:
+        response = op_client.post(UPLOAD, data)
+    job = StatementImport.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "dashboard:statement-job", args=[job.pk]
+    )
+    assert len(callbacks) == 1
+    return job, job.path
+
+
+def run_worker(job: StatementImport) -> str:
+    return statement_import_task(job.pk)  # what the qcluster runs
+
+
+def test_an_upload_is_queued_then_reconciled_by_the_worker_and_shows_the_summary(
+    op_client, carlos, django_capture_on_commit_callbacks
+):
     maria = charge_for("Maria José da Conceição", "150.00", "11144477735")
-    response = op_client.post(UPLOAD, {"arquivo": ofx_upload()})
+    job, stored = upload(op_client, django_capture_on_commit_callbacks, {"arquivo": ofx_upload()})
+    page = op_client.get(reverse("dashboard:statement-job", args=[job.pk])).content.decode()
+    assert "processando" in page and 'id="statement-summary"' not in page
+    assert f'hx-get="{reverse("dashboard:statement-job-progress", args=[job.pk])}"' in page
+    assert Path(stored).is_file() and Payment.objects.count() == 0  # stored first, nothing applied yet
+    assert run_worker(job) == "done"
+    job.refresh_from_db()
+    assert job.status == StatementImport.Status.DONE and job.lines_done == job.lines_total == 6
+    response = op_client.get(reverse("dashboard:statement-job-progress", args=[job.pk]))
     body = response.content.decode()
-    assert response.status_code == 200
+    assert response.status_code == 200 and "hx-get" not in body  # finished: the polling stops
     assert (
         'id="sum-matched">1<' in body and 'id="sum-ambiguous">1<' in body and 'id="sum-unmatched">3<' in body
     )
@@ -135,23 +163,66 @@ def test_an_upload_reconciles_and_shows_the_summary(op_client, carlos):
     assert maria.status == Charge.Status.PAID
 
 
-def test_the_uploaded_file_is_not_kept(op_client, settings):
-    op_client.post(UPLOAD, {"arquivo": ofx_upload()})
+def test_the_progress_shows_the_lines_done_while_the_worker_runs(
+    op_client, django_capture_on_commit_callbacks
+):
+    job, _ = upload(op_client, django_capture_on_commit_callbacks, {"arquivo": ofx_upload()})
+    StatementImport.objects.filter(pk=job.pk).update(
+        status=StatementImport.Status.RUNNING, lines_done=500, lines_total=2000
+    )
+    body = op_client.get(reverse("dashboard:statement-job-progress", args=[job.pk])).content.decode()
+    assert "500 de 2000 lançamento(s)" in body and 'value="25"' in body and "hx-get" in body
+
+
+def test_a_redelivered_task_does_nothing(op_client, carlos, django_capture_on_commit_callbacks):
+    job, _ = upload(op_client, django_capture_on_commit_callbacks, {"arquivo": ofx_upload()})
+    assert run_worker(job) == "done"
+    issues = PaymentIssue.objects.count()
+    assert run_worker(job) == "taken" and PaymentIssue.objects.count() == issues
+
+
+def test_a_job_whose_worker_died_is_taken_over_and_changes_nothing_twice(
+    op_client, carlos, settings, django_capture_on_commit_callbacks
+):
+    job, _ = upload(op_client, django_capture_on_commit_callbacks, {"arquivo": ofx_upload()})
+    statement_import(path=job.path)  # the dead worker had queued every line (1 ambiguous, 4 unmatched)
+    lost = timezone.now() - dt.timedelta(seconds=settings.Q_CLUSTER["retry"] + 1)
+    StatementImport.objects.filter(pk=job.pk).update(status=StatementImport.Status.RUNNING, updated_at=lost)
+    assert run_worker(job) == "done"
+    job.refresh_from_db()
+    assert job.summary["matched"] == 0 and job.summary["already_queued"] == 5
+    assert PaymentIssue.objects.count() == 5
+
+
+def test_the_uploaded_file_is_not_kept(op_client, settings, django_capture_on_commit_callbacks):
+    job, stored = upload(op_client, django_capture_on_commit_callbacks, {"arquivo": ofx_upload()})
+    run_worker(job)
+    assert not Path(stored).exists()
     assert list((Path(settings.UPLOADS_DIR) / "statements").glob("*")) == []
 
 
-def test_a_simulation_writes_nothing(op_client, carlos):
-    response = op_client.post(UPLOAD, {"arquivo": ofx_upload(), "simular": "on"})
+def test_a_simulation_writes_nothing(op_client, carlos, django_capture_on_commit_callbacks):
+    job, _ = upload(op_client, django_capture_on_commit_callbacks, {"arquivo": ofx_upload(), "simular": "on"})
+    run_worker(job)
+    response = op_client.get(reverse("dashboard:statement-job", args=[job.pk]))
     assert "simulação: nada foi gravado" in response.content.decode()
     assert Payment.objects.count() == 0 and PaymentIssue.objects.count() == 0
 
 
-def test_a_malformed_statement_is_refused_naming_line_and_field(op_client):
-    response = op_client.post(UPLOAD, {"arquivo": ofx_upload(FIXTURES / "extrato_valor_invalido.ofx")})
+def test_a_malformed_statement_is_refused_naming_line_and_field(
+    op_client, django_capture_on_commit_callbacks
+):
+    job, stored = upload(
+        op_client,
+        django_capture_on_commit_callbacks,
+        {"arquivo": ofx_upload(FIXTURES / "extrato_valor_invalido.ofx")},
+    )
+    assert run_worker(job) == "failed"
+    response = op_client.get(reverse("dashboard:statement-job", args=[job.pk]))
     body = response.content.decode()
     assert response.status_code == 400
     assert "linha 52, campo TRNAMT" in body and "Nada foi aplicado" in body
-    assert Payment.objects.count() == 0
+    assert Payment.objects.count() == 0 and not Path(stored).exists()
 
 
 def test_a_file_that_is_not_ofx_by_name_is_refused(op_client):

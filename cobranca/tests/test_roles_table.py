@@ -183,6 +183,8 @@ TABLE: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("painel/templates/<int:pk>/", "GET"): PAGE_OPERATOR,
     ("painel/pagamentos/extratos/", "GET"): PAGE_OPERATOR,
     ("painel/pagamentos/extratos/", "POST"): PAGE_OPERATOR,
+    ("painel/pagamentos/extratos/<int:pk>/", "GET"): PAGE_OPERATOR,
+    ("painel/pagamentos/extratos/<int:pk>/progresso/", "GET"): PAGE_OPERATOR,
     ("painel/pagamentos/pendencias/", "GET"): PAGE_OPERATOR,
     ("painel/pagamentos/pendencias/contagem/", "GET"): PAGE_OPERATOR,
     ("painel/pagamentos/pendencias/<int:pk>/<slug:action>/", "POST"): PAGE_OPERATOR,

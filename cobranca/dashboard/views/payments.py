@@ -1,15 +1,17 @@
 """Pagamentos: the bank statement upload (/painel/pagamentos/extratos/) and the operator queue
 (/painel/pagamentos/pendencias/).
 
-The upload is kept on disk only while it is reconciled (billing.payments.statements reads a path, twice) and
-removed after; the request body limit (MAX_UPLOAD_MB) applies as for every upload. Queue actions are POSTs
-(CSRF) behind the operator role and `billing.change_paymentissue`, done by billing.payments.queue, which
-audits them.
+An upload is stored first and reconciled by a worker (billing.payments.statement_jobs; the file is removed
+when the job ends); the page of the job (/painel/pagamentos/extratos/<id>/) shows "processando" with the
+lines done, polled, then the summary. The request body limit (MAX_UPLOAD_MB) applies as for every upload.
+Queue actions are POSTs (CSRF) behind the operator role and `billing.change_paymentissue`, done by
+billing.payments.queue, which audits them.
 """
 
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from functools import wraps
 from pathlib import Path
 
@@ -18,13 +20,14 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing.models import Charge, Installment, PaymentIssue
+from billing.models import Charge, Installment, PaymentIssue, StatementImport
 from billing.payments import queue
 from billing.payments.owed import with_owed
-from billing.payments.statements import statement_import
+from billing.payments.statement_jobs import statement_job_create
+from billing.payments.statements import StatementSummary
 from cobranca.dashboard.payments import (
     PaymentIssueActionForm,
     StatementUploadForm,
@@ -38,6 +41,7 @@ from cobranca.masking import sees_full_contact
 from cobranca.roles import operator_required
 
 PAGE_SIZE = 20
+Status = StatementImport.Status
 CHANGE_PERMISSION = "billing.change_paymentissue"
 
 
@@ -55,30 +59,56 @@ def _can_change(view):
 @require_http_methods(["GET", "POST"])
 def statement_upload(request: HttpRequest) -> HttpResponse:
     form = StatementUploadForm(request.POST or None, request.FILES or None)
-    summary = error = None
     if request.method == "POST" and form.is_valid():
-        target = _keep(form.cleaned_data["arquivo"])
-        try:
-            summary = statement_import(
-                path=target,
-                filename=form.cleaned_data["arquivo"].name[:255],
-                dry_run=form.cleaned_data["simular"],
-                by=request.user,
-            )
-        except ApplicationError as exc:
-            error = exc.message
-        finally:
-            target.unlink(missing_ok=True)
-        if summary is not None:
-            form = StatementUploadForm()
+        job = statement_job_create(
+            path=_keep(form.cleaned_data["arquivo"]),
+            filename=form.cleaned_data["arquivo"].name,
+            dry_run=form.cleaned_data["simular"],
+            by=request.user,
+        )
+        return redirect("dashboard:statement-job", pk=job.pk)
+    return _statement_page(request, form, None)
+
+
+@operator_required
+@require_GET
+def statement_job(request: HttpRequest, pk: int) -> HttpResponse:
+    return _statement_page(request, StatementUploadForm(), get_object_or_404(StatementImport, pk=pk))
+
+
+@operator_required
+@require_GET
+def statement_job_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The result card alone, polled by htmx while the job runs."""
+    job = get_object_or_404(StatementImport, pk=pk)
+    return render(request, "dashboard/partials/statement_result.html", _job_context(job))
+
+
+def _statement_page(request: HttpRequest, form, job: StatementImport | None) -> HttpResponse:
     context = {
         "nav": "pagamentos",
         "form": form,
-        "summary": summary,
-        "error": error,
         "open_issues": queue.payment_issues_open_count(),
+        **_job_context(job),
     }
-    return render(request, "dashboard/statements.html", context, status=400 if error else 200)
+    failed = job is not None and job.status == StatementImport.Status.FAILED
+    return render(request, "dashboard/statements.html", context, status=400 if failed else 200)
+
+
+def _job_context(job: StatementImport | None) -> dict:
+    summary = None
+    if job is not None and job.status == StatementImport.Status.DONE and job.summary:
+        amount = Decimal(job.summary["amount_matched"])
+        summary = StatementSummary(**{**job.summary, "amount_matched": amount})
+    running = job is not None and job.status in (Status.PENDING, Status.RUNNING)
+    percent = round(100 * job.lines_done / job.lines_total) if job and job.lines_total else 0
+    return {
+        "job": job,
+        "summary": summary,
+        "error": job.error if job is not None and job.status == StatementImport.Status.FAILED else None,
+        "running": running,
+        "percent": percent,
+    }
 
 
 def _keep(upload) -> Path:
