@@ -138,7 +138,9 @@ def _row(issue: PaymentIssue, full: bool) -> IssueRow:
         row.candidates_total = details.get("candidates_total", len(row.candidates))
         row.suggestions = bool(details.get("suggestions"))
         return row
-    row.facts = [(_LABELS.get(k, k), _plain(v, full)) for k, v in details.items() if k in _LABELS]
+    row.facts = [
+        (_LABELS[k], brl(v) if k in _MONEY else _plain(v, full)) for k, v in details.items() if k in _LABELS
+    ]
     return row
 
 
@@ -152,6 +154,10 @@ _LABELS = {
     "days": "Dias sem pagamento",
     "amount": "Valor",
 }
+
+
+# Facts that are amounts ("890.50" in the details): shown as R$ 890,50 like every other figure.
+_MONEY = {"payment_amount", "excess", "amount"}
 
 
 def _candidate(data: dict[str, Any]) -> dict[str, Any]:

@@ -407,3 +407,17 @@ def test_the_queue_stays_within_15_queries(op_client, carlos, django_assert_max_
         assert op_client.get(QUEUE, {"pagina": 2}).status_code == 200
     with django_assert_max_num_queries(15):
         assert op_client.get(UPLOAD).status_code == 200
+
+
+def test_the_queue_shows_amounts_in_reais(op_client):
+    """Operator test: "Valor pago 890.50 / Excedente 1250.00" instead of R$ 890,50 like the rest."""
+    PaymentIssue.objects.create(
+        kind=PaymentIssue.Kind.OVERPAYMENT,
+        key="over:brl",
+        charge=ChargeFactory(),
+        amount=Decimal("1250.00"),
+        details={"reason": "valor acima do devido", "payment_amount": "890.50", "excess": "1250.00"},
+    )
+    body = op_client.get(QUEUE).content.decode()
+    assert "890.50" not in body and "1250.00" not in body
+    assert "R$ 890,50" in body and "R$ 1.250,00" in body
