@@ -283,9 +283,7 @@ def template_context(
 
 def _static_pix(charge: Charge) -> str:
     """The static code for what the charge owes now, for previews (no PSP call, no cobv created)."""
-    if charge.status not in PAYABLE_STATUSES:
-        return ""
-    _installment, amount = amount_owed(charge)
+    amount = amount_owed(charge)[1] if charge.status in PAYABLE_STATUSES else Decimal("0")
     if amount <= 0:
         return ""
     try:

@@ -7,16 +7,21 @@ operators acting at once (the issue row is locked and must still be open):
 - `payment_issue_apply`: a statement line (AMBIGUOUS / UNMATCHED) applied to the charge the operator picked,
   through `apply_payment` with the line's own facts and reference, so a later re-import of the statement
   finds it applied;
-- `payment_issue_dismiss` (a note is required) and `payment_issue_resolve`.
+- `payment_issue_dismiss` (a note is required) and `payment_issue_resolve`;
+- `payment_issues_resolve_for` (receiver of `payment_applied`): the open issues about a Pix (its e2eid) are
+  resolved, with the reason in their note, once that Pix is applied as a payment (e.g. through a receipt), and
+  `payment_issue_apply` refuses a line whose e2eid is already applied.
 """
 
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from billing.models import Charge, Installment, PaymentIssue
+from billing.models import Charge, Installment, Payment, PaymentIssue
 from billing.payments.apply import ApplyOutcome, apply_payment
 from billing.payments.statements import facts_from_json
 from cobranca.audit import audit_record
@@ -78,6 +83,7 @@ def payment_issue_apply(
         raise ApplicationError("Esta pendência não tem um pagamento a aplicar.", {"kind": issue.kind})
     if not Charge.objects.filter(pk=charge_id).exists():
         raise ApplicationError("Cobrança não encontrada.", {"charge": charge_id})
+    _refuse_applied_e2eid(facts_json)
     if (
         installment_id is not None
         and not Installment.objects.filter(pk=installment_id, agreement__charge_id=charge_id).exists()
@@ -102,6 +108,68 @@ def payment_issue_apply(
         },
     )
     return outcome
+
+
+# A Pix end-to-end id (E + ISPB + yyyyMMddHHmm + 11 alphanumerics), as banks write it in a statement's memo.
+E2EID = re.compile(r"\bE\d{20}[A-Za-z0-9]{11}\b")
+
+
+def line_e2eids(facts_json: dict) -> list[str]:
+    """The e2eids a queued statement line names: its own field, or in its memo or name."""
+    found = [facts_json["e2eid"]] if isinstance(facts_json.get("e2eid"), str) else []
+    for key in ("memo", "name", "payer_name"):
+        found += E2EID.findall(str(facts_json.get(key) or ""))
+    return found
+
+
+def _refuse_applied_e2eid(facts_json: dict) -> None:
+    e2eids = line_e2eids(facts_json or {})
+    applied = Payment.objects.filter(e2eid__in=e2eids).first() if e2eids else None
+    if applied is not None:
+        e2eid = applied.e2eid
+        raise ApplicationError(
+            f"Este Pix ({e2eid}) já foi aplicado à cobrança nº {applied.charge_id} "
+            f"(pagamento #{applied.pk}): aplicar de novo contaria o mesmo dinheiro duas vezes. "
+            "Marque a pendência como resolvida.",
+            {"e2eid": e2eid, "payment": applied.pk},
+        )
+
+
+def payment_issues_resolve_for(*, payment: Payment, **_ignored) -> int:
+    """Resolve the open issues about the Pix `payment` carries (its e2eid): it is applied now. An issue that
+    records a conflict with this very payment (`applied_to`: the Pix reached another charge) stays open."""
+    if not payment.e2eid:
+        return 0
+    about = Q(key=f"unknown_txid:{payment.e2eid}") | Q(details__e2eid=payment.e2eid)
+    issues = list(
+        PaymentIssue.objects.filter(about, status=PaymentIssue.Status.OPEN).exclude(
+            details__has_key="applied_to"
+        )
+    )
+    note = (
+        f"Resolvida automaticamente: o Pix {payment.e2eid} foi aplicado à cobrança nº {payment.charge_id} "
+        f"(pagamento #{payment.pk}, origem {payment.get_source_display()})."
+    )
+    for issue in issues:
+        with transaction.atomic():
+            locked = PaymentIssue.objects.select_for_update().filter(
+                pk=issue.pk, status=PaymentIssue.Status.OPEN
+            )
+            if not locked.update(
+                status=PaymentIssue.Status.RESOLVED,
+                note=note,
+                payment=payment,
+                charge_id=issue.charge_id or payment.charge_id,
+                resolved_at=timezone.now(),
+            ):
+                continue
+            audit_record(
+                action="payment_issue.auto_resolve",
+                actor=None,
+                target=issue,
+                details={"kind": issue.kind, "payment": payment.pk},
+            )
+    return len(issues)
 
 
 @transaction.atomic
