@@ -185,6 +185,11 @@ def _finish(notification_id: int, *, status: str, error: str = "", payment: Paym
 
 
 def _unknown_txid(notification: PixNotification, pix: dict, amount: Decimal, txid: str) -> str:
+    applied = Payment.objects.filter(e2eid=notification.e2eid).first()
+    if applied is not None:  # applied before (a receipt naming this e2eid): nothing for an operator to do
+        _finish(notification.pk, status=PixNotification.Status.CONFIRMED, payment=applied)
+        logger.info("pix.unknown_txid_already_applied e2eid={} payment={}", notification.e2eid, applied.pk)
+        return "already_applied"
     with transaction.atomic():
         PaymentIssue.objects.get_or_create(
             key=f"unknown_txid:{notification.e2eid}",

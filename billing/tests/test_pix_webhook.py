@@ -224,6 +224,16 @@ def test_a_pix_for_an_unknown_txid_goes_to_the_operator_queue(client, psp, enque
     assert PaymentIssue.objects.count() == 1
 
 
+def test_a_pix_with_an_unknown_txid_already_applied_through_a_receipt_is_not_queued(client, psp, enqueued):
+    charge = ChargeFactory(amount=D("55.00"))
+    facts = PaymentFacts(amount=D("55.00"), paid_at=timezone.now(), source="receipt", e2eid=e2eid(1))
+    payment = apply_payment(charge_id=charge.pk, facts=facts).payment
+    post(client, [psp.pay("TXIDQUENAOEHNOSSO0000000000000", "55.00", 1)])
+    assert run_enqueued(enqueued) == {"already_applied": 1}
+    assert not PaymentIssue.objects.exists()
+    assert PixNotification.objects.get().payment == payment
+
+
 def test_psp_down_during_confirmation_retries_with_backoff_and_loses_nothing(client, psp, enqueued):
     charge, cobv = cobv_for("100.00")
     post(client, [psp.pay(cobv.txid, "100.00", 1)])
