@@ -165,7 +165,7 @@ def run(
                 send_window="always",
             )
             started = time.time()
-            campaign = services.campaign_start(campaign=campaign)
+            campaign = services.campaign_start(campaign=campaign, confirm_off_hours=True)
             deadline = time.monotonic() + timeout
             while Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.RUNNING).exists():
                 if time.monotonic() > deadline:

@@ -62,6 +62,8 @@ class SendBatchApi(APIView):
         daily_cap = serializers.IntegerField(min_value=1, required=False)
         name = serializers.CharField(max_length=200, required=False, allow_blank=True)
         confirm_compliance = serializers.BooleanField(required=False, default=False)
+        # Needed only for a campaign with send_window "always" started outside the usual hours (CDC art. 42).
+        confirm_off_hours = serializers.BooleanField(required=False, default=False)
 
         def validate(self, attrs):
             given = [key for key in ("clients_file", "clients", "segment") if key in attrs]
@@ -349,11 +351,15 @@ class CampaignActionApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         confirm_compliance = serializers.BooleanField(required=False, default=False)
+        # Needed only for a campaign with send_window "always" started outside the usual hours (CDC art. 42).
+        confirm_off_hours = serializers.BooleanField(required=False, default=False)
         reason = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
 
     @extend_schema(
         summary="Iniciar, pausar, retomar ou cancelar campanha",
-        description="`confirm_compliance` vale para iniciar; `reason`, para pausar. "
+        description="`confirm_compliance` e `confirm_off_hours` valem para iniciar (o segundo só é exigido "
+        "para campanha sem janela, `send_window` `always`, iniciada fora do horário usual); `reason`, para "
+        "pausar. "
         "409 quando a campanha não está num status que permita a ação. Cancelar exige a permissão "
         "`billing.cancel_campaign` (Operadores); Integradores recebem 403.",
         request=InputSerializer,
@@ -367,7 +373,10 @@ class CampaignActionApi(APIView):
         values = data.validated_data
         if self.action == "start":
             campaign = services.campaign_start(
-                campaign=campaign, by=request.user, confirm_compliance=values["confirm_compliance"]
+                campaign=campaign,
+                by=request.user,
+                confirm_compliance=values["confirm_compliance"],
+                confirm_off_hours=values["confirm_off_hours"],
             )
         elif self.action == "pause":
             campaign = services.campaign_pause(campaign=campaign, by=request.user, reason=values["reason"])

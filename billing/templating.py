@@ -36,10 +36,9 @@ from billing.payments.pix_charges import PAYABLE_STATUSES, amount_owed, message_
 from billing.payments.schedule import add_months
 from billing.phones import format_phone
 from chatbot.pix import PixError, pix_payload
-from cobranca import clock
+from cobranca import clock, text
 from cobranca.exceptions import ApplicationError
 from cobranca.masking import mask_phone
-from cobranca.text import normalize_newlines
 
 VARIABLES: dict[str, str] = {
     "name": "Nome do cliente",
@@ -342,7 +341,7 @@ def template_render(
     values = template_context(charge=charge, client=client, now=now)
     if context:
         values.update({ALIASES.get(k, k): "" if v is None else str(v) for k, v in context.items()})
-    pieces, _ = _parse(normalize_newlines(body), extra)  # LF only, as WhatsApp and the bot write
+    pieces, _ = _parse(text.normalize_newlines(body), extra)  # LF only, as WhatsApp and the bot write
     if charge is not None and "pix" not in (context or {}) and any(name == "pix" for _l, name, _f in pieces):
         # A message that leaves (campaign, régua, single send; never a preview, which passes its context):
         # the PSP's code with PIX_PROVIDER=api_pix, the static one otherwise or when the PSP cannot give one.

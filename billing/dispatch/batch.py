@@ -80,6 +80,7 @@ def campaign_send_batch(
     send_window: str = "",
     daily_cap: int | None = None,
     confirm_compliance: bool = False,
+    confirm_off_hours: bool = False,
     by=None,
 ) -> SendBatchResult:
     """Exactly one audience: `clients_file` (a name inside UPLOADS_DIR), `clients` (rows as the import takes
@@ -106,5 +107,7 @@ def campaign_send_batch(
         daily_cap=daily_cap,
         by=by,
     )
-    campaign = campaign_start(campaign=campaign, by=by, confirm_compliance=confirm_compliance)
+    campaign = campaign_start(
+        campaign=campaign, by=by, confirm_compliance=confirm_compliance, confirm_off_hours=confirm_off_hours
+    )
     return SendBatchResult(campaign=campaign, import_report=report)

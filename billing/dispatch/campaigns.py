@@ -19,7 +19,7 @@ from loguru import logger
 
 from billing.compliance import template_compliance_warnings
 from billing.dispatch.selectors import empty_variables_problem
-from billing.dispatch.window import parse_window
+from billing.dispatch.window import off_hours_warning, parse_window
 from billing.models import Campaign, Dispatch, ImportBatch, MessageTemplate
 from billing.segments import campaign_audience, segment_as_json
 from billing.templating import template_validate
@@ -148,13 +148,20 @@ def campaign_create(
     return campaign
 
 
-def campaign_start(*, campaign: Campaign, by=None, confirm_compliance: bool = False) -> Campaign:
-    """Build one Dispatch per audience charge, set `total`, and hand the campaign to the driver.
+def _refuse_off_hours(campaign: Campaign, *, confirmed: bool) -> None:
+    """CDC art. 42 / Procon practice: a campaign without a window started at night needs an explicit yes."""
+    off_hours = off_hours_warning(campaign.send_window, clock.now())
+    if off_hours and not confirmed and campaign.status == CS.DRAFT:  # a second start gets its 409
+        raise ApplicationError(off_hours, {"campaign_id": campaign.pk, "confirm_off_hours": False})
 
-    Refuses a template with errors, and one with compliance warnings unless `confirm_compliance` (the operator
-    read them). Starting twice is refused (the second call sees a non-draft campaign); the dispatches
-    themselves are unique per (campaign, charge), so even a racing second build adds nothing.
-    """
+
+def campaign_start(
+    *, campaign: Campaign, by=None, confirm_compliance: bool = False, confirm_off_hours: bool = False
+) -> Campaign:
+    """Build one Dispatch per audience charge, set `total`, and hand the campaign to the driver. Refuses a
+    template with errors, compliance warnings without `confirm_compliance`, no window at night without
+    `confirm_off_hours` (window.off_hours_warning). Starting twice is refused (non-draft); dispatches are
+    unique per (campaign, charge), so even a racing second build adds nothing."""
     problems = _template_problems(campaign.template)
     if problems:
         raise ApplicationError("O modelo de mensagem tem erros.", {"errors": problems})
@@ -166,6 +173,7 @@ def campaign_start(*, campaign: Campaign, by=None, confirm_compliance: bool = Fa
         )
     window = campaign.send_window or settings.SEND_WINDOW
     parse_window(window)
+    _refuse_off_hours(campaign, confirmed=confirm_off_hours)
     audience = list(
         campaign_audience(import_batch_id=campaign.import_batch_id, segment=campaign.segment).values_list(
             "pk", "client_id"

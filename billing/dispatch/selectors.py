@@ -10,7 +10,13 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
 from billing.dispatch.audience_checks import audience_warnings
-from billing.dispatch.window import campaign_window_wait, describe_opening, parse_window, window_for_campaign
+from billing.dispatch.window import (
+    campaign_window_wait,
+    describe_opening,
+    off_hours_warning,
+    parse_window,
+    window_for_campaign,
+)
 from billing.models import Campaign, Charge, Dispatch, ImportBatch, MessageTemplate
 from billing.segments import campaign_audience
 from billing.suppression import suppressed_clients_q
@@ -118,6 +124,8 @@ def campaign_validate(
         problems.append(exc.message)
     else:
         now = clock.now()
+        if off_hours := off_hours_warning(send_window, now):
+            warnings.append(off_hours)
         if not window.is_open(now):
             warnings.append(
                 "A janela de envio está fechada agora: a campanha fica aguardando e os envios começam "

@@ -199,3 +199,28 @@ def campaign_window_wait(campaign, now: dt.datetime) -> dt.datetime | None:
     except ApplicationError:
         return None
     return opens if opens > now else None
+
+
+# The hours a reminder is expected in, used to judge a campaign sent without a window: the configured default
+# window, or the usual commercial hours when even that is "always" (tests, demos).
+USUAL_HOURS = "mon-fri 08:00-20:00; sat 08:00-14:00"
+
+
+def off_hours_warning(spec: str, now: dt.datetime) -> str:
+    """For a campaign whose own window is `always` (sent at any hour): the warning (pt-BR) when `now` is
+    outside the usual hours (night, Sunday, a holiday), else "". CDC art. 42: collection must not expose or
+    harass the debtor; Procons treat messages at night and on rest days as abusive."""
+    if spec.strip().lower() != ALWAYS:
+        return ""
+    usual_spec = settings.SEND_WINDOW if settings.SEND_WINDOW.strip().lower() != ALWAYS else USUAL_HOURS
+    try:
+        usual = parse_window(usual_spec, skip_holidays=True)
+    except ApplicationError:
+        usual = parse_window(USUAL_HOURS, skip_holidays=True)
+    if usual.is_open(now):
+        return ""
+    return (
+        "Campanha sem janela de envio e agora está fora do horário usual da janela padrão: as mensagens "
+        "sairiam à noite, de madrugada, num domingo ou feriado. O CDC (art. 42) e os Procons tratam cobrança "
+        "fora do horário comercial como constrangimento: confirme explicitamente para iniciar."
+    )

@@ -143,7 +143,7 @@ def start_campaign(charges, *, delay="0", jitter="0", send_window="always", **kw
         send_window=send_window,
         **kwargs,
     )
-    return services.campaign_start(campaign=campaign, confirm_compliance=True)
+    return services.campaign_start(campaign=campaign, confirm_compliance=True, confirm_off_hours=True)
 
 
 def drive(session_name: str = "default", budget: float = 5.0):

@@ -348,3 +348,23 @@ def test_resend_an_unknown_dispatch(api, fake_waha):
     response = api.post(f"/api/billing/dispatches/{dispatch.pk}/resend")
     assert response.status_code == 200
     assert response.json()["status"] == "pending"
+
+
+def test_the_api_needs_confirm_off_hours_to_start_a_campaign_without_window_at_night(
+    api, sibling_modules, monkeypatch
+):
+    import datetime as dt
+
+    from billing.dispatch import services
+    from billing.models import ImportBatch
+    from cobranca import clock
+
+    monkeypatch.setattr(clock, "now", lambda: dt.datetime(2026, 12, 8, 2, 0, tzinfo=dt.UTC))  # 23:00 local
+    batch = ImportBatch.objects.create(filename="a.json", file_format="json")
+    ChargeFactory(import_batch=batch)
+    campaign = services.campaign_create(template=plain_template(), import_batch=batch, send_window="always")
+    url = f"/api/billing/campaigns/{campaign.pk}/start"
+    refused = api.post(url, {"confirm_compliance": True}, format="json")
+    assert refused.status_code == 400 and refused.json()["extra"]["confirm_off_hours"] is False
+    started = api.post(url, {"confirm_compliance": True, "confirm_off_hours": True}, format="json")
+    assert started.status_code == 200 and started.json()["status"] == "running"

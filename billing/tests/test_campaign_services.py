@@ -291,3 +291,48 @@ def test_the_tick_recovers_promotes_and_kicks_drivers(sibling_modules, django_ca
 def test_templates_exist_for_factories():
     assert MessageTemplateFactory(name="abc").name == "abc"
     assert ChargeFactory().pk
+
+
+NIGHT = dt.datetime(2026, 12, 8, 2, 0, tzinfo=dt.UTC)  # Monday 23:00 in São Paulo
+MORNING = dt.datetime(2026, 12, 7, 13, 0, tzinfo=dt.UTC)  # Monday 10:00 in São Paulo
+
+
+def test_a_campaign_without_window_started_at_night_needs_an_explicit_confirmation(
+    sibling_modules, monkeypatch
+):
+    from cobranca import clock
+
+    monkeypatch.setattr(clock, "now", lambda: NIGHT)
+    anytime = services.campaign_create(
+        template=plain_template(), import_batch=_batch_with(make_charges(1)), send_window="always"
+    )
+    with pytest.raises(ApplicationError, match="fora do horário usual") as exc:
+        services.campaign_start(campaign=anytime)
+    assert exc.value.extra["confirm_off_hours"] is False
+    assert Dispatch.objects.filter(campaign=anytime).count() == 0
+    assert services.campaign_start(campaign=anytime, confirm_off_hours=True).status == CS.RUNNING
+    # A window keeps the old contract (it waits for its opening); by day no window needs no confirmation.
+    windowed = services.campaign_create(
+        template=plain_template(),
+        import_batch=_batch_with(make_charges(1)),
+        send_window="mon-fri 08:00-20:00",
+    )
+    assert services.campaign_start(campaign=windowed).status == CS.RUNNING
+    monkeypatch.setattr(clock, "now", lambda: MORNING)
+    by_day = services.campaign_create(
+        template=plain_template(), import_batch=_batch_with(make_charges(1)), send_window="always"
+    )
+    assert services.campaign_start(campaign=by_day).status == CS.RUNNING
+
+
+def test_the_dry_run_warns_of_a_campaign_without_window_at_night(sibling_modules, monkeypatch):
+    from billing.dispatch.selectors import campaign_validate
+    from cobranca import clock
+
+    batch = _batch_with(make_charges(1))
+    monkeypatch.setattr(clock, "now", lambda: NIGHT)
+    night = campaign_validate(template=plain_template(), import_batch=batch, send_window="always")
+    assert any("fora do horário usual" in w and "CDC (art. 42)" in w for w in night.warnings)
+    monkeypatch.setattr(clock, "now", lambda: MORNING)
+    day = campaign_validate(template=plain_template(), import_batch=batch, send_window="always")
+    assert not any("fora do horário usual" in w for w in day.warnings)

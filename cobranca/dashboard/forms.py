@@ -315,6 +315,9 @@ class CampaignStartForm(BootstrapMixin, forms.Form):
     confirmar_conformidade = forms.BooleanField(
         label="Li os avisos de conformidade e quero iniciar mesmo assim", required=False
     )
+    confirmar_fora_do_horario = forms.BooleanField(
+        label="Sei que é fora do horário usual e quero enviar mesmo assim (CDC art. 42)", required=False
+    )
 
 
 class TemplateForm(BootstrapMixin, forms.Form):

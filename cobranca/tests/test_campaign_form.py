@@ -170,3 +170,23 @@ def test_the_validation_does_not_say_all_is_well_while_the_audience_has_warnings
     html = op_client.post(URL, data).content.decode()
     assert "1 destinatário(s) com telefone fixo" in html and "1 cobrança(s) ainda não venceram" in html
     assert "Tudo certo" not in html and "Pode criar a campanha, mas leia os avisos" in html
+
+
+def test_starting_a_campaign_without_window_at_night_needs_the_checkbox(op_client, monkeypatch):
+    import datetime as dt
+
+    from billing.dispatch import services
+    from billing.models import Campaign
+    from cobranca import clock
+
+    monkeypatch.setattr(clock, "now", lambda: dt.datetime(2026, 12, 8, 2, 0, tzinfo=dt.UTC))  # 23:00 local
+    campaign = services.campaign_create(
+        template=MessageTemplateFactory(), import_batch=_batch("n.csv", "Noite"), send_window="always"
+    )
+    page = op_client.get(reverse("dashboard:campaign-detail", args=[campaign.pk])).content.decode()
+    assert 'id="off-hours-warning"' in page and 'name="confirmar_fora_do_horario"' in page
+    start = reverse("dashboard:campaign-action", args=[campaign.pk, "iniciar"])
+    op_client.post(start, {"confirmar_conformidade": "on"})
+    assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DRAFT
+    op_client.post(start, {"confirmar_conformidade": "on", "confirmar_fora_do_horario": "on"})
+    assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.RUNNING

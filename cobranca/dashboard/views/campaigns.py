@@ -17,9 +17,11 @@ from billing.compliance import template_compliance_warnings
 from billing.dispatch import selectors as dispatch_selectors
 from billing.dispatch import services as dispatch_services
 from billing.dispatch.export import campaign_export_response
+from billing.dispatch.window import off_hours_warning
 from billing.models import Campaign, Charge, Client, Dispatch, ImportBatch, MessageTemplate
 from billing.segments import campaign_audience
 from billing.templating import template_preview
+from cobranca import clock
 from cobranca.dashboard import forms, selectors
 from cobranca.dashboard.formatting import whatsapp_html
 from cobranca.dashboard.views.common import show_error
@@ -165,9 +167,12 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Campaign.objects.select_related("template", "import_batch", "created_by"), pk=pk
     )
     warnings: list[str] = []
+    off_hours = ""
     if campaign.status == Campaign.Status.DRAFT:
         warnings = template_compliance_warnings(campaign.template.body)
+        off_hours = off_hours_warning(campaign.send_window, clock.now())
     ctx = _campaign_context(campaign) | {
+        "off_hours_warning": off_hours,
         "nav": "cobranca",
         "problems": selectors.campaign_problem_dispatches(campaign),
         "compliance_warnings": warnings,
@@ -186,6 +191,7 @@ def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
     if campaign.status == Campaign.Status.DRAFT:
         ctx |= {
             "compliance_warnings": template_compliance_warnings(campaign.template.body),
+            "off_hours_warning": off_hours_warning(campaign.send_window, clock.now()),
             "start_form": forms.CampaignStartForm(),
         }
     return render(request, "dashboard/partials/campaign_progress.html", ctx)
@@ -202,6 +208,7 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         form = forms.CampaignStartForm(request.POST)
         form.is_valid()
         kwargs["confirm_compliance"] = bool(form.cleaned_data.get("confirmar_conformidade"))
+        kwargs["confirm_off_hours"] = bool(form.cleaned_data.get("confirmar_fora_do_horario"))
     try:
         getattr(dispatch_services, CAMPAIGN_ACTIONS[action])(**kwargs)
     except ApplicationError as exc:
