@@ -287,6 +287,10 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
         if more:
             values["em_aberto"] = more
         if not charge.under_agreement:
+            if charge.balance is not None and 0 < charge.balance < charge.amount:  # a partial payment arrived
+                key = "pagar_uma_parcial_de_varias" if more else "pagar_uma_parcial"
+                paid = money(charge.amount - charge.balance)
+                return reply(key, valor=paid, restante=money(charge.balance), **values)
             return reply("pagar_uma_de_varias" if more else "pagar_uma", **values)
         values["acordo"] = self._agreement_phrase(charge)
         if (charge.agreement_installments or 1) == 1 and not more:

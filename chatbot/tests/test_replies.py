@@ -68,6 +68,16 @@ CASES: dict[str, ClientSnapshot] = {
         "Maria",
         charges=(chg(1, "300.00", "Mensalidade", dt.date(2025, 12, 10)), chg(2, "1234.56")),
     ),
+    "one, partly paid": ClientSnapshot(
+        7, CREDITOR, "Maria", charges=(chg(1, "675.00", "Mensalidade", balance=Decimal("337.50")),)
+    ),
+    "several, one partly paid": ClientSnapshot(
+        7,
+        CREDITOR,
+        "Maria",
+        charges=(chg(1, "675.00", "Mensalidade", balance=Decimal("337.50")), chg(2, "250.00")),
+        focus_charge_id=1,
+    ),
     "one under a 3x agreement": ClientSnapshot(
         7, CREDITOR, "Maria", charges=(chg(1, "189.90", "Plano odontológico", **AGREED_3X),)
     ),
@@ -279,6 +289,12 @@ def defects(text: str) -> list[str]:
 )
 def test_the_checks_catch_what_the_issue_saw(text):
     assert defects(text)
+
+
+def test_the_pix_after_a_partial_payment_says_what_was_received_and_what_is_left():
+    text = run(CASES["one, partly paid"], SCRIPTS["pix"])[0]
+    assert "Para pagar o restante da cobrança “Mensalidade” de R$ 675,00" in text
+    assert "já recebemos R$ 337,50; falta R$ 337,50." in text and "PIX copia e cola (R$ 337,50)" in text
 
 
 def test_a_bare_description_is_caught():
