@@ -676,6 +676,63 @@ class Attacker:
         check(not leaks, "; ".join(leaks))
         return f"{len(reads)} reads as an integrator, CPF and phone in the text masked"
 
+    # --- the third outside test ---
+
+    def page_session(self, who: str) -> PageSession:
+        """A logged-in dashboard session (CSRF cookie and token, through the proxy)."""
+        session = PageSession(self.base, {**self.proxy, "Origin": f"https://{HOST}:{self.stack.port}"})
+        token = session.form_token("/accounts/login/")
+        response = session.post(
+            "/accounts/login/",
+            data={"username": USERS[who], "password": PASSWORD, "csrfmiddlewaretoken": token},
+        )
+        check(response.status_code == 302, f"{who}'s dashboard login answered {response.status_code}")
+        return session
+
+    def item_17(self) -> str:
+        """OFX TRNAMT 1E+400 (stored as inf: the queue 500s for good) and NaN/Infinity (500 in a dry run)."""
+        session, path = self.page_session("operator"), "/painel/pagamentos/extratos/"
+        answers = {}
+        for amount, dry in (("1E+400", False), ("NaN", True), ("Infinity", True), ("sNaN", False)):
+            data = {"csrfmiddlewaretoken": session.form_token(path), **({"simular": "on"} if dry else {})}
+            upload = ("extrato.ofx", payloads.ofx_statement(amount), "application/x-ofx")
+            response = session.post(path, data=data, files={"arquivo": upload})
+            answers[amount] = response.status_code
+            check(response.status_code < 500, f"TRNAMT {amount} (dry={dry}) answered {response.status_code}")
+            check("campo TRNAMT" in response.text, f"TRNAMT {amount}: no 'campo TRNAMT' error on the page")
+        queue = session.get("/painel/pagamentos/pendencias/?tipo=unmatched")
+        check(queue.status_code == 200, f"the payments queue answered {queue.status_code} after the uploads")
+        return "refused with the line and field: " + ", ".join(f"{k} {v}" for k, v in answers.items())
+
+
+class PageSession:
+    """Cookies kept by hand: the site sets them Secure (HTTPS behind the proxy) and the stack is plain HTTP on
+    loopback, where requests would not send them back."""
+
+    def __init__(self, base: str, headers: dict[str, str]) -> None:
+        self.base, self.headers, self.cookies = base, headers, {}
+
+    def _send(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = {**self.headers, "Referer": self.base + path.split("?")[0]}
+        response = requests.request(
+            method, self.base + path, headers=headers, cookies=self.cookies, timeout=TIMEOUT,
+            allow_redirects=False, **kwargs,
+        )  # fmt: skip
+        self.cookies.update(response.cookies.get_dict())
+        return response
+
+    def get(self, path: str) -> requests.Response:
+        return self._send("GET", path)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self._send("POST", path, **kwargs)
+
+    def form_token(self, path: str) -> str:
+        page = self.get(path)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        check(token is not None, f"GET {path} answered {page.status_code} without a form: inconclusive")
+        return token.group(1)
+
 
 def _wait_up(url: str, process: subprocess.Popen, what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
@@ -734,7 +791,7 @@ def _declared_upload(port: int, token: str, declared: int) -> int:
 
 # Item 7 changes the integrator's password and item 2 locks the loopback address out of the logins: they go
 # last, in that order.
-ORDER = [1, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 7, 2]
+ORDER = [1, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 7, 2]
 TITLES = {
     1: "forget undone by re-import / send-single",
     2: "login brute force (dashboard, admin)",
@@ -752,6 +809,7 @@ TITLES = {
     14: "CSV formulas behind invisible characters",
     15: "send-batch reads files in uploads subfolders",
     16: "debtor message text unmasked for integrators",
+    17: "OFX TRNAMT 1E+400 / NaN poisons the payments queue",
 }
 
 

@@ -118,3 +118,18 @@ def xlsx_external_entity(target: str = "file:///etc/passwd") -> bytes:
     """XXE: a cell whose text is an external entity pointing at a local file."""
     dtd = f'<!DOCTYPE worksheet [<!ENTITY xxe SYSTEM "{target}">]>'
     return _replace_parts({SHEET_PART: _sheet_with_dtd(dtd, "&xxe;")})
+
+
+def ofx_statement(amount: str) -> bytes:
+    """A one-line OFX 1.02 (SGML) statement whose TRNAMT is `amount` as written (third outside test)."""
+    head = "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\nSECURITY:NONE\nENCODING:USASCII\nCHARSET:1252\n"
+    head += "COMPRESSION:NONE\nOLDFILEUID:NONE\nNEWFILEUID:NONE\n\n"
+    body = (
+        "<OFX><BANKMSGSRSV1><STMTTRNRS><TRNUID>1<STATUS><CODE>0<SEVERITY>INFO</STATUS><STMTRS><CURDEF>BRL\n"
+        "<BANKACCTFROM><BANKID>0999<BRANCHID>0042<ACCTID>9999<ACCTTYPE>CHECKING</BANKACCTFROM>\n"
+        "<BANKTRANLIST><DTSTART>20261201<DTEND>20261207\n"
+        f"<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20261207100000[-3:BRT]<TRNAMT>{amount}<FITID>ATK17\n"
+        "<NAME>TERCEIRO<MEMO>PIX RECEBIDO</STMTTRN>\n"
+        "</BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\n"
+    )
+    return (head + body).encode("ascii")

@@ -1,5 +1,5 @@
-"""The attacks of issue #10 (items 1-11, and 12-16 from the second outside test) replayed against a real
-stack (gunicorn + qcluster + WAHA simulator) in CI.
+"""The attacks of issue #10 (items 1-11, 12-16 from the second outside test, 17 from the third) replayed
+against a real stack (gunicorn + qcluster + WAHA simulator) in CI.
 
 Runs tests/security/attack.py once, in a subprocess, on the suite's backend: SQLite by default, a throwaway
 PostgreSQL database (`<name>_attack`) when DATABASE_URL points at PostgreSQL. Each item is then one test, so a
