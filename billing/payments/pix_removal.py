@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from loguru import logger
 
-from billing.models import Charge, PixCobv
+from billing.models import Charge, Installment, PixCobv
 from billing.pix_api import PixApiError, get_pix_client
 from cobranca.tasks import enqueue_on_commit
 
@@ -28,8 +28,8 @@ def _api_pix() -> bool:
 
 
 def cobvs_to_remove() -> QuerySet[PixCobv]:
-    """Active cobvs of a charge paid or cancelled, and active ones a newer version of the same charge and
-    installment superseded."""
+    """Active cobvs of a charge (or installment) paid or cancelled, and active ones a newer version of the
+    same charge and installment superseded. An installment paid another way is found by the hourly run."""
     newer = PixCobv.objects.filter(
         charge=OuterRef("charge"), installment=OuterRef("installment"), pk__gt=OuterRef("pk")
     ).exclude(status=PixCobv.Status.REMOVED)
@@ -40,7 +40,11 @@ def cobvs_to_remove() -> QuerySet[PixCobv]:
     return (
         PixCobv.objects.filter(status=PixCobv.Status.ACTIVE)
         .annotate(has_newer=Exists(newer), has_newer_cl=Exists(newer_charge_level))
-        .filter(Q(charge__status__in=(Charge.Status.PAID, Charge.Status.CANCELLED)) | superseded)
+        .filter(
+            Q(charge__status__in=(Charge.Status.PAID, Charge.Status.CANCELLED))
+            | Q(installment__status__in=(Installment.Status.PAID, Installment.Status.CANCELLED))
+            | superseded
+        )
         .order_by("pk")
     )
 

@@ -100,6 +100,19 @@ def test_a_superseded_version_is_removed(psp):
     assert first.status == PixCobv.Status.REMOVED and second.status == PixCobv.Status.ACTIVE
 
 
+def test_an_installment_paid_by_a_statement_line_loses_its_cobv(psp):
+    charge = ChargeFactory(client=ClientFactory(document="52998224725"), amount=Decimal("300.00"))
+    services.agreement_create(charge=charge, installments=3, first_due_date=timezone.localdate())
+    pix_code_for(charge)
+    cobv = PixCobv.objects.get(charge=charge)
+    assert cobv.installment.number == 1
+    facts = PaymentFacts(amount=Decimal("100.00"), paid_at=timezone.now(), source="statement", reference="l1")
+    apply_payment(charge_id=charge.pk, facts=facts)
+    assert pix_removal.cobvs_remove() == {"removed": 1, "refused": 0, "retry": 0}
+    cobv.refresh_from_db()
+    assert cobv.status == PixCobv.Status.REMOVED
+
+
 def test_static_provider_enqueues_nothing(settings, django_capture_on_commit_callbacks):
     settings.PIX_PROVIDER = "static"
     charge = ChargeFactory()
