@@ -11,7 +11,7 @@ from billing.models import ReceiptCheck
 
 @admin.register(ReceiptCheck)
 class ReceiptCheckAdmin(admin.ModelAdmin):
-    list_display = ("pk", "charge", "status", "amount", "paid_at", "e2eid", "psp_status", "created_at")
+    list_display = ("id", "charge", "status", "amount", "paid_at", "e2eid", "psp_status", "created_at")
     list_filter = ("status", "psp_status")
     search_fields = ("e2eid", "charge__external_id", "charge__client__name")
     list_select_related = ("charge",)
