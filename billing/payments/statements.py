@@ -49,12 +49,15 @@ from billing.payments.apply import (
 )
 from billing.payments.matching import LineIdentity, fingerprint, line_identity
 from billing.payments.ofx import OfxError, OfxTransaction, read_transactions
+from cobranca import clock
 from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
 
 __all__ = ["StatementSummary", "statement_import"]
 
 CHUNK = 500
+# A credit dated later than now by more than this (bank/server clock skew) is refused, not applied.
+FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 ISSUE_PREFIX = "statement:"
 
 
@@ -75,6 +78,8 @@ class StatementSummary:
     already_applied: int = 0
     already_queued: int = 0
     amount_matched: Decimal = Decimal("0")
+    # Lines not applied, one entry each: {"line", "fitid", "posted", "amount", "reason"} (pt-BR reason).
+    refused: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -171,9 +176,13 @@ class _Run:
     def chunk(self, chunk: list[OfxTransaction]) -> None:
         self.summary.lines += len(chunk)
         lines = []
+        latest = clock.now() + FUTURE_TOLERANCE
         for tx in chunk:
             if tx.amount <= 0:
                 self.summary.debits += 1
+                continue
+            if tx.posted > latest:
+                self._refuse(tx, f"data no futuro ({timezone.localtime(tx.posted):%d/%m/%Y %H:%M})")
                 continue
             ident = line_identity(tx.name, tx.memo)
             fp = fingerprint(
@@ -191,6 +200,20 @@ class _Run:
         issues = [issue for line in fresh if (issue := self._reconcile(line, index)) is not None]
         if issues and not self.dry_run:
             PaymentIssue.objects.bulk_create(issues, ignore_conflicts=True)
+
+    def _refuse(self, tx: OfxTransaction, reason: str) -> None:
+        """A line that must not be applied: reported per line in the summary; nothing stored, so importing
+        the statement again (once the line's date has come) applies it."""
+        self.summary.refused.append(
+            {
+                "line": tx.line,
+                "fitid": tx.fitid,
+                "posted": tx.posted.isoformat(),
+                "amount": str(tx.amount),
+                "reason": reason,
+            }
+        )
+        logger.warning("statement.line_refused fitid={} line={} reason={}", tx.fitid, tx.line, reason)
 
     # --- 1. which line is it ----------------------------------------------------------------------------
 

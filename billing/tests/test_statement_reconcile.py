@@ -251,3 +251,36 @@ def test_a_line_whose_fingerprint_looks_like_a_number_is_still_recognised(tmp_pa
     assert statement_import(path=path).unmatched == 1
     again = statement_import(path=path)
     assert (again.unmatched, again.already_queued) == (0, 1) and PaymentIssue.objects.count() == 1
+
+
+def test_lines_dated_in_the_future_are_refused_per_line_and_applied_once_their_time_has_come(
+    debtors, monkeypatch
+):
+    from cobranca import clock
+
+    # 14:10 in São Paulo on 03/12: João's line (14:15) is 5 min ahead plus a second, past the tolerance.
+    early = dt.datetime(2026, 12, 3, 17, 9, 59, tzinfo=dt.UTC)
+    monkeypatch.setattr(clock, "now", lambda: early)
+    summary = statement_import(path=BANK_A)
+    assert summary.matched == 1 and debtors["maria"].pk in set(
+        Payment.objects.values_list("charge_id", flat=True)
+    )
+    assert [r["fitid"] for r in summary.refused] == [
+        "202612030002",
+        "202612030003",
+        "202612040005",
+        "202612050006",
+    ]
+    joao = summary.refused[0]
+    assert (
+        joao["reason"] == "data no futuro (03/12/2026 14:15)" and joao["line"] and joao["amount"] == "89.90"
+    )
+    debtors["joao"].refresh_from_db()
+    assert debtors["joao"].status != Charge.Status.PAID and not PaymentIssue.objects.exists()
+    monkeypatch.setattr(clock, "now", lambda: early + dt.timedelta(seconds=1))  # within the tolerance
+    assert statement_import(path=BANK_A, dry_run=True).refused[0]["fitid"] == "202612030003"
+    monkeypatch.setattr(clock, "now", timezone.now)
+    again = statement_import(path=BANK_A)
+    assert again.refused == [] and again.already_applied == 1 and again.matched == 2
+    debtors["joao"].refresh_from_db()
+    assert debtors["joao"].status == Charge.Status.PAID
