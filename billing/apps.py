@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "billing"
+    verbose_name = "Cobrança"
 
     def ready(self) -> None:
         from billing.payments.apply import payment_applied

@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class ChatbotConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "chatbot"
+    verbose_name = "Assistente virtual"
 
     def ready(self) -> None:
         from billing.payments.apply import payment_applied

@@ -63,6 +63,17 @@ def test_every_model_and_field_of_our_apps_has_a_portuguese_verbose_name():
     assert english == []
 
 
+def test_every_app_section_of_the_admin_index_has_a_portuguese_name(admin_client_pt):
+    """Operator test: the admin index showed "BILLING", "CONVERSATIONS", "CHATBOT", "WHATSAPP"."""
+    from django.apps import apps
+
+    english = [label for label in OUR_APPS if apps.get_app_config(label).verbose_name == label.title()]
+    assert english == []
+    html = admin_client_pt.get("/admin/").content.decode()
+    for name in ("Cobrança", "Conversas", "Assistente virtual", "WhatsApp", "Auditoria"):
+        assert f">{name}</a>" in html, name
+
+
 def test_every_choice_of_our_apps_has_a_label_not_derived_from_its_value():
     english = []
     for model in _our_models():

@@ -421,3 +421,10 @@ def test_the_queue_shows_amounts_in_reais(op_client):
     body = op_client.get(QUEUE).content.decode()
     assert "890.50" not in body and "1250.00" not in body
     assert "R$ 890,50" in body and "R$ 1.250,00" in body
+
+
+def test_one_open_issue_is_counted_in_the_singular(op_client):
+    """Operator test: "1 pendência(s)"."""
+    PaymentIssue.objects.create(kind=PaymentIssue.Kind.CLAIM_EXPIRED, key="claim:one", charge=ChargeFactory())
+    body = op_client.get(QUEUE).content.decode()
+    assert "1 pendência em aberto" in body and "(s)" not in body
