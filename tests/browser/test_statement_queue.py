@@ -92,7 +92,8 @@ def _journey(width, live_server, browser, shots, maria, right):
 
     page.once("dialog", lambda dialog: dialog.accept())
     card.locator(f"button[data-charge='{right.pk}']").click()
-    expect(page.locator(".alert-success")).to_contain_text("pagamento aplicado: cobrança quitada")
+    expect(page.locator(".alert-success")).to_contain_text("pagamento de R$ 75,00 aplicado")
+    expect(page.locator(".alert-success")).to_contain_text("(Carlos Eduardo Souza) quitada")
     expect(page.locator("article.payment-issue[data-kind='ambiguous']")).to_have_count(0)
     expect(page.locator("#nav-pendencias-count")).to_contain_text("3")
     shots.take("resolved")
