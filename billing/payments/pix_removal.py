@@ -21,6 +21,9 @@ from cobranca.tasks import enqueue_on_commit
 
 REMOVED_BY_US = {"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"}
 BATCH = 200
+# The PSP's refusals that mean the cobv cannot be paid anyway (already paid or removed, unknown txid); a 401
+# or 403 says our credentials are wrong, not that the cobv is gone: kept active and retried.
+GONE_REASONS = ("invalid_request", "not_found")
 
 
 def _api_pix() -> bool:
@@ -67,7 +70,7 @@ def cobvs_remove(*, limit: int = BATCH) -> dict[str, int]:
         try:
             client.patch_cobv(cobv.txid, REMOVED_BY_US)
         except PixApiError as exc:
-            if not exc.permanent:
+            if not exc.permanent or exc.reason not in GONE_REASONS:  # unreachable, or our credentials
                 counts["retry"] += 1
                 logger.warning("pix.cobv_remove_retry txid={} reason={}", cobv.txid, exc.reason)
                 continue

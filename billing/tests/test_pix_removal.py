@@ -16,6 +16,7 @@ from billing.models import Payment, PixCobv
 from billing.payments import pix_charges, pix_removal
 from billing.payments.apply import PaymentFacts, apply_payment
 from billing.payments.pix_charges import pix_code_for
+from billing.pix_api import PixApiError
 from billing.tests.factories import ChargeFactory, ClientFactory
 from billing.tests.pix_fakes import FakePsp, e2eid, transient
 
@@ -60,6 +61,8 @@ def test_a_cancel_removes_it_and_an_unreachable_psp_is_retried(psp, django_captu
     assert pix_removal.cobvs_remove() == {"removed": 0, "refused": 0, "retry": 1}
     cobv.refresh_from_db()
     assert cobv.status == PixCobv.Status.ACTIVE
+    psp.failures.append(PixApiError("forbidden", "escopo", permanent=True, status=403))
+    assert pix_removal.cobvs_remove() == {"removed": 0, "refused": 0, "retry": 1}
     assert pix_removal.cobvs_remove() == {"removed": 1, "refused": 0, "retry": 0}
     cobv.refresh_from_db()
     assert cobv.status == PixCobv.Status.REMOVED
