@@ -57,6 +57,7 @@ class ImportReport:
     created_clients: int = 0
     created_charges: int = 0
     updated_charges: int = 0
+    unchanged_charges: int = 0
     unchanged_closed_charges: int = 0
     suppressed_rows: int = 0
     kept_on_forgotten_charges: int = 0
@@ -105,6 +106,7 @@ class ImportReport:
             "created_clients": self.created_clients,
             "created_charges": self.created_charges,
             "updated_charges": self.updated_charges,
+            "unchanged_charges": self.unchanged_charges,
             "unchanged_closed_charges": self.unchanged_closed_charges,
             "suppressed_rows": self.suppressed_rows,
             "kept_on_forgotten_charges": self.kept_on_forgotten_charges,
@@ -383,6 +385,7 @@ def _write_pass(
                 report.created_clients = stats.created_clients
                 report.created_charges = stats.created_charges
                 report.updated_charges = stats.updated_charges
+                report.unchanged_charges = stats.unchanged_charges
                 report.unchanged_closed_charges = stats.unchanged_closed
                 report.suppressed_rows = stats.suppressed_rows
                 report.kept_on_forgotten_charges = stats.kept_on_forgotten
@@ -419,6 +422,8 @@ def _summary(report: ImportReport, valid_rows: int) -> str:
         f"{report.imported} de {report.total} linha(s) {verb}: {report.created_clients} cliente(s) novo(s), "
         f"{report.created_charges} cobrança(s) nova(s), {report.updated_charges} atualizada(s)."
     )
+    if report.unchanged_charges:
+        text += f" {report.unchanged_charges} cobrança(s) já estava(m) igual(is) ao arquivo."
     if report.unchanged_closed_charges:
         text += (
             f" {report.unchanged_closed_charges} cobrança(s) paga(s)/cancelada(s) mantida(s) sem alteração."

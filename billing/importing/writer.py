@@ -44,6 +44,8 @@ class WriteStats:
     created_clients: int = 0
     created_charges: int = 0
     updated_charges: int = 0
+    # Open charges the file names with exactly their stored values (still attached to this import).
+    unchanged_charges: int = 0
     unchanged_closed: int = 0
     kept_on_forgotten: int = 0
     suppressed_rows: int = 0
@@ -52,6 +54,21 @@ class WriteStats:
     rejected: list[tuple[tuple, list[FieldError]]] = field(default_factory=list)
     # Rows imported with something the operator must know (suppressed number, charge of a forgotten client).
     warnings: list[FieldError] = field(default_factory=list)
+
+
+def _same_values(stored: list, amount: str, due: str, description: str) -> bool:
+    """Whether a row's amount, due date and description are the charge's stored ones (as the cursor gives
+    them: Decimal/str/float amounts, date/str dates)."""
+    stored_amount, stored_due, stored_description = stored
+    try:
+        same_amount = Decimal(str(stored_amount)) == Decimal(str(amount))
+    except ArithmeticError:
+        return False
+    return (
+        same_amount
+        and str(stored_due)[:10] == str(due)[:10]
+        and (stored_description or "") == (description or "")
+    )
 
 
 def _q(name: str) -> str:
@@ -153,7 +170,8 @@ class ChunkWriter:
         client_set = _assignments(Client, "name", "search_name", "document", "email", "updated_at")
         self._client_update = f"UPDATE {client_table} SET {client_set} WHERE {_column(Client, 'id')} = %s"  # noqa: S608
         self._charge_select = (
-            f"SELECT {_cols(Charge, 'id', 'external_id', 'status', 'client')} FROM {charge_table} "  # noqa: S608
+            f"SELECT {_cols(Charge, 'id', 'external_id', 'status', 'client', 'amount', 'due_date')}, "  # noqa: S608
+            f"{_column(Charge, 'description')} FROM {charge_table} "
             f"WHERE {_column(Charge, 'external_id')} IN "
         )
         charge_set = _assignments(
@@ -279,8 +297,10 @@ class ChunkWriter:
             forgotten: set[int] = set()
             if external_ids:
                 cursor.execute(self._charge_select + f"({_in_clause(len(external_ids))})", external_ids)
-                existing = {ext: (pk, status, owner) for pk, ext, status, owner in cursor.fetchall()}
-                owners = {owner for _pk, _status, owner in existing.values()}
+                existing = {
+                    ext: (pk, status, owner, values) for pk, ext, status, owner, *values in cursor.fetchall()
+                }
+                owners = {found[2] for found in existing.values()}
                 forgotten_owners = Client.objects.filter(pk__in=owners, forgotten_at__isnull=False)
                 forgotten = set(forgotten_owners.values_list("pk", flat=True))
             inserts, updates = [], []
@@ -315,6 +335,10 @@ class ChunkWriter:
                 elif found[1] in CLOSED_STATUSES:
                     stats.unchanged_closed += 1
                 else:
+                    if found[2] == client_id and _same_values(found[3], amount, due, description):
+                        stats.unchanged_charges += 1  # re-attached to this import, not "atualizada"
+                    else:
+                        stats.updated_charges += 1
                     updates.append(
                         (
                             self._amount(amount),
@@ -331,5 +355,4 @@ class ChunkWriter:
             if updates:
                 cursor.executemany(self._charge_update, updates)
             stats.created_charges += len(inserts)
-            stats.updated_charges += len(updates)
             stats.imported += len(accepted)

@@ -334,7 +334,10 @@ def test_reimport_updates_amounts_and_due_dates_without_duplicating(tmp_path):
     )
 
     assert report.success
-    assert (report.created_charges, report.updated_charges, report.created_clients) == (0, 2, 0)
+    # Row 2 is what is stored already: attached to this import, not counted as updated.
+    assert (report.created_charges, report.updated_charges, report.created_clients) == (0, 1, 0)
+    assert report.unchanged_charges == 1
+    assert Charge.objects.get(external_id="2").import_batch_id == report.batch_id
     assert Charge.objects.count() == 2 and Client.objects.count() == 1
     charge = Charge.objects.get(external_id="1")
     assert charge.amount == Decimal("200.00") and charge.due_date == dt.date(2026, 2, 20)
@@ -346,7 +349,7 @@ def test_rows_without_id_are_idempotent_on_reimport(tmp_path):
     import_file(path_or_file=write_json(tmp_path, rows))
     report = import_file(path_or_file=write_json(tmp_path, rows, "again.json"))
 
-    assert report.updated_charges == 1 and Charge.objects.count() == 1
+    assert report.updated_charges == 0 and report.unchanged_charges == 1 and Charge.objects.count() == 1
 
 
 def test_suppression_survives_a_reimport(tmp_path):
@@ -472,3 +475,18 @@ def test_the_importer_keeps_the_search_name(tmp_path):
     renamed = write_json(tmp_path, [row(name="Conceição Simões")], name="de-novo.json")
     assert import_file(path_or_file=renamed).success
     assert Client.objects.get(phone="+5511987654321").search_name == "conceicao simoes"
+
+
+def test_revalidating_the_identical_file_reports_no_update_for_a_charge_in_negotiation(tmp_path):
+    path = write_json(tmp_path, [row(id="1"), row(id="2", description="Outra")])
+    import_file(path_or_file=path)
+    Charge.objects.filter(external_id="1").update(status=Charge.Status.NEGOTIATING)
+
+    report = import_file(path_or_file=path, dry_run=True)
+
+    assert (report.created_charges, report.updated_charges, report.unchanged_charges) == (0, 0, 2)
+    assert "0 atualizada(s)" in report.message and "2 cobrança(s) já estava(m) igual(is)" in report.message
+    changed = import_file(
+        path_or_file=write_json(tmp_path, [row(id="1", amount="99,00")], "c.json"), dry_run=True
+    )
+    assert (changed.updated_charges, changed.unchanged_charges) == (1, 0)
