@@ -96,7 +96,7 @@ _DECIMAL_COMMA_RE = re.compile(r"(?<![\d/,.$])(\d{1,3}(?:\.\d{3})+|\d+),(\d{2})(
 # 50 por mes"): a number without "R$" counts only next to a money cue, and never when a unit follows it.
 _BARE_NUMBER = rf"(?P<int>{_INT_PART})(?:,(?P<cents>\d{{2}}))?"
 _NOT_MONEY_AFTER = (
-    r"(?!\d|[.,]\d|\s*(?:x\b|vez|vezes|parcela|parcelas|prestac|dia|dias|semana|semanas|mes\b|meses|ano|anos"
+    r"(?!\d|[.,]\d|\s*(?:x\b|vez|vezes|parcela|parcelas|prestac|dias|dia(?!\s+\d)|semana|semanas|mes\b|meses|ano|anos"
     r"|h\b|hs\b|hora|horas|min|%|/|-\d|o\b|a\b(?!\s*vista)|filho|filhos|pessoa|pessoas|boleto|boletos"
     r"|de\s+(?:" + "|".join(MONTHS) + r")))"
 )
@@ -105,7 +105,7 @@ _BARE_CUES_BEFORE = (
     r"(?:\b(?:entrada|sinal|parcelas?|prestac(?:ao|oes)|mensalidades?|valor|vezes)|\d\s*x)\s+(?:no\s+valor\s+)?de\s+"
     r"(?:uns\s+|umas\s+)?",
     # "consigo dar 300", "posso pagar 50", "ofereco 500", "fecha em 600"
-    r"\b(?:dar|dou|daria|pagar|pago|pagaria|consigo|posso|ofereco|oferecer|tenho|juntei|deposito|depositar"
+    r"\b(?:dar|dou|daria|pagar|pago|paguei|transferi|depositei|pagaria|consigo|posso|ofereco|oferecer|tenho|juntei|deposito|depositar"
     r"|transfiro|transferir|mando|mandar|faco|fazer|fecho|fechar|fecha|quito|quitar|proponho|arrumo|arrumar)\s+"
     r"(?:(?:so|somente|apenas|ate|uns|umas|mais|no\s+maximo|no\s+minimo|por|em|com|o\s+valor\s+de)\s+)*",
 )

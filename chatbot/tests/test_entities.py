@@ -30,6 +30,10 @@ NOW = datetime(2026, 11, 20, 10, 0, tzinfo=LOCAL_TZ)  # a Friday
         ("R$ 99.90", Decimal("99.90")),
         ("2 mil reais", Decimal("2000")),
         ("posso dar 300 conto", Decimal("300")),
+        # Debtor test: a number before "dia N" is money ("200 dia 15"); "paguei 120" states a payment.
+        ("consigo pagar 200 dia 15 e o resto mes que vem", Decimal("200")),
+        ("a de dezembro posso pagar 100 dia 20?", Decimal("100")),
+        ("paguei 120 agora, o resto so consigo dia 5", Decimal("120")),
     ],
 )
 def test_it_extracts_amounts(text: str, amount: Decimal) -> None:
