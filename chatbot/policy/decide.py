@@ -44,7 +44,7 @@ from .common import (
 )
 from .deals import _DealsMixin
 from .greeting import _GreetingMixin
-from .parsing import fold
+from .parsing import as_decimal, fold
 from .replies import phrase, reply
 from .types import Action, ActionKind, ChargeSnapshot, ClientSnapshot, Decision
 
@@ -249,6 +249,8 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
             targets = [target]
         else:
             return self._ask_which()
+        if len(targets) == 1 and (part := self._part_claimed(targets[0])) is not None:
+            return part
         for charge in targets:
             self._do(ActionKind.CLAIM_PAYMENT, charge_id=charge.id)
         self._do(ActionKind.FLAG, reason=PAYMENT_REPORTED_FLAG)
@@ -259,12 +261,42 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
         key = "pagamento_informado_outras" if len(charges) > 1 else "pagamento_informado"
         return reply(key, cobranca=self._label(targets[0]))
 
+    def _part_claimed(self, charge: ChargeSnapshot) -> str | None:
+        """A payment of part of the charge (an installment of its agreement, or a smaller amount than what is
+        owed, or a charge that already received part of its money): the charge keeps its status, reminders
+        and PIX; the claim is a flag for the operator to check. None: the claim is for the whole charge."""
+        stated = as_decimal(self.entities.get("amount"))
+        owed = charge.balance if charge.balance is not None and charge.balance > 0 else charge.amount
+        installments = (charge.agreement_installments or 1) > 1
+        partial = stated is not None and stated < owed
+        paid_before = charge.balance is not None and charge.balance < charge.amount
+        if not (installments or partial or paid_before):
+            return None
+        self._do(ActionKind.FLAG, reason=PAYMENT_REPORTED_FLAG)
+        self._set_pending(PENDING_RECEIPT)
+        if installments and (stated is None or stated >= charge.amount_due_now):
+            return reply(
+                "pagamento_parcela_informado",
+                valor=money(charge.amount_due_now),
+                cobranca=self._label(charge),
+            )
+        if stated is None:
+            return reply("pagamento_informado_saldo", restante=money(owed), cobranca=self._label(charge))
+        received = charge.amount - owed
+        left = owed if received >= stated else max(owed - stated, Decimal("0"))
+        return reply(
+            "pagamento_parcial_informado",
+            valor=money(stated),
+            restante=money(left),
+            cobranca=self._label(charge),
+        )
+
     # payment info, dispute, handoff, opt-out, wrong person --------------------------------------------------
 
     def _payment_info(self) -> str:
         charges = self.snap.actionable_charges
         if not charges:
-            return self._no_charge_reply()
+            return self._claimed_pix() or self._no_charge_reply()
         footer = self._creditor_footer()
         if self._all_charges_meant():
             total = sum((c.amount for c in charges), Decimal("0"))
@@ -297,6 +329,21 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
             return reply("pagar_acordo_a_vista", **values)
         key = "pagar_parcela_de_varias" if more else "pagar_parcela"
         return reply(key, valor=money(charge.amount_due_now), **values)
+
+    def _claimed_pix(self) -> str:
+        """A payment informed and being checked never stops the debtor from paying (the rest, the next
+        installment): the PIX of what the charge still asks, the one in focus or the oldest."""
+        claimed = self._claimed_charges()
+        if not claimed:
+            return ""
+        focus = self.snap.focus_charge_id or self.context.get("focus_charge_id")
+        charge = next((c for c in claimed if c.id == focus), claimed[0])
+        return reply(
+            "pagar_em_conferencia",
+            cobranca=self._label(charge),
+            pix=self._pix_block(charge.amount_due_now, charge.reference),
+            rodape=self._creditor_footer(),
+        )
 
     def _dispute(self) -> str:
         charge = self._target()

@@ -110,6 +110,9 @@ CASES: dict[str, ClientSnapshot] = {
         "Ana",
         charges=(chg(1, "80.00"),),
     ),
+    "one, partly paid": ClientSnapshot(
+        7, CREDITOR, "Maria", charges=(chg(1, "320.00", "Mensalidade", balance=Decimal("200.00")),)
+    ),
     "payment claimed": ClientSnapshot(
         7, CREDITOR, "Maria", charges=(chg(1, "300.00", status="payment_claimed"),)
     ),
@@ -162,6 +165,7 @@ SCRIPTS: dict[str, list[tuple]] = {
     "two unknowns": [("desconhecido", "xpto"), ("desconhecido", "abcd")],
     "claim then receipt": [("confirmacao_pagamento", "já paguei"), ("desconhecido", "")],
     "claim of the total": [("confirmacao_pagamento", "paguei tudo", {"amount": "1534.56"})],
+    "claim of part": [("confirmacao_pagamento", "paguei 120 agora", {"amount": "120.00"})],
     "file out of the blue": [("desconhecido", "")],
     "promise, then the date": [
         ("promessa_pagamento", "vou pagar"),
