@@ -335,6 +335,12 @@ def receipt_confirm(*, check: ReceiptCheck, by) -> ReceiptCheck:
         by=by,
     )
     outcome = apply_payment(charge_id=check.charge_id, facts=facts, installment_id=check.installment_id)
+    if outcome.payment.charge_id != check.charge_id:  # the e2eid settled another charge since the check
+        raise ApplicationError(
+            "Este Pix já foi aplicado a outra cobrança: confira antes de confirmar.",
+            {"receipt_check": check.pk, "payment": outcome.payment.pk},
+            status_code=409,
+        )
     ReceiptCheck.objects.filter(pk=check.pk).update(payment=outcome.payment)
     audit_record(action="receipt.confirm", actor=by, target=check.charge, details={"receipt_check": check.pk})
     check.refresh_from_db()

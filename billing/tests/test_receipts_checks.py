@@ -22,6 +22,7 @@ from billing.receipts.fields import SAO_PAULO, ReceiptReading
 from billing.receipts.generator import render, sample_shown, text_pdf
 from billing.receipts.layouts import LAYOUTS
 from billing.tests.factories import ChargeFactory
+from cobranca.exceptions import ApplicationError
 from conversations.models import Attachment
 from conversations.tests.factories import ConversationFactory, MessageFactory
 
@@ -377,6 +378,26 @@ def test_the_operator_confirms_or_rejects(creditor_settings, django_user_model):
     check.refresh_from_db()
     assert check.status == ReceiptCheck.Status.REJECTED and check.decided_by == operator
     assert claimed.status == Charge.Status.OPEN
+
+
+@pytest.mark.ocr
+@pytest.mark.django_db
+def test_the_operator_cannot_confirm_a_receipt_whose_pix_settled_another_charge_meanwhile(
+    creditor_settings, django_user_model
+):
+    operator = django_user_model.objects.create_user("op", password="x")
+    charge = ChargeFactory(amount=Decimal("189.90"))
+    check = run(stored_receipt(charge, receipt_pdf(Decimal("189.90"))), charge)
+    other = ChargeFactory(amount=Decimal("189.90"))
+    facts = PaymentFacts(
+        amount=Decimal("189.90"), paid_at=timezone.now(), source="pix_api", e2eid=check.e2eid
+    )
+    apply_payment(charge_id=other.pk, facts=facts)
+    with pytest.raises(ApplicationError, match="outra cobrança"):
+        services.receipt_confirm(check=check, by=operator)
+    check.refresh_from_db()
+    assert check.status == ReceiptCheck.Status.REVIEW and check.payment is None
+    assert Payment.objects.get().charge == other
 
 
 @pytest.mark.django_db
