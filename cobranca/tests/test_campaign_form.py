@@ -190,3 +190,18 @@ def test_starting_a_campaign_without_window_at_night_needs_the_checkbox(op_clien
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DRAFT
     op_client.post(start, {"confirmar_conformidade": "on", "confirmar_fora_do_horario": "on"})
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.RUNNING
+
+
+def test_a_draft_shows_its_audience_and_no_eta(op_client):
+    """Operator test: a draft showed "0 % (0 de 0)" and "Previsão de término: 0 s"."""
+    from billing.tests.factories import CampaignFactory
+
+    batch = _batch("tres.csv", "Ana")
+    for name in ("Bia", "Caio"):
+        ChargeFactory(client=ClientFactory(name=name), import_batch=batch)
+    campaign = CampaignFactory(import_batch=batch, segment={})
+    assert campaign.status == "draft"
+    for url in ("dashboard:campaign-detail", "dashboard:campaign-progress"):
+        html = op_client.get(reverse(url, args=[campaign.pk])).content.decode()
+        assert "(0 de 0)" not in html and "Previsão de término" not in html, url
+        assert re.search(r'id="campaign-audience">\s*3 cobranças', html), url

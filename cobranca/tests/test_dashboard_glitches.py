@@ -42,9 +42,9 @@ def op_client(db) -> HttpClient:
 def test_a_draft_without_dispatches_shows_zero_percent_not_a_full_bar(op_client):
     campaign = CampaignFactory(status=Campaign.Status.DRAFT)
     html = op_client.get(reverse("dashboard:campaign-detail", args=[campaign.pk])).content.decode()
-    assert 'value="0"' in html
-    assert "99 %" not in html
-    assert '<strong id="progress-percent">0 %</strong> (0 de 0)' in html
+    # No bar at all for a draft (operator test: "0 % (0 de 0)" said nothing): its audience instead.
+    assert 'id="progress-bar"' not in html and "99 %" not in html and "100 %" not in html
+    assert 'id="campaign-audience"' in html
 
 
 def test_the_polled_progress_swaps_the_action_buttons_when_the_campaign_finishes(op_client):

@@ -157,7 +157,13 @@ def _progress(campaign: Campaign) -> dict[str, Any]:
 
 
 def _campaign_context(campaign: Campaign) -> dict[str, Any]:
-    return {"campaign": campaign, "progress": _progress(campaign), "finished": campaign.is_finished}
+    ctx = {"campaign": campaign, "progress": _progress(campaign), "finished": campaign.is_finished}
+    if campaign.status == Campaign.Status.DRAFT:
+        # Nothing is dispatched yet: the page shows whom it will reach instead of "0 de 0" and an ETA.
+        ctx["audience"] = campaign_audience(
+            import_batch_id=campaign.import_batch_id, segment=campaign.segment or None
+        ).count()
+    return ctx
 
 
 @operator_required
