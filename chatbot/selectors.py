@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from billing.models import Agreement, Charge, Client, Installment, PromiseToPay
 from billing.phones import PhoneError, normalize_phone
@@ -76,6 +77,22 @@ def _next_installment_balances(agreements) -> dict[int, Decimal]:
     return found
 
 
+RECENT_PAYMENT_DAYS = 7
+
+
+def _recent_payment(client: Client) -> tuple[Decimal, dt.date] | None:
+    """The client's charge paid in the last RECENT_PAYMENT_DAYS days, newest: (amount received, local day)."""
+    since = timezone.now() - dt.timedelta(days=RECENT_PAYMENT_DAYS)
+    charge = (
+        Charge.objects.filter(client=client, status=Charge.Status.PAID, paid_at__gte=since)
+        .order_by("-paid_at", "-pk")
+        .first()
+    )
+    if charge is None:
+        return None
+    return (charge.amount_paid or charge.amount, timezone.localdate(charge.paid_at))
+
+
 def bot_client_snapshot(
     *, client: Client | None, with_limits: bool = True, focus_charge_id: int | None = None
 ) -> ClientSnapshot:
@@ -121,6 +138,7 @@ def bot_client_snapshot(
             )
         )
     return ClientSnapshot(
+        recent_payment=None if charges else _recent_payment(client),
         client_id=client.pk,
         creditor=creditor,
         first_name=client.first_name,

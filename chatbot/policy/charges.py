@@ -54,7 +54,7 @@ class _ChargesMixin:
 
         amount = as_decimal(self.entities.get("amount"))
         if amount is not None:
-            narrow([c for c in pool if amount in (c.amount, c.agreement_installment_amount)])
+            narrow([c for c in pool if amount in (c.amount, c.owed, c.agreement_installment_amount)])
         narrow([c for c in pool if len(c.reference) >= 3 and fold(c.reference) in tokens])
         narrow([c for c in pool if len(c.description) >= 4 and fold(c.description) in folded])
         months = {_MONTHS[t] for t in tokens if t in _MONTHS}
@@ -114,7 +114,7 @@ class _ChargesMixin:
         )
         lines = "\n".join(self._short(n, c) for n, c in enumerate(options, 1))
         if allow_all:
-            total = sum((c.amount for c in options), Decimal("0"))
+            total = sum((c.owed for c in options), Decimal("0"))
             return reply("qual_cobranca_pix", quantidade=len(options), opcoes=lines, total=money(total))
         return reply("qual_cobranca", quantidade=len(options), opcoes=lines)
 
@@ -157,13 +157,14 @@ class _ChargesMixin:
         if self.chose_all:
             return len(charges) > 1
         amount = as_decimal(self.entities.get("amount"))
-        return len(charges) > 1 and amount is not None and amount == sum(c.amount for c in charges)
+        totals = (sum(c.amount for c in charges), sum(c.owed for c in charges))
+        return len(charges) > 1 and amount is not None and amount in totals
 
     def _total_line(self) -> str:
         charges = self.snap.actionable_charges
         if len(charges) < 2:
             return ""
-        total = sum((c.amount for c in charges), Decimal("0"))
+        total = sum((c.owed for c in charges), Decimal("0"))
         return phrase("em_aberto", quantidade=len(charges), total=money(total))
 
     def _label(self, charge: ChargeSnapshot) -> str:
@@ -234,4 +235,7 @@ class _ChargesMixin:
             return reply("sem_cobranca_em_conferencia")
         if DISPUTED in statuses:
             return reply("sem_cobranca_contestada")
+        if self.snap.recent_payment is not None:
+            amount, paid_on = self.snap.recent_payment
+            return reply("pagamento_recente", valor=money(amount), pago_em=paid_on.strftime("%d/%m"))
         return reply("sem_cobranca")

@@ -16,6 +16,7 @@ One turn is a `_Turn`; its parts live beside it: `charges` (which charge is mean
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +52,13 @@ from .types import Action, ActionKind, ChargeSnapshot, ClientSnapshot, Decision
 # The flag raised when the debtor says he paid; confirming that payment in the inbox clears it
 # (conversations.quick_actions.conversation_confirm_payment).
 PAYMENT_REPORTED_FLAG = "Pagamento informado: conferir comprovante"
+
+_REFUND = re.compile(
+    r"\bde volta\b|\breembols\w*|\bestorn\w*|\bdevolu\w*|\bdevolv\w*"
+    r"|\bpaguei (duas|2) vezes\b|\bpaguei (em )?dobro\b|\bpaguei 2x\b|\bpaguei a mais\b"
+)
+
+_PAY_CUE = re.compile(r"\b(consigo|posso|pago|pagar|pagarei|vou|deposito|acerto|quito)\b")
 
 __all__ = ["PENDING_RECEIPT", "PENDING_TTL", "charge_label", "day", "decide", "money"]
 
@@ -231,6 +239,15 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
         return reply("arquivo_recebido")
 
     def _not_understood(self) -> str:
+        folded = fold(self.text)
+        if _REFUND.search(folded):
+            # Money back (paid twice, paid too much): a person checks the payments and answers.
+            self._hand_over("Pedido de devolução de pagamento (pagou em dobro ou a mais)")
+            return reply("devolucao_atendente", credor=self.snap.creditor.name)
+        if self.entities.get("date") is not None and self.snap.actionable_charges and _PAY_CUE.search(folded):
+            # "na vdd so consigo dia 5 viu": a day to pay, however it was said, is a promise.
+            self.intent = "promessa_pagamento"
+            return self._promise()
         streak = int(self.context.get("unknown_streak") or 0) + 1
         if streak >= UNKNOWN_STREAK_HANDOFF:
             self._hand_over("O assistente não entendeu duas mensagens seguidas")
@@ -256,7 +273,7 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
         self._do(ActionKind.FLAG, reason=PAYMENT_REPORTED_FLAG)
         self._set_pending(PENDING_RECEIPT)
         if len(targets) > 1:
-            total = sum((c.amount for c in targets), Decimal("0"))
+            total = sum((c.owed for c in targets), Decimal("0"))
             return reply("pagamento_informado_todas", quantidade=len(targets), total=money(total))
         key = "pagamento_informado_outras" if len(charges) > 1 else "pagamento_informado"
         return reply(key, cobranca=self._label(targets[0]))
@@ -299,7 +316,7 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
             return self._claimed_pix() or self._no_charge_reply()
         footer = self._creditor_footer()
         if self._all_charges_meant():
-            total = sum((c.amount for c in charges), Decimal("0"))
+            total = sum((c.owed for c in charges), Decimal("0"))
             return reply(
                 "pagar_todas",
                 quantidade=len(charges),

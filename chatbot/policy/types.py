@@ -85,6 +85,11 @@ class ChargeSnapshot:
         return self.status in ACTIONABLE
 
     @property
+    def owed(self) -> Decimal:
+        """What is still owed after the payments received: what totals add up."""
+        return self.balance if self.balance is not None and self.balance > 0 else self.amount
+
+    @property
     def amount_due_now(self) -> Decimal:
         """What a PIX for this charge should ask: the installment under an active agreement, else what is
         still owed (billing.payments.pix_charges.amount_owed gives the same figure)."""
@@ -123,6 +128,8 @@ class ClientSnapshot:
     # The charge the conversation is about, as the caller knows it: the charge of the reminder the debtor
     # quoted, or of the last reminder when it is newer than the focus kept in the conversation's context.
     focus_charge_id: int | None = None
+    # The latest charge paid in the last days (amount received, local day paid): "já caiu?" is acknowledged.
+    recent_payment: tuple[Decimal, dt.date] | None = None
 
     @property
     def is_known(self) -> bool:

@@ -40,7 +40,7 @@ MEDIA_KINDS = {
 }
 SCENARIO_KEYS = {"name", "about", "client", "charges", "reminder", "turns"}
 TURN_KEYS = {"say", "media", "intent", "actions", "contains", "excludes", "flagged", "silent"}
-CHARGE_KEYS = {"amount", "due", "description", "reference", "status", "agreement"}
+CHARGE_KEYS = {"amount", "due", "description", "reference", "status", "agreement", "paid"}
 
 
 class ScenarioError(ValueError):
@@ -152,7 +152,11 @@ def _charge(raw: Any, where: str) -> dict[str, Any]:
         not isinstance(agreement, dict) or not isinstance(agreement.get("installments"), int)
     ):
         raise _fail(f"{where}.agreement", "{installments: 3, first_due: 2026-12-20}")
-    return {**raw, "amount": amount}
+    try:
+        paid = Decimal(str(raw.get("paid", 0)))
+    except InvalidOperation:
+        raise _fail(f"{where}.paid", "the decimal amount already received, such as 120.00") from None
+    return {**raw, "amount": amount, "paid": paid}
 
 
 def load_file(path: Path) -> list[Scenario]:
@@ -224,6 +228,8 @@ class World:
 def build_world(scenario: Scenario, *, phone: str, reminder_waha_id: str = "") -> World:
     """The client (unless the number is nobody's), its charges and agreements, and the last reminder: a
     campaign Dispatch of that charge with its outbound Message in the conversation (what the focus reads)."""
+    from django.utils import timezone
+
     from billing import services as billing
     from billing.models import Charge
     from billing.tests.factories import ChargeFactory, ClientFactory, DispatchFactory
@@ -244,6 +250,11 @@ def build_world(scenario: Scenario, *, phone: str, reminder_waha_id: str = "") -
             external_id=spec.get("reference") or f"{scenario.name[:40]}-{key}",
             status=spec.get("status") or Charge.Status.OPEN,
         )
+        if spec["paid"]:
+            # Money already received (a partial payment, or the whole when the status is paid: just now).
+            paid_at = timezone.now() if charge.status == Charge.Status.PAID else None
+            Charge.objects.filter(pk=charge.pk).update(amount_paid=spec["paid"], paid_at=paid_at)
+            charge.refresh_from_db()
         if spec.get("agreement"):
             billing.agreement_create(
                 charge=charge,

@@ -452,3 +452,18 @@ def test_bare_numbers_are_no_pick_without_an_offer():
 )
 def test_date_only_answers_are_recognised(text, expected):
     assert is_date_only(text) is expected
+
+
+# Debtor test (report items 7, 9): a refund request goes to a person; a bare day to pay, said loosely, is a
+# promise.
+def test_a_refund_request_is_handed_to_a_person() -> None:
+    decision = turn("desconhecido", "paguei duas vezes sem querer, da pra receber de volta?")
+    assert decision.handoff
+    assert kinds(decision) == [ActionKind.HANDOFF]
+    assert "devolução" in decision.reply
+
+
+def test_an_unclassified_day_to_pay_is_a_promise() -> None:
+    decision = turn("desconhecido", "na vdd so consigo dia 20 viu", entities={"date": dt.date(2026, 3, 20)})
+    assert kinds(decision) == [ActionKind.CREATE_PROMISE]
+    assert "20/03/2026" in decision.reply

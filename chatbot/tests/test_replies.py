@@ -110,8 +110,8 @@ CASES: dict[str, ClientSnapshot] = {
         "Ana",
         charges=(chg(1, "80.00"),),
     ),
-    "one, partly paid": ClientSnapshot(
-        7, CREDITOR, "Maria", charges=(chg(1, "320.00", "Mensalidade", balance=Decimal("200.00")),)
+    "paid recently": ClientSnapshot(
+        7, CREDITOR, "Maria", recent_payment=(Decimal("320.00"), dt.date(2026, 2, 9))
     ),
     "payment claimed": ClientSnapshot(
         7, CREDITOR, "Maria", charges=(chg(1, "300.00", status="payment_claimed"),)
@@ -166,6 +166,7 @@ SCRIPTS: dict[str, list[tuple]] = {
     "claim then receipt": [("confirmacao_pagamento", "já paguei"), ("desconhecido", "")],
     "claim of the total": [("confirmacao_pagamento", "paguei tudo", {"amount": "1534.56"})],
     "claim of part": [("confirmacao_pagamento", "paguei 120 agora", {"amount": "120.00"})],
+    "refund": [("desconhecido", "paguei duas vezes, quero meu dinheiro de volta")],
     "file out of the blue": [("desconhecido", "")],
     "promise, then the date": [
         ("promessa_pagamento", "vou pagar"),
