@@ -99,12 +99,18 @@ def estado_campanha(campaign) -> str:
 # passes `full_contact = cobranca.masking.sees_full_contact(request.user)` (the one rule of every read).
 @register.filter
 def contato_telefone(value, full) -> str:
-    return value if full else mask_phone(value or "")
+    """ "+55 11 98765-4321" in full (like the inbox), masked otherwise."""
+    from billing.phones import format_phone
+
+    return format_phone(value or "") if full else mask_phone(value or "")
 
 
 @register.filter
 def contato_documento(value, full) -> str:
-    return value if full else mask_document(value or "")
+    """ "529.982.247-25" / "11.222.333/0001-81" in full, masked otherwise."""
+    from billing.receipts.documents import format_document
+
+    return format_document(value or "") if full else mask_document(value or "")
 
 
 @register.filter
