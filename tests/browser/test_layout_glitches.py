@@ -166,3 +166,17 @@ def test_the_inbox_list_fits_a_phone(live_server, browser, shots):
     # The preview shows the text, not WhatsApp's markers.
     assert "*" not in page.locator(".last-message").first.inner_text()
     assert session.errors == []
+
+
+def test_table_captions_sit_above_their_tables(live_server, browser):
+    """Operator test: captions appeared below the tables (Bootstrap's caption-side: bottom)."""
+    make_operator()
+    session = open_session(browser, live_server.url, "desktop")
+    caption = session.page.locator("table:has(caption)").first
+    caption.wait_for()
+    above = caption.evaluate(
+        "t => t.querySelector('caption').getBoundingClientRect().bottom"
+        " <= t.querySelector('thead, tbody, tr').getBoundingClientRect().top + 0.5"
+    )
+    assert above
+    assert session.errors == []
