@@ -244,6 +244,8 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
             # Money back (paid twice, paid too much): a person checks the payments and answers.
             self._hand_over("Pedido de devolução de pagamento (pagou em dobro ou a mais)")
             return reply("devolucao_atendente", credor=self.snap.creditor.name)
+        if (follow := self._follow_up_on_named()) is not None:
+            return follow
         if self.entities.get("date") is not None and self.snap.actionable_charges and _PAY_CUE.search(folded):
             # "na vdd so consigo dia 5 viu": a day to pay, however it was said, is a promise.
             self.intent = "promessa_pagamento"
@@ -255,6 +257,22 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
             return reply("nao_entendi_atendente")
         self.updates["unknown_streak"] = streak
         return reply("nao_entendi", menu=self._menu())
+
+    def _follow_up_on_named(self) -> str | None:
+        """ "e a de dezembro?" with several charges: the charge named (by month, amount, description) gets the
+        last topic's answer (PIX, promise, negotiation), the PIX by default."""
+        charges = self.snap.actionable_charges
+        if len(charges) < 2:
+            return None
+        named, applied = self._named(charges)
+        if not applied or len(named) != 1:
+            return None
+        last = [*self.context.get("last_intents", [])][-1:] or [""]
+        topics = ("informacoes_pagamento", "promessa_pagamento", "negociacao", "dificuldade_financeira")
+        self.intent = last[0] if last[0] in topics else "informacoes_pagamento"
+        self.chosen = named[0]
+        self.entities.pop("amount", None)
+        return self._handler()()
 
     def _payment_claimed(self) -> str:
         charges = self.snap.actionable_charges

@@ -467,3 +467,10 @@ def test_an_unclassified_day_to_pay_is_a_promise() -> None:
     decision = turn("desconhecido", "na vdd so consigo dia 20 viu", entities={"date": dt.date(2026, 3, 20)})
     assert kinds(decision) == [ActionKind.CREATE_PROMISE]
     assert "20/03/2026" in decision.reply
+
+
+def test_a_month_named_alone_among_several_charges_gets_that_charges_pix() -> None:
+    december = charge(2, "150.00", due=dt.date(2026, 12, 10), description="")
+    decision = turn("desconhecido", "e a de dezembro?", snap=snapshot(charge(), december))
+    assert "PIX copia e cola (R$ 150,00)" in decision.reply
+    assert decision.context_updates["focus_charge_id"] == 2
