@@ -463,7 +463,9 @@ def test_starting_passes_the_compliance_confirmation(op_client, data, monkeypatc
         reverse("dashboard:campaign-action", args=[data["campaign"].pk, "iniciar"]),
         {"confirmar_conformidade": "on"},
     )
-    assert calls == [{"campaign": data["campaign"], "by": operator, "confirm_compliance": True}]
+    assert calls == [
+        {"campaign": data["campaign"], "by": operator, "confirm_compliance": True, "confirm_off_hours": False}
+    ]
 
 
 def test_a_refused_action_shows_the_service_message(op_client, data):
