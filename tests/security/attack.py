@@ -697,8 +697,18 @@ class Attacker:
             data = {"csrfmiddlewaretoken": session.form_token(path), **({"simular": "on"} if dry else {})}
             upload = ("extrato.ofx", payloads.ofx_statement(amount), "application/x-ofx")
             response = session.post(path, data=data, files={"arquivo": upload})
-            answers[amount] = response.status_code
             check(response.status_code < 500, f"TRNAMT {amount} (dry={dry}) answered {response.status_code}")
+            if response.status_code == 302:  # queued: the worker reads it, the job page shows the outcome
+                job = urlparse(response.headers["Location"]).path
+
+                def finished(job=job):
+                    page = session.get(job)
+                    # A list: a 4xx Response is falsy, and wait_for waits for a truthy value.
+                    return [page] if page.status_code >= 500 or "campo TRNAMT" in page.text else None
+
+                (response,) = self.wait_for(finished, f"the statement job of TRNAMT {amount}")
+            answers[amount] = response.status_code
+            check(response.status_code < 500, f"TRNAMT {amount}: job page {response.status_code}")
             check("campo TRNAMT" in response.text, f"TRNAMT {amount}: no 'campo TRNAMT' error on the page")
         queue = session.get("/painel/pagamentos/pendencias/?tipo=unmatched")
         check(queue.status_code == 200, f"the payments queue answered {queue.status_code} after the uploads")
