@@ -27,7 +27,7 @@ GONE_REASONS = ("invalid_request", "not_found")
 
 
 def _api_pix() -> bool:
-    return getattr(settings, "PIX_PROVIDER", "static") == "api_pix"
+    return settings.PIX_PROVIDER == "api_pix"
 
 
 def cobvs_to_remove() -> QuerySet[PixCobv]:
