@@ -9,6 +9,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.test import TestCase
 from django.utils import timezone
 
 from billing.models import Charge, Payment, PaymentIssue, PixCatchUp, PixNotification
@@ -57,7 +58,10 @@ def cobv_for(amount="100.00", **kw):
 
 
 def post(client, items, url=URL, **extra):
-    return client.post(url, data=json.dumps({"pix": items}), content_type="application/json", **extra)
+    # With Redis as the broker the confirmation is enqueued on commit (cobranca.tasks.enqueue_with_rows): the
+    # callbacks run here as the request's real commit would run them (the ORM broker enqueues inline).
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(url, data=json.dumps({"pix": items}), content_type="application/json", **extra)
 
 
 def run_enqueued(enqueued):
