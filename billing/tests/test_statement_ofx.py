@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import tracemalloc
 from decimal import Decimal
@@ -144,13 +145,22 @@ def _big_statement(count: int) -> bytes:
 
 
 def test_memory_stays_flat_as_the_statement_grows():
-    peaks = []
-    for count in (500, 5000):
-        data = _big_statement(count)
-        tracemalloc.start()
-        n = sum(1 for _ in read_transactions(io.BytesIO(data)))
-        peaks.append(tracemalloc.get_traced_memory()[1])
-        tracemalloc.stop()
-        assert n == count
-    # Ten times the lines, far less than ten times the memory (the source bytes are not traced).
-    assert peaks[1] < peaks[0] * 2
+    """Sixteen times the lines, the same peak. Each size is measured twice and the smaller peak
+    kept: a one-off allocation during one run (a global dict resizing, a cache filling, as happens in a
+    long test process) is not growth. A per-line cost of even 25 bytes would add 187 kB here."""
+
+    def peak(count: int) -> int:
+        data = _big_statement(count)  # the source bytes are made before tracing starts: not counted
+        best = None
+        for _ in range(2):
+            gc.collect()
+            tracemalloc.start()
+            n = sum(1 for _ in read_transactions(io.BytesIO(data)))
+            top = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            assert n == count
+            best = top if best is None else min(best, top)
+        return best
+
+    small, large = peak(500), peak(8000)
+    assert large < small + 64 * 1024, (small, large)
