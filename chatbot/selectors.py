@@ -78,6 +78,7 @@ def _next_installment_balances(agreements) -> dict[int, Decimal]:
 
 
 RECENT_PAYMENT_DAYS = 7
+_AGREEMENT_STATUSES = (Charge.Status.NEGOTIATING, Charge.Status.PAYMENT_CLAIMED)
 
 
 def _recent_payment(client: Client) -> tuple[Decimal, dt.date] | None:
@@ -98,8 +99,8 @@ def bot_client_snapshot(
 ) -> ClientSnapshot:
     """The debtor as the policy sees him: open charges (with the active agreement's installment), limits.
 
-    One query for the charges, two more only when a charge is under negotiation (its agreement and the
-    agreement's next open installment, whose balance is what the PIX asks), one for the
+    One query for the charges, two more only when a charge is under negotiation or being checked (its
+    agreement and the agreement's next open installment, whose balance is what the PIX asks), one for the
     policy row unless `with_limits` is False (the turn needs no offer: the defaults stand in, unused).
     No client: an empty snapshot that makes the policy answer generically.
     """
@@ -110,7 +111,9 @@ def bot_client_snapshot(
         Charge.objects.filter(client=client, status__in=Charge.OPEN_STATUSES).order_by("due_date", "pk")
     )
     agreements: dict[int, Agreement] = {}
-    negotiating = [c.pk for c in charges if c.status == Charge.Status.NEGOTIATING]
+    # An agreement moves its charge to negotiating; a payment being checked (payment_claimed) keeps the
+    # agreement, and its PIX must still ask the installment.
+    negotiating = [c.pk for c in charges if c.status in _AGREEMENT_STATUSES]
     if negotiating:
         # Oldest first, so the newest active agreement of a charge wins in the dict.
         for agreement in Agreement.objects.filter(

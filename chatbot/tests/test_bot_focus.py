@@ -233,3 +233,16 @@ def test_quoting_a_message_that_is_no_reminder_changes_nothing(debtor):
     )
     conversation.refresh_from_db()
     assert "focus_charge_id" not in conversation.context
+
+
+def test_a_charge_being_checked_under_an_agreement_keeps_the_installments_pix(debtor):
+    """A charge under an active agreement whose payment is being checked (the operator or a receipt moved it
+    to payment_claimed) still asks the next installment in its PIX, never the whole balance."""
+    from chatbot.selectors import bot_client_snapshot
+
+    conversation, agreed, _december, _february = debtor
+    Charge.objects.filter(pk=agreed.pk).update(status=Charge.Status.PAYMENT_CLAIMED)
+    snapshot = bot_client_snapshot(client=conversation.client, with_limits=False)
+    claimed = next(c for c in snapshot.charges if c.id == agreed.pk)
+    assert claimed.under_agreement
+    assert claimed.amount_due_now == Decimal("63.30")
