@@ -17,6 +17,7 @@ from .common import (
     PENDING_CONFIRM,
     PENDING_PLAN_CHOICE,
     PENDING_PROMISE_DATE,
+    PENDING_RECEIPT,
     PROMISE_MAX_DAYS,
     UNKNOWN_STREAK_HANDOFF,
     _answer_word,
@@ -69,6 +70,9 @@ class _DealsMixin:
             self.updates["unknown_streak"] = streak
             return reply("promessa_data_nao_entendi")
         return None
+
+    def _promise_date_ok(self, promised: dt.date) -> bool:
+        return self.today <= promised <= self.today + dt.timedelta(days=PROMISE_MAX_DAYS)
 
     def _record_promise(self, charge: ChargeSnapshot, promised: dt.date) -> str:
         if promised < self.today:
@@ -302,5 +306,21 @@ class _DealsMixin:
             promised = as_date(params.get("promised_date"))
             if promised is None:
                 return self._not_understood()
+            if params.get("rest_of_claim"):
+                return self._rest_promise_recorded(charge, promised, as_decimal(params.get("amount")))
             return self._promise_recorded(charge, promised, as_decimal(params.get("amount")))
         return self._not_understood()
+
+    def _rest_promise_recorded(
+        self, charge: ChargeSnapshot, promised: dt.date, amount: Decimal | None
+    ) -> str:
+        """The rest of a charge whose part the debtor says he paid: promised for a day; the receipt of the
+        part is still welcome (pending `receipt` again)."""
+        self._promise_recorded(charge, promised, amount)
+        self._set_pending(PENDING_RECEIPT)
+        return reply(
+            "promessa_restante_registrada",
+            valor=money(amount or charge.amount_due_now),
+            data=day(promised),
+            cobranca=self._label(charge),
+        )

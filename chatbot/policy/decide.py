@@ -45,7 +45,7 @@ from .common import (
 )
 from .deals import _DealsMixin
 from .greeting import _GreetingMixin
-from .parsing import as_decimal, fold
+from .parsing import as_date, as_decimal, fold
 from .replies import phrase, reply
 from .types import Action, ActionKind, ChargeSnapshot, ClientSnapshot, Decision
 
@@ -319,6 +319,24 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
             return reply("pagamento_informado_saldo", restante=money(owed), cobranca=self._label(charge))
         received = charge.amount - owed
         left = owed if received >= stated else max(owed - stated, Decimal("0"))
+        promised = as_date(self.entities.get("date"))
+        if left > 0 and promised is not None and self._promise_date_ok(promised):
+            # "paguei 120, o resto dia 5": the part is checked, the rest is a promise of another amount than
+            # the charge's, so it is proposed and waits for the debtor's "sim".
+            self._propose(
+                ActionKind.CREATE_PROMISE,
+                charge_id=charge.id,
+                promised_date=promised,
+                amount=left,
+                rest_of_claim=True,
+            )
+            return reply(
+                "pagamento_parcial_resto_proposta",
+                valor=money(stated),
+                restante=money(left),
+                data=day(promised),
+                cobranca=self._label(charge),
+            )
         return reply(
             "pagamento_parcial_informado",
             valor=money(stated),

@@ -143,3 +143,35 @@ def test_a_greeting_never_becomes_an_opt_out(text):
     assert ActionKind.OPT_OUT not in kinds(decision)
     assert "opted_out" not in decision.context_updates
     assert decision.reply and "não vai mais receber" not in decision.reply
+
+
+def test_a_part_paid_and_the_rest_on_a_day_proposes_a_promise_of_the_rest():
+    """ "paguei 120, o resto dia 15": the R$ 120,00 is flagged to be checked, and the R$ 180,00 left is a
+    promise of another amount than the charge's, so it waits for "sim"."""
+    rest_day = TODAY + dt.timedelta(days=5)
+    claim = turn(
+        "confirmacao_pagamento",
+        "paguei 120, o resto dia 15",
+        entities={"amount": Decimal("120"), "date": rest_day},
+    )
+    assert ActionKind.CLAIM_PAYMENT not in kinds(claim) and ActionKind.FLAG in kinds(claim)
+    assert ActionKind.CREATE_PROMISE not in kinds(claim)
+    assert "R$ 120,00" in claim.reply and "R$ 180,00" in claim.reply and "SIM" in claim.reply
+    assert claim.context_updates["pending"] == "confirm"
+    done = turn("desconhecido", "sim", context=then(claim))
+    promise = params(done, ActionKind.CREATE_PROMISE)
+    assert promise["amount"] == Decimal("180.00") and promise["promised_date"] == rest_day
+    assert "restante" in done.reply and "R$ 180,00" in done.reply and "R$ 120,00" not in done.reply
+    assert done.context_updates["pending"] == "receipt"  # the part's receipt is still welcome
+    cancelled = turn("desconhecido", "não", context=then(claim))
+    assert ActionKind.CREATE_PROMISE not in kinds(cancelled)
+
+
+def test_a_part_paid_with_a_past_day_is_only_the_claim():
+    claim = turn(
+        "confirmacao_pagamento",
+        "paguei 120 dia 2",
+        entities={"amount": Decimal("120"), "date": TODAY - dt.timedelta(days=8)},
+    )
+    assert claim.context_updates["pending"] == "receipt"
+    assert "Posso registrar" not in claim.reply

@@ -166,6 +166,14 @@ SCRIPTS: dict[str, list[tuple]] = {
     "claim then receipt": [("confirmacao_pagamento", "já paguei"), ("desconhecido", "")],
     "claim of the total": [("confirmacao_pagamento", "paguei tudo", {"amount": "1534.56"})],
     "claim of part": [("confirmacao_pagamento", "paguei 120 agora", {"amount": "120.00"})],
+    "claim of part, the rest on a day, yes": [
+        ("confirmacao_pagamento", "paguei 120, o resto dia 15", {"amount": "120.00", "date": IN_5_DAYS}),
+        ("desconhecido", "sim"),
+    ],
+    "claim of part, the rest on a day, no": [
+        ("confirmacao_pagamento", "paguei 120, o resto dia 15", {"amount": "120.00", "date": IN_5_DAYS}),
+        ("desconhecido", "não"),
+    ],
     "refund": [("desconhecido", "paguei duas vezes, quero meu dinheiro de volta")],
     "file out of the blue": [("desconhecido", "")],
     "promise, then the date": [
