@@ -125,6 +125,7 @@ def test_opening_a_conversation_marks_it_read_for_me_only(ana, bia, world):
     # The nav badge counts the unknown number waiting for a person (needs attention), not Maria's
     # conversation: nobody owns it and the bot is answering it.
     assert 'id="nav-unread"' in html and 'data-count="1"' in html
+    assert '1<span class="visually-hidden"> conversa não lida, suas' in html
 
     client.get(reverse("dashboard:conversation", args=[world["unknown"].pk]))
     html = client.get(reverse("dashboard:inbox")).content.decode()
@@ -134,6 +135,7 @@ def test_opening_a_conversation_marks_it_read_for_me_only(ana, bia, world):
     # Bia has not read it.
     bia_html = _login(bia).get(reverse("dashboard:inbox")).content.decode()
     assert 'data-count="2"' in bia_html  # hers and the unknown number
+    assert '2<span class="visually-hidden"> conversas não lidas, suas e sem responsável' in bia_html
 
 
 def test_the_polled_list_refreshes_the_view_counts_and_the_nav_badge_out_of_band(ana, world):
