@@ -60,6 +60,16 @@ class CampaignValidation:
         }
 
 
+def audience_sample(audience: QuerySet[Charge]) -> Charge | None:
+    """The audience's example for previews: the first charge the campaign will write about (not closed, client
+    not suppressed), else the first charge at all (an audience nobody will receive still shows its text)."""
+    ordered = audience.select_related("client").order_by("pk")
+    sendable = ordered.exclude(status__in=Charge.NO_REMINDER_STATUSES).exclude(
+        suppressed_clients_q("client__")
+    )
+    return sendable.first() or ordered.first()
+
+
 def empty_variables_problem(*, body: str, audience: QuerySet[Charge]) -> tuple[int, str]:
     """How many recipients (audience charges the driver sends to: not suppressed, open for reminders) would
     get a message with an empty variable, and the problem text; (0, "") when none would."""
@@ -107,7 +117,7 @@ def campaign_validate(
     )
     if not numbers["total"]:
         problems.append("A audiência não tem nenhuma cobrança.")
-    sample = audience.select_related("client").order_by("pk").first()
+    sample = audience_sample(audience)
     preview = template_preview(body=template.body, charge=sample)
     problems.extend(preview.errors)
     empty = 0

@@ -54,14 +54,23 @@ def test_the_dry_run_counts_every_client_the_driver_will_skip(change, reason):
     assert result.ok
 
 
-def test_the_dry_run_counts_closed_charges_and_renders_the_first_charge():
-    first = ChargeFactory(status=Charge.Status.PAID)
-    ChargeFactory()
+def test_the_dry_run_counts_closed_charges_and_renders_a_charge_that_will_be_sent():
+    """The example is a debtor the campaign will write to: not a paid charge ("Não identificamos o pagamento"
+    to someone who paid), not a suppressed client (tester finding)."""
+    paid = ChargeFactory(status=Charge.Status.PAID)
+    opted_out = ChargeFactory(client=_flagged({"opted_out_at": "now"}))
+    sent = ChargeFactory()
     result = campaign_validate(
-        template=MessageTemplateFactory(body="Oi {name}"), import_batch=_batch(first, ChargeFactory())
+        template=MessageTemplateFactory(body="Oi {name}"), import_batch=_batch(paid, opted_out, sent)
     )
-    assert result.closed == 1 and result.sample == first
-    assert result.preview.text == f"Oi {first.client.name}"
+    assert result.closed == 1 and result.sample == sent
+    assert result.preview.text == f"Oi {sent.client.name}"
+
+
+def test_the_dry_run_of_an_audience_nobody_will_receive_still_renders_its_first_charge():
+    paid = ChargeFactory(status=Charge.Status.PAID)
+    result = campaign_validate(template=MessageTemplateFactory(body="Oi {name}"), import_batch=_batch(paid))
+    assert result.sample == paid and result.preview.text == f"Oi {paid.client.name}"
 
 
 def test_the_dry_run_lists_what_create_and_start_would_refuse():

@@ -106,11 +106,8 @@ def campaign_preview(request: HttpRequest) -> HttpResponse:
         if audience.is_valid() and (audience.cleaned_data.get("importacao") or audience.segment()):
             batch = audience.cleaned_data.get("importacao")
             batch_id = batch.pk if batch else None
-            charge = (
+            charge = dispatch_selectors.audience_sample(
                 campaign_audience(import_batch_id=batch_id, segment=audience.segment() or None)
-                .select_related("client")
-                .order_by("pk")
-                .first()
             )
         else:
             charge = (
