@@ -94,14 +94,40 @@ def _recent_payment(client: Client) -> tuple[Decimal, dt.date] | None:
     return (charge.amount_paid or charge.amount, timezone.localdate(charge.paid_at))
 
 
+RECENTLY_PAID_DAYS = 60
+RECENTLY_PAID_KEPT = 12
+
+
+def _recently_paid(client: Client) -> tuple[ChargeSnapshot, ...]:
+    """The client's charges paid in the last RECENTLY_PAID_DAYS days, newest first (one query)."""
+    since = timezone.now() - dt.timedelta(days=RECENTLY_PAID_DAYS)
+    rows = Charge.objects.filter(client=client, status=Charge.Status.PAID, paid_at__gte=since).order_by(
+        "-paid_at", "-pk"
+    )[:RECENTLY_PAID_KEPT]
+    return tuple(
+        ChargeSnapshot(
+            id=charge.pk,
+            amount=charge.amount,
+            due_date=charge.due_date,
+            description=charge.description,
+            status=charge.status,
+            reference=charge.external_id or f"COB{charge.pk}",
+            paid_amount=charge.amount_paid or charge.amount,
+            paid_on=timezone.localdate(charge.paid_at),
+        )
+        for charge in rows
+    )
+
+
 def bot_client_snapshot(
     *, client: Client | None, with_limits: bool = True, focus_charge_id: int | None = None
 ) -> ClientSnapshot:
     """The debtor as the policy sees him: open charges (with the active agreement's installment), limits.
 
-    One query for the charges, two more only when a charge is under negotiation or being checked (its
-    agreement and the agreement's next open installment, whose balance is what the PIX asks), one for the
-    policy row unless `with_limits` is False (the turn needs no offer: the defaults stand in, unused).
+    One query for the open charges, one for the charges paid lately, two more only when a charge is under
+    negotiation or being checked (its agreement and the agreement's next open installment, whose balance is
+    what the PIX asks), one for the policy row unless `with_limits` is False (the turn needs no offer: the
+    defaults stand in, unused).
     No client: an empty snapshot that makes the policy answer generically.
     """
     creditor = creditor_from_settings()
@@ -142,6 +168,7 @@ def bot_client_snapshot(
         )
     return ClientSnapshot(
         recent_payment=None if charges else _recent_payment(client),
+        recent_paid=_recently_paid(client),
         client_id=client.pk,
         creditor=creditor,
         first_name=client.first_name,

@@ -39,10 +39,13 @@ class _ChargesMixin:
                 return charge
         return None
 
-    def _named(self, charges: list[ChargeSnapshot]) -> tuple[list[ChargeSnapshot], bool]:
+    def _named(
+        self, charges: list[ChargeSnapshot], *, by_amount: bool = True
+    ) -> tuple[list[ChargeSnapshot], bool]:
         """The charges the debtor's words point at, and whether they pointed at all: an amount (the charge's
-        or its installment's), its reference, its description, a month ("a de dezembro": due month or
-        description) or, outside a promise, its due date. Each clue that fits narrows the list."""
+        or its installment's; unless `by_amount` is False), its reference, its description, a month ("a de
+        dezembro": due month or description) or, outside a promise, its due date. Each clue that fits
+        narrows the list."""
         folded = fold(self.text)
         tokens = set(folded.replace(".", " ").split())
         pool, applied = list(charges), False
@@ -52,7 +55,7 @@ class _ChargesMixin:
             if fits:
                 pool, applied = fits, True
 
-        amount = as_decimal(self.entities.get("amount"))
+        amount = as_decimal(self.entities.get("amount")) if by_amount else None
         if amount is not None:
             narrow([c for c in pool if amount in (c.amount, c.owed, c.agreement_installment_amount)])
         narrow([c for c in pool if len(c.reference) >= 3 and fold(c.reference) in tokens])
@@ -71,6 +74,29 @@ class _ChargesMixin:
         if due is not None and self.intent != "promessa_pagamento":
             narrow([c for c in pool if c.due_date == due])
         return pool, applied
+
+    def _paid_named(self) -> str | None:
+        """The debtor names a charge that no open charge fits but one paid lately does ("já paguei a de
+        novembro", "o pix da de novembro"): it is paid, said with the amount and day received, and nothing
+        is done to another charge. None: the words fit an open charge, or no paid one."""
+        if self.chosen is not None or self.chose_all or not self.snap.recent_paid:
+            return None
+        open_ = self.snap.actionable_charges
+        if open_ and self._named(open_)[1]:
+            return None
+        # An amount smaller than what an open charge owes may be a part of it ("paguei 120"): not a name.
+        amount = as_decimal(self.entities.get("amount"))
+        by_amount = amount is None or all(amount >= c.owed for c in open_)
+        named, applied = self._named(list(self.snap.recent_paid), by_amount=by_amount)
+        if not applied or len(named) != 1:
+            return None
+        paid = named[0]
+        values = {
+            "cobranca": self._label(paid),
+            "valor": money(paid.paid_amount or paid.amount),
+            "pago_em": (paid.paid_on or paid.due_date).strftime("%d/%m"),
+        }
+        return reply("cobranca_ja_paga_outras" if open_ else "cobranca_ja_paga", **values)
 
     def _target(self, *, prefer_free: bool = False) -> ChargeSnapshot | None:
         """The charge this turn is about: the one the debtor picked or named, else the one in focus, else the

@@ -43,6 +43,8 @@ class _DealsMixin:
     # promise ------------------------------------------------------------------------------------------------
 
     def _promise(self) -> str:
+        if (paid := self._paid_named()) is not None:
+            return paid
         charge = self._target()
         if charge is None:
             return self._ask_which() if self.ambiguous else self._no_charge_reply()
@@ -161,6 +163,8 @@ class _DealsMixin:
         )
 
     def _negotiation(self) -> str:
+        if (paid := self._paid_named()) is not None:
+            return paid
         charge = self._target(prefer_free=True)
         if charge is None:
             return self._ask_which() if self.ambiguous else self._no_charge_reply()

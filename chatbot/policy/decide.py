@@ -275,6 +275,8 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
         return self._handler()()
 
     def _payment_claimed(self) -> str:
+        if (paid := self._paid_named()) is not None:
+            return paid
         charges = self.snap.actionable_charges
         if not charges:
             return self._no_charge_reply()
@@ -347,6 +349,8 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
     # payment info, dispute, handoff, opt-out, wrong person --------------------------------------------------
 
     def _payment_info(self) -> str:
+        if (paid := self._paid_named()) is not None:
+            return paid
         charges = self.snap.actionable_charges
         if not charges:
             return self._claimed_pix() or self._no_charge_reply()

@@ -74,6 +74,9 @@ class ChargeSnapshot:
     agreement_first_due_date: dt.date | None = None
     # What is still owed after the payments received (None: the whole amount).
     balance: Decimal | None = None
+    # A charge paid lately (ClientSnapshot.recent_paid): what was received and the local day it was paid.
+    paid_amount: Decimal | None = None
+    paid_on: dt.date | None = None
 
     @property
     def under_agreement(self) -> bool:
@@ -130,6 +133,9 @@ class ClientSnapshot:
     focus_charge_id: int | None = None
     # The latest charge paid in the last days (amount received, local day paid): "já caiu?" is acknowledged.
     recent_payment: tuple[Decimal, dt.date] | None = None
+    # Charges paid in the last weeks (status paid, newest first): a debtor who names one of them ("já paguei a
+    # de novembro") hears it is paid instead of having his words put on another open charge.
+    recent_paid: tuple[ChargeSnapshot, ...] = ()
 
     @property
     def is_known(self) -> bool:

@@ -55,6 +55,15 @@ AGREED_1X = {
     "agreement_installments": 1,
     "agreement_installment_amount": Decimal("170.91"),
 }
+PAID_NOVEMBER = chg(
+    9,
+    "320.00",
+    "Mensalidade novembro",
+    dt.date(2025, 11, 10),
+    status="paid",
+    paid_amount=Decimal("320.00"),
+    paid_on=dt.date(2026, 2, 9),
+)
 LIMITS = NegotiationLimits(3, Decimal("50.00"), Decimal("10.00"))
 
 CASES: dict[str, ClientSnapshot] = {
@@ -111,7 +120,14 @@ CASES: dict[str, ClientSnapshot] = {
         charges=(chg(1, "80.00"),),
     ),
     "paid recently": ClientSnapshot(
-        7, CREDITOR, "Maria", recent_payment=(Decimal("320.00"), dt.date(2026, 2, 9))
+        7,
+        CREDITOR,
+        "Maria",
+        recent_payment=(Decimal("320.00"), dt.date(2026, 2, 9)),
+        recent_paid=(PAID_NOVEMBER,),
+    ),
+    "one open, another paid lately": ClientSnapshot(
+        7, CREDITOR, "Maria", charges=(chg(1, "300.00", "Mensalidade"),), recent_paid=(PAID_NOVEMBER,)
     ),
     "payment claimed": ClientSnapshot(
         7, CREDITOR, "Maria", charges=(chg(1, "300.00", status="payment_claimed"),)
@@ -174,6 +190,8 @@ SCRIPTS: dict[str, list[tuple]] = {
         ("confirmacao_pagamento", "paguei 120, o resto dia 15", {"amount": "120.00", "date": IN_5_DAYS}),
         ("desconhecido", "não"),
     ],
+    "claim of a month paid lately": [("confirmacao_pagamento", "já paguei a de novembro")],
+    "pix of a month paid lately": [("informacoes_pagamento", "me manda o pix da de novembro")],
     "refund": [("desconhecido", "paguei duas vezes, quero meu dinheiro de volta")],
     "file out of the blue": [("desconhecido", "")],
     "promise, then the date": [
