@@ -61,7 +61,10 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     Status.NEGOTIATING: frozenset(
         {Status.OPEN, Status.PROMISED, Status.PAYMENT_CLAIMED, Status.DISPUTED, Status.PAID, Status.CANCELLED}
     ),
-    Status.PAYMENT_CLAIMED: frozenset({Status.OPEN, Status.DISPUTED, Status.PAID, Status.CANCELLED}),
+    # Back to promised/negotiating when only part of the money arrived (`charge_resume_collection`).
+    Status.PAYMENT_CLAIMED: frozenset(
+        {Status.OPEN, Status.PROMISED, Status.NEGOTIATING, Status.DISPUTED, Status.PAID, Status.CANCELLED}
+    ),
     Status.DISPUTED: frozenset({Status.OPEN, Status.PAYMENT_CLAIMED, Status.PAID, Status.CANCELLED}),
     Status.PAID: frozenset(),
     Status.CANCELLED: frozenset(),
@@ -182,6 +185,21 @@ def charge_mark_paid(
             ip=ip,
         )
     return charge
+
+
+def charge_resume_collection(*, charge: Charge, by=None, reason: str = "") -> Charge:
+    """A charge whose payment was claimed (`payment_claimed`: reminders stopped) but is still owed (a part
+    arrived, or the receipt was rejected): back to its plan, so reminders resume. Under an active agreement
+    `negotiating`, with a pending promise `promised`, else `open`. Any other status is left as it is."""
+    if charge.status != Status.PAYMENT_CLAIMED:
+        return charge
+    if charge.agreements.filter(status=Agreement.Status.ACTIVE).exists():
+        status = Status.NEGOTIATING
+    elif charge.promises.filter(status=PromiseToPay.Status.PENDING).exists():
+        status = Status.PROMISED
+    else:
+        status = Status.OPEN
+    return charge_set_status(charge=charge, status=status, by=by, reason=reason or "ainda há valor em aberto")
 
 
 def charge_cancel(*, charge: Charge, by=None, reason: str = "", ip: str | None = None) -> Charge:

@@ -129,6 +129,11 @@ def apply_payment(*, charge_id: int, facts: PaymentFacts, installment_id: int | 
             existing = _existing(facts)
             return ApplyOutcome("already_applied", existing, charge, existing.installment, charge.balance)
         outcome = _settle(charge, payment, installment_id, facts)
+        if charge.status == Charge.Status.PAYMENT_CLAIMED and charge.balance > 0:
+            # Only part of what the claim announced: money is still owed, so reminders resume.
+            services.charge_resume_collection(
+                charge=charge, by=facts.by, reason=f"pagamento parcial {payment.pk}: ainda há saldo"
+            )
         if facts.txid:
             PixCobv.objects.filter(txid=facts.txid, status=PixCobv.Status.ACTIVE).filter(
                 charge=charge

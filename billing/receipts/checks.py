@@ -30,6 +30,9 @@ E2E_MINUTES_SLACK = 3
 # Characters OCR mistakes for each other in the random tail of an e2eid.
 _LOOKALIKES = {"O": "0", "0": "O", "I": "1", "1": "I", "l": "1"}
 MAX_VARIANTS = 16
+# A payment claim ("paguei 120, o resto dia 5") older than this before the receipt no longer names its amount.
+STATED_WITHIN = dt.timedelta(days=7)
+PAYMENT_CLAIM_INTENT = "confirmacao_pagamento"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Expectation:
     amount: Decimal
     label: str
     installment_id: int | None = None
+    partial: bool = False  # a part of the balance the debtor said he paid ("paguei 120")
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,11 @@ def check_recipient(reading: ReceiptReading, creditor: Creditor) -> Check:
     return Check("recipient", None, "Recebedor não lido.")
 
 
-def check_amount(reading: ReceiptReading, expected: list[Expectation]) -> tuple[Check, Expectation | None]:
+def check_amount(
+    reading: ReceiptReading, expected: list[Expectation], balance: Decimal | None = None
+) -> tuple[Check, Expectation | None]:
+    """The amount against what is owed. With the charge's `balance`, a smaller amount nobody announced is a
+    plausible partial payment: not a mismatch, but a person confirms it (ok None)."""
     if reading.amount is None:
         return Check("amount", None, "Valor não lido."), None
     if len(set(reading.amounts_seen)) > 1:
@@ -110,9 +118,19 @@ def check_amount(reading: ReceiptReading, expected: list[Expectation]) -> tuple[
         return Check(
             "amount", False, f"O comprovante mostra valores diferentes ({shown}): possível edição."
         ), None
+    rest = f"; saldo {brl(balance)}" if balance is not None else ""
     for expectation in expected:
         if reading.amount == expectation.amount:
-            return Check("amount", True, f"Valor {brl(reading.amount)} = {expectation.label}."), expectation
+            label = expectation.label
+            if expectation.partial:
+                label = f"{label} (pagamento parcial{rest})"
+            return Check("amount", True, f"Valor {brl(reading.amount)} = {label}."), expectation
+    if balance is not None and 0 < reading.amount < balance:
+        return Check(
+            "amount",
+            None,
+            f"Valor {brl(reading.amount)} menor que o saldo ({brl(balance)}): pagamento parcial, conferir.",
+        ), None
     owed = "; ".join(f"{e.label} {brl(e.amount)}" for e in expected[:4]) or "nada em aberto"
     return Check("amount", False, f"Valor {brl(reading.amount)} não confere ({owed})."), None
 
@@ -149,9 +167,11 @@ def evaluate(
     charge_created_at: dt.datetime | None,
     now: dt.datetime,
     e2eid_used_elsewhere: bool = False,
+    balance: Decimal | None = None,
 ) -> Verdict:
-    """Every check of one receipt against one charge (pure)."""
-    amount, matched = check_amount(reading, expected)
+    """Every check of one receipt against one charge (pure). `balance`: what the charge still owes (a smaller
+    amount is then a partial payment to confirm, not a mismatch)."""
+    amount, matched = check_amount(reading, expected, balance)
     return Verdict(
         checks=[
             check_recipient(reading, creditor),
@@ -185,9 +205,10 @@ def creditor_from_settings() -> Creditor:
     return Creditor(name=settings.CREDITOR_NAME, document=settings.CREDITOR_DOCUMENT, key=settings.PIX_KEY)
 
 
-def expectations_for(charge) -> list[Expectation]:
+def expectations_for(charge, stated: list[Decimal] | tuple[Decimal, ...] = ()) -> list[Expectation]:
     """The amounts a receipt for `charge` may rightly show: its open installments (balance and full amount),
-    the charge's balance and amount, pending promises."""
+    the charge's balance and amount, pending promises, and the parts of the balance the debtor said he paid
+    (`stated`, see `stated_amounts`)."""
     from billing.models import Agreement, Installment, PromiseToPay
 
     found: list[Expectation] = []
@@ -203,7 +224,45 @@ def expectations_for(charge) -> list[Expectation]:
         found.append(Expectation(Decimal(charge.amount), "valor da cobrança"))
     promises = charge.promises.filter(status=PromiseToPay.Status.PENDING, amount__isnull=False)
     found += [Expectation(promise.amount, "promessa de pagamento") for promise in promises]
+    known = {e.amount for e in found}
+    found += [
+        Expectation(amount, "pagamento informado pelo devedor", partial=True)
+        for amount in dict.fromkeys(stated)
+        if amount < charge.balance and amount not in known
+    ]
     return [e for e in found if e.amount > 0]
+
+
+def stated_amounts(message) -> list[Decimal]:
+    """The amounts the debtor said he paid ("paguei 120") in his messages of the last STATED_WITHIN before
+    `message` (the one carrying the receipt), newest first: the classifier's `amount` entity of his payment
+    claims (`confirmacao_pagamento`, or corrected to it by an operator)."""
+    from django.db.models import Q
+
+    from conversations.models import Message
+
+    claims = (
+        Message.objects.filter(
+            conversation_id=message.conversation_id,
+            direction=Message.Direction.IN,
+            pk__lte=message.pk,
+            created_at__gte=message.created_at - STATED_WITHIN,
+        )
+        .filter(
+            Q(corrected_intent=PAYMENT_CLAIM_INTENT) | Q(corrected_intent="", intent=PAYMENT_CLAIM_INTENT)
+        )
+        .order_by("-pk")
+        .values_list("entities", flat=True)[:5]
+    )
+    amounts = []
+    for entities in claims:
+        try:
+            amount = Decimal(str((entities or {}).get("amount")))
+        except ArithmeticError:
+            continue
+        if amount.is_finite() and amount > 0:
+            amounts.append(amount.quantize(Decimal("0.01")))
+    return amounts
 
 
 def e2eid_used_elsewhere(e2eid: str | None, *, charge_id: int | None, exclude_check_id: int | None) -> bool:

@@ -36,6 +36,7 @@ from billing.receipts.checks import (
     e2eid_variants,
     evaluate,
     expectations_for,
+    stated_amounts,
 )
 from billing.receipts.fields import ReceiptReading
 from cobranca.audit import audit_record
@@ -181,12 +182,13 @@ def receipt_check_run(*, check_id: int) -> str:
     verdict = evaluate(
         reading,
         creditor=creditor_from_settings(),
-        expected=expectations_for(charge) if charge else [],
+        expected=expectations_for(charge, stated_amounts(check.attachment.message)) if charge else [],
         charge_created_at=charge.created_at if charge else None,
         now=timezone.now(),
         e2eid_used_elsewhere=e2eid_used_elsewhere(
             reading.e2eid, charge_id=charge.pk if charge else None, exclude_check_id=check_id
         ),
+        balance=charge.balance if charge else None,
     )
     checks = verdict.checks
     installment_id = verdict.matched.installment_id if verdict.matched else None
@@ -270,12 +272,21 @@ def _settle(check, charge, reading, psp, checks: list[Check], installment_id) ->
         check.refresh_from_db()
         if status == Status.SUSPECT:
             _open_issue(check, charge, failed)
-        if payment is None and charge is not None and charge.status not in CLOSED:
+        if payment is None and charge is not None and _claims_the_whole(charge, reading):
             try:
                 billing_services.charge_claim_payment(charge=charge, source_message=check.attachment.message)
             except ApplicationError as exc:  # a charge that cannot be claimed: the inbox still shows it
                 logger.info("receipts.claim_skipped charge={} reason={}", charge.pk, exc.message)
     return status
+
+
+def _claims_the_whole(charge: Charge, reading: ReceiptReading) -> bool:
+    """A receipt of what the charge still owes (or of an amount not read) stops its reminders until an
+    operator decides (payment_claimed); a receipt of a part (an installment, "paguei 120") leaves the charge
+    as it is: its reminders, promise and PIX go on for the rest."""
+    if charge.status in CLOSED:
+        return False
+    return reading.amount is None or reading.amount >= charge.balance
 
 
 def _apply_confirmed(check, charge, reading, psp, installment_id) -> Payment | None:
@@ -352,10 +363,8 @@ def receipt_reject(*, check: ReceiptCheck, by) -> ReceiptCheck:
     """Not accepted: the charge goes back to open (reminders resume) when it was only claimed."""
     check = _decide(check, status=Status.REJECTED, by=by)
     charge = check.charge
-    if charge is not None and charge.status == Charge.Status.PAYMENT_CLAIMED:
-        billing_services.charge_set_status(
-            charge=charge, status=Charge.Status.OPEN, by=by, reason="comprovante não confirmado"
-        )
+    if charge is not None:
+        billing_services.charge_resume_collection(charge=charge, by=by, reason="comprovante não confirmado")
     audit_record(
         action="receipt.reject", actor=by, target=charge or check, details={"receipt_check": check.pk}
     )

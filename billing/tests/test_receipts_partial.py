@@ -1,0 +1,116 @@
+"""A receipt for part of a charge ("paguei 120, o resto dia 5"): checked as a partial payment, the charge
+keeps its status and reminders, and confirming it applies the part and leaves the rest open."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from billing import services as billing_services
+from billing.models import Charge, Payment, PromiseToPay, ReceiptCheck
+from billing.payments.apply import PaymentFacts, apply_payment
+from billing.receipts import services
+from billing.receipts.checks import Expectation
+from billing.tests.factories import ChargeFactory
+from billing.tests.test_receipts_checks import (  # noqa: F401 (fixture)
+    creditor_settings,
+    outcomes,
+    reading,
+    receipt_pdf,
+    run,
+    stored_receipt,
+    verdict,
+)
+from conversations.tests.factories import ConversationFactory, MessageFactory
+
+OWED = [Expectation(Decimal("300.00"), "saldo da cobrança"), Expectation(Decimal("180.00"), "promessa")]
+
+
+def part(amount: str):
+    return reading(amount=Decimal(amount), amounts_seen=[Decimal(amount)])
+
+
+def test_an_amount_below_the_balance_is_a_partial_payment_to_check_not_a_mismatch():
+    result = verdict(part("120.00"), expected=OWED, balance=Decimal("300.00"))
+    amount = next(c for c in result.checks if c.code == "amount")
+    assert amount.ok is None and "pagamento parcial" in amount.message
+    assert "não confere" not in amount.message
+
+
+def test_an_amount_above_the_balance_still_does_not_match():
+    result = verdict(part("900.00"), expected=OWED, balance=Decimal("300.00"))
+    assert outcomes(result)["amount"] is False
+
+
+def test_the_part_the_debtor_said_he_paid_matches():
+    stated = [*OWED, Expectation(Decimal("120.00"), "pagamento parcial informado", partial=True)]
+    result = verdict(part("120.00"), expected=stated, balance=Decimal("300.00"))
+    amount = next(c for c in result.checks if c.code == "amount")
+    assert amount.ok is True and "pagamento parcial" in amount.message
+
+
+def promised_charge() -> Charge:
+    charge = ChargeFactory(amount=Decimal("300.00"))
+    conversation = ConversationFactory(client=charge.client)
+    MessageFactory(
+        conversation=conversation,
+        body="paguei 120, o resto dia 5",
+        intent="confirmacao_pagamento",
+        entities={"amount": "120.00", "date": (timezone.localdate() + dt.timedelta(days=5)).isoformat()},
+    )
+    billing_services.promise_create(
+        charge=charge, promised_date=timezone.localdate() + dt.timedelta(days=5), amount=Decimal("180.00")
+    )
+    charge.refresh_from_db()
+    assert charge.status == Charge.Status.PROMISED
+    return charge
+
+
+@pytest.mark.ocr
+@pytest.mark.django_db
+@pytest.mark.usefixtures("creditor_settings")
+def test_the_receipt_of_the_part_the_debtor_stated_passes_and_keeps_the_promise(django_user_model):
+    charge = promised_charge()
+    check = run(stored_receipt(charge, receipt_pdf(Decimal("120.00"))), charge)
+    charge.refresh_from_db()
+    amount = next(c for c in check.checks if c["code"] == "amount")
+    assert amount["ok"] is True and "pagamento parcial" in amount["message"], check.checks
+    assert check.status == ReceiptCheck.Status.REVIEW
+    assert charge.status == Charge.Status.PROMISED  # reminders and the promise's follow-up stay
+    operator = django_user_model.objects.create_user("op", password="x")
+    services.receipt_confirm(check=check, by=operator)
+    charge.refresh_from_db()
+    assert Payment.objects.get().amount == Decimal("120.00")
+    assert charge.balance == Decimal("180.00") and charge.status == Charge.Status.PROMISED
+    assert charge.promises.get().status == PromiseToPay.Status.PENDING
+
+
+@pytest.mark.ocr
+@pytest.mark.django_db
+@pytest.mark.usefixtures("creditor_settings")
+def test_an_unstated_smaller_receipt_is_reviewed_as_partial_and_does_not_claim_the_charge():
+    charge = ChargeFactory(amount=Decimal("500.00"))
+    check = run(stored_receipt(charge, receipt_pdf(Decimal("50.00"))), charge)
+    charge.refresh_from_db()
+    assert check.status == ReceiptCheck.Status.REVIEW
+    assert charge.status == Charge.Status.OPEN
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("with_promise", [False, True])
+def test_a_partial_payment_on_a_claimed_charge_reopens_it(with_promise):
+    charge = ChargeFactory(amount=Decimal("300.00"))
+    if with_promise:
+        billing_services.promise_create(
+            charge=charge, promised_date=timezone.localdate() + dt.timedelta(days=5), amount=Decimal("180")
+        )
+    billing_services.charge_claim_payment(charge=charge)
+    facts = PaymentFacts(amount=Decimal("120.00"), paid_at=timezone.now(), source="receipt", reference="r1")
+    outcome = apply_payment(charge_id=charge.pk, facts=facts)
+    charge.refresh_from_db()
+    assert outcome.status == "partial" and charge.balance == Decimal("180.00")
+    assert charge.status == (Charge.Status.PROMISED if with_promise else Charge.Status.OPEN)
+    assert charge.accepts_reminders
