@@ -53,9 +53,15 @@ from .types import Action, ActionKind, ChargeSnapshot, ClientSnapshot, Decision
 # (conversations.quick_actions.conversation_confirm_payment).
 PAYMENT_REPORTED_FLAG = "Pagamento informado: conferir comprovante"
 
+# Money back: a refund, a reversal, a payment made (or charged) twice or too much. "pagar em 2 vezes" is an
+# installment plan, not a refund: only past payments and charges count.
+_PAID_OR_CHARGED = r"(paguei|pagamos|pagou|foi pag[oa]|cobrad[oa]s?|cobraram|cobrou|debitad[oa]|debitaram)"
 _REFUND = re.compile(
-    r"\bde volta\b|\breembols\w*|\bestorn\w*|\bdevolu\w*|\bdevolv\w*"
-    r"|\bpaguei (duas|2) vezes\b|\bpaguei (em )?dobro\b|\bpaguei 2x\b|\bpaguei a mais\b"
+    r"\b(dinheiro|valor|grana|pagamento|pix|receber|ter|quero)( \w+)? de volta\b"
+    r"|\breembols\w*|\bestorn\w*|\bdevolu\w*|\bdevolv\w*|\bem duplicidade\b|\bpag\w* duplicad\w*"
+    rf"|\b{_PAID_OR_CHARGED}\b( \S+){{0,4}} (?<!em )(duas|2) vezes\b"
+    rf"|\b{_PAID_OR_CHARGED}\b( \S+){{0,4}} (?<!em )2x\b"
+    rf"|\b{_PAID_OR_CHARGED}\b( \S+){{0,4}} (em dobro|dobrado|a mais)\b"
 )
 
 _PAY_CUE = re.compile(r"\b(consigo|posso|pago|pagar|pagarei|vou|deposito|acerto|quito)\b")
@@ -200,6 +206,12 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
         pending = self._pending()
         if not self.text.strip():
             return self._attachment(pending)
+        if _REFUND.search(fold(self.text)):
+            # Money back (paid twice, charged twice, paid too much), whatever the classifier read in it (a
+            # payment claim, a PIX request): a person checks the payments and answers.
+            # The handoff flags the conversation with its reason (needs_attention) and silences the bot.
+            self._hand_over("Pedido de devolução de pagamento (pagou em dobro ou a mais)")
+            return reply("devolucao_atendente", credor=self.snap.creditor.name)
         if pending == PENDING_PROMISE_DATE and (answer := self._answer_promise_date()) is not None:
             return answer
         if pending == PENDING_PLAN_CHOICE and (answer := self._answer_plan_choice()) is not None:
@@ -240,10 +252,6 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
 
     def _not_understood(self) -> str:
         folded = fold(self.text)
-        if _REFUND.search(folded):
-            # Money back (paid twice, paid too much): a person checks the payments and answers.
-            self._hand_over("Pedido de devolução de pagamento (pagou em dobro ou a mais)")
-            return reply("devolucao_atendente", credor=self.snap.creditor.name)
         if (follow := self._follow_up_on_named()) is not None:
             return follow
         if self.entities.get("date") is not None and self.snap.actionable_charges and _PAY_CUE.search(folded):

@@ -193,6 +193,7 @@ SCRIPTS: dict[str, list[tuple]] = {
     "claim of a month paid lately": [("confirmacao_pagamento", "já paguei a de novembro")],
     "pix of a month paid lately": [("informacoes_pagamento", "me manda o pix da de novembro")],
     "refund": [("desconhecido", "paguei duas vezes, quero meu dinheiro de volta")],
+    "refund read as a claim": [("confirmacao_pagamento", "paguei duas vezes, quero meu dinheiro de volta")],
     "file out of the blue": [("desconhecido", "")],
     "promise, then the date": [
         ("promessa_pagamento", "vou pagar"),
