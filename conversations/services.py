@@ -44,6 +44,7 @@ from conversations.operators import (
     operator_message_from_phone,
     operator_reply,
 )
+from conversations.receipt_hold import receipt_take_while_silent
 from conversations.recording import (
     ACK_FROM_WAHA,
     ATTACHMENT_TASK,
@@ -250,6 +251,8 @@ def _hand_to_bot(message: Message) -> None:
         enqueue_on_commit(BOT_TASK, message.pk)
     else:
         conversation_note_bot_silence(conversation=conversation, reason=reason)
+        # A receipt asked for (an operator rejected the last one) is read even while the bot is silent.
+        receipt_take_while_silent(message)
 
 
 def message_record_inbound(

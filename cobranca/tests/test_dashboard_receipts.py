@@ -134,3 +134,39 @@ def test_a_user_who_may_not_change_charges_cannot_decide(check):
     assert response.status_code in (302, 403)
     check.refresh_from_db()
     assert check.status == ReceiptCheck.Status.REVIEW and not Payment.objects.exists()
+
+
+def test_after_a_rejection_the_next_receipt_is_read_even_while_an_operator_holds_the_conversation(
+    operator, check, waha, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The rejection asks for the complete receipt and hands the conversation to the operator (human mode):
+    the next picture/PDF gets a check of its own (shown to the operator), although the bot stays silent."""
+    from conversations import services as conversation_services
+
+    queued: list[int] = []
+    monkeypatch.setattr("billing.receipts.services.enqueue_on_commit", lambda task, pk: queued.append(pk))
+    operator.post(reverse("dashboard:receipt-reject", args=[check.pk]))
+    conversation = check.attachment.message.conversation
+    conversation.refresh_from_db()
+    assert conversation.state == conversation.State.HUMAN
+    message = MessageFactory(conversation=conversation, body="")
+    attachment = Attachment.objects.create(
+        message=message,
+        status=Attachment.Status.STORED,
+        kind="pdf",
+        content_type="application/pdf",
+        file="y.pdf",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        conversation_services.attachment_download(attachment_id=attachment.pk)
+    again = ReceiptCheck.objects.get(attachment=attachment)
+    assert again.status == ReceiptCheck.Status.PENDING and queued == [again.pk]
+    conversation.refresh_from_db()
+    assert conversation.needs_attention and "Comprovante" in conversation.attention_reason
+    assert len(waha.sent) == 1  # only the rejection: the bot does not answer in human mode
+    later = MessageFactory(conversation=conversation, body="")
+    photo = Attachment.objects.create(
+        message=later, status=Attachment.Status.STORED, kind="image", content_type="image/jpeg", file="z.jpg"
+    )
+    conversation_services.attachment_download(attachment_id=photo.pk)
+    assert not ReceiptCheck.objects.filter(attachment=photo).exists()  # one receipt was asked for, once

@@ -18,6 +18,7 @@ from cobranca.dashboard.views.common import show_error
 from cobranca.exceptions import ApplicationError
 from cobranca.roles import operator_required
 from conversations.operators import operator_send
+from conversations.receipt_hold import conversation_expect_receipt
 
 REJECT_REPLY_KEY = "comprovante_nao_confirmado"
 
@@ -58,13 +59,14 @@ def receipt_reject(request: HttpRequest, pk: int) -> HttpResponse:
     except ApplicationError as exc:
         show_error(request, exc)
         return _back(check)
+    conversation = check.attachment.message.conversation
     try:
-        operator_send(
-            conversation=check.attachment.message.conversation, text=reply(REJECT_REPLY_KEY), by=request.user
-        )
+        operator_send(conversation=conversation, text=reply(REJECT_REPLY_KEY), by=request.user)
     except ApplicationError as exc:
         messages.warning(request, "Comprovante rejeitado, mas a resposta ao cliente não foi enviada.")
         show_error(request, exc)
     else:
+        # The reply asks for the complete receipt: the next picture/PDF is read, even in human mode.
+        conversation_expect_receipt(conversation=conversation)
         messages.success(request, "Comprovante rejeitado; o cliente recebeu uma resposta.")
     return _back(check)
