@@ -6,6 +6,7 @@ register a promise. Each is a thin composition of existing services: the PIX tex
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 from django.utils import timezone
@@ -55,11 +56,16 @@ def pix_message_text(*, conversation: Conversation, charge: Charge, now: dt.date
     now = now or timezone.now()
     snapshot = bot_client_snapshot(client=conversation.client, with_limits=False, focus_charge_id=charge.pk)
     if not any(c.id == charge.pk for c in snapshot.actionable_charges):
-        raise ApplicationError(
-            "Esta cobrança não está em aberto para pagamento.",
-            {"charge": charge.pk, "status": charge.status},
-            status_code=409,
-        )
+        if charge.status != Charge.Status.PAYMENT_CLAIMED or amount_owed(charge)[1] <= 0:
+            raise ApplicationError(
+                "Esta cobrança não está em aberto para pagamento.",
+                {"charge": charge.pk, "status": charge.status},
+                status_code=409,
+            )
+        # A payment being checked never stops the debtor from paying what is still owed (the bot sends that
+        # PIX too): the bot's words for this charge alone, so its open siblings do not take its place.
+        only = tuple(c for c in snapshot.charges if c.id == charge.pk)
+        snapshot = replace(snapshot, charges=only, recent_payment=None, recent_paid=())
     decision = decide(
         intent="informacoes_pagamento",
         confidence=1.0,

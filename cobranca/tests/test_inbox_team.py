@@ -361,6 +361,27 @@ def test_the_pix_quick_action_sends_the_code_of_the_chosen_charge(ana, world, wa
     assert "PIX copia e cola (R$ 300,00)" in text
 
 
+def test_the_pix_of_a_charge_whose_payment_is_being_checked_asks_what_is_still_owed(
+    ana, world, waha, settings
+):
+    """The bot itself sends the PIX of a payment_claimed charge (what is still owed): so does the operator,
+    for the chosen charge even when the debtor has another one open."""
+    settings.PIX_KEY = "financeiro@clinica.com.br"
+    claimed = world["charge"]
+    Charge.objects.filter(pk=claimed.pk).update(
+        status=Charge.Status.PAYMENT_CLAIMED, amount_paid=Decimal("120.00")
+    )
+    ChargeFactory(client=claimed.client, amount=Decimal("55.00"), description="Mensalidade de dezembro")
+    response = _login(ana).post(
+        reverse("dashboard:conversation-pix", args=[world["conversation"].pk]),
+        {"cobranca": claimed.pk},
+        follow=True,
+    )
+    assert "não está em aberto" not in response.content.decode()
+    [(_chat, text)] = waha.sent
+    assert "PIX copia e cola (R$ 180,00)" in text and "R$ 55,00" not in text
+
+
 def test_confirming_a_payment_marks_the_charge_paid(ana, world):
     response = _login(ana).post(
         reverse("dashboard:conversation-paid", args=[world["conversation"].pk]),
