@@ -8,8 +8,11 @@ from typing import Any
 from chatbot.pix import PixError, pix_payload, pix_txid
 
 from .common import (
+    _ALL_CHARGES,
     _ALL_WORDS,
+    _FOLLOW_UP_WORDS,
     _MONTHS,
+    _NOT_ALL,
     PENDING_CHARGE_CHOICE,
     UNKNOWN_STREAK_HANDOFF,
     _choice_number,
@@ -98,6 +101,36 @@ class _ChargesMixin:
         }
         return reply("cobranca_ja_paga_outras" if open_ else "cobranca_ja_paga", **values)
 
+    def _bare_follow_up(self) -> str | None:
+        """A message that only names a charge ("e a de dezembro?", "e a mensalidade de dezembro?"), whatever
+        the classifier made of it (a greeting, thanks, an opt-out...): the last topic (PIX, promise,
+        negotiation; the PIX by default) for the charge named, or "it is paid" for a charge paid lately.
+        None: the message says more than a charge's name, or names none."""
+        tokens = fold(self.text).replace(".", " ").split()
+        charges = [*self.snap.actionable_charges, *self.snap.recent_paid]
+        names = {word for c in charges for word in fold(f"{c.description} {c.reference}").split()}
+        if not tokens or any(
+            t not in _FOLLOW_UP_WORDS
+            and t not in _MONTHS
+            and t not in names
+            and not any(ch.isdigit() for ch in t)
+            for t in tokens
+        ):
+            return None
+        named, applied = self._named(self.snap.actionable_charges)
+        if not (applied and len(named) == 1):
+            return self._paid_named()
+        return self._continue_topic(named[0])
+
+    def _continue_topic(self, charge: ChargeSnapshot) -> str:
+        """The last topic's answer (PIX, promise, negotiation; the PIX by default) for the charge named."""
+        last = [*self.context.get("last_intents", [])][-1:] or [""]
+        topics = ("informacoes_pagamento", "promessa_pagamento", "negociacao", "dificuldade_financeira")
+        self.intent = last[0] if last[0] in topics else "informacoes_pagamento"
+        self.chosen = charge
+        self.entities.pop("amount", None)
+        return self._handler()()
+
     def _target(self, *, prefer_free: bool = False) -> ChargeSnapshot | None:
         """The charge this turn is about: the one the debtor picked or named, else the one in focus, else the
         only candidate. None with `self.ambiguous` set when several fit (the caller asks which one), or
@@ -177,11 +210,18 @@ class _ChargesMixin:
         return self._handler()()
 
     def _all_charges_meant(self) -> bool:
-        """The amount the debtor mentions is the total of several charges (or he answered "todas"): he means
-        all of them."""
+        """The debtor means all the open charges: he says so ("todas", "as duas", "o total"), the amount he
+        mentions is their total, or he answered "todas"."""
         charges = self.snap.actionable_charges
+        if len(charges) < 2:
+            return False
         if self.chose_all:
-            return len(charges) > 1
+            return True
+        if _ALL_CHARGES.search(_NOT_ALL.sub(" ", fold(self.text))):
+            # "me manda o pix de todas", "quero pagar as duas": every charge, unless one is named.
+            named, applied = self._named(charges)
+            if not (applied and len(named) == 1):
+                return True
         amount = as_decimal(self.entities.get("amount"))
         totals = (sum(c.amount for c in charges), sum(c.owed for c in charges))
         return len(charges) > 1 and amount is not None and amount in totals

@@ -94,6 +94,29 @@ _GREETING = re.compile(
 _NEGOTIATION_WORDS = re.compile(r"parcel|vezes|\d\s*x\b|desconto|acordo|negoci|entrada|abatimento|prestac")
 
 _ALL_WORDS = frozenset({"todas", "todos", "tudo", "as duas", "os dois", "ambas", "ambos"})
+# Said of every open charge at once, in any message: "me manda o pix de todas", "quero pagar as duas, me manda
+# o total". "tudo bem?" is no such word (removed before matching).
+_ALL_CHARGES = re.compile(
+    r"\b(todas|todos|tudo|ambas|ambos|as (duas|tres|3)|os (dois|tres|3)|o total|valor total|total geral)\b"
+)
+_NOT_ALL = re.compile(r"\btudo (bem|bom|certo|ok|joia|tranquilo|otimo|beleza|em ordem)\b")
+# Wanting to pay now ("quero pagar a de dezembro"): the PIX, not an offer nor "para qual dia?". Installment
+# words (_NEGOTIATION_WORDS), a "but", a lack of money or a later time ("posso pagar depois") keep it a
+# negotiation or a promise.
+_PAY_NOW = re.compile(
+    r"\b(quero|queria|gostaria de|desejo|preciso|posso) (ja )?pagar\b|\b(pagar|pago) (agora|ja)\b"
+    r"|\bcomo (eu )?(faco (para|pra) |posso )?pag(o|ar)\b"
+)
+_NOT_NOW = re.compile(
+    r"\b(mas|porem|so que|sem dinheiro|desempreg\w*|dificuldade|apertad\w*|nao (tenho|consigo|da)"
+    r"|depois|mais tarde|amanha|semana|mes|quando|proxim\w*|ate o dia)\b"
+)
+# The words a bare follow-up may carry besides the charge it names ("e a de dezembro?", "e a mensalidade de
+# dezembro?").
+_FOLLOW_UP_WORDS = frozenset(
+    "e a o as os da do das dos de pra para quanto sobre tambem essa esse aquela aquele ai entao "
+    "cobranca conta fatura boleto mes vencimento r$ reais".split()
+)
 
 
 def money(value: Decimal) -> str:

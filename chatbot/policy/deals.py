@@ -11,7 +11,9 @@ from billing.money import agreement_terms
 from .common import (
     _NEGOTIATION_WORDS,
     _NO,
+    _NOT_NOW,
     _OVERRIDING,
+    _PAY_NOW,
     _YES,
     AGREEMENT_FIRST_DUE_DAYS,
     PENDING_CONFIRM,
@@ -42,7 +44,22 @@ class _DealsMixin:
 
     # promise ------------------------------------------------------------------------------------------------
 
+    def _wants_to_pay_now(self) -> bool:
+        """ "quero pagar a de dezembro", "como faço pra pagar?": a payment now (no other day, no installment
+        words, no "mas"/lack of money), answered with the PIX."""
+        folded = fold(self.text)
+        when = as_date(self.entities.get("date"))
+        return (
+            bool(_PAY_NOW.search(folded))
+            and not _NEGOTIATION_WORDS.search(folded)
+            and not _NOT_NOW.search(folded)
+            and (when is None or when == self.today)
+        )
+
     def _promise(self) -> str:
+        if self._wants_to_pay_now():
+            self.intent = "informacoes_pagamento"
+            return self._payment_info()
         if (paid := self._paid_named()) is not None:
             return paid
         charge = self._target()
@@ -163,6 +180,9 @@ class _DealsMixin:
         )
 
     def _negotiation(self) -> str:
+        if self.intent == "negociacao" and self._wants_to_pay_now():
+            self.intent = "informacoes_pagamento"
+            return self._payment_info()
         if (paid := self._paid_named()) is not None:
             return paid
         charge = self._target(prefer_free=True)

@@ -225,6 +225,8 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
         elif self.context.get("pending") == PENDING_CONFIRM and _answer_word(self.text) in _YES:
             self._set_pending(None)
             return reply("proposta_expirada", menu=self._menu())
+        if (follow := self._bare_follow_up()) is not None:
+            return follow
         return self._handler()()
 
     def _handler(self):
@@ -275,12 +277,7 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
         named, applied = self._named(charges)
         if not applied or len(named) != 1:
             return None
-        last = [*self.context.get("last_intents", [])][-1:] or [""]
-        topics = ("informacoes_pagamento", "promessa_pagamento", "negociacao", "dificuldade_financeira")
-        self.intent = last[0] if last[0] in topics else "informacoes_pagamento"
-        self.chosen = named[0]
-        self.entities.pop("amount", None)
-        return self._handler()()
+        return self._continue_topic(named[0])
 
     def _payment_claimed(self) -> str:
         if (paid := self._paid_named()) is not None:

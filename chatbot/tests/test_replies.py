@@ -244,6 +244,12 @@ SCRIPTS: dict[str, list[tuple]] = {
         ("desconhecido", "hmm"),
         ("desconhecido", "hmm"),
     ],
+    "pix, then a bare follow-up": [
+        ("informacoes_pagamento", "me manda o pix"),
+        ("saudacao", "e a de dezembro?"),
+    ],
+    "pix of all of them, said": [("informacoes_pagamento", "quero pagar as duas, me manda o total")],
+    "wanting to pay, read as a negotiation": [("negociacao", "quero pagar a de dezembro")],
     "pix of the total": [("informacoes_pagamento", "pix de tudo", {"amount": "1534.56"})],
     "dispute": [("contestacao", "não devo isso"), ("desconhecido", "2")],
     "person": [("falar_humano", "quero um atendente")],
