@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -38,7 +39,7 @@ from loguru import logger
 from billing.models import Agreement, Charge, Client, Installment, Payment, PixCobv
 from billing.payments.pix_removal import cobvs_retire_on_commit
 from billing.pix_api import PixApiError, PixNotFound, get_pix_client
-from chatbot.pix import PixError, pix_payload_for
+from chatbot.pix import MAX_TXID, PixError, pix_payload_for, pix_txid
 from cobranca.exceptions import ApplicationError
 
 __all__ = [
@@ -118,6 +119,29 @@ def amount_owed(charge: Charge, installment: Installment | None = None) -> tuple
 def static_code(charge: Charge, amount: Decimal) -> str:
     """Today's static BR Code (chatbot.pix) for an amount, with the charge's reference as its txid."""
     return pix_payload_for(amount=amount, reference=charge.external_id or f"COB{charge.pk}")
+
+
+_COB_REFERENCE = re.compile(r"^COB(\d{1,18})$")
+_SEPARATORS = "[^A-Za-z0-9]*"
+
+
+def charge_for_static_txid(txid: str) -> Charge | None:
+    """The payable charge whose static BR Code carries `txid` (`static_code`: chatbot.pix.pix_txid of its
+    reference, the external id or "COB<pk>"), when exactly one does; None otherwise (no such charge, or
+    several references that read alike once their punctuation is dropped: an operator decides)."""
+    if not txid or not txid.isalnum() or not txid.isascii():
+        return None
+    # The txid is the reference without its non-alphanumerics (and cut at MAX_TXID): find references made of
+    # its characters with anything between them, then compare exactly.
+    pattern = "^" + _SEPARATORS + _SEPARATORS.join(re.escape(ch) for ch in txid) + _SEPARATORS
+    pattern += "" if len(txid) >= MAX_TXID else "$"
+    payable = Charge.objects.filter(status__in=PAYABLE_STATUSES)
+    found = {c.pk: c for c in payable.filter(external_id__regex=pattern) if pix_txid(c.external_id) == txid}
+    if match := _COB_REFERENCE.match(txid):
+        for charge in payable.filter(pk=int(match.group(1))):
+            if not charge.external_id:
+                found[charge.pk] = charge
+    return next(iter(found.values())) if len(found) == 1 else None
 
 
 def _debtor(charge: Charge) -> dict[str, str]:

@@ -5,7 +5,10 @@ its answer (amount, time, txid, payer). Then:
 
 - a Pix whose txid is one of our cobvs is applied through `apply_payment` (idempotent by e2eid, so the
   webhook and the catch-up, or a task delivered twice, apply it once);
-- a Pix with an unknown txid (or none) goes to the operator queue (PaymentIssue UNKNOWN_TXID);
+- a Pix whose txid is the static BR Code txid of exactly one payable charge (its reference through
+  chatbot.pix.pix_txid: a charge without CPF/CNPJ gets the static code) is applied to that charge;
+- a Pix with an unknown txid (or none) goes to the operator queue (PaymentIssue UNKNOWN_TXID), where an
+  operator may apply it to a charge (`queue.payment_issue_apply`);
 - a Pix the PSP does not know (404) was forged: the notification is REJECTED and nothing changes;
 - a transient PSP failure (timeout, 5xx, an expired token the client could not renew...) leaves the
   notification PENDING with `attempts`, `last_error` and a backed-off `next_attempt_at`; the sweep
@@ -35,6 +38,7 @@ from loguru import logger
 
 from billing.models import Payment, PaymentIssue, PixCatchUp, PixCobv, PixNotification
 from billing.payments.apply import PaymentFacts, apply_payment
+from billing.payments.pix_charges import charge_for_static_txid
 from billing.pix_api import PixApiError, PixNotFound, get_pix_client
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "pix_notifications_confirm",
     "pix_notifications_store",
     "pix_notifications_sweep",
+    "pix_payment_facts",
 ]
 
 CONFIRM_TASK = "billing.tasks.pix_confirm_task"
@@ -208,31 +213,47 @@ def _apply_confirmed(notification: PixNotification, pix: dict) -> str:
     """The PSP confirmed this Pix: apply it to its cobv's charge (or queue it), and mark the notification."""
     if pix.get("endToEndId") != notification.e2eid:
         raise _BadAnswer("a resposta do PSP é de outro Pix")
-    amount, paid_at = _net_amount(pix), _parse_time(pix.get("horario"))
+    amount = _net_amount(pix)
+    _parse_time(pix.get("horario"))  # an answer without a valid time is refused before anything is decided
     txid = pix.get("txid") if isinstance(pix.get("txid"), str) else ""
     cobv = PixCobv.objects.filter(txid=txid).first() if txid else None
-    if cobv is None:
+    if cobv is not None:
+        charge_id, installment_id = cobv.charge_id, cobv.installment_id
+    elif (static := charge_for_static_txid(txid)) is not None:
+        # Paid with the static BR Code of a charge (one without CPF/CNPJ gets it): its txid is the charge's
+        # reference, which names exactly one payable charge. Under an agreement apply_payment picks the
+        # earliest open installment.
+        charge_id, installment_id = static.pk, None
+    else:
         return _unknown_txid(notification, pix, amount, txid)
     if amount <= 0:
         _finish(notification.pk, status=PixNotification.Status.CONFIRMED, error="Pix devolvido ao pagador")
         return "refunded"
-    name, document = _payer(pix)
-    facts = PaymentFacts(
-        amount=amount,
-        paid_at=paid_at,
-        source=Payment.Source.PIX_API,
-        e2eid=notification.e2eid,
-        txid=txid,
-        payer_name=name,
-        payer_document=document,
-        raw=pix,
-    )
+    facts = pix_payment_facts(pix, e2eid=notification.e2eid)
     with transaction.atomic():
-        outcome = apply_payment(charge_id=cobv.charge_id, facts=facts, installment_id=cobv.installment_id)
-        if outcome.payment.charge_id != cobv.charge_id:
+        outcome = apply_payment(charge_id=charge_id, facts=facts, installment_id=installment_id)
+        if outcome.payment.charge_id != charge_id:
             return _applied_elsewhere(notification, pix, amount, txid, outcome.payment)
         _finish(notification.pk, status=PixNotification.Status.CONFIRMED, payment=outcome.payment)
     return outcome.status
+
+
+def pix_payment_facts(pix: dict, *, e2eid: str, by=None) -> PaymentFacts:
+    """The payment a Pix confirmed by the PSP makes (its own answer: net amount, time, txid, payer). Raises
+    ValueError when the answer lacks them. Also used by an operator applying a queued Pix to a charge."""
+    name, document = _payer(pix)
+    txid = pix.get("txid") if isinstance(pix.get("txid"), str) else ""
+    return PaymentFacts(
+        amount=_net_amount(pix),
+        paid_at=_parse_time(pix.get("horario")),
+        source=Payment.Source.PIX_API,
+        e2eid=e2eid,
+        txid=txid[:35],
+        payer_name=name,
+        payer_document=document,
+        raw=pix,
+        by=by,
+    )
 
 
 def _applied_elsewhere(notification, pix: dict, amount: Decimal, txid: str, payment: Payment) -> str:

@@ -6,7 +6,8 @@ operators acting at once (the issue row is locked and must still be open):
 
 - `payment_issue_apply`: a statement line (AMBIGUOUS / UNMATCHED) applied to the charge the operator picked,
   through `apply_payment` with the line's own facts and reference, so a later re-import of the statement
-  finds it applied;
+  finds it applied; likewise a Pix whose txid named no charge (UNKNOWN_TXID), with the PSP's facts and its
+  e2eid (one payment per Pix);
 - `payment_issue_dismiss` (a note is required) and `payment_issue_resolve`;
 - `payment_issues_resolve_for` (receiver of `payment_applied`): the open issues about a Pix (its e2eid) are
   resolved, with the reason in their note, once that Pix is applied as a payment (e.g. through a receipt), and
@@ -22,7 +23,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from billing.models import Charge, Installment, Payment, PaymentIssue
-from billing.payments.apply import ApplyOutcome, apply_payment
+from billing.payments.apply import ApplyOutcome, PaymentFacts, apply_payment
+from billing.payments.pix_notifications import pix_payment_facts
 from billing.payments.statements import facts_from_json
 from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
@@ -78,20 +80,16 @@ def payment_issue_apply(
     """Apply the statement line of an AMBIGUOUS/UNMATCHED issue to `charge_id` (and installment, when the
     operator picked a candidate installment) and resolve the issue."""
     issue = _lock_open(issue_id)
-    facts_json = (issue.details or {}).get("facts")
-    if issue.kind not in APPLICABLE_KINDS or not facts_json:
-        raise ApplicationError("Esta pendência não tem um pagamento a aplicar.", {"kind": issue.kind})
+    facts = _issue_facts(issue, by=by)
     if not Charge.objects.filter(pk=charge_id).exists():
         raise ApplicationError("Cobrança não encontrada.", {"charge": charge_id})
-    _refuse_applied_e2eid(facts_json)
+    _refuse_applied_e2eid({"e2eid": facts.e2eid} if facts.e2eid else (issue.details or {}).get("facts"))
     if (
         installment_id is not None
         and not Installment.objects.filter(pk=installment_id, agreement__charge_id=charge_id).exists()
     ):
         raise ApplicationError("Parcela não encontrada nesta cobrança.", {"installment": installment_id})
-    outcome = apply_payment(
-        charge_id=charge_id, facts=facts_from_json(facts_json, by=by), installment_id=installment_id
-    )
+    outcome = apply_payment(charge_id=charge_id, facts=facts, installment_id=installment_id)
     issue.charge_id = charge_id
     issue.payment = outcome.payment
     _close(issue, status=PaymentIssue.Status.RESOLVED, note=note[:NOTE_MAX], by=by)
@@ -108,6 +106,22 @@ def payment_issue_apply(
         },
     )
     return outcome
+
+
+def _issue_facts(issue: PaymentIssue, *, by) -> PaymentFacts:
+    """The payment an applicable issue holds: a statement line's facts, or the PSP's own record of a Pix
+    whose txid named no charge (UNKNOWN_TXID, never one that was applied elsewhere meanwhile)."""
+    details = issue.details or {}
+    if issue.kind in APPLICABLE_KINDS and details.get("facts"):
+        return facts_from_json(details["facts"], by=by)
+    pix = details.get("pix")
+    if issue.kind == PaymentIssue.Kind.UNKNOWN_TXID and isinstance(pix, dict) and "applied_to" not in details:
+        e2eid = str(details.get("e2eid") or pix.get("endToEndId") or "")
+        try:
+            return pix_payment_facts(pix, e2eid=e2eid, by=by)
+        except ValueError:
+            pass
+    raise ApplicationError("Esta pendência não tem um pagamento a aplicar.", {"kind": issue.kind})
 
 
 # A Pix end-to-end id (E + ISPB + yyyyMMddHHmm + 11 alphanumerics), as banks write it in a statement's memo.

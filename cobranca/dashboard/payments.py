@@ -22,7 +22,9 @@ from cobranca.masking import mask_document, mask_text
 # What each kind asks of the operator, shown under its title.
 HINTS = {
     PaymentIssue.Kind.OVERPAYMENT: "Entrou mais do que o devido: devolva ou combine o uso do excedente.",
-    PaymentIssue.Kind.UNKNOWN_TXID: "Pix recebido para um txid que não é de nenhuma cobrança.",
+    PaymentIssue.Kind.UNKNOWN_TXID: (
+        "Pix recebido para um txid que não é de nenhuma cobrança: aplique-o à cobrança certa ou descarte."
+    ),
     PaymentIssue.Kind.AMBIGUOUS: "Mais de uma cobrança combina com esta linha do extrato: escolha a certa.",
     PaymentIssue.Kind.UNMATCHED: "Nenhuma cobrança combina com esta linha: informe a cobrança ou descarte.",
     PaymentIssue.Kind.SUSPECT_RECEIPT: "O comprovante enviado não confere: verifique no banco.",
@@ -141,6 +143,13 @@ def _row(issue: PaymentIssue, full: bool) -> IssueRow:
     row.facts = [
         (_LABELS[k], brl(v) if k in _MONEY else _plain(v, full)) for k, v in details.items() if k in _LABELS
     ]
+    # A Pix whose txid named no charge (not one applied elsewhere meanwhile): the operator may apply it to
+    # the charge he finds, with the PSP's facts (`queue.payment_issue_apply`).
+    row.applicable = (
+        issue.kind == PaymentIssue.Kind.UNKNOWN_TXID
+        and isinstance(details.get("pix"), dict)
+        and "applied_to" not in details
+    )
     return row
 
 

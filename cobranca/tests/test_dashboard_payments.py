@@ -428,3 +428,23 @@ def test_one_open_issue_is_counted_in_the_singular(op_client):
     PaymentIssue.objects.create(kind=PaymentIssue.Kind.CLAIM_EXPIRED, key="claim:one", charge=ChargeFactory())
     body = op_client.get(QUEUE).content.decode()
     assert "1 pendência em aberto" in body and "(s)" not in body
+
+
+def test_a_pix_with_an_unknown_txid_can_be_applied_to_a_charge_from_the_queue(op_client):
+    e2eid = "E18236120202612051732ABCDEFGHJK1"
+    pix = {"endToEndId": e2eid, "txid": "NAOEHNOSSO", "valor": "75.00", "horario": "2026-12-05T17:32:00Z"}
+    issue = PaymentIssue.objects.create(
+        key=f"unknown_txid:{e2eid}",
+        kind=PaymentIssue.Kind.UNKNOWN_TXID,
+        amount=Decimal("75.00"),
+        details={"e2eid": e2eid, "txid": "NAOEHNOSSO", "pix": pix},
+    )
+    page = op_client.get(reverse("dashboard:payment-issues")).content.decode()
+    card = page.split(f'id="pendencia-{issue.pk}"', 1)[1].split("</article>", 1)[0]
+    assert "Aplicar a uma cobrança" in card and action(issue.pk, "aplicar") in card
+    target = charge_for("Ômega Comércio", "75.00")
+    done = op_client.post(action(issue.pk, "aplicar"), {"cobranca": target.pk, "confirmar": "1"}, follow=True)
+    target.refresh_from_db()
+    issue.refresh_from_db()
+    assert target.status == Charge.Status.PAID and issue.status == PaymentIssue.Status.RESOLVED
+    assert Payment.objects.get().e2eid == e2eid and "quitada" in done.content.decode()
