@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_currency
@@ -111,6 +111,16 @@ _NOT_NOW = re.compile(
     r"\b(mas|porem|so que|sem dinheiro|desempreg\w*|dificuldade|apertad\w*|nao (tenho|consigo|da)"
     r"|depois|mais tarde|amanha|semana|mes|quando|proxim\w*|ate o dia)\b"
 )
+# Half of what is owed ("paguei metade", "pago metade dia 15"): an amount, half of the charge's balance.
+_HALF = re.compile(r"\b(a )?metade\b")
+# Half already paid, however the classifier read it ("é que eu paguei metade ontem"): a part claim.
+_PAID_HALF = re.compile(r"\b(paguei|pagamos|depositei|transferi|mandei|fiz)\b( \S+){0,3} (a )?metade\b")
+
+
+def half(value: Decimal) -> Decimal:
+    return (value / 2).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
 # The words a bare follow-up may carry besides the charge it names ("e a de dezembro?", "e a mensalidade de
 # dezembro?").
 _FOLLOW_UP_WORDS = frozenset(

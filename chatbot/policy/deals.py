@@ -9,6 +9,7 @@ from typing import Any
 from billing.money import agreement_terms
 
 from .common import (
+    _HALF,
     _NEGOTIATION_WORDS,
     _NO,
     _NOT_NOW,
@@ -25,6 +26,7 @@ from .common import (
     _answer_word,
     _percent,
     day,
+    half,
     money,
 )
 from .parsing import as_date, as_decimal, fold, is_date_only, parse_plan_choice
@@ -101,6 +103,8 @@ class _DealsMixin:
             self._set_pending(PENDING_PROMISE_DATE, charge_id=charge.id)
             return reply("promessa_longe_demais", dias=PROMISE_MAX_DAYS)
         amount = as_decimal(self.entities.get("amount"))
+        if amount is None and _HALF.search(fold(self.text)):
+            amount = half(charge.owed)  # "pago metade dia 15"
         if amount is not None and (amount >= charge.amount or amount == charge.agreement_installment_amount):
             amount = None  # the whole charge or its installment (or a total of several): a plain promise
         if amount is not None:

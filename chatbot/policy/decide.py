@@ -25,6 +25,8 @@ from .common import (
     _DEBT_TOPICS,
     _EXPLICIT_OPT_OUT,
     _GREETING,
+    _HALF,
+    _PAID_HALF,
     _YES,
     DEFAULT_CONFIRM_TTL,
     DEFAULT_OPT_OUT_CONFIRM_BELOW,
@@ -41,6 +43,7 @@ from .common import (
     _local_date,
     charge_label,
     day,
+    half,
     money,
 )
 from .deals import _DealsMixin
@@ -65,6 +68,9 @@ _REFUND = re.compile(
 )
 
 _PAY_CUE = re.compile(r"\b(consigo|posso|pago|pagar|pagarei|vou|deposito|acerto|quito)\b")
+
+# Intents a "paguei metade…" may be misread as; the others (PIX, negotiation, a person) keep theirs.
+_PART_CLAIM_MISREAD = frozenset({"desconhecido", "promessa_pagamento", "saudacao", "agradecimento"})
 
 __all__ = ["PENDING_RECEIPT", "PENDING_TTL", "charge_label", "day", "decide", "money"]
 
@@ -227,6 +233,9 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
             return reply("proposta_expirada", menu=self._menu())
         if (follow := self._bare_follow_up()) is not None:
             return follow
+        if self.intent in _PART_CLAIM_MISREAD and _PAID_HALF.search(fold(self.text)):
+            # "é que eu paguei metade ontem, o resto pago dia 15" read as a promise or not understood.
+            self.intent = "confirmacao_pagamento"
         return self._handler()()
 
     def _handler(self):
@@ -308,7 +317,9 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
         owed, or a charge that already received part of its money): the charge keeps its status, reminders
         and PIX; the claim is a flag for the operator to check. None: the claim is for the whole charge."""
         stated = as_decimal(self.entities.get("amount"))
-        owed = charge.balance if charge.balance is not None and charge.balance > 0 else charge.amount
+        owed = charge.owed
+        if stated is None and _HALF.search(fold(self.text)):
+            stated = half(owed)  # "paguei metade": half of what was owed
         installments = (charge.agreement_installments or 1) > 1
         partial = stated is not None and stated < owed
         paid_before = charge.balance is not None and charge.balance < charge.amount

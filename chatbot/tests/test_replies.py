@@ -186,6 +186,10 @@ SCRIPTS: dict[str, list[tuple]] = {
         ("confirmacao_pagamento", "paguei 120, o resto dia 15", {"amount": "120.00", "date": IN_5_DAYS}),
         ("desconhecido", "sim"),
     ],
+    "claim of half, the rest on a day": [
+        ("promessa_pagamento", "paguei metade ontem, o resto pago dia 15", {"date": IN_5_DAYS}),
+        ("desconhecido", "sim"),
+    ],
     "claim of part, the rest on a day, no": [
         ("confirmacao_pagamento", "paguei 120, o resto dia 15", {"amount": "120.00", "date": IN_5_DAYS}),
         ("desconhecido", "não"),
