@@ -12,8 +12,9 @@ from decimal import Decimal
 from django.utils import timezone
 
 from billing.models import Charge
+from billing.payments.operator_confirm import charge_confirm_payment
 from billing.payments.pix_charges import amount_owed, psp_codes_in_text
-from billing.services import charge_mark_paid, promise_create
+from billing.services import promise_create
 from billing.templating import template_context, template_render, variables_without_fallback
 from chatbot.pix import PixError, pix_payload_for
 from chatbot.policy import PAYMENT_REPORTED_FLAG, ActionKind, decide
@@ -144,11 +145,12 @@ def conversation_send_canned_reply(
 def conversation_confirm_payment(
     *, conversation: Conversation, charge: Charge, by, ip: str | None = None
 ) -> Charge:
-    """The operator saw the payment: `billing.services.charge_mark_paid` (promises kept, agreements
-    fulfilled, audited). Nothing is sent to the debtor. A "Pagamento informado" flag is what this resolves:
-    it is cleared (a flag raised for something else stays)."""
+    """The operator saw the payment: `billing.payments.operator_confirm.charge_confirm_payment` records
+    what was still owed as his payment and marks the charge paid (promises kept, agreements fulfilled,
+    audited); the debtor gets the usual thank-you (`payment_applied`). A "Pagamento informado" flag is what
+    this resolves: it is cleared (a flag raised for something else stays)."""
     charge = _charge_of(conversation, charge)
-    charge = charge_mark_paid(charge=charge, by=by, ip=ip)
+    charge = charge_confirm_payment(charge=charge, by=by, ip=ip)
     if Conversation.objects.filter(
         pk=conversation.pk, needs_attention=True, attention_reason=PAYMENT_REPORTED_FLAG
     ).update(needs_attention=False, attention_reason=""):

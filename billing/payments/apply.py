@@ -80,6 +80,7 @@ class PaymentFacts:
     payer_document: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
     by: Any = None
+    ip: str | None = None  # an operator's request (his manual confirmation): kept in the audit entries
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ def apply_payment(*, charge_id: int, facts: PaymentFacts, installment_id: int | 
                 "outcome": outcome.status,
                 "excess": str(outcome.excess),
             },
+            ip=facts.ip,
         )
         transaction.on_commit(lambda: _announce(outcome))
     logger.info(
@@ -248,6 +250,7 @@ def _settle_charge(
     services.charge_mark_paid(
         charge=charge,
         by=facts.by,
+        ip=facts.ip,
         paid_at=payment.paid_at,
         save_also=("amount_paid",),
         has_agreements=has_agreements,
@@ -289,7 +292,7 @@ def _settle_installments(
     charge.amount_paid += payment.amount
     charge.save(update_fields=["amount_paid", "updated_at"])
     if all(i.status != Installment.Status.OPEN for i in schedule):
-        services.charge_mark_paid(charge=charge, by=facts.by, paid_at=payment.paid_at)
+        services.charge_mark_paid(charge=charge, by=facts.by, ip=facts.ip, paid_at=payment.paid_at)
         agreement.refresh_from_db(fields=["status"])
     if left > 0:
         _queue_excess(charge, payment, left, reason="valor acima das parcelas em aberto")

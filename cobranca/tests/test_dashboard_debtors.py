@@ -415,6 +415,10 @@ def test_mark_paid_goes_through_the_service_keeps_the_promise_and_is_audited(op_
     assert charge.status == Charge.Status.PAID and promise.status == PromiseToPay.Status.KEPT
     entry = AuditLog.objects.get(action="charge.mark_paid")
     assert entry.actor.username == "operadora" and entry.ip == "127.0.0.1"
+    # What was owed is recorded as the operator's payment: the debtor is thanked like for a Pix.
+    payment = Payment.objects.get(charge=charge)
+    assert payment.source == Payment.Source.OPERATOR and payment.amount == charge.amount
+    assert AuditLog.objects.get(action="payment.apply").ip == "127.0.0.1"
     page = op_client.get(_page(charge.client_id)).content.decode()
     assert "marcada como paga" in page and "operadora" in page
 

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from billing import services as billing_services
 from billing.models import Charge, Client
+from billing.payments.operator_confirm import charge_confirm_payment
 from cobranca.audit import client_ip
 from cobranca.dashboard import debtors
 from cobranca.dashboard.views.common import show_error
@@ -117,11 +118,13 @@ def _back(pk: int, anchor: str = "") -> HttpResponse:
 def charge_mark_paid(request: HttpRequest, pk: int, charge_pk: int) -> HttpResponse:
     charge = _charge(pk, charge_pk)
     try:
-        billing_services.charge_mark_paid(charge=charge, by=request.user, ip=client_ip(request))
+        charge_confirm_payment(charge=charge, by=request.user, ip=client_ip(request))
     except ApplicationError as exc:
         show_error(request, exc)
     else:
-        messages.success(request, f"Cobrança “{charge.title}” marcada como paga.")
+        messages.success(
+            request, f"Cobrança “{charge.title}” marcada como paga; o cliente recebe o agradecimento."
+        )
     return _back(pk, f"cobranca-{charge.pk}")
 
 

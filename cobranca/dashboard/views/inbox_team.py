@@ -202,7 +202,9 @@ def conversation_confirm_payment(request: HttpRequest, pk: int) -> HttpResponse:
     except ApplicationError as exc:
         show_error(request, exc)
     else:
-        messages.success(request, f"Pagamento confirmado: “{charge.title}” está paga.")
+        messages.success(
+            request, f"Pagamento confirmado: “{charge.title}” está paga; o cliente recebe o agradecimento."
+        )
     return _done(pk)
 
 
