@@ -20,7 +20,16 @@ from zoneinfo import ZoneInfo
 
 from unidecode import unidecode
 
-__all__ = ["LOCAL_TZ", "extract_amount", "extract_date", "extract_entities", "extract_installments"]
+from .counts import asked_count
+
+__all__ = [
+    "LOCAL_TZ",
+    "asked_count",
+    "extract_amount",
+    "extract_date",
+    "extract_entities",
+    "extract_installments",
+]
 
 LOCAL_TZ = ZoneInfo("America/Sao_Paulo")
 
@@ -249,15 +258,16 @@ def _bare_amount(prepared: str) -> Decimal | None:
 
 
 def extract_installments(text: str) -> int | None:
-    """Number of installments: "3x", "em 3 vezes", "tres parcelas", "parcelar em dez"."""
+    """Number of installments: "3x", "em 3 vezes", "tres parcelas", "parcelar em dez"; of several, the one
+    asked for (`asked_count`)."""
     prepared = _prepare(text)
-    candidates: list[tuple[int, int]] = []
+    candidates: list[tuple[int, int, int]] = []
     for regex in (_TIMES_X_RE, _PARCELAS_RE, _EM_N_RE):
         for match in regex.finditer(prepared):
             value = _to_int(match.group(1))
             if 1 <= value <= 72:
-                candidates.append((match.start(), value))
-    return min(candidates)[1] if candidates else None
+                candidates.append((match.start(), match.end(), value))
+    return asked_count(prepared, candidates)
 
 
 def _local_today(now: datetime) -> date:

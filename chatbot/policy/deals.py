@@ -311,6 +311,8 @@ class _DealsMixin:
         """ "sim"/"pode"/"isso"/"ok" carries out the proposal, "não" cancels it; anything else that is no new
         topic asks again. None: a new topic (the caller drops the proposal)."""
         data = self._pending_data()
+        if (other := self._other_count(data)) is not None:
+            return other
         word = _answer_word(self.text)
         if word in _NO:
             self._set_pending(None)
@@ -338,6 +340,19 @@ class _DealsMixin:
                 return self._rest_promise_recorded(charge, promised, as_decimal(params.get("amount")))
             return self._promise_recorded(charge, promised, as_decimal(params.get("amount")))
         return self._not_understood()
+
+    def _other_count(self, data: dict[str, Any]) -> str | None:
+        """ "não, em 3x não dá. e em 6x?" while 3x is proposed: the count asked for now gets its own answer (a
+        new proposal, or the limit explained), whatever the classifier made of the message."""
+        params = data.get("params") or {}
+        if data.get("action") != ActionKind.CREATE_AGREEMENT:
+            return None
+        choice = parse_plan_choice(self.text, self.entities, bare_numbers=False)
+        charge = self._charge_by_id(params.get("charge_id"))
+        if choice is None or charge is None or choice == params.get("installments"):
+            return None
+        self.intent = "negociacao"
+        return self._pick(charge, choice)
 
     def _rest_promise_recorded(
         self, charge: ChargeSnapshot, promised: dt.date, amount: Decimal | None

@@ -10,6 +10,8 @@ from typing import Any
 
 from unidecode import unidecode
 
+from chatbot.nlu.counts import asked_count
+
 _NUMBER_WORDS = {
     "um": 1, "uma": 1, "dois": 2, "duas": 2, "tres": 3, "quatro": 4, "cinco": 5, "seis": 6,
     "sete": 7, "oito": 8, "nove": 9, "dez": 10, "doze": 12,
@@ -51,8 +53,9 @@ def parse_plan_choice(text: str, entities: dict[str, Any], *, bare_numbers: bool
     folded = fold(text).replace(".", " ").strip()
     if _LUMP_SUM.search(folded):
         return 1
-    if match := _INSTALLMENTS.search(folded):
-        return _to_int(match.group(1))
+    counts = [(m.start(), m.end(), _to_int(m.group(1))) for m in _INSTALLMENTS.finditer(folded)]
+    if counts:
+        return asked_count(folded, counts)
     if bare_numbers and (match := _OPTION.match(folded)):
         return _to_int(match.group(1))
     installments = entities.get("installments")

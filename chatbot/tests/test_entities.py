@@ -62,6 +62,20 @@ def test_it_extracts_installments(text: str, count: int) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("não, em 3x não dá. e em 6x?", 6),
+        ("3x não, 6x", 6),
+        ("quero em 4x, não em 6x", 4),
+        ("nao da 3 vezes, pode ser em 5 vezes?", 5),
+        ("em 3x fica pesado, e em 6x?", 6),
+    ],
+)
+def test_of_several_counts_it_takes_the_one_asked_for(text: str, count: int) -> None:
+    assert extract_installments(text) == count
+
+
+@pytest.mark.parametrize(
     "text", ["pago dia 15", "R$ 15", "as 18h", "paguei a parcela de outubro", "me manda 2 boletos"]
 )
 def test_it_does_not_see_installments_where_there_are_none(text: str) -> None:

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from chatbot.policy import ActionKind, decide
-from chatbot.tests.test_policy import NOW, TODAY, kinds, params, snapshot, then
+from chatbot.policy import ActionKind, NegotiationLimits, decide
+from chatbot.tests.test_policy import NOW, TODAY, charge, kinds, params, snapshot, then
 
 TTL = dt.timedelta(minutes=30)
 
@@ -175,3 +175,21 @@ def test_a_part_paid_with_a_past_day_is_only_the_claim():
     )
     assert claim.context_updates["pending"] == "receipt"
     assert "Posso registrar" not in claim.reply
+
+
+@pytest.mark.parametrize("intent", ["negociacao", "desconhecido"])
+def test_a_no_with_another_count_answers_the_new_count(intent):
+    snap = snapshot(charge(amount="600.00"), limits=NegotiationLimits(6, Decimal("50.00"), Decimal("10.00")))
+    proposal = turn("negociacao", "da pra parcelar em 3x?", entities={"installments": 3}, snap=snap)
+    assert "3x de R$ 200,00" in proposal.reply
+    other = turn(intent, "não, em 3x não dá. e em 6x?", context=then(proposal), snap=snap)
+    assert "6x de R$ 100,00" in other.reply and "Posso registrar" in other.reply
+    assert other.context_updates["pending_data"]["params"]["installments"] == 6
+    assert not other.actions
+
+
+def test_a_no_with_a_count_above_the_limit_explains_the_maximum():
+    proposal = turn("negociacao", "da pra parcelar em 3x?", entities={"installments": 3})
+    other = turn("desconhecido", "não, em 3x não dá. e em 6x?", context=then(proposal))
+    assert "O parcelamento máximo é em 3x" in other.reply
+    assert ActionKind.CREATE_AGREEMENT not in kinds(other)

@@ -235,6 +235,11 @@ SCRIPTS: dict[str, list[tuple]] = {
         ("desconhecido", "3"),
         ("desconhecido", "não"),
     ],
+    "3x asked, then no and 2x, then no and 6x": [
+        ("negociacao", "dá pra parcelar em 3x?", {"installments": 3}),
+        ("desconhecido", "não, em 3x não dá. e em 2x?"),
+        ("negociacao", "não, em 2x não dá. e em 6x?", {"installments": 6}),
+    ],
     "3x asked, unclear, late yes": [
         ("negociacao", "dá pra parcelar em 3x?", {"installments": 3}),
         ("desconhecido", "hmm"),
