@@ -308,7 +308,13 @@ def _keep_promises(charge: Charge, payment: Payment) -> None:
     for promise in charge.promises.filter(status=PromiseToPay.Status.PENDING, amount__isnull=False):
         if timezone.localdate(payment.paid_at) > promise.promised_date:
             continue
-        received = charge.payments.filter(created_at__gte=promise.created_at).aggregate(s=Sum("amount"))["s"]
+        # Money recorded since the promise, except a Pix or receipt whose exact time shows it was paid before
+        # it ("paguei 120, o resto dia 5": the R$ 120 confirmed later is not part of the promised rest). A
+        # statement line's time is only its posting day: it counts by when it was recorded.
+        since = charge.payments.filter(created_at__gte=promise.created_at).exclude(
+            source__in=(Payment.Source.PIX_API, Payment.Source.RECEIPT), paid_at__lt=promise.created_at
+        )
+        received = since.aggregate(s=Sum("amount"))["s"]
         if (received or ZERO) >= promise.amount:
             promise.status = PromiseToPay.Status.KEPT
             promise.save(update_fields=["status"])

@@ -114,3 +114,25 @@ def test_a_partial_payment_on_a_claimed_charge_reopens_it(with_promise):
     assert outcome.status == "partial" and charge.balance == Decimal("180.00")
     assert charge.status == (Charge.Status.PROMISED if with_promise else Charge.Status.OPEN)
     assert charge.accepts_reminders
+
+
+@pytest.mark.django_db
+def test_the_part_paid_before_a_rest_promise_does_not_count_toward_it():
+    """ "paguei 120, o resto dia 5": the R$ 120 was paid before the promise of the R$ 180 was made, even if
+    its receipt is confirmed after; only money paid since counts toward keeping the promise."""
+    charge = ChargeFactory(amount=Decimal("300.00"))
+    before = timezone.now() - dt.timedelta(hours=1)
+    billing_services.promise_create(
+        charge=charge, promised_date=timezone.localdate() + dt.timedelta(days=5), amount=Decimal("180")
+    )
+    part = PaymentFacts(amount=Decimal("120"), paid_at=before, source="receipt", reference="receipt:1")
+    apply_payment(charge_id=charge.pk, facts=part)
+    more = PaymentFacts(amount=Decimal("60"), paid_at=timezone.now(), source="pix_api", e2eid="E" + "1" * 31)
+    apply_payment(charge_id=charge.pk, facts=more)
+    charge.refresh_from_db()
+    assert charge.balance == Decimal("120.00")
+    assert charge.promises.get().status == PromiseToPay.Status.PENDING
+    rest = PaymentFacts(amount=Decimal("120"), paid_at=timezone.now(), source="pix_api", e2eid="E" + "2" * 31)
+    apply_payment(charge_id=charge.pk, facts=rest)
+    charge.refresh_from_db()
+    assert charge.status == Charge.Status.PAID
