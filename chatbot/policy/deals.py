@@ -316,7 +316,7 @@ class _DealsMixin:
         word = _answer_word(self.text)
         if word in _NO:
             self._set_pending(None)
-            return reply("confirmacao_cancelada")
+            return reply("confirmacao_cancelada", menu=self._menu())
         if word not in _YES:
             if self.intent != "desconhecido" and self.intent != "agradecimento":
                 return None

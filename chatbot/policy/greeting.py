@@ -5,8 +5,8 @@ is under way (the creditor was already named), a greeting gets a short one back,
 ("bom dia" → "Bom dia, João!"), and a blessing gets "Amém!". "Quem é?" / "quem fala?" — which the classifier
 reads as a greeting — is answered with who is writing and about which charge(s).
 
-A charge whose payment the debtor said he made (`payment_claimed`) is being checked: the menu does not offer
-its PIX or a negotiation when nothing else is open.
+With nothing open the menu offers no PIX or negotiation: a charge whose payment the debtor said he made
+(`payment_claimed`) is being checked (the receipt or an operator), else doubts or an operator.
 """
 
 from __future__ import annotations
@@ -64,9 +64,10 @@ class _GreetingMixin:
         return phrase("saudacao_periodo", periodo=words)
 
     def _menu(self) -> str:
-        if not self.snap.actionable_charges and self._claimed_charges():
-            return phrase("menu_em_conferencia")
-        return phrase("menu")
+        if self.snap.actionable_charges:
+            return phrase("menu")
+        # Nothing to pay: no PIX or negotiation on offer.
+        return phrase("menu_em_conferencia" if self._claimed_charges() else "menu_sem_cobranca")
 
     def _claimed_charges(self) -> list[ChargeSnapshot]:
         return sorted(
