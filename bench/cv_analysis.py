@@ -1,7 +1,7 @@
 """Grouped cross-validation with out-of-fold scores: confusion analysis and calibration of the intent model.
 
 Run: OMP_NUM_THREADS=1 .venv/bin/python bench/cv_analysis.py [--folds 5] [--config '{"ensemble": 1}']
-     [--dump bench/out/oof.json] [--exclude-group weak_spots_2]
+     [--dump bench/out/oof.json] [--exclude-group weak_spots_3 --exclude-group weak_spots_2]
 
 Every decorated copy of one hand-written training core stays in the same fold (GroupKFold by core), so each
 score is of a model that never saw the core. Prints macro-F1, per-intent F1, the most frequent confusions,
@@ -66,14 +66,14 @@ def core_groups() -> dict[str, str]:
     return {core.text: core.group for core in read_cores(TRAIN_CORES_PATH)}
 
 
-def restricted_f1(examples, groups, logits, exclude: str) -> None:
+def restricted_f1(examples, groups, logits, exclude: list[str]) -> None:
     group_of = core_groups()
-    keep = [i for i, core in enumerate(groups) if group_of.get(core) != exclude]
+    keep = [i for i, core in enumerate(groups) if group_of.get(core) not in exclude]
     gold = [examples[i].intent for i in keep]
     guessed = [INTENTS[int(logits[i].argmax())] for i in keep]
     rep = classification_report(gold, guessed, INTENTS)
     print(
-        f"pooled macro-F1 without the cores of group {exclude!r}: {rep['macro_f1']:.4f} "
+        f"pooled macro-F1 without the cores of group(s) {', '.join(exclude)}: {rep['macro_f1']:.4f} "
         f"({len(keep)} of {len(groups)} examples)"
     )
 
@@ -130,15 +130,20 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--config", default="{}", help='TrainConfig overrides as JSON, e.g. {"epochs": 30}')
     parser.add_argument("--dump", help="write out-of-fold predictions to this JSON file")
-    parser.add_argument("--exclude-group", help="also score without the cores of this group")
+    parser.add_argument(
+        "--exclude-group",
+        action="append",
+        help="also score without the cores of this group (repeat it to leave out several groups at once)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = TrainConfig(**{**json.loads(args.config), "temperature": 1.0})
     print(f"config: {config}")
     examples, groups, logits, fold_f1 = oof_logits(config, args.folds)
     report(examples, groups, logits, fold_f1)
-    if args.exclude_group:
-        restricted_f1(examples, groups, logits, args.exclude_group)
+    for count in range(1, len(args.exclude_group or []) + 1):
+        # Each prefix of the list: without the newest batch, then without the two newest, ...
+        restricted_f1(examples, groups, logits, args.exclude_group[:count])
     if args.dump:
         rows = [
             {"text": e.text, "intent": e.intent, "core": c, "logits": [round(x, 4) for x in row]}
