@@ -47,7 +47,7 @@ class TrainConfig:
     hidden: int = 0
     lr: float = 0.005
     batch_size: int = 16
-    feature_dropout: float = 0.3
+    feature_dropout: float = 0.5
     label_smoothing: float = 0.0
     num_buckets: int = 2**18
     min_n: int = 2
