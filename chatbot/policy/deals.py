@@ -224,6 +224,10 @@ class _DealsMixin:
         if choice is not None and charge is not None:
             self.intent = "negociacao"  # "2" picks an option of the offer
             return self._pick(charge, choice)
+        if choice is None and charge is not None and _answer_word(self.text) in _YES:
+            # A bare "sim" to the list of options (read as a greeting or thanks): which option? The offer
+            # stays pending.
+            return reply("oferta_qual_opcao", quantidade=len(self._offer_lines(charge)))
         if choice is None and self.intent == "desconhecido" and charge is not None:
             streak = int(self.context.get("unknown_streak") or 0) + 1
             if streak >= UNKNOWN_STREAK_HANDOFF:

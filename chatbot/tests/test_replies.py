@@ -229,6 +229,11 @@ SCRIPTS: dict[str, list[tuple]] = {
         ("desconhecido", "hmm"),
         ("desconhecido", "hmm"),
     ],
+    "negotiation, a bare yes, pick 2": [
+        ("negociacao", "quero negociar"),
+        ("saudacao", "sim"),
+        ("desconhecido", "2"),
+    ],
     "negotiation, pick 0": [("negociacao", "quero negociar"), ("desconhecido", "0")],
     "difficulty, pick, no": [
         ("dificuldade_financeira", "tô desempregada"),
