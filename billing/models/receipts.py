@@ -17,7 +17,8 @@ class ReceiptCheck(models.Model):
     pending → reading → one of: `review` (an operator confirms or rejects), `suspect` (a check failed or the
     PSP does not know the Pix: an operator looks, a PaymentIssue is open), `paid` (the PSP confirmed the Pix
     and it was applied), `refused` (not a readable picture/PDF), `failed`. An operator's decision:
-    `confirmed` or `rejected`."""
+    `confirmed` or `rejected`. `settled`: still undecided when the operator confirmed the charge's payment
+    (it was paid in full that way), closed by that confirmation and never applied."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "na fila"
@@ -29,6 +30,7 @@ class ReceiptCheck(models.Model):
         REJECTED = "rejected", "rejeitado pelo operador"
         REFUSED = "refused", "arquivo recusado"
         FAILED = "failed", "falhou"
+        SETTLED = "settled", "encerrado: cobrança paga"
 
     DECIDABLE = (Status.REVIEW, Status.SUSPECT)
 
@@ -93,7 +95,7 @@ class ReceiptCheck(models.Model):
                 condition=Q(
                     status__in=[
                         "pending", "reading", "review", "suspect", "paid", "confirmed", "rejected", "refused",
-                        "failed",
+                        "failed", "settled",
                     ]
                 ),
                 name="receiptcheck_status_valid",

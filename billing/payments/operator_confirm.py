@@ -4,7 +4,8 @@ He saw the money: what the charge still owed is recorded as a Payment (source `o
 `apply_payment`, the one writer of payments, so the charge's balance, the Painel's figures and the debtor's
 thank-you (`payment_applied` → chatbot.payment_thanks: inside the send window, once, never to a suppressed
 number) follow the same rules as a Pix or a statement line. Nothing owed (a charge whose payments already
-cover it): only `charge_mark_paid`, and no thank-you (no money arrived with this click).
+cover it): only `charge_mark_paid`, and no thank-you (no money arrived with this click). The charge's receipts
+still waiting for a decision are closed with it (`receipts_settle_open`): one confirmed later would pay twice.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.utils import timezone
 from billing import services
 from billing.models import Agreement, Charge, Installment, Payment
 from billing.payments.apply import PaymentFacts, apply_payment
+from billing.receipts.services import receipts_settle_open
 
 __all__ = ["charge_confirm_payment", "owed_to_settle"]
 
@@ -49,5 +51,6 @@ def charge_confirm_payment(*, charge: Charge, by, ip: str | None = None) -> Char
         locked = outcome.charge
     if locked.status != Charge.Status.PAID:
         locked = services.charge_mark_paid(charge=locked, by=by, ip=ip)
+    receipts_settle_open(charge=locked, by=by)
     charge.refresh_from_db()
     return charge

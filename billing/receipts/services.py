@@ -8,7 +8,10 @@ checked by a worker (one task per receipt, never in a request), then settled or 
   one it does not know, or one paid with another txid (someone else's Pix, queued as unknown_txid) makes
   the receipt suspect, and the open unknown_txid issue of that e2eid is linked to it.
   Without the API the charge goes to `payment_claimed` and the inbox shows the fields and checks.
-- `receipt_confirm` / `receipt_reject`: the operator's click in the inbox.
+- `receipt_confirm` / `receipt_reject`: the operator's click in the inbox. A charge with nothing owed (paid,
+  cancelled, balance 0) refuses a confirmation.
+- `receipts_settle_open`: when the operator's confirmation pays the charge, its undecided receipts are
+  closed (`settled`) with their queue items.
 
 Suspect receipts open a PaymentIssue (SUSPECT_RECEIPT) in the operator queue. See docs/receipts.md."""
 
@@ -310,14 +313,16 @@ def _apply_confirmed(check, charge, reading, psp, installment_id) -> Payment | N
 # --- The operator's decision --------------------------------------------------------------------------------
 
 
+def _already_decided(check: ReceiptCheck) -> ApplicationError:
+    return ApplicationError("Este comprovante já foi decidido.", {"receipt_check": check.pk}, status_code=409)
+
+
 def _decide(check: ReceiptCheck, *, status: str, by) -> ReceiptCheck:
     updated = ReceiptCheck.objects.filter(pk=check.pk, status__in=ReceiptCheck.DECIDABLE).update(
         status=status, decided_by=by, decided_at=timezone.now()
     )
     if not updated:
-        raise ApplicationError(
-            "Este comprovante já foi decidido.", {"receipt_check": check.pk}, status_code=409
-        )
+        raise _already_decided(check)
     PaymentIssue.objects.filter(key=f"receipt:{check.pk}", status=PaymentIssue.Status.OPEN).update(
         status=PaymentIssue.Status.RESOLVED if status == Status.CONFIRMED else PaymentIssue.Status.DISMISSED,
         resolved_by=by,
@@ -334,6 +339,16 @@ def receipt_confirm(*, check: ReceiptCheck, by) -> ReceiptCheck:
     without a charge or an amount, or when already decided."""
     if check.charge_id is None or check.amount is None or check.amount <= 0:
         raise ApplicationError("Sem cobrança ou valor lido: registre o pagamento pela cobrança.", {})
+    charge = Charge.objects.select_for_update().get(pk=check.charge_id)
+    if not ReceiptCheck.objects.filter(pk=check.pk, status__in=ReceiptCheck.DECIDABLE).exists():
+        raise _already_decided(check)
+    if charge.status in CLOSED or charge.balance <= 0:
+        raise ApplicationError(
+            "Esta cobrança já está paga ou cancelada, sem saldo a receber: o comprovante não pode ser "
+            "confirmado (geraria um pagamento a mais). Rejeite-o ou registre o caso pela fila de pagamentos.",
+            {"receipt_check": check.pk, "charge": charge.pk},
+            status_code=409,
+        )
     check = _decide(check, status=Status.CONFIRMED, by=by)
     facts = PaymentFacts(
         amount=check.amount,
@@ -353,6 +368,8 @@ def receipt_confirm(*, check: ReceiptCheck, by) -> ReceiptCheck:
             status_code=409,
         )
     ReceiptCheck.objects.filter(pk=check.pk).update(payment=outcome.payment)
+    if outcome.charge.status == Charge.Status.PAID:
+        receipts_settle_open(charge=outcome.charge, by=by)
     audit_record(action="receipt.confirm", actor=by, target=check.charge, details={"receipt_check": check.pk})
     check.refresh_from_db()
     return check
@@ -369,3 +386,27 @@ def receipt_reject(*, check: ReceiptCheck, by) -> ReceiptCheck:
         action="receipt.reject", actor=by, target=charge or check, details={"receipt_check": check.pk}
     )
     return check
+
+
+SETTLED_NOTE = (
+    "Cobrança paga pela confirmação do operador: este comprovante foi encerrado sem gerar outro pagamento."
+)
+
+
+def receipts_settle_open(*, charge: Charge, by) -> int:
+    """The operator's confirmation paid `charge`: its receipts still waiting for a decision (review/suspect)
+    are closed as `settled` (a note among their checks) and their "Comprovante suspeito" queue items resolved
+    with that note, so nobody confirms one later as a second payment. Returns how many were closed."""
+    now = timezone.now()
+    closed = 0
+    for check in ReceiptCheck.objects.select_for_update().filter(
+        charge=charge, status__in=ReceiptCheck.DECIDABLE
+    ):
+        note = {"code": "settled", "ok": None, "message": SETTLED_NOTE}
+        closed += ReceiptCheck.objects.filter(pk=check.pk, status__in=ReceiptCheck.DECIDABLE).update(
+            status=Status.SETTLED, decided_by=by, decided_at=now, checks=[*(check.checks or []), note]
+        )
+        PaymentIssue.objects.filter(key=f"receipt:{check.pk}", status=PaymentIssue.Status.OPEN).update(
+            status=PaymentIssue.Status.RESOLVED, resolved_by=by, resolved_at=now, note=SETTLED_NOTE
+        )
+    return closed
