@@ -320,6 +320,11 @@ class _DealsMixin:
         word = _answer_word(self.text)
         if word in _NO:
             self._set_pending(None)
+            if (data.get("params") or {}).get("rest_of_claim"):
+                # Only the promise of the rest is dropped: the part the debtor said he paid is still being
+                # checked, and its receipt is still welcome.
+                self._set_pending(PENDING_RECEIPT)
+                return reply("promessa_restante_cancelada", menu=self._menu())
             return reply("confirmacao_cancelada", menu=self._menu())
         if word not in _YES:
             if self.intent != "desconhecido" and self.intent != "agradecimento":

@@ -5,9 +5,13 @@ checked, and a bare "sim" to the plan options."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
-from chatbot.tests.test_policy import then, turn
+from chatbot.tests.test_policy import TODAY, then, turn
+
+IN_5_DAYS = TODAY + dt.timedelta(days=5)
 
 
 @pytest.mark.parametrize("intent", ["saudacao", "agradecimento", "desconhecido"])
@@ -20,3 +24,15 @@ def test_a_bare_yes_to_the_plan_options_asks_for_the_option_number_again(intent)
     assert then(yes, then(offer))["pending"] == "plan_choice"
     pick = turn("desconhecido", "2", context=then(yes, then(offer)))
     assert pick.context_updates["pending"] == "confirm"
+
+
+def test_no_to_the_rest_promise_says_the_promise_was_not_recorded_and_the_payment_is_being_checked():
+    text = "paguei 120, o resto dia 20"
+    proposal = turn("confirmacao_pagamento", text, entities={"amount": "120.00", "date": IN_5_DAYS})
+    assert "Anotei" in proposal.reply and proposal.context_updates["pending"] == "confirm"
+    cancelled = turn("desconhecido", "não", context=then(proposal))
+    assert not cancelled.actions
+    assert "não registrei nada" not in cancelled.reply
+    assert "promessa" in cancelled.reply and "restante" in cancelled.reply
+    assert "conferência" in cancelled.reply
+    assert cancelled.context_updates["pending"] == "receipt"
