@@ -17,10 +17,11 @@ from billing.payments.pix_charges import amount_owed, psp_codes_in_text
 from billing.services import promise_create
 from billing.templating import template_context, template_render, variables_without_fallback
 from chatbot.pix import PixError, pix_payload_for
-from chatbot.policy import PAYMENT_REPORTED_FLAG, ActionKind, decide
+from chatbot.policy import ActionKind, decide
 from chatbot.selectors import bot_client_snapshot
 from cobranca.audit import audit_record
 from cobranca.exceptions import ApplicationError
+from conversations.flags import flags_clear_after_payment_confirmed
 from conversations.inbox import CANNED_EXTRA_VARIABLES
 from conversations.models import CannedReply, Conversation, Message
 from conversations.operators import conversation_check_sendable, operator_send
@@ -147,13 +148,12 @@ def conversation_confirm_payment(
 ) -> Charge:
     """The operator saw the payment: `billing.payments.operator_confirm.charge_confirm_payment` records
     what was still owed as his payment and marks the charge paid (promises kept, agreements fulfilled,
-    audited); the debtor gets the usual thank-you (`payment_applied`). A "Pagamento informado" flag is what
-    this resolves: it is cleared (a flag raised for something else stays)."""
+    audited); the debtor gets the usual thank-you (`payment_applied`). The "Pagamento informado" and
+    "Comprovante recebido" flags are what this resolves: they are cleared (`conversations.flags`; a flag
+    raised for something else stays)."""
     charge = _charge_of(conversation, charge)
     charge = charge_confirm_payment(charge=charge, by=by, ip=ip)
-    if Conversation.objects.filter(
-        pk=conversation.pk, needs_attention=True, attention_reason=PAYMENT_REPORTED_FLAG
-    ).update(needs_attention=False, attention_reason=""):
+    if conversation.pk in flags_clear_after_payment_confirmed(charge=charge):
         conversation.needs_attention, conversation.attention_reason = False, ""
     return charge
 

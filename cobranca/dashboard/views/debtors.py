@@ -31,6 +31,7 @@ from cobranca.masking import sees_full_contact
 from cobranca.privacy import export_client_audited
 from cobranca.roles import operator_required
 from conversations.debtor_actions import charge_send_pix, client_conversation
+from conversations.flags import flags_clear_after_payment_confirmed
 
 PAGE_SIZE = 25
 
@@ -122,6 +123,7 @@ def charge_mark_paid(request: HttpRequest, pk: int, charge_pk: int) -> HttpRespo
     except ApplicationError as exc:
         show_error(request, exc)
     else:
+        flags_clear_after_payment_confirmed(charge=charge)
         messages.success(
             request, f"Cobrança “{charge.title}” marcada como paga; o cliente recebe o agradecimento."
         )

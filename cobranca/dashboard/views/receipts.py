@@ -1,7 +1,7 @@
 """The operator's decision on a receipt the worker read (/painel/conversas/comprovantes/<id>/…): confirm
 (the amount read becomes a payment; the debtor gets the usual thank-you when it is applied) or reject (the
-charge goes back to open and the debtor gets a polite reply from the catalogue). Both come back to the
-conversation."""
+charge goes back to open and the debtor gets a polite reply from the catalogue). Both clear the
+conversation's payment flags (`conversations.flags`) and come back to the conversation."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from chatbot.policy import reply
 from cobranca.dashboard.views.common import show_error
 from cobranca.exceptions import ApplicationError
 from cobranca.roles import operator_required
+from conversations.flags import flags_clear_after_receipt_decided
 from conversations.operators import operator_send
 from conversations.receipt_hold import conversation_expect_receipt
 
@@ -44,6 +45,7 @@ def receipt_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     except ApplicationError as exc:
         show_error(request, exc)
     else:
+        flags_clear_after_receipt_decided(check=check)
         messages.success(
             request, "Comprovante confirmado: pagamento registrado; o cliente recebe o agradecimento."
         )
@@ -59,6 +61,7 @@ def receipt_reject(request: HttpRequest, pk: int) -> HttpResponse:
     except ApplicationError as exc:
         show_error(request, exc)
         return _back(check)
+    flags_clear_after_receipt_decided(check=check)
     conversation = check.attachment.message.conversation
     try:
         operator_send(conversation=conversation, text=reply(REJECT_REPLY_KEY), by=request.user)
