@@ -11,8 +11,10 @@ from .common import (
     _ALL_CHARGES,
     _ALL_WORDS,
     _FOLLOW_UP_WORDS,
+    _HALF,
     _MONTHS,
     _NOT_ALL,
+    HALF_ENTITY,
     PENDING_CHARGE_CHOICE,
     UNKNOWN_STREAK_HANDOFF,
     _choice_number,
@@ -164,10 +166,14 @@ class _ChargesMixin:
         """Several open charges and none in focus: list them briefly and ask (pending `charge_choice`, which
         keeps the intent and entities of this message to finish its flow once the debtor answers)."""
         options = self.ambiguous or self.snap.actionable_charges
+        entities = {key: _jsonable(value) for key, value in self.entities.items()}
+        if self._says_half():
+            # "paguei metade" is read from the text, which the answer ("2") no longer carries.
+            entities[HALF_ENTITY] = True
         self._set_pending(
             PENDING_CHARGE_CHOICE,
             intent=self.intent,
-            entities={key: _jsonable(value) for key, value in self.entities.items()},
+            entities=entities,
             options=[c.id for c in options],
             allow_all=allow_all,
         )
@@ -176,6 +182,10 @@ class _ChargesMixin:
             total = sum((c.owed for c in options), Decimal("0"))
             return reply("qual_cobranca_pix", quantidade=len(options), opcoes=lines, total=money(total))
         return reply("qual_cobranca", quantidade=len(options), opcoes=lines)
+
+    def _says_half(self) -> bool:
+        """ "metade" in this message, or in the one whose charge the debtor just picked."""
+        return bool(self.entities.get(HALF_ENTITY)) or bool(_HALF.search(fold(self.text)))
 
     def _answer_charge_choice(self) -> str | None:
         data = self._pending_data()

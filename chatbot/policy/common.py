@@ -113,6 +113,8 @@ _NOT_NOW = re.compile(
 )
 # Half of what is owed ("paguei metade", "pago metade dia 15"): an amount, half of the charge's balance.
 _HALF = re.compile(r"\b(a )?metade\b")
+# Kept in the pending `charge_choice` entities when the message said "metade": the answer ("2") does not.
+HALF_ENTITY = "half"
 # Half already paid, however the classifier read it ("é que eu paguei metade ontem"): a part claim.
 _PAID_HALF = re.compile(r"\b(paguei|pagamos|depositei|transferi|mandei|fiz)\b( \S+){0,3} (a )?metade\b")
 

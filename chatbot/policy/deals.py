@@ -9,7 +9,6 @@ from typing import Any
 from billing.money import agreement_terms
 
 from .common import (
-    _HALF,
     _NEGOTIATION_WORDS,
     _NO,
     _NOT_NOW,
@@ -103,7 +102,7 @@ class _DealsMixin:
             self._set_pending(PENDING_PROMISE_DATE, charge_id=charge.id)
             return reply("promessa_longe_demais", dias=PROMISE_MAX_DAYS)
         amount = as_decimal(self.entities.get("amount"))
-        if amount is None and _HALF.search(fold(self.text)):
+        if amount is None and self._says_half():
             amount = half(charge.owed)  # "pago metade dia 15"
         if amount is not None and (amount >= charge.amount or amount == charge.agreement_installment_amount):
             amount = None  # the whole charge or its installment (or a total of several): a plain promise

@@ -25,7 +25,6 @@ from .common import (
     _DEBT_TOPICS,
     _EXPLICIT_OPT_OUT,
     _GREETING,
-    _HALF,
     _PAID_HALF,
     _YES,
     DEFAULT_CONFIRM_TTL,
@@ -318,7 +317,7 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
         and PIX; the claim is a flag for the operator to check. None: the claim is for the whole charge."""
         stated = as_decimal(self.entities.get("amount"))
         owed = charge.owed
-        if stated is None and _HALF.search(fold(self.text)):
+        if stated is None and self._says_half():
             stated = half(owed)  # "paguei metade": half of what was owed
         installments = (charge.agreement_installments or 1) > 1
         partial = stated is not None and stated < owed

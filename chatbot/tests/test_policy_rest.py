@@ -9,7 +9,8 @@ import datetime as dt
 
 import pytest
 
-from chatbot.tests.test_policy import TODAY, then, turn
+from chatbot.policy import ActionKind
+from chatbot.tests.test_policy import TODAY, charge, kinds, snapshot, then, turn
 
 IN_5_DAYS = TODAY + dt.timedelta(days=5)
 
@@ -36,3 +37,21 @@ def test_no_to_the_rest_promise_says_the_promise_was_not_recorded_and_the_paymen
     assert "promessa" in cancelled.reply and "restante" in cancelled.reply
     assert "conferência" in cancelled.reply
     assert cancelled.context_updates["pending"] == "receipt"
+
+
+def test_half_paid_survives_the_question_which_charge():
+    snap = snapshot(charge(1, "300.00"), charge(2, "200.00", due=dt.date(2026, 3, 1), description="Material"))
+    asked = turn("confirmacao_pagamento", "paguei metade ontem", snap=snap)
+    assert asked.context_updates["pending"] == "charge_choice" and not asked.actions
+    chosen = turn("desconhecido", "2", snap=snap, context=then(asked))
+    assert kinds(chosen) == [ActionKind.FLAG]
+    assert "pagamento de R$ 100,00" in chosen.reply and "suspendi" not in chosen.reply
+    assert chosen.context_updates["pending"] == "receipt"
+
+
+def test_half_promised_survives_the_question_which_charge():
+    snap = snapshot(charge(1, "300.00"), charge(2, "200.00", due=dt.date(2026, 3, 1), description="Material"))
+    asked = turn("promessa_pagamento", "pago metade dia 15", snap=snap, entities={"date": IN_5_DAYS})
+    chosen = turn("desconhecido", "1", snap=snap, context=then(asked))
+    assert not chosen.actions and chosen.context_updates["pending"] == "confirm"
+    assert "R$ 150,00" in chosen.reply
