@@ -113,6 +113,12 @@ _NOT_NOW = re.compile(
 )
 # Half of what is owed ("paguei metade", "pago metade dia 15"): an amount, half of the charge's balance.
 _HALF = re.compile(r"\b(a )?metade\b")
+# The rest of a charge part of which was (said to be) paid: "o resto", "o restante", "o que falta", "a outra
+# metade", "o saldo".
+_REST = re.compile(r"\b(resto|restante|o que (falta|faltava|faltou|sobrou)|outra metade|saldo)\b")
+# The rest, or all of it: "já paguei o resto", "paguei tudo" claim what is still owed ("tudo bem" is no such
+# word: _NOT_ALL is removed before matching).
+_REST_OR_ALL = re.compile(rf"{_REST.pattern}|\b(tudo|o total|valor total)\b")
 # Kept in the pending `charge_choice` entities when the message said "metade": the answer ("2") does not.
 HALF_ENTITY = "half"
 # Half already paid, however the classifier read it ("é que eu paguei metade ontem"): a part claim.

@@ -25,7 +25,9 @@ from .common import (
     _DEBT_TOPICS,
     _EXPLICIT_OPT_OUT,
     _GREETING,
+    _NOT_ALL,
     _PAID_HALF,
+    _REST_OR_ALL,
     _YES,
     DEFAULT_CONFIRM_TTL,
     DEFAULT_OPT_OUT_CONFIRM_BELOW,
@@ -320,8 +322,16 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
         if stated is None and self._says_half():
             stated = half(owed)  # "paguei metade": half of what was owed
         installments = (charge.agreement_installments or 1) > 1
-        partial = stated is not None and stated < owed
         paid_before = charge.balance is not None and charge.balance < charge.amount
+        if (
+            paid_before
+            and not installments
+            and (stated is None or stated >= owed)
+            and _REST_OR_ALL.search(_NOT_ALL.sub(" ", fold(self.text)))
+        ):
+            # "já paguei o resto" after part of the money arrived: the whole balance is claimed.
+            return None
+        partial = stated is not None and stated < owed
         if not (installments or partial or paid_before):
             return None
         self._do(ActionKind.FLAG, reason=PAYMENT_REPORTED_FLAG)

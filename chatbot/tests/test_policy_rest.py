@@ -6,6 +6,7 @@ checked, and a bare "sim" to the plan options."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -55,3 +56,23 @@ def test_half_promised_survives_the_question_which_charge():
     chosen = turn("desconhecido", "1", snap=snap, context=then(asked))
     assert not chosen.actions and chosen.context_updates["pending"] == "confirm"
     assert "R$ 150,00" in chosen.reply
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ja paguei o resto", "já paguei o restante", "paguei o que faltava", "paguei tudo", "paguei o saldo"],
+)
+def test_the_rest_paid_after_a_partial_payment_is_a_claim_of_the_whole_balance(text):
+    snap = snapshot(charge(amount="160.00", balance=Decimal("80.00")))
+    decision = turn("confirmacao_pagamento", text, snap=snap)
+    assert kinds(decision) == [ActionKind.CLAIM_PAYMENT, ActionKind.FLAG]
+    assert "suspendi os lembretes" in decision.reply and "faltam" not in decision.reply
+    assert decision.context_updates["pending"] == "receipt"
+
+
+def test_a_smaller_part_after_a_partial_payment_is_still_a_part_claim():
+    snap = snapshot(charge(amount="160.00", balance=Decimal("80.00")))
+    decision = turn(
+        "confirmacao_pagamento", "paguei mais 30 do resto", snap=snap, entities={"amount": "30.00"}
+    )
+    assert kinds(decision) == [ActionKind.FLAG]
