@@ -6,7 +6,8 @@ tell" (a field not read), with a pt-BR message for the inbox:
   usual fake);
 - amount: what the charge, one of its agreement's open installments, or a pending promise asks, and the same
   amount wherever the receipt prints it (an edited header over the original detail line shows here);
-- date: not in the future, not before the charge existed, and the minute inside the end-to-end id (UTC) agrees
+- date: not in the future, not before the charge could be paid (`earliest_payment`: the earlier of its
+  creation and PAID_BEFORE_DUE before its due date), and the minute inside the end-to-end id (UTC) agrees
   with the printed time (an edited date shows);
 - e2eid: present, well formed, and not already used to settle (or claimed for) another charge.
 
@@ -23,7 +24,7 @@ from itertools import product
 from unidecode import unidecode
 
 from billing.receipts.documents import digits_of
-from billing.receipts.fields import ReceiptReading, e2eid_time
+from billing.receipts.fields import SAO_PAULO, ReceiptReading, e2eid_time
 
 DATE_SLACK = dt.timedelta(minutes=10)  # phone clocks and the PSP's may differ a little
 E2E_MINUTES_SLACK = 3
@@ -33,6 +34,9 @@ MAX_VARIANTS = 16
 # A payment claim ("paguei 120, o resto dia 5") older than this before the receipt no longer names its amount.
 STATED_WITHIN = dt.timedelta(days=7)
 PAYMENT_CLAIM_INTENT = "confirmacao_pagamento"
+# How long before its due date a charge may have been paid: the date check's lower bound is the earlier of the
+# charge's creation and this before its due date (an old debt imported today was payable long before).
+PAID_BEFORE_DUE = dt.timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,12 @@ def check_amount(
         return Check(
             "amount", False, f"O comprovante mostra valores diferentes ({shown}): possível edição."
         ), None
-    rest = f"; saldo {brl(balance)}" if balance is not None else ""
-    for expectation in expected:
+    # What the charge would still owe once this payment counts (never the balance before it).
+    rest = f"; saldo após este pagamento: {brl(max(balance - reading.amount, Decimal(0)))}" if balance else ""
+    # A part the debtor said he paid is labelled as such even when a promise has the same amount (the promise
+    # is for the rest): the stated parts are tried first.
+    ordered = sorted(expected, key=lambda e: not e.partial)
+    for expectation in ordered:
         if reading.amount == expectation.amount:
             label = expectation.label
             if expectation.partial:
@@ -129,20 +137,44 @@ def check_amount(
         return Check(
             "amount",
             None,
-            f"Valor {brl(reading.amount)} menor que o saldo ({brl(balance)}): pagamento parcial, conferir.",
+            f"Valor {brl(reading.amount)} menor que o saldo ({brl(balance)}): pagamento parcial, "
+            f"conferir{rest}.",
         ), None
     owed = "; ".join(f"{e.label} {brl(e.amount)}" for e in expected[:4]) or "nada em aberto"
     return Check("amount", False, f"Valor {brl(reading.amount)} não confere ({owed})."), None
 
 
-def check_date(reading: ReceiptReading, *, charge_created_at: dt.datetime | None, now: dt.datetime) -> Check:
+def earliest_payment(charge_created_at: dt.datetime | None, due_date: dt.date | None) -> dt.datetime | None:
+    """The earliest plausible payment time for a charge: the earlier of its creation and PAID_BEFORE_DUE
+    before its due date, less one day. The row's creation alone is wrong for an old debt imported today (the
+    debtor may have paid it before the import)."""
+    bounds = [charge_created_at] if charge_created_at is not None else []
+    if due_date is not None:
+        bounds.append(dt.datetime.combine(due_date, dt.time.min, tzinfo=SAO_PAULO) - PAID_BEFORE_DUE)
+    return min(bounds) - dt.timedelta(days=1) if bounds else None
+
+
+def check_date(
+    reading: ReceiptReading,
+    *,
+    charge_created_at: dt.datetime | None,
+    now: dt.datetime,
+    due_date: dt.date | None = None,
+) -> Check:
     if reading.paid_at is None:
         return Check("date", None, "Data do pagamento não lida.")
     shown = reading.paid_at.strftime("%d/%m/%Y %H:%M")
     if reading.paid_at > now + DATE_SLACK:
         return Check("date", False, f"Data no futuro ({shown}).")
-    if charge_created_at is not None and reading.paid_at < charge_created_at - dt.timedelta(days=1):
-        return Check("date", False, f"Pago em {shown}, antes de a cobrança existir.")
+    earliest = earliest_payment(charge_created_at, due_date)
+    if earliest is not None and reading.paid_at < earliest:
+        why = "antes de a cobrança existir"
+        if due_date is not None:
+            why = (
+                f"antes da criação da cobrança e mais de {PAID_BEFORE_DUE.days} dias antes do vencimento "
+                f"({due_date:%d/%m/%Y})"
+            )
+        return Check("date", False, f"Pago em {shown}, {why}.")
     moment = e2eid_time(reading.e2eid) if reading.e2eid else None
     if moment is not None:
         gap = abs((reading.paid_at.replace(second=0) - moment).total_seconds()) / 60
@@ -168,15 +200,17 @@ def evaluate(
     now: dt.datetime,
     e2eid_used_elsewhere: bool = False,
     balance: Decimal | None = None,
+    due_date: dt.date | None = None,
 ) -> Verdict:
     """Every check of one receipt against one charge (pure). `balance`: what the charge still owes (a smaller
-    amount is then a partial payment to confirm, not a mismatch)."""
+    amount is then a partial payment to confirm, not a mismatch). `due_date`: the charge's, for the date's
+    lower bound (`earliest_payment`)."""
     amount, matched = check_amount(reading, expected, balance)
     return Verdict(
         checks=[
             check_recipient(reading, creditor),
             amount,
-            check_date(reading, charge_created_at=charge_created_at, now=now),
+            check_date(reading, charge_created_at=charge_created_at, now=now, due_date=due_date),
             check_e2eid(reading, used_elsewhere=e2eid_used_elsewhere),
         ],
         matched=matched,
@@ -222,14 +256,16 @@ def expectations_for(charge, stated: list[Decimal] | tuple[Decimal, ...] = ()) -
     found.append(Expectation(charge.balance, "saldo da cobrança"))
     if charge.amount != charge.balance:
         found.append(Expectation(Decimal(charge.amount), "valor da cobrança"))
-    promises = charge.promises.filter(status=PromiseToPay.Status.PENDING, amount__isnull=False)
-    found += [Expectation(promise.amount, "promessa de pagamento") for promise in promises]
+    # A stated part is kept even when a promise has its amount ("paguei 120, o resto (120) dia 5"): the
+    # receipt is the part paid, not the promise, and `check_amount` tries the stated parts first.
     known = {e.amount for e in found}
     found += [
         Expectation(amount, "pagamento informado pelo devedor", partial=True)
         for amount in dict.fromkeys(stated)
         if amount < charge.balance and amount not in known
     ]
+    promises = charge.promises.filter(status=PromiseToPay.Status.PENDING, amount__isnull=False)
+    found += [Expectation(promise.amount, "promessa de pagamento") for promise in promises]
     return [e for e in found if e.amount > 0]
 
 

@@ -192,6 +192,7 @@ def receipt_check_run(*, check_id: int) -> str:
             reading.e2eid, charge_id=charge.pk if charge else None, exclude_check_id=check_id
         ),
         balance=charge.balance if charge else None,
+        due_date=charge.due_date if charge else None,
     )
     checks = verdict.checks
     installment_id = verdict.matched.installment_id if verdict.matched else None

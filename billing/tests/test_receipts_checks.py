@@ -408,3 +408,25 @@ def test_a_check_left_reading_by_a_dead_worker_is_taken_again_only_when_stale(cr
     assert services.receipt_check_run(check_id=check.pk) == "done"  # another worker may still be reading
     ReceiptCheck.objects.filter(pk=check.pk).update(created_at=timezone.now() - dt.timedelta(minutes=11))
     assert services.receipt_check_run(check_id=check.pk) == ReceiptCheck.Status.REFUSED
+
+
+def test_an_old_debt_imported_today_accepts_a_payment_made_before_the_import():
+    """The row was created today, but the debt fell due a month ago: a payment of last week is plausible."""
+    paid_at = NOW - dt.timedelta(days=8)
+    result = verdict(
+        reading(paid_at=paid_at, e2eid=None),
+        charge_created_at=NOW,
+        due_date=(NOW - dt.timedelta(days=30)).date(),
+    )
+    assert outcomes(result)["date"] is True
+
+
+def test_a_payment_long_before_the_due_date_and_the_creation_still_fails():
+    paid_at = NOW - dt.timedelta(days=200)
+    result = verdict(
+        reading(paid_at=paid_at, e2eid=None),
+        charge_created_at=NOW,
+        due_date=(NOW - dt.timedelta(days=30)).date(),
+    )
+    date = next(c for c in result.checks if c.code == "date")
+    assert date.ok is False and "90 dias antes do vencimento" in date.message, date.message

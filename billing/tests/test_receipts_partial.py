@@ -13,7 +13,7 @@ from billing import services as billing_services
 from billing.models import Charge, Payment, PromiseToPay, ReceiptCheck
 from billing.payments.apply import PaymentFacts, apply_payment
 from billing.receipts import services
-from billing.receipts.checks import Expectation
+from billing.receipts.checks import Expectation, expectations_for
 from billing.tests.factories import ChargeFactory
 from billing.tests.test_receipts_checks import (  # noqa: F401 (fixture)
     creditor_settings,
@@ -136,3 +136,32 @@ def test_the_part_paid_before_a_rest_promise_does_not_count_toward_it():
     apply_payment(charge_id=charge.pk, facts=rest)
     charge.refresh_from_db()
     assert charge.status == Charge.Status.PAID
+
+
+def test_the_partial_label_shows_what_would_be_left_after_this_payment():
+    stated = [*OWED, Expectation(Decimal("120.00"), "pagamento informado pelo devedor", partial=True)]
+    result = verdict(part("120.00"), expected=stated, balance=Decimal("300.00"))
+    amount = next(c for c in result.checks if c.code == "amount")
+    assert "saldo após este pagamento: R$ 180,00" in amount.message, amount.message
+    assert "R$ 300,00" not in amount.message
+
+
+def test_an_unannounced_part_also_shows_the_balance_after_it():
+    result = verdict(part("100.00"), expected=OWED, balance=Decimal("300.00"))
+    amount = next(c for c in result.checks if c.code == "amount")
+    assert amount.ok is None and "saldo após este pagamento: R$ 200,00" in amount.message, amount.message
+
+
+@pytest.mark.django_db
+def test_the_stated_part_is_labelled_as_stated_even_when_a_promise_has_the_same_amount():
+    charge = ChargeFactory(amount=Decimal("240.00"))
+    billing_services.promise_create(
+        charge=charge, promised_date=timezone.localdate() + dt.timedelta(days=5), amount=Decimal("120.00")
+    )
+    charge.refresh_from_db()
+    expected = expectations_for(charge, [Decimal("120.00")])
+    result = verdict(part("120.00"), expected=expected, balance=charge.balance)
+    amount = next(c for c in result.checks if c.code == "amount")
+    assert amount.ok is True and "pagamento informado pelo devedor" in amount.message, amount.message
+    assert "promessa" not in amount.message
+    assert result.matched is not None and result.matched.partial
