@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from billing.models import Charge
+from billing.models import Charge, Payment, ReceiptCheck
 from chatbot.media_replies import RECEIPT_FLAG
 from chatbot.policy import PAYMENT_REPORTED_FLAG
 from cobranca.tests import test_dashboard_receipts as receipt_pages
@@ -62,3 +62,22 @@ def test_marking_paid_keeps_another_flag(operator, check, waha):
     charge = check.charge
     operator.post(reverse("dashboard:debtor-charge-paid", args=[charge.client_id, charge.pk]))
     assert flagged(conversation_id) == (True, "Cliente pediu para falar com atendente")
+
+
+def test_after_the_inbox_confirmation_the_leftover_receipt_offers_no_decision(operator, check, waha):
+    """The tester's case: "Confirmar pagamento" in the inbox, then the receipt card of the same charge."""
+    conversation_id = check.attachment.message.conversation_id
+    flag(conversation_id, RECEIPT_FLAG)
+    paid = operator.post(
+        reverse("dashboard:conversation-paid", args=[conversation_id]), {"cobranca": check.charge_id}
+    )
+    assert paid.status_code == 302
+    check.refresh_from_db()
+    assert check.status == "settled"
+    assert flagged(conversation_id) == (False, "")
+    page = operator.get(reverse("dashboard:conversation", args=[conversation_id])).content.decode()
+    assert f'id="receipt-confirm-{check.pk}"' not in page and f'id="receipt-reject-{check.pk}"' not in page
+    ReceiptCheck.objects.filter(pk=check.pk).update(status=ReceiptCheck.Status.REVIEW)
+    refused = operator.post(reverse("dashboard:receipt-confirm", args=[check.pk]), follow=True)
+    assert "já está paga" in refused.content.decode()
+    assert Payment.objects.filter(charge_id=check.charge_id).count() == 1
