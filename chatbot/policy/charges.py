@@ -101,7 +101,14 @@ class _ChargesMixin:
             "valor": money(paid.paid_amount or paid.amount),
             "pago_em": (paid.paid_on or paid.due_date).strftime("%d/%m"),
         }
-        return reply("cobranca_ja_paga_outras" if open_ else "cobranca_ja_paga", **values)
+        if open_:
+            key = "cobranca_ja_paga_outras"
+        elif any(c.status == PAYMENT_CLAIMED for c in self.snap.charges):
+            # Nothing open, but a payment the debtor informed is still being checked: not "nothing open".
+            key = "cobranca_ja_paga_em_conferencia"
+        else:
+            key = "cobranca_ja_paga"
+        return reply(key, **values)
 
     def _bare_follow_up(self) -> str | None:
         """A message that only names a charge ("e a de dezembro?", "e a mensalidade de dezembro?"), whatever

@@ -76,3 +76,24 @@ def test_a_smaller_part_after_a_partial_payment_is_still_a_part_claim():
         "confirmacao_pagamento", "paguei mais 30 do resto", snap=snap, entities={"amount": "30.00"}
     )
     assert kinds(decision) == [ActionKind.FLAG]
+
+
+@pytest.mark.parametrize("intent", ["desconhecido", "confirmacao_pagamento", "informacoes_pagamento"])
+def test_a_paid_month_named_while_another_charge_is_being_checked_does_not_say_nothing_is_open(intent):
+    november = charge(
+        11,
+        "800.00",
+        dt.date(2025, 11, 10),
+        "Mensalidade escolar novembro",
+        status="paid",
+        paid_amount=Decimal("800.00"),
+        paid_on=dt.date(2026, 3, 8),
+    )
+    december = charge(
+        12, "800.00", dt.date(2025, 12, 10), "Mensalidade escolar dezembro", status="payment_claimed"
+    )
+    snap = snapshot(december, recent_paid=(november,))
+    decision = turn(intent, "esse é o da de novembro", snap=snap)
+    assert "já está paga" in decision.reply and "R$ 800,00 em 08/03" in decision.reply
+    assert "Não há outras cobranças em aberto" not in decision.reply
+    assert "conferência" in decision.reply

@@ -132,6 +132,13 @@ CASES: dict[str, ClientSnapshot] = {
     "payment claimed": ClientSnapshot(
         7, CREDITOR, "Maria", charges=(chg(1, "300.00", status="payment_claimed"),)
     ),
+    "payment claimed, another paid lately": ClientSnapshot(
+        7,
+        CREDITOR,
+        "Maria",
+        charges=(chg(1, "320.00", "Mensalidade dezembro", status="payment_claimed"),),
+        recent_paid=(PAID_NOVEMBER,),
+    ),
     "several, one payment claimed": ClientSnapshot(
         7,
         CREDITOR,
@@ -195,6 +202,7 @@ SCRIPTS: dict[str, list[tuple]] = {
         ("desconhecido", "não"),
     ],
     "claim of a month paid lately": [("confirmacao_pagamento", "já paguei a de novembro")],
+    "a month paid lately, named": [("desconhecido", "esse é o da de novembro")],
     "pix of a month paid lately": [("informacoes_pagamento", "me manda o pix da de novembro")],
     "refund": [("desconhecido", "paguei duas vezes, quero meu dinheiro de volta")],
     "refund read as a claim": [("confirmacao_pagamento", "paguei duas vezes, quero meu dinheiro de volta")],
