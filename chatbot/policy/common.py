@@ -119,6 +119,9 @@ _REST = re.compile(r"\b(resto|restante|o que (falta|faltava|faltou|sobrou)|outra
 # The rest, or all of it: "já paguei o resto", "paguei tudo" claim what is still owed ("tudo bem" is no such
 # word: _NOT_ALL is removed before matching).
 _REST_OR_ALL = re.compile(rf"{_REST.pattern}|\b(tudo|o total|valor total)\b")
+# Context key: the part of a charge the debtor said he paid ({"charge_id", "amount"}), so that "o resto pago
+# semana que vem" later promises what that part leaves.
+CLAIMED_PART = "claimed_part"
 # Kept in the pending `charge_choice` entities when the message said "metade": the answer ("2") does not.
 HALF_ENTITY = "half"
 # Half already paid, however the classifier read it ("é que eu paguei metade ontem"): a part claim.

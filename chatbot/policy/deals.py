@@ -14,8 +14,10 @@ from .common import (
     _NOT_NOW,
     _OVERRIDING,
     _PAY_NOW,
+    _REST,
     _YES,
     AGREEMENT_FIRST_DUE_DAYS,
+    CLAIMED_PART,
     PENDING_CONFIRM,
     PENDING_PLAN_CHOICE,
     PENDING_PROMISE_DATE,
@@ -102,6 +104,21 @@ class _DealsMixin:
             self._set_pending(PENDING_PROMISE_DATE, charge_id=charge.id)
             return reply("promessa_longe_demais", dias=PROMISE_MAX_DAYS)
         amount = as_decimal(self.entities.get("amount"))
+        if amount is None and (rest := self._rest_of_claimed_part(charge)) is not None:
+            # "o resto pago semana que vem" after "paguei 100": the rest of that part, proposed first.
+            self._propose(
+                ActionKind.CREATE_PROMISE,
+                charge_id=charge.id,
+                promised_date=promised,
+                amount=rest,
+                rest_of_claim=True,
+            )
+            return reply(
+                "promessa_restante_proposta",
+                valor=money(rest),
+                data=day(promised),
+                cobranca=self._label(charge),
+            )
         if amount is None and self._says_half():
             amount = half(charge.owed)  # "pago metade dia 15"
         if amount is not None and (amount >= charge.amount or amount == charge.agreement_installment_amount):
@@ -118,6 +135,27 @@ class _DealsMixin:
                 restante=money(charge.amount - amount),
             )
         return self._promise_recorded(charge, promised, None)
+
+    def _speaks_of_rest(self) -> bool:
+        """ "o resto", "o restante", "o que falta", "a outra metade", "o saldo"."""
+        return bool(_REST.search(fold(self.text)))
+
+    def _rest_after(self, charge: ChargeSnapshot, part: Decimal) -> Decimal:
+        """What the charge still owes once `part` (said to be paid) is counted: when the money received so far
+        already covers the part, it was counted in the balance."""
+        owed = charge.owed
+        received = charge.amount - owed
+        return owed if received >= part else max(owed - part, Decimal("0"))
+
+    def _rest_of_claimed_part(self, charge: ChargeSnapshot) -> Decimal | None:
+        """The rest a promise speaks of after a part claim on this charge in the conversation; None when the
+        promise does not speak of the rest, no part was claimed, or nothing would be left."""
+        claimed = self.context.get(CLAIMED_PART) or {}
+        part = as_decimal(claimed.get("amount"))
+        if part is None or claimed.get("charge_id") != charge.id or not self._speaks_of_rest():
+            return None
+        rest = self._rest_after(charge, part)
+        return rest if 0 < rest < charge.owed else None
 
     def _promise_recorded(self, charge: ChargeSnapshot, promised: dt.date, amount: Decimal | None) -> str:
         self._do(ActionKind.CREATE_PROMISE, charge_id=charge.id, promised_date=promised, amount=amount)

@@ -29,6 +29,7 @@ from .common import (
     _PAID_HALF,
     _REST_OR_ALL,
     _YES,
+    CLAIMED_PART,
     DEFAULT_CONFIRM_TTL,
     DEFAULT_OPT_OUT_CONFIRM_BELOW,
     DEFAULT_TZ,
@@ -344,12 +345,14 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
             )
         if stated is None:
             return reply("pagamento_informado_saldo", restante=money(owed), cobranca=self._label(charge))
-        received = charge.amount - owed
-        left = owed if received >= stated else max(owed - stated, Decimal("0"))
+        # Remembered for a promise of the rest later in the conversation ("o resto pago semana que vem").
+        self.updates[CLAIMED_PART] = {"charge_id": charge.id, "amount": str(stated)}
+        left = self._rest_after(charge, stated)
         promised = as_date(self.entities.get("date"))
-        if left > 0 and promised is not None and self._promise_date_ok(promised):
+        if left > 0 and promised is not None and self._promise_date_ok(promised) and self._speaks_of_rest():
             # "paguei 120, o resto dia 5": the part is checked, the rest is a promise of another amount than
-            # the charge's, so it is proposed and waits for the debtor's "sim".
+            # the charge's, so it is proposed and waits for the debtor's "sim". The date of "paguei 100 hoje"
+            # is the payment's: only a message that speaks of the rest promises it.
             self._propose(
                 ActionKind.CREATE_PROMISE,
                 charge_id=charge.id,

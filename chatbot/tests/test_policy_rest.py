@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from chatbot.policy import ActionKind
-from chatbot.tests.test_policy import TODAY, charge, kinds, snapshot, then, turn
+from chatbot.tests.test_policy import TODAY, charge, kinds, params, snapshot, then, turn
 
 IN_5_DAYS = TODAY + dt.timedelta(days=5)
 
@@ -97,3 +97,39 @@ def test_a_paid_month_named_while_another_charge_is_being_checked_does_not_say_n
     assert "já está paga" in decision.reply and "R$ 800,00 em 08/03" in decision.reply
     assert "Não há outras cobranças em aberto" not in decision.reply
     assert "conferência" in decision.reply
+
+
+def test_a_part_paid_today_proposes_no_promise_of_the_rest_for_today():
+    decision = turn(
+        "confirmacao_pagamento",
+        "paguei 100 hoje, segue o comprovante",
+        entities={"amount": "100.00", "date": TODAY},
+    )
+    assert kinds(decision) == [ActionKind.FLAG]
+    assert "posso registrar" not in decision.reply and "R$ 200,00" in decision.reply
+    assert decision.context_updates["pending"] == "receipt"
+
+
+def test_the_rest_promised_after_a_part_claim_is_the_rest_and_is_confirmed_first():
+    part = turn(
+        "confirmacao_pagamento",
+        "paguei 100 hoje, segue o comprovante",
+        entities={"amount": "100.00", "date": TODAY},
+    )
+    rest = turn(
+        "promessa_pagamento",
+        "o resto pago semana que vem",
+        context=then(part),
+        entities={"date": IN_5_DAYS},
+    )
+    assert not rest.actions and rest.context_updates["pending"] == "confirm"
+    assert "R$ 200,00, fica para 15/03/2026" in rest.reply and "Registrei" not in rest.reply
+    done = turn("desconhecido", "sim", context=then(rest, then(part)))
+    assert params(done, ActionKind.CREATE_PROMISE)["amount"] == Decimal("200.00")
+    assert done.context_updates["pending"] == "receipt"
+
+
+def test_a_promise_that_does_not_speak_of_the_rest_is_the_whole_charge_still():
+    part = turn("confirmacao_pagamento", "paguei 100", entities={"amount": "100.00"})
+    promise = turn("promessa_pagamento", "pago dia 15", context=then(part), entities={"date": IN_5_DAYS})
+    assert params(promise, ActionKind.CREATE_PROMISE)["amount"] is None

@@ -201,6 +201,11 @@ SCRIPTS: dict[str, list[tuple]] = {
         ("confirmacao_pagamento", "paguei 120, o resto dia 15", {"amount": "120.00", "date": IN_5_DAYS}),
         ("desconhecido", "não"),
     ],
+    "claim of part, then the rest on a day, yes": [
+        ("confirmacao_pagamento", "paguei 120 hoje", {"amount": "120.00", "date": TODAY}),
+        ("promessa_pagamento", "o resto pago semana que vem", {"date": IN_5_DAYS}),
+        ("desconhecido", "sim"),
+    ],
     "claim of a month paid lately": [("confirmacao_pagamento", "já paguei a de novembro")],
     "a month paid lately, named": [("desconhecido", "esse é o da de novembro")],
     "pix of a month paid lately": [("informacoes_pagamento", "me manda o pix da de novembro")],
