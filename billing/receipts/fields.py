@@ -231,6 +231,11 @@ def _e2eid(lines: list[_Line]) -> tuple[str | None, float]:
     return None, 0.0
 
 
+def find_e2eid(text: str) -> str | None:
+    """The first valid end-to-end id in `text` (its digits repaired), None when there is none."""
+    return _e2eid([_Line(text, text.lower(), None)])[0]
+
+
 def _vote_e2eid(first: str | None, first_conf: float, rereads: list[str]) -> tuple[str | None, float]:
     """The id from the page's reading and the crop's re-readings: the re-readings when they agree, else a
     character-by-character majority of the valid ones, else the first valid one (re-readings first)."""

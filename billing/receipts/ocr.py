@@ -19,6 +19,8 @@ from pathlib import Path
 import pytesseract
 from PIL import Image, ImageFilter, ImageOps, ImageStat
 
+from billing.receipts import glyphs
+from billing.receipts.fields import find_e2eid
 from billing.receipts.files import MAX_PDF_PAGES, MAX_PIXELS, MAX_TEXT_CHARS, ReceiptRefused
 
 # Pillow's own guard raises at 2× this; we refuse before decoding anything.
@@ -225,8 +227,12 @@ def _reread_id(image: Image.Image, data: dict, lines: list[list[int]]) -> list[s
         bottom = (max(data["top"][i] + data["height"][i] for i in boxes) + 6) * ratio
         crop = image.crop((max(0, round(left)), max(0, round(top)), round(right), round(bottom)))
         grow = 2 / ratio
-        crop = crop.resize((round(crop.width * grow), round(crop.height * grow)), Image.Resampling.LANCZOS)
+        grown = crop.resize((round(crop.width * grow), round(crop.height * grow)), Image.Resampling.LANCZOS)
         psm = 7 if all(i in words for i in boxes) else 6
         config = f"--oem 1 --psm {psm} -c tessedit_char_whitelist={ID_CHARS}"
-        return ["".join(_tesseract_data(crop, "eng", config)["text"]).replace(" ", "")]
+        read = "".join(_tesseract_data(grown, "eng", config)["text"]).replace(" ", "")
+        candidate = find_e2eid(read) or find_e2eid("".join(data["text"][i] for i in boxes))
+        if candidate is None:
+            return [read]
+        return [glyphs.refine_tail(crop, candidate)]
     return []

@@ -1,0 +1,311 @@
+"""Telling look-alike characters apart in the end-to-end id's random tail (O/0, I/l/1, S/5, B/8, Z/2...) by
+drawing each candidate and comparing it with the picture.
+
+Tesseract reads the tail without any word to lean on, and on phone text the look-alikes differ by a pixel or
+two. But their *shapes in context* differ much more: in a sans font "O" is far wider than "0", so every
+character after it sits elsewhere; "1" has a flag, "l" is taller than "I". So, for the id line Tesseract
+read, we find the installed font that draws that line most like the picture, then for each tail character
+that has look-alikes we draw the line with each look-alike in its place and keep the one whose drawing of
+that character and its two neighbours matches the picture best (normalised cross-correlation, allowing a
+few pixels of shift). Pure Pillow + numpy; a few hundred milliseconds at most.
+
+The fonts are the ones installed on this machine (DejaVu and Liberation, from Debian packages): they draw
+like the common sans fonts of the apps, but a receipt in a very different font gains less (no font fits
+well, and then nothing is changed: see MIN_FIT)."""
+
+from __future__ import annotations
+
+import itertools
+from functools import cache, lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"))
+FONT_FILES = (
+    "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf",
+    "LiberationSans-Regular.ttf", "LiberationSans-Bold.ttf", "LiberationSansNarrow-Regular.ttf",
+    "LiberationSansNarrow-Bold.ttf",
+)  # fmt: skip
+# Characters Tesseract mixes up on small text; each one may be any other of its groups.
+LOOK_ALIKES = ("0OoQD", "1IlijJL", "5Ss", "8B", "2Zz", "9gq", "ftF", "6Gb", "5b", "7T", "cC", "vV", "wW",
+               "xX", "uU", "pP", "kK", "yY")  # fmt: skip
+RENDER_SIZE = 48  # pixels per em of the drawings (scaled onto the picture)
+CAP = 24  # the picture is zoomed so that the id's digits are this many pixels high
+BLUR = 0.8  # pixels of Gaussian blur on both sides of a comparison: a crisp drawing and a soft photo
+MIN_FIT = 0.6  # below this correlation no installed font draws the id like the picture: change nothing
+DEBUG = False
+PASSES = 2
+MARGIN = 0.005  # a look-alike replaces what Tesseract read only when it matches clearly better
+CHUNK = 4  # characters drawn at a time when judging how well a font fits a row
+
+
+def _alternatives(char: str) -> str:
+    found = dict.fromkeys(char)
+    for group in LOOK_ALIKES:
+        if char in group:
+            found.update(dict.fromkeys(group))
+    return "".join(found)
+
+
+@cache
+def _fonts() -> tuple[ImageFont.FreeTypeFont, ...]:
+    found = []
+    for name in FONT_FILES:
+        for folder in FONT_DIRS:
+            if (folder / name).exists():
+                found.append(ImageFont.truetype(str(folder / name), RENDER_SIZE))
+                break
+    return tuple(found)
+
+
+def _ink(image: Image.Image) -> np.ndarray:
+    """0 for the background, 1 for full ink: the picture is dark text on light (as `ocr.clean` leaves it),
+    the background not always white (a card's grey), the text not always black."""
+    grey = np.asarray(image.convert("L"), dtype=np.float32)
+    paper, ink = float(np.median(grey)), float(np.percentile(grey, 1))
+    if paper - ink < 32:  # no text at all
+        return np.zeros_like(grey)
+    return np.clip((paper - grey) / (paper - ink), 0.0, 1.0)
+
+
+def _extent(profile: np.ndarray, share: float = 0.05) -> tuple[int, int] | None:
+    if not profile.size or profile.max() <= 0:
+        return None
+    cells = np.flatnonzero(profile > profile.max() * share)
+    return int(cells[0]), int(cells[-1]) + 1
+
+
+def _rows(ink: np.ndarray) -> list[tuple[int, int]]:
+    """The text rows of a crop (top, bottom), from its horizontal ink profile; slivers dropped."""
+    profile = ink.sum(axis=1)
+    if not profile.size or profile.max() <= 0:
+        return []
+    dark = profile > profile.max() * 0.03
+    rows, start = [], None
+    for y, on in enumerate([*dark.tolist(), False]):
+        if on and start is None:
+            start = y
+        elif not on and start is not None:
+            rows.append((start, y))
+            start = None
+    tallest = max((b - a for a, b in rows), default=0)
+    rows = [(a, b) for a, b in rows if b - a >= tallest * 0.5]
+    # A few pixels more each side: thin strokes (a descender's tail) can fall under the threshold.
+    edges = [0] + [(b + a) // 2 for (_, b), (a, _) in itertools.pairwise(rows)] + [len(profile)]
+    return [(max(a - 4, edges[n]), min(b + 4, edges[n + 1])) for n, (a, b) in enumerate(rows)]
+
+
+def _resize(ink: np.ndarray, width: int, height: int) -> np.ndarray:
+    picture = Image.fromarray(np.clip(ink * 255, 0, 255).astype(np.uint8))
+    picture = picture.resize((max(1, width), max(1, height)), Image.Resampling.BILINEAR)
+    return np.asarray(picture.filter(ImageFilter.GaussianBlur(BLUR)), np.float32) / 255
+
+
+@lru_cache(maxsize=512)
+def _draw(font: ImageFont.FreeTypeFont, text: str) -> np.ndarray:
+    _left, _top, right, bottom = font.getbbox(text)
+    canvas = Image.new("L", (right + 4, bottom + 4), 255)
+    ImageDraw.Draw(canvas).text((2, 2), text, font=font, fill=0)
+    return 1.0 - np.asarray(canvas, dtype=np.float32) / 255.0
+
+
+def _ncc(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    norm = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum()) / norm if norm else 0.0
+
+
+def _match(picture: np.ndarray, template: np.ndarray, left: int, top: int, dxs: int, dys: int):
+    """(best correlation, dx, dy) of `template` placed around (left, top) in `picture`."""
+    height, width = template.shape
+    best = (-1.0, 0, 0)
+    for dy in range(-dys, dys + 1):
+        for dx in range(-dxs, dxs + 1):
+            x, y = left + dx, top + dy
+            if x < 0 or y < 0:
+                continue
+            window = picture[y : y + height, x : x + width]
+            if window.shape == template.shape:
+                score = _ncc(window, template)
+                if score > best[0]:
+                    best = (score, dx, dy)
+    return best
+
+
+def _cap(ink: np.ndarray, share: float) -> tuple[int, int, int] | None:
+    """(left, cap top, cap bottom) of a row of ink, the cap height measured on its first `share` of width:
+    the id's digits, all as high as a capital (a tail letter may reach below or above)."""
+    columns = _extent(ink.sum(axis=0))
+    if columns is None:
+        return None
+    x0, x1 = columns
+    cap = _extent(ink[:, x0 : x0 + max(1, int((x1 - x0) * share))].sum(axis=1))
+    return (x0, *cap) if cap else None
+
+
+class _Row:
+    """A row of the picture zoomed to CAP, and where a drawing of its text in the chosen font lands on it."""
+
+    def __init__(self, ink: np.ndarray, text: str, zoom: float):
+        self.text = text
+        self.pad = 8
+        self.picture = np.pad(_resize(ink, round(ink.shape[1] * zoom), round(ink.shape[0] * zoom)), self.pad)
+        self.font, self.scale, self.left, self.top, self.fit = None, 1.0, 0, 0, -1.0
+
+    def place(self, font, scale: float, left: int, top: int, first: int, last: int, dxs: int, dys: int):
+        """(correlation, dx, dy) of characters first..last-1 drawn at `scale`, the drawing's ink left at
+        `left` and its top at `top` in the picture."""
+        drawing = _draw(font, self.text)
+        ink_left = _extent(drawing.sum(axis=0))[0]
+        start = ink_left if first == 0 else int(2 + font.getlength(self.text[:first]))
+        end = int(np.ceil(2 + font.getlength(self.text[:last])))
+        band = _extent(drawing.sum(axis=1), 0.01)
+        piece = drawing[band[0] : band[1], start:end]
+        if piece.size == 0:
+            return (-1.0, 0, 0)
+        template = _resize(piece, round(piece.shape[1] * scale), round(piece.shape[0] * scale))
+        x = left + round((start - ink_left) * scale)
+        return _match(self.picture, template, x, top + round(band[0] * scale), dxs, dys)
+
+    def chunked(self, font, scale: float, left: int, top: int, dys: int) -> tuple[float, int, int]:
+        """How well the whole row, drawn `CHUNK` characters at a time, matches the picture: each piece may
+        move a few pixels from where the previous one ended up, so a misread wide letter ("O" for "0") costs
+        only its own piece. (mean correlation weighted by width, the first piece's dx and dy)"""
+        total = weight = 0.0
+        dx_sum = dy_sum = 0
+        offsets = []
+        for start in range(0, len(self.text), CHUNK):
+            end = min(len(self.text), start + CHUNK)
+            score, dx, dy = self.place(font, scale, left + dx_sum, top + dy_sum, start, end, 3, dys)
+            dx_sum, dy_sum = dx_sum + dx, dy_sum + dy
+            offsets.append((dx_sum, dy_sum))
+            dys = 1  # the row's height is found on the first piece
+            total += score * (end - start)
+            weight += end - start
+        self.trial_offsets = offsets
+        return total / weight, 0, 0
+
+    def fit_font(self, fonts, known: int, picture_cap: tuple[int, int, int], zoom: float, width: int) -> None:
+        """The font whose drawing of the whole row matches best (the digits alone cannot tell a monospaced
+        font from a proportional one: their digits all have one width), at the scale of the row's width (a
+        misread tail letter changes it by a percent at most; the digits' height, by one pixel of blur, 4 %).
+        The digits give the height to align on."""
+        p_left, p_top, _ = (round(v * zoom) + self.pad for v in picture_cap)
+        for font in fonts:
+            drawing = _draw(font, self.text)
+            drawn_cap = _cap(drawing, 0.8 * known / len(self.text))
+            if drawn_cap is None:
+                continue
+            _, d_top, _ = drawn_cap
+            d_left, d_right = _extent(drawing.sum(axis=0))
+            scale = width * zoom / (d_right - d_left)
+            top = p_top - round(d_top * scale)
+            score, dx, dy = self.chunked(font, scale, p_left, top, 2)
+            if score > self.fit:
+                self.font, self.scale, self.fit = font, scale, score
+                self.left, self.top, self.offsets = p_left + dx, top + dy, self.trial_offsets
+
+    def follow(self, other: _Row, zoom: float, ink_left: int) -> None:
+        """Place this row (the id's next one) with the font and scale of `other`: search where it sits."""
+        self.font, self.scale = other.font, other.scale
+        left = round(ink_left * zoom) + self.pad
+        drawing = _draw(self.font, self.text)
+        band = _extent(drawing.sum(axis=1))
+        middle = round((self.picture.shape[0] - (band[0] + band[1]) * self.scale) / 2)
+        self.fit, dx, dy = self.chunked(self.font, self.scale, left, middle, 6)
+        self.left, self.top, self.offsets = left + dx, middle + dy, self.trial_offsets
+
+    def replace_text(self, text: str) -> None:
+        """The row's text corrected: where its pieces sit is found again."""
+        self.text = text
+        self.chunked(self.font, self.scale, self.left, self.top, 0)
+        self.offsets = self.trial_offsets
+
+    def best(self, position: int, choices: str) -> str:
+        """The choice for the character at `position` whose drawing, with its two neighbours, fits best.
+        The shift found is kept for the next characters (small scale errors add up along the row)."""
+        current = self.text[position]
+        # Where the neighbourhood sits (from where its piece of the row was found), then each choice there.
+        shift_x, shift_y = self.offsets[max(0, position - 1) // CHUNK]
+        left, top = self.left + shift_x, self.top + shift_y
+        _, dx, dy = self.place(self.font, self.scale, left, top, max(0, position - 2), position + 3, 3, 2)
+        left, top = left + dx, top + dy
+        scores = {}
+        for choice in choices:
+            saved, self.text = self.text, self.text[:position] + choice + self.text[position + 1 :]
+            first, last = max(0, position - 1), position + 2
+            scores[choice] = self.place(self.font, self.scale, left, top, first, last, 2, 0)
+            self.text = saved
+        chosen = max(scores, key=lambda c: (scores[c][0], c == current))
+        if DEBUG:
+            print(position, {c: round(v[0], 3) for c, v in scores.items()})
+        if scores[chosen][0] < scores[current][0] + MARGIN or scores[chosen][0] < MIN_FIT:
+            chosen = current  # not clearly better, or the drawing has lost its place on the row
+        self.text = self.text[:position] + chosen + self.text[position + 1 :]
+        return chosen
+
+
+def refine_tail(crop: Image.Image, e2eid: str, tail_from: int = 21) -> str:
+    """`e2eid` (as read from `crop`, the picture of the id on one or two rows) with each look-alike of its
+    tail replaced by the one that looks most like the picture. Unchanged when no installed font fits."""
+    fonts = _fonts()
+    if not fonts or len(e2eid) != 32:
+        return e2eid
+    ink = _ink(crop)
+    rows = _rows(ink)
+    if len(rows) == 1:
+        spans = [(0, len(e2eid))]
+    elif len(rows) == 2:
+        spans = _split(ink, rows, e2eid)
+    else:
+        return e2eid
+    if DEBUG:
+        print("spans", spans)
+    (top, bottom), (first, last) = rows[0], spans[0]
+    known = min(last, tail_from) - first
+    cap = _cap(ink[top:bottom], 0.8 * known / (last - first)) if known >= 6 else None
+    if cap is None:
+        return e2eid
+    zoom = CAP / (cap[2] - cap[1])
+    placed = []
+    for n, ((top, bottom), (first, last)) in enumerate(zip(rows, spans, strict=True)):
+        row = _Row(ink[top:bottom], e2eid[first:last], zoom)
+        if n == 0:
+            columns = _extent(ink[top:bottom].sum(axis=0))
+            row.fit_font(fonts, known, cap, zoom, columns[1] - columns[0])
+        else:
+            columns = _extent(ink[top:bottom].sum(axis=0))
+            row.follow(placed[0][0], zoom, columns[0] if columns else 0)
+        if DEBUG:
+            print("row", n, row.font and row.font.getname(), round(row.fit, 3), round(row.scale, 3), zoom)
+        if row.font is None or row.fit < MIN_FIT:
+            return e2eid
+        placed.append((row, first, last))
+    result = list(e2eid)
+    for row, first, last in placed:
+        for n in range(PASSES):  # again: a character judged beside a misread neighbour may change
+            if n:
+                row.replace_text("".join(result[first:last]))
+            for position in range(max(first, tail_from), last):
+                choices = _alternatives(result[position])
+                if len(choices) > 1:
+                    result[position] = row.best(position - first, choices)
+    return "".join(result)
+
+
+def _split(ink: np.ndarray, rows: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
+    """Where a wrapped id breaks: the cut whose two halves' drawn widths are in the ratio of the rows'."""
+    widths = []
+    for top, bottom in rows:
+        columns = _extent(ink[top:bottom].sum(axis=0))
+        widths.append((columns[1] - columns[0]) if columns else 1)
+    font = _fonts()[0]
+    ratio = widths[0] / max(1, widths[1])
+    cut = min(
+        range(4, len(text) - 3),
+        key=lambda k: abs(font.getlength(text[:k]) / max(1.0, font.getlength(text[k:])) - ratio),
+    )
+    return [(0, cut), (cut, len(text))]
