@@ -231,9 +231,21 @@ def _e2eid(lines: list[_Line]) -> tuple[str | None, float]:
     return None, 0.0
 
 
-def find_e2eid(text: str) -> str | None:
-    """The first valid end-to-end id in `text` (its digits repaired), None when there is none."""
-    return _e2eid([_Line(text, text.lower(), None)])[0]
+_E2E_LOOSE = re.compile(r"E[0-9OoIl|]{20}([A-Za-z0-9]{11,13})")
+
+
+def e2eid_candidates(text: str) -> list[str]:
+    """The valid ids `text` may hold, for a reading that may have one character too many in the tail
+    (Tesseract splits a wide letter in two, or sees a stroke twice): as read, then with each one of its
+    first 12 tail characters dropped."""
+    found = []
+    for match in _E2E_LOOSE.finditer(re.sub(r"\s+", "", text)):
+        head = "E" + match.group(0)[1:21].translate(_E2E_DIGITS)
+        tail = match.group(1)
+        found.append(head + tail[:11])
+        if len(tail) > 11:
+            found += [head + tail[:i] + tail[i + 1 : 12] for i in range(12)]
+    return [c for c in dict.fromkeys(found) if e2eid_valid(c)]
 
 
 def _vote_e2eid(first: str | None, first_conf: float, rereads: list[str]) -> tuple[str | None, float]:

@@ -29,13 +29,14 @@ FONT_FILES = (
     "LiberationSansNarrow-Bold.ttf",
 )  # fmt: skip
 # Characters Tesseract mixes up on small text; each one may be any other of its groups.
-LOOK_ALIKES = ("0OoQD", "1IlijJL", "5Ss", "8B", "2Zz", "9gq", "ftF", "6Gb", "5b", "7T", "cC", "vV", "wW",
-               "xX", "uU", "pP", "kK", "yY")  # fmt: skip
+LOOK_ALIKES = (
+    "0OoQD", "9O0", "9S", "sJ", "1IlijJL", "5Ss", "8B", "2Zz", "9gq", "ftF", "6Gb", "5b", "7T", "cC", "vV",
+    "wW", "xX", "uU", "pP", "kK", "yY",
+)  # fmt: skip
 RENDER_SIZE = 48  # pixels per em of the drawings (scaled onto the picture)
 CAP = 24  # the picture is zoomed so that the id's digits are this many pixels high
-BLUR = 0.8  # pixels of Gaussian blur on both sides of a comparison: a crisp drawing and a soft photo
+BLUR = 0.5  # pixels of Gaussian blur on both sides of a comparison: a crisp drawing and a soft photo
 MIN_FIT = 0.6  # below this correlation no installed font draws the id like the picture: change nothing
-DEBUG = False
 PASSES = 2
 MARGIN = 0.005  # a look-alike replaces what Tesseract read only when it matches clearly better
 CHUNK = 4  # characters drawn at a time when judging how well a font fits a row
@@ -240,51 +241,35 @@ class _Row:
             scores[choice] = self.place(self.font, self.scale, left, top, first, last, 2, 0)
             self.text = saved
         chosen = max(scores, key=lambda c: (scores[c][0], c == current))
-        if DEBUG:
-            print(position, {c: round(v[0], 3) for c, v in scores.items()})
         if scores[chosen][0] < scores[current][0] + MARGIN or scores[chosen][0] < MIN_FIT:
             chosen = current  # not clearly better, or the drawing has lost its place on the row
         self.text = self.text[:position] + chosen + self.text[position + 1 :]
         return chosen
 
 
-def refine_tail(crop: Image.Image, e2eid: str, tail_from: int = 21) -> str:
-    """`e2eid` (as read from `crop`, the picture of the id on one or two rows) with each look-alike of its
-    tail replaced by the one that looks most like the picture. Unchanged when no installed font fits."""
+def refine_tail(crop: Image.Image, candidates: list[str], tail_from: int = 21) -> str | None:
+    """The id `crop` shows (the picture of the id on one or two rows): of `candidates` (what Tesseract read,
+    and the same with one character of the tail dropped when it read one too many), the one whose drawing
+    fits the picture best, then each look-alike of its tail replaced by the one that looks most like the
+    picture. The first candidate unchanged when no installed font draws the id like the picture."""
     fonts = _fonts()
-    if not fonts or len(e2eid) != 32:
-        return e2eid
+    candidates = [c for c in dict.fromkeys(candidates) if len(c) == 32]
+    if not fonts or not candidates:
+        return candidates[0] if candidates else None
     ink = _ink(crop)
     rows = _rows(ink)
-    if len(rows) == 1:
-        spans = [(0, len(e2eid))]
-    elif len(rows) == 2:
-        spans = _split(ink, rows, e2eid)
-    else:
-        return e2eid
-    if DEBUG:
-        print("spans", spans)
-    (top, bottom), (first, last) = rows[0], spans[0]
-    known = min(last, tail_from) - first
-    cap = _cap(ink[top:bottom], 0.8 * known / (last - first)) if known >= 6 else None
-    if cap is None:
-        return e2eid
-    zoom = CAP / (cap[2] - cap[1])
-    placed = []
-    for n, ((top, bottom), (first, last)) in enumerate(zip(rows, spans, strict=True)):
-        row = _Row(ink[top:bottom], e2eid[first:last], zoom)
-        if n == 0:
-            columns = _extent(ink[top:bottom].sum(axis=0))
-            row.fit_font(fonts, known, cap, zoom, columns[1] - columns[0])
-        else:
-            columns = _extent(ink[top:bottom].sum(axis=0))
-            row.follow(placed[0][0], zoom, columns[0] if columns else 0)
-        if DEBUG:
-            print("row", n, row.font and row.font.getname(), round(row.fit, 3), round(row.scale, 3), zoom)
-        if row.font is None or row.fit < MIN_FIT:
-            return e2eid
-        placed.append((row, first, last))
-    result = list(e2eid)
+    best = None
+    for candidate in candidates:
+        tried = fonts if best is None else (best[1][0][0].font,)
+        placed = _place_rows(ink, rows, candidate, tail_from, tried)
+        if placed is not None:
+            fit = sum(row.fit * (last - first) for row, first, last in placed) / len(candidate)
+            if best is None or fit > best[0] + 0.005:
+                best = (fit, placed, candidate)
+    if best is None or best[0] < MIN_FIT:
+        return candidates[0]
+    _, placed, chosen = best
+    result = list(chosen)
     for row, first, last in placed:
         for n in range(PASSES):  # again: a character judged beside a misread neighbour may change
             if n:
@@ -294,6 +279,37 @@ def refine_tail(crop: Image.Image, e2eid: str, tail_from: int = 21) -> str:
                 if len(choices) > 1:
                     result[position] = row.best(position - first, choices)
     return "".join(result)
+
+
+def _place_rows(ink: np.ndarray, rows: list[tuple[int, int]], e2eid: str, tail_from: int, fonts):
+    """[(row, first character, last character)] of the id's rows placed on the picture, None when the crop
+    does not look like one or two rows of text starting with the id's digits."""
+    if len(rows) == 1:
+        spans = [(0, len(e2eid))]
+    elif len(rows) == 2:
+        spans = _split(ink, rows, e2eid)
+    else:
+        return None
+    (top, bottom), (first, last) = rows[0], spans[0]
+    known = min(last, tail_from) - first
+    cap = _cap(ink[top:bottom], 0.8 * known / (last - first)) if known >= 6 else None
+    if cap is None or cap[2] - cap[1] < 4:
+        return None
+    zoom = CAP / (cap[2] - cap[1])
+    placed = []
+    for n, ((top, bottom), (first, last)) in enumerate(zip(rows, spans, strict=True)):
+        row = _Row(ink[top:bottom], e2eid[first:last], zoom)
+        columns = _extent(ink[top:bottom].sum(axis=0))
+        if columns is None:
+            return None
+        if n == 0:
+            row.fit_font(fonts, known, cap, zoom, columns[1] - columns[0])
+        else:
+            row.follow(placed[0][0], zoom, columns[0])
+        if row.font is None:
+            return None
+        placed.append((row, first, last))
+    return placed
 
 
 def _split(ink: np.ndarray, rows: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:

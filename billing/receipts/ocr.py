@@ -20,7 +20,7 @@ import pytesseract
 from PIL import Image, ImageFilter, ImageOps, ImageStat
 
 from billing.receipts import glyphs
-from billing.receipts.fields import find_e2eid
+from billing.receipts.fields import e2eid_candidates
 from billing.receipts.files import MAX_PDF_PAGES, MAX_PIXELS, MAX_TEXT_CHARS, ReceiptRefused
 
 # Pillow's own guard raises at 2× this; we refuse before decoding anything.
@@ -231,8 +231,8 @@ def _reread_id(image: Image.Image, data: dict, lines: list[list[int]]) -> list[s
         psm = 7 if all(i in words for i in boxes) else 6
         config = f"--oem 1 --psm {psm} -c tessedit_char_whitelist={ID_CHARS}"
         read = "".join(_tesseract_data(grown, "eng", config)["text"]).replace(" ", "")
-        candidate = find_e2eid(read) or find_e2eid("".join(data["text"][i] for i in boxes))
-        if candidate is None:
+        candidates = e2eid_candidates(read) or e2eid_candidates("".join(data["text"][i] for i in boxes))
+        if not candidates:
             return [read]
-        return [glyphs.refine_tail(crop, candidate)]
+        return [glyphs.refine_tail(crop, candidates)]
     return []
