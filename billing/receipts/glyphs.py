@@ -39,6 +39,7 @@ BLUR = 0.5  # pixels of Gaussian blur on both sides of a comparison: a crisp dra
 MIN_FIT = 0.6  # below this correlation no installed font draws the id like the picture: change nothing
 PASSES = 2
 MARGIN = 0.005  # a look-alike replaces what Tesseract read only when it matches clearly better
+FLAT_TOPS = "EBDFHKLMNPRTUZ57"  # capitals and digits whose top is a flat bar at the capitals' height
 CHUNK = 4  # characters drawn at a time when judging how well a font fits a row
 
 
@@ -112,6 +113,13 @@ def _draw(font: ImageFont.FreeTypeFont, text: str) -> np.ndarray:
     return 1.0 - np.asarray(canvas, dtype=np.float32) / 255.0
 
 
+@cache
+def _band(font: ImageFont.FreeTypeFont) -> tuple[int, int]:
+    """The rows of a drawing from the tallest ascender to the deepest descender: the same for every
+    candidate, so a "Q" and an "O" are compared over the same rows (the Q's tail counts)."""
+    return max(0, 2 + font.getbbox("lbdfhk")[1] - 1), 2 + font.getbbox("gjpqyQ")[3] + 1
+
+
 def _ncc(a: np.ndarray, b: np.ndarray) -> float:
     a = a - a.mean()
     b = b - b.mean()
@@ -152,7 +160,7 @@ class _Row:
 
     def __init__(self, ink: np.ndarray, text: str, zoom: float):
         self.text = text
-        self.pad = 8
+        self.pad = 16  # room for a drawing's ascenders and descenders beyond the row's ink
         self.picture = np.pad(_resize(ink, round(ink.shape[1] * zoom), round(ink.shape[0] * zoom)), self.pad)
         self.font, self.scale, self.left, self.top, self.fit = None, 1.0, 0, 0, -1.0
 
@@ -163,7 +171,7 @@ class _Row:
         ink_left = _extent(drawing.sum(axis=0))[0]
         start = ink_left if first == 0 else int(2 + font.getlength(self.text[:first]))
         end = int(np.ceil(2 + font.getlength(self.text[:last])))
-        band = _extent(drawing.sum(axis=1), 0.01)
+        band = _band(font)
         piece = drawing[band[0] : band[1], start:end]
         if piece.size == 0:
             return (-1.0, 0, 0)
@@ -229,11 +237,7 @@ class _Row:
         """The choice for the character at `position` whose drawing, with its two neighbours, fits best.
         The shift found is kept for the next characters (small scale errors add up along the row)."""
         current = self.text[position]
-        # Where the neighbourhood sits (from where its piece of the row was found), then each choice there.
-        shift_x, shift_y = self.offsets[max(0, position - 1) // CHUNK]
-        left, top = self.left + shift_x, self.top + shift_y
-        _, dx, dy = self.place(self.font, self.scale, left, top, max(0, position - 2), position + 3, 3, 2)
-        left, top = left + dx, top + dy
+        left, top = self._anchor(position)
         scores = {}
         for choice in choices:
             saved, self.text = self.text, self.text[:position] + choice + self.text[position + 1 :]
@@ -243,8 +247,64 @@ class _Row:
         chosen = max(scores, key=lambda c: (scores[c][0], c == current))
         if scores[chosen][0] < scores[current][0] + MARGIN or scores[chosen][0] < MIN_FIT:
             chosen = current  # not clearly better, or the drawing has lost its place on the row
+        if chosen in "Il" and {"I", "l"} <= set(scores):
+            chosen = self._taller_or_not(position, left + scores[chosen][1], top) or chosen
         self.text = self.text[:position] + chosen + self.text[position + 1 :]
         return chosen
+
+    def _anchor(self, position: int) -> tuple[int, int]:
+        """Where the drawing's origin sits for judging the character at `position`: from where its piece of
+        the row was found, moved to fit the (already judged) characters before it: the character itself may
+        be a misread wide letter that would pull the drawing off."""
+        shift_x, shift_y = self.offsets[max(0, position - 3) // CHUNK]
+        left, top = self.left + shift_x, self.top + shift_y
+        if position < 2:
+            return left, top
+        _, dx, dy = self.place(self.font, self.scale, left, top, max(0, position - 3), position, 5, 2)
+        return left + dx, top + dy
+
+    def _top_gap(self, position: int, left: int, top: int) -> float | None:
+        """How far (pixels) the ink of the character at `position` starts above where the drawing puts the
+        top of that same character: the picture's top edge is where its ink crosses one half."""
+        drawing = _draw(self.font, self.text)
+        ink_left = _extent(drawing.sum(axis=0))[0]
+        start = 2 + self.font.getlength(self.text[:position])
+        end = 2 + self.font.getlength(self.text[: position + 1])
+        x0 = left + round((start - ink_left) * self.scale)
+        x1 = left + round((end - ink_left) * self.scale)
+        glyph_top = 2 + self.font.getbbox(self.text[position])[1]
+        expected = top + glyph_top * self.scale
+        column = self.picture[:, max(0, x0) : max(0, x1)].max(axis=1) if x1 > x0 else None
+        if column is None or column.size == 0 or column.max() < 0.5:
+            return None
+        y = int(np.argmax(column >= 0.5))
+        if y == 0:
+            return None
+        edge = y - (column[y] - 0.5) / max(1e-6, column[y] - column[y - 1])  # where it crosses one half
+        return expected - edge
+
+    def _taller_or_not(self, position: int, left: int, top: int) -> str | None:
+        """ "I" or "l" by height: "l" rises above the capitals and digits by 3-4 % of the text's size (a
+        pixel or so: NCC alone hardly sees it). Measured against the nearest flat-topped capitals and
+        digits, so the blur's own widening of an edge cancels out."""
+        saved = self.text
+        flat = sorted(
+            (n for n, c in enumerate(saved) if c in FLAT_TOPS and n != position),
+            key=lambda n: abs(n - position),
+        )[:3]
+        bias = [self._top_gap(n, *self._anchor(n)) for n in flat]
+        bias = [b for b in bias if b is not None]
+        if not bias:
+            return None
+        gaps = {}
+        for choice in "Il":
+            self.text = saved[:position] + choice + saved[position + 1 :]
+            gaps[choice] = self._top_gap(position, left, top)
+        self.text = saved
+        if None in gaps.values():
+            return None
+        calibrated = {c: abs(g - float(np.median(bias))) for c, g in gaps.items()}
+        return min(calibrated, key=calibrated.get)
 
 
 def refine_tail(crop: Image.Image, candidates: list[str], tail_from: int = 21) -> str | None:
@@ -296,20 +356,27 @@ def _place_rows(ink: np.ndarray, rows: list[tuple[int, int]], e2eid: str, tail_f
     if cap is None or cap[2] - cap[1] < 4:
         return None
     zoom = CAP / (cap[2] - cap[1])
-    placed = []
-    for n, ((top, bottom), (first, last)) in enumerate(zip(rows, spans, strict=True)):
-        row = _Row(ink[top:bottom], e2eid[first:last], zoom)
-        columns = _extent(ink[top:bottom].sum(axis=0))
-        if columns is None:
-            return None
-        if n == 0:
-            row.fit_font(fonts, known, cap, zoom, columns[1] - columns[0])
+    best, best_fit = None, -1.0
+    # Each font on every row: a wrapped id's first row is all digits, which many fonts draw alike.
+    for font in fonts:
+        placed = []
+        for n, ((top, bottom), (first, last)) in enumerate(zip(rows, spans, strict=True)):
+            row = _Row(ink[top:bottom], e2eid[first:last], zoom)
+            columns = _extent(ink[top:bottom].sum(axis=0))
+            if columns is None:
+                return None
+            if n == 0:
+                row.fit_font((font,), known, cap, zoom, columns[1] - columns[0])
+            else:
+                row.follow(placed[0][0], zoom, columns[0])
+            if row.font is None:
+                break
+            placed.append((row, first, last))
         else:
-            row.follow(placed[0][0], zoom, columns[0])
-        if row.font is None:
-            return None
-        placed.append((row, first, last))
-    return placed
+            fit = sum(row.fit * (last - first) for row, first, last in placed) / len(e2eid)
+            if fit > best_fit:
+                best, best_fit = placed, fit
+    return best
 
 
 def _split(ink: np.ndarray, rows: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
