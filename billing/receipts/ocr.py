@@ -211,7 +211,9 @@ def _reread_id(image: Image.Image, data: dict, lines: list[list[int]]) -> list[s
     """The end-to-end id read again from its own crop, enlarged, without the Portuguese dictionary and with
     only letters and digits allowed: the random tail has no words for the language model to lean on, and this
     pass gets O/0, I/1, s/5 right more often (a second re-read with the Portuguese model, voting, was tried:
-    worse and slower). The id may wrap onto the next line."""
+    worse and slower). The id may wrap onto the next line. What it read (and, when it read one tail
+    character too many, each way of dropping one) then goes to `glyphs.refine_tail`, which picks the one that
+    draws like the crop and re-judges the tail's look-alikes by drawing them."""
     for n, words in enumerate(lines):
         start = next((i for i in words if ID_START.match(data["text"][i])), None)
         if start is None:
