@@ -105,7 +105,7 @@ def _resize(ink: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(picture.filter(ImageFilter.GaussianBlur(BLUR)), np.float32) / 255
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=16)  # the same row is drawn again for each font step and each choice; bounded memory
 def _draw(font: ImageFont.FreeTypeFont, text: str) -> np.ndarray:
     _left, _top, right, bottom = font.getbbox(text)
     canvas = Image.new("L", (right + 4, bottom + 4), 255)
@@ -312,6 +312,13 @@ def refine_tail(crop: Image.Image, candidates: list[str], tail_from: int = 21) -
     and the same with one character of the tail dropped when it read one too many), the one whose drawing
     fits the picture best, then each look-alike of its tail replaced by the one that looks most like the
     picture. The first candidate unchanged when no installed font draws the id like the picture."""
+    try:
+        return _refine(crop, candidates, tail_from)
+    finally:
+        _draw.cache_clear()  # a worker reads receipts for hours: keep no drawings between them
+
+
+def _refine(crop: Image.Image, candidates: list[str], tail_from: int) -> str | None:
     fonts = _fonts()
     candidates = [c for c in dict.fromkeys(candidates) if len(c) == 32]
     if not fonts or not candidates:
