@@ -108,19 +108,41 @@ def _children(pid: int) -> list[str]:
     return found
 
 
+def _exe(pid: int | str) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return ""
+
+
 class MemorySampler(threading.Thread):
-    """Peak RSS of this process plus its children, and of the largest child, sampled every 5 ms (Linux)."""
+    """Peak RSS of this process plus its children, and of the largest child, sampled every 5 ms (Linux).
+
+    A child still running this interpreter has not reached its `exec` yet: between `vfork`/`fork` and `exec`
+    it shares the parent's pages (with vfork, its very address space), so its VmRSS is the parent's and adding
+    it would count the parent twice. Such samples are skipped and counted (`pre_exec_samples`)."""
 
     def __init__(self):
         super().__init__(daemon=True)
         self.stop = threading.Event()
         self.peak_total = self.peak_child = self.peak_self = 0
+        self.pre_exec_samples = 0
+
+    def _measured_children(self, pid: int, own_exe: str) -> list[int]:
+        sizes = []
+        for child in _children(pid):
+            if _exe(child) == own_exe:
+                self.pre_exec_samples += 1
+                continue
+            sizes.append(_rss_kb(child))
+        return sizes
 
     def run(self) -> None:
         pid = os.getpid()
+        own_exe = _exe(pid)
         while not self.stop.wait(0.005):
             own = _rss_kb(pid)
-            children = [_rss_kb(child) for child in _children(pid)]
+            children = self._measured_children(pid, own_exe)
             self.peak_self = max(self.peak_self, own)
             self.peak_child = max([self.peak_child, *children])
             self.peak_total = max(self.peak_total, own + sum(children))
@@ -222,6 +244,7 @@ def run(out: Path, labels: list[dict]) -> dict:
             "python_peak": round(sampler.peak_self / 1024, 1),
             "largest_child": round(sampler.peak_child / 1024, 1),
             "worker_total": round(sampler.peak_total / 1024, 1),
+            "pre_exec_child_samples_skipped": sampler.pre_exec_samples,
         },
     }
 
