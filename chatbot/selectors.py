@@ -81,42 +81,44 @@ RECENT_PAYMENT_DAYS = 7
 _AGREEMENT_STATUSES = (Charge.Status.NEGOTIATING, Charge.Status.PAYMENT_CLAIMED)
 
 
-def _recent_payment(client: Client) -> tuple[Decimal, dt.date] | None:
-    """The client's charge paid in the last RECENT_PAYMENT_DAYS days, newest: (amount received, local day)."""
-    since = timezone.now() - dt.timedelta(days=RECENT_PAYMENT_DAYS)
-    charge = (
-        Charge.objects.filter(client=client, status=Charge.Status.PAID, paid_at__gte=since)
-        .order_by("-paid_at", "-pk")
-        .first()
-    )
-    if charge is None:
-        return None
-    return (charge.amount_paid or charge.amount, timezone.localdate(charge.paid_at))
-
-
 RECENTLY_PAID_DAYS = 60
 RECENTLY_PAID_KEPT = 12
 
 
-def _recently_paid(client: Client) -> tuple[ChargeSnapshot, ...]:
+def _reference(charge: Charge) -> str:
+    return charge.external_id or f"COB{charge.pk}"
+
+
+def _recently_paid(client: Client) -> list[Charge]:
     """The client's charges paid in the last RECENTLY_PAID_DAYS days, newest first (one query)."""
     since = timezone.now() - dt.timedelta(days=RECENTLY_PAID_DAYS)
-    rows = Charge.objects.filter(client=client, status=Charge.Status.PAID, paid_at__gte=since).order_by(
-        "-paid_at", "-pk"
-    )[:RECENTLY_PAID_KEPT]
-    return tuple(
-        ChargeSnapshot(
-            id=charge.pk,
-            amount=charge.amount,
-            due_date=charge.due_date,
-            description=charge.description,
-            status=charge.status,
-            reference=charge.external_id or f"COB{charge.pk}",
-            paid_amount=charge.amount_paid or charge.amount,
-            paid_on=timezone.localdate(charge.paid_at),
-        )
-        for charge in rows
+    return list(
+        Charge.objects.filter(client=client, status=Charge.Status.PAID, paid_at__gte=since).order_by(
+            "-paid_at", "-pk"
+        )[:RECENTLY_PAID_KEPT]
     )
+
+
+def _paid_snapshot(charge: Charge) -> ChargeSnapshot:
+    return ChargeSnapshot(
+        id=charge.pk,
+        amount=charge.amount,
+        due_date=charge.due_date,
+        description=charge.description,
+        status=charge.status,
+        reference=_reference(charge),
+        paid_amount=charge.amount_paid or charge.amount,
+        paid_on=timezone.localdate(charge.paid_at),
+    )
+
+
+def _recent_payment(paid: list[Charge]) -> tuple[Decimal, dt.date] | None:
+    """The newest of the charges paid lately when it was paid in the last RECENT_PAYMENT_DAYS days: (amount
+    received, local day)."""
+    since = timezone.now() - dt.timedelta(days=RECENT_PAYMENT_DAYS)
+    if not paid or paid[0].paid_at < since:
+        return None
+    return (paid[0].amount_paid or paid[0].amount, timezone.localdate(paid[0].paid_at))
 
 
 def bot_client_snapshot(
@@ -157,7 +159,7 @@ def bot_client_snapshot(
                 due_date=charge.due_date,
                 description=charge.description,
                 status=charge.status,
-                reference=charge.external_id or f"COB{charge.pk}",
+                reference=_reference(charge),
                 agreement_installments=agreement.installments if agreement else None,
                 agreement_installment_amount=(
                     next_due.get(agreement.pk, agreement.installment_amount) if agreement else None
@@ -166,9 +168,10 @@ def bot_client_snapshot(
                 balance=charge.balance,
             )
         )
+    paid = _recently_paid(client)
     return ClientSnapshot(
-        recent_payment=None if charges else _recent_payment(client),
-        recent_paid=_recently_paid(client),
+        recent_payment=None if charges else _recent_payment(paid),
+        recent_paid=tuple(_paid_snapshot(charge) for charge in paid),
         client_id=client.pk,
         creditor=creditor,
         first_name=client.first_name,

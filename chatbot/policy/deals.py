@@ -106,13 +106,7 @@ class _DealsMixin:
         amount = as_decimal(self.entities.get("amount"))
         if amount is None and (rest := self._rest_of_claimed_part(charge)) is not None:
             # "o resto pago semana que vem" after "paguei 100": the rest of that part, proposed first.
-            self._propose(
-                ActionKind.CREATE_PROMISE,
-                charge_id=charge.id,
-                promised_date=promised,
-                amount=rest,
-                rest_of_claim=True,
-            )
+            self._propose_rest(charge, promised, rest)
             return reply(
                 "promessa_restante_proposta",
                 valor=money(rest),
@@ -135,6 +129,17 @@ class _DealsMixin:
                 restante=money(charge.amount - amount),
             )
         return self._promise_recorded(charge, promised, None)
+
+    def _propose_rest(self, charge: ChargeSnapshot, promised: dt.date, rest: Decimal) -> None:
+        """Keep a promise of the rest of a part claim for the debtor's "sim" (recorded by
+        `_rest_promise_recorded`)."""
+        self._propose(
+            ActionKind.CREATE_PROMISE,
+            charge_id=charge.id,
+            promised_date=promised,
+            amount=rest,
+            rest_of_claim=True,
+        )
 
     def _speaks_of_rest(self) -> bool:
         """ "o resto", "o restante", "o que falta", "a outra metade", "o saldo"."""

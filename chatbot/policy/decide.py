@@ -353,13 +353,7 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
             # "paguei 120, o resto dia 5": the part is checked, the rest is a promise of another amount than
             # the charge's, so it is proposed and waits for the debtor's "sim". The date of "paguei 100 hoje"
             # is the payment's: only a message that speaks of the rest promises it.
-            self._propose(
-                ActionKind.CREATE_PROMISE,
-                charge_id=charge.id,
-                promised_date=promised,
-                amount=left,
-                rest_of_claim=True,
-            )
+            self._propose_rest(charge, promised, left)
             return reply(
                 "pagamento_parcial_resto_proposta",
                 valor=money(stated),
