@@ -27,7 +27,8 @@ from billing.receipts.files import MAX_PDF_PAGES, MAX_PIXELS, MAX_TEXT_CHARS, Re
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 TOOL_TIMEOUT = 20  # seconds, per external program
 TOOL_MEMORY = 512 * 1024 * 1024  # address space of each external program
-RASTER_LONG_SIDE = 2000  # pixels of the rasterised PDF page's long side, whatever its declared size
+RASTER_LONG_SIDE = 2000  # pixels of the rasterised PDF page's long side, whatever its declared size...
+RASTER_MAX_LONG_SIDE = 3200  # ...or its picture's own long side, up to this (a phone screenshot: 2340-2532)
 OCR_WIDTH = 900  # text on phone screenshots is large: this width keeps it ~25-35 px high, and Tesseract fast
 TESSERACT_CONFIG = "--oem 1 --psm 4"
 INK_GAIN = 1.8  # how far from the background counts as full ink (1 / 1.8: 55 % of the way to black)
@@ -76,8 +77,25 @@ def pdf_text(path: Path) -> str:
     return text
 
 
+def _largest_picture_side(path: Path) -> int:
+    """The long side (pixels) of the largest picture on the first page, 0 when there is none: a scanned or
+    shared screenshot PDF is one picture over the page, and rasterising it at its own size keeps every pixel
+    of the small print (the e2eid's look-alikes are a pixel or two apart)."""
+    done = _run(["pdfimages", "-list", "-f", "1", "-l", "1", str(path)])
+    if done.returncode != 0:
+        return 0
+    sides = []
+    for line in done.stdout.decode("utf-8", "replace").splitlines()[2:]:
+        fields = line.split()
+        if len(fields) > 4 and fields[2] == "image" and fields[3].isdigit() and fields[4].isdigit():
+            sides.append(max(int(fields[3]), int(fields[4])))
+    return max(sides, default=0)
+
+
 def pdf_first_page(path: Path) -> Image.Image:
-    """The first page as a picture, its long side RASTER_LONG_SIDE pixels (a huge page box cannot blow up)."""
+    """The first page as a picture, its long side that of the page's largest picture (RASTER_LONG_SIDE at
+    least, RASTER_MAX_LONG_SIDE at most): a huge page box or picture cannot blow up."""
+    long_side = min(RASTER_MAX_LONG_SIDE, max(RASTER_LONG_SIDE, _largest_picture_side(path)))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "page"
         done = _run(
@@ -90,7 +108,7 @@ def pdf_first_page(path: Path) -> Image.Image:
                 "-gray",
                 "-png",
                 "-scale-to",
-                str(RASTER_LONG_SIDE),
+                str(long_side),
                 str(path),
                 str(out),
             ]

@@ -16,13 +16,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from PIL import Image
 
-from billing.receipts import ReceiptRefused, documents, read_receipt
+from billing.receipts import ReceiptRefused, documents, ocr, read_receipt
 from billing.receipts.checks import Creditor
 from billing.receipts.fields import SAO_PAULO, e2eid_valid, extract
-from billing.receipts.generator import generate, random_cnpj, random_cpf
+from billing.receipts.generator import generate, image_pdf, random_cnpj, random_cpf
 
 CREDITOR = Creditor("Cobrança Inteligente Demo Ltda", "00.000.000/0001-91", "pix@cobranca.example")
-TOOLS = ("tesseract", "pdftotext", "pdftoppm", "pdfinfo")
+TOOLS = ("tesseract", "pdftotext", "pdftoppm", "pdfinfo", "pdfimages")
 
 
 @pytest.fixture
@@ -192,6 +192,19 @@ def test_a_pdf_with_a_giant_page_is_rasterised_at_a_bounded_size(ocr_tools):
     reading = read_receipt(_pdf_with_pages(1, "0 0 14400 14400"))
     assert reading.source == "pdf_ocr"
     assert reading.amount is None
+
+
+@pytest.mark.ocr
+@pytest.mark.parametrize(
+    ("picture", "long_side"), [((1170, 2532), 2532), ((900, 1600), 2000), ((2000, 4400), 3200)]
+)
+def test_a_pdf_of_one_picture_is_rasterised_at_the_pictures_own_size(ocr_tools, tmp_path, picture, long_side):
+    # A shared screenshot (1170 × 2532 on a 585 × 1266 pt page) drawn at 2000 px lost a fifth of its pixels,
+    # and with them the strokes that tell the e2eid's look-alikes apart (image-only PDFs: 68 % of ids read).
+    path = tmp_path / "page.pdf"
+    path.write_bytes(image_pdf(Image.new("RGB", picture, "white")))
+    page = ocr.pdf_first_page(path)
+    assert max(page.size) == long_side  # never below 2000 px, never above 3200 px
 
 
 @pytest.mark.ocr
