@@ -119,9 +119,13 @@ _REST = re.compile(r"\b(resto|restante|o que (falta|faltava|faltou|sobrou)|outra
 # The rest, or all of it: "já paguei o resto", "paguei tudo" claim what is still owed ("tudo bem" is no such
 # word: _NOT_ALL is removed before matching).
 _REST_OR_ALL = re.compile(rf"{_REST.pattern}|\b(tudo|o total|valor total)\b")
-# Context key: the part of a charge the debtor said he paid ({"charge_id", "amount"}), so that "o resto pago
-# semana que vem" later promises what that part leaves.
+# Context key: the part of a charge the debtor said he paid ({"charge_id", "amount", "at"}), so that "o resto
+# pago semana que vem" later promises what that part leaves.
 CLAIMED_PART = "claimed_part"
+# ...for a week, like the snapshot's "recent payment": by then the part was checked (or it arrived, and the
+# balance says what is left), and an "o resto" that late is about the charge as it stands, not that claim.
+# Longer than PENDING_TTL: the rest is often promised days after the receipt was sent.
+CLAIMED_PART_TTL = dt.timedelta(days=7)
 # Kept in the pending `charge_choice` entities when the message said "metade": the answer ("2") does not.
 HALF_ENTITY = "half"
 # Half already paid, however the classifier read it ("é que eu paguei metade ontem"): a part claim.

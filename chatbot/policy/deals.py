@@ -18,6 +18,7 @@ from .common import (
     _YES,
     AGREEMENT_FIRST_DUE_DAYS,
     CLAIMED_PART,
+    CLAIMED_PART_TTL,
     PENDING_CONFIRM,
     PENDING_PLAN_CHOICE,
     PENDING_PROMISE_DATE,
@@ -154,13 +155,23 @@ class _DealsMixin:
 
     def _rest_of_claimed_part(self, charge: ChargeSnapshot) -> Decimal | None:
         """The rest a promise speaks of after a part claim on this charge in the conversation; None when the
-        promise does not speak of the rest, no part was claimed, or nothing would be left."""
+        promise does not speak of the rest, no part was claimed (in the last CLAIMED_PART_TTL), or nothing
+        would be left."""
         claimed = self.context.get(CLAIMED_PART) or {}
         part = as_decimal(claimed.get("amount"))
         if part is None or claimed.get("charge_id") != charge.id or not self._speaks_of_rest():
             return None
+        if self._claimed_part_expired(claimed):
+            return None
         rest = self._rest_after(charge, part)
         return rest if 0 < rest < charge.owed else None
+
+    def _claimed_part_expired(self, claimed: dict[str, Any]) -> bool:
+        # A claim remembered without its time (before claims carried one) is of unknown age: not trusted.
+        try:
+            return self.now - dt.datetime.fromisoformat(claimed["at"]) > CLAIMED_PART_TTL
+        except (KeyError, TypeError, ValueError):
+            return True
 
     def _promise_recorded(self, charge: ChargeSnapshot, promised: dt.date, amount: Decimal | None) -> str:
         self._do(ActionKind.CREATE_PROMISE, charge_id=charge.id, promised_date=promised, amount=amount)

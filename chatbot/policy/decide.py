@@ -346,7 +346,11 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
         if stated is None:
             return reply("pagamento_informado_saldo", restante=money(owed), cobranca=self._label(charge))
         # Remembered for a promise of the rest later in the conversation ("o resto pago semana que vem").
-        self.updates[CLAIMED_PART] = {"charge_id": charge.id, "amount": str(stated)}
+        self.updates[CLAIMED_PART] = {
+            "charge_id": charge.id,
+            "amount": str(stated),
+            "at": self.now.isoformat(),
+        }
         left = self._rest_after(charge, stated)
         promised = as_date(self.entities.get("date"))
         if left > 0 and promised is not None and self._promise_date_ok(promised) and self._speaks_of_rest():

@@ -11,7 +11,8 @@ from decimal import Decimal
 import pytest
 
 from chatbot.policy import ActionKind
-from chatbot.tests.test_policy import TODAY, charge, kinds, params, snapshot, then, turn
+from chatbot.policy.common import CLAIMED_PART
+from chatbot.tests.test_policy import NOW, TODAY, charge, kinds, params, snapshot, then, turn
 
 IN_5_DAYS = TODAY + dt.timedelta(days=5)
 
@@ -133,3 +134,37 @@ def test_a_promise_that_does_not_speak_of_the_rest_is_the_whole_charge_still():
     part = turn("confirmacao_pagamento", "paguei 100", entities={"amount": "100.00"})
     promise = turn("promessa_pagamento", "pago dia 15", context=then(part), entities={"date": IN_5_DAYS})
     assert params(promise, ActionKind.CREATE_PROMISE)["amount"] is None
+
+
+def _rest_promised(days_after_the_claim: int):
+    claimed_at = NOW - dt.timedelta(days=days_after_the_claim)
+    part = turn(
+        "confirmacao_pagamento",
+        "paguei 100 hoje, segue o comprovante",
+        entities={"amount": "100.00", "date": claimed_at.date()},
+        now=claimed_at,
+    )
+    return turn(
+        "promessa_pagamento", "o resto pago semana que vem", context=then(part), entities={"date": IN_5_DAYS}
+    )
+
+
+def test_a_part_claimed_six_days_ago_is_still_remembered_for_the_rest():
+    rest = _rest_promised(6)
+    assert not rest.actions and "R$ 200,00, fica para 15/03/2026" in rest.reply
+
+
+def test_a_part_claimed_eight_days_ago_is_forgotten_and_the_rest_is_no_longer_proposed():
+    # A week on, the claim has been checked (or the money arrived): "o resto" is the charge as it stands now.
+    rest = _rest_promised(8)
+    assert "R$ 200,00" not in rest.reply
+    assert params(rest, ActionKind.CREATE_PROMISE)["amount"] is None
+
+
+def test_a_part_remembered_without_its_time_is_not_used():
+    # Remembered before claims carried their time: how old it is is unknown, so it is not trusted.
+    context = {CLAIMED_PART: {"charge_id": 1, "amount": "100.00"}}
+    rest = turn(
+        "promessa_pagamento", "o resto pago semana que vem", context=context, entities={"date": IN_5_DAYS}
+    )
+    assert params(rest, ActionKind.CREATE_PROMISE)["amount"] is None
