@@ -26,8 +26,9 @@ from billing.models import (
     SuppressedPhone,
     SuppressionLift,
 )
+from billing.payments.operator_confirm import charge_confirm_payment
 from billing.regua.admin import ReguaEntryInline
-from billing.services import charge_cancel, charge_mark_paid, client_opt_out
+from billing.services import charge_cancel, client_opt_out
 from billing.suppression import LIFT_PERMISSION, suppression_lift
 from cobranca.admin_utils import export_csv_response, json_table
 from cobranca.audit import client_ip
@@ -159,11 +160,12 @@ class ChargeAdmin(admin.ModelAdmin):
 
     @admin.action(description="Marcar como paga")
     def mark_paid(self, request, queryset):
-        # Through the one service, so promises are kept, agreements fulfilled and the payment audited.
+        # Like the dashboard's "Marcar como paga": what was owed is recorded as the operator's payment (the
+        # Painel counts it, the debtor is thanked), promises are kept, agreements fulfilled, all audited.
         done, refused = 0, []
         for charge in queryset.exclude(status=Charge.Status.PAID):
             try:
-                charge_mark_paid(charge=charge, by=request.user, ip=client_ip(request))
+                charge_confirm_payment(charge=charge, by=request.user, ip=client_ip(request))
             except ApplicationError:
                 refused.append(charge.external_id or str(charge.pk))
             else:

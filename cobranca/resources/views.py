@@ -7,8 +7,8 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from billing import services as billing_services
 from billing.models import Charge, Client, Dispatch
+from billing.payments.operator_confirm import charge_confirm_payment
 from cobranca import privacy
 from cobranca.audit import client_ip
 from cobranca.permissions import ApiModelPermissions, IsApiUser
@@ -317,8 +317,10 @@ class ChargeViewSet(_ResourceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
 
     @extend_schema(
         summary="Marcar cobrança como paga",
-        description="Idempotente: repetir o pedido devolve a cobrança já paga. Promessas pendentes viram "
-        "cumpridas e acordos ativos, concluídos.",
+        description="Idempotente: repetir o pedido devolve a cobrança já paga. O que a cobrança ainda "
+        "devia (o saldo, ou as parcelas em aberto de um acordo ativo) é registrado como pagamento de origem "
+        "operador em `paid_at` (padrão: agora), e o devedor recebe o agradecimento pelo WhatsApp, como em "
+        '"Marcar como paga" no painel. Promessas pendentes viram cumpridas e acordos ativos, concluídos.',
         request=ChargeMarkPaidSerializer,
         responses={200: ChargeOutputSerializer, **_WRITE_ERRORS},
         examples=[
@@ -335,7 +337,9 @@ class ChargeViewSet(_ResourceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         charge = self.get_object()
         data = ChargeMarkPaidSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        charge = billing_services.charge_mark_paid(
+        # Like the dashboard's "Marcar como paga": what was owed is recorded as a payment (the Painel counts
+        # it, the debtor is thanked) before the charge is marked paid (docs/payments.md).
+        charge = charge_confirm_payment(
             charge=charge, by=request.user, paid_at=data.validated_data.get("paid_at"), ip=client_ip(request)
         )
         return Response(ChargeOutputSerializer(charge).data)

@@ -71,6 +71,45 @@ def test_mark_paid_action_goes_through_the_service_keeping_promises_and_auditing
     assert "Não é possível marcar como paga" in response.content.decode()
 
 
+def test_mark_paid_action_records_what_was_owed_as_the_operators_payment(
+    staff_client, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Like the dashboard's "Marcar como paga" (billing.payments.operator_confirm): what was owed is recorded
+    as the operator's payment, so the Painel counts the money and the debtor is thanked."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from audit.models import AuditLog
+    from billing.models import Payment
+    from billing.payments.apply import PaymentFacts, apply_payment
+
+    thanked: list[int] = []
+    monkeypatch.setattr(
+        "chatbot.payment_thanks.enqueue_with_rows", lambda task, payment_id, **kw: thanked.append(payment_id)
+    )
+    charge = ChargeFactory(amount=Decimal("300.00"))
+    apply_payment(
+        charge_id=charge.pk,
+        facts=PaymentFacts(
+            amount=Decimal("100.00"), paid_at=timezone.now(), source="statement", reference="L1"
+        ),
+    )
+    thanked.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(
+            "/admin/billing/charge/", {"action": "mark_paid", "_selected_action": [charge.pk]}, follow=True
+        )
+    charge.refresh_from_db()
+    payment = Payment.objects.get(source=Payment.Source.OPERATOR)
+    assert charge.status == Charge.Status.PAID and charge.balance == 0
+    assert payment.amount == Decimal("200.00") and payment.recorded_by.username == "chefe"
+    assert thanked == [payment.pk]
+    for action in ("charge.mark_paid", "payment.apply"):
+        entry = AuditLog.objects.exclude(actor=None).get(action=action)
+        assert entry.actor.username == "chefe" and entry.ip == "127.0.0.1"
+
+
 def test_csv_export_neutralises_formulas(staff_client):
     charge = ChargeFactory(description='=HYPERLINK("http://x")')
     response = staff_client.post(

@@ -4,9 +4,11 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from audit.models import AuditLog
-from billing.models import Charge, Client
+from billing.models import Charge, Client, Payment
+from billing.payments.apply import PaymentFacts, apply_payment
 from billing.tests.factories import ChargeFactory, ClientFactory, DispatchFactory
 from cobranca.tests.security_helpers import URLCONF, api_for, make_user
 
@@ -99,6 +101,48 @@ def test_a_charge_is_created_updated_and_marked_paid_idempotently(integrator):
     assert Charge.objects.get(pk=pk).status == "paid"
     assert AuditLog.objects.filter(action="charge.mark_paid").count() == 1
     assert integrator.patch(f"/api/charges/{pk}", {"amount": "1.00"}, format="json").status_code == 409
+
+
+def test_marking_paid_through_the_api_records_what_was_owed_as_a_payment_and_thanks_the_debtor(
+    integrator, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Like the dashboard's "Marcar como paga" (billing.payments.operator_confirm): the balance is recorded as
+    a Payment of source operator, so the Painel counts it and the debtor is thanked; the response is as it
+    was."""
+    thanked: list[int] = []
+    monkeypatch.setattr(
+        "chatbot.payment_thanks.enqueue_with_rows", lambda task, payment_id, **kw: thanked.append(payment_id)
+    )
+    charge = ChargeFactory(amount=Decimal("300.00"))
+    apply_payment(
+        charge_id=charge.pk,
+        facts=PaymentFacts(
+            amount=Decimal("100.00"), paid_at=timezone.now(), source="statement", reference="L1"
+        ),
+    )
+    thanked.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = integrator.post(
+            f"/api/charges/{charge.pk}/mark-paid", {"paid_at": "2026-03-09T14:30:00-03:00"}, format="json"
+        )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == "paid" and body["paid_at"] == "2026-03-09T14:30:00-03:00"
+    payment = Payment.objects.get(source=Payment.Source.OPERATOR)
+    assert payment.amount == Decimal("200.00") and payment.recorded_by.username == "user-integrator"
+    assert payment.paid_at == dt.datetime.fromisoformat("2026-03-09T14:30:00-03:00")
+    assert thanked == [payment.pk]
+    entry = AuditLog.objects.get(action="charge.mark_paid")
+    assert entry.actor.username == "user-integrator" and entry.ip == "127.0.0.1"
+    again = integrator.post(f"/api/charges/{charge.pk}/mark-paid", {}, format="json")
+    assert again.status_code == 200 and Payment.objects.filter(source="operator").count() == 1
+
+
+def test_marking_a_cancelled_charge_paid_through_the_api_is_refused_and_records_nothing(integrator):
+    charge = ChargeFactory(status=Charge.Status.CANCELLED)
+    response = integrator.post(f"/api/charges/{charge.pk}/mark-paid", {}, format="json")
+    assert response.status_code == 400 and "message" in response.json()
+    assert not Payment.objects.exists()
 
 
 def test_charges_cannot_be_deleted_through_the_api(integrator, operator):
