@@ -8,6 +8,7 @@ claimed with a conditional UPDATE on `Payment.thanked_at`, so two workers never 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import F
@@ -15,7 +16,7 @@ from django.utils import timezone
 from loguru import logger
 
 from billing.dispatch.window import parse_window
-from billing.models import Agreement, Charge, Installment, Payment
+from billing.models import Agreement, Charge, Installment, Payment, PaymentIssue
 from chatbot.follow_ups import bot_send_to_client
 from chatbot.policy import charge_label, day, money, phrase, reply
 from cobranca.tasks import enqueue_with_rows
@@ -52,6 +53,15 @@ def payment_thank_you_text(payment: Payment) -> str:
             amount=charge.amount, due_date=charge.due_date, description=charge.description
         ),
     }
+    excess = _excess(payment)
+    if 0 < excess < payment.amount:
+        # More than was owed (charge or agreement): settled, and the excess waits in the operator queue.
+        return reply(
+            "pagamento_acima_do_saldo",
+            saldo=money(payment.amount - excess),
+            diferenca=money(excess),
+            **values,
+        )
     installment = payment.installment
     if installment is not None:
         agreement = installment.agreement
@@ -73,6 +83,14 @@ def payment_thank_you_text(payment: Payment) -> str:
     if charge.balance > 0 and charge.status != Charge.Status.PAID:
         return reply("pagamento_parcial_recebido", restante=money(charge.balance), **values)
     return reply("pagamento_recebido", **values)
+
+
+def _excess(payment: Payment) -> Decimal:
+    """What `apply_payment` queued as an overpayment from this payment (0 when nothing was)."""
+    amount = (
+        payment.issues.filter(kind=PaymentIssue.Kind.OVERPAYMENT).values_list("amount", flat=True).first()
+    )
+    return amount or Decimal("0")
 
 
 def payment_thank_you_send(*, payment_id: int, now: dt.datetime | None = None) -> str:

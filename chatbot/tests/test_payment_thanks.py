@@ -65,6 +65,31 @@ def test_a_paid_charge_is_thanked_once_naming_it(waha, charge):
     assert message.author == Message.Author.BOT and message.body == text
 
 
+def test_an_overpayment_says_it_was_more_than_the_balance_and_that_the_team_will_be_in_touch(waha, charge):
+    pay(charge, "100.00", "E12")
+    outcome = pay(charge, "1234.56", "E13")  # R$ 200,00 were still owed
+    assert outcome.status == "overpaid"
+    payment_thanks.payment_thank_you_send(payment_id=outcome.payment.pk, now=TUESDAY_10H)
+    text = waha.sent[-1][1]
+    assert "R$ 1.234,56" in text and "R$ 200,00" in text and "R$ 1.034,56" in text
+    assert "a mais" in text and "entrar em contato" in text and not defects(text)
+
+
+def test_an_overpaid_agreement_also_speaks_of_the_difference(waha, charge):
+    services.agreement_create(
+        charge=charge,
+        installments=1,
+        discount_percent=D("10"),
+        first_due_date=timezone.localdate() + dt.timedelta(days=5),
+    )
+    outcome = pay(charge, "280.00", "E14")  # the agreement asked R$ 270,00
+    assert outcome.status == "overpaid"
+    payment_thanks.payment_thank_you_send(payment_id=outcome.payment.pk, now=TUESDAY_10H)
+    text = waha.sent[-1][1]
+    assert "R$ 280,00" in text and "R$ 270,00" in text and "R$ 10,00" in text
+    assert "entrar em contato" in text and not defects(text)
+
+
 def test_outside_the_window_it_waits_for_the_schedule(waha, charge):
     outcome = pay(charge, "300.00", "E2", at=SUNDAY_10H - dt.timedelta(hours=1))
     assert payment_thanks.payment_thank_you_send(payment_id=outcome.payment.pk, now=SUNDAY_10H) == "deferred"

@@ -439,6 +439,7 @@ def test_the_runs_render_every_entry_of_the_catalogue(monkeypatch):
         ("respostas", "pagamento_parcela_recebido"),
         ("respostas", "pagamento_acordo_quitado"),
         ("respostas", "pagamento_parcial_recebido"),
+        ("respostas", "pagamento_acima_do_saldo"),
         # by the inbox when an operator rejects a receipt: cobranca/tests/test_dashboard_receipts.py.
         ("respostas", "comprovante_nao_confirmado"),
     }
@@ -460,6 +461,20 @@ def test_the_services_replies_are_clean():
         )
         assert not defects(text), text
     assert not defects(reply("nao_consegui_registrar"))
+
+
+@pytest.mark.parametrize("first_name", ["Maria", ""])
+@pytest.mark.parametrize("description", ["Mensalidade", "Cobrança", ""])
+def test_the_overpayment_thank_you_is_clean_for_every_debtor(first_name, description):
+    text = reply(
+        "pagamento_acima_do_saldo",
+        saudacao=phrase("saudacao_nome", nome=first_name) if first_name else phrase("saudacao"),
+        valor="R$ 1.234,56",
+        saldo="R$ 200,00",
+        diferenca="R$ 1.034,56",
+        cobranca=decide_module.charge_label(amount=Decimal("300"), due_date=TODAY, description=description),
+    )
+    assert not defects(text), text
 
 
 # --- the catalogue file -------------------------------------------------------------------------------------
