@@ -171,8 +171,8 @@ def test_every_page_renders_with_data_in_a_bounded_number_of_queries(
     assert response.status_code == 200
     html = response.content.decode()
     assert 'lang="pt-br"' in html
-    # Every asset is served by us: no CDN, no other origin. (A bare "cdn" substring check failed once on a random
-    # CSRF token that happened to contain those three letters.)
+    # Every asset is served by us: no CDN, no other origin. (A bare "cdn" substring check failed once on a
+    # random CSRF token that happened to contain those three letters.)
     for asset in re.findall(r'<(?:script|link|img|iframe|source)\b[^>]*?\b(?:src|href)="([^"]+)"', html):
         assert asset.startswith("/") and not asset.startswith("//"), asset
     assert " style=" not in html  # CSP: no inline styles
