@@ -36,8 +36,12 @@ _TEXT_DATE = re.compile(
     r"(?<!\d)(\d{1,2})\s*(?:de\s+)?(jan|fev|mar|abr|mai|jun|jul|ago|set|out|nov|dez)[a-z]*\.?,?\s*(?:de\s+)?(\d{4})"
 )
 _TIME = re.compile(r"(?<!\d)([01]\d|2[0-3])\s?[:h]\s?([0-5]\d)(?:\s?[:m]\s?([0-5]\d))?(?!\d)")
-_E2E = re.compile(r"E[0-9OoIl|]{20}[A-Za-z0-9]{11}")
+_E2E = re.compile(r"E[0-9OoIl|]{20}[A-Za-z0-9\])|]{11}")
 _E2E_DIGITS = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1"})
+# Tesseract's Portuguese model reads a tail's "J" as "]" or ")" now and then (and its letters-only re-read
+# then drops it altogether), an "I" or "l" as "|": the tail is put back into letters (the look-alike judge
+# may still change them).
+_E2E_TAIL_MARKS = str.maketrans({"]": "J", ")": "J", "|": "I"})
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE_KEY = re.compile(r"\+55\s?\(?\d{2}\)?\s?9?\d{4}-?\d{4}")
 _RANDOM_KEY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -225,13 +229,13 @@ def _e2eid(lines: list[_Line]) -> tuple[str | None, float]:
     for piece in pieces:
         for match in _E2E.finditer(piece):
             raw = match.group(0)
-            fixed = "E" + raw[1:21].translate(_E2E_DIGITS) + raw[21:]
+            fixed = "E" + raw[1:21].translate(_E2E_DIGITS) + raw[21:].translate(_E2E_TAIL_MARKS)
             if e2eid_valid(fixed):
                 return fixed, 0.95 if fixed == raw else 0.8
     return None, 0.0
 
 
-_E2E_LOOSE = re.compile(r"E[0-9OoIl|]{20}([A-Za-z0-9]{11,13})")
+_E2E_LOOSE = re.compile(r"E[0-9OoIl|]{20}([A-Za-z0-9\])|]{11,13})")
 
 
 def e2eid_candidates(text: str) -> list[str]:
@@ -241,7 +245,7 @@ def e2eid_candidates(text: str) -> list[str]:
     found = []
     for match in _E2E_LOOSE.finditer(re.sub(r"\s+", "", text)):
         head = "E" + match.group(0)[1:21].translate(_E2E_DIGITS)
-        tail = match.group(1)
+        tail = match.group(1).translate(_E2E_TAIL_MARKS)
         found.append(head + tail[:11])
         if len(tail) > 11:
             found += [head + tail[:i] + tail[i + 1 : 12] for i in range(12)]

@@ -16,6 +16,7 @@ well, and then nothing is changed: see MIN_FIT)."""
 from __future__ import annotations
 
 import itertools
+import string
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -41,6 +42,10 @@ PASSES = 2
 MARGIN = 0.005  # a look-alike replaces what Tesseract read only when it matches clearly better
 FLAT_TOPS = "EBDFHKLMNPRTUZ57"  # capitals and digits whose top is a flat bar at the capitals' height
 CHUNK = 4  # characters drawn at a time when judging how well a font fits a row
+# The two shapes most apps give the tail: lowercase hex after a first letter or digit, or capitals and digits.
+HEX_TAIL = "0123456789abcdef"
+LOWER_TAIL = string.ascii_lowercase + string.digits
+UPPER_TAIL = string.ascii_uppercase + string.digits
 
 
 def _alternatives(char: str) -> str:
@@ -49,6 +54,55 @@ def _alternatives(char: str) -> str:
         if char in group:
             found.update(dict.fromkeys(group))
     return "".join(found)
+
+
+def tail_alphabets(tail: str) -> list[str] | None:
+    """Per tail position, the characters it may hold when the reading has one of the two common shapes, else
+    None (mixed case: any letter or digit). Lowercase hex: from the second character on, at most 3 not hex
+    and each a look-alike of a hex one, and at least 2 of the letters a-f among them (capitals-and-digits
+    tails read that way are rare). Capitals and digits: at most 1 character that is neither, a look-alike
+    of one. A random mixed-case tail reads like either once in a hundred or so; then the look-alike is
+    turned into its capital (or hex) twin, as wrong as it was before."""
+    rest = tail[1:]
+    strict = sum(c in HEX_TAIL for c in rest)
+    if (
+        strict >= len(rest) - 3
+        and sum(c in "abcdef" for c in rest) >= 2
+        and _all_fit(rest, HEX_TAIL)
+        and _all_fit(tail[:1], LOWER_TAIL)
+    ):
+        return [LOWER_TAIL] + [HEX_TAIL] * len(rest)
+    if sum(c in UPPER_TAIL for c in tail) >= len(tail) - 1 and _all_fit(tail, UPPER_TAIL):
+        return [UPPER_TAIL] * len(tail)
+    return None
+
+
+def _all_fit(text: str, alphabet: str) -> bool:
+    return all(any(c in alphabet for c in _alternatives(char)) for char in text)
+
+
+def choices_for(char: str, alphabet: str | None) -> str:
+    """The look-alikes `char` may stand for, within `alphabet` when one applies (`char` first if in it)."""
+    found = _alternatives(char)
+    return "".join(c for c in found if c in alphabet) if alphabet else found
+
+
+def fit_tail(e2eid: str, tail_from: int = 21) -> str:
+    """The id with each tail character outside its shape's alphabet replaced by its first look-alike in it:
+    for when no drawing could judge them."""
+    alphabets = tail_alphabets(e2eid[tail_from:])
+    if alphabets is None:
+        return e2eid
+    tail = "".join(_twin(c, alphabet) for c, alphabet in zip(e2eid[tail_from:], alphabets, strict=True))
+    return e2eid[:tail_from] + tail
+
+
+def _twin(char: str, alphabet: str) -> str:
+    """`char` in `alphabet`: itself, else "I" for an "l", its other case, or its first look-alike there."""
+    for twin in (char, "I" if char in "l|" else "", char.upper(), char.lower()):
+        if twin and twin in alphabet:
+            return twin
+    return choices_for(char, alphabet)[0]
 
 
 @cache
@@ -235,7 +289,9 @@ class _Row:
 
     def best(self, position: int, choices: str) -> str:
         """The choice for the character at `position` whose drawing, with its two neighbours, fits best.
-        The shift found is kept for the next characters (small scale errors add up along the row)."""
+        The shift found is kept for the next characters (small scale errors add up along the row). When
+        `choices` leave out the character read (it is outside the tail's alphabet), the best of them
+        replaces it whatever the margin."""
         current = self.text[position]
         left, top = self._anchor(position)
         scores = {}
@@ -245,7 +301,8 @@ class _Row:
             scores[choice] = self.place(self.font, self.scale, left, top, first, last, 2, 0)
             self.text = saved
         chosen = max(scores, key=lambda c: (scores[c][0], c == current))
-        if scores[chosen][0] < scores[current][0] + MARGIN or scores[chosen][0] < MIN_FIT:
+        unclear = current in scores and scores[chosen][0] < scores[current][0] + MARGIN
+        if unclear or (current in scores and scores[chosen][0] < MIN_FIT):
             chosen = current  # not clearly better, or the drawing has lost its place on the row
         if chosen in "Il" and {"I", "l"} <= set(scores):
             chosen = self._taller_or_not(position, left + scores[chosen][1], top) or chosen
@@ -322,7 +379,7 @@ def _refine(crop: Image.Image, candidates: list[str], tail_from: int) -> str | N
     fonts = _fonts()
     candidates = [c for c in dict.fromkeys(candidates) if len(c) == 32]
     if not fonts or not candidates:
-        return candidates[0] if candidates else None
+        return fit_tail(candidates[0], tail_from) if candidates else None
     ink = _ink(crop)
     rows = _rows(ink)
     best = None
@@ -334,16 +391,17 @@ def _refine(crop: Image.Image, candidates: list[str], tail_from: int) -> str | N
             if best is None or fit > best[0] + 0.005:
                 best = (fit, placed, candidate)
     if best is None or best[0] < MIN_FIT:
-        return candidates[0]
+        return fit_tail(candidates[0], tail_from)
     _, placed, chosen = best
+    alphabets = tail_alphabets(chosen[tail_from:]) or [None] * (len(chosen) - tail_from)
     result = list(chosen)
     for row, first, last in placed:
         for n in range(PASSES):  # again: a character judged beside a misread neighbour may change
             if n:
                 row.replace_text("".join(result[first:last]))
             for position in range(max(first, tail_from), last):
-                choices = _alternatives(result[position])
-                if len(choices) > 1:
+                choices = choices_for(result[position], alphabets[position - tail_from])
+                if len(choices) > 1 or choices != result[position]:
                     result[position] = row.best(position - first, choices)
     return "".join(result)
 

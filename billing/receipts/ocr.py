@@ -230,8 +230,9 @@ def _reread_id(image: Image.Image, data: dict, lines: list[list[int]]) -> list[s
     only letters and digits allowed: the random tail has no words for the language model to lean on, and this
     pass gets O/0, I/1, s/5 right more often (a second re-read with the Portuguese model, voting, was tried:
     worse and slower). The id may wrap onto the next line. What it read (and, when it read one tail
-    character too many, each way of dropping one) then goes to `glyphs.refine_tail`, which picks the one that
-    draws like the crop and re-judges the tail's look-alikes by drawing them."""
+    character too many, each way of dropping one), and what the page's reading had there, then go to
+    `glyphs.refine_tail`, which picks the one that draws like the crop and re-judges the tail's look-alikes
+    by drawing them."""
     for n, words in enumerate(lines):
         start = next((i for i in words if ID_START.match(data["text"][i])), None)
         if start is None:
@@ -251,7 +252,9 @@ def _reread_id(image: Image.Image, data: dict, lines: list[list[int]]) -> list[s
         psm = 7 if all(i in words for i in boxes) else 6
         config = f"--oem 1 --psm {psm} -c tessedit_char_whitelist={ID_CHARS}"
         read = "".join(_tesseract_data(grown, "eng", config)["text"]).replace(" ", "")
-        candidates = e2eid_candidates(read) or e2eid_candidates("".join(data["text"][i] for i in boxes))
+        # The page's own reading of the id competes too: the crop's re-read of a wrapped id can see a digit
+        # twice and lose a tail character, where the page read both rows right. The drawing decides.
+        candidates = e2eid_candidates(read) + e2eid_candidates("".join(data["text"][i] for i in boxes))
         if not candidates:
             return [read]
         return [glyphs.refine_tail(crop, candidates)]

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from billing.receipts import glyphs
-from billing.receipts.fields import e2eid_candidates
+from billing.receipts.fields import e2eid_candidates, extract
 
 TRUE_ID = "E00360305202602141701PQ0TE27NIEN"
-HEX_ID = "E60701190202604110424f1c0d1e87la"
+HEX_ID = "E60701190202604110424f1c0d1e87a5"
 
 
 @pytest.fixture
@@ -41,13 +41,21 @@ def _crop(rows: list[str], font_file: str, size: int, blur: float = 0.0) -> Imag
 
 
 def test_a_re_read_with_one_character_too_many_offers_each_drop():
-    read = "E6O7O119O2O26O4I1O424f1c0d1le87la"  # 12 tail characters: an "l" seen twice
+    read = "E6O7O119O2O26O4I1O424f1c0d1le87a5"  # 12 tail characters: an "l" seen where there is none
     candidates = e2eid_candidates(read)
-    assert candidates[0] == "E60701190202604110424f1c0d1le87l"  # as read, the digits repaired, cut at 11
+    assert candidates[0] == "E60701190202604110424f1c0d1le87a"  # as read, the digits repaired, cut at 11
     assert HEX_ID in candidates
     assert all(len(c) == 32 and c.startswith("E6070119020260411042") for c in candidates)
-    assert e2eid_candidates("E60701190202604110424f1c0d1e87la") == [HEX_ID]
-    assert e2eid_candidates("E60701190202613110424f1c0d1e87la") == []  # month 13: no id at all
+    assert e2eid_candidates("E60701190202604110424f1c0d1e87a5") == [HEX_ID]
+    assert e2eid_candidates("E60701190202613110424f1c0d1e87a5") == []  # month 13: no id at all
+
+
+def test_a_j_read_as_a_bracket_or_a_parenthesis_is_a_j_again():
+    # Tesseract's Portuguese model reads a tail's "J" as "]" or ")"; its letters-only re-read drops it.
+    assert e2eid_candidates("E10573521202606150\n255]98QB9GX30G") == ["E10573521202606150255J98QB9GX30G"]
+    assert e2eid_candidates("E02038232202604072302RGMITIV)8IG") == ["E02038232202604072302RGMITIVJ8IG"]
+    reading = extract("ID da transação:\nE02038232202604072302RGMITIV]8IG\n")
+    assert reading.e2eid == "E02038232202604072302RGMITIVJ8IG"
 
 
 def test_o_read_for_zero_and_l_for_i_are_put_right_in_a_proportional_font(fonts):
@@ -64,7 +72,7 @@ def test_look_alikes_are_judged_in_a_narrow_font_too(fonts):
 
 def test_the_right_drop_is_chosen_when_the_re_read_had_an_extra_character(fonts):
     crop = _crop([HEX_ID], "LiberationSans-Regular.ttf", 30, blur=0.5)
-    candidates = e2eid_candidates("E60701190202604110424f1c0d1le87la")
+    candidates = e2eid_candidates("E60701190202604110424f1c0d1le87a5")
     assert candidates[0] != HEX_ID
     assert glyphs.refine_tail(crop, candidates) == HEX_ID
 
@@ -76,10 +84,51 @@ def test_an_id_wrapped_on_two_rows_is_judged_row_by_row(fonts):
     assert glyphs.refine_tail(crop, ["E00416968202607292238PG05RC9S5A8"]) == truth
 
 
-def test_a_picture_that_is_not_the_id_changes_nothing(fonts):
-    misread = "E00360305202602141701PQOTE27NlEN"
+def test_a_picture_that_is_not_the_id_changes_nothing_but_what_the_tails_shape_rules_out(fonts):
+    misread = "E00360305202602141701PqOTe27NlEN"  # mixed case: no shape to hold it to
     blank = Image.new("L", (600, 40), 255)
     assert glyphs.refine_tail(blank, [misread]) == misread
     other_text = _crop(["Comprovante de transferência Pix"], "DejaVuSans.ttf", 30)
     assert glyphs.refine_tail(other_text, [misread]) == misread
     assert glyphs.refine_tail(blank, []) is None
+    # Capitals and digits but one "l": an "I" (no drawing can say whether it was a "1").
+    fitted = glyphs.refine_tail(blank, ["E00360305202602141701PQOTE27NlEN"])
+    assert fitted == "E00360305202602141701PQOTE27NIEN"
+    assert glyphs.refine_tail(blank, ["E60701190202604110424f1cOd1e87a5"]) == HEX_ID  # O in lowercase hex: 0
+
+
+def test_the_tails_shape_is_told_from_what_was_read():
+    assert glyphs.tail_alphabets("f1c0d1e87a5") == [glyphs.LOWER_TAIL] + [glyphs.HEX_TAIL] * 10
+    assert glyphs.tail_alphabets("sacaffOo2f7") is not None  # two look-alikes of 0
+    assert glyphs.tail_alphabets("PQ0TE27NIEN") == [glyphs.UPPER_TAIL] * 11
+    assert glyphs.tail_alphabets("HC5TC7XAKlA") == [glyphs.UPPER_TAIL] * 11  # one look-alike
+    assert glyphs.tail_alphabets("lzGdErzqTU7") is None  # mixed case
+    assert glyphs.tail_alphabets("HC5TC7XAKlr") is None  # two lowercase: not capitals
+    assert glyphs.tail_alphabets("1234567890A") == [glyphs.UPPER_TAIL] * 11  # digits alone: not hex
+    assert glyphs.tail_alphabets("a1b2xyzw345") is None  # four not hex nor look-alikes of it
+
+
+def test_look_alikes_are_judged_only_within_the_tails_shape(fonts):
+    # "l" in a capitals-and-digits tail is an "I" or a "1" (never "l", "i" or "j"): the drawing picks which.
+    truth = "E00000000202601180756HC5TC7XAKIA"
+    crop = _crop([truth], "LiberationSans-Regular.ttf", 30, blur=0.6)
+    assert glyphs.refine_tail(crop, ["E00000000202601180756HC5TC7XAKlA"]) == truth
+    truth_1 = "E00000000202601180756HC5TC7XAK1A"
+    crop_1 = _crop([truth_1], "LiberationSans-Regular.ttf", 30, blur=0.6)
+    assert glyphs.refine_tail(crop_1, ["E00000000202601180756HC5TC7XAKlA"]) == truth_1
+
+
+def test_the_pages_reading_of_the_id_competes_with_the_crops_re_read(fonts, monkeypatch):
+    # The crop's re-read saw a digit twice and lost a tail letter; the page's reading had it right: the
+    # drawing tells which one the picture shows.
+    from billing.receipts import ocr
+
+    truth = "E60746948202610192109WGUPVZPZDDS"
+    drawn = _crop([truth], "DejaVuSans.ttf", 26, blur=0.5)
+    page = Image.new("L", (ocr.OCR_WIDTH, drawn.height), 255)
+    page.paste(drawn, (0, 0))
+    box = {"left": [8], "top": [4], "width": [drawn.width - 16], "height": [drawn.height - 8]}
+    data = {"text": [truth], **box}
+    misread = {"text": ["E607469482026101921009WGUPVZPZDS"]}
+    monkeypatch.setattr(ocr, "_tesseract_data", lambda *args: misread)
+    assert ocr._reread_id(page, data, [[0]]) == [truth]
