@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from loguru import logger
 
@@ -32,6 +32,9 @@ __all__ = [
 THANKED_OUTCOMES = frozenset({"paid", "overpaid", "partial"})
 # A payment not thanked within this long (the window stayed shut, WAHA was down) is not thanked late.
 THANKS_MAX_AGE = dt.timedelta(days=3)
+# Nor a payment made longer ago than this, whenever it was recorded: an integration backfilling its history
+# through the API or an old bank statement imported today must not thank debtors for months-old payments.
+PAID_MAX_AGE = dt.timedelta(days=7)
 
 
 def on_payment_applied(sender, payment, outcome, **kwargs) -> None:
@@ -99,9 +102,7 @@ def payment_thank_you_send(*, payment_id: int, now: dt.datetime | None = None) -
     now = now or timezone.now()
     if not parse_window(settings.SEND_WINDOW).is_open(now):
         return "deferred"
-    fresh = Payment.objects.filter(
-        pk=payment_id, thanked_at__isnull=True, created_at__gte=now - THANKS_MAX_AGE
-    )
+    fresh = Payment.objects.filter(pk=payment_id, thanked_at__isnull=True).filter(_recent(now))
     if not fresh.update(thanked_at=now):
         return (
             "already" if Payment.objects.filter(pk=payment_id, thanked_at__isnull=False).exists() else "stale"
@@ -117,6 +118,11 @@ def payment_thank_you_send(*, payment_id: int, now: dt.datetime | None = None) -
     return outcome
 
 
+def _recent(now: dt.datetime) -> Q:
+    """Recorded within THANKS_MAX_AGE and made within PAID_MAX_AGE."""
+    return Q(created_at__gte=now - THANKS_MAX_AGE, paid_at__gte=now - PAID_MAX_AGE)
+
+
 def payment_thanks_send_due(*, now: dt.datetime | None = None, limit: int = 200) -> int:
     """Thank every recent payment not thanked yet, inside the send window only (schedule "payment-thanks")."""
     now = now or timezone.now()
@@ -125,7 +131,8 @@ def payment_thanks_send_due(*, now: dt.datetime | None = None, limit: int = 200)
     # Money for a charge already closed went to the operator queue whole (PaymentIssue of the same amount):
     # no thank-you for a duplicate payment.
     due = (
-        Payment.objects.filter(thanked_at__isnull=True, created_at__gte=now - THANKS_MAX_AGE)
+        Payment.objects.filter(thanked_at__isnull=True)
+        .filter(_recent(now))
         .exclude(charge__status=Charge.Status.CANCELLED)
         .exclude(issues__amount=F("amount"))
     )

@@ -150,6 +150,23 @@ def test_an_old_payment_is_not_thanked_late(waha, charge):
     assert payment_thanks.payment_thank_you_send(payment_id=outcome.payment.pk, now=later) == "stale"
 
 
+def test_a_payment_made_long_ago_and_recorded_now_is_not_thanked(waha, charge):
+    # An integration backfilling its history through the API, or an old statement imported today.
+    outcome = apply_payment(
+        charge_id=charge.pk,
+        facts=PaymentFacts(
+            amount=D("300.00"), paid_at=TUESDAY_10H - dt.timedelta(days=40), source=Payment.Source.OPERATOR
+        ),
+    )
+    Payment.objects.filter(pk=outcome.payment.pk).update(created_at=TUESDAY_10H - dt.timedelta(minutes=5))
+    assert payment_thanks.payment_thanks_send_due(now=TUESDAY_10H) == 0
+    assert payment_thanks.payment_thank_you_send(payment_id=outcome.payment.pk, now=TUESDAY_10H) == "stale"
+    assert waha.sent == []
+    week_old = pay(ChargeFactory(client=charge.client, amount=D("50.00")), "50.00", "E14")
+    Payment.objects.filter(pk=week_old.payment.pk).update(paid_at=TUESDAY_10H - dt.timedelta(days=6))
+    assert payment_thanks.payment_thank_you_send(payment_id=week_old.payment.pk, now=TUESDAY_10H) == "sent"
+
+
 def test_applying_a_payment_enqueues_the_thank_you(charge, django_capture_on_commit_callbacks, monkeypatch):
     queued = []
     monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kw: queued.append((func, args)))
