@@ -41,6 +41,7 @@ MIN_FIT = 0.6  # below this correlation no installed font draws the id like the 
 PASSES = 2
 MARGIN = 0.005  # a look-alike replaces what Tesseract read only when it matches clearly better
 FLAT_TOPS = "EBDFHKLMNPRTUZ57"  # capitals and digits whose top is a flat bar at the capitals' height
+FLAT_BOTTOMS = "EBDLZ12"  # capitals and digits whose bottom is a flat bar on the line
 CHUNK = 4  # characters drawn at a time when judging how well a font fits a row
 # The two shapes most apps give the tail: lowercase hex after a first letter or digit, or capitals and digits.
 HEX_TAIL = "0123456789abcdef"
@@ -306,6 +307,12 @@ class _Row:
             chosen = current  # not clearly better, or the drawing has lost its place on the row
         if chosen in "Il" and {"I", "l"} <= set(scores):
             chosen = self._taller_or_not(position, left + scores[chosen][1], top) or chosen
+        elif chosen in "QO0D" and "Q" in scores:
+            deeper = self._deeper_or_not(position, left + scores[chosen][1], top)
+            if deeper == "Q":
+                chosen = "Q"
+            elif deeper == "O" and chosen == "Q":  # nothing reaches below the line: the best of the others
+                chosen = max((c for c in scores if c != "Q"), key=lambda c: scores[c][0])
         self.text = self.text[:position] + chosen + self.text[position + 1 :]
         return chosen
 
@@ -323,22 +330,65 @@ class _Row:
     def _top_gap(self, position: int, left: int, top: int) -> float | None:
         """How far (pixels) the ink of the character at `position` starts above where the drawing puts the
         top of that same character: the picture's top edge is where its ink crosses one half."""
-        drawing = _draw(self.font, self.text)
-        ink_left = _extent(drawing.sum(axis=0))[0]
-        start = 2 + self.font.getlength(self.text[:position])
-        end = 2 + self.font.getlength(self.text[: position + 1])
-        x0 = left + round((start - ink_left) * self.scale)
-        x1 = left + round((end - ink_left) * self.scale)
-        glyph_top = 2 + self.font.getbbox(self.text[position])[1]
-        expected = top + glyph_top * self.scale
-        column = self.picture[:, max(0, x0) : max(0, x1)].max(axis=1) if x1 > x0 else None
-        if column is None or column.size == 0 or column.max() < 0.5:
+        column, expected = self._column(position, left, top, bottom=False)
+        if column is None:
             return None
         y = int(np.argmax(column >= 0.5))
         if y == 0:
             return None
         edge = y - (column[y] - 0.5) / max(1e-6, column[y] - column[y - 1])  # where it crosses one half
         return expected - edge
+
+    def _bottom_gap(self, position: int, left: int, top: int) -> float | None:
+        """How far (pixels) the ink of the character at `position` ends below where the drawing puts the
+        bottom of that same character (the picture's edge where its ink crosses one half)."""
+        column, expected = self._column(position, left, top, bottom=True)
+        if column is None:
+            return None
+        y = len(column) - 1 - int(np.argmax(column[::-1] >= 0.5))
+        if y >= len(column) - 1:
+            return None
+        edge = y + (column[y] - 0.5) / max(1e-6, column[y] - column[y + 1])
+        return edge - expected
+
+    def _column(self, position: int, left: int, top: int, bottom: bool):
+        """(the picture's darkest ink per row over the character at `position`'s width, where the drawing
+        puts that character's top or bottom edge), (None, None) when there is no ink there."""
+        drawing = _draw(self.font, self.text)
+        ink_left = _extent(drawing.sum(axis=0))[0]
+        start = 2 + self.font.getlength(self.text[:position])
+        end = 2 + self.font.getlength(self.text[: position + 1])
+        x0 = left + round((start - ink_left) * self.scale)
+        x1 = left + round((end - ink_left) * self.scale)
+        edge = 2 + self.font.getbbox(self.text[position])[3 if bottom else 1]
+        column = self.picture[:, max(0, x0) : max(0, x1)].max(axis=1) if x1 > x0 else None
+        if column is None or column.size == 0 or column.max() < 0.5:
+            return None, None
+        return column, top + edge * self.scale
+
+    def _deeper_or_not(self, position: int, left: int, top: int) -> str | None:
+        """ "Q" or "O" (standing for any of "O", "0", "D") by depth: the Q's tail reaches below the line where
+        the others end (a pixel or two of a thin stroke, which NCC over three characters hardly sees);
+        None when it cannot be measured. Measured against the nearest flat-bottomed capitals and digits, so
+        the blur's widening of an edge cancels out."""
+        saved = self.text
+        flat = sorted(
+            (n for n, c in enumerate(saved) if c in FLAT_BOTTOMS and n != position),
+            key=lambda n: abs(n - position),
+        )[:3]
+        bias = [self._bottom_gap(n, *self._anchor(n)) for n in flat]
+        bias = [b for b in bias if b is not None]
+        if not bias:
+            return None
+        gaps = {}
+        for choice in "QO":
+            self.text = saved[:position] + choice + saved[position + 1 :]
+            gaps[choice] = self._bottom_gap(position, left, top)
+        self.text = saved
+        if None in gaps.values():
+            return None
+        calibrated = {c: abs(g - float(np.median(bias))) for c, g in gaps.items()}
+        return min(calibrated, key=calibrated.get)
 
     def _taller_or_not(self, position: int, left: int, top: int) -> str | None:
         """ "I" or "l" by height: "l" rises above the capitals and digits by 3-4 % of the text's size (a

@@ -132,3 +132,15 @@ def test_the_pages_reading_of_the_id_competes_with_the_crops_re_read(fonts, monk
     misread = {"text": ["E607469482026101921009WGUPVZPZDS"]}
     monkeypatch.setattr(ocr, "_tesseract_data", lambda *args: misread)
     assert ocr._reread_id(page, data, [[0]]) == [truth]
+
+
+@pytest.mark.parametrize("font_file", ["DejaVuSans.ttf", "LiberationSans-Regular.ttf", "DejaVuSans-Bold.ttf"])
+def test_a_q_is_told_from_an_o_by_its_tail_below_the_line(fonts, font_file):
+    for truth, misread in (
+        ("E020382322026022413545BTC8GR5K0Q", "E020382322026022413545BTC8GR5K0O"),
+        ("E02038232202607221106QJCWEFGTUPR", "E02038232202607221106OJCWEFGTUPR"),
+        ("E318724952026101317459IDZGODTXGG", "E318724952026101317459IDZGQDTXGG"),
+        ("E01181521202608091950aBtScQBN2n5", "E01181521202608091950aBtScOBN2n5"),
+    ):
+        crop = _crop([truth], font_file, 24, blur=0.7)
+        assert glyphs.refine_tail(crop, [misread]) == truth, (font_file, truth)
