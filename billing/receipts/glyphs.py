@@ -342,7 +342,7 @@ class _Row:
     def _bottom_gap(self, position: int, left: int, top: int) -> float | None:
         """How far (pixels) the ink of the character at `position` ends below where the drawing puts the
         bottom of that same character (the picture's edge where its ink crosses one half)."""
-        column, expected = self._column(position, left, top, bottom=True)
+        column, expected = self._column(position, left, top, bottom=True, inner=True)
         if column is None:
             return None
         y = len(column) - 1 - int(np.argmax(column[::-1] >= 0.5))
@@ -351,13 +351,16 @@ class _Row:
         edge = y + (column[y] - 0.5) / max(1e-6, column[y] - column[y + 1])
         return edge - expected
 
-    def _column(self, position: int, left: int, top: int, bottom: bool):
+    def _column(self, position: int, left: int, top: int, bottom: bool, inner: bool = False):
         """(the picture's darkest ink per row over the character at `position`'s width, where the drawing
-        puts that character's top or bottom edge), (None, None) when there is no ink there."""
+        puts that character's top or bottom edge), (None, None) when there is no ink there. `inner`: over
+        the middle of its width only, clear of a neighbour's descender ("J", "g") a pixel off."""
         drawing = _draw(self.font, self.text)
         ink_left = _extent(drawing.sum(axis=0))[0]
         start = 2 + self.font.getlength(self.text[:position])
         end = 2 + self.font.getlength(self.text[: position + 1])
+        if inner:
+            start, end = start + (end - start) * 0.25, end - (end - start) * 0.15
         x0 = left + round((start - ink_left) * self.scale)
         x1 = left + round((end - ink_left) * self.scale)
         edge = 2 + self.font.getbbox(self.text[position])[3 if bottom else 1]

@@ -141,6 +141,7 @@ def test_a_q_is_told_from_an_o_by_its_tail_below_the_line(fonts, font_file):
         ("E02038232202607221106QJCWEFGTUPR", "E02038232202607221106OJCWEFGTUPR"),
         ("E318724952026101317459IDZGODTXGG", "E318724952026101317459IDZGQDTXGG"),
         ("E01181521202608091950aBtScQBN2n5", "E01181521202608091950aBtScOBN2n5"),
+        ("E228964312026020105032FWELLAZMOJ", "E228964312026020105032FWELLAZMQJ"),  # J's hook is not a tail
     ):
         crop = _crop([truth], font_file, 24, blur=0.7)
         assert glyphs.refine_tail(crop, [misread]) == truth, (font_file, truth)
