@@ -31,8 +31,8 @@ FONT_FILES = (
 )  # fmt: skip
 # Characters Tesseract mixes up on small text; each one may be any other of its groups.
 LOOK_ALIKES = (
-    "0OoQD", "9O0", "9S", "sJ", "1IlijJL", "5Ss", "8B", "2Zz", "9gq", "ftF", "6Gb", "5b", "7T", "cC", "vV",
-    "wW", "xX", "uU", "pP", "kK", "yY",
+    "0OoQD", "9O0", "9S", "sJ", "1IlijJL", "5Ss", "8B", "2Zz", "9gq", "ftF", "f1lI", "6Gb", "5b", "7T", "cC",
+    "vV", "wW", "xX", "uU", "pP", "kK", "yY",
 )  # fmt: skip
 RENDER_SIZE = 48  # pixels per em of the drawings (scaled onto the picture)
 CAP = 24  # the picture is zoomed so that the id's digits are this many pixels high
@@ -60,7 +60,7 @@ def _alternatives(char: str) -> str:
 def tail_alphabets(tail: str) -> list[str] | None:
     """Per tail position, the characters it may hold when the reading has one of the two common shapes, else
     None (mixed case: any letter or digit). Lowercase hex: from the second character on, at most 3 not hex
-    and each a look-alike of a hex one, and at least 2 of the letters a-f among them (capitals-and-digits
+    and each a look-alike of a hex one, and one of the letters a-f among them at least (capitals-and-digits
     tails read that way are rare). Capitals and digits: at most 1 character that is neither, a look-alike
     of one. A random mixed-case tail reads like either once in a hundred or so; then the look-alike is
     turned into its capital (or hex) twin, as wrong as it was before."""
@@ -68,7 +68,7 @@ def tail_alphabets(tail: str) -> list[str] | None:
     strict = sum(c in HEX_TAIL for c in rest)
     if (
         strict >= len(rest) - 3
-        and sum(c in "abcdef" for c in rest) >= 2
+        and any(c in "abcdef" for c in rest)
         and _all_fit(rest, HEX_TAIL)
         and _all_fit(tail[:1], LOWER_TAIL)
     ):
@@ -307,7 +307,9 @@ class _Row:
             chosen = current  # not clearly better, or the drawing has lost its place on the row
         if chosen in "Il" and {"I", "l"} <= set(scores):
             chosen = self._taller_or_not(position, left + scores[chosen][1], top) or chosen
-        elif chosen in "QO0D" and "Q" in scores:
+        if chosen in "O0D" and "D" in scores and len(scores) > 1:
+            chosen = self._stem_or_not(position, left + scores[chosen][1], top, scores, chosen)
+        if chosen in "QO0D" and "Q" in scores:
             deeper = self._deeper_or_not(position, left + scores[chosen][1], top)
             if deeper == "Q":
                 chosen = "Q"
@@ -368,6 +370,50 @@ class _Row:
         if column is None or column.size == 0 or column.max() < 0.5:
             return None, None
         return column, top + edge * self.scale
+
+    def _stem_or_not(self, position: int, left: int, top: int, scores: dict, chosen: str) -> str:
+        """ "D" or the best-scoring of the round ones ("O", "0"): the D's left side is a straight stem, ink
+        over its whole height, where a round letter's left edge touches a few rows only (NCC over three
+        characters sees the corners hardly more than a pixel of width). The picture's share of inked rows in
+        the character's leftmost ink columns is compared with the same share on each one's drawing."""
+        picture_share = self._stem_share(self._cell(position, left, top))
+        if picture_share is None:
+            return chosen
+        round_one = max((c for c in scores if c in "O0"), key=lambda c: scores[c][0], default=None)
+        if round_one is None:
+            return chosen
+        shares = {c: self._stem_share(self._drawn_cell(c)) for c in ("D", round_one)}
+        if None in shares.values():
+            return chosen
+        return min(shares, key=lambda c: abs(shares[c] - picture_share))
+
+    def _cell(self, position: int, left: int, top: int) -> np.ndarray:
+        """The picture under the character at `position`, from the capitals' top to the line."""
+        drawing = _draw(self.font, self.text)
+        ink_left = _extent(drawing.sum(axis=0))[0]
+        start = 2 + self.font.getlength(self.text[:position])
+        end = 2 + self.font.getlength(self.text[: position + 1])
+        x0 = left + round((start - ink_left) * self.scale)
+        x1 = left + round((end - ink_left) * self.scale)
+        y0, y1 = (top + round((2 + edge) * self.scale) for edge in self.font.getbbox("H")[1::2])
+        return self.picture[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)]
+
+    def _drawn_cell(self, char: str) -> np.ndarray:
+        """`char` drawn alone in the row's font, at its scale and with the picture's blur."""
+        drawing = _draw(self.font, char)
+        y0, y1 = (2 + edge for edge in self.font.getbbox("H")[1::2])
+        piece = drawing[y0:y1, 2 : 2 + max(1, round(self.font.getlength(char)))]
+        return _resize(piece, round(piece.shape[1] * self.scale), round(piece.shape[0] * self.scale))
+
+    @staticmethod
+    def _stem_share(cell: np.ndarray) -> float | None:
+        if cell.size == 0 or cell.shape[0] < 4:
+            return None
+        columns = np.flatnonzero(cell.max(axis=0) >= 0.5)
+        if not columns.size:
+            return None
+        stem = cell[:, columns[0] : columns[0] + 2].max(axis=1)
+        return float((stem >= 0.5).mean())
 
     def _deeper_or_not(self, position: int, left: int, top: int) -> str | None:
         """ "Q" or "O" (standing for any of "O", "0", "D") by depth: the Q's tail reaches below the line where

@@ -145,3 +145,24 @@ def test_a_q_is_told_from_an_o_by_its_tail_below_the_line(fonts, font_file):
     ):
         crop = _crop([truth], font_file, 24, blur=0.7)
         assert glyphs.refine_tail(crop, [misread]) == truth, (font_file, truth)
+
+
+@pytest.mark.parametrize("font_file", ["DejaVuSans.ttf", "LiberationSans-Regular.ttf"])
+def test_an_f_read_as_a_one_in_a_hex_tail_is_an_f_again(fonts, font_file):
+    # "f" read as "l" (not hex: turned into "1") or as "1" itself: the drawing tells the f's hook and bar.
+    truth = "E02038232202605221058b7ff6327241"
+    crop = _crop([truth], font_file, 24, blur=0.7)
+    assert glyphs.refine_tail(crop, ["E02038232202605221058b7lf6327241"]) == truth
+    assert glyphs.refine_tail(crop, ["E02038232202605221058b71f6327241"]) == truth
+
+
+@pytest.mark.parametrize("size", [16, 18])
+def test_a_d_is_told_from_an_o_or_a_zero_by_its_straight_stem(fonts, size):
+    for truth, misread in (
+        ("E10573521202604051743OICILSO1U8X", "E10573521202604051743DICILSD1U8X"),
+        ("E6070119020260106202346FR0A2NV4B", "E6070119020260106202346FRDA2NV4B"),
+        ("E02038232202604050138ZDHDI3ZSPK4", "E02038232202604050138ZDHOI3ZSPK4"),
+        ("E0000000020260209160745DNMDWRX6O", "E0000000020260209160745DNMDWRX6D"),
+    ):
+        crop = _crop([truth], "DejaVuSans.ttf", size, blur=0.8)
+        assert glyphs.refine_tail(crop, [misread]) == truth, (size, truth)
