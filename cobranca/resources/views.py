@@ -319,7 +319,8 @@ class ChargeViewSet(_ResourceViewSet, mixins.ListModelMixin, mixins.RetrieveMode
         summary="Marcar cobrança como paga",
         description="Idempotente: repetir o pedido devolve a cobrança já paga. O que a cobrança ainda "
         "devia (o saldo, ou as parcelas em aberto de um acordo ativo) é registrado como pagamento de origem "
-        "operador em `paid_at` (padrão: agora), e o devedor recebe o agradecimento pelo WhatsApp, como em "
+        "operador em `paid_at` (padrão: agora), e o devedor recebe o agradecimento pelo WhatsApp (não para "
+        "um pagamento de mais de 7 dias atrás), como em "
         '"Marcar como paga" no painel. Promessas pendentes viram cumpridas e acordos ativos, concluídos.',
         request=ChargeMarkPaidSerializer,
         responses={200: ChargeOutputSerializer, **_WRITE_ERRORS},
