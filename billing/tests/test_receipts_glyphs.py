@@ -9,7 +9,7 @@ import os
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from billing.receipts import glyphs
+from billing.receipts import glyphs, lookalikes
 from billing.receipts.fields import e2eid_candidates, extract
 
 TRUE_ID = "E00360305202602141701PQ0TE27NIEN"
@@ -98,14 +98,14 @@ def test_a_picture_that_is_not_the_id_changes_nothing_but_what_the_tails_shape_r
 
 
 def test_the_tails_shape_is_told_from_what_was_read():
-    assert glyphs.tail_alphabets("f1c0d1e87a5") == [glyphs.LOWER_TAIL] + [glyphs.HEX_TAIL] * 10
-    assert glyphs.tail_alphabets("sacaffOo2f7") is not None  # two look-alikes of 0
-    assert glyphs.tail_alphabets("PQ0TE27NIEN") == [glyphs.UPPER_TAIL] * 11
-    assert glyphs.tail_alphabets("HC5TC7XAKlA") == [glyphs.UPPER_TAIL] * 11  # one look-alike
-    assert glyphs.tail_alphabets("lzGdErzqTU7") is None  # mixed case
-    assert glyphs.tail_alphabets("HC5TC7XAKlr") is None  # two lowercase: not capitals
-    assert glyphs.tail_alphabets("1234567890A") == [glyphs.UPPER_TAIL] * 11  # digits alone: not hex
-    assert glyphs.tail_alphabets("a1b2xyzw345") is None  # four not hex nor look-alikes of it
+    assert lookalikes.tail_alphabets("f1c0d1e87a5") == [lookalikes.LOWER_TAIL] + [lookalikes.HEX_TAIL] * 10
+    assert lookalikes.tail_alphabets("sacaffOo2f7") is not None  # two look-alikes of 0
+    assert lookalikes.tail_alphabets("PQ0TE27NIEN") == [lookalikes.UPPER_TAIL] * 11
+    assert lookalikes.tail_alphabets("HC5TC7XAKlA") == [lookalikes.UPPER_TAIL] * 11  # one look-alike
+    assert lookalikes.tail_alphabets("lzGdErzqTU7") is None  # mixed case
+    assert lookalikes.tail_alphabets("HC5TC7XAKlr") is None  # two lowercase: not capitals
+    assert lookalikes.tail_alphabets("1234567890A") == [lookalikes.UPPER_TAIL] * 11  # digits alone: not hex
+    assert lookalikes.tail_alphabets("a1b2xyzw345") is None  # four not hex nor look-alikes of it
 
 
 def test_look_alikes_are_judged_only_within_the_tails_shape(fonts):
