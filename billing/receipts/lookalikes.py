@@ -10,7 +10,7 @@ import string
 # Characters Tesseract mixes up on small text; each one may be any other of its groups.
 LOOK_ALIKES = (
     "0OoQD", "9O0", "9S", "sJ", "1IlijJL", "5Ss", "8B", "2Zz", "9gq", "ftF", "f1lI", "6Gb", "5b", "7T", "cC",
-    "vV", "wW", "xX", "uU", "pP", "kK", "yY",
+    "vV", "wW", "xX", "uU", "pP", "kK", "yY", "hb",
 )  # fmt: skip
 # The two shapes most apps give the tail: lowercase hex after a first letter or digit, or capitals and digits.
 HEX_TAIL = "0123456789abcdef"

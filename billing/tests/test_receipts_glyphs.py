@@ -166,3 +166,9 @@ def test_a_d_is_told_from_an_o_or_a_zero_by_its_straight_stem(fonts, size):
     ):
         crop = _crop([truth], "DejaVuSans.ttf", size, blur=0.8)
         assert glyphs.refine_tail(crop, [misread]) == truth, (size, truth)
+
+
+def test_an_h_read_for_a_b_in_a_hex_tail_is_a_b_again(fonts):
+    truth = "E02038232202606070602c1fc83cbae7"
+    crop = _crop([truth], "DejaVuSans.ttf", 24, blur=0.7)
+    assert glyphs.refine_tail(crop, ["E02038232202606070602c1fc83chae7"]) == truth
