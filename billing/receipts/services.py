@@ -276,7 +276,7 @@ def _settle(check, charge, reading, psp, checks: list[Check], installment_id) ->
         check.refresh_from_db()
         if status == Status.SUSPECT:
             _open_issue(check, charge, failed)
-        if payment is None and charge is not None and _claims_the_whole(charge, reading):
+        if payment is None and charge is not None and _claims_the_whole(charge, reading, check):
             try:
                 billing_services.charge_claim_payment(charge=charge, source_message=check.attachment.message)
             except ApplicationError as exc:  # a charge that cannot be claimed: the inbox still shows it
@@ -284,13 +284,19 @@ def _settle(check, charge, reading, psp, checks: list[Check], installment_id) ->
     return status
 
 
-def _claims_the_whole(charge: Charge, reading: ReceiptReading) -> bool:
+def _claims_the_whole(charge: Charge, reading: ReceiptReading, check: ReceiptCheck) -> bool:
     """A receipt of what the charge still owes (or of an amount not read) stops its reminders until an
     operator decides (payment_claimed); a receipt of a part (an installment, "paguei 120") leaves the charge
-    as it is: its reminders, promise and PIX go on for the rest."""
+    as it is: its reminders, promise and PIX go on for the rest. So does a file where neither an amount nor
+    a Pix id was read (a photo, a school report: no receipt at all), and a receipt whose amount was not read
+    while the debtor has several open charges and named none of them: which one would stop is a guess."""
     if charge.status in CLOSED:
         return False
-    return reading.amount is None or reading.amount >= charge.balance
+    if reading.amount is None:
+        if not reading.e2eid:
+            return False
+        return check.charge_id == charge.pk or len(_candidate_charges(check)) == 1
+    return reading.amount >= charge.balance
 
 
 def _apply_confirmed(check, charge, reading, psp, installment_id) -> Payment | None:

@@ -430,3 +430,28 @@ def test_a_payment_long_before_the_due_date_and_the_creation_still_fails():
     )
     date = next(c for c in result.checks if c.code == "date")
     assert date.ok is False and "90 dias antes do vencimento" in date.message, date.message
+
+
+def _png(color: str = "navy") -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (720, 1280), color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.ocr
+@pytest.mark.django_db
+@pytest.mark.parametrize("named", [False, True])
+def test_a_file_where_nothing_of_a_receipt_was_read_stops_no_reminders(creditor_settings, named):
+    """Tester finding: after "já paguei" and "De qual delas?", a photo that is no receipt put an arbitrary
+    one of the debtor's two charges in payment_claimed (its reminders stopped)."""
+    charge = ChargeFactory(amount=Decimal("129.90"))
+    other = ChargeFactory(client=charge.client, amount=Decimal("59.90"))
+    check = run(stored_receipt(charge, _png(), content_type="image/png"), charge if named else None)
+    assert check.amount is None and not check.e2eid
+    for each in (charge, other):
+        each.refresh_from_db()
+        assert each.status == Charge.Status.OPEN, each
