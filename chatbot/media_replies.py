@@ -66,18 +66,35 @@ def media_decision(
     return Decision(reply=reply(FILE_REPLY_KEY), actions=[Action(ActionKind.FLAG, {"reason": FILE_FLAG})])
 
 
-def with_file_flag(decision: Decision, attachment=None) -> Decision:
+def with_file_flag(
+    decision: Decision,
+    attachment=None,
+    *,
+    intent: str = "",
+    context: dict[str, Any] | None = None,
+    now: dt.datetime | None = None,
+) -> Decision:
     """A file with a caption: the policy answers the caption; a person still looks at the file. A caption
-    claiming the payment ("paguei, segue o comprovante") makes the picture/PDF the receipt: it is read too."""
+    claiming the payment ("paguei, segue o comprovante", `intent` confirmacao_pagamento), or a file sent when
+    a receipt was expected, makes the picture/PDF the receipt: it is read too. When the policy only said the
+    payment is already being checked and asked for the receipt, the answer is the receipt's acknowledgement
+    (the debtor has just sent it)."""
     actions = list(decision.actions)
+    text = decision.reply
     claim = next((a for a in actions if a.kind == ActionKind.CLAIM_PAYMENT), None)
-    if claim is not None and _readable(attachment):
-        params = {"attachment_id": attachment.pk, "charge_id": claim.params.get("charge_id")}
-        actions.append(Action(ActionKind.CHECK_RECEIPT, params))
+    expected = context is not None and now is not None and receipt_expected(context, now)
+    if (claim is not None or intent == "confirmacao_pagamento" or expected) and _readable(attachment):
+        charge_id = claim.params.get("charge_id") if claim else (context or {}).get("focus_charge_id")
+        actions.append(
+            Action(ActionKind.CHECK_RECEIPT, {"attachment_id": attachment.pk, "charge_id": charge_id})
+        )
+        if claim is None and text == reply("sem_cobranca_em_conferencia"):
+            text = reply(RECEIPT_REPLY_KEY)
+            actions.append(Action(ActionKind.FLAG, {"reason": RECEIPT_FLAG}))
     if not any(a.kind in (ActionKind.FLAG, ActionKind.HANDOFF) for a in actions):
         actions.append(Action(ActionKind.FLAG, {"reason": FILE_WITH_TEXT_FLAG}))
     return Decision(
-        reply=decision.reply,
+        reply=text,
         actions=actions,
         context_updates=decision.context_updates,
         handoff=decision.handoff,

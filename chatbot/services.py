@@ -337,7 +337,11 @@ def _decide(
     if attachment is not None and not understood.text:
         return media_replies.media_turn(conversation, attachment, context=context, now=now)
     decision = _policy_decision(conversation, understood, context=context, now=now)
-    return media_replies.with_file_flag(decision, attachment) if attachment is not None else decision
+    if attachment is None:
+        return decision
+    return media_replies.with_file_flag(
+        decision, attachment, intent=understood.intent, context=context, now=now
+    )
 
 
 def _policy_decision(

@@ -288,15 +288,23 @@ def _claims_the_whole(charge: Charge, reading: ReceiptReading, check: ReceiptChe
     """A receipt of what the charge still owes (or of an amount not read) stops its reminders until an
     operator decides (payment_claimed); a receipt of a part (an installment, "paguei 120") leaves the charge
     as it is: its reminders, promise and PIX go on for the rest. So does a file where neither an amount nor
-    a Pix id was read (a photo, a school report: no receipt at all), and a receipt whose amount was not read
-    while the debtor has several open charges and named none of them: which one would stop is a guess."""
-    if charge.status in CLOSED:
+    a Pix id was read (a photo, a school report: no receipt at all), and a receipt for none of the charges
+    in particular (the debtor has several open, named none, and the amount is not one of them): which one
+    would stop is a guess."""
+    if charge.status in CLOSED or (reading.amount is None and not reading.e2eid):
         return False
-    if reading.amount is None:
-        if not reading.e2eid:
-            return False
-        return check.charge_id == charge.pk or len(_candidate_charges(check)) == 1
-    return reading.amount >= charge.balance
+    if reading.amount is not None and reading.amount < charge.balance:
+        return False
+    return check.charge_id == charge.pk or _only_match(check, reading) == charge
+
+
+def _only_match(check: ReceiptCheck, reading: ReceiptReading) -> Charge | None:
+    """The debtor's one open charge, or the one open charge whose amounts include the receipt's."""
+    charges = _candidate_charges(check)
+    if len(charges) == 1:
+        return charges[0]
+    matching = [c for c in charges if any(e.amount == reading.amount for e in expectations_for(c))]
+    return matching[0] if reading.amount is not None and len(matching) == 1 else None
 
 
 def _apply_confirmed(check, charge, reading, psp, installment_id) -> Payment | None:

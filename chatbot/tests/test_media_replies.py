@@ -107,3 +107,23 @@ def test_an_opted_out_debtor_gets_no_answer_to_a_file(classified, waha, conversa
     conversation.client.save(update_fields=["opted_out_at"])
     send_file(conversation, "audio")
     assert waha.sent == []
+
+
+def test_a_receipt_sent_with_a_caption_after_ja_paguei_is_read_and_acknowledged(classified, waha, conversation):
+    """Tester finding: the usual way ("já paguei", then the picture captioned "segue o comprovante") was
+    answered "se ainda não enviou o comprovante, pode mandar por aqui" and the file was never read."""
+    from billing.models import ReceiptCheck
+
+    say(conversation, "já paguei")
+    message = send_file(conversation, "image", caption="já paguei, segue o comprovante")
+    assert waha.sent[-1][1] == RECEIPT_REPLY
+    assert ReceiptCheck.objects.filter(attachment__message=message).exists()
+    conversation.refresh_from_db()
+    assert conversation.attention_reason == "Comprovante recebido: conferir"
+
+
+def test_a_picture_captioned_with_something_else_is_not_taken_as_a_receipt(classified, waha, conversation):
+    from billing.models import ReceiptCheck
+
+    message = send_file(conversation, "image", caption="oi")
+    assert not ReceiptCheck.objects.filter(attachment__message=message).exists()
