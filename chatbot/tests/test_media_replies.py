@@ -109,7 +109,7 @@ def test_an_opted_out_debtor_gets_no_answer_to_a_file(classified, waha, conversa
     assert waha.sent == []
 
 
-def test_a_receipt_sent_with_a_caption_after_ja_paguei_is_read_and_acknowledged(classified, waha, conversation):
+def test_a_receipt_sent_with_a_caption_after_ja_paguei_is_read(classified, waha, conversation):
     """Tester finding: the usual way ("já paguei", then the picture captioned "segue o comprovante") was
     answered "se ainda não enviou o comprovante, pode mandar por aqui" and the file was never read."""
     from billing.models import ReceiptCheck
