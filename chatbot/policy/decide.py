@@ -402,6 +402,12 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
         if more:
             values["em_aberto"] = more
         if not charge.under_agreement:
+            if (
+                rest := self._rest_of_claimed_part(charge)
+            ) is not None:  # "o pix do restante" after "paguei 100"
+                part = as_decimal((self.context.get(CLAIMED_PART) or {}).get("amount"))
+                values["pix"] = self._pix_block(rest, charge.reference)
+                return reply("pagar_resto_informado", valor=money(part), restante=money(rest), **values)
             if charge.balance is not None and 0 < charge.balance < charge.amount:  # a partial payment arrived
                 key = "pagar_uma_parcial_de_varias" if more else "pagar_uma_parcial"
                 paid = money(charge.amount - charge.balance)

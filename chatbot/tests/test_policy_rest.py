@@ -168,3 +168,13 @@ def test_a_part_remembered_without_its_time_is_not_used():
         "promessa_pagamento", "o resto pago semana que vem", context=context, entities={"date": IN_5_DAYS}
     )
     assert params(rest, ActionKind.CREATE_PROMISE)["amount"] is None
+
+
+def test_the_pix_of_the_rest_after_a_part_claim_is_for_the_rest_not_the_whole_charge():
+    """Tester finding: "paguei 100" (R$ 300 charge), then "me manda o pix do restante" sent a PIX of R$ 300."""
+    part = turn("confirmacao_pagamento", "paguei 100", entities={"amount": "100.00"})
+    pix = turn("informacoes_pagamento", "me manda o pix do restante", context=then(part))
+    assert "PIX copia e cola (R$ 200,00)" in pix.reply, pix.reply
+    assert "informou que já pagou R$ 100,00" in pix.reply and "falta R$ 200,00" in pix.reply
+    whole = turn("informacoes_pagamento", "me manda o pix", context=then(part))
+    assert "PIX copia e cola (R$ 300,00)" in whole.reply  # not about the rest: the charge as it stands

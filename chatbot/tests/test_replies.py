@@ -189,6 +189,10 @@ SCRIPTS: dict[str, list[tuple]] = {
     "claim then receipt": [("confirmacao_pagamento", "já paguei"), ("desconhecido", "")],
     "claim of the total": [("confirmacao_pagamento", "paguei tudo", {"amount": "1534.56"})],
     "claim of part": [("confirmacao_pagamento", "paguei 120 agora", {"amount": "120.00"})],
+    "claim of part, then the pix of the rest": [
+        ("confirmacao_pagamento", "paguei 120 agora", {"amount": "120.00"}),
+        ("informacoes_pagamento", "me manda o pix do restante"),
+    ],
     "claim of part, the rest on a day, yes": [
         ("confirmacao_pagamento", "paguei 120, o resto dia 15", {"amount": "120.00", "date": IN_5_DAYS}),
         ("desconhecido", "sim"),
