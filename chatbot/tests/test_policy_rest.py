@@ -171,7 +171,7 @@ def test_a_part_remembered_without_its_time_is_not_used():
 
 
 def test_the_pix_of_the_rest_after_a_part_claim_is_for_the_rest_not_the_whole_charge():
-    """Tester finding: "paguei 100" (R$ 300 charge), then "me manda o pix do restante" sent a PIX of R$ 300."""
+    """Tester finding: "paguei 100" (a R$ 300 charge), then "me manda o pix do restante": a PIX of R$ 300."""
     part = turn("confirmacao_pagamento", "paguei 100", entities={"amount": "100.00"})
     pix = turn("informacoes_pagamento", "me manda o pix do restante", context=then(part))
     assert "PIX copia e cola (R$ 200,00)" in pix.reply, pix.reply
