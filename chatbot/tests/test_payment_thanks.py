@@ -114,10 +114,11 @@ def test_installments_name_the_next_one_and_the_last_closes_the_agreement(waha, 
     payment_thanks.payment_thank_you_send(payment_id=first.payment.pk, now=TUESDAY_10H)
     text = waha.sent[-1][1]
     assert "parcela 1 de 3" in text and "próxima parcela, de R$ 100,00" in text and not defects(text)
-    last = pay(charge, "200.00", "E5")
+    last = pay(charge, "200.00", "E5")  # installments 2 and 3 at once (tester: "R$ 550 da última parcela")
     payment_thanks.payment_thank_you_send(payment_id=last.payment.pk, now=TUESDAY_10H)
     text = waha.sent[-1][1]
     assert "acordo está quitado" in text and not defects(text)
+    assert "R$ 200,00 do acordo" in text and "última parcela" not in text
 
 
 def test_a_duplicate_payment_for_a_paid_charge_is_not_thanked(waha, charge):
