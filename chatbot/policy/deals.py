@@ -153,13 +153,16 @@ class _DealsMixin:
         received = charge.amount - owed
         return owed if received >= part else max(owed - part, Decimal("0"))
 
-    def _rest_of_claimed_part(self, charge: ChargeSnapshot) -> Decimal | None:
+    def _rest_of_claimed_part(self, charge: ChargeSnapshot, *, rest_word: bool = True) -> Decimal | None:
         """The rest a promise speaks of after a part claim on this charge in the conversation; None when the
-        promise does not speak of the rest, no part was claimed (in the last CLAIMED_PART_TTL), or nothing
-        would be left."""
+        promise does not speak of the rest (`rest_word`: a PIX request needs no such word, the claim's reply
+        offered the PIX of the rest), no part was claimed (in the last CLAIMED_PART_TTL), or nothing would be
+        left."""
         claimed = self.context.get(CLAIMED_PART) or {}
         part = as_decimal(claimed.get("amount"))
-        if part is None or claimed.get("charge_id") != charge.id or not self._speaks_of_rest():
+        if part is None or claimed.get("charge_id") != charge.id:
+            return None
+        if rest_word and not self._speaks_of_rest():
             return None
         if self._claimed_part_expired(claimed):
             return None

@@ -402,8 +402,9 @@ class _Turn(_ChargesMixin, _DealsMixin, _GreetingMixin):
         if more:
             values["em_aberto"] = more
         if not charge.under_agreement:
-            # "o pix do restante" after "paguei 100": the PIX of what that part leaves.
-            if (rest := self._rest_of_claimed_part(charge)) is not None:
+            # "me manda o pix (do restante)" after "paguei 100": the PIX of what that part leaves, as the
+            # claim's reply offered ("posso enviar o PIX desse valor quando quiser").
+            if (rest := self._rest_of_claimed_part(charge, rest_word=False)) is not None:
                 part = as_decimal((self.context.get(CLAIMED_PART) or {}).get("amount"))
                 values["pix"] = self._pix_block(rest, charge.reference)
                 return reply("pagar_resto_informado", valor=money(part), restante=money(rest), **values)
