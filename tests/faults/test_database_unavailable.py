@@ -149,6 +149,14 @@ def test_webhooks_during_a_database_outage_are_stored_once_and_processed_once(
         assert attempts[-1]["ok"], f"{event_id}: WAHA gave up: {attempts}"
         assert sum(d["ok"] for d in attempts) == 1, f"{event_id} delivered twice"
 
+    # The last event's processing may still be running when WAHA is idle (its delivery was answered at
+    # intake): wait for every stored event to settle before judging the states.
+    settled = (WebhookEvent.State.PROCESSED, WebhookEvent.State.DUPLICATE)
+    wait_until(
+        lambda: not WebhookEvent.objects.filter(event_id__in=emitted).exclude(state__in=settled).exists(),
+        timeout=30,
+        what="every stored event processed",
+    )
     events = list(WebhookEvent.objects.filter(event_id__in=emitted))
     assert len(events) == len(emitted), "an event was lost"
     assert collections.Counter(e.event_id for e in events).most_common(1)[0][1] == 1
