@@ -355,42 +355,29 @@ class _Row:
         the others end (a pixel or two of a thin stroke, which NCC over three characters hardly sees);
         None when it cannot be measured. Measured against the nearest flat-bottomed capitals and digits, so
         the blur's widening of an edge cancels out."""
-        saved = self.text
-        flat = sorted(
-            (n for n, c in enumerate(saved) if c in FLAT_BOTTOMS and n != position),
-            key=lambda n: abs(n - position),
-        )[:3]
-        bias = [self._bottom_gap(n, *self._anchor(n)) for n in flat]
-        bias = [b for b in bias if b is not None]
-        if not bias:
-            return None
-        gaps = {}
-        for choice in "QO":
-            self.text = saved[:position] + choice + saved[position + 1 :]
-            gaps[choice] = self._bottom_gap(position, left, top)
-        self.text = saved
-        if None in gaps.values():
-            return None
-        calibrated = {c: abs(g - float(np.median(bias))) for c, g in gaps.items()}
-        return min(calibrated, key=calibrated.get)
+        return self._nearer_edge(position, left, top, "QO", FLAT_BOTTOMS, self._bottom_gap)
 
     def _taller_or_not(self, position: int, left: int, top: int) -> str | None:
         """ "I" or "l" by height: "l" rises above the capitals and digits by 3-4 % of the text's size (a
         pixel or so: NCC alone hardly sees it). Measured against the nearest flat-topped capitals and
         digits, so the blur's own widening of an edge cancels out."""
+        return self._nearer_edge(position, left, top, "Il", FLAT_TOPS, self._top_gap)
+
+    def _nearer_edge(self, position: int, left: int, top: int, choices: str, flat: str, gap) -> str | None:
+        """Of `choices`, the one whose drawn edge (`gap`: `_top_gap` or `_bottom_gap`) lies where the
+        picture's does, once the edge's offset on the nearest 3 characters of `flat` (flat at that edge) is
+        taken off; None when it cannot be measured."""
         saved = self.text
-        flat = sorted(
-            (n for n, c in enumerate(saved) if c in FLAT_TOPS and n != position),
-            key=lambda n: abs(n - position),
+        nearest = sorted(
+            (n for n, c in enumerate(saved) if c in flat and n != position), key=lambda n: abs(n - position)
         )[:3]
-        bias = [self._top_gap(n, *self._anchor(n)) for n in flat]
-        bias = [b for b in bias if b is not None]
+        bias = [b for b in (gap(n, *self._anchor(n)) for n in nearest) if b is not None]
         if not bias:
             return None
         gaps = {}
-        for choice in "Il":
+        for choice in choices:
             self.text = saved[:position] + choice + saved[position + 1 :]
-            gaps[choice] = self._top_gap(position, left, top)
+            gaps[choice] = gap(position, left, top)
         self.text = saved
         if None in gaps.values():
             return None
