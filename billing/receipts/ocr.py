@@ -222,10 +222,11 @@ def ocr(image: Image.Image) -> tuple[str, float, list[str]]:
         confidences.append(max(0.0, float(data["conf"][i])))
     text = "\n".join(" ".join(data["text"][i] for i in words) for words in lines.values())
     quality = (sum(confidences) / len(confidences) / 100) if confidences else 0.0
-    return text, min(1.0, 0.5 + quality / 2), _reread_id(image, data, list(lines.values()))
+    ratio = image.width / small.width  # 1 when `_for_ocr` left the picture at its size
+    return text, min(1.0, 0.5 + quality / 2), _reread_id(image, ratio, data, list(lines.values()))
 
 
-def _reread_id(image: Image.Image, data: dict, lines: list[list[int]]) -> list[str]:
+def _reread_id(image: Image.Image, ratio: float, data: dict, lines: list[list[int]]) -> list[str]:
     """The end-to-end id read again from its own crop, enlarged, without the Portuguese dictionary and with
     only letters and digits allowed: the random tail has no words for the language model to lean on, and this
     pass gets O/0, I/1, s/5 right more often (a second re-read with the Portuguese model, voting, was tried:
@@ -240,8 +241,8 @@ def _reread_id(image: Image.Image, data: dict, lines: list[list[int]]) -> list[s
         boxes = words[words.index(start) :]  # the id, and what follows it on its line if it was split
         if sum(len(data["text"][i]) for i in boxes) < 30 and n + 1 < len(lines):
             boxes += lines[n + 1]  # wrapped onto the next line
-        # Cut from the full-resolution picture: the small copy lost the strokes that tell O from 0.
-        ratio = image.width / OCR_WIDTH
+        # Cut from the full-resolution picture (`ratio` times the small copy Tesseract read): the small
+        # copy lost the strokes that tell O from 0.
         left = (min(data["left"][i] for i in boxes) - 10) * ratio
         top = (min(data["top"][i] for i in boxes) - 6) * ratio
         right = (max(data["left"][i] + data["width"][i] for i in boxes) + 10) * ratio

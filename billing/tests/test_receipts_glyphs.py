@@ -131,7 +131,33 @@ def test_the_pages_reading_of_the_id_competes_with_the_crops_re_read(fonts, monk
     data = {"text": [truth], **box}
     misread = {"text": ["E607469482026101921009WGUPVZPZDS"]}
     monkeypatch.setattr(ocr, "_tesseract_data", lambda *args: misread)
-    assert ocr._reread_id(page, data, [[0]]) == [truth]
+    assert ocr._reread_id(page, 1.0, data, [[0]]) == [truth]
+
+
+def test_the_id_is_cut_where_it_is_on_a_picture_left_at_its_own_size(fonts, monkeypatch):
+    # A picture within 5 % of OCR_WIDTH is read as it is (an image-only PDF's page rasterised at 2,000 px
+    # is ~920 px wide): the id's box must not be scaled as if it had been resized to OCR_WIDTH (the crop
+    # fell tens of pixels off, on the blank below the id, and the drawing could not judge its tail).
+    from billing.receipts import ocr
+
+    truth = "E31872495202601221133se4f3649701"
+    drawn = _crop([truth], "DejaVuSans.ttf", 22, blur=0.5)
+    page = Image.new("L", (round(ocr.OCR_WIDTH * 1.04), 1600), 255)
+    page.paste(drawn, (20, 1400))
+    box = {"left": [28], "top": [1404], "width": [drawn.width - 16], "height": [drawn.height - 8]}
+    page_data = {"text": [truth], "conf": [90], "block_num": [1], "par_num": [1], "line_num": [1], **box}
+    crops = []
+
+    def tesseract(image, lang, config):
+        if "whitelist" not in config:
+            return page_data
+        crops.append(image)
+        return {"text": [truth]}
+
+    monkeypatch.setattr(ocr, "_tesseract_data", tesseract)
+    ocr.ocr(page)
+    assert len(crops) == 1
+    assert min(crops[0].getdata()) < 128  # the id's ink is in the crop
 
 
 @pytest.mark.parametrize("font_file", ["DejaVuSans.ttf", "LiberationSans-Regular.ttf", "DejaVuSans-Bold.ttf"])
