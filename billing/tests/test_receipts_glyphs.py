@@ -106,6 +106,10 @@ def test_the_tails_shape_is_told_from_what_was_read():
     assert lookalikes.tail_alphabets("HC5TC7XAKlr") is None  # two lowercase: not capitals
     assert lookalikes.tail_alphabets("1234567890A") == [lookalikes.UPPER_TAIL] * 11  # digits alone: not hex
     assert lookalikes.tail_alphabets("a1b2xyzw345") is None  # four not hex nor look-alikes of it
+    # Ten digits after the first character: hex (the first a lowercase letter or a digit), not capitals.
+    hex_shape = [lookalikes.LOWER_TAIL] + [lookalikes.HEX_TAIL] * 10
+    assert lookalikes.tail_alphabets("s6472376582") == hex_shape
+    assert lookalikes.tail_alphabets("56472376582") == hex_shape
 
 
 def test_look_alikes_are_judged_only_within_the_tails_shape(fonts):
