@@ -36,6 +36,7 @@ BLUR = 0.5  # pixels of Gaussian blur on both sides of a comparison: a crisp dra
 MIN_FIT = 0.6  # below this correlation no installed font draws the id like the picture: change nothing
 PASSES = 2
 MARGIN = 0.005  # a look-alike replaces what Tesseract read only when it matches clearly better
+CELL_MARGIN = 0.1  # look-alikes scoring within this of the best are judged again on their own cell
 FLAT_TOPS = "EBDFHKLMNPRTUZ57"  # capitals and digits whose top is a flat bar at the capitals' height
 FLAT_BOTTOMS = "EBDLZ12"  # capitals and digits whose bottom is a flat bar on the line
 CHUNK = 4  # characters drawn at a time when judging how well a font fits a row
@@ -240,6 +241,7 @@ class _Row:
         unclear = current in scores and scores[chosen][0] < scores[current][0] + MARGIN
         if unclear or (current in scores and scores[chosen][0] < MIN_FIT):
             chosen = current  # not clearly better, or the drawing has lost its place on the row
+        chosen = self._by_cell(position, left, top, scores, chosen)
         if chosen in "Il" and {"I", "l"} <= set(scores):
             chosen = self._taller_or_not(position, left + scores[chosen][1], top) or chosen
         if chosen in "O0D" and "D" in scores and len(scores) > 1:
@@ -252,6 +254,23 @@ class _Row:
                 chosen = max((c for c in scores if c != "Q"), key=lambda c: scores[c][0])
         self.text = self.text[:position] + chosen + self.text[position + 1 :]
         return chosen
+
+    def _by_cell(self, position: int, left: int, top: int, scores: dict, chosen: str) -> str:
+        """Of the look-alikes scoring within CELL_MARGIN of `chosen`, the one whose own cell (advance width,
+        ascender to descender) fits best: over three characters an 8's waist or an F's lower bar are a few
+        pixels among many. Not for a glyph reaching left of its cell (a "j"'s hook): its cell cuts it off."""
+        if scores[chosen][0] < MIN_FIT or self.font.getbbox(chosen)[0] < 0:
+            return chosen
+        close = [c for c in scores if scores[c][0] >= scores[chosen][0] - CELL_MARGIN]
+        close = [c for c in close if self.font.getbbox(c)[0] >= 0]
+        if len(close) < 2:
+            return chosen
+        saved, cell = self.text, {}
+        for choice in close:
+            self.text = saved[:position] + choice + saved[position + 1 :]
+            cell[choice] = self.place(self.font, self.scale, left, top, position, position + 1, 2, 1)[0]
+        self.text = saved
+        return max(cell, key=lambda c: (cell[c], c == chosen))
 
     def _anchor(self, position: int) -> tuple[int, int]:
         """Where the drawing's origin sits for judging the character at `position`: from where its piece of

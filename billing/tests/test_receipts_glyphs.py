@@ -202,3 +202,20 @@ def test_an_h_read_for_a_b_in_a_hex_tail_is_a_b_again(fonts):
     truth = "E02038232202606070602c1fc83cbae7"
     crop = _crop([truth], "DejaVuSans.ttf", 24, blur=0.7)
     assert glyphs.refine_tail(crop, ["E02038232202606070602c1fc83chae7"]) == truth
+
+
+@pytest.mark.parametrize(
+    ("size", "truth", "misread"),
+    [
+        (20, "XMN8BHJ63NI", "XMNBBHJ63NI"),  # an 8 read as B: its waist is a few pixels of the cell
+        (24, "XMN8BHJ63NI", "XMNBBHJ63NI"),
+        (26, "S22YT8BEX0I", "S22YTB8EX0I"),  # an 8 and a B side by side, read swapped
+        (20, "wsLSLKxs66F", "wsLSLKxs66I"),  # the last character: an F's bars, no right neighbour
+    ],
+)
+def test_close_look_alikes_are_judged_again_on_their_own_cell(fonts, size, truth, misread):
+    # Over three characters the drawings of 8 and B (or I and F) score within a hundredth: the neighbours,
+    # the same in both, flatten the difference. Judged on its own cell, the right one stands out.
+    head = "E00360305202605261759"
+    crop = _crop([head + truth], "DejaVuSans.ttf", size, blur=0.7 if size != 24 else 0.5)
+    assert glyphs.refine_tail(crop, [head + misread]) == head + truth
