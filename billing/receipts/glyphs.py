@@ -15,7 +15,6 @@ well, and then nothing is changed: see MIN_FIT)."""
 
 from __future__ import annotations
 
-import itertools
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from billing.receipts.lookalikes import choices_for, fit_tail, tail_alphabets
+from billing.receipts.picture import best_match, cap_box, extent, ink_of, text_rows
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"))
 FONT_FILES = (
@@ -53,43 +53,6 @@ def _fonts() -> tuple[ImageFont.FreeTypeFont, ...]:
     return tuple(found)
 
 
-def _ink(image: Image.Image) -> np.ndarray:
-    """0 for the background, 1 for full ink: the picture is dark text on light (as `ocr.clean` leaves it),
-    the background not always white (a card's grey), the text not always black."""
-    grey = np.asarray(image.convert("L"), dtype=np.float32)
-    paper, ink = float(np.median(grey)), float(np.percentile(grey, 1))
-    if paper - ink < 32:  # no text at all
-        return np.zeros_like(grey)
-    return np.clip((paper - grey) / (paper - ink), 0.0, 1.0)
-
-
-def _extent(profile: np.ndarray, share: float = 0.05) -> tuple[int, int] | None:
-    if not profile.size or profile.max() <= 0:
-        return None
-    cells = np.flatnonzero(profile > profile.max() * share)
-    return int(cells[0]), int(cells[-1]) + 1
-
-
-def _rows(ink: np.ndarray) -> list[tuple[int, int]]:
-    """The text rows of a crop (top, bottom), from its horizontal ink profile; slivers dropped."""
-    profile = ink.sum(axis=1)
-    if not profile.size or profile.max() <= 0:
-        return []
-    dark = profile > profile.max() * 0.03
-    rows, start = [], None
-    for y, on in enumerate([*dark.tolist(), False]):
-        if on and start is None:
-            start = y
-        elif not on and start is not None:
-            rows.append((start, y))
-            start = None
-    tallest = max((b - a for a, b in rows), default=0)
-    rows = [(a, b) for a, b in rows if b - a >= tallest * 0.5]
-    # A few pixels more each side: thin strokes (a descender's tail) can fall under the threshold.
-    edges = [0] + [(b + a) // 2 for (_, b), (a, _) in itertools.pairwise(rows)] + [len(profile)]
-    return [(max(a - 4, edges[n]), min(b + 4, edges[n + 1])) for n, (a, b) in enumerate(rows)]
-
-
 def _resize(ink: np.ndarray, width: int, height: int) -> np.ndarray:
     picture = Image.fromarray(np.clip(ink * 255, 0, 255).astype(np.uint8))
     picture = picture.resize((max(1, width), max(1, height)), Image.Resampling.BILINEAR)
@@ -111,41 +74,6 @@ def _band(font: ImageFont.FreeTypeFont) -> tuple[int, int]:
     return max(0, 2 + font.getbbox("lbdfhk")[1] - 1), 2 + font.getbbox("gjpqyQ")[3] + 1
 
 
-def _ncc(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    norm = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum()) / norm if norm else 0.0
-
-
-def _match(picture: np.ndarray, template: np.ndarray, left: int, top: int, dxs: int, dys: int):
-    """(best correlation, dx, dy) of `template` placed around (left, top) in `picture`."""
-    height, width = template.shape
-    best = (-1.0, 0, 0)
-    for dy in range(-dys, dys + 1):
-        for dx in range(-dxs, dxs + 1):
-            x, y = left + dx, top + dy
-            if x < 0 or y < 0:
-                continue
-            window = picture[y : y + height, x : x + width]
-            if window.shape == template.shape:
-                score = _ncc(window, template)
-                if score > best[0]:
-                    best = (score, dx, dy)
-    return best
-
-
-def _cap(ink: np.ndarray, share: float) -> tuple[int, int, int] | None:
-    """(left, cap top, cap bottom) of a row of ink, the cap height measured on its first `share` of width:
-    the id's digits, all as high as a capital (a tail letter may reach below or above)."""
-    columns = _extent(ink.sum(axis=0))
-    if columns is None:
-        return None
-    x0, x1 = columns
-    cap = _extent(ink[:, x0 : x0 + max(1, int((x1 - x0) * share))].sum(axis=1))
-    return (x0, *cap) if cap else None
-
-
 class _Row:
     """A row of the picture zoomed to CAP, and where a drawing of its text in the chosen font lands on it."""
 
@@ -159,7 +87,7 @@ class _Row:
         """(correlation, dx, dy) of characters first..last-1 drawn at `scale`, the drawing's ink left at
         `left` and its top at `top` in the picture."""
         drawing = _draw(font, self.text)
-        ink_left = _extent(drawing.sum(axis=0))[0]
+        ink_left = extent(drawing.sum(axis=0))[0]
         start = ink_left if first == 0 else int(2 + font.getlength(self.text[:first]))
         end = int(np.ceil(2 + font.getlength(self.text[:last])))
         band = _band(font)
@@ -168,7 +96,7 @@ class _Row:
             return (-1.0, 0, 0)
         template = _resize(piece, round(piece.shape[1] * scale), round(piece.shape[0] * scale))
         x = left + round((start - ink_left) * scale)
-        return _match(self.picture, template, x, top + round(band[0] * scale), dxs, dys)
+        return best_match(self.picture, template, x, top + round(band[0] * scale), dxs, dys)
 
     def chunked(self, font, scale: float, left: int, top: int, dys: int) -> tuple[float, int, int]:
         """How well the whole row, drawn `CHUNK` characters at a time, matches the picture: each piece may
@@ -196,11 +124,11 @@ class _Row:
         p_left, p_top, _ = (round(v * zoom) + self.pad for v in picture_cap)
         for font in fonts:
             drawing = _draw(font, self.text)
-            drawn_cap = _cap(drawing, 0.8 * known / len(self.text))
+            drawn_cap = cap_box(drawing, 0.8 * known / len(self.text))
             if drawn_cap is None:
                 continue
             _, d_top, _ = drawn_cap
-            d_left, d_right = _extent(drawing.sum(axis=0))
+            d_left, d_right = extent(drawing.sum(axis=0))
             scale = width * zoom / (d_right - d_left)
             top = p_top - round(d_top * scale)
             score, dx, dy = self.chunked(font, scale, p_left, top, 2)
@@ -213,7 +141,7 @@ class _Row:
         self.font, self.scale = other.font, other.scale
         left = round(ink_left * zoom) + self.pad
         drawing = _draw(self.font, self.text)
-        band = _extent(drawing.sum(axis=1))
+        band = extent(drawing.sum(axis=1))
         middle = round((self.picture.shape[0] - (band[0] + band[1]) * self.scale) / 2)
         self.fit, dx, dy = self.chunked(self.font, self.scale, left, middle, 6)
         self.left, self.top, self.offsets = left + dx, middle + dy, self.trial_offsets
@@ -312,7 +240,7 @@ class _Row:
         puts that character's top or bottom edge), (None, None) when there is no ink there. `inner`: over
         the middle of its width only, clear of a neighbour's descender ("J", "g") a pixel off."""
         drawing = _draw(self.font, self.text)
-        ink_left = _extent(drawing.sum(axis=0))[0]
+        ink_left = extent(drawing.sum(axis=0))[0]
         start = 2 + self.font.getlength(self.text[:position])
         end = 2 + self.font.getlength(self.text[: position + 1])
         if inner:
@@ -344,7 +272,7 @@ class _Row:
     def _cell(self, position: int, left: int, top: int) -> np.ndarray:
         """The picture under the character at `position`, from the capitals' top to the line."""
         drawing = _draw(self.font, self.text)
-        ink_left = _extent(drawing.sum(axis=0))[0]
+        ink_left = extent(drawing.sum(axis=0))[0]
         start = 2 + self.font.getlength(self.text[:position])
         end = 2 + self.font.getlength(self.text[: position + 1])
         x0 = left + round((start - ink_left) * self.scale)
@@ -420,8 +348,8 @@ def _refine(crop: Image.Image, candidates: list[str], tail_from: int) -> str | N
     candidates = [c for c in dict.fromkeys(candidates) if len(c) == 32]
     if not fonts or not candidates:
         return fit_tail(candidates[0], tail_from) if candidates else None
-    ink = _ink(crop)
-    rows = _rows(ink)
+    ink = ink_of(crop)
+    rows = text_rows(ink)
     best = None
     for candidate in candidates:
         tried = fonts if best is None else (best[1][0][0].font,)
@@ -457,7 +385,7 @@ def _place_rows(ink: np.ndarray, rows: list[tuple[int, int]], e2eid: str, tail_f
         return None
     (top, bottom), (first, last) = rows[0], spans[0]
     known = min(last, tail_from) - first
-    cap = _cap(ink[top:bottom], 0.8 * known / (last - first)) if known >= 6 else None
+    cap = cap_box(ink[top:bottom], 0.8 * known / (last - first)) if known >= 6 else None
     if cap is None or cap[2] - cap[1] < 4:
         return None
     zoom = CAP / (cap[2] - cap[1])
@@ -467,7 +395,7 @@ def _place_rows(ink: np.ndarray, rows: list[tuple[int, int]], e2eid: str, tail_f
         placed = []
         for n, ((top, bottom), (first, last)) in enumerate(zip(rows, spans, strict=True)):
             row = _Row(ink[top:bottom], e2eid[first:last], zoom)
-            columns = _extent(ink[top:bottom].sum(axis=0))
+            columns = extent(ink[top:bottom].sum(axis=0))
             if columns is None:
                 return None
             if n == 0:
@@ -488,7 +416,7 @@ def _split(ink: np.ndarray, rows: list[tuple[int, int]], text: str) -> list[tupl
     """Where a wrapped id breaks: the cut whose two halves' drawn widths are in the ratio of the rows'."""
     widths = []
     for top, bottom in rows:
-        columns = _extent(ink[top:bottom].sum(axis=0))
+        columns = extent(ink[top:bottom].sum(axis=0))
         widths.append((columns[1] - columns[0]) if columns else 1)
     font = _fonts()[0]
     ratio = widths[0] / max(1, widths[1])

@@ -219,3 +219,19 @@ def test_close_look_alikes_are_judged_again_on_their_own_cell(fonts, size, truth
     head = "E00360305202605261759"
     crop = _crop([head + truth], "DejaVuSans.ttf", size, blur=0.7 if size != 24 else 0.5)
     assert glyphs.refine_tail(crop, [head + misread]) == head + truth
+
+
+def test_a_rows_faint_descenders_stay_in_it():
+    # The id's row as a crop's ink profile has it: letters from row 8 to 31, then only the hooks of a "g"
+    # and a "j" down to row 38, 1-3 % of the darkest row's ink (a 3 % threshold cut them off, and a "g"
+    # whose hook was gone looked like a "q").
+    import numpy as np
+
+    from billing.receipts.picture import text_rows
+
+    ink = np.zeros((46, 400), dtype=np.float32)
+    ink[8:32, 10:390] = 0.6
+    ink[32:39, 200:204] = 0.9  # the hooks: 4 columns of 400
+    ink[36:38, 196:200] = 0.9
+    [(top, bottom)] = text_rows(ink)
+    assert top <= 8 and bottom >= 39
