@@ -34,10 +34,11 @@ def tail_alphabets(tail: str) -> list[str] | None:
     tails read that way are rare). Capitals and digits: at most 1 character that is neither, a look-alike
     of one. A random mixed-case tail reads like either once in a hundred or so; then the look-alike is
     turned into its capital (or hex) twin, as wrong as it was before. Ten digits after the first character
-    are hex (a capitals-and-digits tail is all digits there once in 10^5), whatever the first one reads."""
+    are hex (a capitals-and-digits tail is all digits there about once in 370,000), whatever the first
+    one reads."""
     rest = tail[1:]
     if rest.isdigit() and rest.isascii():  # hex without a letter after the first (1 tail in 100 or so)
-        return [LOWER_TAIL] + [HEX_TAIL] * len(rest)  # capitals and digits all digits: 1 in 10^5
+        return [LOWER_TAIL] + [HEX_TAIL] * len(rest)  # capitals and digits all digits: (10/36)^10
     strict = sum(c in HEX_TAIL for c in rest)
     if (
         strict >= len(rest) - 3
